@@ -1,0 +1,117 @@
+//! PostgreSQL plumbing: one bounded pool per service, the shared schema, health.
+//!
+//! Pools connect lazily and fail fast: acquiring a connection waits at most
+//! [`PoolSettings::acquire_timeout`], and every statement is bounded by the server-side
+//! `statement_timeout`, so a database outage turns into quick errors (503 at the edge)
+//! rather than hung requests, and the pool heals by itself when the server returns.
+
+use std::{str::FromStr, time::Duration};
+
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::{
+    PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+/// The migrations in the repository's `migrations/` folder, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// Pool sizing and timeouts.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// `DB_MAX_CONNECTIONS`, default 10.
+    pub max_connections: u32,
+    /// `DB_ACQUIRE_TIMEOUT_MS`, default 1000.
+    pub acquire_timeout: Duration,
+    /// `DB_STATEMENT_TIMEOUT_MS`, default 5000.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(1),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A database setup error (never includes the URL: it may carry a password).
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL cannot be parsed.
+    #[error("DATABASE_URL is not a valid PostgreSQL URL")]
+    BadUrl,
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The server did not answer within the start-up bound.
+    #[error("database unreachable: {0}")]
+    Unreachable(#[source] sqlx::Error),
+}
+
+/// A lazily-connecting pool: building it never touches the network.
+pub fn pool(
+    url: &SecretString,
+    settings: &PoolSettings,
+    app_name: &str,
+) -> Result<PgPool, DbError> {
+    let options = PgConnectOptions::from_str(url.expose_secret())
+        .map_err(|_| DbError::BadUrl)?
+        .application_name(app_name)
+        .options([(
+            "statement_timeout",
+            settings.statement_timeout.as_millis().to_string(),
+        )]);
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .min_connections(0)
+        .acquire_timeout(settings.acquire_timeout)
+        .idle_timeout(Some(Duration::from_secs(300)))
+        .connect_lazy_with(options))
+}
+
+/// Waits (bounded by `deadline`) for the server, then runs the migrations.
+/// sqlx holds an advisory lock while migrating, so many instances may start at once.
+pub async fn migrate(pool: &PgPool, deadline: Duration) -> Result<(), DbError> {
+    let start = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match ping(pool).await {
+            Ok(()) => break,
+            Err(e) if start.elapsed() + delay < deadline => {
+                tracing::warn!(error = %e, "database not ready, retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(DbError::Unreachable(e)),
+        }
+    }
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// `SELECT 1`: the health check.
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT 1").execute(pool).await.map(drop)
+}
+
+/// True when the error means "database unavailable" (connection refused or lost, pool
+/// exhausted, timeout) rather than a bad query: the edge answers 503 for these.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            // 57014 query_canceled (statement_timeout), 57P01-57P03 shutdown / cannot connect now,
+            // 08xxx connection exceptions, 53300 too many connections.
+            db.code().is_some_and(|c| {
+                c == "57014" || c.starts_with("57P") || c.starts_with("08") || c == "53300"
+            })
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,174 @@
+//! The event catalogue: names, queues, payloads and envelope format.
+//!
+//! Every message body is the originals' envelope, `{"event","data","timestamp"}`. The
+//! AMQP properties add what the originals lacked: `message_id` (a UUID, for consumer
+//! deduplication), `correlation_id` (the producing request's `x-request-id`), `type`
+//! (the event name), `content_type` `application/json`, `app_id` and delivery mode 2.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// Queue names, as the originals' `RABBITMQ_QUEUE` defaults.
+pub mod queues {
+    /// Published by auth.
+    pub const AUTH_EVENTS: &str = "auth-events";
+    /// Published by user-soap.
+    pub const USER_EVENTS: &str = "user-events";
+}
+
+/// How the producing original wrote `timestamp`; kept per event so consumers that
+/// parse it keep working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimestampStyle {
+    /// Python `datetime.isoformat()` on an aware UTC time: `2025-07-05T23:40:01.123456+00:00`
+    /// (always six fractional digits here; Python omits them on an exact second).
+    Python,
+    /// Ruby `Time#iso8601` in UTC: `2025-07-05T23:40:01Z`.
+    Ruby,
+}
+
+impl TimestampStyle {
+    /// Formats `t` in this style.
+    pub fn format(self, t: DateTime<Utc>) -> String {
+        match self {
+            Self::Python => t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string(),
+            Self::Ruby => t.to_rfc3339_opts(SecondsFormat::Secs, true),
+        }
+    }
+}
+
+/// An event payload (the envelope's `data`).
+pub trait Event: Serialize {
+    /// The envelope's `event` value.
+    const NAME: &'static str;
+    /// The envelope's `timestamp` format.
+    const TIMESTAMP: TimestampStyle;
+}
+
+/// auth: a successful login.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserLoggedIn {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// The username.
+    pub username: String,
+    /// The user's email.
+    pub email: String,
+}
+
+impl Event for UserLoggedIn {
+    const NAME: &'static str = "UserLoggedIn";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+}
+
+/// auth: a failed login (wrong password or unknown user).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserLoginFailed {
+    /// The username (or email) as sent.
+    pub username: String,
+    /// Always `"Invalid credentials"`, as the original.
+    pub reason: &'static str,
+}
+
+impl Event for UserLoginFailed {
+    const NAME: &'static str = "UserLoginFailed";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+}
+
+/// auth: `GET /test-event`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestEvent {
+    /// Always `"Esto es una prueba"`, as the original.
+    pub msg: &'static str,
+}
+
+impl Event for TestEvent {
+    const NAME: &'static str = "TestEvent";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+}
+
+/// user-soap: a user was registered.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRegistered {
+    /// The new user's id.
+    pub id: Uuid,
+    /// Username.
+    pub username: String,
+    /// First name.
+    pub first_name: String,
+    /// Last name.
+    pub last_name: String,
+    /// National id number.
+    pub dni: String,
+    /// Email.
+    pub email: String,
+    /// City.
+    pub city: String,
+}
+
+impl Event for UserRegistered {
+    const NAME: &'static str = "UserRegistered";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Ruby;
+}
+
+/// user-soap: a registration was refused as a duplicate.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRegistrationFailed {
+    /// Username sent.
+    pub username: String,
+    /// dni sent.
+    pub dni: String,
+    /// Email sent.
+    pub email: String,
+    /// Always `"Duplicate entry detected"`.
+    pub error: &'static str,
+    /// Which unique constraint was hit, in words (never the raw database message).
+    pub details: String,
+}
+
+impl Event for UserRegistrationFailed {
+    const NAME: &'static str = "UserRegistrationFailed";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Ruby;
+}
+
+#[derive(Serialize)]
+struct Envelope<'a, E> {
+    event: &'static str,
+    data: &'a E,
+    timestamp: String,
+}
+
+/// The message body for `event` at time `at`.
+pub fn envelope<E: Event>(event: &E, at: DateTime<Utc>) -> Result<String, serde_json::Error> {
+    serde_json::to_string(&Envelope {
+        event: E::NAME,
+        data: event,
+        timestamp: E::TIMESTAMP.format(at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn envelopes_keep_the_originals_shape_and_timestamps() {
+        let at = Utc.with_ymd_and_hms(2025, 7, 5, 23, 40, 1).unwrap()
+            + chrono::Duration::microseconds(123456);
+        let body = envelope(
+            &TestEvent {
+                msg: "Esto es una prueba",
+            },
+            at,
+        )
+        .unwrap();
+        assert_eq!(
+            body,
+            r#"{"event":"TestEvent","data":{"msg":"Esto es una prueba"},"timestamp":"2025-07-05T23:40:01.123456+00:00"}"#
+        );
+        assert_eq!(TimestampStyle::Ruby.format(at), "2025-07-05T23:40:01Z");
+    }
+}

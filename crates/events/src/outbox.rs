@@ -1,0 +1,52 @@
+//! Writing events to the outbox, inside the producer's own transaction.
+
+use chrono::Utc;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::catalogue::{Event, envelope};
+
+/// Why an event could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// The payload did not serialise (a programming error).
+    #[error("event payload does not serialise: {0}")]
+    Serialise(#[from] serde_json::Error),
+    /// The insert failed; the caller's transaction should roll back.
+    #[error("outbox insert failed: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Adds `event` for `queue` to the outbox and returns its message id.
+///
+/// Pass the connection of the transaction that writes the data the event describes:
+/// both commit or neither does. The relay is woken by a trigger at commit.
+pub async fn enqueue<E: Event>(
+    conn: &mut PgConnection,
+    queue: &str,
+    event: &E,
+    correlation_id: Option<&str>,
+) -> Result<Uuid, OutboxError> {
+    let message_id = Uuid::new_v4();
+    let body = envelope(event, Utc::now())?;
+    sqlx::query!(
+        "INSERT INTO outbox (message_id, queue, event, body, correlation_id) VALUES ($1, $2, $3, $4, $5)",
+        message_id,
+        queue,
+        E::NAME,
+        body,
+        correlation_id,
+    )
+    .execute(conn)
+    .await?;
+    Ok(message_id)
+}
+
+/// How many events wait for the broker (outbox depth).
+pub async fn pending(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    let n =
+        sqlx::query_scalar!(r#"SELECT count(*) AS "n!" FROM outbox WHERE published_at IS NULL"#)
+            .fetch_one(conn)
+            .await?;
+    Ok(n)
+}

@@ -1,0 +1,377 @@
+//! The outbox relay: PostgreSQL → RabbitMQ with publisher confirms.
+//!
+//! Each round locks a batch of pending rows (`FOR UPDATE SKIP LOCKED`, so relays in
+//! other instances take other rows), publishes them in id order to the default
+//! exchange with the row's queue as routing key, waits for every confirm, then marks
+//! the acked rows `published_at` in the same transaction. A nack, an unroutable
+//! return, a timeout or a lost connection leaves the rows pending for the next round;
+//! the relay reconnects with capped exponential backoff. Between rounds it sleeps
+//! until a `NOTIFY outbox` (sent by a trigger when a producer commits) or the poll
+//! interval, whichever comes first.
+
+use std::{collections::HashSet, time::Duration};
+
+use hub_runtime::config::{ConfigError, Vars};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties,
+    options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions},
+    types::FieldTable,
+};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::{PgPool, postgres::PgListener};
+use tokio_util::sync::CancellationToken;
+
+/// Relay settings.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The broker (`AMQP_URL` or `RABBITMQ_HOST`/`RABBITMQ_PORT`).
+    pub amqp_url: SecretString,
+    /// `app_id` on every message: the producing service's name.
+    pub app_id: String,
+    /// Rows per round (`OUTBOX_BATCH_SIZE`, default 100).
+    pub batch_size: i64,
+    /// Longest sleep between rounds when no NOTIFY arrives (`OUTBOX_POLL_MS`, default 1000).
+    pub poll_interval: Duration,
+    /// Bound on connecting, declaring and waiting for confirms (`OUTBOX_PUBLISH_TIMEOUT_MS`, default 5000).
+    pub publish_timeout: Duration,
+    /// Published rows older than this are deleted (`OUTBOX_RETENTION_HOURS`, default 168).
+    pub retention: Duration,
+}
+
+impl RelayConfig {
+    /// Reads the `OUTBOX_*` settings and the broker URL; `app_id` names the service.
+    pub fn from_vars(vars: &Vars<'_>, app_id: &str) -> Result<Self, ConfigError> {
+        let batch_size: i64 = vars.parse_or("OUTBOX_BATCH_SIZE", 100)?;
+        if !(1..=10_000).contains(&batch_size) {
+            return Err(ConfigError::invalid(
+                "OUTBOX_BATCH_SIZE",
+                "must be between 1 and 10000",
+            ));
+        }
+        Ok(Self {
+            amqp_url: vars.amqp_url()?,
+            app_id: app_id.to_owned(),
+            batch_size,
+            poll_interval: vars.millis_or("OUTBOX_POLL_MS", Duration::from_secs(1))?,
+            publish_timeout: vars.millis_or("OUTBOX_PUBLISH_TIMEOUT_MS", Duration::from_secs(5))?,
+            retention: Duration::from_secs(
+                3600 * vars.parse_or::<u64>("OUTBOX_RETENTION_HOURS", 168)?,
+            ),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RelayError {
+    #[error("broker: {0}")]
+    Broker(String),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<lapin::Error> for RelayError {
+    fn from(e: lapin::Error) -> Self {
+        Self::Broker(e.to_string())
+    }
+}
+
+struct Publisher {
+    // Kept so the connection lives as long as the channel.
+    _conn: Connection,
+    channel: Channel,
+    declared: HashSet<String>,
+}
+
+impl Publisher {
+    async fn connect(cfg: &RelayConfig) -> Result<Self, RelayError> {
+        let props = ConnectionProperties::default()
+            .with_connection_name(format!("{}-outbox-relay", cfg.app_id).into());
+        let conn = within(
+            cfg.publish_timeout,
+            Connection::connect(cfg.amqp_url.expose_secret(), props),
+        )
+        .await??;
+        let channel = within(cfg.publish_timeout, conn.create_channel()).await??;
+        within(
+            cfg.publish_timeout,
+            channel.confirm_select(ConfirmSelectOptions::default()),
+        )
+        .await??;
+        Ok(Self {
+            _conn: conn,
+            channel,
+            declared: HashSet::new(),
+        })
+    }
+
+    /// Declares `queue` as the originals did (durable, no arguments), once per channel.
+    async fn declare(&mut self, queue: &str, timeout: Duration) -> Result<(), RelayError> {
+        if !self.declared.contains(queue) {
+            let opts = QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            };
+            within(
+                timeout,
+                self.channel
+                    .queue_declare(queue.into(), opts, FieldTable::default()),
+            )
+            .await??;
+            self.declared.insert(queue.to_owned());
+        }
+        Ok(())
+    }
+}
+
+async fn within<F: std::future::Future>(limit: Duration, f: F) -> Result<F::Output, RelayError> {
+    tokio::time::timeout(limit, f)
+        .await
+        .map_err(|_| RelayError::Broker(format!("no answer within {limit:?}")))
+}
+
+/// Runs until `shutdown` is cancelled; the batch in hand is finished first.
+pub async fn run(pool: PgPool, cfg: RelayConfig, shutdown: CancellationToken) {
+    let mut publisher: Option<Publisher> = None;
+    let mut listener: Option<PgListener> = None;
+    let mut backoff = Backoff::default();
+    let mut healthy = true;
+    let mut last_prune = tokio::time::Instant::now() - Duration::from_secs(3600);
+    tracing::info!(app_id = %cfg.app_id, "outbox relay started");
+
+    while !shutdown.is_cancelled() {
+        if listener.is_none() {
+            listener = listen(&pool).await;
+        }
+        let round = async {
+            if publisher.is_none() {
+                publisher = Some(Publisher::connect(&cfg).await?);
+            }
+            match publisher.as_mut() {
+                Some(p) => relay_batch(&pool, p, &cfg).await,
+                None => Ok(0),
+            }
+        };
+        match round.await {
+            Ok(n) => {
+                if !healthy {
+                    tracing::info!("outbox relay recovered");
+                    healthy = true;
+                }
+                backoff.reset();
+                if n > 0 {
+                    tracing::debug!(published = n, "outbox batch published");
+                }
+                if n as i64 >= cfg.batch_size {
+                    continue; // more waiting: no sleep
+                }
+            }
+            Err(e) => {
+                if matches!(e, RelayError::Broker(_)) {
+                    publisher = None;
+                }
+                if healthy {
+                    tracing::warn!(error = %e, "outbox relay cannot publish; events stay in the outbox and will be retried");
+                    healthy = false;
+                } else {
+                    tracing::debug!(error = %e, "outbox relay still failing");
+                }
+                let delay = backoff.next();
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(delay) => continue,
+                }
+            }
+        }
+        if last_prune.elapsed() > Duration::from_secs(600) {
+            last_prune = tokio::time::Instant::now();
+            prune(&pool, cfg.retention).await;
+        }
+        // Idle: wait for a producer's NOTIFY, the poll interval, or shutdown.
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(cfg.poll_interval) => {}
+            res = async {
+                match listener.as_mut() {
+                    Some(l) => l.recv().await.map(drop),
+                    None => std::future::pending().await,
+                }
+            } => {
+                if res.is_err() {
+                    listener = None; // reconnected next round
+                }
+            }
+        }
+    }
+    tracing::info!("outbox relay stopped");
+}
+
+async fn listen(pool: &PgPool) -> Option<PgListener> {
+    let mut l = PgListener::connect_with(pool).await.ok()?;
+    l.listen("outbox").await.ok()?;
+    Some(l)
+}
+
+async fn relay_batch(
+    pool: &PgPool,
+    p: &mut Publisher,
+    cfg: &RelayConfig,
+) -> Result<usize, RelayError> {
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query!(
+        r#"SELECT id, message_id, queue, event, body, correlation_id, created_at
+           FROM outbox WHERE published_at IS NULL
+           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"#,
+        cfg.batch_size
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+
+    let mut confirms = Vec::with_capacity(rows.len());
+    for row in &rows {
+        p.declare(&row.queue, cfg.publish_timeout).await?;
+        let mut props = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into())
+            .with_message_id(row.message_id.to_string().into())
+            .with_type(row.event.as_str().into())
+            .with_app_id(cfg.app_id.as_str().into())
+            .with_timestamp(u64::try_from(row.created_at.timestamp()).unwrap_or_default());
+        if let Some(cid) = &row.correlation_id {
+            props = props.with_correlation_id(cid.as_str().into());
+        }
+        // mandatory: a message that reaches no queue comes back instead of vanishing.
+        let opts = BasicPublishOptions {
+            mandatory: true,
+            ..BasicPublishOptions::default()
+        };
+        let confirm = within(
+            cfg.publish_timeout,
+            p.channel.basic_publish(
+                "".into(),
+                row.queue.as_str().into(),
+                opts,
+                row.body.as_bytes(),
+                props,
+            ),
+        )
+        .await??;
+        confirms.push((row.id, confirm));
+    }
+
+    let mut acked = Vec::with_capacity(confirms.len());
+    let mut failed = Vec::new();
+    let deadline = tokio::time::Instant::now() + cfg.publish_timeout;
+    for (id, confirm) in confirms {
+        match tokio::time::timeout_at(deadline, confirm).await {
+            Ok(Ok(Confirmation::Ack(None))) => acked.push(id),
+            Ok(Ok(Confirmation::Ack(Some(_)))) => failed.push((id, "returned unroutable")),
+            Ok(Ok(Confirmation::Nack(_))) => failed.push((id, "nacked by broker")),
+            Ok(Ok(Confirmation::NotRequested)) => failed.push((id, "confirms not enabled")),
+            Ok(Err(e)) => {
+                // The channel is gone: keep what was acked, retry the rest elsewhere.
+                mark(&mut tx, &acked, &failed).await?;
+                tx.commit().await?;
+                return Err(e.into());
+            }
+            Err(_) => {
+                mark(&mut tx, &acked, &failed).await?;
+                tx.commit().await?;
+                return Err(RelayError::Broker("confirm timed out".into()));
+            }
+        }
+    }
+    mark(&mut tx, &acked, &failed).await?;
+    tx.commit().await?;
+    if !failed.is_empty() {
+        return Err(RelayError::Broker(format!(
+            "{} message(s) not confirmed",
+            failed.len()
+        )));
+    }
+    Ok(acked.len())
+}
+
+async fn mark(
+    tx: &mut sqlx::PgConnection,
+    acked: &[i64],
+    failed: &[(i64, &'static str)],
+) -> Result<(), sqlx::Error> {
+    if !acked.is_empty() {
+        sqlx::query!(
+            "UPDATE outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1)",
+            acked
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (id, why) in failed {
+        sqlx::query!(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+            id,
+            why
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn prune(pool: &PgPool, retention: Duration) {
+    let secs = retention.as_secs_f64();
+    let res = sqlx::query!(
+        "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1)",
+        secs
+    )
+    .execute(pool)
+    .await;
+    match res {
+        Ok(r) if r.rows_affected() > 0 => {
+            tracing::info!(deleted = r.rows_affected(), "pruned published outbox rows")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::debug!(error = %e, "outbox prune failed"),
+    }
+}
+
+/// Capped exponential backoff: 100 ms, 200 ms, ... up to 5 s.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            next: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(5));
+        d
+    }
+
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap_and_resets() {
+        let mut b = Backoff::default();
+        let seq: Vec<u64> = (0..8).map(|_| b.next().as_millis() as u64).collect();
+        assert_eq!(seq, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        b.reset();
+        assert_eq!(b.next(), Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,275 @@
+//! HS256 JSON Web Tokens, as auth issues them and session verifies them.
+//!
+//! Claims keep the original's names and order (`user_id`, `username`, `exp`) and add
+//! `iat`. Verification accepts HS256 only (the session original accepted any HMAC
+//! algorithm), checks `exp` with zero leeway (PyJWT's default, which the original
+//! used) and `nbf` when present, and requires `user_id` to be a UUID. Tokens minted by
+//! the originals, which have no `iat`, still verify.
+
+use std::time::Duration;
+
+use hub_runtime::config::{ConfigError, Vars};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The token payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user's primary key in the `"user"` table.
+    pub user_id: Uuid,
+    /// The username at login time.
+    pub username: String,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issue time, seconds since the epoch (absent in tokens from the originals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+}
+
+/// Why a token was refused. The two cases map to the originals' two messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Well-formed and correctly signed, but past `exp`.
+    #[error("token expired")]
+    Expired,
+    /// Anything else: bad signature, other algorithm, malformed, missing or
+    /// wrong-typed claims, not yet valid.
+    #[error("invalid token")]
+    Invalid,
+}
+
+/// Signing and verification keys plus the token lifetime.
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtKeys")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The secret committed in the originals' public repositories. Anyone can mint tokens
+/// with it, so it is refused outright (see docs/COMPATIBILITY.md).
+const LEAKED_SECRETS: &[&str] = &["mysecretkey"];
+
+/// Reads the signing secret from `SECRET_KEY` (auth original) or `JWT_SECRET`
+/// (session original). There is no default: a service without one refuses to start.
+pub fn secret_from_env(vars: &Vars<'_>) -> Result<SecretString, ConfigError> {
+    let (name, secret) = vars
+        .first_of(&["SECRET_KEY", "JWT_SECRET"])
+        .ok_or_else(|| ConfigError::Missing("SECRET_KEY (or JWT_SECRET)".into()))?;
+    if LEAKED_SECRETS.contains(&secret.as_str()) {
+        return Err(ConfigError::invalid(
+            name,
+            "this value is published in the original services' repositories; choose a new random secret",
+        ));
+    }
+    if secret.len() < 32 {
+        tracing::warn!(
+            variable = name,
+            "JWT secret is shorter than 32 bytes; use a long random value"
+        );
+    }
+    Ok(SecretString::from(secret))
+}
+
+impl JwtKeys {
+    /// Keys for `secret`, issuing tokens valid for `ttl`.
+    pub fn new(secret: &SecretString, ttl: Duration) -> Self {
+        let bytes = secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp"]);
+        Self {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            validation,
+            ttl,
+        }
+    }
+
+    /// How long issued tokens live.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Claims for a token issued now.
+    pub fn claims_for(&self, user_id: Uuid, username: &str) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        Claims {
+            user_id,
+            username: username.to_owned(),
+            exp: now.saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)),
+            iat: Some(now),
+        }
+    }
+
+    /// Signs `claims` with HS256.
+    pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+    }
+
+    /// Verifies signature, algorithm and time claims, and decodes the payload.
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+            Ok(data) => Ok(data.claims),
+            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(TokenError::Expired),
+            Err(_) => Err(TokenError::Invalid),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
+    use serde_json::json;
+
+    use super::*;
+
+    fn keys() -> JwtKeys {
+        JwtKeys::new(
+            &SecretString::from("test-secret-0123456789abcdef0123456789"),
+            Duration::from_secs(3600),
+        )
+    }
+
+    fn hs(alg: Algorithm, secret: &str, payload: &serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(alg),
+            payload,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    const SECRET: &str = "test-secret-0123456789abcdef0123456789";
+
+    #[test]
+    fn issued_tokens_verify_and_keep_the_original_claim_order() {
+        let k = keys();
+        let id = Uuid::new_v4();
+        let token = k.sign(&k.claims_for(id, "ana")).unwrap();
+        let payload = token.split('.').nth(1).unwrap();
+        let json = String::from_utf8(B64URL.decode(payload).unwrap()).unwrap();
+        assert!(
+            json.starts_with(&format!(
+                "{{\"user_id\":\"{id}\",\"username\":\"ana\",\"exp\":"
+            )),
+            "{json}"
+        );
+        let claims = k.verify(&token).unwrap();
+        assert_eq!((claims.user_id, claims.username.as_str()), (id, "ana"));
+        assert!(claims.iat.is_some());
+    }
+
+    #[test]
+    fn tokens_from_the_original_without_iat_verify() {
+        let exp = chrono::Utc::now().timestamp() + 60;
+        let t = hs(
+            Algorithm::HS256,
+            SECRET,
+            &json!({"user_id": Uuid::new_v4(), "username": "u", "exp": exp}),
+        );
+        assert!(keys().verify(&t).is_ok());
+    }
+
+    #[test]
+    fn expired_tokens_say_expired() {
+        let exp = chrono::Utc::now().timestamp() - 1;
+        let t = hs(
+            Algorithm::HS256,
+            SECRET,
+            &json!({"user_id": Uuid::new_v4(), "username": "u", "exp": exp}),
+        );
+        assert_eq!(keys().verify(&t), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn other_algorithms_keys_and_claims_are_invalid() {
+        let exp = chrono::Utc::now().timestamp() + 60;
+        let good = json!({"user_id": Uuid::new_v4(), "username": "u", "exp": exp});
+        let cases = [
+            hs(Algorithm::HS384, SECRET, &good),
+            hs(Algorithm::HS512, SECRET, &good),
+            hs(Algorithm::HS256, "wrong-secret", &good),
+            hs(
+                Algorithm::HS256,
+                SECRET,
+                &json!({"user_id": "not-a-uuid", "username": "u", "exp": exp}),
+            ),
+            hs(
+                Algorithm::HS256,
+                SECRET,
+                &json!({"user_id": 42, "username": "u", "exp": exp}),
+            ),
+            hs(
+                Algorithm::HS256,
+                SECRET,
+                &json!({"username": "u", "exp": exp}),
+            ),
+            hs(
+                Algorithm::HS256,
+                SECRET,
+                &json!({"user_id": Uuid::new_v4(), "username": "u"}),
+            ),
+            hs(
+                Algorithm::HS256,
+                SECRET,
+                &json!({"user_id": Uuid::new_v4(), "username": "u", "exp": exp, "nbf": exp}),
+            ),
+            // alg=none: header {"alg":"none"}, no signature.
+            format!(
+                "{}.{}.",
+                B64URL.encode(r#"{"alg":"none","typ":"JWT"}"#),
+                B64URL.encode(good.to_string())
+            ),
+            "garbage".into(),
+            String::new(),
+        ];
+        for t in cases {
+            assert_eq!(keys().verify(&t), Err(TokenError::Invalid), "{t}");
+        }
+    }
+
+    #[test]
+    fn a_tampered_payload_is_invalid() {
+        let k = keys();
+        let token = k.sign(&k.claims_for(Uuid::new_v4(), "ana")).unwrap();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let forged = json!({"user_id": Uuid::new_v4(), "username": "admin", "exp": i64::MAX / 2});
+        parts[1] = B64URL.encode(forged.to_string());
+        assert_eq!(k.verify(&parts.join(".")), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn the_secret_is_required_and_the_leaked_one_refused() {
+        let none = |_: &str| None;
+        assert!(
+            secret_from_env(&Vars::new(&none))
+                .unwrap_err()
+                .to_string()
+                .contains("SECRET_KEY")
+        );
+        let leaked = |k: &str| (k == "JWT_SECRET").then(|| "mysecretkey".to_owned());
+        let err = secret_from_env(&Vars::new(&leaked))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("JWT_SECRET") && !err.contains("mysecretkey"),
+            "{err}"
+        );
+        let ok = |k: &str| (k == "SECRET_KEY").then(|| "x".repeat(40));
+        assert!(secret_from_env(&Vars::new(&ok)).is_ok());
+    }
+}

@@ -1,0 +1,317 @@
+//! Environment-only configuration helpers.
+//!
+//! Every service reads its settings once at start-up, through these helpers, so a
+//! bad value stops the service with an error that names the variable. The variable
+//! names of the original services (`DATABASE_URL`, `POSTGRESQL_*`, `PG_*`,
+//! `RABBITMQ_*`, ...) are accepted so existing deployments keep working.
+
+use std::{fmt::Display, str::FromStr, time::Duration};
+
+use secrecy::SecretString;
+
+/// A configuration problem, always naming the variable(s) involved.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is unset or empty.
+    #[error("missing required environment variable {0}")]
+    Missing(String),
+    /// A variable is set but its value cannot be used.
+    #[error("invalid value for environment variable {var}: {reason}")]
+    Invalid {
+        /// The variable name.
+        var: String,
+        /// Why the value is unusable (never the value itself: it may be a secret).
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// Builds an [`ConfigError::Invalid`].
+    pub fn invalid(var: &str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            var: var.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A source of variables: the process environment in production, a map in tests.
+pub trait Env {
+    /// The raw value of `name`, if set.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+/// Typed reading of variables from an [`Env`].
+///
+/// Empty values count as unset: `FOO=` in a compose file means "not configured".
+pub struct Vars<'a> {
+    env: &'a dyn Env,
+}
+
+impl<'a> Vars<'a> {
+    /// Reads from `env`.
+    pub fn new(env: &'a dyn Env) -> Self {
+        Self { env }
+    }
+
+    /// The trimmed value of the first of `names` that is set and non-empty, with its name.
+    pub fn first_of(&self, names: &[&'static str]) -> Option<(&'static str, String)> {
+        names.iter().find_map(|name| {
+            self.env
+                .get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .map(|v| (*name, v))
+        })
+    }
+
+    /// The value of `name`, if set and non-empty.
+    pub fn string(&self, name: &'static str) -> Option<String> {
+        self.first_of(&[name]).map(|(_, v)| v)
+    }
+
+    /// The value of `name`, or `default`.
+    pub fn string_or(&self, name: &'static str, default: &str) -> String {
+        self.string(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    /// The parsed value of `name`, or `default` when unset.
+    pub fn parse_or<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        match self.string(name) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse()
+                .map_err(|e: T::Err| ConfigError::invalid(name, e.to_string())),
+        }
+    }
+
+    /// A duration given in whole seconds, or `default`; zero is refused.
+    pub fn seconds_or(
+        &self,
+        name: &'static str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let secs: u64 = self.parse_or(name, default.as_secs())?;
+        if secs == 0 {
+            return Err(ConfigError::invalid(name, "must be at least 1 second"));
+        }
+        Ok(Duration::from_secs(secs))
+    }
+
+    /// A duration given in milliseconds, or `default`; zero is refused.
+    pub fn millis_or(
+        &self,
+        name: &'static str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let ms: u64 = self.parse_or(name, default.as_millis().try_into().unwrap_or(u64::MAX))?;
+        if ms == 0 {
+            return Err(ConfigError::invalid(name, "must be at least 1 millisecond"));
+        }
+        Ok(Duration::from_millis(ms))
+    }
+
+    /// A boolean (`1/true/yes/on` or `0/false/no/off`), or `default`.
+    pub fn bool_or(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.string(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+            Some(_) => Err(ConfigError::invalid(name, "expected true or false")),
+        }
+    }
+
+    /// A comma-separated list (empty entries dropped), or an empty list.
+    pub fn list(&self, name: &'static str) -> Vec<String> {
+        self.string(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The listening port: `PORT`, else the service's historical port.
+    pub fn port(&self, default: u16) -> Result<u16, ConfigError> {
+        self.parse_or("PORT", default)
+    }
+
+    /// The PostgreSQL URL, from `DATABASE_URL` (preferred; the auth original) or
+    /// assembled from `POSTGRESQL_*` (user-soap, user-lookup) or `PG_*` (connected).
+    pub fn postgres_url(&self) -> Result<SecretString, ConfigError> {
+        if let Some(url) = self.string("DATABASE_URL") {
+            // SQLAlchemy-style URLs (`postgresql+psycopg2://`) appear in old .env files.
+            let url = match url.split_once("://") {
+                Some((scheme, rest)) if scheme.starts_with("postgresql+") => {
+                    format!("postgresql://{rest}")
+                }
+                _ => url,
+            };
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError::invalid(
+                    "DATABASE_URL",
+                    "must start with postgres:// or postgresql://",
+                ));
+            }
+            return Ok(url.into());
+        }
+        for prefix in ["POSTGRESQL", "PG"] {
+            let var = |suffix: &str| -> Option<String> {
+                let name = format!("{prefix}_{suffix}");
+                self.env
+                    .get(&name)
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty())
+            };
+            if let Some(host) = var("HOST") {
+                let port = var("PORT").unwrap_or_else(|| "5432".into());
+                let db = var("DATABASE")
+                    .ok_or_else(|| ConfigError::Missing(format!("{prefix}_DATABASE")))?;
+                let user = var("USER").unwrap_or_else(|| "postgres".into());
+                let auth = match var("PASSWORD") {
+                    Some(pw) => format!("{}:{}", encode_userinfo(&user), encode_userinfo(&pw)),
+                    None => encode_userinfo(&user),
+                };
+                return Ok(
+                    format!("postgres://{auth}@{host}:{port}/{}", encode_userinfo(&db)).into(),
+                );
+            }
+        }
+        Err(ConfigError::Missing(
+            "DATABASE_URL (or POSTGRESQL_HOST/PG_HOST with the matching _PORT, _DATABASE, _USER, _PASSWORD)"
+                .into(),
+        ))
+    }
+
+    /// The AMQP URL, from `AMQP_URL` (preferred) or `RABBITMQ_HOST`/`RABBITMQ_PORT`
+    /// (the originals; `RABBITMQ_USER`/`RABBITMQ_PASSWORD` default to guest as they did).
+    pub fn amqp_url(&self) -> Result<SecretString, ConfigError> {
+        if let Some(url) = self.string("AMQP_URL") {
+            if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+                return Err(ConfigError::invalid(
+                    "AMQP_URL",
+                    "must start with amqp:// or amqps://",
+                ));
+            }
+            return Ok(url.into());
+        }
+        let host = self.string_or("RABBITMQ_HOST", "localhost");
+        let port: u16 = self.parse_or("RABBITMQ_PORT", 5672)?;
+        let user = self.string_or("RABBITMQ_USER", "guest");
+        let password = self.string_or("RABBITMQ_PASSWORD", "guest");
+        Ok(format!(
+            "amqp://{}:{}@{host}:{port}/%2f",
+            encode_userinfo(&user),
+            encode_userinfo(&password)
+        )
+        .into())
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn encode_userinfo(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn database_url_wins_and_sqlalchemy_scheme_is_normalised() {
+        let e = env(&[
+            ("DATABASE_URL", "postgresql+psycopg2://u:p@h/db"),
+            ("PG_HOST", "x"),
+        ]);
+        let url = Vars::new(&e).postgres_url().unwrap();
+        assert_eq!(url.expose_secret(), "postgresql://u:p@h/db");
+    }
+
+    #[test]
+    fn postgresql_prefixed_parts_are_assembled_and_encoded() {
+        let e = env(&[
+            ("POSTGRESQL_HOST", "db"),
+            ("POSTGRESQL_DATABASE", "mydb"),
+            ("POSTGRESQL_USER", "app"),
+            ("POSTGRESQL_PASSWORD", "p@ss/word"),
+        ]);
+        let url = Vars::new(&e).postgres_url().unwrap();
+        assert_eq!(
+            url.expose_secret(),
+            "postgres://app:p%40ss%2Fword@db:5432/mydb"
+        );
+    }
+
+    #[test]
+    fn missing_database_settings_name_the_variables() {
+        let e = env(&[]);
+        let err = Vars::new(&e).postgres_url().unwrap_err().to_string();
+        assert!(err.contains("DATABASE_URL"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable_but_not_the_value() {
+        let e = env(&[("PORT", "http")]);
+        let err = Vars::new(&e).port(5001).unwrap_err().to_string();
+        assert!(err.contains("PORT") && !err.contains("http"), "{err}");
+    }
+
+    #[test]
+    fn amqp_url_is_built_from_the_legacy_variables() {
+        let e = env(&[("RABBITMQ_HOST", "mq"), ("RABBITMQ_PORT", "5673")]);
+        let url = Vars::new(&e).amqp_url().unwrap();
+        assert_eq!(url.expose_secret(), "amqp://guest:guest@mq:5673/%2f");
+    }
+
+    #[test]
+    fn empty_values_count_as_unset_and_lists_split_on_commas() {
+        let e = env(&[("A", "  "), ("L", "http://a, ,http://b")]);
+        let v = Vars::new(&e);
+        assert_eq!(v.string("A"), None);
+        assert_eq!(v.list("L"), vec!["http://a", "http://b"]);
+        assert!(v.bool_or("B", true).unwrap());
+    }
+}

@@ -1,0 +1,293 @@
+//! The HTTP layers every service wears, and the server loop.
+//!
+//! [`wrap`] adds, outermost first: request id (kept if the caller sent a sane one,
+//! echoed back), a tracing span per request, the CORS allow-list, the rewrite of any
+//! framework-made error into the caller's protocol, panic catching, the request
+//! timeout and the body limit. A service only supplies its routes and an
+//! [`ErrorRenderer`] that knows its error shape (`{"message"}`, `{"error"}`, a SOAP
+//! Fault).
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Request},
+    http::{HeaderName, HeaderValue, Method, StatusCode, header, request::Parts},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::{catch_panic::CatchPanicLayer, cors::CorsLayer, trace::TraceLayer};
+use tracing::Instrument;
+
+use crate::config::{ConfigError, Vars};
+
+/// The request id header, as the load balancers and the originals' logs name it.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Settings shared by every service's HTTP stack.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated exact origins; default none (no CORS
+    /// headers at all, as the originals behind their proxy).
+    pub cors_origins: Vec<String>,
+    /// `MAX_BODY_BYTES`: request bodies above this get 413; default per service.
+    pub body_limit: usize,
+    /// `REQUEST_TIMEOUT_SECS`: a request still running after this gets 503; default 30.
+    pub request_timeout: Duration,
+    /// `SHUTDOWN_DRAIN_SECS`: how long in-flight requests may finish after SIGTERM; default 10.
+    pub drain_timeout: Duration,
+}
+
+impl HttpConfig {
+    /// Reads the settings; `default_body_limit` is the service's own default.
+    pub fn from_vars(vars: &Vars<'_>, default_body_limit: usize) -> Result<Self, ConfigError> {
+        let cors_origins = vars.list("CORS_ALLOWED_ORIGINS");
+        for origin in &cors_origins {
+            if HeaderValue::from_str(origin).is_err() || origin == "*" {
+                return Err(ConfigError::invalid(
+                    "CORS_ALLOWED_ORIGINS",
+                    "each entry must be an exact origin such as https://app.example.com",
+                ));
+            }
+        }
+        Ok(Self {
+            cors_origins,
+            body_limit: vars.parse_or("MAX_BODY_BYTES", default_body_limit)?,
+            request_timeout: vars.seconds_or("REQUEST_TIMEOUT_SECS", Duration::from_secs(30))?,
+            drain_timeout: vars.seconds_or("SHUTDOWN_DRAIN_SECS", Duration::from_secs(10))?,
+        })
+    }
+}
+
+/// Renders an error in the service's protocol, given the status and a safe message.
+pub type ErrorRenderer = Arc<dyn Fn(StatusCode, &str) -> Response + Send + Sync>;
+
+/// Marks a response whose body already speaks the caller's protocol, so the error
+/// rewrite leaves it alone. Services insert it in their `IntoResponse` for errors.
+#[derive(Debug, Clone, Copy)]
+pub struct Rendered;
+
+/// The request id of the current request (see [`REQUEST_ID`]).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            // Only reachable when a handler runs outside `wrap` (unit tests).
+            .unwrap_or_else(|| RequestId(uuid::Uuid::new_v4().to_string())))
+    }
+}
+
+/// Applies the shared layers to a service's finished router.
+pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
+    let timeout = cfg.request_timeout;
+    let timeout_render = render.clone();
+    let panic_render = render.clone();
+    let mut router = router
+        .layer(DefaultBodyLimit::max(cfg.body_limit))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let render = timeout_render.clone();
+            async move {
+                match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(resp) => resp,
+                    Err(_) => {
+                        tracing::warn!(
+                            timeout_ms = timeout.as_millis() as u64,
+                            "request timed out"
+                        );
+                        rendered(
+                            &render,
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "Request timed out",
+                        )
+                    }
+                }
+            }
+        }))
+        .layer(CatchPanicLayer::custom(move |_panic| {
+            // The panic payload may hold user data: it is not logged, only counted.
+            tracing::error!("handler panicked");
+            rendered(
+                &panic_render,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error",
+            )
+        }))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let render = render.clone();
+            async move { protocol_errors(&render, next.run(req).await) }
+        }));
+    if let Some(cors) = cors_layer(&cfg.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<Body>| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_default();
+                    let id = req.extensions().get::<RequestId>().map(|r| r.0.as_str()).unwrap_or("");
+                    tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
+                })
+                // Paths and query strings may carry user data; the matched route is enough.
+                .on_request(()),
+        )
+        .layer(middleware::from_fn(request_id))
+}
+
+fn rendered(render: &ErrorRenderer, status: StatusCode, message: &str) -> Response {
+    let mut resp = render(status, message);
+    resp.extensions_mut().insert(Rendered);
+    resp
+}
+
+/// Keeps a caller's request id when it is short and printable (it ends up in logs and
+/// in AMQP correlation ids), otherwise mints one; echoes it on the response.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_sane_request_id(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        req.headers_mut().insert(REQUEST_ID.clone(), value.clone());
+        req.extensions_mut().insert(RequestId(id.clone()));
+        let span = tracing::Span::current();
+        let mut resp = next.run(req).instrument(span).await;
+        resp.headers_mut().insert(REQUEST_ID.clone(), value);
+        resp
+    } else {
+        next.run(req).await
+    }
+}
+
+fn is_sane_request_id(v: &str) -> bool {
+    (1..=128).contains(&v.len())
+        && v.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'=')
+        })
+}
+
+/// Any error response not made by the service itself (404 for an unknown path, 405,
+/// 413 from the body limit, 415/400 from an extractor, ...) is re-rendered in the
+/// caller's protocol; headers such as `Allow` are kept.
+fn protocol_errors(render: &ErrorRenderer, resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || resp.extensions().get::<Rendered>().is_some()
+    {
+        return resp;
+    }
+    let message = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request body too large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported media type",
+        StatusCode::REQUEST_TIMEOUT => "Request timed out",
+        s if s.is_server_error() => "Internal server error",
+        _ => "Bad request",
+    };
+    let (parts, _) = resp.into_parts();
+    let mut out = rendered(render, status, message);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                REQUEST_ID.clone(),
+                HeaderName::from_static("soapaction"),
+            ])
+            .expose_headers([REQUEST_ID.clone()])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// Binds `addr` (port 0 allowed: tests learn the real port from the listener).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves `app` until `shutdown` is cancelled, then lets in-flight requests finish
+/// for at most `drain`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server = std::future::IntoFuture::into_future(server);
+    tokio::pin!(server);
+    tokio::select! {
+        res = &mut server => res,
+        () = async { shutdown.cancelled().await; tokio::time::sleep(drain).await } => {
+            tracing::warn!(drain_secs = drain.as_secs(), "drain bound reached, closing remaining connections");
+            Ok(())
+        }
+    }
+}
+
+/// A JSON error renderer for REST services: `{"<key>": "<message>"}`.
+pub fn json_renderer(key: &'static str) -> ErrorRenderer {
+    Arc::new(move |status, message| {
+        let mut body = serde_json::Map::new();
+        body.insert(key.to_owned(), message.into());
+        (status, axum::Json(body)).into_response()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_must_be_short_and_printable() {
+        assert!(is_sane_request_id("3f1c-abc_1.2:x"));
+        assert!(!is_sane_request_id(""));
+        assert!(!is_sane_request_id("has space"));
+        assert!(!is_sane_request_id(&"a".repeat(129)));
+        assert!(!is_sane_request_id("new\nline"));
+    }
+}

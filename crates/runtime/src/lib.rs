@@ -1,0 +1,12 @@
+//! Runtime plumbing shared by every service of the hub.
+//!
+//! One job: everything a service needs around its handlers and nothing about its
+//! business. Configuration helpers ([`config`]), logging ([`telemetry`]), the HTTP
+//! layers every service wears (request id, CORS allow-list, body limit, timeout,
+//! panic catching, errors rendered in the caller's protocol: [`http`]) and graceful
+//! shutdown ([`shutdown`]).
+
+pub mod config;
+pub mod http;
+pub mod shutdown;
+pub mod telemetry;
