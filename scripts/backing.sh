@@ -139,6 +139,7 @@ install() {
   # Not `grep -q`: it exits early, ldconfig gets SIGPIPE, and pipefail turns that into "missing".
   ldconfig -p | grep 'libcurl\.so\.4 ' >/dev/null || pkgs+=(libcurl4)   # mongod links it
   [ -s /etc/ssl/certs/ca-certificates.crt ] || pkgs+=(ca-certificates)
+  command -v curl >/dev/null || pkgs+=(curl)                            # scripts/run.sh health probes
   base_python >/dev/null || pkgs+=(python3 python3-venv)
   if [ ${#pkgs[@]} -gt 0 ]; then
     need_root "installing ${pkgs[*]}"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs the whole system on this machine (no Docker needed):
+#   installs and starts the backing servers (scripts/backing.sh), builds every service
+#   in release mode, starts each on its historical port, waits until each is healthy,
+#   then keeps running until Ctrl-C (which stops the services; the backing servers
+#   stay up: `scripts/backing.sh down` stops them).
+#
+# Production-like alternative with containers: `docker compose up` (see README).
+#
+# Configuration: any variable a service reads may be exported before running this.
+# SECRET_KEY defaults to a random value generated once into .backing/secret_key
+# (a development convenience of this script only; the services have no default).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+# name:port:health path — one line per service that exists.
+SERVICES=(
+  "auth:5001:/auth/health"
+)
+
+bash scripts/backing.sh install
+bash scripts/backing.sh up
+eval "$(bash scripts/backing.sh env)"
+
+state=${BACKING_STATE_DIR:-$root/.backing}
+mkdir -p "$state/logs"
+
+# The system's own database (tests use throwaway ones).
+psql -qAt "$DATABASE_URL" -c "SELECT 1 FROM pg_database WHERE datname = 'hub'" | grep -q 1 ||
+  psql -q "$DATABASE_URL" -c "CREATE DATABASE hub" >/dev/null
+export DATABASE_URL="${DATABASE_URL%/*}/hub"
+
+if [ -z "${SECRET_KEY:-}${JWT_SECRET:-}" ]; then
+  if [ ! -s "$state/secret_key" ]; then
+    (umask 077; head -c 48 /dev/urandom | base64 | tr -d '\n=+/' >"$state/secret_key")
+  fi
+  SECRET_KEY=$(cat "$state/secret_key")
+  export SECRET_KEY
+fi
+
+names=()
+for s in "${SERVICES[@]}"; do names+=("-p" "${s%%:*}"); done
+cargo build --release --locked "${names[@]}"
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo "run.sh: stopping services"
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+for s in "${SERVICES[@]}"; do
+  IFS=: read -r name port health <<<"$s"
+  PORT=$port "target/release/$name" >>"$state/logs/$name.log" 2>&1 &
+  pids+=($!)
+  deadline=$((SECONDS + 60))
+  until curl -fsS "http://127.0.0.1:$port$health" >/dev/null 2>&1; do
+    if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+      echo "run.sh: $name exited; last log lines:" >&2; tail -n 20 "$state/logs/$name.log" >&2; exit 1
+    fi
+    [ $SECONDS -lt $deadline ] || { echo "run.sh: $name not healthy after 60 s" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "run.sh: $name healthy on http://127.0.0.1:$port (log: $state/logs/$name.log)"
+done
+echo "run.sh: all services up; Ctrl-C to stop"
+wait

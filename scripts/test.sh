@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace against real servers.
+#
+#   scripts/test.sh            install + start the backing servers, then run all tests
+#
+# 1. scripts/backing.sh install && up   (PostgreSQL, RabbitMQ, MongoDB, S3; idempotent)
+# 2. cargo nextest, all tests but the fault tests, in parallel (each test owns its
+#    database and queue names)
+# 3. the fault tests (binaries named `faults`), one at a time: they stop and restart
+#    shared servers, so nothing else may run beside them
+# Extra arguments go to both nextest runs (e.g. `scripts/test.sh --no-fail-fast`).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+bash scripts/backing.sh install
+bash scripts/backing.sh up
+eval "$(bash scripts/backing.sh env)"
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "test.sh: installing cargo-nextest"
+  cargo install cargo-nextest --locked
+fi
+
+# Databases left by earlier runs (tests create test_<prefix>_<uuid>).
+psql -qAt "$DATABASE_URL" -c "SELECT datname FROM pg_database WHERE datname LIKE 'test\_%'" |
+  while read -r db; do psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null || true; done
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo nextest run --workspace --no-tests=warn -E 'not binary(faults)' "$@" 2>&1 | tee -a "$log"
+cargo nextest run --workspace --no-tests=warn -E 'binary(faults)' --test-threads 1 "$@" 2>&1 | tee -a "$log"
+
+# One closing line for the whole run (nextest prints one summary per invocation).
+passed=$(grep -Eo '[0-9]+ tests? run: [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+echo "all tests: $passed passed, 0 failed"

@@ -1,0 +1,101 @@
+//! The one error type of the auth service and its mapping to responses.
+//!
+//! Bodies keep the original's shape, `{"message": "..."}`, because clients parse it.
+//! Client errors say what was wrong; anything unexpected is logged once here, with its
+//! cause chain, and answered with an opaque 500. Database outages answer 503 fast.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use hub_runtime::http::Rendered;
+use serde_json::json;
+
+/// `Result` with [`ApiError`].
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Everything a handler can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed; the text says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 415: the body is not declared as JSON.
+    #[error("Content-Type must be application/json")]
+    NotJson,
+    /// 401: wrong password or unknown user (indistinguishable on purpose).
+    #[error("Invalid credentials")]
+    InvalidCredentials,
+    /// 403: no `Authorization: Bearer` header (the original's status and text).
+    #[error("Token is missing")]
+    TokenMissing,
+    /// 401: the token's `exp` has passed.
+    #[error("Token expired")]
+    TokenExpired,
+    /// 401: any other token problem.
+    #[error("Invalid token")]
+    InvalidToken,
+    /// 404: the token names a user that no longer exists.
+    #[error("User not found")]
+    UserNotFound,
+    /// 503: a backing service is down or saturated; retry later.
+    #[error("Service temporarily unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// 500: a bug or an unexpected failure.
+    #[error("Internal server error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::InvalidCredentials | Self::TokenExpired | Self::InvalidToken => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::TokenMissing => StatusCode::FORBIDDEN,
+            Self::UserNotFound => StatusCode::NOT_FOUND,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        if hub_db::is_unavailable(&e) {
+            Self::Unavailable(e.into())
+        } else {
+            Self::Internal(e.into())
+        }
+    }
+}
+
+impl From<hub_events::outbox::OutboxError> for ApiError {
+    fn from(e: hub_events::outbox::OutboxError) -> Self {
+        match e {
+            hub_events::outbox::OutboxError::Db(db) => db.into(),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Unavailable(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "backing service unavailable")
+            }
+            Self::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error")
+            }
+            _ => {}
+        }
+        let mut resp =
+            (self.status(), Json(json!({ "message": self.to_string() }))).into_response();
+        resp.extensions_mut().insert(Rendered);
+        resp
+    }
+}

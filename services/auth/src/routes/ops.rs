@@ -1,0 +1,55 @@
+//! Health and the original's diagnostic endpoints.
+
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
+use hub_events::{catalogue::TestEvent, outbox};
+use hub_runtime::http::RequestId;
+use serde_json::{Value, json};
+
+use crate::{error::ApiResult, state::AppState};
+
+/// `GET /auth/health` and `/health`: 200 `{"status":"healthy"}` when PostgreSQL
+/// answers, else 500 `{"error","status":"unhealthy"}` as the original (without the
+/// driver's message, which leaked internals). RabbitMQ is not checked: logins work
+/// without it.
+pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    match hub_db::ping(&state.pool).await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "healthy" }))),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unavailable");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": "database unavailable", "status": "unhealthy" })),
+            )
+        }
+    }
+}
+
+/// `GET /test-db`: the database clock, formatted as Python's `str(datetime)`.
+pub async fn test_db(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let mut conn = state.pool.acquire().await?;
+    let now = sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
+        .fetch_one(&mut *conn)
+        .await?;
+    let timestamp = now.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string();
+    Ok(Json(
+        json!({ "message": "Successful connection", "timestamp": timestamp }),
+    ))
+}
+
+/// `GET /test-event`: records a `TestEvent` in the outbox.
+pub async fn test_event(
+    State(state): State<AppState>,
+    RequestId(request_id): RequestId,
+) -> ApiResult<Json<Value>> {
+    let mut conn = state.pool.acquire().await?;
+    outbox::enqueue(
+        &mut conn,
+        &state.queue,
+        &TestEvent {
+            msg: "Esto es una prueba",
+        },
+        Some(&request_id),
+    )
+    .await?;
+    Ok(Json(json!({ "message": "Evento de prueba enviado" })))
+}

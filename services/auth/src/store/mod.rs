@@ -1,0 +1,3 @@
+//! All database access of the auth service; handlers hold no SQL.
+
+pub mod users;

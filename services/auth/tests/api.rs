@@ -1,0 +1,509 @@
+//! The auth service's HTTP contract, against real PostgreSQL and RabbitMQ.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestApp;
+use hub_identity::password::legacy_hash;
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{Value, json};
+
+const DRAIN: Duration = Duration::from_secs(20);
+
+async fn json_body(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(
+        ct.as_deref(),
+        Some("application/json"),
+        "status {status}: body must be JSON"
+    );
+    (status, resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn legacy_user_logs_in_with_a_pyjwt_valid_token_and_is_upgraded_to_the_new_hash() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .insert_legacy_user("ana", "ana@example.com", "12345")
+        .await;
+    assert_eq!(app.stored_hash(id).await.len(), 128);
+
+    let token = app.token_for("ana", "12345").await;
+    let claims = common::pyjwt_decode(&token, &app.secret).expect("PyJWT accepts the token");
+    assert_eq!(claims["user_id"], json!(id.to_string()));
+    assert_eq!(claims["username"], json!("ana"));
+    let (exp, iat) = (
+        claims["exp"].as_i64().unwrap(),
+        claims["iat"].as_i64().unwrap(),
+    );
+    assert_eq!(exp - iat, 3600, "one hour, as the original");
+    assert!(
+        common::pyjwt_decode(&token, "another-secret").is_err(),
+        "PyJWT must reject a wrong key"
+    );
+
+    let upgraded = app.stored_hash(id).await;
+    assert!(
+        upgraded.starts_with("$pbkdf2-sha256$i=20000,l=32$"),
+        "{upgraded}"
+    );
+
+    // The same password logs in against the new hash, which is then left alone.
+    app.token_for("ana", "12345").await;
+    assert_eq!(app.stored_hash(id).await, upgraded);
+    assert_eq!(app.login("ana", "1234").await.status(), 401);
+}
+
+#[tokio::test]
+async fn login_accepts_the_email_and_publishes_user_logged_in_with_the_request_id() {
+    let app = TestApp::spawn().await;
+    let id = app
+        .insert_legacy_user("bob", "bob@example.com", "password")
+        .await;
+    let resp = app
+        .http
+        .post(format!("{}/login", app.base))
+        .header("x-request-id", "req-login-1")
+        .json(&json!({"username": "bob@example.com", "password": "password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "req-login-1");
+    let (status, body) = json_body(resp).await;
+    assert_eq!(status, 200);
+    assert!(body["token"].is_string());
+
+    app.wait_outbox_drained(DRAIN).await;
+    let msgs = app.take_messages().await;
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    let m = &msgs[0];
+    assert_eq!(m.event(), "UserLoggedIn");
+    assert_eq!(
+        m.body["data"],
+        json!({"user_id": id.to_string(), "username": "bob", "email": "bob@example.com"})
+    );
+    assert!(m.body["timestamp"].as_str().unwrap().ends_with("+00:00"));
+    assert_eq!(m.correlation_id.as_deref(), Some("req-login-1"));
+    assert_eq!(m.delivery_mode, Some(2), "persistent");
+    assert_eq!(m.content_type.as_deref(), Some("application/json"));
+    assert!(uuid::Uuid::parse_str(m.message_id.as_deref().unwrap()).is_ok());
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_401_and_publish_user_login_failed() {
+    let app = TestApp::spawn().await;
+    app.insert_legacy_user("carl", "carl@example.com", "right")
+        .await;
+
+    for (user, pw) in [("carl", "wrong"), ("nobody", "whatever"), ("", "")] {
+        let (status, body) = json_body(app.login(user, pw).await).await;
+        assert_eq!(
+            (status, body),
+            (401, json!({"message": "Invalid credentials"})),
+            "{user}"
+        );
+    }
+
+    app.wait_outbox_drained(DRAIN).await;
+    let msgs = app.take_messages().await;
+    let failed: Vec<&Value> = msgs
+        .iter()
+        .filter(|m| m.event() == "UserLoginFailed")
+        .map(|m| &m.body["data"])
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            &json!({"username": "carl", "reason": "Invalid credentials"}),
+            &json!({"username": "nobody", "reason": "Invalid credentials"}),
+            &json!({"username": "", "reason": "Invalid credentials"}),
+        ]
+    );
+    let ids: std::collections::HashSet<_> =
+        msgs.iter().map(|m| m.message_id.clone().unwrap()).collect();
+    assert_eq!(ids.len(), msgs.len(), "message ids are unique");
+}
+
+#[tokio::test]
+async fn bad_login_bodies_get_a_4xx_json_message_and_change_nothing() {
+    let app = TestApp::spawn_with(&[("MAX_BODY_BYTES", "1024")]).await;
+    let id = app.insert_legacy_user("dan", "dan@example.com", "pw").await;
+    let before = app.stored_hash(id).await;
+    let post = |ct: &'static str, body: String| {
+        app.http
+            .post(format!("{}/login", app.base))
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        (
+            "text/plain",
+            r#"{"username":"dan","password":"pw"}"#.into(),
+            415,
+            "Content-Type must be application/json",
+        ),
+        (
+            "application/json",
+            "{\"username\":".into(),
+            400,
+            "Malformed JSON body",
+        ),
+        (
+            "application/json",
+            String::new(),
+            400,
+            "Malformed JSON body",
+        ),
+        (
+            "application/json",
+            "null".into(),
+            400,
+            "Request body must be a JSON object with username and password",
+        ),
+        (
+            "application/json",
+            "\"dan\"".into(),
+            400,
+            "Request body must be a JSON object with username and password",
+        ),
+        (
+            "application/json",
+            r#"{"password":"pw"}"#.into(),
+            400,
+            "Missing field: username",
+        ),
+        (
+            "application/json",
+            r#"{"username":null,"password":"pw"}"#.into(),
+            400,
+            "Missing field: username",
+        ),
+        (
+            "application/json",
+            r#"{"username":"dan"}"#.into(),
+            400,
+            "Missing field: password",
+        ),
+        (
+            "application/json",
+            r#"{"username":"dan","password":12}"#.into(),
+            400,
+            "Field password must be a string",
+        ),
+        (
+            "application/json",
+            format!(r#"{{"username":"dan","password":"{}"}}"#, "x".repeat(2000)),
+            413,
+            "Request body too large",
+        ),
+        (
+            "application/json",
+            "\u{feff}{}".into(),
+            400,
+            "Malformed JSON body",
+        ),
+        (
+            "application/json",
+            String::from_utf8_lossy(b"{\"username\":\"\xff\"}").into_owned(),
+            400,
+            "Missing field: password",
+        ),
+    ];
+    for (ct, body, want_status, want_msg) in cases {
+        let (status, json) = json_body(post(ct, body.clone()).await.unwrap()).await;
+        assert_eq!(
+            (status, json),
+            (want_status, json!({"message": want_msg})),
+            "{ct} {body:.60}"
+        );
+    }
+    // A NUL in the username cannot name a user: a plain 401, not a database error.
+    let (status, _) = json_body(app.login("dan\0", "pw").await).await;
+    assert_eq!(status, 401);
+
+    assert_eq!(app.stored_hash(id).await, before);
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE event <> 'UserLoginFailed'")
+            .fetch_one(&mut app.db().await)
+            .await
+            .unwrap();
+    assert_eq!(events, 0, "bad input records no login");
+}
+
+fn sign(secret: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &Header::default(),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn profile_answers_as_the_original() {
+    let app = TestApp::spawn().await;
+    let id = app.insert_legacy_user("eve", "eve@example.com", "pw").await;
+    let token = app.token_for("eve", "pw").await;
+    let profile = |auth: Option<String>| {
+        let mut req = app.http.get(format!("{}/profile", app.base));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        req.send()
+    };
+
+    let (status, body) = json_body(profile(Some(format!("Bearer {token}"))).await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body,
+        json!({"email": "eve@example.com", "user_id": id.to_string(), "username": "eve"})
+    );
+
+    let now = chrono::Utc::now().timestamp();
+    let cases = [
+        (None, 403, "Token is missing"),
+        (Some(format!("Token {token}")), 403, "Token is missing"),
+        (Some(format!("bearer {token}")), 403, "Token is missing"),
+        // Header values are trimmed on the wire, so "Bearer " arrives as "Bearer".
+        (Some("Bearer ".into()), 403, "Token is missing"),
+        // As the original, the token is the second space-separated part: here "".
+        (Some(format!("Bearer  {token}")), 401, "Invalid token"),
+        (Some("Bearer not.a.jwt".into()), 401, "Invalid token"),
+        (
+            Some(
+                format!(
+                    "Bearer {}",
+                    sign(
+                        "wrong-secret",
+                        &json!({"user_id": id, "username": "eve", "exp": now + 60})
+                    )
+                )
+                .to_string(),
+            ),
+            401,
+            "Invalid token",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                sign(
+                    &app.secret,
+                    &json!({"user_id": id, "username": "eve", "exp": now - 5})
+                )
+            )),
+            401,
+            "Token expired",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                sign(
+                    &app.secret,
+                    &json!({"user_id": "42", "username": "eve", "exp": now + 60})
+                )
+            )),
+            401,
+            "Invalid token",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                sign(&app.secret, &json!({"username": "eve", "exp": now + 60}))
+            )),
+            401,
+            "Invalid token",
+        ),
+        (
+            Some(format!(
+                "Bearer {}",
+                sign(
+                    &app.secret,
+                    &json!({"user_id": uuid::Uuid::new_v4(), "username": "x", "exp": now + 60})
+                )
+            )),
+            404,
+            "User not found",
+        ),
+    ];
+    for (auth, want_status, want_msg) in cases {
+        let (status, body) = json_body(profile(auth.clone()).await.unwrap()).await;
+        assert_eq!(
+            (status, body),
+            (want_status, json!({"message": want_msg})),
+            "{auth:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods_answer_in_json() {
+    let app = TestApp::spawn().await;
+    let (status, body) = json_body(app.get("/nope").await).await;
+    assert_eq!((status, body), (404, json!({"message": "Not found"})));
+    let resp = app.get("/login").await;
+    assert!(
+        resp.headers().get("allow").is_some(),
+        "405 keeps its Allow header"
+    );
+    let (status, body) = json_body(resp).await;
+    assert_eq!(
+        (status, body),
+        (405, json!({"message": "Method not allowed"}))
+    );
+}
+
+#[tokio::test]
+async fn request_ids_are_kept_when_sane_and_minted_otherwise() {
+    let app = TestApp::spawn().await;
+    let kept = app
+        .http
+        .get(format!("{}/health", app.base))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "abc-123");
+    let minted = app.get("/health").await;
+    let id = minted.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    let long = "a".repeat(500);
+    let replaced = app
+        .http
+        .get(format!("{}/health", app.base))
+        .header("x-request-id", &long)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(replaced.headers()["x-request-id"], long.as_str());
+}
+
+#[tokio::test]
+async fn cors_headers_appear_only_for_allowed_origins() {
+    let off = TestApp::spawn().await;
+    let resp = off
+        .http
+        .get(format!("{}/health", off.base))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.headers().get("access-control-allow-origin").is_none(),
+        "no CORS by default, as the original"
+    );
+
+    let on = TestApp::spawn_with(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]).await;
+    let resp = on
+        .http
+        .get(format!("{}/nope", on.base))
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "https://app.example.com",
+        "error responses too"
+    );
+    let resp = on
+        .http
+        .get(format!("{}/health", on.base))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    let preflight = on
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/login", on.base))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+}
+
+#[tokio::test]
+async fn health_and_diagnostics_answer_as_the_original() {
+    let app = TestApp::spawn().await;
+    for path in ["/auth/health", "/health"] {
+        let (status, body) = json_body(app.get(path).await).await;
+        assert_eq!((status, body), (200, json!({"status": "healthy"})));
+    }
+    let (status, body) = json_body(app.get("/test-db").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["message"], "Successful connection");
+    let ts = body["timestamp"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_str(ts, "%Y-%m-%d %H:%M:%S%.6f%:z").is_ok(),
+        "{ts}"
+    );
+
+    let (status, body) = json_body(app.get("/test-event").await).await;
+    assert_eq!(
+        (status, body),
+        (200, json!({"message": "Evento de prueba enviado"}))
+    );
+    app.wait_outbox_drained(DRAIN).await;
+    let msgs = app.take_messages().await;
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].body["event"], "TestEvent");
+    assert_eq!(msgs[0].body["data"], json!({"msg": "Esto es una prueba"}));
+
+    let off = TestApp::spawn_with(&[("AUTH_TEST_ENDPOINTS", "false")]).await;
+    assert_eq!(off.get("/test-event").await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_hash_already_in_the_new_format_is_not_rewritten() {
+    let app = TestApp::spawn().await;
+    let stored = hub_identity::password::Hasher::new(20_000)
+        .unwrap()
+        .hash("s3cret");
+    let id = app.insert_user("fay", "fay@example.com", &stored).await;
+    app.token_for("fay", "s3cret").await;
+    assert_eq!(app.stored_hash(id).await, stored);
+    // And the legacy hash of the same password is not accepted in its place.
+    assert_ne!(stored, legacy_hash("s3cret"));
+}
+
+#[tokio::test]
+async fn shutdown_drains_and_returns_cleanly() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get("/health").await.status(), 200);
+    let started = std::time::Instant::now();
+    app.stop().await.expect("clean exit");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn rehash_on_login_can_be_turned_off_for_a_mixed_deployment() {
+    let app = TestApp::spawn_with(&[("PASSWORD_REHASH_ON_LOGIN", "false")]).await;
+    let id = app.insert_legacy_user("gus", "gus@example.com", "pw").await;
+    app.token_for("gus", "pw").await;
+    assert_eq!(
+        app.stored_hash(id).await,
+        legacy_hash("pw"),
+        "left in the legacy format"
+    );
+}
