@@ -19,8 +19,11 @@ use axum::{
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tower_http::{catch_panic::CatchPanicLayer, cors::CorsLayer, trace::TraceLayer};
-use tracing::Instrument;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::CorsLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
 
 use crate::config::{ConfigError, Vars};
 
@@ -142,7 +145,9 @@ pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
                     tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
                 })
                 // Paths and query strings may carry user data; the matched route is enough.
-                .on_request(()),
+                .on_request(())
+                // One access-log line per request (status, latency) at INFO.
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(middleware::from_fn(request_id))
 }
@@ -166,8 +171,7 @@ async fn request_id(mut req: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&id) {
         req.headers_mut().insert(REQUEST_ID.clone(), value.clone());
         req.extensions_mut().insert(RequestId(id.clone()));
-        let span = tracing::Span::current();
-        let mut resp = next.run(req).instrument(span).await;
+        let mut resp = next.run(req).await;
         resp.headers_mut().insert(REQUEST_ID.clone(), value);
         resp
     } else {
