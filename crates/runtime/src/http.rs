@@ -13,7 +13,7 @@ use axum::{
     Router,
     body::Body,
     extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Request},
-    http::{HeaderName, HeaderValue, Method, StatusCode, header, request::Parts},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, request::Parts},
     middleware::{self, Next},
     response::{IntoResponse, Response},
 };
@@ -65,8 +65,9 @@ impl HttpConfig {
     }
 }
 
-/// Renders an error in the service's protocol, given the status and a safe message.
-pub type ErrorRenderer = Arc<dyn Fn(StatusCode, &str) -> Response + Send + Sync>;
+/// Renders an error in the service's protocol, given the request's headers (a SOAP
+/// service answers in the SOAP version the request used), the status and a safe message.
+pub type ErrorRenderer = Arc<dyn Fn(&HeaderMap, StatusCode, &str) -> Response + Send + Sync>;
 
 /// Marks a response whose body already speaks the caller's protocol, so the error
 /// rewrite leaves it alone. Services insert it in their `IntoResponse` for errors.
@@ -93,13 +94,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 /// Applies the shared layers to a service's finished router.
 pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
     let timeout = cfg.request_timeout;
-    let timeout_render = render.clone();
-    let panic_render = render.clone();
     let mut router = router
         .layer(DefaultBodyLimit::max(cfg.body_limit))
-        .layer(middleware::from_fn(move |req: Request, next: Next| {
-            let render = timeout_render.clone();
-            async move {
+        .layer(middleware::from_fn(
+            move |req: Request, next: Next| async move {
                 match tokio::time::timeout(timeout, next.run(req)).await {
                     Ok(resp) => resp,
                     Err(_) => {
@@ -107,27 +105,28 @@ pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
                             timeout_ms = timeout.as_millis() as u64,
                             "request timed out"
                         );
-                        rendered(
-                            &render,
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            "Request timed out",
-                        )
+                        bare_error(StatusCode::SERVICE_UNAVAILABLE, "Request timed out")
                     }
                 }
-            }
-        }))
-        .layer(CatchPanicLayer::custom(move |_panic| {
-            // The panic payload may hold user data: it is not logged, only counted.
+            },
+        ))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            // The panic payload may hold user data: it is not logged.
             tracing::error!("handler panicked");
-            rendered(
-                &panic_render,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal server error",
-            )
+            bare_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
         }))
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             let render = render.clone();
-            async move { protocol_errors(&render, next.run(req).await) }
+            async move {
+                // Only what a renderer may need to pick the error's shape.
+                let mut headers = HeaderMap::new();
+                for name in [header::CONTENT_TYPE, header::ACCEPT] {
+                    if let Some(v) = req.headers().get(&name) {
+                        headers.insert(name, v.clone());
+                    }
+                }
+                protocol_errors(&render, &headers, next.run(req).await)
+            }
         }));
     if let Some(cors) = cors_layer(&cfg.cors_origins) {
         router = router.layer(cors);
@@ -152,9 +151,13 @@ pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
         .layer(middleware::from_fn(request_id))
 }
 
-fn rendered(render: &ErrorRenderer, status: StatusCode, message: &str) -> Response {
-    let mut resp = render(status, message);
-    resp.extensions_mut().insert(Rendered);
+/// The safe message a layer attaches to a body-less error for the renderer to use.
+#[derive(Debug, Clone, Copy)]
+struct ErrorHint(&'static str);
+
+fn bare_error(status: StatusCode, message: &'static str) -> Response {
+    let mut resp = status.into_response();
+    resp.extensions_mut().insert(ErrorHint(message));
     resp
 }
 
@@ -187,26 +190,32 @@ fn is_sane_request_id(v: &str) -> bool {
 }
 
 /// Any error response not made by the service itself (404 for an unknown path, 405,
-/// 413 from the body limit, 415/400 from an extractor, ...) is re-rendered in the
-/// caller's protocol; headers such as `Allow` are kept.
-fn protocol_errors(render: &ErrorRenderer, resp: Response) -> Response {
+/// 413 from the body limit, 415/400 from an extractor, a timeout, a panic, ...) is
+/// re-rendered in the caller's protocol; headers such as `Allow` are kept.
+fn protocol_errors(
+    render: &ErrorRenderer,
+    request_headers: &HeaderMap,
+    resp: Response,
+) -> Response {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error())
         || resp.extensions().get::<Rendered>().is_some()
     {
         return resp;
     }
-    let message = match status {
-        StatusCode::NOT_FOUND => "Not found",
-        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
-        StatusCode::PAYLOAD_TOO_LARGE => "Request body too large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported media type",
-        StatusCode::REQUEST_TIMEOUT => "Request timed out",
-        s if s.is_server_error() => "Internal server error",
-        _ => "Bad request",
+    let message = match (resp.extensions().get::<ErrorHint>(), status) {
+        (Some(hint), _) => hint.0,
+        (None, StatusCode::NOT_FOUND) => "Not found",
+        (None, StatusCode::METHOD_NOT_ALLOWED) => "Method not allowed",
+        (None, StatusCode::PAYLOAD_TOO_LARGE) => "Request body too large",
+        (None, StatusCode::UNSUPPORTED_MEDIA_TYPE) => "Unsupported media type",
+        (None, StatusCode::REQUEST_TIMEOUT) => "Request timed out",
+        (None, s) if s.is_server_error() => "Internal server error",
+        (None, _) => "Bad request",
     };
     let (parts, _) = resp.into_parts();
-    let mut out = rendered(render, status, message);
+    let mut out = render(request_headers, status, message);
+    out.extensions_mut().insert(Rendered);
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             out.headers_mut().append(name.clone(), value.clone());
@@ -275,7 +284,7 @@ pub async fn serve(
 
 /// A JSON error renderer for REST services: `{"<key>": "<message>"}`.
 pub fn json_renderer(key: &'static str) -> ErrorRenderer {
-    Arc::new(move |status, message| {
+    Arc::new(move |_request_headers, status, message| {
         let mut body = serde_json::Map::new();
         body.insert(key.to_owned(), message.into());
         (status, axum::Json(body)).into_response()

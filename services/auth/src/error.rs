@@ -82,6 +82,15 @@ impl From<hub_events::outbox::OutboxError> for ApiError {
     }
 }
 
+impl From<hub_identity::pool::HashPoolError> for ApiError {
+    fn from(e: hub_identity::pool::HashPoolError) -> Self {
+        match e {
+            hub_identity::pool::HashPoolError::Busy => Self::Unavailable(e.into()),
+            hub_identity::pool::HashPoolError::Failed => Self::Internal(e.into()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {

@@ -19,13 +19,13 @@ pub mod routes;
 pub mod state;
 pub mod store;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::Router;
-use hub_identity::{jwt::JwtKeys, password::Hasher};
+use hub_identity::{jwt::JwtKeys, password::Hasher, pool::HashPool};
 use hub_runtime::http;
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
@@ -47,9 +47,8 @@ impl App {
         let hasher = Hasher::new(config.pbkdf2_iterations).context("PASSWORD_PBKDF2_ITERATIONS")?;
         let state = AppState {
             pool,
-            hasher,
+            hashing: HashPool::new(hasher, config.hashing_concurrency),
             rehash_on_login: config.rehash_on_login,
-            hashing: Arc::new(Semaphore::new(config.hashing_concurrency)),
             jwt: JwtKeys::new(&config.jwt_secret, config.token_ttl),
             queue: config.queue.as_str().into(),
         };

@@ -35,7 +35,7 @@ async fn legacy_user_logs_in_with_a_pyjwt_valid_token_and_is_upgraded_to_the_new
     assert_eq!(app.stored_hash(id).await.len(), 128);
 
     let token = app.token_for("ana", "12345").await;
-    let claims = common::pyjwt_decode(&token, &app.secret).expect("PyJWT accepts the token");
+    let claims = hub_testkit::pyjwt_decode(&token, &app.secret).expect("PyJWT accepts the token");
     assert_eq!(claims["user_id"], json!(id.to_string()));
     assert_eq!(claims["username"], json!("ana"));
     let (exp, iat) = (
@@ -44,7 +44,7 @@ async fn legacy_user_logs_in_with_a_pyjwt_valid_token_and_is_upgraded_to_the_new
     );
     assert_eq!(exp - iat, 3600, "one hour, as the original");
     assert!(
-        common::pyjwt_decode(&token, "another-secret").is_err(),
+        hub_testkit::pyjwt_decode(&token, "another-secret").is_err(),
         "PyJWT must reject a wrong key"
     );
 

@@ -6,38 +6,11 @@ mod common;
 
 use std::{
     collections::HashSet,
-    path::PathBuf,
-    process::Command,
     time::{Duration, Instant},
 };
 
 use common::TestApp;
-
-fn backing(cmd: &str) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/backing.sh");
-    let status = Command::new("bash")
-        .arg(script)
-        .arg(cmd)
-        .status()
-        .expect("run scripts/backing.sh");
-    assert!(status.success(), "backing.sh {cmd} failed");
-}
-
-/// Restarts RabbitMQ even if the test fails half-way.
-struct BrokerDown;
-
-impl BrokerDown {
-    fn stop() -> Self {
-        backing("rabbitmq-stop");
-        Self
-    }
-}
-
-impl Drop for BrokerDown {
-    fn drop(&mut self) {
-        backing("rabbitmq-start");
-    }
-}
+use hub_testkit::BrokerDown;
 
 async fn timed_login(app: &TestApp, user: &str, pw: &str) -> Duration {
     let t = Instant::now();

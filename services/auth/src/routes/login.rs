@@ -47,7 +47,8 @@ pub async fn login(
     let stored = user.as_ref().map(|u| u.password.clone());
     let pw = password.clone();
     let verdict = state
-        .hash_blocking(move |h| h.verify(pw.expose_secret(), stored.as_deref()))
+        .hashing
+        .run(move |h| h.verify(pw.expose_secret(), stored.as_deref()))
         .await?;
 
     match (verdict, user) {
@@ -56,7 +57,8 @@ pub async fn login(
             let upgraded = if upgrade {
                 Some(
                     state
-                        .hash_blocking(move |h| h.hash(password.expose_secret()))
+                        .hashing
+                        .run(move |h| h.hash(password.expose_secret()))
                         .await?,
                 )
             } else {

@@ -2,18 +2,9 @@
 //! on port 0, against the real PostgreSQL and RabbitMQ started by scripts/backing.sh.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::{
-    collections::HashMap,
-    net::SocketAddr,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 use auth::{App, Config};
-use lapin::{
-    Connection, ConnectionProperties,
-    options::{BasicGetOptions, QueueDeclareOptions, QueueDeleteOptions},
-    types::FieldTable,
-};
 use serde_json::Value;
 use sqlx::{Connection as _, PgConnection};
 use tokio::task::JoinHandle;
@@ -22,32 +13,6 @@ use uuid::Uuid;
 
 /// Fast hashing for tests; the production default is exercised by the unit tests.
 pub const TEST_ITERATIONS: &str = "20000";
-
-pub fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the tests through scripts/test.sh (it starts the backing servers)")
-    })
-}
-
-pub fn amqp_url() -> String {
-    std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-/// A fresh, empty database; returns its URL.
-pub async fn create_database(prefix: &str) -> String {
-    let admin = env("DATABASE_URL");
-    let name = format!("test_{prefix}_{}", Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin)
-        .await
-        .expect("connect to the admin database");
-    // The name is ours (prefix + UUID), never user input.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap();
-    format!("{base}/{name}")
-}
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -67,13 +32,13 @@ impl TestApp {
 
     /// Starts the service with test settings, overridden by `extra`.
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
-        let db_url = create_database("auth").await;
-        let queue = format!("auth-events-test-{}", Uuid::new_v4().simple());
+        let db_url = hub_testkit::create_database("auth").await;
+        let queue = hub_testkit::queue_name("auth-events");
         let secret = format!("test-secret-{}", Uuid::new_v4().simple());
         let mut vars: HashMap<String, String> = [
             ("DATABASE_URL", db_url.as_str()),
             ("SECRET_KEY", secret.as_str()),
-            ("AMQP_URL", &amqp_url()),
+            ("AMQP_URL", &hub_testkit::amqp_url()),
             ("RABBITMQ_QUEUE", queue.as_str()),
             ("HOST", "127.0.0.1"),
             ("PORT", "0"),
@@ -175,32 +140,15 @@ impl TestApp {
     }
 
     pub async fn outbox_pending(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            .fetch_one(&mut self.db().await)
-            .await
-            .unwrap()
+        hub_testkit::outbox_pending(&self.db_url).await
     }
 
-    /// Polls until every outbox row has been confirmed by the broker.
     pub async fn wait_outbox_drained(&self, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            let pending = self.outbox_pending().await;
-            if pending == 0 {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{pending} outbox rows still pending after {within:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        hub_testkit::wait_outbox_drained(&self.db_url, within).await
     }
 
-    /// Every message now in this test's queue (drains it). Call after
-    /// `wait_outbox_drained`: then nothing more is on its way.
-    pub async fn take_messages(&self) -> Vec<Message> {
-        take_messages(&self.queue).await
+    pub async fn take_messages(&self) -> Vec<hub_testkit::Message> {
+        hub_testkit::take_messages(&self.queue).await
     }
 
     pub async fn stop(mut self) -> anyhow::Result<()> {
@@ -216,74 +164,5 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Message {
-    pub body: Value,
-    pub message_id: Option<String>,
-    pub correlation_id: Option<String>,
-    pub content_type: Option<String>,
-    pub delivery_mode: Option<u8>,
-}
-
-impl Message {
-    pub fn event(&self) -> &str {
-        self.body["event"].as_str().unwrap_or_default()
-    }
-}
-
-pub async fn take_messages(queue: &str) -> Vec<Message> {
-    let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
-        .await
-        .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    let opts = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
-    ch.queue_declare(queue.into(), opts, FieldTable::default())
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    while let Some(msg) = ch
-        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
-        .await
-        .unwrap()
-    {
-        let props = &msg.delivery.properties;
-        out.push(Message {
-            body: serde_json::from_slice(&msg.delivery.data).unwrap(),
-            message_id: props.message_id().as_ref().map(|s| s.to_string()),
-            correlation_id: props.correlation_id().as_ref().map(|s| s.to_string()),
-            content_type: props.content_type().as_ref().map(|s| s.to_string()),
-            delivery_mode: *props.delivery_mode(),
-        });
-    }
-    let _ = ch
-        .queue_delete(queue.into(), QueueDeleteOptions::default())
-        .await;
-    let _ = conn.close(0, "done".into()).await;
-    out
-}
-
-/// Decodes `token` with PyJWT, an independent implementation, using `secret`.
-pub fn pyjwt_decode(token: &str, secret: &str) -> Result<Value, String> {
-    let python = env("HUB_PYTHON");
-    let out = std::process::Command::new(python)
-        .args([
-            "-c",
-            "import jwt, json, os, sys; \
-             print(json.dumps(jwt.decode(sys.argv[1], os.environ['JWT_TEST_SECRET'], algorithms=['HS256'])))",
-            token,
-        ])
-        .env("JWT_TEST_SECRET", secret)
-        .output()
-        .expect("run python with PyJWT");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).unwrap())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }

@@ -1,0 +1,195 @@
+//! Test support for the services' integration tests. Never a dependency of a service.
+//!
+//! Every test gets its own database ([`create_database`]) and queue names, against the
+//! real servers that `scripts/backing.sh` starts, so tests run in parallel. Waiting is
+//! always polling with a deadline, never a sleep standing in for synchronisation.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    path::PathBuf,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use lapin::{
+    Connection, ConnectionProperties,
+    options::{BasicGetOptions, QueueDeclareOptions, QueueDeleteOptions},
+    types::FieldTable,
+};
+use serde_json::Value;
+use sqlx::{Connection as _, PgConnection};
+use uuid::Uuid;
+
+/// A required environment variable, with a hint when it is missing.
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests through scripts/test.sh (it starts the backing servers)")
+    })
+}
+
+/// The broker URL (`AMQP_URL`, default the local guest account).
+pub fn amqp_url() -> String {
+    std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// A fresh, empty database named `test_<prefix>_<uuid>`; returns its URL.
+pub async fn create_database(prefix: &str) -> String {
+    let admin = env("DATABASE_URL");
+    let name = format!("test_{prefix}_{}", Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .expect("connect to the admin database");
+    // The name is ours (prefix + UUID), never input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap();
+    format!("{base}/{name}")
+}
+
+/// A unique queue name for one test.
+pub fn queue_name(prefix: &str) -> String {
+    format!("{prefix}-test-{}", Uuid::new_v4().simple())
+}
+
+/// Rows of `table` in the database at `db_url` (tables named by tests only).
+pub async fn count(db_url: &str, sql: &'static str) -> i64 {
+    let mut conn = PgConnection::connect(db_url).await.unwrap();
+    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+}
+
+/// Outbox rows not yet confirmed by the broker.
+pub async fn outbox_pending(db_url: &str) -> i64 {
+    count(
+        db_url,
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL",
+    )
+    .await
+}
+
+/// Polls until every outbox row has been confirmed by the broker.
+pub async fn wait_outbox_drained(db_url: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let pending = outbox_pending(db_url).await;
+        if pending == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pending} outbox rows still pending after {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A message read back from a queue.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The JSON body.
+    pub body: Value,
+    /// AMQP `message_id`.
+    pub message_id: Option<String>,
+    /// AMQP `correlation_id`.
+    pub correlation_id: Option<String>,
+    /// AMQP `content_type`.
+    pub content_type: Option<String>,
+    /// AMQP `delivery_mode`.
+    pub delivery_mode: Option<u8>,
+}
+
+impl Message {
+    /// The envelope's `event`.
+    pub fn event(&self) -> &str {
+        self.body["event"].as_str().unwrap_or_default()
+    }
+}
+
+/// Every message now in `queue`, then deletes the queue. Call after the outbox has
+/// drained: then nothing more is on its way.
+pub async fn take_messages(queue: &str) -> Vec<Message> {
+    let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let opts = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    ch.queue_declare(queue.into(), opts, FieldTable::default())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    while let Some(msg) = ch
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+    {
+        let props = &msg.delivery.properties;
+        out.push(Message {
+            body: serde_json::from_slice(&msg.delivery.data).unwrap(),
+            message_id: props.message_id().as_ref().map(|s| s.to_string()),
+            correlation_id: props.correlation_id().as_ref().map(|s| s.to_string()),
+            content_type: props.content_type().as_ref().map(|s| s.to_string()),
+            delivery_mode: *props.delivery_mode(),
+        });
+    }
+    let _ = ch
+        .queue_delete(queue.into(), QueueDeleteOptions::default())
+        .await;
+    let _ = conn.close(0, "done".into()).await;
+    out
+}
+
+/// Runs `scripts/backing.sh <cmd>` (fault tests stop and start shared servers).
+pub fn backing(cmd: &str) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/backing.sh");
+    let status = Command::new("bash")
+        .arg(script)
+        .arg(cmd)
+        .status()
+        .expect("run scripts/backing.sh");
+    assert!(status.success(), "backing.sh {cmd} failed");
+}
+
+/// Stops RabbitMQ now and starts it again when dropped, even if the test fails.
+pub struct BrokerDown;
+
+impl BrokerDown {
+    /// Stops the broker (returns once its port refuses connections).
+    pub fn stop() -> Self {
+        backing("rabbitmq-stop");
+        Self
+    }
+}
+
+impl Drop for BrokerDown {
+    fn drop(&mut self) {
+        backing("rabbitmq-start");
+    }
+}
+
+/// The test virtualenv's Python (`HUB_PYTHON`, set by `scripts/backing.sh env`).
+pub fn python() -> String {
+    env("HUB_PYTHON")
+}
+
+/// Decodes `token` with PyJWT, an independent implementation, using `secret`.
+pub fn pyjwt_decode(token: &str, secret: &str) -> Result<Value, String> {
+    let out = Command::new(python())
+        .args([
+            "-c",
+            "import jwt, json, os, sys; \
+             print(json.dumps(jwt.decode(sys.argv[1], os.environ['JWT_TEST_SECRET'], algorithms=['HS256'])))",
+            token,
+        ])
+        .env("JWT_TEST_SECRET", secret)
+        .output()
+        .expect("run python with PyJWT");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
