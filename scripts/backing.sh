@@ -60,6 +60,13 @@ REQUIREMENTS=(
   PyJWT==2.15.1         # tests: independent JWT verifier
   pika==1.4.4           # tests: independent AMQP client
   PyYAML==6.0.3         # validating docker-compose.yml
+  zeep==4.3.3           # tests: a strict real SOAP client (WSDL, SOAP 1.1/1.2, HTTP GET binding)
+)
+
+# npm packages for tests, installed under $STATE/node (same reinstall-on-change rule).
+NODE_DIR=$STATE/node
+NPM_REQUIREMENTS=(
+  soap@1.13.0           # tests: node-soap, a second real SOAP client
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -141,6 +148,7 @@ install() {
   [ -s /etc/ssl/certs/ca-certificates.crt ] || pkgs+=(ca-certificates)
   command -v curl >/dev/null || pkgs+=(curl)                            # scripts/run.sh health probes
   base_python >/dev/null || pkgs+=(python3 python3-venv)
+  command -v npm >/dev/null || pkgs+=(nodejs npm)                       # node-soap for the SOAP tests
   if [ ${#pkgs[@]} -gt 0 ]; then
     need_root "installing ${pkgs[*]}"
     log "apt: installing ${pkgs[*]}"
@@ -150,6 +158,13 @@ install() {
   fi
 
   mkdir -p "$STATE"
+  local npm_want
+  npm_want=$(printf '%s\n' "${NPM_REQUIREMENTS[@]}")
+  if [ "$(cat "$NODE_DIR/.backing-requirements" 2>/dev/null)" != "$npm_want" ]; then
+    mkdir -p "$NODE_DIR"
+    npm install --silent --no-audit --no-fund --prefix "$NODE_DIR" "${NPM_REQUIREMENTS[@]}" >/dev/null
+    printf '%s\n' "$npm_want" >"$NODE_DIR/.backing-requirements"
+  fi
   local want
   want=$(printf '%s\n' "${REQUIREMENTS[@]}")
   if venv_ok && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
@@ -527,6 +542,7 @@ export AWS_SECRET_ACCESS_KEY=test
 export AWS_REGION=us-east-1
 EOF
   printf 'export HUB_PYTHON=%q\n' "$VPY"
+  printf 'export HUB_NODE_PATH=%q\n' "$NODE_DIR/node_modules"
 }
 
 usage() {

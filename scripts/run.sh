@@ -17,6 +17,8 @@ cd "$root"
 # name:port:health path — one line per service that exists.
 SERVICES=(
   "auth:5001:/auth/health"
+  "user-soap:5002:/user-soap/health"
+  "user-lookup:5016:/user-search/health"
 )
 
 bash scripts/backing.sh install

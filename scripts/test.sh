@@ -26,10 +26,16 @@ fi
 psql -qAt "$DATABASE_URL" -c "SELECT datname FROM pg_database WHERE datname LIKE 'test\_%'" |
   while read -r db; do psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null || true; done
 
+# Build first, outside the lock, so a long compile does not hold up other checkouts.
+cargo nextest run --workspace --no-run
+
+# Several checkouts on one machine share the backing servers: ordinary tests hold a shared
+# lock, fault tests (which stop a server) an exclusive one, so neither breaks the other.
+lock=${HUB_TEST_LOCK:-/tmp/hub-tests.lock}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo nextest run --workspace --no-tests=warn -E 'not binary(faults)' "$@" 2>&1 | tee -a "$log"
-cargo nextest run --workspace --no-tests=warn -E 'binary(faults)' --test-threads 1 "$@" 2>&1 | tee -a "$log"
+flock -s "$lock" cargo nextest run --workspace --no-tests=warn -E 'not binary(faults)' "$@" 2>&1 | tee -a "$log"
+flock -x "$lock" cargo nextest run --workspace --no-tests=warn -E 'binary(faults)' --test-threads 1 "$@" 2>&1 | tee -a "$log"
 
 # One closing line for the whole run (nextest prints one summary per invocation).
 passed=$(grep -Eo '[0-9]+ tests? run: [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')

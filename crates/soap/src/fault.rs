@@ -1,0 +1,209 @@
+//! SOAP Faults, rendered in the version of the request.
+
+use axum::{
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use hub_runtime::http::{ErrorRenderer, Rendered};
+
+use crate::{envelope::SoapVersion, xml::escape};
+
+/// The fault codes used here. SOAP 1.2 names the last two Sender and Receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultCode {
+    /// The envelope namespace is not one we speak.
+    VersionMismatch,
+    /// A mandatory header block was not understood.
+    MustUnderstand,
+    /// The request is wrong (1.2: Sender).
+    Client,
+    /// We failed (1.2: Receiver).
+    Server,
+}
+
+/// A SOAP Fault.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// The code.
+    pub code: FaultCode,
+    /// The human-readable reason (a safe, fixed or validated text).
+    pub reason: String,
+    /// An XML fragment for `detail` (already escaped / serialised by the caller).
+    pub detail: Option<String>,
+    /// The SOAP version to answer in.
+    pub version: SoapVersion,
+    /// An HTTP status other than the protocol's default (the GET lookup's 400/404).
+    pub status: Option<StatusCode>,
+}
+
+impl Fault {
+    /// A SOAP 1.1 fault; see [`Fault::with_version`].
+    pub fn new(code: FaultCode, reason: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason: reason.into(),
+            detail: None,
+            version: SoapVersion::V11,
+            status: None,
+        }
+    }
+
+    /// A Client (Sender) fault.
+    pub fn client(reason: impl Into<String>) -> Self {
+        Self::new(FaultCode::Client, reason)
+    }
+
+    /// A Server (Receiver) fault.
+    pub fn server(reason: impl Into<String>) -> Self {
+        Self::new(FaultCode::Server, reason)
+    }
+
+    /// Answers in `version`.
+    pub fn with_version(mut self, version: SoapVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Adds a `detail` fragment (serialised XML).
+    pub fn with_detail(mut self, detail: String) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+
+    /// Uses `status` instead of the protocol default.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The HTTP status: SOAP 1.1 uses 500 for every fault (WS-I BP R1126); SOAP 1.2
+    /// uses 400 for Sender faults and 500 otherwise.
+    pub fn status(&self) -> StatusCode {
+        self.status.unwrap_or(match (self.version, self.code) {
+            (SoapVersion::V12, FaultCode::Client) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        })
+    }
+
+    /// The fault envelope.
+    pub fn to_xml(&self) -> String {
+        let reason = escape(&self.reason);
+        match self.version {
+            SoapVersion::V11 => {
+                let code = match self.code {
+                    FaultCode::VersionMismatch => "VersionMismatch",
+                    FaultCode::MustUnderstand => "MustUnderstand",
+                    FaultCode::Client => "Client",
+                    FaultCode::Server => "Server",
+                };
+                let detail = self
+                    .detail
+                    .as_deref()
+                    .map(|d| format!("<detail>{d}</detail>"))
+                    .unwrap_or_default();
+                format!(
+                    concat!(
+                        r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+                        r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault>"#,
+                        "<faultcode>soapenv:{code}</faultcode><faultstring xml:lang=\"en\">{reason}</faultstring>{detail}",
+                        "</soapenv:Fault></soapenv:Body></soapenv:Envelope>"
+                    ),
+                    code = code,
+                    reason = reason,
+                    detail = detail
+                )
+            }
+            SoapVersion::V12 => {
+                let code = match self.code {
+                    FaultCode::VersionMismatch => "VersionMismatch",
+                    FaultCode::MustUnderstand => "MustUnderstand",
+                    FaultCode::Client => "Sender",
+                    FaultCode::Server => "Receiver",
+                };
+                let detail = self
+                    .detail
+                    .as_deref()
+                    .map(|d| format!("<env:Detail>{d}</env:Detail>"))
+                    .unwrap_or_default();
+                format!(
+                    concat!(
+                        r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+                        r#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body><env:Fault>"#,
+                        "<env:Code><env:Value>env:{code}</env:Value></env:Code>",
+                        "<env:Reason><env:Text xml:lang=\"en\">{reason}</env:Text></env:Reason>{detail}",
+                        "</env:Fault></env:Body></env:Envelope>"
+                    ),
+                    code = code,
+                    reason = reason,
+                    detail = detail
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for Fault {
+    fn into_response(self) -> Response {
+        let mut resp = (
+            self.status(),
+            [(header::CONTENT_TYPE, self.version.content_type())],
+            self.to_xml(),
+        )
+            .into_response();
+        resp.extensions_mut().insert(Rendered);
+        resp
+    }
+}
+
+/// Renders every framework-made error (404, 405, 413, 415, timeout, panic) as a Fault
+/// in the version the request's Content-Type announces, keeping the HTTP status.
+pub fn renderer() -> ErrorRenderer {
+    std::sync::Arc::new(
+        |request_headers: &HeaderMap, status: StatusCode, message: &str| {
+            let code = if status.is_client_error() {
+                FaultCode::Client
+            } else {
+                FaultCode::Server
+            };
+            Fault::new(code, message)
+                .with_version(SoapVersion::from_headers(request_headers))
+                .with_status(status)
+                .into_response()
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn soap11_faults_are_500_with_unqualified_children() {
+        let f = Fault::client("bad <input>").with_detail("<d:X xmlns:d=\"urn:d\"/>".into());
+        assert_eq!(f.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let xml = f.to_xml();
+        assert!(
+            xml.contains("<faultcode>soapenv:Client</faultcode>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<faultstring xml:lang=\"en\">bad &lt;input&gt;</faultstring>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<detail><d:X xmlns:d=\"urn:d\"/></detail>"),
+            "{xml}"
+        );
+    }
+
+    #[test]
+    fn soap12_sender_faults_are_400_and_receiver_500() {
+        let f = Fault::client("x").with_version(SoapVersion::V12);
+        assert_eq!(f.status(), StatusCode::BAD_REQUEST);
+        assert!(f.to_xml().contains("<env:Value>env:Sender</env:Value>"));
+        assert_eq!(
+            Fault::server("x").with_version(SoapVersion::V12).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}

@@ -1,0 +1,29 @@
+//! SOAP plumbing shared by the SOAP services (user-soap, user-lookup).
+//!
+//! * [`xml`]: a bounded, namespace-aware reader. It streams the request once with
+//!   quick-xml's `NsReader`, enforcing the limits (depth, element count, attributes,
+//!   text size) as it goes, refusing any DOCTYPE (so neither XXE nor entity expansion
+//!   can happen), processing instructions, undeclared prefixes, undefined entities and
+//!   content after the root, and builds a small element tree with resolved namespaces.
+//!   Prefixes never matter: elements are compared by `(namespace, local name)`.
+//! * [`envelope`]: SOAP 1.1 and 1.2 envelopes on the same endpoint: version from the
+//!   envelope namespace, VersionMismatch for any other, MustUnderstand for a header block
+//!   addressed to us that we do not understand, exactly one Body child.
+//! * [`fault`]: Faults in the request's version (1.1: HTTP 500, unqualified
+//!   `faultcode`/`faultstring`/`detail`; 1.2: `Code`/`Reason`, 400 for Sender) and the
+//!   [`ErrorRenderer`](hub_runtime::http::ErrorRenderer) that turns every framework
+//!   rejection into a Fault.
+//! * [`wsdl`]: serves a checked-in WSDL unchanged but for its address, set to the
+//!   public URL.
+//!
+//! Why not yaserde or quick-xml's serde: the first is quadratic in nesting depth and
+//! the second ignores namespaces (shared/soap-checklist.md §4); the payloads here are a
+//! handful of strings, which a tree walk reads clearly.
+
+pub mod envelope;
+pub mod fault;
+pub mod wsdl;
+pub mod xml;
+
+pub use envelope::{SoapRequest, SoapVersion};
+pub use fault::{Fault, FaultCode};

@@ -1,0 +1,87 @@
+//! The lookup's messages: the original's envelope bytes, the SOAP operation's reply,
+//! the HTTP GET binding's bare element, and the faults.
+
+use axum::http::StatusCode;
+use hub_soap::{Fault, SoapVersion, xml::escape};
+
+/// The original's response namespace, and the WSDL's.
+pub const WEB_NS: &str = "http://www.example.org/webservice";
+
+/// The Go original's reply to `GET /user/soap`, byte for byte (it starts with a
+/// newline and two tabs and ends with a newline and a tab), values XML-escaped.
+pub fn legacy_envelope(id: &str, username: &str) -> String {
+    format!(
+        "\n\t\t<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"\n\t\t\txmlns:web=\"{WEB_NS}\">\n\t\t\t<soapenv:Header/>\n\t\t\t<soapenv:Body>\n\t\t\t\t<web:getUserByUsernameResponse>\n\t\t\t\t\t<web:id>{}</web:id>\n\t\t\t\t\t<web:username>{}</web:username>\n\t\t\t\t</web:getUserByUsernameResponse>\n\t\t\t</soapenv:Body>\n\t\t</soapenv:Envelope>\n\t",
+        escape(id),
+        escape(username)
+    )
+}
+
+fn response_element(id: &str, username: &str) -> String {
+    format!(
+        "<web:getUserByUsernameResponse xmlns:web=\"{WEB_NS}\"><web:id>{}</web:id><web:username>{}</web:username></web:getUserByUsernameResponse>",
+        escape(id),
+        escape(username)
+    )
+}
+
+/// The SOAP operation's reply envelope, in the request's version.
+pub fn soap_reply(version: SoapVersion, id: &str, username: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"{}\"><soapenv:Body>{}</soapenv:Body></soapenv:Envelope>",
+        version.ns(),
+        response_element(id, username)
+    )
+}
+
+/// The HTTP GET binding's reply: the bare response element (`mime:mimeXml`).
+pub fn bare_reply(id: &str, username: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>{}",
+        response_element(id, username)
+    )
+}
+
+/// A Client fault with the WSDL's `LookupFault` detail.
+pub fn lookup_fault(version: SoapVersion, message: &str) -> Fault {
+    let detail = format!(
+        "<web:LookupFault xmlns:web=\"{WEB_NS}\"><web:message>{}</web:message></web:LookupFault>",
+        escape(message)
+    );
+    Fault::client(message)
+        .with_version(version)
+        .with_detail(detail)
+}
+
+/// No username given (the GETs answer 400).
+pub fn missing_username(version: SoapVersion) -> Fault {
+    lookup_fault(version, "Username is required")
+}
+
+/// No such user (the GETs answer 404; the original's 500 was a bug).
+pub fn not_found(version: SoapVersion) -> Fault {
+    lookup_fault(version, "User not found")
+}
+
+/// The fault for a GET, with the GET's status.
+pub fn for_get(fault: Fault, status: StatusCode) -> Fault {
+    fault.with_status(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_legacy_envelope_matches_the_original_bytes_and_escapes_values() {
+        let body = legacy_envelope("3f1c", "ana");
+        assert!(body.starts_with("\n\t\t<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"\n\t\t\txmlns:web="));
+        assert!(body.contains(
+            "\n\t\t\t\t\t<web:id>3f1c</web:id>\n\t\t\t\t\t<web:username>ana</web:username>\n"
+        ));
+        assert!(body.ends_with("</soapenv:Envelope>\n\t"));
+        assert!(
+            legacy_envelope("x", "<a&b>").contains("<web:username>&lt;a&amp;b&gt;</web:username>")
+        );
+    }
+}

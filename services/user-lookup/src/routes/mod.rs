@@ -1,0 +1,22 @@
+//! Every route of the user-lookup service, in one list.
+
+mod lookup;
+mod ops;
+
+use axum::{Router, http::StatusCode, routing::get};
+
+use crate::state::AppState;
+
+/// The checked-in contract, served at `/user/soap?wsdl`.
+pub const WSDL: &str = include_str!("../../../../wsdl/user-lookup.wsdl");
+
+/// The service's routes (without the shared layers; see `hub_runtime::http::wrap`).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/user/soap", get(lookup::legacy_get).post(lookup::soap))
+        .route("/user/lookup", get(lookup::http_get))
+        .route("/user-search/health", get(ops::health))
+        .route("/health", get(ops::health))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .with_state(state)
+}

@@ -1,0 +1,256 @@
+//! user-lookup's contract against a real PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{collections::HashMap, time::Duration};
+
+use sqlx::{Connection as _, PgConnection};
+use tokio_util::sync::CancellationToken;
+use user_lookup::{App, Config};
+use uuid::Uuid;
+
+struct TestApp {
+    base: String,
+    addr: std::net::SocketAddr,
+    db_url: String,
+    http: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl TestApp {
+    async fn spawn() -> Self {
+        let db_url = hub_testkit::create_database("lookup").await;
+        let vars: HashMap<&str, String> = [
+            ("DATABASE_URL", db_url.clone()),
+            ("HOST", "127.0.0.1".into()),
+            ("PORT", "0".into()),
+        ]
+        .into();
+        let source = move |k: &str| vars.get(k).cloned();
+        let app = App::build(Config::from_source(&source).unwrap())
+            .await
+            .unwrap();
+        let addr = app.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        tokio::spawn(app.run(shutdown.clone()));
+        Self {
+            base: format!("http://{addr}"),
+            addr,
+            db_url,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            shutdown,
+        }
+    }
+
+    async fn insert(&self, username: &str) -> Uuid {
+        let id = Uuid::new_v4();
+        let short = &id.simple().to_string()[..12];
+        sqlx::query(
+            r#"INSERT INTO "user" (id, username, password, first_name, last_name, dni, email, city)
+               VALUES ($1, $2, 'x', 'F', 'L', $3, $4, 'C')"#,
+        )
+        .bind(id)
+        .bind(username)
+        .bind(short)
+        .bind(format!("{short}@example.com"))
+        .execute(&mut PgConnection::connect(&self.db_url).await.unwrap())
+        .await
+        .unwrap();
+        id
+    }
+
+    async fn get(&self, path_and_query: &str) -> (u16, String, String) {
+        let resp = self
+            .http
+            .get(format!("{}{path_and_query}", self.base))
+            .send()
+            .await
+            .unwrap();
+        parts(resp).await
+    }
+
+    async fn soap(&self, content_type: &str, body: String) -> (u16, String, String) {
+        let resp = self
+            .http
+            .post(format!("{}/user/soap", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        parts(resp).await
+    }
+}
+
+async fn parts(resp: reqwest::Response) -> (u16, String, String) {
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, ct, resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_legacy_get_answers_the_original_envelope_byte_for_byte() {
+    let app = TestApp::spawn().await;
+    let id = app.insert("jdoe").await;
+    let (status, ct, body) = app.get("/user/soap?username=jdoe").await;
+    assert_eq!((status, ct.as_str()), (200, "text/xml"));
+    assert_eq!(
+        body,
+        format!(
+            "\n\t\t<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"\n\t\t\txmlns:web=\"http://www.example.org/webservice\">\n\t\t\t<soapenv:Header/>\n\t\t\t<soapenv:Body>\n\t\t\t\t<web:getUserByUsernameResponse>\n\t\t\t\t\t<web:id>{id}</web:id>\n\t\t\t\t\t<web:username>jdoe</web:username>\n\t\t\t\t</web:getUserByUsernameResponse>\n\t\t\t</soapenv:Body>\n\t\t</soapenv:Envelope>\n\t"
+        )
+    );
+}
+
+#[tokio::test]
+async fn odd_usernames_are_escaped_and_found_exactly() {
+    let app = TestApp::spawn().await;
+    app.insert("<&>\"' José").await;
+    let (status, _, body) = app
+        .get("/user/soap?username=%3C%26%3E%22%27+Jos%C3%A9")
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("<web:username>&lt;&amp;&gt;&quot;&apos; José</web:username>"),
+        "{body}"
+    );
+    // Only the first username counts, as Go's Query().Get.
+    let (status, _, _) = app
+        .get("/user/soap?username=nobody&username=%3C%26%3E%22%27+Jos%C3%A9")
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_missing_username_is_400_and_an_unknown_one_404_both_as_faults() {
+    let app = TestApp::spawn().await;
+    for (q, status, reason) in [
+        ("/user/soap", 400, "Username is required"),
+        ("/user/soap?username=", 400, "Username is required"),
+        ("/user/soap?username=ghost", 404, "User not found"),
+        ("/user/soap?username=a%00b", 404, "User not found"),
+        ("/user/lookup?username=ghost", 404, "User not found"),
+    ] {
+        let (s, ct, body) = app.get(q).await;
+        assert_eq!((s, ct.as_str()), (status, "text/xml; charset=utf-8"), "{q}");
+        assert!(
+            body.contains("<faultcode>soapenv:Client</faultcode>"),
+            "{q}: {body}"
+        );
+        assert!(
+            body.contains(&format!("<web:message>{reason}</web:message>")),
+            "{q}: {body}"
+        );
+    }
+}
+
+fn op(version_ns: &str, username: &str) -> String {
+    format!(
+        r#"<e:Envelope xmlns:e="{version_ns}"><e:Body><w:getUserByUsername xmlns:w="http://www.example.org/webservice"><w:username>{username}</w:username></w:getUserByUsername></e:Body></e:Envelope>"#
+    )
+}
+
+#[tokio::test]
+async fn the_soap_operation_answers_in_the_request_version() {
+    let app = TestApp::spawn().await;
+    let id = app.insert("kim").await;
+    let (s, ct, body) = app
+        .soap(
+            "text/xml; charset=utf-8",
+            op("http://schemas.xmlsoap.org/soap/envelope/", "kim"),
+        )
+        .await;
+    assert_eq!((s, ct.as_str()), (200, "text/xml; charset=utf-8"));
+    assert!(
+        body.contains(&format!(
+            "<web:id>{id}</web:id><web:username>kim</web:username>"
+        )),
+        "{body}"
+    );
+    let (s, ct, body) = app
+        .soap(
+            "application/soap+xml",
+            op("http://www.w3.org/2003/05/soap-envelope", "kim"),
+        )
+        .await;
+    assert_eq!(
+        (s, ct.as_str()),
+        (200, "application/soap+xml; charset=utf-8")
+    );
+    assert!(body.contains("xmlns:soapenv=\"http://www.w3.org/2003/05/soap-envelope\""));
+
+    let (s, _, body) = app
+        .soap(
+            "text/xml",
+            op("http://schemas.xmlsoap.org/soap/envelope/", "ghost"),
+        )
+        .await;
+    assert_eq!(s, 500);
+    assert!(body.contains("<web:LookupFault"), "{body}");
+    let (s, _, body) = app
+        .soap(
+            "application/soap+xml",
+            op("http://www.w3.org/2003/05/soap-envelope", "ghost"),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(body.contains("<env:Value>env:Sender</env:Value>"));
+    let xxe = format!(
+        "<!DOCTYPE e [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}",
+        op("http://schemas.xmlsoap.org/soap/envelope/", "&x;")
+    );
+    let (s, _, body) = app.soap("text/xml", xxe).await;
+    assert_eq!(s, 500);
+    assert!(body.contains("DOCTYPE declarations are not allowed") && !body.contains("root:"));
+}
+
+#[tokio::test]
+async fn the_http_get_binding_answers_the_bare_element() {
+    let app = TestApp::spawn().await;
+    let id = app.insert("lee").await;
+    let (s, ct, body) = app.get("/user/lookup?username=lee").await;
+    assert_eq!((s, ct.as_str()), (200, "text/xml; charset=utf-8"));
+    assert_eq!(
+        body,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><web:getUserByUsernameResponse xmlns:web=\"http://www.example.org/webservice\"><web:id>{id}</web:id><web:username>lee</web:username></web:getUserByUsernameResponse>"
+        )
+    );
+}
+
+#[tokio::test]
+async fn the_wsdl_and_health_are_served() {
+    let app = TestApp::spawn().await;
+    let (s, ct, body) = app.get("/user/soap?wsdl").await;
+    assert_eq!((s, ct.as_str()), (200, "text/xml; charset=utf-8"));
+    assert!(body.contains(&format!(
+        "<soap:address location=\"http://{}/user/soap\"/>",
+        app.addr
+    )));
+    assert!(body.contains(&format!(
+        "<http:address location=\"http://{}/user\"/>",
+        app.addr
+    )));
+    for path in ["/user-search/health", "/health"] {
+        let (s, ct, body) = app.get(path).await;
+        assert_eq!(
+            (s, ct.as_str(), body.as_str()),
+            (200, "text/plain; charset=utf-8", "✅ Healthy")
+        );
+    }
+    let (s, ct, body) = app.get("/nope").await;
+    assert_eq!((s, ct.as_str()), (404, "text/xml; charset=utf-8"));
+    assert!(body.contains("soapenv:Fault"));
+}

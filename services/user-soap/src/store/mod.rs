@@ -1,0 +1,3 @@
+//! All database access of the user-soap service; handlers hold no SQL.
+
+pub mod users;

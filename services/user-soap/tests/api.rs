@@ -1,0 +1,341 @@
+//! user-soap's SOAP contract against real PostgreSQL and RabbitMQ.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use common::{TestApp, extract_id, legacy_envelope, pairs, parts, soap12_envelope, user_fields};
+use serde_json::json;
+
+fn tag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+#[tokio::test]
+async fn the_front_end_envelope_registers_and_gets_the_original_reply_bytes() {
+    let app = TestApp::spawn().await;
+    let t = tag();
+    let fields = user_fields(&t);
+    let resp = app
+        .http
+        .post(format!("{}/register", app.base))
+        .header("content-type", "text/xml")
+        .header("x-request-id", "reg-1")
+        .body(legacy_envelope(&pairs(&fields)))
+        .send()
+        .await
+        .unwrap();
+    let (status, ct, body) = parts(resp).await;
+    assert_eq!(status, 200);
+    assert_eq!(ct, "text/xml; charset=utf-8");
+    let id = extract_id(&body).expect("the legacy regex finds the id");
+    assert_eq!(
+        body,
+        format!(
+            "<soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/' xmlns:us='http://example.com/userservice'>\n      <soapenv:Header/>\n      <soapenv:Body>\n        <us:registerUserResponse>\n          <us:message>User registered successfully</us:message>\n          <us:id>{id}</us:id>\n        </us:registerUserResponse>\n      </soapenv:Body>\n    </soapenv:Envelope>"
+        )
+    );
+
+    let (username, password, city): (String, String, String) =
+        sqlx::query_as(r#"SELECT username, password, city FROM "user" WHERE id = $1::uuid"#)
+            .bind(&id)
+            .fetch_one(&mut app.db().await)
+            .await
+            .unwrap();
+    assert_eq!(
+        (username.as_str(), city.as_str()),
+        (format!("user_{t}").as_str(), "Málaga")
+    );
+    assert!(
+        password.starts_with("$pbkdf2-sha256$i=20000,"),
+        "stored in the current format: {password}"
+    );
+    let verdict = hub_identity::password::Hasher::new(20_000)
+        .unwrap()
+        .verify("s3cret pw", Some(&password));
+    assert_eq!(
+        verdict,
+        hub_identity::password::Verification::Valid {
+            needs_rehash: false
+        }
+    );
+
+    let msgs = app.take_messages().await;
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0].event(), "UserRegistered");
+    assert_eq!(
+        msgs[0].body["data"],
+        json!({"id": id, "username": format!("user_{t}"), "first_name": "Ana", "last_name": "Peña",
+               "dni": format!("D{t}"), "email": format!("{t}@example.com"), "city": "Málaga"})
+    );
+    assert!(
+        msgs[0].body["timestamp"].as_str().unwrap().ends_with('Z'),
+        "the Ruby original's style"
+    );
+    assert_eq!(msgs[0].correlation_id.as_deref(), Some("reg-1"));
+}
+
+#[tokio::test]
+async fn soap12_requests_are_answered_in_soap12() {
+    let app = TestApp::spawn().await;
+    let fields = user_fields(&tag());
+    let resp = app
+        .post(
+            "application/soap+xml; charset=utf-8",
+            soap12_envelope(&pairs(&fields)),
+        )
+        .await;
+    let (status, ct, body) = parts(resp).await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (200, "application/soap+xml; charset=utf-8")
+    );
+    assert!(
+        body.starts_with(
+            "<soapenv:Envelope xmlns:soapenv='http://www.w3.org/2003/05/soap-envelope'"
+        ),
+        "{body}"
+    );
+    assert!(extract_id(&body).is_some());
+}
+
+#[tokio::test]
+async fn a_taken_username_dni_or_email_gets_the_original_409_and_a_failed_event() {
+    let app = TestApp::spawn().await;
+    let first = user_fields(&tag());
+    assert_eq!(app.register11(&pairs(&first)).await.0, 200);
+    for field in ["username", "dni", "email"] {
+        let mut again = user_fields(&tag());
+        let keep = first.iter().find(|(k, _)| k == field).unwrap().1.clone();
+        again.iter_mut().find(|(k, _)| k == field).unwrap().1 = keep;
+        let (status, ct, body) = app.register11(&pairs(&again)).await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (409, "text/xml; charset=utf-8"),
+            "{field}"
+        );
+        assert!(
+            body.contains("<us:message>Duplicate user information detected (username, dni, or email).</us:message>"),
+            "{field}: {body}"
+        );
+        assert!(extract_id(&body).is_none());
+    }
+    assert_eq!(app.users().await, 1);
+    let msgs = app.take_messages().await;
+    let failed: Vec<_> = msgs
+        .iter()
+        .filter(|m| m.event() == "UserRegistrationFailed")
+        .collect();
+    assert_eq!(failed.len(), 3);
+    assert_eq!(failed[0].body["data"]["error"], "Duplicate entry detected");
+    assert_eq!(
+        failed[0].body["data"]["details"],
+        "username is already registered"
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|m| m.body["data"].get("password").is_none())
+    );
+}
+
+#[tokio::test]
+async fn invalid_fields_get_a_client_fault_naming_the_field_and_store_nothing() {
+    let app = TestApp::spawn().await;
+    let cases: Vec<(&str, Option<&str>, &str)> = vec![
+        ("city", None, "Invalid city: is required"),
+        (
+            "username",
+            Some("   "),
+            "Invalid username: must not be empty",
+        ),
+        (
+            "dni",
+            Some("123456789012345678901"),
+            "Invalid dni: must be at most 20 characters",
+        ),
+        (
+            "email",
+            Some("not-an-email"),
+            "Invalid email: is not an email address",
+        ),
+    ];
+    for (field, value, reason) in cases {
+        let mut fields = user_fields(&tag());
+        match value {
+            Some(v) => fields.iter_mut().find(|(k, _)| k == field).unwrap().1 = v.into(),
+            None => fields.retain(|(k, _)| k != field),
+        }
+        let (status, ct, body) = app.register11(&pairs(&fields)).await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (500, "text/xml; charset=utf-8"),
+            "{field}"
+        );
+        assert!(
+            body.contains("<faultcode>soapenv:Client</faultcode>"),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!(
+                "<faultstring xml:lang=\"en\">{reason}</faultstring>"
+            )),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!("<us:field>{field}</us:field>")),
+            "{body}"
+        );
+
+        let resp = app
+            .post("application/soap+xml", soap12_envelope(&pairs(&fields)))
+            .await;
+        let (status, _, body) = parts(resp).await;
+        assert_eq!(status, 400, "SOAP 1.2 Sender faults are 400");
+        assert!(body.contains("<env:Value>env:Sender</env:Value>"), "{body}");
+    }
+    assert_eq!(app.users().await, 0);
+}
+
+#[tokio::test]
+async fn markup_quotes_and_non_ascii_round_trip_exactly() {
+    let app = TestApp::spawn().await;
+    let t = tag();
+    let username = format!("<&>\"'{t}");
+    let fields = [
+        ("username", "&lt;&amp;&gt;&quot;&apos;".to_owned() + &t),
+        (
+            "password",
+            "p<&>\"'ss"
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;"),
+        ),
+        ("first_name", "José".into()),
+        ("last_name", "Peña".into()),
+        ("dni", format!("X{}", &t[..8])),
+        ("email", format!("{t}@example.com")),
+        ("city", "Málaga".into()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, body) = app.register11(&fields).await;
+    assert_eq!(status, 200, "{body}");
+    let id = extract_id(&body).unwrap();
+    let (u, f, l, c): (String, String, String, String) = sqlx::query_as(
+        r#"SELECT username, first_name, last_name, city FROM "user" WHERE id = $1::uuid"#,
+    )
+    .bind(&id)
+    .fetch_one(&mut app.db().await)
+    .await
+    .unwrap();
+    assert_eq!(
+        (u.as_str(), f.as_str(), l.as_str(), c.as_str()),
+        (username.as_str(), "José", "Peña", "Málaga")
+    );
+    let msgs = app.take_messages().await;
+    assert_eq!(msgs[0].body["data"]["username"], username.as_str());
+}
+
+#[tokio::test]
+async fn the_wsdl_is_served_with_the_public_address() {
+    let app = TestApp::spawn().await;
+    for q in ["wsdl", "WSDL"] {
+        let resp = app
+            .http
+            .get(format!("{}/register?{q}", app.base))
+            .send()
+            .await
+            .unwrap();
+        let (status, ct, body) = parts(resp).await;
+        assert_eq!((status, ct.as_str()), (200, "text/xml; charset=utf-8"));
+        assert!(body.starts_with("<?xml"));
+        assert!(
+            body.contains(&format!(
+                "<soap:address location=\"http://{}/register\"/>",
+                app.addr
+            )),
+            "{body:.200}"
+        );
+        assert!(!body.contains("localhost:0"));
+    }
+    let configured = TestApp::spawn_with(&[("PUBLIC_BASE_URL", "https://soap.example.com")]).await;
+    let body = configured
+        .http
+        .get(format!("{}/register?wsdl", configured.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("location=\"https://soap.example.com/register\""));
+}
+
+#[tokio::test]
+async fn every_framework_error_is_a_soap_fault() {
+    let app = TestApp::spawn_with(&[("MAX_BODY_BYTES", "4096")]).await;
+    let fault11 = |status: u16, body: &str, ct: &str| {
+        assert_eq!(ct, "text/xml; charset=utf-8", "{status} {body}");
+        assert!(body.contains("<soapenv:Fault>"), "{status} {body}");
+    };
+    let (s, ct, b) = parts(
+        app.http
+            .get(format!("{}/register", app.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 405);
+    fault11(s, &b, &ct);
+    let (s, ct, b) = parts(
+        app.http
+            .put(format!("{}/register", app.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 405);
+    fault11(s, &b, &ct);
+    let (s, ct, b) = parts(
+        app.http
+            .post(format!("{}/nowhere", app.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 404);
+    fault11(s, &b, &ct);
+    let (s, ct, b) = parts(app.post("application/json", "{}").await).await;
+    assert_eq!(s, 415);
+    fault11(s, &b, &ct);
+    let (s, ct, b) = parts(app.post("text/xml", "x".repeat(10_000)).await).await;
+    assert_eq!(s, 413);
+    fault11(s, &b, &ct);
+    let (s, ct, b) = parts(app.post("application/soap+xml", "x".repeat(10_000)).await).await;
+    assert_eq!(
+        (s, ct.as_str()),
+        (413, "application/soap+xml; charset=utf-8")
+    );
+    assert!(b.contains("<env:Fault>"));
+}
+
+#[tokio::test]
+async fn health_keeps_the_original_bodies() {
+    let app = TestApp::spawn().await;
+    for path in ["/user-soap/health", "/health"] {
+        let (status, ct, body) = parts(
+            app.http
+                .get(format!("{}{path}", app.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, ct.as_str(), body.as_str()),
+            (200, "text/html;charset=utf-8", "Service is healthy")
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! Harness: each test gets its own database, queue and server on port 0.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use sqlx::{Connection as _, PgConnection};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use user_soap::{App, Config};
+
+pub const USER_NS: &str = "http://example.com/user";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub db_url: String,
+    pub queue: String,
+    pub http: reqwest::Client,
+    pub shutdown: CancellationToken,
+    pub handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// The front-end's envelope (shared/originals.md §3.2), fields escaped by the caller.
+pub fn legacy_envelope(fields: &[(&str, &str)]) -> String {
+    let body: String = fields
+        .iter()
+        .map(|(k, v)| format!("      <user:{k}>{v}</user:{k}>\n"))
+        .collect();
+    format!(
+        "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:user=\"{USER_NS}\">\n  <soapenv:Header/>\n  <soapenv:Body>\n    <user:RegisterUser>\n{body}    </user:RegisterUser>\n  </soapenv:Body>\n</soapenv:Envelope>"
+    )
+}
+
+/// The same registration as a SOAP 1.2 envelope with a default namespace on the wrapper.
+pub fn soap12_envelope(fields: &[(&str, &str)]) -> String {
+    let body: String = fields
+        .iter()
+        .map(|(k, v)| format!("<{k}>{v}</{k}>"))
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?><env:Envelope xmlns:env=\"http://www.w3.org/2003/05/soap-envelope\"><env:Body><RegisterUser xmlns=\"{USER_NS}\">{body}</RegisterUser></env:Body></env:Envelope>"
+    )
+}
+
+/// A valid registration whose unique fields derive from `tag`.
+pub fn user_fields(tag: &str) -> Vec<(String, String)> {
+    vec![
+        ("username".into(), format!("user_{tag}")),
+        ("password".into(), "s3cret pw".into()),
+        ("first_name".into(), "Ana".into()),
+        ("last_name".into(), "Peña".into()),
+        ("dni".into(), format!("D{}", &tag[..tag.len().min(15)])),
+        ("email".into(), format!("{tag}@example.com")),
+        ("city".into(), "Málaga".into()),
+    ]
+}
+
+pub fn pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let db_url = hub_testkit::create_database("usersoap").await;
+        let queue = hub_testkit::queue_name("user-events");
+        let mut vars: HashMap<String, String> = [
+            ("DATABASE_URL", db_url.as_str()),
+            ("AMQP_URL", &hub_testkit::amqp_url()),
+            ("RABBITMQ_QUEUE", queue.as_str()),
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+            ("PASSWORD_PBKDF2_ITERATIONS", "20000"),
+            ("OUTBOX_POLL_MS", "200"),
+            ("OUTBOX_PUBLISH_TIMEOUT_MS", "2000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let source = move |k: &str| vars.get(k).cloned();
+        let app = App::build(Config::from_source(&source).expect("valid test config"))
+            .await
+            .expect("app builds");
+        let addr = app.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.run(shutdown.clone()));
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            db_url,
+            queue,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            shutdown,
+            handle: Some(handle),
+        }
+    }
+
+    pub async fn post(
+        &self,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.http
+            .post(format!("{}/register", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register11(&self, fields: &[(&str, &str)]) -> (u16, String, String) {
+        let resp = self
+            .post("text/xml; charset=utf-8", legacy_envelope(fields))
+            .await;
+        parts(resp).await
+    }
+
+    pub async fn users(&self) -> i64 {
+        hub_testkit::count(&self.db_url, r#"SELECT count(*) FROM "user""#).await
+    }
+
+    pub async fn db(&self) -> PgConnection {
+        PgConnection::connect(&self.db_url).await.unwrap()
+    }
+
+    pub async fn take_messages(&self) -> Vec<hub_testkit::Message> {
+        hub_testkit::wait_outbox_drained(&self.db_url, Duration::from_secs(20)).await;
+        hub_testkit::take_messages(&self.queue).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// (status, content type, body).
+pub async fn parts(resp: reqwest::Response) -> (u16, String, String) {
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, ct, resp.text().await.unwrap())
+}
+
+/// The id the original's clients extract with `/<us:id>(.*?)<\/us:id>/`.
+pub fn extract_id(body: &str) -> Option<String> {
+    let start = body.find("<us:id>")? + "<us:id>".len();
+    let end = body[start..].find("</us:id>")?;
+    Some(body[start..start + end].to_owned())
+}

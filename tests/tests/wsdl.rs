@@ -1,0 +1,118 @@
+//! The checked-in WSDLs are well-formed, document/literal, and describe what the code
+//! dispatches on. (zeep in strict mode loading them from the running services, in
+//! soap_clients.rs, is the second check.)
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use hub_soap::xml::{Element, Limits, parse};
+
+const WSDL_NS: &str = "http://schemas.xmlsoap.org/wsdl/";
+const XSD_NS: &str = "http://www.w3.org/2001/XMLSchema";
+
+fn load(name: &str) -> Element {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../wsdl")
+        .join(name);
+    let text = std::fs::read_to_string(path).unwrap();
+    let limits = Limits {
+        max_depth: 64,
+        max_elements: 10_000,
+        max_attributes: 64,
+        max_text: 64 * 1024,
+    };
+    parse(&text, &limits).unwrap_or_else(|e| panic!("{name}: {}", e.message()))
+}
+
+fn names<'a>(root: &'a Element, ns: &'a str, local: &'a str) -> Vec<&'a str> {
+    root.descendants_named(ns, local)
+        .iter()
+        .filter_map(|e| e.attr(None, "name"))
+        .collect()
+}
+
+fn check_common(root: &Element, name: &str) {
+    assert!(root.is(WSDL_NS, "definitions"), "{name}");
+    for binding in [
+        "http://schemas.xmlsoap.org/wsdl/soap/",
+        "http://schemas.xmlsoap.org/wsdl/soap12/",
+    ] {
+        let b = root.descendants_named(binding, "binding");
+        assert!(!b.is_empty(), "{name}: a {binding} binding");
+        assert!(
+            b.iter().all(|e| e.attr(None, "style") == Some("document")),
+            "{name}: document style"
+        );
+        for body in root.descendants_named(binding, "body") {
+            assert_eq!(body.attr(None, "use"), Some("literal"), "{name}: literal");
+        }
+    }
+    for schema in root.descendants_named(XSD_NS, "schema") {
+        assert_eq!(
+            schema.attr(None, "elementFormDefault"),
+            Some("qualified"),
+            "{name}"
+        );
+    }
+    for ns in [
+        "http://schemas.xmlsoap.org/wsdl/soap/",
+        "http://schemas.xmlsoap.org/wsdl/soap12/",
+        "http://schemas.xmlsoap.org/wsdl/http/",
+    ] {
+        for addr in root.descendants_named(ns, "address") {
+            let loc = addr.attr(None, "location").unwrap();
+            assert!(
+                loc.starts_with(hub_soap::wsdl::PLACEHOLDER_BASE),
+                "{name}: {loc} must use the placeholder base"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_user_soap_wsdl_describes_register_user_in_the_user_namespace() {
+    let root = load("user-soap.wsdl");
+    check_common(&root, "user-soap.wsdl");
+    assert_eq!(
+        names(&root, WSDL_NS, "operation"),
+        ["RegisterUser", "RegisterUser", "RegisterUser"]
+    );
+    let schemas = root.descendants_named(XSD_NS, "schema");
+    let user = schemas
+        .iter()
+        .find(|s| s.attr(None, "targetNamespace") == Some("http://example.com/user"))
+        .unwrap();
+    let fields = names(user, XSD_NS, "element");
+    assert_eq!(
+        fields,
+        [
+            "RegisterUser",
+            "username",
+            "password",
+            "first_name",
+            "last_name",
+            "dni",
+            "email",
+            "city"
+        ]
+    );
+    let fault_names = names(&root, WSDL_NS, "fault");
+    assert!(fault_names.iter().all(|n| *n == "RegistrationFault") && fault_names.len() == 3);
+}
+
+#[test]
+fn the_user_lookup_wsdl_has_soap_and_http_get_bindings() {
+    let root = load("user-lookup.wsdl");
+    check_common(&root, "user-lookup.wsdl");
+    let http = root.descendants_named("http://schemas.xmlsoap.org/wsdl/http/", "binding");
+    assert_eq!(http.len(), 1);
+    assert_eq!(http[0].attr(None, "verb"), Some("GET"));
+    let op = root.descendants_named("http://schemas.xmlsoap.org/wsdl/http/", "operation");
+    assert_eq!(
+        op[0].attr(None, "location"),
+        Some("/lookup"),
+        "served at /user/lookup"
+    );
+    let elements = names(&root, XSD_NS, "element");
+    assert!(
+        elements.contains(&"getUserByUsername") && elements.contains(&"getUserByUsernameResponse")
+    );
+}
