@@ -7,6 +7,7 @@
 
 use std::{str::FromStr, time::Duration};
 
+use hub_runtime::config::{ConfigError, Vars};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{
     PgPool,
@@ -25,6 +26,8 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     /// `DB_STATEMENT_TIMEOUT_MS`, default 5000.
     pub statement_timeout: Duration,
+    /// `DB_STARTUP_TIMEOUT_SECS`, default 30: how long start-up waits for the server.
+    pub startup_timeout: Duration,
 }
 
 impl Default for PoolSettings {
@@ -33,7 +36,28 @@ impl Default for PoolSettings {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(1),
             statement_timeout: Duration::from_secs(5),
+            startup_timeout: Duration::from_secs(30),
         }
+    }
+}
+
+impl PoolSettings {
+    /// Reads the `DB_*` variables, defaults as [`PoolSettings::default`].
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let max_connections = vars.parse_or("DB_MAX_CONNECTIONS", d.max_connections)?;
+        if max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "DB_MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+        Ok(Self {
+            max_connections,
+            acquire_timeout: vars.millis_or("DB_ACQUIRE_TIMEOUT_MS", d.acquire_timeout)?,
+            statement_timeout: vars.millis_or("DB_STATEMENT_TIMEOUT_MS", d.statement_timeout)?,
+            startup_timeout: vars.seconds_or("DB_STARTUP_TIMEOUT_SECS", d.startup_timeout)?,
+        })
     }
 }
 
@@ -72,7 +96,8 @@ pub fn pool(
         .connect_lazy_with(options))
 }
 
-/// Waits (bounded by `deadline`) for the server, then runs the migrations.
+/// Waits (bounded by `deadline`, normally [`PoolSettings::startup_timeout`]) for the
+/// server, then runs the migrations.
 /// sqlx holds an advisory lock while migrating, so many instances may start at once.
 pub async fn migrate(pool: &PgPool, deadline: Duration) -> Result<(), DbError> {
     let start = tokio::time::Instant::now();

@@ -8,9 +8,42 @@
 
 use std::{sync::Arc, time::Duration};
 
+use hub_runtime::config::{ConfigError, Vars};
 use tokio::sync::Semaphore;
 
-use crate::password::Hasher;
+use crate::password::{self, Hasher};
+
+/// Hashing settings.
+#[derive(Debug, Clone, Copy)]
+pub struct HashSettings {
+    /// `PASSWORD_PBKDF2_ITERATIONS` (default 600 000, OWASP's figure for PBKDF2-HMAC-SHA256).
+    pub hasher: Hasher,
+    /// `HASHING_CONCURRENCY` (default: the number of CPUs): hashes computed at once; more
+    /// requests wait their turn instead of oversubscribing the CPU.
+    pub concurrency: usize,
+}
+
+impl HashSettings {
+    /// Reads the two variables.
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        let iterations =
+            vars.parse_or("PASSWORD_PBKDF2_ITERATIONS", password::DEFAULT_ITERATIONS)?;
+        let hasher = Hasher::new(iterations)
+            .map_err(|e| ConfigError::invalid("PASSWORD_PBKDF2_ITERATIONS", e.to_string()))?;
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        let concurrency = vars.parse_or("HASHING_CONCURRENCY", cpus)?;
+        if concurrency == 0 {
+            return Err(ConfigError::invalid(
+                "HASHING_CONCURRENCY",
+                "must be at least 1",
+            ));
+        }
+        Ok(Self {
+            hasher,
+            concurrency,
+        })
+    }
+}
 
 /// Why a hashing job did not run.
 #[derive(Debug, thiserror::Error)]
@@ -32,11 +65,11 @@ pub struct HashPool {
 }
 
 impl HashPool {
-    /// At most `concurrency` jobs at once; a job waits at most 10 s for a slot.
-    pub fn new(hasher: Hasher, concurrency: usize) -> Self {
+    /// At most `settings.concurrency` jobs at once; a job waits at most 10 s for a slot.
+    pub fn new(settings: HashSettings) -> Self {
         Self {
-            hasher,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            hasher: settings.hasher,
+            permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             queue_timeout: Duration::from_secs(10),
         }
     }

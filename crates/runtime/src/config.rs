@@ -159,6 +159,12 @@ impl<'a> Vars<'a> {
         self.parse_or("PORT", default)
     }
 
+    /// The listening address: `HOST` (default `0.0.0.0`) and [`Vars::port`].
+    pub fn listen_addr(&self, default_port: u16) -> Result<std::net::SocketAddr, ConfigError> {
+        let host: std::net::IpAddr = self.parse_or("HOST", std::net::IpAddr::from([0, 0, 0, 0]))?;
+        Ok(std::net::SocketAddr::new(host, self.port(default_port)?))
+    }
+
     /// The PostgreSQL URL, from `DATABASE_URL` (preferred; the auth original) or
     /// assembled from `POSTGRESQL_*` (user-soap, user-lookup) or `PG_*` (connected).
     pub fn postgres_url(&self) -> Result<SecretString, ConfigError> {

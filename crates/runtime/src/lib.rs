@@ -3,10 +3,11 @@
 //! One job: everything a service needs around its handlers and nothing about its
 //! business. Configuration helpers ([`config`]), logging ([`telemetry`]), the HTTP
 //! layers every service wears (request id, CORS allow-list, body limit, timeout,
-//! panic catching, errors rendered in the caller's protocol: [`http`]) and graceful
-//! shutdown ([`shutdown`]).
+//! panic catching, errors rendered in the caller's protocol: [`http`]), graceful
+//! shutdown ([`shutdown`]) and the `main()`/serve sequence every service shares ([`service`]).
 
 pub mod config;
 pub mod http;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;

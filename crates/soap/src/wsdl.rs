@@ -4,10 +4,21 @@ use axum::{
     http::{HeaderMap, header},
     response::{IntoResponse, Response},
 };
+use hub_runtime::config::{ConfigError, Vars};
 
 /// The base URL the checked-in WSDL files use in their `*:address location`s. The
 /// served copy replaces it, and only it, with the public base URL.
 pub const PLACEHOLDER_BASE: &str = "http://localhost:0";
+
+/// `PUBLIC_BASE_URL`: the base written into served WSDLs, when configured.
+pub fn configured_base(vars: &Vars<'_>) -> Result<Option<String>, ConfigError> {
+    match vars.string("PUBLIC_BASE_URL") {
+        Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => Err(
+            ConfigError::invalid("PUBLIC_BASE_URL", "must start with http:// or https://"),
+        ),
+        other => Ok(other),
+    }
+}
 
 /// The public base URL for addresses: the configured one, else derived from the
 /// request (`X-Forwarded-Proto`/`X-Forwarded-Host` from a proxy, else `Host`). A host

@@ -23,8 +23,8 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::Router;
-use hub_identity::{jwt::JwtKeys, password::Hasher, pool::HashPool};
-use hub_runtime::http;
+use hub_identity::{jwt::JwtKeys, pool::HashPool};
+use hub_runtime::{http, service};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -40,14 +40,13 @@ pub struct App {
 }
 
 impl App {
-    /// Connects (waiting for PostgreSQL up to `db_startup_timeout`), migrates, binds.
+    /// Connects (waiting for PostgreSQL up to its start-up timeout), migrates, binds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = hub_db::pool(&config.database_url, &config.pool, "auth")?;
-        hub_db::migrate(&pool, config.db_startup_timeout).await?;
-        let hasher = Hasher::new(config.pbkdf2_iterations).context("PASSWORD_PBKDF2_ITERATIONS")?;
+        hub_db::migrate(&pool, config.pool.startup_timeout).await?;
         let state = AppState {
             pool,
-            hashing: HashPool::new(hasher, config.hashing_concurrency),
+            hashing: HashPool::new(config.hashing),
             rehash_on_login: config.rehash_on_login,
             jwt: JwtKeys::new(&config.jwt_secret, config.token_ttl),
             queue: config.queue.as_str().into(),
@@ -81,20 +80,18 @@ impl App {
             self.config.relay.clone(),
             shutdown.clone(),
         ));
-        tracing::info!(addr = %self.local_addr()?, "auth listening");
-        let served = http::serve(
+        let drain = self.config.http.drain_timeout;
+        let served = service::serve(
+            "auth",
             self.listener,
             self.router,
-            shutdown.clone(),
-            self.config.http.drain_timeout,
+            shutdown,
+            drain,
+            vec![relay],
         )
         .await;
-        shutdown.cancel();
-        if relay.await.is_err() {
-            tracing::error!("outbox relay task panicked");
-        }
         self.state.pool.close().await;
         tracing::info!("shutdown complete");
-        served.context("HTTP server failed")
+        served
     }
 }

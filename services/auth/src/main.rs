@@ -3,27 +3,11 @@
 use std::process::ExitCode;
 
 use auth::{App, Config};
-use hub_runtime::{shutdown, telemetry};
-use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init(telemetry::LogFormat::from_env());
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "invalid configuration");
-            return ExitCode::from(2);
-        }
-    };
-    let token = CancellationToken::new();
-    tokio::spawn(shutdown::cancel_on_signal(token.clone()));
-    let result = async { App::build(config).await?.run(token).await }.await;
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "auth stopped with an error");
-            ExitCode::FAILURE
-        }
-    }
+    hub_runtime::service::main("auth", Config::from_env, |config, shutdown| async move {
+        App::build(config).await?.run(shutdown).await
+    })
+    .await
 }

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::Router;
-use hub_runtime::http;
+use hub_runtime::{http, service};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -37,10 +37,10 @@ pub struct App {
 }
 
 impl App {
-    /// Connects (waiting for PostgreSQL up to `db_startup_timeout`), migrates, binds.
+    /// Connects (waiting for PostgreSQL up to its start-up timeout), migrates, binds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = hub_db::pool(&config.database_url, &config.pool, "user-lookup")?;
-        hub_db::migrate(&pool, config.db_startup_timeout).await?;
+        hub_db::migrate(&pool, config.pool.startup_timeout).await?;
         let listener = http::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
@@ -69,16 +69,18 @@ impl App {
 
     /// Serves until `shutdown` is cancelled, drains, closes the pool.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        tracing::info!(addr = %self.local_addr()?, "user-lookup listening");
-        let served = http::serve(
+        let drain = self.config.http.drain_timeout;
+        let served = service::serve(
+            "user-lookup",
             self.listener,
             self.router,
-            shutdown.clone(),
-            self.config.http.drain_timeout,
+            shutdown,
+            drain,
+            Vec::new(),
         )
         .await;
         self.state.pool.close().await;
         tracing::info!("shutdown complete");
-        served.context("HTTP server failed")
+        served
     }
 }

@@ -1,7 +1,6 @@
 //! The lookup's messages: the original's envelope bytes, the SOAP operation's reply,
 //! the HTTP GET binding's bare element, and the faults.
 
-use axum::http::StatusCode;
 use hub_soap::{Fault, SoapVersion, xml::escape};
 
 /// The original's response namespace, and the WSDL's.
@@ -61,11 +60,6 @@ pub fn missing_username(version: SoapVersion) -> Fault {
 /// No such user (the GETs answer 404; the original's 500 was a bug).
 pub fn not_found(version: SoapVersion) -> Fault {
     lookup_fault(version, "User not found")
-}
-
-/// The fault for a GET, with the GET's status.
-pub fn for_get(fault: Fault, status: StatusCode) -> Fault {
-    fault.with_status(status)
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! user-soap configuration, read once from the environment at start-up.
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use hub_db::PoolSettings;
 use hub_events::{catalogue::queues, relay::RelayConfig};
-use hub_identity::password;
+use hub_identity::pool::HashSettings;
 use hub_runtime::{
     config::{ConfigError, Env, Vars},
     http::HttpConfig,
@@ -18,14 +18,11 @@ pub struct Config {
     pub addr: SocketAddr,
     /// `DATABASE_URL` (or the original's `POSTGRESQL_*`). Required.
     pub database_url: SecretString,
-    /// `DB_MAX_CONNECTIONS`, `DB_ACQUIRE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`.
+    /// `DB_MAX_CONNECTIONS`, `DB_ACQUIRE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`,
+    /// `DB_STARTUP_TIMEOUT_SECS`.
     pub pool: PoolSettings,
-    /// `DB_STARTUP_TIMEOUT_SECS` (default 30).
-    pub db_startup_timeout: Duration,
-    /// `PASSWORD_PBKDF2_ITERATIONS` (default 600 000): cost of the stored hash.
-    pub pbkdf2_iterations: u32,
-    /// `HASHING_CONCURRENCY` (default: the number of CPUs).
-    pub hashing_concurrency: usize,
+    /// `PASSWORD_PBKDF2_ITERATIONS` (default 600 000), `HASHING_CONCURRENCY` (default: CPUs).
+    pub hashing: HashSettings,
     /// `RABBITMQ_QUEUE` (default `user-events`).
     pub queue: String,
     /// `PUBLIC_BASE_URL`: the address written into the served WSDL (default: derived
@@ -46,36 +43,13 @@ impl Config {
     /// Reads from any variable source (tests pass a map).
     pub fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
         let vars = Vars::new(env);
-        let host: std::net::IpAddr = vars.parse_or("HOST", std::net::IpAddr::from([0, 0, 0, 0]))?;
-        let pbkdf2_iterations =
-            vars.parse_or("PASSWORD_PBKDF2_ITERATIONS", password::DEFAULT_ITERATIONS)?;
-        password::Hasher::new(pbkdf2_iterations)
-            .map_err(|e| ConfigError::invalid("PASSWORD_PBKDF2_ITERATIONS", e.to_string()))?;
-        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
-        let public_base_url = vars.string("PUBLIC_BASE_URL");
-        if let Some(url) = &public_base_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            return Err(ConfigError::invalid(
-                "PUBLIC_BASE_URL",
-                "must start with http:// or https://",
-            ));
-        }
         Ok(Self {
-            addr: SocketAddr::new(host, vars.port(5002)?),
+            addr: vars.listen_addr(5002)?,
             database_url: vars.postgres_url()?,
-            pool: PoolSettings {
-                max_connections: vars.parse_or("DB_MAX_CONNECTIONS", 10)?,
-                acquire_timeout: vars.millis_or("DB_ACQUIRE_TIMEOUT_MS", Duration::from_secs(1))?,
-                statement_timeout: vars
-                    .millis_or("DB_STATEMENT_TIMEOUT_MS", Duration::from_secs(5))?,
-            },
-            db_startup_timeout: vars
-                .seconds_or("DB_STARTUP_TIMEOUT_SECS", Duration::from_secs(30))?,
-            pbkdf2_iterations,
-            hashing_concurrency: vars.parse_or("HASHING_CONCURRENCY", cpus)?.max(1),
+            pool: PoolSettings::from_vars(&vars)?,
+            hashing: HashSettings::from_vars(&vars)?,
             queue: vars.string_or("RABBITMQ_QUEUE", queues::USER_EVENTS),
-            public_base_url,
+            public_base_url: hub_soap::wsdl::configured_base(&vars)?,
             relay: RelayConfig::from_vars(&vars, "user-soap")?,
             http: HttpConfig::from_vars(&vars, 64 * 1024)?,
         })

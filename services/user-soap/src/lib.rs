@@ -25,8 +25,8 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::Router;
-use hub_identity::{password::Hasher, pool::HashPool};
-use hub_runtime::http;
+use hub_identity::pool::HashPool;
+use hub_runtime::{http, service};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -42,17 +42,16 @@ pub struct App {
 }
 
 impl App {
-    /// Connects (waiting for PostgreSQL up to `db_startup_timeout`), migrates, binds.
+    /// Connects (waiting for PostgreSQL up to its start-up timeout), migrates, binds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = hub_db::pool(&config.database_url, &config.pool, "user-soap")?;
-        hub_db::migrate(&pool, config.db_startup_timeout).await?;
-        let hasher = Hasher::new(config.pbkdf2_iterations).context("PASSWORD_PBKDF2_ITERATIONS")?;
+        hub_db::migrate(&pool, config.pool.startup_timeout).await?;
         let listener = http::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
         let state = AppState {
             pool,
-            hashing: HashPool::new(hasher, config.hashing_concurrency),
+            hashing: HashPool::new(config.hashing),
             queue: config.queue.as_str().into(),
             public_base_url: config.public_base_url.as_deref().map(Into::into),
             local_host: listener.local_addr()?.to_string().into(),
@@ -83,20 +82,18 @@ impl App {
             self.config.relay.clone(),
             shutdown.clone(),
         ));
-        tracing::info!(addr = %self.local_addr()?, "user-soap listening");
-        let served = http::serve(
+        let drain = self.config.http.drain_timeout;
+        let served = service::serve(
+            "user-soap",
             self.listener,
             self.router,
-            shutdown.clone(),
-            self.config.http.drain_timeout,
+            shutdown,
+            drain,
+            vec![relay],
         )
         .await;
-        shutdown.cancel();
-        if relay.await.is_err() {
-            tracing::error!("outbox relay task panicked");
-        }
         self.state.pool.close().await;
         tracing::info!("shutdown complete");
-        served.context("HTTP server failed")
+        served
     }
 }

@@ -46,6 +46,20 @@ async fn find(
     }
 }
 
+/// The user named by the GET's `username`: 400 Fault without one, 404 Fault when
+/// nobody has it (the original answered 500).
+async fn find_for_get(
+    state: &AppState,
+    params: &[(String, String)],
+) -> Result<(String, String), Fault> {
+    let v = SoapVersion::V11;
+    let name = username(params)
+        .ok_or_else(|| lookup::missing_username(v).with_status(StatusCode::BAD_REQUEST))?;
+    find(state, name, v)
+        .await?
+        .ok_or_else(|| lookup::not_found(v).with_status(StatusCode::NOT_FOUND))
+}
+
 fn xml(status: StatusCode, content_type: &'static str, body: String) -> Response {
     let mut resp = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
     resp.extensions_mut().insert(Rendered);
@@ -68,12 +82,7 @@ pub async fn legacy_get(
         );
         return Ok(wsdl::response(super::WSDL, &base));
     }
-    let v = SoapVersion::V11;
-    let name = username(&params)
-        .ok_or_else(|| lookup::for_get(lookup::missing_username(v), StatusCode::BAD_REQUEST))?;
-    let (id, username) = find(&state, name, v)
-        .await?
-        .ok_or_else(|| lookup::for_get(lookup::not_found(v), StatusCode::NOT_FOUND))?;
+    let (id, username) = find_for_get(&state, &params).await?;
     // The original's exact Content-Type.
     Ok(xml(
         StatusCode::OK,
@@ -87,12 +96,7 @@ pub async fn http_get(
     State(state): State<AppState>,
     Query(params): Params,
 ) -> Result<Response, Fault> {
-    let v = SoapVersion::V11;
-    let name = username(&params)
-        .ok_or_else(|| lookup::for_get(lookup::missing_username(v), StatusCode::BAD_REQUEST))?;
-    let (id, username) = find(&state, name, v)
-        .await?
-        .ok_or_else(|| lookup::for_get(lookup::not_found(v), StatusCode::NOT_FOUND))?;
+    let (id, username) = find_for_get(&state, &params).await?;
     Ok(xml(
         StatusCode::OK,
         "text/xml; charset=utf-8",
