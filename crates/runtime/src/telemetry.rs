@@ -41,6 +41,9 @@ pub fn init(format: LogFormat) {
                     .with_current_span(true),
             )
             .try_init(),
-        LogFormat::Pretty => registry.with(fmt::layer()).try_init(),
+        // Colour only on a terminal: log files and collectors get plain text.
+        LogFormat::Pretty => registry
+            .with(fmt::layer().with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())))
+            .try_init(),
     };
 }
