@@ -6,6 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 db="sqlx_prepare_$$"
+export PGOPTIONS="-c client_min_messages=warning"
 admin=${PREPARE_ADMIN_URL:-postgres://app_test:app_test@127.0.0.1:5432/app_test}
 url="${admin%/*}/$db"
 cleanup() { psql -q "$admin" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; }

@@ -2,6 +2,8 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+use crate::store::throttle::Limit;
+
 use hub_db::PoolSettings;
 use hub_events::{catalogue::queues, relay::RelayConfig};
 use hub_identity::pool::HashSettings;
@@ -31,6 +33,8 @@ pub struct Config {
     /// a successful login. Turn off while an original service that only knows the legacy
     /// format still reads the same table.
     pub rehash_on_login: bool,
+    /// Brute-force throttle (`LOGIN_*`, `TRUST_FORWARDED_FOR`).
+    pub throttle: ThrottleConfig,
     /// `RABBITMQ_QUEUE` (default `auth-events`).
     pub queue: String,
     /// `AUTH_TEST_ENDPOINTS` (default true, as the original): serve `/test-db` and `/test-event`.
@@ -58,10 +62,53 @@ impl Config {
             token_ttl: vars.seconds_or("JWT_TTL_SECS", Duration::from_secs(3600))?,
             hashing: HashSettings::from_vars(&vars)?,
             rehash_on_login: vars.bool_or("PASSWORD_REHASH_ON_LOGIN", true)?,
+            throttle: ThrottleConfig::from_vars(&vars)?,
             queue: vars.string_or("RABBITMQ_QUEUE", queues::AUTH_EVENTS),
             test_endpoints: vars.bool_or("AUTH_TEST_ENDPOINTS", true)?,
             relay: RelayConfig::from_vars(&vars, "auth")?,
             http: HttpConfig::from_vars(&vars, 64 * 1024)?,
+        })
+    }
+}
+
+/// Login brute-force throttling: failures are counted per username and per client
+/// address in PostgreSQL (so every instance agrees); a key over its limit gets 429
+/// with `Retry-After` until its lockout ends. Other users' logins are unaffected
+/// unless they share the blocked address.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleConfig {
+    /// `LOGIN_MAX_FAILURES_PER_USER` (default 5) within the window.
+    pub per_user: Limit,
+    /// `LOGIN_MAX_FAILURES_PER_ADDRESS` (default 50) within the window.
+    pub per_address: Limit,
+    /// `TRUST_FORWARDED_FOR` (default false): take the client address from the first
+    /// `X-Forwarded-For` entry. Only behind a proxy that sets it; otherwise a client
+    /// could pick its own address.
+    pub trust_forwarded_for: bool,
+}
+
+impl ThrottleConfig {
+    /// Reads `LOGIN_MAX_FAILURES_PER_USER`, `LOGIN_MAX_FAILURES_PER_ADDRESS`,
+    /// `LOGIN_FAILURE_WINDOW_SECS` (default 900), `LOGIN_LOCKOUT_SECS` (default 900) and
+    /// `TRUST_FORWARDED_FOR`.
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        let window = vars.seconds_or("LOGIN_FAILURE_WINDOW_SECS", Duration::from_secs(900))?;
+        let lockout = vars.seconds_or("LOGIN_LOCKOUT_SECS", Duration::from_secs(900))?;
+        let limit = |name: &'static str, default: i32| -> Result<Limit, ConfigError> {
+            let max_failures = vars.parse_or(name, default)?;
+            if max_failures < 1 {
+                return Err(ConfigError::invalid(name, "must be at least 1"));
+            }
+            Ok(Limit {
+                max_failures,
+                window,
+                lockout,
+            })
+        };
+        Ok(Self {
+            per_user: limit("LOGIN_MAX_FAILURES_PER_USER", 5)?,
+            per_address: limit("LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
+            trust_forwarded_for: vars.bool_or("TRUST_FORWARDED_FOR", false)?,
         })
     }
 }

@@ -6,7 +6,7 @@
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use hub_runtime::http::Rendered;
@@ -39,6 +39,10 @@ pub enum ApiError {
     /// 404: the token names a user that no longer exists.
     #[error("User not found")]
     UserNotFound,
+    /// 429: too many failed logins for this username or address; retry after the
+    /// given number of seconds.
+    #[error("Too many failed login attempts; try again later")]
+    TooManyAttempts(u64),
     /// 503: a backing service is down or saturated; retry later.
     #[error("Service temporarily unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -57,6 +61,7 @@ impl ApiError {
             }
             Self::TokenMissing => StatusCode::FORBIDDEN,
             Self::UserNotFound => StatusCode::NOT_FOUND,
+            Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -104,6 +109,10 @@ impl IntoResponse for ApiError {
         }
         let mut resp =
             (self.status(), Json(json!({ "message": self.to_string() }))).into_response();
+        if let Self::TooManyAttempts(secs) = self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp.extensions_mut().insert(Rendered);
         resp
     }

@@ -48,6 +48,7 @@ impl App {
             pool,
             hashing: HashPool::new(config.hashing),
             rehash_on_login: config.rehash_on_login,
+            throttle: config.throttle,
             jwt: JwtKeys::new(&config.jwt_secret, config.token_ttl),
             queue: config.queue.as_str().into(),
         };
@@ -80,6 +81,11 @@ impl App {
             self.config.relay.clone(),
             shutdown.clone(),
         ));
+        let prune = tokio::spawn(prune_throttle(
+            self.state.pool.clone(),
+            self.config.throttle,
+            shutdown.clone(),
+        ));
         let drain = self.config.http.drain_timeout;
         let served = service::serve(
             "auth",
@@ -87,11 +93,34 @@ impl App {
             self.router,
             shutdown,
             drain,
-            vec![relay],
+            vec![relay, prune],
         )
         .await;
         self.state.pool.close().await;
         tracing::info!("shutdown complete");
         served
+    }
+}
+
+/// Every five minutes, deletes throttle rows that no longer count (any instance may do
+/// it; the statement is idempotent).
+async fn prune_throttle(
+    pool: sqlx::PgPool,
+    throttle: config::ThrottleConfig,
+    shutdown: CancellationToken,
+) {
+    let keep = throttle.per_user.window.max(throttle.per_user.lockout);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(300)) => {}
+        }
+        let pruned = match pool.acquire().await {
+            Ok(mut conn) => store::throttle::prune(&mut conn, keep).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = pruned {
+            tracing::debug!(error = %e, "login throttle prune failed");
+        }
     }
 }

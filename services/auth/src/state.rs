@@ -16,6 +16,8 @@ pub struct AppState {
     pub rehash_on_login: bool,
     /// JWT keys.
     pub jwt: JwtKeys,
+    /// Brute-force throttle settings.
+    pub throttle: crate::config::ThrottleConfig,
     /// The queue events go to (`RABBITMQ_QUEUE`).
     pub queue: Arc<str>,
 }

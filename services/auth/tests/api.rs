@@ -507,3 +507,120 @@ async fn rehash_on_login_can_be_turned_off_for_a_mixed_deployment() {
         "left in the legacy format"
     );
 }
+
+async fn login_from(app: &TestApp, address: &str, user: &str, pw: &str) -> reqwest::Response {
+    app.http
+        .post(format!("{}/login", app.base))
+        .header("x-forwarded-for", address)
+        .json(&json!({"username": user, "password": pw}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn brute_force_on_a_username_gets_429_with_retry_after_while_other_users_log_in() {
+    let app = TestApp::spawn_with(&[
+        ("LOGIN_MAX_FAILURES_PER_USER", "3"),
+        ("LOGIN_LOCKOUT_SECS", "120"),
+    ])
+    .await;
+    app.insert_legacy_user("ann", "ann@example.com", "right")
+        .await;
+    app.insert_legacy_user("ben", "ben@example.com", "pw").await;
+    for _ in 0..3 {
+        assert_eq!(app.login("ann", "wrong").await.status(), 401);
+    }
+    for (user, pw) in [("ann", "right"), ("ANN", "wrong")] {
+        let resp = app.login(user, pw).await;
+        let retry: u64 = resp.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=120).contains(&retry), "{retry}");
+        let (status, body) = json_body(resp).await;
+        assert_eq!(
+            (status, body),
+            (
+                429,
+                json!({"message": "Too many failed login attempts; try again later"})
+            )
+        );
+    }
+    assert_eq!(
+        app.login("ben", "pw").await.status(),
+        200,
+        "other users are unaffected"
+    );
+}
+
+#[tokio::test]
+async fn brute_force_from_one_address_is_throttled_without_blocking_other_addresses() {
+    let app = TestApp::spawn_with(&[
+        ("TRUST_FORWARDED_FOR", "true"),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "3"),
+        ("LOGIN_MAX_FAILURES_PER_USER", "100"),
+    ])
+    .await;
+    app.insert_legacy_user("cat", "cat@example.com", "pw").await;
+    // Documentation addresses (RFC 5737): header values only, no traffic goes there.
+    for user in ["u1", "u2", "u3"] {
+        assert_eq!(
+            login_from(&app, "203.0.113.7", user, "x").await.status(),
+            401
+        );
+    }
+    assert_eq!(
+        login_from(&app, "203.0.113.7", "cat", "pw").await.status(),
+        429
+    );
+    assert_eq!(
+        login_from(&app, "198.51.100.9, 203.0.113.7", "cat", "pw")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_successful_login_clears_the_username_failures_and_untrusted_forwarding_is_ignored() {
+    let app = TestApp::spawn_with(&[
+        ("LOGIN_MAX_FAILURES_PER_USER", "3"),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "100"),
+    ])
+    .await;
+    app.insert_legacy_user("dee", "dee@example.com", "pw").await;
+    for _ in 0..2 {
+        assert_eq!(app.login("dee", "no").await.status(), 401);
+    }
+    assert_eq!(app.login("dee", "pw").await.status(), 200);
+    for _ in 0..2 {
+        assert_eq!(app.login("dee", "no").await.status(), 401);
+    }
+    assert_eq!(
+        app.login("dee", "pw").await.status(),
+        200,
+        "the count restarted after the success"
+    );
+
+    // Without TRUST_FORWARDED_FOR a client cannot pick its address: all these count
+    // against the real peer address.
+    let strict = TestApp::spawn_with(&[
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "2"),
+        ("LOGIN_MAX_FAILURES_PER_USER", "100"),
+    ])
+    .await;
+    for (i, addr) in ["203.0.113.1", "203.0.113.2"].into_iter().enumerate() {
+        assert_eq!(
+            login_from(&strict, addr, &format!("v{i}"), "x")
+                .await
+                .status(),
+            401
+        );
+    }
+    assert_eq!(
+        login_from(&strict, "203.0.113.3", "v9", "x").await.status(),
+        429
+    );
+}

@@ -1,9 +1,11 @@
 //! `POST /login`.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::{
     Json,
     body::Bytes,
-    extract::State,
+    extract::{ConnectInfo, State},
     http::{HeaderMap, header},
 };
 use hub_events::{
@@ -18,7 +20,7 @@ use serde_json::{Value, json};
 use crate::{
     error::{ApiError, ApiResult},
     state::AppState,
-    store::users,
+    store::{throttle, users},
 };
 
 /// Logs a user in by username or email; answers `{"token"}` or 401.
@@ -30,10 +32,25 @@ use crate::{
 pub async fn login(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let (login, password) = credentials(&headers, &body)?;
+
+    // Throttle before any hashing: a blocked key costs one indexed read.
+    let address = client_address(&headers, peer, state.throttle.trust_forwarded_for);
+    let user_key = throttle_user_key(&login);
+    let addr_key = format!("addr:{address}");
+    {
+        let mut conn = state.pool.acquire().await?;
+        if let Some(secs) =
+            throttle::blocked_for(&mut conn, &[user_key.clone(), addr_key.clone()]).await?
+        {
+            tracing::info!(retry_after = secs, "login throttled");
+            return Err(ApiError::TooManyAttempts(secs));
+        }
+    }
 
     // PostgreSQL text cannot hold NUL, so such a login names no user; skip the query
     // (it would fail) but not the hashing work.
@@ -81,21 +98,51 @@ pub async fn login(
                 email: user.email,
             };
             outbox::enqueue(&mut tx, &state.queue, &event, Some(&request_id)).await?;
+            throttle::clear(&mut tx, &user_key).await?;
             tx.commit().await?;
             tracing::info!(user.id = %user.id, password.upgraded = upgrade, "login succeeded");
             Ok(Json(json!({ "token": token })))
         }
         _ => {
-            let mut conn = state.pool.acquire().await?;
+            // Counters and event commit together: a failure is counted iff it is recorded.
+            let mut tx = state.pool.begin().await?;
+            throttle::record_failure(&mut tx, &user_key, state.throttle.per_user).await?;
+            throttle::record_failure(&mut tx, &addr_key, state.throttle.per_address).await?;
             let event = UserLoginFailed {
                 username: login,
                 reason: "Invalid credentials",
             };
-            outbox::enqueue(&mut conn, &state.queue, &event, Some(&request_id)).await?;
+            outbox::enqueue(&mut tx, &state.queue, &event, Some(&request_id)).await?;
+            tx.commit().await?;
             tracing::info!("login failed");
             Err(ApiError::InvalidCredentials)
         }
     }
+}
+
+/// The throttle key of a login: a digest of the lower-cased name, so any input (NUL,
+/// 60 KB of text) makes a short valid key and the table holds no usernames.
+fn throttle_user_key(login: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "user:{}",
+        hex::encode(sha2::Sha256::digest(login.to_lowercase().as_bytes()))
+    )
+}
+
+/// The client's address: the peer, or the first `X-Forwarded-For` entry when the
+/// deployment says a proxy sets it.
+fn client_address(headers: &HeaderMap, peer: SocketAddr, trust_forwarded_for: bool) -> IpAddr {
+    if trust_forwarded_for
+        && let Some(ip) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|first| first.trim().parse::<IpAddr>().ok())
+    {
+        return ip;
+    }
+    peer.ip()
 }
 
 /// Reads `{"username", "password"}`, with a clear 4xx for every way it can be wrong.
