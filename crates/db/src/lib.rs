@@ -88,12 +88,27 @@ pub fn pool(
             "statement_timeout",
             settings.statement_timeout.as_millis().to_string(),
         )]);
-    Ok(PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .min_connections(0)
         .acquire_timeout(settings.acquire_timeout)
         .idle_timeout(Some(Duration::from_secs(300)))
-        .connect_lazy_with(options))
+        .connect_lazy_with(options);
+    // Pool occupancy, sampled when Prometheus scrapes (db_pool_connections{pool,state}).
+    let sampled = pool.clone();
+    let name = app_name.to_owned();
+    hub_runtime::metrics::on_scrape(move || {
+        let (size, idle) = (
+            sampled.size(),
+            u32::try_from(sampled.num_idle()).unwrap_or(u32::MAX),
+        );
+        let in_use = size.saturating_sub(idle);
+        metrics::gauge!("db_pool_connections", "pool" => name.clone(), "state" => "in_use")
+            .set(f64::from(in_use));
+        metrics::gauge!("db_pool_connections", "pool" => name.clone(), "state" => "idle")
+            .set(f64::from(idle));
+    });
+    Ok(pool)
 }
 
 /// Waits (bounded by `deadline`, normally [`PoolSettings::startup_timeout`]) for the

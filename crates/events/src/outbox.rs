@@ -42,6 +42,18 @@ pub async fn enqueue<E: Event>(
     Ok(message_id)
 }
 
+/// Outbox depth and the age in seconds of the oldest pending event (the relay's lag).
+pub async fn backlog(conn: &mut PgConnection) -> Result<(i64, f64), sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT count(*) AS "pending!",
+                  coalesce(extract(epoch FROM now() - min(created_at))::float8, 0) AS "oldest_secs!"
+           FROM outbox WHERE published_at IS NULL"#
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((row.pending, row.oldest_secs))
+}
+
 /// How many events wait for the broker (outbox depth).
 pub async fn pending(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
     let n =

@@ -136,9 +136,15 @@ pub async fn run(pool: PgPool, cfg: RelayConfig, shutdown: CancellationToken) {
     let mut backoff = Backoff::default();
     let mut healthy = true;
     let mut last_prune = tokio::time::Instant::now() - Duration::from_secs(3600);
+    let mut last_backlog = last_prune;
     tracing::info!(app_id = %cfg.app_id, "outbox relay started");
 
     while !shutdown.is_cancelled() {
+        // At the top, so the gauges keep moving while the broker is down.
+        if last_backlog.elapsed() > Duration::from_secs(5) {
+            last_backlog = tokio::time::Instant::now();
+            record_backlog(&pool).await;
+        }
         if listener.is_none() {
             listener = listen(&pool).await;
         }
@@ -153,6 +159,7 @@ pub async fn run(pool: PgPool, cfg: RelayConfig, shutdown: CancellationToken) {
         };
         match round.await {
             Ok(n) => {
+                metrics::counter!("outbox_published_total").increment(n as u64);
                 if !healthy {
                     tracing::info!("outbox relay recovered");
                     healthy = true;
@@ -166,6 +173,7 @@ pub async fn run(pool: PgPool, cfg: RelayConfig, shutdown: CancellationToken) {
                 }
             }
             Err(e) => {
+                metrics::counter!("outbox_publish_failures_total").increment(1);
                 if matches!(e, RelayError::Broker(_)) {
                     publisher = None;
                 }
@@ -203,6 +211,18 @@ pub async fn run(pool: PgPool, cfg: RelayConfig, shutdown: CancellationToken) {
         }
     }
     tracing::info!("outbox relay stopped");
+}
+
+/// Samples the outbox depth and the age of its oldest row (relay lag) into gauges.
+async fn record_backlog(pool: &PgPool) {
+    let backlog = match pool.acquire().await {
+        Ok(mut conn) => crate::outbox::backlog(&mut conn).await,
+        Err(e) => Err(e),
+    };
+    if let Ok((pending, oldest)) = backlog {
+        metrics::gauge!("outbox_pending").set(pending as f64);
+        metrics::gauge!("outbox_oldest_pending_seconds").set(oldest);
+    }
 }
 
 async fn listen(pool: &PgPool) -> Option<PgListener> {

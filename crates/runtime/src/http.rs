@@ -94,7 +94,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 /// Applies the shared layers to a service's finished router.
 pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
     let timeout = cfg.request_timeout;
+    crate::metrics::handle();
     let mut router = router
+        .route("/metrics", axum::routing::get(crate::metrics::render))
         .layer(DefaultBodyLimit::max(cfg.body_limit))
         .layer(middleware::from_fn(
             move |req: Request, next: Next| async move {
@@ -127,7 +129,9 @@ pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
                 }
                 protocol_errors(&render, &headers, next.run(req).await)
             }
-        }));
+        }))
+        // Outside the error rewrite: it sees the final status, timeouts and panics included.
+        .layer(middleware::from_fn(record_metrics));
     if let Some(cors) = cors_layer(&cfg.cors_origins) {
         router = router.layer(cors);
     }
@@ -149,6 +153,27 @@ pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(middleware::from_fn(request_id))
+}
+
+/// Counts the request and its latency by matched route (not path: paths carry ids
+/// and would explode the label set), method and final status.
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let labels = [
+        ("route", route),
+        ("method", method),
+        ("status", resp.status().as_u16().to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    resp
 }
 
 /// The safe message a layer attaches to a body-less error for the renderer to use.

@@ -624,3 +624,37 @@ async fn a_successful_login_clears_the_username_failures_and_untrusted_forwardin
         429
     );
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_show_the_pool_and_outbox() {
+    let app = TestApp::spawn().await;
+    app.insert_legacy_user("mia", "mia@example.com", "pw").await;
+    assert_eq!(app.login("mia", "nope").await.status(), 401);
+    assert_eq!(app.get("/users/123/secret").await.status(), 404);
+    app.wait_outbox_drained(DRAIN).await;
+
+    let resp = app.get("/metrics").await;
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = resp.text().await.unwrap();
+    let has = |needle: &str| text.lines().any(|l| l.starts_with(needle));
+    assert!(
+        text.lines().any(|l| l.starts_with("http_requests_total{")
+            && l.contains("route=\"/login\"")
+            && l.contains("status=\"401\"")),
+        "{text}"
+    );
+    assert!(
+        text.contains("route=\"unmatched\""),
+        "unknown paths share one label, not their path"
+    );
+    assert!(!text.contains("/users/123/secret"));
+    assert!(has("http_request_duration_seconds_bucket{"), "{text}");
+    assert!(has("db_pool_connections{"), "{text}");
+    assert!(has("outbox_published_total"), "{text}");
+}
