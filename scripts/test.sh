@@ -39,4 +39,4 @@ flock -x "$lock" cargo nextest run --workspace --no-tests=warn -E 'binary(faults
 
 # One closing line for the whole run (nextest prints one summary per invocation).
 passed=$(grep -Eo '[0-9]+ tests? run: [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
-echo "all tests: $passed passed, 0 failed"
+echo "tests: $passed passed, 0 failed"

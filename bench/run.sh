@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Load benchmark: each main endpoint next to its physical limit, measured in the same run.
+#
+#   bench/run.sh            full run (release build, 10 s per point, concurrency 1 8 32),
+#                           writes bench/results/<date>.md and a PNG chart
+#   bench/run.sh --smoke    CI smoke mode: debug build, 2 s, concurrency 8, fails on any error
+#
+# Limits: POST /login and POST /register vs the raw PBKDF2 rate at the configured cost
+# (hub-bench pbkdf2, all cores); the lookups vs the same SELECT straight against
+# PostgreSQL (pgbench, same concurrency); everything vs an empty axum handler.
+# Load generator: wrk (Debian), on the same machine as the services.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+smoke=false
+[ "${1:-}" = "--smoke" ] && smoke=true
+if $smoke; then
+  SECONDS_PER=${BENCH_SECONDS:-2}; LEVELS=${BENCH_LEVELS:-"8"}; PROFILE=debug; ITER=${BENCH_ITERATIONS:-20000}
+else
+  SECONDS_PER=${BENCH_SECONDS:-10}; LEVELS=${BENCH_LEVELS:-"1 8 32"}; PROFILE=release; ITER=${BENCH_ITERATIONS:-600000}
+fi
+CPUS=$(nproc)
+
+command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk; }
+bash scripts/backing.sh install >/dev/null
+bash scripts/backing.sh up >/dev/null
+eval "$(bash scripts/backing.sh env)"
+
+pkgs=(-p auth -p user-soap -p user-lookup -p hub-bench)
+if [ "$PROFILE" = release ]; then cargo build --release --locked "${pkgs[@]}"; else cargo build --locked "${pkgs[@]}"; fi
+bin=target/$PROFILE
+
+work=$(mktemp -d)
+db="bench_$(date +%s)_$$"
+db_url="${DATABASE_URL%/*}/$db"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  for q in bench-auth-events bench-user-events; do rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+psql -q "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
+
+common=(DATABASE_URL="$db_url" AMQP_URL="$AMQP_URL" HOST=127.0.0.1 SECRET_KEY="bench-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+        PASSWORD_PBKDF2_ITERATIONS="$ITER" LOGIN_MAX_FAILURES_PER_ADDRESS=1000000 RUST_LOG=warn)
+start() { # name port queue
+  env "${common[@]}" PORT="$2" RABBITMQ_QUEUE="$3" "$bin/$1" >"$work/$1.log" 2>&1 &
+  pids+=($!); eval "pid_${1//-/_}=$!"
+}
+start auth 25001 bench-auth-events
+start user-soap 25002 bench-user-events
+start user-lookup 25016 none
+"$bin/hub-bench" empty 25099 >"$work/empty.log" 2>&1 & pids+=($!); pid_empty=$!
+for hp in 25001/auth/health 25002/user-soap/health 25016/user-search/health 25099/; do
+  deadline=$((SECONDS + 60))
+  until curl -fsS "http://127.0.0.1:$hp" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || { echo "bench: 127.0.0.1:$hp not up" >&2; cat "$work"/*.log >&2; exit 1; }
+    sleep 0.2
+  done
+done
+
+# One user with a current-format hash, registered through the service itself.
+curl -fsS -o /dev/null -X POST http://127.0.0.1:25002/register -H 'content-type: text/xml' --data \
+  '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>bench_login</u:username><u:password>bench-password</u:password><u:first_name>B</u:first_name><u:last_name>M</u:last_name><u:dni>bench0</u:dni><u:email>bench@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>'
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+declare -A idle_rss peak_rss   # KiB
+for s in auth user_soap user_lookup; do p="pid_$s"; idle_rss[$s]=$(rss_kb "${!p}"); peak_rss[$s]=${idle_rss[$s]}; done
+
+# Samples every service's RSS while a load runs (a measurement, not synchronisation).
+sample_rss() {
+  while :; do
+    for s in auth user_soap user_lookup; do
+      p="pid_$s"; v=$(rss_kb "${!p}" 2>/dev/null || echo 0)
+      echo "$s $v"
+    done
+    sleep 0.2
+  done
+}
+
+results=$work/results.tsv   # endpoint concurrency rps p50 p99 errors limit_name limit_rps
+: >"$results"
+run_wrk() { # label concurrency url script(optional)
+  local label=$1 c=$2 url=$3 script=${4:-} t=$(( $2 < 2 ? $2 : 2 ))
+  local s="$work/script.lua"
+  { [ -n "$script" ] && cat "bench/wrk/$script"; cat bench/wrk/report.lua; } >"$s"
+  sample_rss >"$work/rss.$label.$c" & local sampler=$!
+  local line
+  line=$(wrk -t"$t" -c"$c" -d"${SECONDS_PER}s" --latency -s "$s" "$url" | grep '^RESULT')
+  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+  echo "$line" | sed -E 's/RESULT rps=([^ ]+) p50_ms=([^ ]+) p99_ms=([^ ]+) errors=([^ ]+).*/\1 \2 \3 \4/'
+}
+
+pg_tps() { # concurrency
+  local sql="$work/lookup.sql"
+  echo "SELECT id, username FROM \"user\" WHERE username = 'bench_login';" >"$sql"
+  local j=$(( $1 < CPUS ? $1 : CPUS ))
+  pgbench -n -c "$1" -j "$j" -T "$SECONDS_PER" -f "$sql" "$db_url" 2>/dev/null | awk -F'[ =]+' '/^tps/ {print $2; exit}'
+}
+
+# A login uses one core for its derivation, so c connections can use at most min(c, CPUS)
+# cores: the limit at each level is the raw rate on that many threads, measured there.
+pbkdf2_rate() { "$bin/hub-bench" pbkdf2 "$ITER" "$SECONDS_PER" "$(( $1 < CPUS ? $1 : CPUS ))" | awk -F= '/pbkdf2_per_sec/ {print $2}'; }
+
+errors_total=0
+for c in $LEVELS; do
+  read -r e_rps e_p50 e_p99 e_err < <(run_wrk empty "$c" http://127.0.0.1:25099/)
+  db_tps=$(pg_tps "$c")
+  pbkdf2=$(pbkdf2_rate "$c")
+  echo "  c=$c: empty axum handler $e_rps req/s; raw SELECT $db_tps/s; raw PBKDF2 $pbkdf2/s"
+  printf 'empty axum handler (GET /)\t%s\t%s\t%s\t%s\t%s\t-\t-\n' "$c" "$e_rps" "$e_p50" "$e_p99" "$e_err" >>"$results"
+  for spec in "auth POST /login|http://127.0.0.1:25001/login|login.lua|pbkdf2" \
+              "user-soap POST /register|http://127.0.0.1:25002/register|register.lua|pbkdf2" \
+              "user-lookup GET /user/soap|http://127.0.0.1:25016/user/soap?username=bench_login||db" \
+              "user-lookup POST /user/soap (SOAP)|http://127.0.0.1:25016/user/soap|lookup_soap.lua|db"; do
+    IFS='|' read -r label url script limit <<<"$spec"
+    read -r rps p50 p99 err < <(run_wrk "${label%% *}" "$c" "$url" "$script")
+    errors_total=$((errors_total + err))
+    if [ "$limit" = pbkdf2 ]; then lname="raw PBKDF2 ($(( c < CPUS ? c : CPUS )) threads)"; lval=$pbkdf2; else lname="raw SELECT (pgbench)"; lval=$db_tps; fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$c" "$rps" "$p50" "$p99" "$err" "$lname" "$lval" >>"$results"
+    echo "  c=$c: $label $rps req/s, p50 ${p50} ms, p99 ${p99} ms, errors $err"
+  done
+done
+
+# run_wrk runs in a subshell: the peaks are read back from its sample files here.
+for s in auth user_soap user_lookup; do
+  peak=$(cat "$work"/rss.* 2>/dev/null | awk -v s="$s" '$1 == s && $2 > m {m = $2} END {print m + 0}')
+  if [ "$peak" -gt "${peak_rss[$s]}" ]; then peak_rss[$s]=$peak; fi
+done
+
+table=$(awk -F'\t' 'BEGIN {
+    print "| endpoint | concurrency | req/s | p50 ms | p99 ms | errors | limit | limit/s | ratio |";
+    print "|---|---|---|---|---|---|---|---|---|" }
+  { ratio = ($8 == "-" || $8 == 0) ? "-" : sprintf("%.0f %%", 100 * $3 / $8);
+    printf "| %s | %s | %.1f | %.2f | %.2f | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, ($8 == "-" ? "-" : sprintf("%.1f", $8)), ratio }' "$results")
+rss_table="| service | idle RSS MiB | peak RSS under load MiB |
+|---|---|---|"
+for s in auth user_soap user_lookup; do
+  rss_table+=$(printf '\n| %s | %.1f | %.1f |' "${s//_/-}" "$(echo "${idle_rss[$s]} / 1024" | bc -l)" "$(echo "${peak_rss[$s]} / 1024" | bc -l)")
+done
+
+cmd="bench/run.sh"
+if $smoke; then cmd+=" --smoke"; fi
+report="# Benchmark $(date -u +%Y-%m-%dT%H:%MZ)
+
+Reproduce: \`$cmd\` (BENCH_SECONDS=$SECONDS_PER, BENCH_LEVELS=\"$LEVELS\", BENCH_ITERATIONS=$ITER).
+Machine: $CPUS cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); load generator (wrk) on the same machine.
+Build: $PROFILE. PBKDF2 iterations: $ITER. Limits are measured at each concurrency level in
+the same run: raw PBKDF2 on min(c, $CPUS) threads (hub-bench), the same SELECT with pgbench.
+
+$table
+
+$rss_table
+"
+echo
+echo "$report"
+
+if $smoke; then
+  [ "$errors_total" -eq 0 ] || { echo "bench: $errors_total errors in smoke mode" >&2; exit 1; }
+  echo "bench smoke: 0 errors"
+  exit 0
+fi
+
+mkdir -p bench/results
+stamp=$(date -u +%Y-%m-%d)
+echo "$report" >"bench/results/$stamp.md"
+# Chart: each endpoint's throughput as a share of its limit, per concurrency.
+chart_venv=${BACKING_STATE_DIR:-$root/.backing}/bench-venv
+[ -x "$chart_venv/bin/python" ] || python3 -m venv "$chart_venv"
+"$chart_venv/bin/python" -c 'import matplotlib' 2>/dev/null || "$chart_venv/bin/pip" install -q 'matplotlib==3.10.7'
+"$chart_venv/bin/python" - "$results" "bench/results/$stamp.png" <<'PY'
+import sys, collections
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+series = collections.OrderedDict()
+for name, c, rps, _p50, _p99, _err, _lname, lval in rows:
+    if lval in ("-", "0"):
+        continue
+    series.setdefault(name, []).append((int(c), 100 * float(rps) / float(lval)))
+fig, ax = plt.subplots(figsize=(8, 4.5))
+for name, pts in series.items():
+    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+ax.set_xscale("log", base=2)
+ax.set_xlabel("concurrent connections")
+ax.set_ylabel("% of the endpoint's limit")
+ax.set_title("Throughput as a share of the physical limit")
+ax.axhline(100, color="grey", linewidth=0.5)
+ax.legend(fontsize=8)
+fig.tight_layout()
+fig.savefig(sys.argv[2], dpi=110)
+PY
+echo "![ratio chart]($stamp.png)" >>"bench/results/$stamp.md"
+echo "bench: wrote bench/results/$stamp.md and bench/results/$stamp.png"
