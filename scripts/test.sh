@@ -31,11 +31,16 @@ cargo nextest run --workspace --no-run
 
 # Several checkouts on one machine share the backing servers: ordinary tests hold a shared
 # lock, fault tests (which stop a server) an exclusive one, so neither breaks the other.
+# `-o` closes the lock's descriptor in the command: without it every process the tests
+# start inherits the lock, and a server restarted by a fault test (RabbitMQ, PostgreSQL)
+# would hold it for ever, so the next run's `flock` waited without end (a CI run hung on
+# exactly that). `-w` turns any other stuck holder into an error instead of a hang.
 lock=${HUB_TEST_LOCK:-/tmp/hub-tests.lock}
+wait_lock=${HUB_TEST_LOCK_WAIT_SECS:-900}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-flock -s "$lock" cargo nextest run --workspace --no-tests=warn -E 'not binary(faults)' "$@" 2>&1 | tee -a "$log"
-flock -x "$lock" cargo nextest run --workspace --no-tests=warn -E 'binary(faults)' --test-threads 1 "$@" 2>&1 | tee -a "$log"
+flock -o -w "$wait_lock" -s "$lock" cargo nextest run --workspace --no-tests=warn -E 'not binary(faults)' "$@" 2>&1 | tee -a "$log"
+flock -o -w "$wait_lock" -x "$lock" cargo nextest run --workspace --no-tests=warn -E 'binary(faults)' --test-threads 1 "$@" 2>&1 | tee -a "$log"
 
 # One closing line for the whole run (nextest prints one summary per invocation).
 passed=$(grep -Eo '[0-9]+ tests? run: [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
