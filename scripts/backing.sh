@@ -21,6 +21,13 @@
 #                   returns once port 5672 refuses connections.
 #   rabbitmq-start  fault tests: start it again; returns once AMQP accepts connections and
 #                   `rabbitmqctl await_startup` succeeds.
+#   postgres-stop   fault tests: stop the PostgreSQL cluster (fast mode: clients are cut off);
+#                   returns once port 5432 refuses connections.
+#   postgres-start  fault tests: start it again; returns once it accepts connections.
+#   mongo-stop      fault tests: shut mongod down; returns once port 27017 refuses connections.
+#   mongo-start     fault tests: start it again; returns once it is PRIMARY of rs0.
+#   s3-stop         fault tests: stop moto (it keeps data in memory: buckets are gone after).
+#   s3-start        fault tests: start it again; returns once it accepts connections.
 #
 # CI:  scripts/backing.sh install && scripts/backing.sh up && eval "$(scripts/backing.sh env)"
 #      cargo test ...; scripts/backing.sh down --all
@@ -307,6 +314,30 @@ rabbitmq_stop() {
   log "rabbitmq  stopped in $(since "$t0")s (app stopped, node kept)"
 }
 
+postgres_stop() {
+  take_lock
+  local t0 v
+  t0=$(now_us)
+  if ! port_open "$PG_PORT"; then
+    log "postgres  already stopped"; return 0
+  fi
+  need_root "stopping PostgreSQL"
+  v=$(pg_version)
+  pg_ctlcluster --skip-systemctl-redirect "$v" main stop -m fast 9>&-
+  wait_for 60 "port $PG_PORT to close" port_closed "$PG_PORT"
+  log "postgres  stopped in $(since "$t0")s"
+}
+
+postgres_start() {
+  take_lock
+  up_postgres
+}
+
+mongo_stop() { need_venv; take_lock; down_mongo; }
+mongo_start() { need_venv; take_lock; up_mongo; }
+s3_stop() { take_lock; down_moto; }
+s3_start() { need_venv; take_lock; up_moto; }
+
 rabbitmq_start() {
   take_lock
   local t0 how="already running"
@@ -559,6 +590,12 @@ case "$cmd" in
   env)            env_cmd ;;
   rabbitmq-stop)  rabbitmq_stop ;;
   rabbitmq-start) rabbitmq_start ;;
+  postgres-stop)  postgres_stop ;;
+  postgres-start) postgres_start ;;
+  mongo-stop)     mongo_stop ;;
+  mongo-start)    mongo_start ;;
+  s3-stop)        s3_stop ;;
+  s3-start)       s3_start ;;
   -h|--help|help) usage ;;
   *)              usage >&2; exit 2 ;;
 esac

@@ -74,6 +74,15 @@ pub type ErrorRenderer = Arc<dyn Fn(&HeaderMap, StatusCode, &str) -> Response + 
 #[derive(Debug, Clone, Copy)]
 pub struct Rendered;
 
+/// A response whose error body is final as it is (a health check's own "unhealthy"
+/// body, for instance): marked [`Rendered`], so the error rewrite does not replace it
+/// with a generic message.
+pub fn rendered(resp: impl IntoResponse) -> Response {
+    let mut resp = resp.into_response();
+    resp.extensions_mut().insert(Rendered);
+    resp
+}
+
 /// The request id of the current request (see [`REQUEST_ID`]).
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);

@@ -170,6 +170,78 @@ impl Drop for BrokerDown {
     }
 }
 
+/// Stops PostgreSQL now and starts it again when dropped, even if the test fails.
+pub struct DatabaseDown;
+
+impl DatabaseDown {
+    /// Stops the cluster (returns once its port refuses connections).
+    pub fn stop() -> Self {
+        backing("postgres-stop");
+        Self
+    }
+}
+
+impl Drop for DatabaseDown {
+    fn drop(&mut self) {
+        backing("postgres-start");
+    }
+}
+
+/// Stops MongoDB now and starts it again when dropped, even if the test fails.
+pub struct MongoDown;
+
+impl MongoDown {
+    /// Shuts mongod down (returns once its port refuses connections).
+    pub fn stop() -> Self {
+        backing("mongo-stop");
+        Self
+    }
+}
+
+impl Drop for MongoDown {
+    fn drop(&mut self) {
+        backing("mongo-start");
+    }
+}
+
+/// Stops the S3 server now and starts it again when dropped, even if the test fails.
+/// The test server (moto) keeps data in memory: buckets are gone after the restart.
+pub struct S3Down;
+
+impl S3Down {
+    /// Stops the S3 server (returns once its port refuses connections).
+    pub fn stop() -> Self {
+        backing("s3-stop");
+        Self
+    }
+}
+
+impl Drop for S3Down {
+    fn drop(&mut self) {
+        backing("s3-start");
+    }
+}
+
+/// The MongoDB URI of the test server (`MONGODB_URI`, set by `scripts/backing.sh env`).
+pub fn mongodb_uri() -> String {
+    env("MONGODB_URI")
+}
+
+/// A unique MongoDB database name for one test (`test_<prefix>_<uuid>`; MongoDB
+/// creates it on first write). At most 63 bytes, MongoDB's limit.
+pub fn mongo_database(prefix: &str) -> String {
+    let mut name = format!("test_{prefix}_{}", Uuid::new_v4().simple());
+    name.truncate(63);
+    name
+}
+
+/// A unique, valid S3 bucket name for one test (lowercase, 3-63 characters).
+pub fn bucket_name(prefix: &str) -> String {
+    let mut name = format!("test-{}-{}", prefix.to_lowercase(), Uuid::new_v4().simple());
+    name.truncate(63);
+    name
+}
+
 /// The test virtualenv's Python (`HUB_PYTHON`, set by `scripts/backing.sh env`).
 pub fn python() -> String {
     env("HUB_PYTHON")

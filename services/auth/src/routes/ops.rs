@@ -1,8 +1,13 @@
 //! Health and the original's diagnostic endpoints.
 
-use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use hub_events::{catalogue::TestEvent, outbox};
-use hub_runtime::http::RequestId;
+use hub_runtime::http::{self, RequestId};
 use serde_json::{Value, json};
 
 use crate::{error::ApiResult, state::AppState};
@@ -11,15 +16,15 @@ use crate::{error::ApiResult, state::AppState};
 /// answers, else 500 `{"error","status":"unhealthy"}` as the original (without the
 /// driver's message, which leaked internals). RabbitMQ is not checked: logins work
 /// without it.
-pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn health(State(state): State<AppState>) -> Response {
     match hub_db::ping(&state.pool).await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "healthy" }))),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "healthy" }))).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unavailable");
-            (
+            http::rendered((
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Json(json!({ "error": "database unavailable", "status": "unhealthy" })),
-            )
+            ))
         }
     }
 }
