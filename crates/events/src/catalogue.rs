@@ -6,7 +6,7 @@
 //! (the event name), `content_type` `application/json`, `app_id` and delivery mode 2.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Queue names, as the originals' `RABBITMQ_QUEUE` defaults.
@@ -46,8 +46,8 @@ pub trait Event: Serialize {
     const TIMESTAMP: TimestampStyle;
 }
 
-/// auth: a successful login.
-#[derive(Debug, Clone, Serialize)]
+/// auth: a successful login (consumed by session, which records the login time).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserLoggedIn {
     /// The user's id.
     pub user_id: Uuid,

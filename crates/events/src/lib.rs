@@ -8,11 +8,15 @@
 //! * [`relay`]: a background task that publishes pending outbox rows with publisher
 //!   confirms and marks them sent only after the broker's ack. Safe to run in every
 //!   instance of every service at once (`FOR UPDATE SKIP LOCKED`).
+//! * [`consumer`]: the generic consuming side (reconnect, prefetch, ack after the
+//!   work, bounded retries with backoff, dead-lettering with confirms); services
+//!   supply a [`consumer::Handler`].
 //!
 //! Delivery is at-least-once: a crash between the broker's ack and the commit of
 //! `published_at` republishes the row with the same `message_id`, which consumers use
 //! to deduplicate.
 
 pub mod catalogue;
+pub mod consumer;
 pub mod outbox;
 pub mod relay;

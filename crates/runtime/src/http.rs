@@ -83,6 +83,33 @@ pub fn rendered(resp: impl IntoResponse) -> Response {
     resp
 }
 
+/// What an error response says about the server, for the one log line it deserves.
+#[derive(Debug, Clone, Copy)]
+pub enum Cause<'a> {
+    /// The caller's mistake: nothing to log (the access log has the status).
+    Client,
+    /// A backing server is down or saturated: logged at WARN with its cause chain.
+    Unavailable(&'a anyhow::Error),
+    /// A bug or an unexpected failure: logged at ERROR with its cause chain.
+    Internal(&'a anyhow::Error),
+}
+
+/// The error response of a REST service: `{"<key>": message}` with `status` (`key` is
+/// the original's: `message` or `error`), marked [`Rendered`]. Logs `cause` once, here,
+/// where the error is handled; the body never carries it.
+pub fn json_error(status: StatusCode, key: &str, message: &str, cause: Cause<'_>) -> Response {
+    match cause {
+        Cause::Client => {}
+        Cause::Unavailable(e) => {
+            tracing::warn!(error = format!("{e:#}"), "backing service unavailable");
+        }
+        Cause::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
+    }
+    let mut body = serde_json::Map::new();
+    body.insert(key.to_owned(), serde_json::Value::from(message));
+    rendered((status, axum::Json(serde_json::Value::Object(body))))
+}
+
 /// The request id of the current request (see [`REQUEST_ID`]).
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -173,6 +200,11 @@ async fn record_metrics(req: Request, next: Next) -> Response {
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().as_str().to_owned();
     let started = std::time::Instant::now();
+    // Requests being served now; the guard also counts down a request whose future is
+    // dropped (client gone, shutdown bound reached).
+    let in_flight = metrics::gauge!("http_requests_in_flight", "route" => route.clone());
+    in_flight.increment(1.0);
+    let _done = InFlight(in_flight);
     let resp = next.run(req).await;
     let labels = [
         ("route", route),
@@ -183,6 +215,15 @@ async fn record_metrics(req: Request, next: Next) -> Response {
     metrics::histogram!("http_request_duration_seconds", &labels)
         .record(started.elapsed().as_secs_f64());
     resp
+}
+
+/// Decrements `http_requests_in_flight` when the request ends, however it ends.
+struct InFlight(metrics::Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
 }
 
 /// The safe message a layer attaches to a body-less error for the renderer to use.

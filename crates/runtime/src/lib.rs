@@ -4,11 +4,12 @@
 //! business. Configuration helpers ([`config`]), logging ([`telemetry`]), the HTTP
 //! layers every service wears (request id, CORS allow-list, body limit, timeout,
 //! panic catching, errors rendered in the caller's protocol: [`http`]), graceful
-//! shutdown ([`shutdown`]), Prometheus metrics ([`metrics`]) and the `main()`/serve sequence every service shares ([`service`]).
+//! shutdown ([`shutdown`]), Prometheus metrics ([`metrics`]), OpenAPI documents ([`openapi`]) and the `main()`/serve sequence every service shares ([`service`]).
 
 pub mod config;
 pub mod http;
 pub mod metrics;
+pub mod openapi;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

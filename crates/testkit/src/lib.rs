@@ -265,3 +265,221 @@ pub fn pyjwt_decode(token: &str, secret: &str) -> Result<Value, String> {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
+
+/// Checks that the OpenAPI document a REST service serves at `{base}/openapi.json`
+/// matches its routes: every documented path answers every documented method with
+/// something other than 405 or the router's own 404 (`{"<error_key>":"Not found"}`),
+/// and an undocumented path gets that 404. Path parameters are filled with `x`; no
+/// body, no token. Returns the document.
+pub async fn assert_openapi_matches_routes(base: &str, error_key: &str) -> Value {
+    let http = reqwest::Client::new();
+    let resp = http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "GET /openapi.json");
+    let doc: Value = resp.json().await.unwrap();
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("3."),
+        "{doc}"
+    );
+    let paths = doc["paths"].as_object().expect("paths");
+    assert!(!paths.is_empty(), "no paths documented");
+    let router_404 = |status: u16, body: &Value| status == 404 && body[error_key] == "Not found";
+    for (path, item) in paths {
+        let concrete: String = path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "x" } else { seg })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in item.as_object().unwrap().keys() {
+            let Ok(m) = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()) else {
+                continue; // `parameters`, `summary`, ... are not methods
+            };
+            if !["GET", "POST", "PUT", "DELETE", "PATCH"].contains(&m.as_str()) {
+                continue;
+            }
+            let resp = http
+                .request(m.clone(), format!("{base}{concrete}"))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            assert!(
+                status != 405 && !router_404(status, &body),
+                "{m} {path} is documented but not routed: {status} {body}"
+            );
+        }
+    }
+    let resp = http
+        .get(format!("{base}/no-such-path-{}", Uuid::new_v4().simple()))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert!(router_404(status, &body), "unknown path: {status} {body}");
+    doc
+}
+
+/// The path of a service binary built beside the running test (`target/<profile>/<name>`).
+/// Building a workspace's tests builds every service binary, since each service has
+/// integration tests that start it.
+pub fn service_binary(name: &str) -> String {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test binary>
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let bin = dir.join(name);
+    assert!(
+        bin.exists(),
+        "{} is not built: run `cargo build -p {name}` (scripts/test.sh builds everything)",
+        bin.display()
+    );
+    bin.to_string_lossy().into_owned()
+}
+
+/// The resident set size of process `pid`, in KiB (Linux `/proc`).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A service binary running as its own OS process, for tests of what only a real
+/// process shows: signals, exit codes, what reaches its log.
+pub struct ServiceProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    log: PathBuf,
+}
+
+impl ServiceProcess {
+    /// Starts `bin` on a free port with `envs` (plus `HOST`, `PORT`), its stdout and
+    /// stderr going to a log file, and waits (30 s at most) until `health` answers 200.
+    pub async fn spawn(bin: &str, envs: &[(&str, &str)], health: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::env::temp_dir().join(format!("hub-process-{}.log", Uuid::new_v4()));
+        let out = std::fs::File::create(&log).unwrap();
+        let child = Command::new(bin)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(envs.iter().copied())
+            .env("HOST", "127.0.0.1")
+            .env("PORT", port.to_string())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let mut process = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http.get(format!("{}{health}", process.base)).send().await
+                && r.status() == 200
+            {
+                return process;
+            }
+            if let Some(status) = process.child.try_wait().unwrap() {
+                panic!("{bin} exited with {status}: {}", process.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{bin} not healthy: {}",
+                process.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`TERM`, `KILL`, ...) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Polls `/metrics` until at least `n` requests to `route` are being served.
+    pub async fn wait_in_flight(&self, route: &str, n: u32, within: Duration) {
+        let needle = format!("http_requests_in_flight{{route=\"{route}\"}} ");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + within;
+        loop {
+            let text = http
+                .get(format!("{}/metrics", self.base))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let now = text
+                .lines()
+                .find_map(|l| l.strip_prefix(&needle))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(0.0);
+            if now >= f64::from(n) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n} requests to {route} never in flight (last {now})"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits (bounded) for the process to exit; returns its exit code (None: killed by
+    /// a signal).
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running after {within:?}: {}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Everything the process wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}

@@ -1,0 +1,531 @@
+//! A resilient RabbitMQ consumer: the machinery, not the business.
+//!
+//! A service supplies a [`Handler`] (what one message means); [`run`] does the rest:
+//!
+//! * connects with bounded timeouts and reconnects by itself, with capped exponential
+//!   backoff, whenever the broker goes away (never touching the HTTP path);
+//! * declares the queue exactly as the producers' relay does (durable, **no
+//!   arguments**: declaring `x-dead-letter-*` arguments here would make the two
+//!   declarations conflict with `PRECONDITION_FAILED`), and the dead-letter queue
+//!   (durable);
+//! * takes up to `prefetch` messages from the broker and handles them one at a time,
+//!   acking **after** the handler's work is done;
+//! * retries a failed message in place with backoff: [`HandleError::Failed`] counts
+//!   towards `max_attempts`, after which the message is dead-lettered;
+//!   [`HandleError::Unavailable`] (a backing server is down) is retried without limit,
+//!   because an outage is not the message's fault and must not empty the queue into the
+//!   DLQ; [`HandleError::Poison`] (unparseable, wrong shape) is dead-lettered at once;
+//! * dead-letters by publishing to the DLQ with publisher confirms, and acks the
+//!   original only after the broker confirmed the copy, so nothing is lost in between;
+//! * on shutdown finishes the message in hand (a message waiting for a retry is
+//!   returned to the queue), then closes the channel and connection.
+//!
+//! Attempts are counted in this process only: after a crash or a reconnect a message
+//! starts again from attempt 1. Handlers must therefore be idempotent, keyed on
+//! [`Message::id`] (the producer's AMQP `message_id`, stable across redeliveries).
+//!
+//! Metrics: `consumer_messages_total{queue,outcome}` (outcome = `processed`,
+//! `skipped`, `retried`, `dead_lettered`), `consumer_redeliveries_total{queue}`,
+//! `consumer_reconnects_total{queue}`, and the gauge `consumer_queue_depth{queue}`
+//! (the backlog seen at each (re)connect).
+
+use std::{future::Future, time::Duration};
+
+use futures_util::StreamExt;
+use hub_runtime::config::{ConfigError, Vars};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties,
+    message::Delivery,
+    options::{
+        BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
+        BasicQosOptions, ConfirmSelectOptions, QueueDeclareOptions,
+    },
+    types::{AMQPValue, FieldTable},
+};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::relay::Backoff;
+
+/// Consumer settings.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// The broker (`AMQP_URL` or `RABBITMQ_HOST`/`RABBITMQ_PORT`).
+    pub amqp_url: SecretString,
+    /// Names the AMQP connection (`<app>-consumer`) in the broker's UI.
+    pub app_id: String,
+    /// `CONSUMER_QUEUE`, else `RABBITMQ_QUEUE` (the originals' name), else the
+    /// service's default.
+    pub queue: String,
+    /// `CONSUMER_DEAD_LETTER_QUEUE`, default `<queue>.dlq`.
+    pub dead_letter_queue: String,
+    /// `CONSUMER_PREFETCH` (default 10): unacked messages the broker may hand over.
+    pub prefetch: u16,
+    /// `CONSUMER_MAX_ATTEMPTS` (default 5): tries of a failing message before it is
+    /// dead-lettered.
+    pub max_attempts: u32,
+    /// `CONSUMER_RETRY_BASE_MS` (default 200): first retry delay, doubled each time.
+    pub retry_base: Duration,
+    /// `CONSUMER_RETRY_MAX_MS` (default 5000): cap of the retry delay.
+    pub retry_max: Duration,
+    /// `CONSUMER_TIMEOUT_MS` (default 5000): bound on connecting, declaring, acking
+    /// and waiting for a dead-letter confirm.
+    pub timeout: Duration,
+}
+
+impl ConsumerConfig {
+    /// Reads the `CONSUMER_*` settings and the broker URL; `app_id` names the service,
+    /// `default_queue` is the queue consumed when none is configured.
+    pub fn from_vars(
+        vars: &Vars<'_>,
+        app_id: &str,
+        default_queue: &str,
+    ) -> Result<Self, ConfigError> {
+        let queue = vars
+            .first_of(&["CONSUMER_QUEUE", "RABBITMQ_QUEUE"])
+            .map_or_else(|| default_queue.to_owned(), |(_, q)| q);
+        let dead_letter_queue =
+            vars.string_or("CONSUMER_DEAD_LETTER_QUEUE", &format!("{queue}.dlq"));
+        if dead_letter_queue == queue {
+            return Err(ConfigError::invalid(
+                "CONSUMER_DEAD_LETTER_QUEUE",
+                "must differ from the consumed queue",
+            ));
+        }
+        let prefetch: u16 = vars.parse_or("CONSUMER_PREFETCH", 10)?;
+        if prefetch == 0 {
+            return Err(ConfigError::invalid(
+                "CONSUMER_PREFETCH",
+                "must be at least 1",
+            ));
+        }
+        let max_attempts: u32 = vars.parse_or("CONSUMER_MAX_ATTEMPTS", 5)?;
+        if max_attempts == 0 {
+            return Err(ConfigError::invalid(
+                "CONSUMER_MAX_ATTEMPTS",
+                "must be at least 1",
+            ));
+        }
+        Ok(Self {
+            amqp_url: vars.amqp_url()?,
+            app_id: app_id.to_owned(),
+            queue,
+            dead_letter_queue,
+            prefetch,
+            max_attempts,
+            retry_base: vars.millis_or("CONSUMER_RETRY_BASE_MS", Duration::from_millis(200))?,
+            retry_max: vars.millis_or("CONSUMER_RETRY_MAX_MS", Duration::from_secs(5))?,
+            timeout: vars.millis_or("CONSUMER_TIMEOUT_MS", Duration::from_secs(5))?,
+        })
+    }
+}
+
+/// One delivered message, as a handler sees it.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The AMQP `message_id`, or, when the producer set none (the originals did not),
+    /// `sha256:<hex of the body>`: either way stable across redeliveries, so handlers
+    /// deduplicate on it.
+    pub id: String,
+    /// The AMQP `correlation_id` (the producing request's id), if any.
+    pub correlation_id: Option<String>,
+    /// The raw body.
+    pub body: Vec<u8>,
+    /// The broker's redelivered flag.
+    pub redelivered: bool,
+    /// 1 for the first try in this process, then 2, 3, ...
+    pub attempt: u32,
+}
+
+/// What a handler did with a message; either way it is acked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// The work was done.
+    Processed,
+    /// Nothing to do (an event this consumer ignores, or a duplicate).
+    Skipped,
+}
+
+/// Why a handler could not finish a message. Reasons end up in logs and in the
+/// dead-lettered copy's `x-death-reason` header: no secrets in them.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HandleError {
+    /// The message can never be handled (unparseable, wrong shape): dead-letter now.
+    #[error("poison message: {0}")]
+    Poison(String),
+    /// A backing server is unavailable: retry with backoff, without limit.
+    #[error("backing server unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: retry with backoff, dead-letter after `max_attempts`.
+    #[error("handling failed: {0}")]
+    Failed(String),
+}
+
+/// The business side of a consumer.
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one message; must be idempotent on [`Message::id`].
+    fn handle(
+        &self,
+        message: &Message,
+    ) -> impl Future<Output = Result<Handled, HandleError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BrokerError(String);
+
+impl From<lapin::Error> for BrokerError {
+    fn from(e: lapin::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+async fn within<F: Future>(limit: Duration, f: F) -> Result<F::Output, BrokerError> {
+    tokio::time::timeout(limit, f)
+        .await
+        .map_err(|_| BrokerError(format!("no answer within {limit:?}")))
+}
+
+/// Consumes `cfg.queue` with `handler` until `shutdown` is cancelled, reconnecting
+/// whenever the broker connection is lost.
+pub async fn run<H: Handler>(cfg: ConsumerConfig, handler: H, shutdown: CancellationToken) {
+    let mut backoff = Backoff::default();
+    let mut healthy = true;
+    tracing::info!(queue = %cfg.queue, dlq = %cfg.dead_letter_queue, "consumer started");
+    while !shutdown.is_cancelled() {
+        match consume(&cfg, &handler, &shutdown, &mut backoff, &mut healthy).await {
+            Ok(()) => break,
+            Err(e) => {
+                metrics::counter!("consumer_reconnects_total", "queue" => cfg.queue.clone())
+                    .increment(1);
+                if healthy {
+                    tracing::warn!(queue = %cfg.queue, error = %e, "consumer lost the broker; reconnecting");
+                    healthy = false;
+                } else {
+                    tracing::debug!(queue = %cfg.queue, error = %e, "consumer still cannot connect");
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(backoff.next()) => {}
+                }
+            }
+        }
+    }
+    tracing::info!(queue = %cfg.queue, "consumer stopped");
+}
+
+/// One connection's life: set up, then handle deliveries until shutdown (Ok) or a
+/// broker error (Err, the caller reconnects).
+async fn consume<H: Handler>(
+    cfg: &ConsumerConfig,
+    handler: &H,
+    shutdown: &CancellationToken,
+    backoff: &mut Backoff,
+    healthy: &mut bool,
+) -> Result<(), BrokerError> {
+    let props = ConnectionProperties::default()
+        .with_connection_name(format!("{}-consumer", cfg.app_id).into());
+    let conn = within(
+        cfg.timeout,
+        Connection::connect(cfg.amqp_url.expose_secret(), props),
+    )
+    .await??;
+    let channel = within(cfg.timeout, conn.create_channel()).await??;
+    within(
+        cfg.timeout,
+        channel.confirm_select(ConfirmSelectOptions::default()),
+    )
+    .await??;
+    within(
+        cfg.timeout,
+        channel.basic_qos(cfg.prefetch, BasicQosOptions::default()),
+    )
+    .await??;
+    let queue = declare(&channel, &cfg.queue, cfg.timeout).await?;
+    declare(&channel, &cfg.dead_letter_queue, cfg.timeout).await?;
+    metrics::gauge!("consumer_queue_depth", "queue" => cfg.queue.clone())
+        .set(f64::from(queue.message_count()));
+    let mut deliveries = within(
+        cfg.timeout,
+        channel.basic_consume(
+            cfg.queue.as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        ),
+    )
+    .await??;
+    backoff.reset();
+    if !*healthy {
+        tracing::info!(queue = %cfg.queue, "consumer reconnected");
+        *healthy = true;
+    }
+
+    let result = loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => break Ok(()),
+            next = deliveries.next() => next,
+        };
+        match next {
+            Some(Ok(delivery)) => {
+                if let Err(e) = process(cfg, &channel, handler, delivery, shutdown).await {
+                    break Err(e);
+                }
+            }
+            Some(Err(e)) => break Err(e.into()),
+            None => break Err(BrokerError("the broker cancelled the consumer".into())),
+        }
+    };
+    // Unacked prefetched messages go back to the queue when the channel closes.
+    let _ = within(cfg.timeout, channel.close(200, "bye".into())).await;
+    let _ = within(cfg.timeout, conn.close(200, "bye".into())).await;
+    result
+}
+
+/// Declares `queue` as the producers do: durable, no arguments.
+async fn declare(
+    channel: &Channel,
+    queue: &str,
+    timeout: Duration,
+) -> Result<lapin::Queue, BrokerError> {
+    let opts = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    Ok(within(
+        timeout,
+        channel.queue_declare(queue.into(), opts, FieldTable::default()),
+    )
+    .await??)
+}
+
+/// The id a handler deduplicates on (see [`Message::id`]).
+pub fn message_id(properties: &BasicProperties, body: &[u8]) -> String {
+    match properties.message_id() {
+        Some(id) if !id.as_str().is_empty() => id.to_string(),
+        _ => format!("sha256:{}", hex::encode(Sha256::digest(body))),
+    }
+}
+
+/// Handles one delivery to its end: acked, dead-lettered, or (on shutdown during a
+/// retry wait) returned to the queue. Errors are broker errors only.
+async fn process<H: Handler>(
+    cfg: &ConsumerConfig,
+    channel: &Channel,
+    handler: &H,
+    delivery: Delivery,
+    shutdown: &CancellationToken,
+) -> Result<(), BrokerError> {
+    if delivery.redelivered {
+        metrics::counter!("consumer_redeliveries_total", "queue" => cfg.queue.clone()).increment(1);
+    }
+    let message = Message {
+        id: message_id(&delivery.properties, &delivery.data),
+        correlation_id: delivery
+            .properties
+            .correlation_id()
+            .as_ref()
+            .map(ToString::to_string),
+        body: delivery.data.clone(),
+        redelivered: delivery.redelivered,
+        attempt: 0,
+    };
+    let span = tracing::info_span!(
+        "message",
+        queue = %cfg.queue,
+        message.id = %message.id,
+        correlation_id = message.correlation_id.as_deref().unwrap_or(""),
+    );
+    settle(cfg, channel, handler, &delivery, message, shutdown)
+        .instrument(span)
+        .await
+}
+
+/// The retry loop of [`process`].
+async fn settle<H: Handler>(
+    cfg: &ConsumerConfig,
+    channel: &Channel,
+    handler: &H,
+    delivery: &Delivery,
+    mut message: Message,
+    shutdown: &CancellationToken,
+) -> Result<(), BrokerError> {
+    let mut delay = cfg.retry_base;
+    let mut failures = 0u32;
+    loop {
+        message.attempt += 1;
+        let reason = match handler.handle(&message).await {
+            Ok(handled) => {
+                within(cfg.timeout, delivery.acker.ack(BasicAckOptions::default())).await??;
+                count(
+                    cfg,
+                    match handled {
+                        Handled::Processed => "processed",
+                        Handled::Skipped => "skipped",
+                    },
+                );
+                return Ok(());
+            }
+            Err(HandleError::Poison(reason)) => {
+                tracing::warn!(reason = %reason, "poison message; dead-lettering it");
+                reason
+            }
+            Err(HandleError::Failed(reason)) if failures + 1 >= cfg.max_attempts => {
+                tracing::warn!(
+                    reason = %reason,
+                    attempts = failures + 1,
+                    "message still failing; dead-lettering it"
+                );
+                reason
+            }
+            Err(e) => {
+                if matches!(e, HandleError::Failed(_)) {
+                    failures += 1;
+                }
+                count(cfg, "retried");
+                tracing::info!(
+                    error = %e,
+                    attempt = message.attempt,
+                    retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    "message failed; will retry"
+                );
+                tokio::select! {
+                    () = shutdown.cancelled() => {
+                        // Not lost: back to the queue for the next consumer.
+                        let requeue = BasicNackOptions { requeue: true, ..BasicNackOptions::default() };
+                        within(cfg.timeout, delivery.acker.nack(requeue)).await??;
+                        return Ok(());
+                    }
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(cfg.retry_max);
+                continue;
+            }
+        };
+        dead_letter(cfg, channel, delivery, &reason, message.attempt).await?;
+        within(cfg.timeout, delivery.acker.ack(BasicAckOptions::default())).await??;
+        count(cfg, "dead_lettered");
+        return Ok(());
+    }
+}
+
+fn count(cfg: &ConsumerConfig, outcome: &'static str) {
+    metrics::counter!("consumer_messages_total", "queue" => cfg.queue.clone(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// Publishes a copy of `delivery` to the DLQ (same body and properties, plus
+/// `x-death-reason`, `x-original-queue`, `x-attempts` headers) and waits for the
+/// broker's confirm. Any failure is an error: the original stays unacked.
+async fn dead_letter(
+    cfg: &ConsumerConfig,
+    channel: &Channel,
+    delivery: &Delivery,
+    reason: &str,
+    attempts: u32,
+) -> Result<(), BrokerError> {
+    // Declared again each time (cheap, rare): someone may have deleted it meanwhile,
+    // and a publish to a missing queue would come back unroutable.
+    declare(channel, &cfg.dead_letter_queue, cfg.timeout).await?;
+    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    let mut reason = reason.to_owned();
+    if reason.len() > 1024 {
+        let mut cut = 1024;
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+    }
+    headers.insert(
+        "x-death-reason".into(),
+        AMQPValue::LongString(reason.into()),
+    );
+    headers.insert(
+        "x-original-queue".into(),
+        AMQPValue::LongString(cfg.queue.as_str().into()),
+    );
+    headers.insert(
+        "x-attempts".into(),
+        AMQPValue::LongLongInt(i64::from(attempts)),
+    );
+    let props = delivery
+        .properties
+        .clone()
+        .with_headers(headers)
+        .with_delivery_mode(2);
+    let opts = BasicPublishOptions {
+        mandatory: true,
+        ..BasicPublishOptions::default()
+    };
+    let confirm = within(
+        cfg.timeout,
+        channel.basic_publish(
+            "".into(),
+            cfg.dead_letter_queue.as_str().into(),
+            opts,
+            &delivery.data,
+            props,
+        ),
+    )
+    .await??;
+    match within(cfg.timeout, confirm).await?? {
+        Confirmation::Ack(None) => Ok(()),
+        Confirmation::Ack(Some(_)) => Err(BrokerError("dead-letter queue unroutable".into())),
+        Confirmation::Nack(_) => Err(BrokerError("dead-letter publish nacked".into())),
+        Confirmation::NotRequested => Err(BrokerError("confirms not enabled".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<ConsumerConfig, ConfigError> {
+        let map: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let env = move |k: &str| map.get(k).cloned();
+        ConsumerConfig::from_vars(&Vars::new(&env), "t", "auth-events")
+    }
+
+    #[test]
+    fn the_queue_comes_from_consumer_queue_then_rabbitmq_queue_then_the_default() {
+        assert_eq!(config(&[]).unwrap().queue, "auth-events");
+        assert_eq!(config(&[]).unwrap().dead_letter_queue, "auth-events.dlq");
+        let c = config(&[("RABBITMQ_QUEUE", "q1")]).unwrap();
+        assert_eq!(
+            (c.queue.as_str(), c.dead_letter_queue.as_str()),
+            ("q1", "q1.dlq")
+        );
+        let c = config(&[("RABBITMQ_QUEUE", "q1"), ("CONSUMER_QUEUE", "q2")]).unwrap();
+        assert_eq!(c.queue, "q2");
+    }
+
+    #[test]
+    fn nonsense_settings_are_refused_naming_the_variable() {
+        for (var, value) in [
+            ("CONSUMER_PREFETCH", "0"),
+            ("CONSUMER_MAX_ATTEMPTS", "0"),
+            ("CONSUMER_DEAD_LETTER_QUEUE", "auth-events"),
+            ("CONSUMER_RETRY_BASE_MS", "x"),
+        ] {
+            let err = config(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_message_id_is_the_producers_or_a_digest_of_the_body() {
+        let with = BasicProperties::default().with_message_id("abc".into());
+        assert_eq!(message_id(&with, b"x"), "abc");
+        let without = BasicProperties::default();
+        let a = message_id(&without, b"body");
+        assert!(a.starts_with("sha256:") && a.len() == 7 + 64, "{a}");
+        assert_eq!(a, message_id(&without, b"body"));
+        assert_ne!(a, message_id(&without, b"other"));
+    }
+}

@@ -1,0 +1,242 @@
+//! MongoDB plumbing for the services that keep sessions (session, connected).
+//!
+//! The driver's defaults wait 30 s to select a server, so a MongoDB outage would turn
+//! into hung requests. Here server selection and connecting are bounded (1 s by
+//! default), so an outage becomes a quick error that the edge answers with 503, and
+//! the driver's own monitoring reconnects when the server returns: no restart needed.
+
+use std::time::Duration;
+
+use hub_runtime::config::{ConfigError, Vars};
+use mongodb::{
+    Client, Database,
+    bson::doc,
+    error::{Error, ErrorKind},
+    options::ClientOptions,
+};
+use secrecy::{ExposeSecret, SecretString};
+
+/// Where MongoDB is and how long to wait for it.
+#[derive(Debug, Clone)]
+pub struct MongoSettings {
+    /// `MONGODB_URI` (preferred) or `MONGO_URI` (the originals'); required.
+    pub uri: SecretString,
+    /// `MONGODB_DATABASE`; default: the database named in the URI path, else `test`
+    /// (Mongoose's default, so a URI that worked for the originals finds the same data).
+    pub database: Option<String>,
+    /// `MONGODB_TIMEOUT_MS`, default 1000: server selection and connect bound, i.e. how
+    /// long a request waits before a MongoDB outage becomes a 503.
+    pub timeout: Duration,
+    /// `MONGODB_STARTUP_TIMEOUT_SECS`, default 30: how long start-up waits for the server.
+    pub startup_timeout: Duration,
+    /// `MONGODB_MAX_POOL_SIZE`, default 10.
+    pub max_pool_size: u32,
+}
+
+impl MongoSettings {
+    /// Reads the `MONGODB_*` / `MONGO_URI` variables.
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        let (var, uri) = vars
+            .first_of(&["MONGODB_URI", "MONGO_URI"])
+            .ok_or_else(|| ConfigError::Missing("MONGODB_URI (or MONGO_URI)".into()))?;
+        if !(uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) {
+            return Err(ConfigError::invalid(
+                var,
+                "must start with mongodb:// or mongodb+srv://",
+            ));
+        }
+        let max_pool_size = vars.parse_or("MONGODB_MAX_POOL_SIZE", 10u32)?;
+        if max_pool_size == 0 {
+            return Err(ConfigError::invalid(
+                "MONGODB_MAX_POOL_SIZE",
+                "must be at least 1",
+            ));
+        }
+        Ok(Self {
+            uri: uri.into(),
+            database: vars.string("MONGODB_DATABASE"),
+            timeout: vars.millis_or("MONGODB_TIMEOUT_MS", Duration::from_secs(1))?,
+            startup_timeout: vars
+                .seconds_or("MONGODB_STARTUP_TIMEOUT_SECS", Duration::from_secs(30))?,
+            max_pool_size,
+        })
+    }
+}
+
+/// A setup error (never includes the URI: it may carry a password).
+#[derive(Debug, thiserror::Error)]
+pub enum MongoError {
+    /// The URI cannot be parsed (or an SRV record cannot be resolved).
+    #[error("MONGODB_URI is not a usable MongoDB URI ({0})")]
+    BadUri(ErrorKindName),
+    /// The server did not answer within the start-up bound.
+    #[error("MongoDB unreachable after {0:?}")]
+    Unreachable(Duration),
+}
+
+/// The name of a driver error kind, without its message (which may echo the URI).
+#[derive(Debug)]
+pub struct ErrorKindName(&'static str);
+
+impl std::fmt::Display for ErrorKindName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A client with bounded selection and connect timeouts, and the configured database.
+/// Building it does not wait for the server (the driver connects in the background).
+pub async fn connect(
+    settings: &MongoSettings,
+    app_name: &str,
+) -> Result<(Client, Database), MongoError> {
+    let mut options = ClientOptions::parse(settings.uri.expose_secret())
+        .await
+        .map_err(|e| MongoError::BadUri(kind_name(&e)))?;
+    options.app_name = Some(app_name.to_owned());
+    options.server_selection_timeout = Some(settings.timeout);
+    options.connect_timeout = Some(settings.timeout);
+    options.max_pool_size = Some(settings.max_pool_size);
+    let name = settings
+        .database
+        .clone()
+        .or_else(|| options.default_database.clone())
+        .unwrap_or_else(|| "test".to_owned());
+    let client = Client::with_options(options).map_err(|e| MongoError::BadUri(kind_name(&e)))?;
+    let db = client.database(&name);
+    Ok((client, db))
+}
+
+/// Waits (bounded by `deadline`) until the server answers a ping.
+pub async fn wait_ready(db: &Database, deadline: Duration) -> Result<(), MongoError> {
+    let start = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match ping(db).await {
+            Ok(()) => return Ok(()),
+            Err(e) if start.elapsed() + delay < deadline => {
+                tracing::warn!(error.kind = %kind_name(&e), "MongoDB not ready, retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(_) => return Err(MongoError::Unreachable(deadline)),
+        }
+    }
+}
+
+/// `{ping: 1}`: the health check.
+pub async fn ping(db: &Database) -> Result<(), Error> {
+    db.run_command(doc! { "ping": 1 }).await.map(drop)
+}
+
+/// True when the error means "MongoDB unavailable" (no server selectable, connection
+/// refused or lost, pool cleared) rather than a bad operation: the edge answers 503.
+pub fn is_unavailable(e: &Error) -> bool {
+    matches!(
+        *e.kind,
+        ErrorKind::ServerSelection { .. }
+            | ErrorKind::Io(_)
+            | ErrorKind::ConnectionPoolCleared { .. }
+            | ErrorKind::DnsResolve { .. }
+            | ErrorKind::Shutdown
+    ) || e.contains_label("RetryableWriteError")
+        || e.contains_label("TransientTransactionError")
+}
+
+/// The server's error code, for command and write errors (e.g. 11000 duplicate key).
+pub fn server_code(e: &Error) -> Option<i32> {
+    match &*e.kind {
+        ErrorKind::Command(c) => Some(c.code),
+        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => Some(w.code),
+        ErrorKind::Write(mongodb::error::WriteFailure::WriteConcernError(w)) => Some(w.code),
+        _ => None,
+    }
+}
+
+/// True for a unique-index violation (`E11000 duplicate key`).
+pub fn is_duplicate_key(e: &Error) -> bool {
+    server_code(e) == Some(11000)
+}
+
+/// A stable name for the error's kind, safe to log (no message, so no URI or data).
+pub fn kind_name(e: &Error) -> ErrorKindName {
+    ErrorKindName(match *e.kind {
+        ErrorKind::InvalidArgument { .. } => "invalid argument",
+        ErrorKind::Authentication { .. } => "authentication",
+        ErrorKind::BsonDeserialization(_) => "bson deserialization",
+        ErrorKind::BsonSerialization(_) => "bson serialization",
+        ErrorKind::Command(_) => "command",
+        ErrorKind::DnsResolve { .. } => "dns resolve",
+        ErrorKind::Io(_) => "io",
+        ErrorKind::ConnectionPoolCleared { .. } => "connection pool cleared",
+        ErrorKind::InvalidResponse { .. } => "invalid response",
+        ErrorKind::ServerSelection { .. } => "server selection",
+        ErrorKind::Write(_) => "write",
+        ErrorKind::Transaction { .. } => "transaction",
+        ErrorKind::Shutdown => "shutdown",
+        _ => "other",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<MongoSettings, ConfigError> {
+        let map: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let env = move |k: &str| map.get(k).cloned();
+        MongoSettings::from_vars(&Vars::new(&env))
+    }
+
+    #[test]
+    fn the_uri_is_required_and_names_both_variables() {
+        let err = settings(&[]).unwrap_err().to_string();
+        assert!(
+            err.contains("MONGODB_URI") && err.contains("MONGO_URI"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_originals_mongo_uri_is_accepted() {
+        let s = settings(&[("MONGO_URI", "mongodb://h:27017/CatalogServiceDB")]).unwrap();
+        assert_eq!(s.uri.expose_secret(), "mongodb://h:27017/CatalogServiceDB");
+        assert_eq!(s.timeout, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_non_mongodb_uri_is_refused_without_echoing_it() {
+        let err = settings(&[("MONGODB_URI", "http://user:hunter2@h")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MONGODB_URI") && !err.contains("hunter2"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_database_comes_from_the_override_then_the_uri_then_test() {
+        let uri = "mongodb://127.0.0.1:1/fromuri";
+        let s = settings(&[("MONGODB_URI", uri)]).unwrap();
+        assert_eq!(connect(&s, "t").await.unwrap().1.name(), "fromuri");
+        let s = settings(&[("MONGODB_URI", uri), ("MONGODB_DATABASE", "over")]).unwrap();
+        assert_eq!(connect(&s, "t").await.unwrap().1.name(), "over");
+        let s = settings(&[("MONGODB_URI", "mongodb://127.0.0.1:1")]).unwrap();
+        assert_eq!(connect(&s, "t").await.unwrap().1.name(), "test");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_fails_fast_and_counts_as_unavailable() {
+        let s = settings(&[("MONGODB_URI", "mongodb://127.0.0.1:1/x")]).unwrap();
+        let (_, db) = connect(&s, "t").await.unwrap();
+        let t = std::time::Instant::now();
+        let err = ping(&db).await.unwrap_err();
+        assert!(is_unavailable(&err), "{err}");
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    }
+}
