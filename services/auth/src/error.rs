@@ -5,12 +5,10 @@
 //! cause chain, and answered with an opaque 500. Database outages answer 503 fast.
 
 use axum::{
-    Json,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use hub_runtime::http::Rendered;
-use serde_json::json;
+use hub_runtime::http::{self, Cause};
 
 /// `Result` with [`ApiError`].
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -98,22 +96,16 @@ impl From<hub_identity::pool::HashPoolError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        match &self {
-            Self::Unavailable(cause) => {
-                tracing::warn!(error = format!("{cause:#}"), "backing service unavailable")
-            }
-            Self::Internal(cause) => {
-                tracing::error!(error = format!("{cause:#}"), "internal error")
-            }
-            _ => {}
-        }
-        let mut resp =
-            (self.status(), Json(json!({ "message": self.to_string() }))).into_response();
+        let cause = match &self {
+            Self::Unavailable(e) => Cause::Unavailable(e),
+            Self::Internal(e) => Cause::Internal(e),
+            _ => Cause::Client,
+        };
+        let mut resp = http::json_error(self.status(), "message", &self.to_string(), cause);
         if let Self::TooManyAttempts(secs) = self {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        resp.extensions_mut().insert(Rendered);
         resp
     }
 }

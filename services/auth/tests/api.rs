@@ -658,3 +658,37 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool_and_outbox
     assert!(has("db_pool_connections{"), "{text}");
     assert!(has("outbox_published_total"), "{text}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_exactly_the_routes_served() {
+    let app = TestApp::spawn().await;
+    let doc = hub_testkit::assert_openapi_matches_routes(&app.base, "message").await;
+    let mut paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [
+            "/auth/health",
+            "/health",
+            "/login",
+            "/profile",
+            "/test-db",
+            "/test-event"
+        ]
+    );
+    assert!(doc["paths"]["/login"]["post"]["responses"]["401"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+
+    // Without the diagnostic endpoints, the document loses them too.
+    let closed = TestApp::spawn_with(&[("AUTH_TEST_ENDPOINTS", "false")]).await;
+    let doc = hub_testkit::assert_openapi_matches_routes(&closed.base, "message").await;
+    assert!(doc["paths"].get("/test-db").is_none(), "{doc}");
+}

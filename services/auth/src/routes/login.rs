@@ -23,11 +23,42 @@ use crate::{
     store::{throttle, users},
 };
 
+/// `POST /login` body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handler parses the body itself, for precise errors
+pub struct LoginRequest {
+    /// Username or email.
+    username: String,
+    /// The password.
+    password: String,
+}
+
+/// `POST /login` answer.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handler answers with `json!`
+pub struct TokenResponse {
+    /// HS256 JWT with `user_id`, `username`, `exp`, `iat`.
+    token: String,
+}
+
 /// Logs a user in by username or email; answers `{"token"}` or 401.
 ///
 /// Every attempt records an event in the outbox (`UserLoggedIn` in the same
 /// transaction as a legacy-hash upgrade, or `UserLoginFailed`), so the broker's state
 /// never affects the answer or its latency.
+#[utoipa::path(
+    post,
+    path = "/login",
+    request_body(content = LoginRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 400, description = "Malformed body or missing field", body = super::Message),
+        (status = 401, description = "Invalid credentials", body = super::Message),
+        (status = 415, description = "Body not declared as JSON", body = super::Message),
+        (status = 429, description = "Too many failed attempts; see Retry-After", body = super::Message),
+        (status = 503, description = "Database unavailable", body = super::Message),
+    )
+)]
 #[tracing::instrument(name = "login", skip_all)]
 pub async fn login(
     State(state): State<AppState>,

@@ -1,30 +1,43 @@
-//! Every route of the auth service, in one list.
+//! Every route of the auth service, in one list, with its OpenAPI document.
 
 mod login;
 mod ops;
 mod profile;
 
-use axum::{
-    Router,
-    http::StatusCode,
-    routing::{get, post},
-};
+use axum::{Router, http::StatusCode};
+use hub_runtime::openapi::{self, OpenApiRouter};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-/// The service's routes (without the shared layers; see `hub_runtime::http::wrap`).
+/// The service's routes (without the shared layers; see `hub_runtime::http::wrap`),
+/// plus `GET /openapi.json`, generated from the same list.
 pub fn router(state: AppState, test_endpoints: bool) -> Router {
-    let mut router = Router::new()
-        .route("/login", post(login::login))
-        .route("/profile", get(profile::profile))
-        .route("/auth/health", get(ops::health))
-        .route("/health", get(ops::health));
+    let mut router = OpenApiRouter::new()
+        .routes(routes!(login::login))
+        .routes(routes!(profile::profile))
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::health_alias));
     if test_endpoints {
         router = router
-            .route("/test-db", get(ops::test_db))
-            .route("/test-event", get(ops::test_event));
+            .routes(routes!(ops::test_db))
+            .routes(routes!(ops::test_event));
     }
-    router
-        .fallback(|| async { StatusCode::NOT_FOUND })
-        .with_state(state)
+    openapi::finish(
+        router,
+        "auth",
+        env!("CARGO_PKG_VERSION"),
+        "Login, profile and JWT (port of the Flask auth-service).",
+    )
+    .fallback(|| async { StatusCode::NOT_FOUND })
+    .with_state(state)
+}
+
+/// Every error body of this service (the original's shape).
+#[derive(Serialize, ToSchema)]
+pub struct Message {
+    /// What went wrong, e.g. `Invalid credentials`.
+    message: String,
 }

@@ -16,6 +16,10 @@ use crate::{error::ApiResult, state::AppState};
 /// answers, else 500 `{"error","status":"unhealthy"}` as the original (without the
 /// driver's message, which leaked internals). RabbitMQ is not checked: logins work
 /// without it.
+#[utoipa::path(get, path = "/auth/health", responses(
+    (status = 200, description = "`{\"status\":\"healthy\"}`"),
+    (status = 500, description = "`{\"error\",\"status\":\"unhealthy\"}`"),
+))]
 pub async fn health(State(state): State<AppState>) -> Response {
     match hub_db::ping(&state.pool).await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "healthy" }))).into_response(),
@@ -29,7 +33,20 @@ pub async fn health(State(state): State<AppState>) -> Response {
     }
 }
 
+/// `GET /health`: the same check as [`health`], at the path every service shares.
+#[utoipa::path(get, path = "/health", responses(
+    (status = 200, description = "`{\"status\":\"healthy\"}`"),
+    (status = 500, description = "`{\"error\",\"status\":\"unhealthy\"}`"),
+))]
+pub async fn health_alias(state: State<AppState>) -> Response {
+    health(state).await
+}
+
 /// `GET /test-db`: the database clock, formatted as Python's `str(datetime)`.
+#[utoipa::path(get, path = "/test-db", responses(
+    (status = 200, description = "`{\"message\",\"timestamp\"}`"),
+    (status = 503, description = "Database unavailable", body = super::Message),
+))]
 pub async fn test_db(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     let mut conn = state.pool.acquire().await?;
     let now = sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
@@ -42,6 +59,10 @@ pub async fn test_db(State(state): State<AppState>) -> ApiResult<Json<Value>> {
 }
 
 /// `GET /test-event`: records a `TestEvent` in the outbox.
+#[utoipa::path(get, path = "/test-event", responses(
+    (status = 200, description = "`{\"message\":\"Evento de prueba enviado\"}`"),
+    (status = 503, description = "Database unavailable", body = super::Message),
+))]
 pub async fn test_event(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,

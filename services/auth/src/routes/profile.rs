@@ -40,7 +40,7 @@ impl FromRequestParts<AppState> for Authenticated {
 }
 
 /// The profile body; fields in the original's (sorted) order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Profile {
     email: String,
     user_id: Uuid,
@@ -48,6 +48,18 @@ pub struct Profile {
 }
 
 /// The caller's profile.
+#[utoipa::path(
+    get,
+    path = "/profile",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's profile", body = Profile),
+        (status = 401, description = "Token expired or invalid", body = super::Message),
+        (status = 403, description = "Token is missing", body = super::Message),
+        (status = 404, description = "User not found", body = super::Message),
+        (status = 503, description = "Database unavailable", body = super::Message),
+    )
+)]
 #[tracing::instrument(name = "profile", skip_all, fields(user.id = %claims.user_id))]
 pub async fn profile(
     State(state): State<AppState>,

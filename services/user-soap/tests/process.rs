@@ -1,0 +1,113 @@
+//! The user-soap binary killed with SIGKILL while registrations are in flight: each
+//! registration is all or nothing (a user row exactly when its `UserRegistered` outbox
+//! row exists), and after a restart the outbox drains, so no event is lost.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{legacy_envelope, pairs, user_fields};
+use hub_testkit::ServiceProcess;
+use sqlx::{Connection as _, PgConnection};
+use uuid::Uuid;
+
+#[tokio::test]
+async fn sigkill_mid_registration_leaves_no_partial_user_and_no_lost_event() {
+    let db_url = hub_testkit::create_database("soapkill").await;
+    let queue = hub_testkit::queue_name("soapkill");
+    let secret = format!("process-secret-{}", Uuid::new_v4().simple());
+    let amqp = hub_testkit::amqp_url();
+    let envs = [
+        ("DATABASE_URL", db_url.as_str()),
+        ("SECRET_KEY", secret.as_str()),
+        ("AMQP_URL", amqp.as_str()),
+        ("RABBITMQ_QUEUE", queue.as_str()),
+        // Slow hashing keeps registrations in flight when the process dies.
+        ("PASSWORD_PBKDF2_ITERATIONS", "300000"),
+    ];
+    let service =
+        ServiceProcess::spawn(env!("CARGO_BIN_EXE_user-soap"), &envs, "/user-soap/health").await;
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    // Two complete registrations first, so the check below is about real rows.
+    for i in 0..2 {
+        let fields = user_fields(&format!(
+            "done{i}{}",
+            &Uuid::new_v4().simple().to_string()[..6]
+        ));
+        let resp = http
+            .post(format!("{}/register", service.base))
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(legacy_envelope(&pairs(&fields)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let requests: Vec<_> = (0..6)
+        .map(|i| {
+            let fields = user_fields(&format!(
+                "kill{i}{}",
+                &Uuid::new_v4().simple().to_string()[..6]
+            ));
+            let req = http
+                .post(format!("{}/register", service.base))
+                .header("content-type", "text/xml; charset=utf-8")
+                .body(legacy_envelope(&pairs(&fields)));
+            tokio::spawn(async move { req.send().await.map(|r| r.status().as_u16()) })
+        })
+        .collect();
+    service
+        .wait_in_flight("/register", 3, Duration::from_secs(20))
+        .await;
+    service.signal("KILL");
+    let mut answered = 2;
+    for r in requests {
+        if let Ok(Ok(200)) = r.await {
+            answered += 1;
+        }
+    }
+    drop(service);
+
+    let mut db = PgConnection::connect(&db_url).await.unwrap();
+    let users: Vec<String> = sqlx::query_scalar(r#"SELECT id::text FROM "user" ORDER BY 1"#)
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    let events: Vec<String> = sqlx::query_scalar(
+        "SELECT (body::json -> 'data' ->> 'id') FROM outbox WHERE event = 'UserRegistered' ORDER BY 1",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(
+        users, events,
+        "a user without its event, or an event without its user"
+    );
+    assert!(
+        users.len() >= answered,
+        "{answered} registrations answered 200 but only {} stored",
+        users.len()
+    );
+
+    // Restarted on the same database, the relay publishes what the dead process left.
+    let _restarted =
+        ServiceProcess::spawn(env!("CARGO_BIN_EXE_user-soap"), &envs, "/user-soap/health").await;
+    hub_testkit::wait_outbox_drained(&db_url, Duration::from_secs(30)).await;
+    let published = hub_testkit::take_messages(&queue).await;
+    let mut ids: Vec<String> = published
+        .iter()
+        .filter(|m| m.event() == "UserRegistered")
+        .map(|m| m.body["data"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        ids, users,
+        "every stored registration is published after the restart"
+    );
+}
