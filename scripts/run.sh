@@ -18,7 +18,10 @@ cd "$root"
 SERVICES=(
   "auth:5001:/auth/health"
   "user-soap:5002:/user-soap/health"
+  "session:5004:/session/health"
+  "images:5015:/profile-image/health"
   "user-lookup:5016:/user-search/health"
+  "connected:5020:/connected/health"
 )
 
 bash scripts/backing.sh install

@@ -1,0 +1,102 @@
+//! Connected configuration, read once from the environment at start-up.
+
+use std::{net::SocketAddr, time::Duration};
+
+use hub_db::PoolSettings;
+use hub_mongo::MongoSettings;
+use hub_runtime::{
+    config::{ConfigError, Env, Vars},
+    http::HttpConfig,
+};
+use secrecy::SecretString;
+
+/// Everything the service needs; each field names its variable and default.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `HOST` (default `0.0.0.0`) and `PORT` (default 5020). Port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// `DATABASE_URL`, or the original's `PG_HOST`, `PG_PORT`, `PG_DATABASE`, `PG_USER`,
+    /// `PG_PASSWORD` (or `POSTGRESQL_*`). Required.
+    pub database_url: SecretString,
+    /// `DB_MAX_CONNECTIONS`, `DB_ACQUIRE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`,
+    /// `DB_STARTUP_TIMEOUT_SECS`.
+    pub pool: PoolSettings,
+    /// `MONGODB_URI` or the original's `MONGO_URI` (required), `MONGODB_DATABASE`,
+    /// `MONGODB_TIMEOUT_MS`, `MONGODB_STARTUP_TIMEOUT_SECS`, `MONGODB_MAX_POOL_SIZE`.
+    pub mongo: MongoSettings,
+    /// `MONGODB_OPERATION_TIMEOUT_MS` (default 5000, as the session service): bound on
+    /// one MongoDB query or ping. The driver bounds connecting; this bounds a server
+    /// that accepts but does not answer.
+    pub mongo_operation_timeout: Duration,
+    /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 16 KiB, ...).
+    pub http: HttpConfig,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&hub_runtime::config::ProcessEnv)
+    }
+
+    /// Reads from any variable source (tests pass a map).
+    pub fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
+        let vars = Vars::new(env);
+        Ok(Self {
+            addr: vars.listen_addr(5020)?,
+            database_url: vars.postgres_url()?,
+            pool: PoolSettings::from_vars(&vars)?,
+            mongo: MongoSettings::from_vars(&vars)?,
+            mongo_operation_timeout: vars
+                .millis_or("MONGODB_OPERATION_TIMEOUT_MS", Duration::from_secs(5))?,
+            // Only GET endpoints: no request needs a body.
+            http: HttpConfig::from_vars(&vars, 16 * 1024)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let env = move |k: &str| map.get(k).cloned();
+        Config::from_source(&env)
+    }
+
+    #[test]
+    fn the_originals_pg_and_mongo_variables_are_accepted() {
+        let c = config(&[
+            ("PG_HOST", "db"),
+            ("PG_PORT", "5433"),
+            ("PG_DATABASE", "mydb"),
+            ("PG_USER", "app"),
+            ("PG_PASSWORD", "s3cret"),
+            ("MONGO_URI", "mongodb://mongo:27017/CatalogServiceDB"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.database_url.expose_secret(),
+            "postgres://app:s3cret@db:5433/mydb"
+        );
+        assert_eq!(c.addr.port(), 5020);
+        assert_eq!(c.mongo.database, None, "taken from the URI path");
+        assert_eq!(c.mongo_operation_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_missing_mongo_uri_names_the_variable() {
+        let err = config(&[("DATABASE_URL", "postgres://u@h/db")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("MONGO_URI"), "{err}");
+    }
+}

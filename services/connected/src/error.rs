@@ -1,0 +1,82 @@
+//! The one error type of the connected service and its mapping to responses.
+//!
+//! Bodies keep the original's shape, `{"error": "..."}`, and its texts (with their
+//! full stops), because clients parse them. Anything unexpected is logged once here
+//! and answered with the original's opaque 500; a backing server that is down or slow
+//! answers 503 fast, so callers know to retry.
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use hub_runtime::http::{self, Cause};
+
+/// `Result` with [`ApiError`].
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Everything a handler can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: no `username`, or an empty one (the original's text).
+    #[error("Username must be provided.")]
+    MissingUsername,
+    /// 400: `username` given more than once (the original passed an array to pg).
+    #[error("Username must be provided only once.")]
+    RepeatedUsername,
+    /// 404: no user has this username.
+    #[error("User not found.")]
+    UserNotFound,
+    /// 404: the user has no session with a timestamp.
+    #[error("No sessions found for this user.")]
+    NoSessions,
+    /// 503: PostgreSQL or MongoDB is down or too slow; retry later.
+    #[error("Service temporarily unavailable.")]
+    Unavailable(#[source] anyhow::Error),
+    /// 500: a bug or an unexpected failure.
+    #[error("An internal server error occurred.")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingUsername | Self::RepeatedUsername => StatusCode::BAD_REQUEST,
+            Self::UserNotFound | Self::NoSessions => StatusCode::NOT_FOUND,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        if hub_db::is_unavailable(&e) {
+            Self::Unavailable(e.into())
+        } else {
+            Self::Internal(e.into())
+        }
+    }
+}
+
+impl From<mongodb::error::Error> for ApiError {
+    fn from(e: mongodb::error::Error) -> Self {
+        // Only the kind: a driver message may echo parts of the connection string.
+        let cause = anyhow::anyhow!("MongoDB error ({})", hub_mongo::kind_name(&e));
+        if hub_mongo::is_unavailable(&e) {
+            Self::Unavailable(cause)
+        } else {
+            Self::Internal(cause)
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let cause = match &self {
+            Self::Unavailable(e) => Cause::Unavailable(e),
+            Self::Internal(e) => Cause::Internal(e),
+            _ => Cause::Client,
+        };
+        http::json_error(self.status(), "error", &self.to_string(), cause)
+    }
+}

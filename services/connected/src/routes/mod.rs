@@ -1,0 +1,36 @@
+//! Every route of the connected service, in one list, with its OpenAPI document.
+
+mod last_connection;
+mod ops;
+
+use axum::{Router, http::StatusCode};
+use hub_runtime::openapi::{self, OpenApiRouter};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+/// The service's routes (without the shared layers; see `hub_runtime::http::wrap`),
+/// plus `GET /openapi.json`, generated from the same list.
+pub fn router(state: AppState) -> Router {
+    let router = OpenApiRouter::new()
+        .routes(routes!(last_connection::last_connection))
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::health_alias));
+    openapi::finish(
+        router,
+        "connected",
+        env!("CARGO_PKG_VERSION"),
+        "When did a user last connect (port of the Express connected-service).",
+    )
+    .fallback(|| async { StatusCode::NOT_FOUND })
+    .with_state(state)
+}
+
+/// Every error body of this service (the original's shape).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, e.g. `User not found.`.
+    error: String,
+}

@@ -1,0 +1,252 @@
+//! Test harness: each test gets its own PostgreSQL database, its own MongoDB database
+//! and its own server on port 0, against the real servers started by scripts/backing.sh.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use chrono::{DateTime, Utc};
+use connected::{App, Config};
+use mongodb::bson::{self, Document, doc};
+use serde_json::Value;
+use sqlx::{Connection as _, PgConnection};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub db_url: String,
+    pub mongo: mongodb::Database,
+    pub http: reqwest::Client,
+    pub shutdown: CancellationToken,
+    pub handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts the service with test settings, overridden by `extra`.
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        Self::spawn_on(hub_testkit::create_database("connected").await, extra).await
+    }
+
+    /// Starts the service on the database at `db_url`, which the test's own helpers
+    /// use directly (`extra` may point the service elsewhere, e.g. through a [`Cut`]).
+    pub async fn spawn_on(db_url: String, extra: &[(&str, &str)]) -> Self {
+        let mongo_name = hub_testkit::mongo_database("connected");
+        let mongo_uri = hub_testkit::mongodb_uri();
+        let mut vars: HashMap<String, String> = [
+            ("DATABASE_URL", db_url.as_str()),
+            ("MONGODB_URI", mongo_uri.as_str()),
+            ("MONGODB_DATABASE", mongo_name.as_str()),
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let source = move |k: &str| vars.get(k).cloned();
+        let config = Config::from_source(&source).expect("valid test config");
+        let app = App::build(config).await.expect("app builds");
+        let addr = app.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.run(shutdown.clone()));
+        let mongo = mongodb::Client::with_uri_str(&mongo_uri)
+            .await
+            .unwrap()
+            .database(&mongo_name);
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            db_url,
+            mongo,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            shutdown,
+            handle: Some(handle),
+        }
+    }
+
+    pub async fn db(&self) -> PgConnection {
+        PgConnection::connect(&self.db_url).await.unwrap()
+    }
+
+    /// Inserts a row in the shared `"user"` table, as user-soap registers one.
+    pub async fn insert_user(&self, username: &str) -> Uuid {
+        let id = Uuid::new_v4();
+        let unique = Uuid::new_v4().simple().to_string();
+        sqlx::query(
+            r#"INSERT INTO "user" (id, username, password, first_name, last_name, dni, email, city)
+               VALUES ($1, $2, 'x', 'Ana', 'Peña', $3, $4, 'Málaga')"#,
+        )
+        .bind(id)
+        .bind(username)
+        .bind(&unique[..12])
+        .bind(format!("{unique}@example.com"))
+        .execute(&mut self.db().await)
+        .await
+        .unwrap();
+        id
+    }
+
+    /// Inserts a raw document into `sessions`, as a session service would write it.
+    pub async fn insert_session(&self, session: Document) {
+        self.mongo
+            .collection::<Document>("sessions")
+            .insert_one(session)
+            .await
+            .unwrap();
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /last-connection?username=<name>` (properly encoded): status and JSON body.
+    pub async fn last_connection(&self, username: &str) -> (u16, Value) {
+        let path = format!("/last-connection?username={}", encode(username));
+        json_body(self.get(&path).await).await
+    }
+
+    /// Drops the test's MongoDB database (PostgreSQL ones are dropped by scripts/test.sh).
+    pub async fn cleanup(self) {
+        self.mongo.drop().await.unwrap();
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+pub fn encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Status and body, asserting the body is JSON.
+pub async fn json_body(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(
+        ct.as_deref(),
+        Some("application/json"),
+        "status {status}: body must be JSON"
+    );
+    (status, resp.json().await.unwrap())
+}
+
+/// A BSON date `offset` away from now (negative: the past).
+pub fn date(offset: chrono::Duration) -> bson::DateTime {
+    bson::DateTime::from_millis((Utc::now() + offset).timestamp_millis())
+}
+
+/// The same instant as RFC 3339 with milliseconds, as the service writes it.
+pub fn rfc3339(d: bson::DateTime) -> String {
+    DateTime::<Utc>::from_timestamp_millis(d.timestamp_millis())
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A session document as the session service writes it at a login.
+pub fn session(user: Uuid, created: bson::DateTime, last_login: bson::DateTime) -> Document {
+    doc! {
+        "userId": user.to_string(),
+        "data": {},
+        "createdAt": created,
+        "updatedAt": last_login,
+        "lastLoginAt": last_login,
+        "__v": 0,
+    }
+}
+
+/// A TCP forwarder to a real server that a test can cut and restore, so the service
+/// sees that server go away without stopping the shared one (which other tests use).
+pub struct Cut {
+    pub port: u16,
+    target: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl Cut {
+    /// Forwards a fresh local port to `target`.
+    pub async fn start(target: SocketAddr) -> Self {
+        Self::listen(target, 0).await
+    }
+
+    async fn listen(target: SocketAddr, port: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut inbound, _) = tokio::select! {
+                    () = token.cancelled() => return,
+                    accepted = listener.accept() => accepted.unwrap(),
+                };
+                let token = token.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        () = token.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                    }
+                });
+            }
+        });
+        Self { port, target, stop }
+    }
+
+    /// Closes the port and every connection through it (like a server that died).
+    pub fn cut(&self) {
+        self.stop.cancel();
+    }
+
+    /// Forwards the same port again (like the server coming back).
+    pub async fn restore(self) -> Self {
+        Self::listen(self.target, self.port).await
+    }
+}
+
+/// `url` with its `host:port` replaced by `127.0.0.1:<port>`, and the original address.
+pub fn via_local_port(url: &str, port: u16) -> (String, SocketAddr) {
+    let at = url.find('@').unwrap() + 1;
+    let end = at + url[at..].find('/').unwrap();
+    let target = std::net::ToSocketAddrs::to_socket_addrs(&url[at..end])
+        .unwrap()
+        .next()
+        .unwrap();
+    (
+        format!("{}127.0.0.1:{port}{}", &url[..at], &url[end..]),
+        target,
+    )
+}

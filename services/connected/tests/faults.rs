@@ -1,0 +1,73 @@
+//! Fault tests: they stop the shared MongoDB, so they run serially, after the rest
+//! (scripts/test.sh runs this binary on its own with one thread).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestApp, date, json_body, session};
+use hub_testkit::MongoDown;
+use serde_json::json;
+
+/// How fast an outage must turn into an answer (the driver's bound is 1 s).
+const FAST: Duration = Duration::from_millis(2500);
+
+#[tokio::test]
+async fn with_mongodb_down_requests_get_a_fast_503_and_recover_without_a_restart() {
+    let app = TestApp::spawn().await;
+    let id = app.insert_user("mo").await;
+    app.insert_session(session(
+        id,
+        date(chrono::Duration::days(-1)),
+        date(chrono::Duration::minutes(-7)),
+    ))
+    .await;
+    let (status, body) = app.last_connection("mo").await;
+    assert_eq!(
+        (status, &body["lastConnection"]),
+        (200, &json!("7 minutes ago"))
+    );
+
+    let outage = MongoDown::stop();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let (status, body) = app.last_connection("mo").await;
+        let took = t.elapsed();
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body, json!({"error": "Service temporarily unavailable."}));
+        assert!(took < FAST, "503 took {took:?}");
+        eprintln!("MongoDB down: 503 after {took:?}");
+    }
+    let t = Instant::now();
+    let (status, body) = json_body(app.get("/connected/health").await).await;
+    assert!(t.elapsed() < FAST, "health took {:?}", t.elapsed());
+    assert_eq!(
+        (status, body),
+        (
+            500,
+            json!({"status": "unhealthy", "error": "MongoDB unavailable"})
+        )
+    );
+    // Requests that need only PostgreSQL still answer.
+    let (status, _) = app.last_connection("nobody").await;
+    assert_eq!(status, 404);
+    drop(outage); // restarts mongod
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = app.last_connection("mo").await;
+        if status == 200 {
+            assert_eq!(body["lastConnection"], json!("7 minutes ago"));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no recovery within 60 s: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, body) = json_body(app.get("/connected/health").await).await;
+    assert_eq!((status, body), (200, json!({"status": "healthy"})));
+    app.cleanup().await;
+}

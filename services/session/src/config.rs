@@ -1,0 +1,67 @@
+//! Session configuration, read once from the environment at start-up.
+
+use std::{net::SocketAddr, time::Duration};
+
+use hub_db::PoolSettings;
+use hub_events::{catalogue::queues, consumer::ConsumerConfig};
+use hub_mongo::MongoSettings;
+use hub_runtime::{
+    config::{ConfigError, Env, Vars},
+    http::HttpConfig,
+};
+use secrecy::SecretString;
+
+/// Everything the service needs; each field names its variable and default.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `HOST` (default `0.0.0.0`) and `PORT` (default 5004). Port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// `DATABASE_URL` (or `POSTGRESQL_*` / `PG_*` parts). Required: a token's user
+    /// must exist in `"user"`.
+    pub database_url: SecretString,
+    /// `DB_MAX_CONNECTIONS`, `DB_ACQUIRE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`,
+    /// `DB_STARTUP_TIMEOUT_SECS`.
+    pub pool: PoolSettings,
+    /// `MONGODB_URI` (or the original's `MONGO_URI`), `MONGODB_DATABASE`,
+    /// `MONGODB_TIMEOUT_MS`, `MONGODB_STARTUP_TIMEOUT_SECS`, `MONGODB_MAX_POOL_SIZE`.
+    pub mongo: MongoSettings,
+    /// `MONGODB_OPERATION_TIMEOUT_MS` (default 5000): bound on one MongoDB operation
+    /// once a server is selected (a hung server answers 503 instead of hanging).
+    pub mongo_operation_timeout: Duration,
+    /// `SECRET_KEY` or `JWT_SECRET` (the same key auth signs with). Required.
+    pub jwt_secret: SecretString,
+    /// The `auth-events` consumer: `AMQP_URL` (or `RABBITMQ_HOST`/`RABBITMQ_PORT`),
+    /// `CONSUMER_QUEUE` (else `RABBITMQ_QUEUE`, default `auth-events`),
+    /// `CONSUMER_DEAD_LETTER_QUEUE` (default `<queue>.dlq`), `CONSUMER_*` tuning.
+    pub consumer: ConsumerConfig,
+    /// `SESSION_CONSUMER` (default true): consume login events. Off, the service
+    /// serves HTTP only.
+    pub consume_events: bool,
+    /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 100 KiB as
+    /// the original's `express.json()`, ...).
+    pub http: HttpConfig,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&hub_runtime::config::ProcessEnv)
+    }
+
+    /// Reads from any variable source (tests pass a map).
+    pub fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
+        let vars = Vars::new(env);
+        Ok(Self {
+            addr: vars.listen_addr(5004)?,
+            database_url: vars.postgres_url()?,
+            pool: PoolSettings::from_vars(&vars)?,
+            mongo: MongoSettings::from_vars(&vars)?,
+            mongo_operation_timeout: vars
+                .millis_or("MONGODB_OPERATION_TIMEOUT_MS", Duration::from_secs(5))?,
+            jwt_secret: hub_identity::jwt::secret_from_env(&vars)?,
+            consumer: ConsumerConfig::from_vars(&vars, "session", queues::AUTH_EVENTS)?,
+            consume_events: vars.bool_or("SESSION_CONSUMER", true)?,
+            http: HttpConfig::from_vars(&vars, 100 * 1024)?,
+        })
+    }
+}

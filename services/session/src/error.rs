@@ -1,0 +1,93 @@
+//! The one error type of the session service and its mapping to responses.
+//!
+//! Bodies keep the original's shape, `{"message": "..."}`, because clients parse it.
+//! Client errors say what was wrong; anything unexpected is logged once here, with its
+//! cause chain, and answered with an opaque 500 (the original echoed the driver's
+//! message in an `error` key; that leaked internals and is gone). A backing server that
+//! is down or saturated answers 503 fast.
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use hub_runtime::http::{self, Cause};
+
+/// `Result` with [`ApiError`].
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Everything a handler can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed; the text says how.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 403: no bearer token (the original's status and text).
+    #[error("No token provided")]
+    TokenMissing,
+    /// 401: bad signature, other algorithm, malformed or expired (the original's text).
+    #[error("Invalid or expired token")]
+    InvalidToken,
+    /// 401: the token is valid but its user is no longer in `"user"`.
+    #[error("User not found")]
+    UnknownUser,
+    /// 403: the path names another user's session.
+    #[error("Access denied: you can only access your own session")]
+    NotOwner,
+    /// 404: the caller has no session.
+    #[error("Session not found")]
+    SessionNotFound,
+    /// 409: `PUT` cannot set `data.text` because the stored `data` is not an object.
+    #[error("Session data is not an object; replace it with POST /api/sessions")]
+    DataNotAnObject,
+    /// 503: a backing server is down or saturated; retry later.
+    #[error("Service temporarily unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// 500: a bug or an unexpected failure.
+    #[error("Internal server error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::TokenMissing | Self::NotOwner => StatusCode::FORBIDDEN,
+            Self::InvalidToken | Self::UnknownUser => StatusCode::UNAUTHORIZED,
+            Self::SessionNotFound => StatusCode::NOT_FOUND,
+            Self::DataNotAnObject => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        if hub_db::is_unavailable(&e) {
+            Self::Unavailable(e.into())
+        } else {
+            Self::Internal(e.into())
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        if e.is_unavailable() {
+            Self::Unavailable(e.into())
+        } else {
+            Self::Internal(e.into())
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let cause = match &self {
+            Self::Unavailable(e) => Cause::Unavailable(e),
+            Self::Internal(e) => Cause::Internal(e),
+            _ => Cause::Client,
+        };
+        http::json_error(self.status(), "message", &self.to_string(), cause)
+    }
+}

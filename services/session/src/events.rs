@@ -1,0 +1,122 @@
+//! The `auth-events` consumer: a `UserLoggedIn` records the login in the user's session.
+//!
+//! The generic machinery (reconnect, ack after the write, retries, dead-lettering) is
+//! `hub_events::consumer`; this is only what a message means here.
+
+use chrono::{DateTime, Utc};
+use hub_events::{
+    catalogue::UserLoggedIn,
+    consumer::{HandleError, Handled, Handler, Message},
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::store::sessions::Sessions;
+
+/// The originals' envelope, `{"event","data","timestamp"}`.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    event: String,
+    #[serde(default)]
+    data: Value,
+    #[serde(default)]
+    timestamp: Option<String>,
+}
+
+/// Applies `UserLoggedIn` to the sessions collection; acks every other event unread
+/// (`UserLoginFailed`, `TestEvent`, anything added later).
+#[derive(Debug, Clone)]
+pub struct LoginRecorder {
+    /// Where sessions live.
+    pub sessions: Sessions,
+}
+
+/// What a `UserLoggedIn` message says: whose login, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Login {
+    /// The user's id, as the session's `userId`.
+    pub user_id: String,
+    /// The event's `timestamp`.
+    pub at: DateTime<Utc>,
+}
+
+/// Reads a message: `Ok(None)` for events this consumer ignores, `Err` for poison.
+pub fn parse(body: &[u8]) -> Result<Option<Login>, HandleError> {
+    let envelope: Envelope = serde_json::from_slice(body)
+        .map_err(|e| HandleError::Poison(format!("not an event envelope: {e}")))?;
+    if envelope.event != "UserLoggedIn" {
+        return Ok(None);
+    }
+    let data: UserLoggedIn = serde_json::from_value(envelope.data)
+        .map_err(|e| HandleError::Poison(format!("UserLoggedIn data has the wrong shape: {e}")))?;
+    // Python's isoformat() with an offset is RFC 3339 (with or without microseconds).
+    let at = envelope
+        .timestamp
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .ok_or_else(|| {
+            HandleError::Poison("UserLoggedIn timestamp missing or not ISO-8601 with offset".into())
+        })?
+        .with_timezone(&Utc);
+    Ok(Some(Login {
+        user_id: data.user_id.to_string(),
+        at,
+    }))
+}
+
+impl Handler for LoginRecorder {
+    async fn handle(&self, message: &Message) -> Result<Handled, HandleError> {
+        let Some(login) = parse(&message.body)? else {
+            return Ok(Handled::Skipped);
+        };
+        match self
+            .sessions
+            .record_login(&login.user_id, login.at, &message.id)
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(user.id = %login.user_id, "login recorded in session");
+                Ok(Handled::Processed)
+            }
+            Ok(false) => {
+                tracing::debug!(user.id = %login.user_id, "login event already applied");
+                Ok(Handled::Skipped)
+            }
+            Err(e) if e.is_unavailable() => Err(HandleError::Unavailable(e.to_string())),
+            Err(e) => Err(HandleError::Failed(e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_user_logged_in_from_auth_is_read_with_its_python_timestamp() {
+        let body = br#"{"event": "UserLoggedIn", "data": {"user_id": "6f1c2e9b-1e8a-4012-8456-789abcdef012", "username": "ana", "email": "a@x"}, "timestamp": "2025-07-05T23:40:01.123456+00:00"}"#;
+        let login = parse(body).unwrap().unwrap();
+        assert_eq!(login.user_id, "6f1c2e9b-1e8a-4012-8456-789abcdef012");
+        assert_eq!(login.at.to_rfc3339(), "2025-07-05T23:40:01.123456+00:00");
+        // Python omits the fraction on a whole second.
+        let body = br#"{"event":"UserLoggedIn","data":{"user_id":"6f1c2e9b-1e8a-4012-8456-789abcdef012","username":"a","email":"e"},"timestamp":"2025-07-05T23:40:01+00:00"}"#;
+        assert!(parse(body).unwrap().is_some());
+    }
+
+    #[test]
+    fn other_events_are_ignored_and_broken_ones_are_poison() {
+        let failed = br#"{"event":"UserLoginFailed","data":{"username":null,"reason":"Invalid credentials"},"timestamp":"2025-07-05T23:40:01.1+00:00"}"#;
+        assert_eq!(parse(failed).unwrap(), None);
+        for body in [
+            &b"not json"[..],
+            br#"{"data":{}}"#,
+            br#"[1]"#,
+            br#"{"event":"UserLoggedIn","data":{"user_id":"nope","username":"a","email":"e"},"timestamp":"2025-07-05T23:40:01+00:00"}"#,
+            br#"{"event":"UserLoggedIn","data":{"user_id":"6f1c2e9b-1e8a-4012-8456-789abcdef012","username":"a","email":"e"}}"#,
+            br#"{"event":"UserLoggedIn","data":{"user_id":"6f1c2e9b-1e8a-4012-8456-789abcdef012","username":"a","email":"e"},"timestamp":"2025-07-05T23:40:01"}"#,
+        ] {
+            assert!(matches!(parse(body), Err(HandleError::Poison(_))), "{}", String::from_utf8_lossy(body));
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Session service (port 5004): one session document per user in MongoDB, a Rust
+//! port of the Express `session-service` (shared/originals.md §3.3), bugs fixed.
+//!
+//! Endpoints (all but health need `Authorization: Bearer <jwt>` from auth; 403
+//! `{"message":"No token provided"}` without one, 401 `{"message":"Invalid or expired token"}`
+//! for a bad one, 401 `{"message":"User not found"}` if its user is gone from `"user"`):
+//! * `POST /api/sessions` `{"data"}` → 201 created / 200 updated `{"message","session"}`.
+//! * `GET /api/sessions/verify` → 200 `{"message":"Session is valid","userId","session"}`.
+//! * `GET`, `PUT` (`{"data":{"text"}}`), `DELETE /api/sessions/{userId}`: the caller's own
+//!   session only (403 for anyone else's).
+//! * `GET /session/health`, `GET /health`: MongoDB and PostgreSQL checked.
+//! * `GET /openapi.json`: the OpenAPI document, generated from the routes ([`routes`]).
+//!
+//! Data: MongoDB `sessions` (`userId`, `data`, `createdAt`, `updatedAt`, `__v`, plus
+//! `lastLoginAt` and `loginEventIds`), unique index on `userId`; reads `"user"` in
+//! PostgreSQL. Events: consumes `UserLoggedIn` from `auth-events` (idempotent on the
+//! message id, poison messages to `auth-events.dlq`) and records `lastLoginAt`.
+//! Publishes nothing.
+
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod routes;
+pub mod state;
+pub mod store;
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use axum::Router;
+use hub_identity::jwt::JwtKeys;
+use hub_runtime::{http, service};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use crate::config::Config;
+use crate::{
+    state::AppState,
+    store::sessions::{IndexOutcome, Sessions},
+};
+
+/// A built service: databases ready, index ensured, listener bound, not yet serving.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    config: Config,
+}
+
+impl App {
+    /// Connects to PostgreSQL (migrating) and MongoDB (each waiting up to its start-up
+    /// timeout), ensures the unique `userId` index, binds.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = hub_db::pool(&config.database_url, &config.pool, "session")?;
+        hub_db::migrate(&pool, config.pool.startup_timeout).await?;
+        let (_client, db) = hub_mongo::connect(&config.mongo, "session").await?;
+        hub_mongo::wait_ready(&db, config.mongo.startup_timeout).await?;
+        let sessions = Sessions::new(&db, config.mongo_operation_timeout);
+        match sessions
+            .ensure_unique_user_index()
+            .await
+            .context("cannot create the unique index on sessions.userId")?
+        {
+            IndexOutcome::Created => {}
+            // Legacy data (the original had no index) may hold several documents for one
+            // user. Refusing to start would take the service down over old rows; serving
+            // without the index only loses the protection against concurrent duplicate
+            // creation. The fix is an operator's (docs/COMPATIBILITY.md), then a restart.
+            IndexOutcome::DuplicateUsers => tracing::error!(
+                collection = store::sessions::COLLECTION,
+                "sessions holds several documents for the same userId, so the unique index on \
+                 userId was NOT created; serving anyway. Merge or delete the duplicates and \
+                 restart (see docs/COMPATIBILITY.md, session)"
+            ),
+            IndexOutcome::OtherIndexExists => tracing::warn!(
+                collection = store::sessions::COLLECTION,
+                "an index on sessions.userId already exists with another name or options; \
+                 keeping it (if it is not unique, duplicates stay possible)"
+            ),
+        }
+        let state = AppState {
+            pool,
+            sessions,
+            // Session only verifies; the lifetime is auth's business.
+            jwt: JwtKeys::new(&config.jwt_secret, Duration::from_secs(3600)),
+        };
+        let router = http::wrap(
+            routes::router(state.clone()),
+            &config.http,
+            http::json_renderer("message"),
+        );
+        let listener = http::bind(config.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.addr))?;
+        Ok(Self {
+            listener,
+            router,
+            state,
+            config,
+        })
+    }
+
+    /// The address actually bound (the real port when `PORT=0`).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves requests and consumes login events until `shutdown` is cancelled, then
+    /// drains requests, lets the consumer finish its message in hand, closes the pool.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let mut background = Vec::new();
+        if self.config.consume_events {
+            background.push(tokio::spawn(hub_events::consumer::run(
+                self.config.consumer.clone(),
+                events::LoginRecorder {
+                    sessions: self.state.sessions.clone(),
+                },
+                shutdown.clone(),
+            )));
+        }
+        let drain = self.config.http.drain_timeout;
+        let served = service::serve(
+            "session",
+            self.listener,
+            self.router,
+            shutdown,
+            drain,
+            background,
+        )
+        .await;
+        self.state.pool.close().await;
+        tracing::info!("shutdown complete");
+        served
+    }
+}

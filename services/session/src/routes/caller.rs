@@ -1,0 +1,62 @@
+//! The authenticated caller: a verified bearer token whose user still exists.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts},
+};
+use uuid::Uuid;
+
+use crate::{error::ApiError, state::AppState, store::users};
+
+/// The caller named by `Authorization: Bearer <jwt>`.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's `user_id`, which keys the caller's session.
+    pub user_id: Uuid,
+}
+
+impl Caller {
+    /// The `userId` stored in the caller's session document (`str(uuid)` in auth).
+    pub fn key(&self) -> String {
+        self.user_id.to_string()
+    }
+
+    /// Only the caller's own session may be touched (the original let any token read,
+    /// change or delete anyone's). The path must name the caller's id.
+    pub fn must_own(&self, path_user_id: &str) -> Result<(), ApiError> {
+        match Uuid::parse_str(path_user_id) {
+            Ok(id) if id == self.user_id => Ok(()),
+            _ => Err(ApiError::NotOwner),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // The original took the second space-separated part whatever the scheme; we
+        // require the Bearer scheme (any case), and anything else is "no token".
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
+            .ok_or(ApiError::TokenMissing)?;
+        // Expired and invalid share the original's one message.
+        let claims = state
+            .jwt
+            .verify(token)
+            .map_err(|_| ApiError::InvalidToken)?;
+        if !users::exists(&state.pool, claims.user_id).await? {
+            tracing::info!(user.id = %claims.user_id, "valid token for a user that no longer exists");
+            return Err(ApiError::UnknownUser);
+        }
+        Ok(Self {
+            user_id: claims.user_id,
+        })
+    }
+}

@@ -1,0 +1,55 @@
+//! Health.
+
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use hub_runtime::http;
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// `GET /session/health` and `/health`: 200 `{"status":"healthy"}` when both MongoDB
+/// and PostgreSQL answer (the original answered healthy without checking anything),
+/// else 500 `{"status":"unhealthy","error"}` naming which one is down, without the
+/// driver's message. Each check is bounded by its driver's fail-fast timeout (1 s).
+#[utoipa::path(get, path = "/session/health", responses(
+    (status = 200, description = "`{\"status\":\"healthy\"}`: MongoDB and PostgreSQL answer"),
+    (status = 500, description = "`{\"status\":\"unhealthy\",\"error\"}`, `error` naming what is down"),
+))]
+pub async fn health(State(state): State<AppState>) -> Response {
+    let (mongo, pg) = tokio::join!(state.sessions.ping(), hub_db::ping(&state.pool));
+    let error = match (mongo, pg) {
+        (Ok(()), Ok(())) => {
+            return (StatusCode::OK, Json(json!({ "status": "healthy" }))).into_response();
+        }
+        (Err(m), Err(p)) => {
+            tracing::warn!(mongo.error = %m, db.error = %p, "health check: MongoDB and PostgreSQL unavailable");
+            "MongoDB and PostgreSQL unavailable"
+        }
+        (Err(m), Ok(())) => {
+            tracing::warn!(mongo.error = %m, "health check: MongoDB unavailable");
+            "MongoDB unavailable"
+        }
+        (Ok(()), Err(p)) => {
+            tracing::warn!(db.error = %p, "health check: PostgreSQL unavailable");
+            "PostgreSQL unavailable"
+        }
+    };
+    // Marked rendered: the shared error layer would otherwise replace this body.
+    http::rendered((
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({ "status": "unhealthy", "error": error })),
+    ))
+}
+
+/// `GET /health`: the same check as [`health`], at the path every service shares.
+#[utoipa::path(get, path = "/health", responses(
+    (status = 200, description = "`{\"status\":\"healthy\"}`: MongoDB and PostgreSQL answer"),
+    (status = 500, description = "`{\"status\":\"unhealthy\",\"error\"}`, `error` naming what is down"),
+))]
+pub async fn health_alias(state: State<AppState>) -> Response {
+    health(state).await
+}

@@ -1,0 +1,385 @@
+//! `/api/sessions`: the caller's own session document.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode, header},
+};
+use mongodb::bson::Bson;
+use serde_json::{Value, json};
+
+use crate::{
+    error::{ApiError, ApiResult},
+    routes::caller::Caller,
+    state::AppState,
+    store::sessions::{SessionJson, SetText},
+};
+
+/// Deepest `data` accepted (BSON allows 100 levels; the margin is for our own nesting).
+const MAX_DEPTH: usize = 64;
+
+/// `POST /api/sessions` body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handler reads the body itself, as express.json() did
+pub struct CreateSession {
+    /// Any JSON value, stored as the session's `data` (replacing the old one); `{}` if
+    /// missing. Keys must not start with `$` or hold `.` or NUL; at most 64 levels deep.
+    data: Option<serde_json::Value>,
+}
+
+/// `PUT /api/sessions/{userId}` body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only
+pub struct UpdateSession {
+    /// Only `text` is read.
+    #[schema(nullable = false)]
+    data: Option<UpdateSessionData>,
+}
+
+/// `data` of `UpdateSession`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only
+pub struct UpdateSessionData {
+    /// Stored as `data.text` when truthy (JavaScript's rules); else nothing changes.
+    text: Option<serde_json::Value>,
+}
+
+/// The answer of `POST /api/sessions` and `PUT /api/sessions/{userId}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handlers answer with `json!`
+pub struct SessionMessage {
+    /// `Session created` or `Session updated`.
+    message: String,
+    /// The session after the change.
+    session: SessionJson,
+}
+
+/// The answer of `GET /api/sessions/verify`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handler answers with `json!`
+pub struct SessionValid {
+    /// `Session is valid`.
+    message: String,
+    /// The caller's id.
+    #[serde(rename = "userId")]
+    user_id: String,
+    /// The caller's session.
+    session: SessionJson,
+}
+
+/// `POST /api/sessions` `{"data": <any>}`: creates the caller's session (201
+/// `{"message":"Session created","session"}`) or replaces its data (200
+/// `{"message":"Session updated","session"}`). A missing `data` stores `{}`.
+#[utoipa::path(
+    post,
+    path = "/api/sessions",
+    security(("bearer" = [])),
+    request_body(
+        content = CreateSession,
+        content_type = "application/json",
+        description = "A body not declared as JSON, or none, is ignored (as express.json() did) and stores `{}`",
+    ),
+    responses(
+        (status = 200, description = "Session updated (data replaced)", body = SessionMessage),
+        (status = 201, description = "Session created", body = SessionMessage),
+        (status = 400, description = "Malformed JSON, or data MongoDB cannot store", body = super::Message),
+        (status = 401, description = "Invalid or expired token, or its user no longer exists", body = super::Message),
+        (status = 403, description = "No token provided", body = super::Message),
+        (status = 500, description = "Unexpected failure", body = super::Message),
+        (status = 503, description = "MongoDB or PostgreSQL unavailable", body = super::Message),
+    )
+)]
+#[tracing::instrument(name = "session.upsert", skip_all, fields(user.id = %caller.user_id))]
+pub async fn create_or_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let data = match json_body(&headers, &body)? {
+        Some(Value::Object(mut obj)) => obj.remove("data"),
+        _ => None,
+    }
+    .unwrap_or_else(|| json!({}));
+    let (doc, created) = state
+        .sessions
+        .upsert(&caller.key(), to_bson(&data)?)
+        .await?;
+    let (status, message) = if created {
+        (StatusCode::CREATED, "Session created")
+    } else {
+        (StatusCode::OK, "Session updated")
+    };
+    Ok((
+        status,
+        Json(json!({ "message": message, "session": SessionJson::from(doc) })),
+    ))
+}
+
+/// `GET /api/sessions/verify`: 200 `{"message":"Session is valid","userId","session"}`
+/// when the token is valid and the caller has a session, else 404.
+#[utoipa::path(
+    get,
+    path = "/api/sessions/verify",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token is valid and the caller has a session", body = SessionValid),
+        (status = 401, description = "Invalid or expired token, or its user no longer exists", body = super::Message),
+        (status = 403, description = "No token provided", body = super::Message),
+        (status = 404, description = "Session not found", body = super::Message),
+        (status = 500, description = "Unexpected failure", body = super::Message),
+        (status = 503, description = "MongoDB or PostgreSQL unavailable", body = super::Message),
+    )
+)]
+pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    let doc = state
+        .sessions
+        .find(&caller.key())
+        .await?
+        .ok_or(ApiError::SessionNotFound)?;
+    Ok(Json(json!({
+        "message": "Session is valid",
+        "userId": caller.key(),
+        "session": SessionJson::from(doc),
+    })))
+}
+
+/// `GET /api/sessions/{userId}`: the caller's session, as the original rendered it.
+#[utoipa::path(
+    get,
+    path = "/api/sessions/{userId}",
+    security(("bearer" = [])),
+    params(("userId" = String, Path, description = "The caller's own user id (another user's ⇒ 403)")),
+    responses(
+        (status = 200, description = "The caller's session", body = SessionJson),
+        (status = 401, description = "Invalid or expired token, or its user no longer exists", body = super::Message),
+        (status = 403, description = "No token provided, or another user's id", body = super::Message),
+        (status = 404, description = "Session not found", body = super::Message),
+        (status = 500, description = "Unexpected failure", body = super::Message),
+        (status = 503, description = "MongoDB or PostgreSQL unavailable", body = super::Message),
+    )
+)]
+pub async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<SessionJson>> {
+    caller.must_own(&user_id)?;
+    let doc = state
+        .sessions
+        .find(&caller.key())
+        .await?
+        .ok_or(ApiError::SessionNotFound)?;
+    Ok(Json(doc.into()))
+}
+
+/// `PUT /api/sessions/{userId}` `{"data":{"text": <value>}}`: sets `data.text` when
+/// the value is truthy (as the original's `data.text || session.data.text`) and, unlike
+/// the original, stores it. 200 `{"message":"Session updated","session"}`.
+#[utoipa::path(
+    put,
+    path = "/api/sessions/{userId}",
+    security(("bearer" = [])),
+    params(("userId" = String, Path, description = "The caller's own user id (another user's ⇒ 403)")),
+    request_body(
+        content = UpdateSession,
+        content_type = "application/json",
+        description = "Without a truthy `data.text` (or without a JSON body) the session is answered unchanged",
+    ),
+    responses(
+        (status = 200, description = "Session updated", body = SessionMessage),
+        (status = 400, description = "Malformed JSON, or a text MongoDB cannot store", body = super::Message),
+        (status = 401, description = "Invalid or expired token, or its user no longer exists", body = super::Message),
+        (status = 403, description = "No token provided, or another user's id", body = super::Message),
+        (status = 404, description = "Session not found", body = super::Message),
+        (status = 409, description = "The stored data is not an object, so it has no text to set", body = super::Message),
+        (status = 500, description = "Unexpected failure", body = super::Message),
+        (status = 503, description = "MongoDB or PostgreSQL unavailable", body = super::Message),
+    )
+)]
+#[tracing::instrument(name = "session.update", skip_all, fields(user.id = %caller.user_id))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    caller.must_own(&user_id)?;
+    let text = match json_body(&headers, &body)? {
+        Some(Value::Object(mut obj)) => match obj.remove("data") {
+            Some(Value::Object(mut data)) => data.remove("text").filter(truthy),
+            _ => None,
+        },
+        _ => None,
+    };
+    let doc = match text {
+        None => state.sessions.find(&caller.key()).await?,
+        Some(text) => match state
+            .sessions
+            .set_text(&caller.key(), to_bson(&text)?)
+            .await?
+        {
+            SetText::Updated(doc) => Some(*doc),
+            SetText::NotFound => None,
+            SetText::NotAnObject => return Err(ApiError::DataNotAnObject),
+        },
+    }
+    .ok_or(ApiError::SessionNotFound)?;
+    Ok(Json(
+        json!({ "message": "Session updated", "session": SessionJson::from(doc) }),
+    ))
+}
+
+/// `DELETE /api/sessions/{userId}`: 200 `{"message":"Session deleted"}` or 404.
+#[utoipa::path(
+    delete,
+    path = "/api/sessions/{userId}",
+    security(("bearer" = [])),
+    params(("userId" = String, Path, description = "The caller's own user id (another user's ⇒ 403)")),
+    responses(
+        (status = 200, description = "`{\"message\":\"Session deleted\"}`", body = super::Message),
+        (status = 401, description = "Invalid or expired token, or its user no longer exists", body = super::Message),
+        (status = 403, description = "No token provided, or another user's id", body = super::Message),
+        (status = 404, description = "Session not found", body = super::Message),
+        (status = 500, description = "Unexpected failure", body = super::Message),
+        (status = 503, description = "MongoDB or PostgreSQL unavailable", body = super::Message),
+    )
+)]
+#[tracing::instrument(name = "session.delete", skip_all, fields(user.id = %caller.user_id))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.must_own(&user_id)?;
+    if state.sessions.delete(&caller.key()).await? == 0 {
+        return Err(ApiError::SessionNotFound);
+    }
+    Ok(Json(json!({ "message": "Session deleted" })))
+}
+
+/// The body as `express.json()` read it: only a JSON content type is parsed (any other
+/// body is ignored, as there); an empty body is no body; malformed JSON, or a top-level
+/// value that is neither an object nor an array, is a 400 (the original answered an
+/// HTML page with a stack trace).
+fn json_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Option<Value>> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if !is_json || body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(v @ (Value::Object(_) | Value::Array(_))) => Ok(Some(v)),
+        Ok(_) => Err(ApiError::BadRequest(
+            "Request body must be a JSON object".into(),
+        )),
+        Err(_) => Err(ApiError::BadRequest("Malformed JSON body".into())),
+    }
+}
+
+/// JavaScript truthiness, for the original's `data.text || session.data.text`.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// Client data as BSON, refusing what MongoDB would reject or misread: keys starting
+/// with `$`, containing `.` or NUL, nesting deeper than [`MAX_DEPTH`], integers beyond
+/// 64 bits.
+fn to_bson(v: &Value) -> ApiResult<Bson> {
+    check_keys(v, 0)?;
+    mongodb::bson::to_bson(v)
+        .map_err(|_| ApiError::BadRequest("data holds a number MongoDB cannot store".into()))
+}
+
+fn check_keys(v: &Value, depth: usize) -> ApiResult<()> {
+    if depth > MAX_DEPTH {
+        return Err(ApiError::BadRequest(format!(
+            "data is nested deeper than {MAX_DEPTH} levels"
+        )));
+    }
+    match v {
+        Value::Object(obj) => {
+            for (k, child) in obj {
+                if k.starts_with('$') || k.contains('.') || k.contains('\0') {
+                    return Err(ApiError::BadRequest(
+                        "data keys must not start with $ or contain . or NUL".into(),
+                    ));
+                }
+                check_keys(child, depth + 1)?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => items.iter().try_for_each(|i| check_keys(i, depth + 1)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn json_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h
+    }
+
+    #[test]
+    fn bodies_are_read_as_express_json_did() {
+        let h = json_headers();
+        assert!(json_body(&h, b"{").is_err());
+        assert!(json_body(&h, b"42").is_err());
+        assert_eq!(json_body(&h, b"").unwrap(), None);
+        assert_eq!(
+            json_body(&h, br#"{"data":1}"#).unwrap(),
+            Some(json!({"data":1}))
+        );
+        assert_eq!(json_body(&HeaderMap::new(), b"{").unwrap(), None);
+    }
+
+    #[test]
+    fn truthiness_follows_javascript() {
+        for v in [json!(null), json!(false), json!(0), json!(0.0), json!("")] {
+            assert!(!truthy(&v), "{v}");
+        }
+        for v in [json!(true), json!(1), json!("x"), json!([]), json!({})] {
+            assert!(truthy(&v), "{v}");
+        }
+    }
+
+    #[test]
+    fn data_mongodb_would_reject_is_a_bad_request() {
+        assert!(to_bson(&json!({"$where": 1})).is_err());
+        assert!(to_bson(&json!({"a": {"b.c": 1}})).is_err());
+        assert!(to_bson(&json!([{"x\u{0}": 1}])).is_err());
+        assert!(to_bson(&json!(u64::MAX)).is_err());
+        let mut deep = json!(1);
+        for _ in 0..=MAX_DEPTH {
+            deep = json!([deep]);
+        }
+        assert!(to_bson(&deep).is_err());
+        assert!(to_bson(&json!({"text": "hi", "list": [1, {"k": null}]})).is_ok());
+    }
+}

@@ -1,0 +1,362 @@
+//! Test harness: each test gets its own PostgreSQL database, MongoDB database and queue
+//! names, and its own server on port 0, against the real servers started by
+//! scripts/backing.sh.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use lapin::{
+    BasicProperties, Connection, ConnectionProperties,
+    options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions},
+    types::FieldTable,
+};
+use mongodb::bson::{Document, doc};
+use serde_json::{Value, json};
+use session::{App, Config};
+use sqlx::{Connection as _, PgConnection};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub db_url: String,
+    pub mongo_db: String,
+    pub queue: String,
+    pub dlq: String,
+    pub secret: String,
+    pub http: reqwest::Client,
+    pub mongo: mongodb::Database,
+    pub shutdown: CancellationToken,
+    pub handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts the service with test settings, overridden by `extra`.
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let db_url = hub_testkit::create_database("session").await;
+        let mongo_db = hub_testkit::mongo_database("session");
+        let queue = hub_testkit::queue_name("auth-events");
+        let dlq = format!("{queue}.dlq");
+        let secret = format!("test-secret-{}", Uuid::new_v4().simple());
+        let mut vars: HashMap<String, String> = [
+            ("DATABASE_URL", db_url.as_str()),
+            ("MONGODB_URI", &hub_testkit::mongodb_uri()),
+            ("MONGODB_DATABASE", mongo_db.as_str()),
+            ("JWT_SECRET", secret.as_str()),
+            ("AMQP_URL", &hub_testkit::amqp_url()),
+            ("CONSUMER_QUEUE", queue.as_str()),
+            ("CONSUMER_RETRY_BASE_MS", "50"),
+            ("CONSUMER_RETRY_MAX_MS", "500"),
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let source = move |k: &str| vars.get(k).cloned();
+        let config = Config::from_source(&source).expect("valid test config");
+        let app = App::build(config).await.expect("app builds");
+        let addr = app.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.run(shutdown.clone()));
+        let client = mongodb::Client::with_uri_str(hub_testkit::mongodb_uri())
+            .await
+            .unwrap();
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            db_url,
+            mongo: client.database(&mongo_db),
+            mongo_db,
+            queue,
+            dlq,
+            secret,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            shutdown,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn sessions(&self) -> mongodb::Collection<Document> {
+        self.mongo.collection("sessions")
+    }
+
+    pub async fn session_doc(&self, user_id: Uuid) -> Option<Document> {
+        self.sessions()
+            .find_one(doc! { "userId": user_id.to_string() })
+            .await
+            .unwrap()
+    }
+
+    /// Inserts a user into `"user"` and returns its id.
+    pub async fn insert_user(&self, username: &str) -> Uuid {
+        let id = Uuid::new_v4();
+        let dni = &Uuid::new_v4().simple().to_string()[..12];
+        let mut conn = PgConnection::connect(&self.db_url).await.unwrap();
+        sqlx::query(
+            r#"INSERT INTO "user" (id, username, password, first_name, last_name, dni, email, city)
+               VALUES ($1, $2, 'x', 'Ana', 'Peña', $3, $4, 'Málaga')"#,
+        )
+        .bind(id)
+        .bind(username)
+        .bind(dni)
+        .bind(format!("{username}@example.com"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        id
+    }
+
+    /// A token as auth (PyJWT, HS256) mints it, valid for an hour.
+    pub fn token(&self, user_id: Uuid) -> String {
+        self.token_with(
+            Algorithm::HS256,
+            &self.secret,
+            &json!({
+                "user_id": user_id, "username": "u", "exp": chrono::Utc::now().timestamp() + 3600
+            }),
+        )
+    }
+
+    pub fn token_with(&self, alg: Algorithm, secret: &str, claims: &Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(alg),
+            claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    /// A user in `"user"` and a token for them.
+    pub async fn user(&self, username: &str) -> (Uuid, String) {
+        let id = self.insert_user(username).await;
+        (id, self.token(id))
+    }
+
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req
+    }
+
+    pub async fn post_session(&self, token: &str, body: Value) -> (u16, Value) {
+        json_body(
+            self.request(reqwest::Method::POST, "/api/sessions", Some(token))
+                .json(&body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        json_body(
+            self.request(reqwest::Method::GET, path, token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Publishes `body` to the test's queue as auth's relay does (persistent, JSON,
+    /// with a message id), waiting for the broker's confirm.
+    pub async fn publish(&self, body: &[u8], message_id: &str) {
+        publish_to(&self.queue, body, Some(message_id)).await;
+    }
+
+    /// Polls until `check` passes on the user's session document, or panics at the deadline.
+    pub async fn wait_for_session(
+        &self,
+        user_id: Uuid,
+        within: Duration,
+        check: impl Fn(&Document) -> bool,
+    ) -> Document {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(doc) = self.session_doc(user_id).await
+                && check(&doc)
+            {
+                return doc;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "session of {user_id} not as expected after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The service's Prometheus text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Polls the DLQ (without deleting it) until a message arrives.
+    pub async fn wait_dead_letter(&self, within: Duration) -> lapin::message::BasicGetMessage {
+        let conn = Connection::connect(&hub_testkit::amqp_url(), ConnectionProperties::default())
+            .await
+            .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        let opts = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        ch.queue_declare(self.dlq.as_str().into(), opts, FieldTable::default())
+            .await
+            .unwrap();
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(msg) = ch
+                .basic_get(self.dlq.as_str().into(), BasicGetOptions { no_ack: true })
+                .await
+                .unwrap()
+            {
+                return msg;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nothing in {} after {within:?}",
+                self.dlq
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl TestApp {
+    /// Cancels the shutdown token and waits for `App::run` to return.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let handle = self.handle.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(15), handle)
+            .await
+            .expect("shutdown within 15 s")
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        // Queues and the Mongo database are per test: remove them (best effort, on a runtime-free thread).
+        let queues = [self.queue.clone(), self.dlq.clone()];
+        let mongo_db = self.mongo_db.clone();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(conn) =
+                    Connection::connect(&hub_testkit::amqp_url(), ConnectionProperties::default())
+                        .await
+                    && let Ok(ch) = conn.create_channel().await
+                {
+                    for q in queues {
+                        let _ = ch.queue_delete(q.as_str().into(), Default::default()).await;
+                    }
+                    let _ = conn.close(0, "done".into()).await;
+                }
+                if let Ok(client) = mongodb::Client::with_uri_str(hub_testkit::mongodb_uri()).await
+                {
+                    let _ = client.database(&mongo_db).drop().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub async fn publish_to(queue: &str, body: &[u8], message_id: Option<&str>) {
+    let conn = Connection::connect(&hub_testkit::amqp_url(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let opts = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    ch.queue_declare(queue.into(), opts, FieldTable::default())
+        .await
+        .unwrap();
+    let mut props = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into())
+        .with_correlation_id("test-correlation".into());
+    if let Some(id) = message_id {
+        props = props.with_message_id(id.into());
+    }
+    let confirm = ch
+        .basic_publish(
+            "".into(),
+            queue.into(),
+            BasicPublishOptions::default(),
+            body,
+            props,
+        )
+        .await
+        .unwrap();
+    confirm.await.unwrap();
+    let _ = conn.close(0, "done".into()).await;
+}
+
+/// The envelope auth publishes for a login (Python isoformat timestamp).
+pub fn user_logged_in(user_id: Uuid, timestamp: &str) -> Vec<u8> {
+    format!(
+        r#"{{"event": "UserLoggedIn", "data": {{"user_id": "{user_id}", "username": "ana", "email": "ana@example.com"}}, "timestamp": "{timestamp}"}}"#
+    )
+    .into_bytes()
+}
+
+/// Status and JSON body; the body must be JSON whatever the status.
+pub async fn json_body(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(
+        ct.as_deref(),
+        Some("application/json"),
+        "status {status}: body must be JSON"
+    );
+    (status, resp.json().await.unwrap())
+}
