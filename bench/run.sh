@@ -6,8 +6,12 @@
 #   bench/run.sh --smoke    CI smoke mode: debug build, 2 s, concurrency 8, fails on any error
 #
 # Limits: POST /login and POST /register vs the raw PBKDF2 rate at the configured cost
-# (hub-bench pbkdf2, all cores); the lookups vs the same SELECT straight against
-# PostgreSQL (pgbench, same concurrency); everything vs an empty axum handler.
+# (hub-bench pbkdf2, all cores); the lookups and GET /last-connection vs the same SELECT
+# straight against PostgreSQL (pgbench, same concurrency); POST /api/sessions vs the same
+# upsert straight against MongoDB (hub-bench mongo, same concurrency); POST /upload_image vs raw S3 PutObjects of the
+# same size through aws-sdk-s3 (hub-bench s3put, same concurrency); everything vs an
+# empty axum handler. Memory: every service's RSS idle and under load, and images' RSS
+# during a loop of 9 MiB uploads (streamed: it must stay near one part per upload).
 # Load generator: wrk (Debian), on the same machine as the services.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,18 +31,24 @@ bash scripts/backing.sh install >/dev/null
 bash scripts/backing.sh up >/dev/null
 eval "$(bash scripts/backing.sh env)"
 
-pkgs=(-p auth -p user-soap -p user-lookup -p hub-bench)
+pkgs=(-p auth -p user-soap -p user-lookup -p images -p session -p connected -p hub-bench)
 if [ "$PROFILE" = release ]; then cargo build --release --locked "${pkgs[@]}"; else cargo build --locked "${pkgs[@]}"; fi
 bin=target/$PROFILE
 
 work=$(mktemp -d)
 db="bench_$(date +%s)_$$"
 db_url="${DATABASE_URL%/*}/$db"
+# session and connected share one MongoDB database (dropped by cleanup).
+export MONGODB_DATABASE=$db
+# images' bucket (moto keeps objects in memory: cleanup deletes it).
+export AWS_BUCKET_NAME="bench-images-$(date +%s)-$$"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  "$bin/hub-bench" s3clean >/dev/null 2>&1 || true
+  "$bin/hub-bench" mongoclean >/dev/null 2>&1 || true
   for q in bench-auth-events bench-user-events; do rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
@@ -54,8 +64,15 @@ start() { # name port queue
 start auth 25001 bench-auth-events
 start user-soap 25002 bench-user-events
 start user-lookup 25016 none
+# session consumes auth's login events, as in production.
+start session 25004 bench-auth-events
+start connected 25020 none
+# 32 MiB accepted here (10 MiB by default) so a full run can show that memory does not
+# follow the file size.
+MAX_IMAGE_BYTES=$((32 * 1048576)) start images 25015 none
 "$bin/hub-bench" empty 25099 >"$work/empty.log" 2>&1 & pids+=($!); pid_empty=$!
-for hp in 25001/auth/health 25002/user-soap/health 25016/user-search/health 25099/; do
+for hp in 25001/auth/health 25002/user-soap/health 25016/user-search/health 25015/profile-image/health \
+          25004/session/health 25020/connected/health 25099/; do
   deadline=$((SECONDS + 60))
   until curl -fsS "http://127.0.0.1:$hp" >/dev/null 2>&1; do
     [ $SECONDS -lt $deadline ] || { echo "bench: 127.0.0.1:$hp not up" >&2; cat "$work"/*.log >&2; exit 1; }
@@ -67,14 +84,22 @@ done
 curl -fsS -o /dev/null -X POST http://127.0.0.1:25002/register -H 'content-type: text/xml' --data \
   '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>bench_login</u:username><u:password>bench-password</u:password><u:first_name>B</u:first_name><u:last_name>M</u:last_name><u:dni>bench0</u:dni><u:email>bench@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>'
 
+# A token for that user, and its session (POST /api/sessions then updates it).
+BENCH_TOKEN=$(curl -fsS -X POST http://127.0.0.1:25001/login -H 'content-type: application/json' \
+  --data '{"username":"bench_login","password":"bench-password"}' | sed -E 's/.*"token":"([^"]+)".*/\1/')
+export BENCH_TOKEN
+curl -fsS -o /dev/null -X POST http://127.0.0.1:25004/api/sessions -H "authorization: Bearer $BENCH_TOKEN" \
+  -H 'content-type: application/json' --data '{"data":{}}'
+
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 declare -A idle_rss peak_rss   # KiB
-for s in auth user_soap user_lookup; do p="pid_$s"; idle_rss[$s]=$(rss_kb "${!p}"); peak_rss[$s]=${idle_rss[$s]}; done
+rss_services="auth user_soap user_lookup images session connected"
+for s in $rss_services; do p="pid_$s"; idle_rss[$s]=$(rss_kb "${!p}"); peak_rss[$s]=${idle_rss[$s]}; done
 
 # Samples every service's RSS while a load runs (a measurement, not synchronisation).
 sample_rss() {
   while :; do
-    for s in auth user_soap user_lookup; do
+    for s in $rss_services; do
       p="pid_$s"; v=$(rss_kb "${!p}" 2>/dev/null || echo 0)
       echo "$s $v"
     done
@@ -90,7 +115,9 @@ run_wrk() { # label concurrency url script(optional)
   { [ -n "$script" ] && cat "bench/wrk/$script"; cat bench/wrk/report.lua; } >"$s"
   sample_rss >"$work/rss.$label.$c" & local sampler=$!
   local line
-  line=$(wrk -t"$t" -c"$c" -d"${SECONDS_PER}s" --latency -s "$s" "$url" | grep '^RESULT')
+  # --timeout: wrk's 2 s default would count slow-but-correct answers (logins at c=32,
+  # 9 MiB uploads) as errors.
+  line=$(wrk -t"$t" -c"$c" -d"${SECONDS_PER}s" --timeout 30s --latency -s "$s" "$url" | grep '^RESULT')
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
   echo "$line" | sed -E 's/RESULT rps=([^ ]+) p50_ms=([^ ]+) p99_ms=([^ ]+) errors=([^ ]+).*/\1 \2 \3 \4/'
 }
@@ -104,30 +131,73 @@ pg_tps() { # concurrency
 
 # A login uses one core for its derivation, so c connections can use at most min(c, CPUS)
 # cores: the limit at each level is the raw rate on that many threads, measured there.
+mongo_rate() { # concurrency
+  local out errs
+  out=$("$bin/hub-bench" mongo "$SECONDS_PER" "$1")
+  errs=$(echo "$out" | awk -F= '/mongo_errors/ {print $2}')
+  [ "${errs:-1}" -eq 0 ] || { echo "bench: $errs raw MongoDB upsert errors" >&2; }
+  echo "$out" | awk -F= '/mongo_upserts_per_sec/ {print $2}'
+}
+
 pbkdf2_rate() { "$bin/hub-bench" pbkdf2 "$ITER" "$SECONDS_PER" "$(( $1 < CPUS ? $1 : CPUS ))" | awk -F= '/pbkdf2_per_sec/ {print $2}'; }
+
+MIB=1048576
+# One upload point: raw PutObjects/s of the same size at the same concurrency (hub-bench
+# s3put: images' client settings and bucket), then POST /upload_image with wrk.
+upload_row() { # concurrency bytes label-suffix
+  local c=$1 bytes=$2 mib=$(( $2 / MIB )) out raw raw_err rps p50 p99 err
+  out=$("$bin/hub-bench" s3put "$bytes" "$SECONDS_PER" "$c")
+  raw=$(awk -F= '/s3put_per_sec/ {print $2}' <<<"$out")
+  raw_err=$(awk -F= '/s3put_errors/ {print $2}' <<<"$out")
+  errors_total=$((errors_total + raw_err))
+  export BENCH_UPLOAD_BYTES=$bytes BENCH_UPLOAD_KEYS=$(( 2 * c ))
+  read -r rps p50 p99 err < <(run_wrk "images$3" "$c" http://127.0.0.1:25015/upload_image upload.lua)
+  errors_total=$((errors_total + err))
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "images POST /upload_image ($mib MiB)" "$c" "$rps" "$p50" "$p99" "$err" "raw S3 PUT $mib MiB (aws-sdk-s3)" "$raw" >>"$results"
+  echo "  c=$c: images POST /upload_image ($mib MiB) $rps req/s, p50 ${p50} ms, p99 ${p99} ms, errors $err; raw S3 PUT $raw/s (errors $raw_err)"
+}
 
 errors_total=0
 for c in $LEVELS; do
   read -r e_rps e_p50 e_p99 e_err < <(run_wrk empty "$c" http://127.0.0.1:25099/)
   db_tps=$(pg_tps "$c")
   pbkdf2=$(pbkdf2_rate "$c")
-  echo "  c=$c: empty axum handler $e_rps req/s; raw SELECT $db_tps/s; raw PBKDF2 $pbkdf2/s"
+  mongo_tps=$(mongo_rate "$c")
+  echo "  c=$c: empty axum handler $e_rps req/s; raw SELECT $db_tps/s; raw PBKDF2 $pbkdf2/s; raw MongoDB upsert $mongo_tps/s"
   printf 'empty axum handler (GET /)\t%s\t%s\t%s\t%s\t%s\t-\t-\n' "$c" "$e_rps" "$e_p50" "$e_p99" "$e_err" >>"$results"
   for spec in "auth POST /login|http://127.0.0.1:25001/login|login.lua|pbkdf2" \
               "user-soap POST /register|http://127.0.0.1:25002/register|register.lua|pbkdf2" \
               "user-lookup GET /user/soap|http://127.0.0.1:25016/user/soap?username=bench_login||db" \
-              "user-lookup POST /user/soap (SOAP)|http://127.0.0.1:25016/user/soap|lookup_soap.lua|db"; do
+              "user-lookup POST /user/soap (SOAP)|http://127.0.0.1:25016/user/soap|lookup_soap.lua|db" \
+              "session POST /api/sessions|http://127.0.0.1:25004/api/sessions|session.lua|mongo" \
+              "connected GET /last-connection|http://127.0.0.1:25020/last-connection?username=bench_login||db"; do
     IFS='|' read -r label url script limit <<<"$spec"
     read -r rps p50 p99 err < <(run_wrk "${label%% *}" "$c" "$url" "$script")
     errors_total=$((errors_total + err))
-    if [ "$limit" = pbkdf2 ]; then lname="raw PBKDF2 ($(( c < CPUS ? c : CPUS )) threads)"; lval=$pbkdf2; else lname="raw SELECT (pgbench)"; lval=$db_tps; fi
+    case $limit in
+      pbkdf2) lname="raw PBKDF2 ($(( c < CPUS ? c : CPUS )) threads)"; lval=$pbkdf2 ;;
+      mongo)  lname="raw MongoDB upsert (hub-bench)"; lval=$mongo_tps ;;
+      *)      lname="raw SELECT (pgbench)"; lval=$db_tps ;;
+    esac
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$c" "$rps" "$p50" "$p99" "$err" "$lname" "$lval" >>"$results"
     echo "  c=$c: $label $rps req/s, p50 ${p50} ms, p99 ${p99} ms, errors $err"
   done
+  upload_row "$c" "$MIB" ""
 done
 
+# Memory under large uploads: a loop of 9 MiB files (two parts each: one buffered 5 MiB
+# part per upload at most), at 8 connections; its own RSS samples (rss.images9m.*).
+UPLOAD_LOOP_C=8
+upload_row "$UPLOAD_LOOP_C" $((9 * MIB)) 9m
+# Full runs only (too slow for CI on moto): the same loop with 30 MiB files.
+$smoke || upload_row "$UPLOAD_LOOP_C" $((30 * MIB)) 30m
+images_peak() { { cat "$@" 2>/dev/null || true; } | awk '$1 == "images" && $2 > m {m = $2} END {print m + 0}'; }
+images_loop_peak=$(images_peak "$work/rss.images9m.$UPLOAD_LOOP_C")
+images_1m_peak=$(images_peak "$work/rss.images.$UPLOAD_LOOP_C")   # 0 unless LEVELS has 8
+images_30m_peak=$(images_peak "$work/rss.images30m.$UPLOAD_LOOP_C") # 0 in smoke mode
+
 # run_wrk runs in a subshell: the peaks are read back from its sample files here.
-for s in auth user_soap user_lookup; do
+for s in $rss_services; do
   peak=$(cat "$work"/rss.* 2>/dev/null | awk -v s="$s" '$1 == s && $2 > m {m = $2} END {print m + 0}')
   if [ "$peak" -gt "${peak_rss[$s]}" ]; then peak_rss[$s]=$peak; fi
 done
@@ -139,9 +209,18 @@ table=$(awk -F'\t' 'BEGIN {
     printf "| %s | %s | %.1f | %.2f | %.2f | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, ($8 == "-" ? "-" : sprintf("%.1f", $8)), ratio }' "$results")
 rss_table="| service | idle RSS MiB | peak RSS under load MiB |
 |---|---|---|"
-for s in auth user_soap user_lookup; do
+for s in $rss_services; do
   rss_table+=$(printf '\n| %s | %.1f | %.1f |' "${s//_/-}" "$(echo "${idle_rss[$s]} / 1024" | bc -l)" "$(echo "${peak_rss[$s]} / 1024" | bc -l)")
 done
+per_upload() { echo "($1 - ${idle_rss[images]}) / 1024 / $UPLOAD_LOOP_C" | bc -l; }
+rss_table+=$(printf '\n\nimages at %s connections: peak RSS %.1f MiB during the 9 MiB upload loop (%.1f MiB above idle per upload in flight), %.1f MiB during the 1 MiB uploads (%.1f MiB per upload)' \
+  "$UPLOAD_LOOP_C" "$(echo "$images_loop_peak / 1024" | bc -l)" "$(per_upload "$images_loop_peak")" \
+  "$(echo "$images_1m_peak / 1024" | bc -l)" "$(per_upload "$images_1m_peak")")
+if [ "$images_30m_peak" -gt 0 ]; then
+  rss_table+=$(printf ', %.1f MiB during 30 MiB uploads (%.1f MiB per upload)' \
+    "$(echo "$images_30m_peak / 1024" | bc -l)" "$(per_upload "$images_30m_peak")")
+fi
+rss_table+=". One part is 5 MiB; on top of it, the multipart parser reads ahead what the socket holds."
 
 cmd="bench/run.sh"
 if $smoke; then cmd+=" --smoke"; fi
@@ -150,7 +229,9 @@ report="# Benchmark $(date -u +%Y-%m-%dT%H:%MZ)
 Reproduce: \`$cmd\` (BENCH_SECONDS=$SECONDS_PER, BENCH_LEVELS=\"$LEVELS\", BENCH_ITERATIONS=$ITER).
 Machine: $CPUS cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); load generator (wrk) on the same machine.
 Build: $PROFILE. PBKDF2 iterations: $ITER. Limits are measured at each concurrency level in
-the same run: raw PBKDF2 on min(c, $CPUS) threads (hub-bench), the same SELECT with pgbench.
+the same run: raw PBKDF2 on min(c, $CPUS) threads (hub-bench), the same SELECT with pgbench,
+raw S3 PutObjects of the same size at the same concurrency (hub-bench s3put, moto as S3),
+the session upsert straight against MongoDB at the same concurrency (hub-bench mongo).
 
 $table
 

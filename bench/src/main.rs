@@ -5,6 +5,15 @@
 //!   `POST /login` (one derivation per login) and `POST /register` (one per registration).
 //! * `hub-bench empty PORT`: an axum server answering `GET /` with an empty 200, the
 //!   HTTP ceiling of the stack on this machine.
+//! * `hub-bench s3put BYTES SECONDS CONCURRENCY`: how many `PutObject`s of BYTES per
+//!   second the S3 server takes through aws-sdk-s3, with the images service's own client
+//!   settings and bucket variables (`S3_ENDPOINT`, `AWS_*`): the ceiling of
+//!   `POST /upload_image`, which stores each file with at least one such call.
+//! * `hub-bench s3clean`: deletes the bench bucket and its objects.
+//! * `hub-bench mongo SECONDS CONCURRENCY`: how many session upserts per second MongoDB
+//!   takes straight from the driver (`MONGODB_URI`, `MONGODB_DATABASE`): the ceiling of
+//!   `POST /api/sessions`, which does one such upsert (plus a user check in PostgreSQL).
+//! * `hub-bench mongoclean`: drops the bench MongoDB database.
 
 use std::{
     process::ExitCode,
@@ -56,15 +65,165 @@ async fn empty(args: &[String]) -> Result<(), String> {
     axum::serve(listener, app).await.map_err(|e| e.to_string())
 }
 
+async fn s3put(args: &[String]) -> Result<(), String> {
+    let size: usize = arg(args, 2, "BYTES")?;
+    let seconds: f64 = arg(args, 3, "SECONDS")?;
+    let concurrency: usize = arg(args, 4, "CONCURRENCY")?;
+    let env = hub_runtime::config::ProcessEnv;
+    let cfg = images::config::S3Config::from_vars(&hub_runtime::config::Vars::new(&env))
+        .map_err(|e| e.to_string())?;
+    let store = images::store::Store::new(&cfg);
+    store.ensure_bucket().await.map_err(|e| e.to_string())?;
+    // A PNG signature and filler: the same bytes the wrk script uploads.
+    let mut body = b"\x89PNG\r\n\x1a\n".to_vec();
+    body.resize(size.max(body.len()), b'x');
+    let body = bytes::Bytes::from(body);
+    let started = Instant::now();
+    let until = started + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::new();
+    for task in 0..concurrency {
+        let (store, body) = (store.clone(), body.clone());
+        // One key per task: moto fails concurrent writes of one key.
+        let key = format!("bench-raw-{task}.png");
+        tasks.push(tokio::spawn(async move {
+            let (mut done, mut failed) = (0u64, 0u64);
+            while Instant::now() < until {
+                match store.put(&key, "image/png", body.clone()).await {
+                    Ok(()) => done += 1,
+                    Err(e) => {
+                        if failed == 0 {
+                            eprintln!("hub-bench s3put: {e}");
+                        }
+                        failed += 1;
+                    }
+                }
+            }
+            (done, failed)
+        }));
+    }
+    let (mut done, mut failed) = (0u64, 0u64);
+    for task in tasks {
+        let (d, f) = task.await.map_err(|e| e.to_string())?;
+        done += d;
+        failed += f;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!("s3put_bytes={size}");
+    println!("s3put_errors={failed}");
+    println!("s3put_per_sec={:.2}", done as f64 / elapsed);
+    Ok(())
+}
+
+/// Deletes every object of the bench bucket, then the bucket (moto keeps them in memory).
+async fn s3clean() -> Result<(), String> {
+    let env = hub_runtime::config::ProcessEnv;
+    let cfg = images::config::S3Config::from_vars(&hub_runtime::config::Vars::new(&env))
+        .map_err(|e| e.to_string())?;
+    let store = images::store::Store::new(&cfg);
+    for key in store.list_keys().await.map_err(|e| e.to_string())? {
+        store
+            .client()
+            .delete_object()
+            .bucket(store.bucket())
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    store
+        .client()
+        .delete_bucket()
+        .bucket(store.bucket())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// `hub-bench mongo SECONDS CONCURRENCY`: how many session writes per second MongoDB
+/// takes straight from the driver: the same upsert by `userId` that
+/// `POST /api/sessions` does (one `findOneAndUpdate` with `upsert`), with CONCURRENCY
+/// tasks on one client, against `MONGODB_URI` / `MONGODB_DATABASE`.
+async fn mongo(args: &[String]) -> Result<(), String> {
+    use mongodb::bson::{Document, doc};
+    let seconds: f64 = arg(args, 2, "SECONDS")?;
+    let concurrency: usize = arg(args, 3, "CONCURRENCY")?;
+    let uri = std::env::var("MONGODB_URI").map_err(|_| "MONGODB_URI is not set".to_owned())?;
+    let db = std::env::var("MONGODB_DATABASE").unwrap_or_else(|_| "bench".to_owned());
+    let client = mongodb::Client::with_uri_str(&uri)
+        .await
+        .map_err(|e| format!("MongoDB client: {e}"))?;
+    let sessions = client
+        .database(&db)
+        .collection::<Document>("bench_sessions_limit");
+    let until = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|t| {
+            let sessions = sessions.clone();
+            tokio::spawn(async move {
+                let (mut done, mut errors) = (0u64, 0u64);
+                let user = format!("bench-user-{t}");
+                while Instant::now() < until {
+                    let now = mongodb::bson::DateTime::now();
+                    let update = doc! {
+                        "$set": { "data": { "n": done as i64 }, "updatedAt": now },
+                        "$setOnInsert": { "userId": &user, "createdAt": now, "__v": 0 },
+                    };
+                    match sessions
+                        .find_one_and_update(doc! { "userId": &user }, update)
+                        .upsert(true)
+                        .await
+                    {
+                        Ok(_) => done += 1,
+                        Err(_) => errors += 1,
+                    }
+                }
+                (done, errors)
+            })
+        })
+        .collect();
+    let (mut done, mut errors) = (0, 0);
+    for t in tasks {
+        let (d, e) = t.await.map_err(|e| e.to_string())?;
+        done += d;
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let _ = sessions.drop().await;
+    println!("mongo_errors={errors}");
+    println!("mongo_upserts_per_sec={:.2}", done as f64 / elapsed);
+    Ok(())
+}
+
+async fn mongoclean() -> Result<(), String> {
+    let uri = std::env::var("MONGODB_URI").map_err(|_| "MONGODB_URI is not set".to_owned())?;
+    let db =
+        std::env::var("MONGODB_DATABASE").map_err(|_| "MONGODB_DATABASE is not set".to_owned())?;
+    let client = mongodb::Client::with_uri_str(&uri)
+        .await
+        .map_err(|e| format!("MongoDB client: {e}"))?;
+    client
+        .database(&db)
+        .drop()
+        .await
+        .map_err(|e| format!("drop {db}: {e}"))
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let result = match args.get(1).map(String::as_str) {
         Some("pbkdf2") => pbkdf2(&args),
         Some("empty") => empty(&args).await,
-        _ => {
-            Err("usage: hub-bench pbkdf2 ITERATIONS SECONDS THREADS | hub-bench empty PORT".into())
-        }
+        Some("s3put") => s3put(&args).await,
+        Some("s3clean") => s3clean().await,
+        Some("mongo") => mongo(&args).await,
+        Some("mongoclean") => mongoclean().await,
+        _ => Err(
+            "usage: hub-bench pbkdf2 ITERATIONS SECONDS THREADS | hub-bench empty PORT | hub-bench s3put BYTES SECONDS CONCURRENCY | hub-bench s3clean | hub-bench mongo SECONDS CONCURRENCY | hub-bench mongoclean"
+                .into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

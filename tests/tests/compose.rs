@@ -157,3 +157,23 @@ fn the_run_script_starts_every_service_crate() {
         );
     }
 }
+
+#[test]
+fn images_gets_the_s3_settings_it_reads_from_the_shared_anchor() {
+    let mut doc = compose();
+    doc.apply_merge().expect("merge keys resolve");
+    let env = &doc["services"]["images"]["environment"];
+    assert_eq!(env["S3_ENDPOINT"].as_str(), Some("http://minio:9000"));
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "AWS_BUCKET_NAME",
+    ] {
+        assert!(env[var].is_string(), "images: {var} missing");
+    }
+    assert!(
+        doc["services"]["images"]["depends_on"]["minio"].is_mapping(),
+        "images waits for MinIO"
+    );
+}

@@ -1,0 +1,25 @@
+-- POST /upload_image: a multipart body with one PNG of BENCH_UPLOAD_BYTES bytes (default
+-- 1 MiB). Names cycle through BENCH_UPLOAD_KEYS keys per wrk thread (run.sh passes twice
+-- the connections), so no two uploads in flight write the same key: moto (the S3 test
+-- server) fails concurrent writes of one key, which MinIO and S3 serialise.
+local size = tonumber(os.getenv("BENCH_UPLOAD_BYTES") or "1048576")
+local keys = tonumber(os.getenv("BENCH_UPLOAD_KEYS") or "16")
+local boundary = "hubbenchboundary7c1d"
+local head = "--" .. boundary .. "\r\n"
+  .. 'Content-Disposition: form-data; name="file"; filename="bench-'
+local tail = '.png"\r\nContent-Type: image/png\r\n\r\n'
+  .. "\137PNG\r\n\26\n" .. string.rep("x", size - 8)
+  .. "\r\n--" .. boundary .. "--\r\n"
+local headers = { ["Content-Type"] = "multipart/form-data; boundary=" .. boundary }
+
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+
+local n = 0
+function request()
+  n = n + 1
+  return wrk.format("POST", nil, headers, head .. (tid or 0) .. "-" .. (n % keys) .. tail)
+end

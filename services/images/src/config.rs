@@ -1,0 +1,285 @@
+//! Images configuration, read once from the environment at start-up.
+
+use std::{net::SocketAddr, time::Duration};
+
+use hub_runtime::{
+    config::{ConfigError, Env, Vars},
+    http::HttpConfig,
+};
+use secrecy::SecretString;
+
+/// S3's smallest part (every part of a multipart upload but the last).
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+
+/// Room for the multipart framing (boundaries, part headers, small extra fields) on
+/// top of the largest image, in the default request body limit.
+const MULTIPART_OVERHEAD: usize = 64 * 1024;
+
+/// Everything the service needs; each field names its variable and default.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `HOST` (default `0.0.0.0`) and `PORT` (default 5015). Port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// Where the images live.
+    pub s3: S3Config,
+    /// `MAX_IMAGE_BYTES` (default 10 MiB): larger files get 413 and nothing is stored.
+    pub max_image_bytes: u64,
+    /// `MAX_CONCURRENT_UPLOADS` (default 16): uploads buffering at once; each holds at
+    /// most one part (`S3_PART_SIZE_BYTES`) in memory, so this bounds the total.
+    pub max_concurrent_uploads: usize,
+    /// `UPLOAD_REQUIRE_JWT` (default false, as the original): when true, uploads need
+    /// `Authorization: Bearer <jwt>` signed with `SECRET_KEY` (or `JWT_SECRET`).
+    pub upload_jwt_secret: Option<SecretString>,
+    /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default
+    /// `MAX_IMAGE_BYTES` + 64 KiB, ...).
+    pub http: HttpConfig,
+}
+
+/// The S3 connection and bucket.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// `S3_ENDPOINT` (preferred) or `AWS_ENDPOINT_URL` (the original). Required,
+    /// `http://` or `https://`; addressed path-style (`<endpoint>/<bucket>/<key>`).
+    pub endpoint: String,
+    /// `AWS_ACCESS_KEY_ID`. Required.
+    pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY`. Required; never logged.
+    pub secret_access_key: SecretString,
+    /// `AWS_REGION` (default `us-east-1`).
+    pub region: String,
+    /// `AWS_BUCKET_NAME` (default `profile-images`).
+    pub bucket: String,
+    /// `S3_PUBLIC_BASE_URL` (default: the endpoint): the start of the URLs handed to
+    /// clients, e.g. a CDN or reverse proxy in front of the S3 server.
+    pub public_base_url: String,
+    /// `S3_PUBLIC_READ_POLICY` (default true): at start-up, set a bucket policy that
+    /// lets anyone read objects (the URLs are public). Turn off when the policy is
+    /// managed elsewhere.
+    pub public_read_policy: bool,
+    /// `S3_CONNECT_TIMEOUT_MS` (default 1000).
+    pub connect_timeout: Duration,
+    /// `S3_ATTEMPT_TIMEOUT_MS` (default 10 000): one try of one S3 call (a part upload
+    /// is the largest).
+    pub attempt_timeout: Duration,
+    /// `S3_OPERATION_TIMEOUT_MS` (default 20 000): one S3 call, retries included.
+    pub operation_timeout: Duration,
+    /// `S3_MAX_ATTEMPTS` (default 3): tries per S3 call for transient errors.
+    pub max_attempts: u32,
+    /// `S3_STARTUP_TIMEOUT_SECS` (default 30): how long start-up waits for S3.
+    pub startup_timeout: Duration,
+    /// `S3_PART_SIZE_BYTES` (default and minimum 5 MiB): files up to this size are one
+    /// `PutObject`; larger ones are sent as a multipart upload in parts of this size.
+    pub part_size: usize,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&hub_runtime::config::ProcessEnv)
+    }
+
+    /// Reads from any variable source (tests pass a map).
+    pub fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
+        let vars = Vars::new(env);
+        let max_image_bytes: u64 = vars.parse_or("MAX_IMAGE_BYTES", 10 * 1024 * 1024)?;
+        if max_image_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "MAX_IMAGE_BYTES",
+                "must be at least 1",
+            ));
+        }
+        let max_concurrent_uploads = vars.parse_or("MAX_CONCURRENT_UPLOADS", 16usize)?;
+        if max_concurrent_uploads == 0 {
+            return Err(ConfigError::invalid(
+                "MAX_CONCURRENT_UPLOADS",
+                "must be at least 1",
+            ));
+        }
+        let upload_jwt_secret = if vars.bool_or("UPLOAD_REQUIRE_JWT", false)? {
+            Some(hub_identity::jwt::secret_from_env(&vars)?)
+        } else {
+            None
+        };
+        let default_body_limit = usize::try_from(max_image_bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_add(MULTIPART_OVERHEAD);
+        Ok(Self {
+            addr: vars.listen_addr(5015)?,
+            s3: S3Config::from_vars(&vars)?,
+            max_image_bytes,
+            max_concurrent_uploads,
+            upload_jwt_secret,
+            http: HttpConfig::from_vars(&vars, default_body_limit)?,
+        })
+    }
+}
+
+impl S3Config {
+    /// Reads the S3 variables (see each field).
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        let (endpoint_var, endpoint) = vars
+            .first_of(&["S3_ENDPOINT", "AWS_ENDPOINT_URL"])
+            .ok_or_else(|| ConfigError::Missing("S3_ENDPOINT (or AWS_ENDPOINT_URL)".into()))?;
+        let endpoint = http_url(endpoint_var, endpoint)?;
+        let public_base_url = match vars.string("S3_PUBLIC_BASE_URL") {
+            Some(url) => http_url("S3_PUBLIC_BASE_URL", url)?,
+            None => endpoint.clone(),
+        };
+        let bucket = vars.string_or("AWS_BUCKET_NAME", "profile-images");
+        if !is_valid_bucket_name(&bucket) {
+            return Err(ConfigError::invalid(
+                "AWS_BUCKET_NAME",
+                "3-63 characters: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
+            ));
+        }
+        let part_size = vars.parse_or("S3_PART_SIZE_BYTES", MIN_PART_SIZE)?;
+        if part_size < MIN_PART_SIZE {
+            return Err(ConfigError::invalid(
+                "S3_PART_SIZE_BYTES",
+                "must be at least 5242880 (S3's smallest part)",
+            ));
+        }
+        let max_attempts = vars.parse_or("S3_MAX_ATTEMPTS", 3u32)?;
+        if max_attempts == 0 {
+            return Err(ConfigError::invalid(
+                "S3_MAX_ATTEMPTS",
+                "must be at least 1",
+            ));
+        }
+        Ok(Self {
+            endpoint,
+            access_key_id: vars
+                .string("AWS_ACCESS_KEY_ID")
+                .ok_or_else(|| ConfigError::Missing("AWS_ACCESS_KEY_ID".into()))?,
+            secret_access_key: vars
+                .string("AWS_SECRET_ACCESS_KEY")
+                .ok_or_else(|| ConfigError::Missing("AWS_SECRET_ACCESS_KEY".into()))?
+                .into(),
+            region: vars.string_or("AWS_REGION", "us-east-1"),
+            bucket,
+            public_base_url,
+            public_read_policy: vars.bool_or("S3_PUBLIC_READ_POLICY", true)?,
+            connect_timeout: vars.millis_or("S3_CONNECT_TIMEOUT_MS", Duration::from_secs(1))?,
+            attempt_timeout: vars.millis_or("S3_ATTEMPT_TIMEOUT_MS", Duration::from_secs(10))?,
+            operation_timeout: vars
+                .millis_or("S3_OPERATION_TIMEOUT_MS", Duration::from_secs(20))?,
+            max_attempts,
+            startup_timeout: vars.seconds_or("S3_STARTUP_TIMEOUT_SECS", Duration::from_secs(30))?,
+            part_size,
+        })
+    }
+}
+
+/// An `http(s)://` URL without its trailing `/`.
+fn http_url(var: &'static str, url: String) -> Result<String, ConfigError> {
+    let trimmed = url.trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() => Ok(trimmed.to_owned()),
+        _ => Err(ConfigError::invalid(
+            var,
+            "must be an http:// or https:// URL",
+        )),
+    }
+}
+
+/// S3's bucket naming rules (the subset that matters for path-style addressing).
+fn is_valid_bucket_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.'))
+        && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
+        && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
+        && !name.contains("..")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_source(&move |k: &str| map.get(k).cloned())
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("AWS_ENDPOINT_URL", "http://minio:9000/"),
+        ("AWS_ACCESS_KEY_ID", "ak"),
+        ("AWS_SECRET_ACCESS_KEY", "sk-very-secret"),
+    ];
+
+    #[test]
+    fn the_originals_variables_are_enough_and_defaults_match_it() {
+        let c = config(BASE).unwrap();
+        assert_eq!(c.addr.port(), 5015);
+        assert_eq!(c.s3.endpoint, "http://minio:9000");
+        assert_eq!(c.s3.public_base_url, "http://minio:9000");
+        assert_eq!(c.s3.bucket, "profile-images");
+        assert_eq!(c.s3.region, "us-east-1");
+        assert_eq!(c.s3.secret_access_key.expose_secret(), "sk-very-secret");
+        assert_eq!(c.max_image_bytes, 10 * 1024 * 1024);
+        assert_eq!(c.http.body_limit, 10 * 1024 * 1024 + 64 * 1024);
+        assert!(c.upload_jwt_secret.is_none());
+    }
+
+    #[test]
+    fn s3_endpoint_wins_over_the_originals_name_and_a_public_base_can_differ() {
+        let mut vars = BASE.to_vec();
+        vars.push(("S3_ENDPOINT", "http://127.0.0.1:9000"));
+        vars.push(("S3_PUBLIC_BASE_URL", "https://img.example.com/"));
+        let c = config(&vars).unwrap();
+        assert_eq!(c.s3.endpoint, "http://127.0.0.1:9000");
+        assert_eq!(c.s3.public_base_url, "https://img.example.com");
+    }
+
+    #[test]
+    fn the_secret_never_appears_in_debug_output_or_errors() {
+        let c = config(BASE).unwrap();
+        assert!(!format!("{c:?}").contains("sk-very-secret"));
+        let mut vars = BASE.to_vec();
+        vars.push(("S3_ENDPOINT", "ftp://sk-very-secret"));
+        let err = config(&vars).unwrap_err().to_string();
+        assert!(
+            err.contains("S3_ENDPOINT") && !err.contains("sk-very-secret"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_and_invalid_settings_name_their_variable() {
+        let err = config(&BASE[1..]).unwrap_err().to_string();
+        assert!(err.contains("S3_ENDPOINT"), "{err}");
+        for (var, value) in [
+            ("AWS_BUCKET_NAME", "Bad_Bucket"),
+            ("S3_PART_SIZE_BYTES", "1024"),
+            ("MAX_IMAGE_BYTES", "0"),
+            ("MAX_CONCURRENT_UPLOADS", "0"),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.push((var, value));
+            let err = config(&vars).unwrap_err().to_string();
+            assert!(err.contains(var), "{var}: {err}");
+        }
+    }
+
+    #[test]
+    fn requiring_a_jwt_requires_its_secret() {
+        let mut vars = BASE.to_vec();
+        vars.push(("UPLOAD_REQUIRE_JWT", "true"));
+        let err = config(&vars).unwrap_err().to_string();
+        assert!(err.contains("SECRET_KEY"), "{err}");
+        vars.push(("JWT_SECRET", "a-long-enough-secret-for-tests-0123456789"));
+        assert!(config(&vars).unwrap().upload_jwt_secret.is_some());
+    }
+}

@@ -1,0 +1,97 @@
+//! The one error type of the images service and its mapping to responses.
+//!
+//! Bodies keep the original's shape, `{"error": "..."}`, because clients parse it. The
+//! original answered `str(e)` (boto3's messages, with endpoint and bucket); here client
+//! errors say what was wrong, S3 outages answer 503, and anything unexpected is logged
+//! once, with its cause, and answered with an opaque 500.
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use hub_runtime::http::{self, Cause};
+
+use crate::store::StoreError;
+
+/// `Result` with [`ApiError`].
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Everything a handler can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: no multipart field `file`, or an empty file name (the original's text).
+    #[error("No file provided")]
+    NoFile,
+    /// 400: the file name has nothing left after sanitising (e.g. `文件` or `..`).
+    #[error("Invalid file name")]
+    InvalidFileName,
+    /// 400: the multipart body is malformed.
+    #[error("Malformed multipart body")]
+    MalformedBody,
+    /// 413: the file is larger than the limit (bytes).
+    #[error("Image too large (limit {0} bytes)")]
+    TooLarge(u64),
+    /// 415: the content is not a PNG, JPEG, GIF or WebP image.
+    #[error("Unsupported image type: PNG, JPEG, GIF or WebP required")]
+    UnsupportedType,
+    /// 401: uploads require a token and none was sent.
+    #[error("Token is missing")]
+    TokenMissing,
+    /// 401: the token's `exp` has passed.
+    #[error("Token expired")]
+    TokenExpired,
+    /// 401: any other token problem.
+    #[error("Invalid token")]
+    InvalidToken,
+    /// 503: S3 is down or overloaded; retry later.
+    #[error("Storage temporarily unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// 500: a bug or an unexpected failure.
+    #[error("Internal server error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::NoFile | Self::InvalidFileName | Self::MalformedBody => StatusCode::BAD_REQUEST,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TokenMissing | Self::TokenExpired | Self::InvalidToken => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Self::Unavailable(e.into()),
+            // Only reachable when putting the bucket back failed in a way S3 called
+            // "no such bucket" again: an internal problem, not the client's.
+            StoreError::NoSuchBucket | StoreError::Failed(_) => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let cause = match &self {
+            Self::Unavailable(e) => Cause::Unavailable(e),
+            Self::Internal(e) => Cause::Internal(e),
+            _ => Cause::Client,
+        };
+        let mut resp = http::json_error(self.status(), "error", &self.to_string(), cause);
+        if matches!(
+            self,
+            Self::TokenMissing | Self::TokenExpired | Self::InvalidToken
+        ) {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}

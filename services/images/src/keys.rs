@@ -1,0 +1,124 @@
+//! Object keys and their public URLs: the one place both are built.
+//!
+//! Keys come from the uploaded file's name through [`secure_filename`], a port of
+//! Werkzeug's `secure_filename` (POSIX), so a client that uploads `<user-id>.png`
+//! gets the same key, and so the same URL, as with the original. URLs are
+//! `<public base>/<bucket>/<key>` (path-style), each key byte outside RFC 3986's
+//! unreserved set percent-encoded: the original concatenated raw strings, which
+//! broke for keys created by other tools (spaces, `#`, `?`, non-ASCII).
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Werkzeug's `secure_filename` on POSIX: NFKD-normalise, drop what is not ASCII,
+/// turn `/` into a space, join whitespace runs with `_`, drop every character
+/// outside `[A-Za-z0-9_.-]`, strip leading and trailing `.` and `_`.
+///
+/// The result may be empty (e.g. `"文件"` or `".."`): callers refuse such names.
+pub fn secure_filename(name: &str) -> String {
+    let ascii: String = name
+        .nfkd()
+        .filter(char::is_ascii)
+        .map(|c| if c == '/' { ' ' } else { c })
+        .collect();
+    // Python's `str.split()` without arguments: runs of whitespace, where whitespace
+    // in ASCII also includes the separators \x1c-\x1f.
+    let joined = ascii
+        .split(|c: char| c.is_ascii_whitespace() || matches!(c, '\x0b' | '\x1c'..='\x1f'))
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    joined
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        .collect::<String>()
+        .trim_matches(|c| c == '.' || c == '_')
+        .to_owned()
+}
+
+/// The public URL of `key` in `bucket`: `<base>/<bucket>/<encoded key>`, with any
+/// trailing `/` of `base` ignored (the original produced `//` then). `/` inside a key
+/// stays a path separator; every other byte outside the unreserved set is encoded.
+pub fn object_url(base: &str, bucket: &str, key: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let mut url = String::with_capacity(base.len() + bucket.len() + key.len() + 2);
+    url.push_str(base);
+    url.push('/');
+    url.push_str(&encode_path(bucket));
+    url.push('/');
+    url.push_str(&encode_path(key));
+    url
+}
+
+/// Percent-encodes every byte outside RFC 3986's unreserved set, keeping `/`.
+fn encode_path(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secure_filename_matches_the_verified_werkzeug_examples() {
+        // shared/originals.md §3.4, checked against Werkzeug.
+        for (input, expected) in [
+            ("my photo.png", "my_photo.png"),
+            ("../../etc/passwd", "etc_passwd"),
+            ("文件.png", "png"),
+            ("a\\b.png", "ab.png"),
+            ("  .hidden  ", "hidden"),
+            ("ñandú.JPG", "nandu.JPG"),
+            ("", ""),
+        ] {
+            assert_eq!(secure_filename(input), expected, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn secure_filename_handles_whitespace_runs_controls_and_compatibility_forms() {
+        assert_eq!(secure_filename("a \t\n b.png"), "a_b.png");
+        assert_eq!(secure_filename("a\x1fb.png"), "a_b.png");
+        assert_eq!(secure_filename("ﬁle.png"), "file.png"); // NFKD splits the ligature
+        assert_eq!(secure_filename("x\0y?.png"), "xy.png");
+        assert_eq!(secure_filename("/abs/path/img.gif"), "abs_path_img.gif");
+        assert_eq!(secure_filename("._.a-b_c.webp._"), "a-b_c.webp");
+        assert_eq!(secure_filename(".."), "");
+        assert_eq!(secure_filename("文件"), "");
+        assert_eq!(
+            secure_filename("3f1c2d4e-0000-4000-8000-000000000001.png"),
+            "3f1c2d4e-0000-4000-8000-000000000001.png"
+        );
+    }
+
+    #[test]
+    fn urls_are_path_style_and_percent_encoded_once() {
+        assert_eq!(
+            object_url("http://minio:9000", "profile-images", "a.png"),
+            "http://minio:9000/profile-images/a.png"
+        );
+        assert_eq!(
+            object_url("http://minio:9000/", "b", "a.png"),
+            "http://minio:9000/b/a.png"
+        );
+        assert_eq!(
+            object_url("https://cdn.example.com/s3", "b", "dir/my pic#1?.png"),
+            "https://cdn.example.com/s3/b/dir/my%20pic%231%3F.png"
+        );
+        assert_eq!(object_url("http://h", "b", "ñ%"), "http://h/b/%C3%B1%25");
+    }
+
+    #[test]
+    fn every_sanitised_key_is_its_own_url_encoding() {
+        let key = secure_filename("Ünïcödé näme (1).PNG");
+        assert_eq!(key, "Unicode_name_1.PNG");
+        assert!(object_url("http://h", "b", &key).ends_with("/b/Unicode_name_1.PNG"));
+    }
+}

@@ -1,0 +1,338 @@
+//! `POST /upload_image` and `GET /list_images`.
+//!
+//! An upload streams: the multipart field is read chunk by chunk, its first bytes
+//! decide the type (magic bytes), and at most one part (`S3_PART_SIZE_BYTES`, 5 MiB)
+//! is held in memory. A file that fits in one part is stored with one `PutObject`;
+//! a larger one goes out as an S3 multipart upload, part by part, completed only when
+//! the whole file has arrived within the limit. Any failure (too large, not an image,
+//! client gone, S3 down) aborts the multipart upload, so nothing is ever stored
+//! half-way and a replaced object is never lost to a failed upload.
+
+use axum::{
+    Json,
+    extract::{
+        FromRequestParts, Multipart, State,
+        multipart::{Field, MultipartError, MultipartRejection},
+    },
+    http::{HeaderMap, StatusCode, header, request::Parts},
+};
+use bytes::Bytes;
+use hub_identity::jwt::TokenError;
+use serde::Serialize;
+
+use crate::{
+    error::{ApiError, ApiResult},
+    keys,
+    magic::{self, Sniff},
+    state::AppState,
+    store::{MultipartUpload, Store},
+};
+
+/// S3's longest key, in bytes.
+const MAX_KEY_BYTES: usize = 1024;
+
+/// Passes when uploads need no token (the default, as the original), or when the
+/// request carries `Authorization: Bearer <jwt>` that verifies (HS256 only).
+pub struct UploadAuth;
+
+impl FromRequestParts<AppState> for UploadAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(keys) = &state.upload_jwt else {
+            return Ok(Self);
+        };
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
+            .ok_or(ApiError::TokenMissing)?;
+        match keys.verify(token) {
+            Ok(claims) => {
+                tracing::debug!(user.id = %claims.user_id, "upload authorised");
+                Ok(Self)
+            }
+            Err(TokenError::Expired) => Err(ApiError::TokenExpired),
+            Err(TokenError::Invalid) => Err(ApiError::InvalidToken),
+        }
+    }
+}
+
+/// The upload answer, in the original's (sorted) key order.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Uploaded {
+    /// Always `Image uploaded successfully`.
+    message: &'static str,
+    /// The object's public URL, `<S3_PUBLIC_BASE_URL>/<bucket>/<key>`, percent-encoded.
+    url: String,
+}
+
+/// `POST /upload_image` body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handler streams the multipart body itself
+pub struct UploadForm {
+    /// The image (PNG, JPEG, GIF or WebP, by content); its file name, sanitised,
+    /// becomes the object key. Other fields are ignored.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// `GET /list_images` answer.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handler answers with `json!`
+pub struct ImageList {
+    /// The public URL of every object in the bucket, in S3 key order.
+    urls: Vec<String>,
+}
+
+/// `POST /upload_image`, multipart field `file`.
+#[utoipa::path(
+    post,
+    path = "/upload_image",
+    description = "Stores the image under its sanitised file name (the same name again \
+        replaces the object). The bearer token is optional: it is required only when the \
+        deployment sets `UPLOAD_REQUIRE_JWT=true`; otherwise any `Authorization` header \
+        is ignored.",
+    request_body(content = inline(UploadForm), content_type = "multipart/form-data"),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Stored", body = Uploaded),
+        (status = 400, description = "`No file provided`, `Invalid file name` or `Malformed multipart body`", body = super::ErrorBody),
+        (status = 401, description = "Only with `UPLOAD_REQUIRE_JWT=true`: `Token is missing`, `Token expired` or `Invalid token`; with `WWW-Authenticate: Bearer`", body = super::ErrorBody),
+        (status = 413, description = "Over `MAX_IMAGE_BYTES`: `Image too large (limit <n> bytes)`", body = super::ErrorBody),
+        (status = 415, description = "Not a PNG, JPEG, GIF or WebP image (by content): `Unsupported image type: PNG, JPEG, GIF or WebP required`", body = super::ErrorBody),
+        (status = 500, description = "`Internal server error`", body = super::ErrorBody),
+        (status = 503, description = "S3 unavailable: `Storage temporarily unavailable`", body = super::ErrorBody),
+    )
+)]
+#[tracing::instrument(name = "upload_image", skip_all, fields(image.key))]
+pub async fn upload_image(
+    State(state): State<AppState>,
+    _auth: UploadAuth,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Json<Uploaded>> {
+    // The original read `request.files`, which is empty for any other body: same answer.
+    let mut multipart = multipart.map_err(|_| ApiError::NoFile)?;
+    let mut field = loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("file") => break field,
+            // Other fields are skipped (the next call discards their data).
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(ApiError::NoFile),
+            Err(e) => return Err(body_error(&e, state.max_image_bytes)),
+        }
+    };
+    let filename = field.file_name().unwrap_or_default();
+    if filename.is_empty() {
+        return Err(ApiError::NoFile);
+    }
+    let key = keys::secure_filename(filename);
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err(ApiError::InvalidFileName);
+    }
+    tracing::Span::current().record("image.key", key.as_str());
+
+    let _permit = state
+        .upload_permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    // The request's length bounds the file's: it sizes the part buffer in one allocation
+    // (never above one part), instead of growing it by copies.
+    let expected = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let receiver = Receiver::new(&state, &key, expected);
+    let stored = receiver.receive(&mut field).await;
+    if stored.is_err() {
+        // Read (and discard) what the client is still sending, within the body limit,
+        // so it gets our answer instead of a connection reset mid-upload.
+        while let Ok(Some(_)) = field.chunk().await {}
+        drop(field);
+        while let Ok(Some(mut other)) = multipart.next_field().await {
+            while let Ok(Some(_)) = other.chunk().await {}
+        }
+    }
+    let (bytes, mime) = stored?;
+    tracing::info!(
+        image.bytes = bytes,
+        image.content_type = mime,
+        "image stored"
+    );
+    Ok(Json(Uploaded {
+        message: "Image uploaded successfully",
+        url: state.store.url(&key),
+    }))
+}
+
+/// `GET /list_images`: the URL of every object in the bucket, in S3 key order.
+#[utoipa::path(
+    get,
+    path = "/list_images",
+    responses(
+        (status = 200, description = "Every object's URL, all pages", body = ImageList),
+        (status = 500, description = "`Internal server error`", body = super::ErrorBody),
+        (status = 503, description = "S3 unavailable: `Storage temporarily unavailable`", body = super::ErrorBody),
+    )
+)]
+pub async fn list_images(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    let keys = state.store.list_keys().await?;
+    let urls: Vec<String> = keys.iter().map(|k| state.store.url(k)).collect();
+    Ok(Json(serde_json::json!({ "urls": urls })))
+}
+
+/// A multipart error while reading: over the body limit is 413, anything else 400.
+fn body_error(e: &MultipartError, max_image_bytes: u64) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge(max_image_bytes)
+    } else {
+        ApiError::MalformedBody
+    }
+}
+
+/// One file on its way to S3: at most one part buffered.
+struct Receiver<'a> {
+    store: &'a Store,
+    key: &'a str,
+    max: u64,
+    part_size: usize,
+    /// The request's `Content-Length` (0 if unknown): at least the file's size.
+    expected: u64,
+    received: u64,
+    buf: Vec<u8>,
+    mime: Option<&'static str>,
+    upload: Option<MultipartUpload>,
+}
+
+impl<'a> Receiver<'a> {
+    fn new(state: &'a AppState, key: &'a str, expected: u64) -> Self {
+        Self {
+            store: &state.store,
+            key,
+            max: state.max_image_bytes,
+            part_size: state.part_size,
+            expected,
+            received: 0,
+            buf: Vec::new(),
+            mime: None,
+            upload: None,
+        }
+    }
+
+    /// Reads the whole field and stores it; returns its size and type. On any error,
+    /// a multipart upload already started is aborted before returning.
+    async fn receive(mut self, field: &mut Field<'_>) -> ApiResult<(u64, &'static str)> {
+        let result = self.stream(field).await;
+        if result.is_err()
+            && let Some(upload) = self.upload.take()
+        {
+            upload.abort().await;
+        }
+        result
+    }
+
+    async fn stream(&mut self, field: &mut Field<'_>) -> ApiResult<(u64, &'static str)> {
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => self.push(&chunk).await?,
+                Ok(None) => break,
+                Err(e) => return Err(body_error(&e, self.max)),
+            }
+        }
+        let mime = match self.mime {
+            Some(mime) => mime,
+            None => match magic::sniff(&self.buf, true) {
+                Sniff::Image(mime) => mime,
+                Sniff::NeedMore | Sniff::Refused => return Err(ApiError::UnsupportedType),
+            },
+        };
+        let rest = Bytes::from(std::mem::take(&mut self.buf));
+        match self.upload.as_mut() {
+            None => self.store.put(self.key, mime, rest).await?,
+            Some(upload) => {
+                if !rest.is_empty() {
+                    upload.upload_part(rest).await?;
+                }
+                if let Some(upload) = self.upload.take() {
+                    upload.complete().await?;
+                }
+            }
+        }
+        Ok((self.received, mime))
+    }
+
+    async fn push(&mut self, chunk: &[u8]) -> ApiResult<()> {
+        let before = self.received;
+        self.received = before.saturating_add(chunk.len() as u64);
+        if self.received > self.max {
+            return Err(ApiError::TooLarge(self.max));
+        }
+        if self.buf.capacity() == 0 {
+            // A new part: room for what is still to come, at most one part.
+            let left = usize::try_from(self.expected.saturating_sub(before)).unwrap_or(usize::MAX);
+            self.buf
+                .reserve_exact(left.min(self.part_size).max(chunk.len()));
+        }
+        append(&mut self.buf, chunk, self.part_size);
+        let mime = match self.mime {
+            Some(mime) => mime,
+            None => match magic::sniff(&self.buf, false) {
+                Sniff::Image(mime) => *self.mime.insert(mime),
+                Sniff::NeedMore => return Ok(()),
+                Sniff::Refused => return Err(ApiError::UnsupportedType),
+            },
+        };
+        if self.buf.len() >= self.part_size {
+            if self.upload.is_none() {
+                self.upload = Some(self.store.start_multipart(self.key, mime).await?);
+            }
+            let part = Bytes::from(std::mem::take(&mut self.buf));
+            if let Some(upload) = self.upload.as_mut() {
+                upload.upload_part(part).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Appends `chunk`, growing the buffer (when the size was not known up front) by
+/// doubling but never far past `cap`, so one part never costs much more than its own
+/// size in memory.
+fn append(buf: &mut Vec<u8>, chunk: &[u8], cap: usize) {
+    let needed = buf.len() + chunk.len();
+    if needed > buf.capacity() {
+        let target = buf
+            .capacity()
+            .saturating_mul(2)
+            .clamp(needed, cap.max(needed));
+        buf.reserve_exact(target - buf.len());
+    }
+    buf.extend_from_slice(chunk);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_part_buffer_grows_by_doubling_up_to_the_part_size_only() {
+        let cap = 1000;
+        let mut buf = Vec::new();
+        for _ in 0..99 {
+            append(&mut buf, &[0u8; 10], cap);
+        }
+        assert_eq!(buf.len(), 990);
+        assert!(buf.capacity() <= cap, "capacity {}", buf.capacity());
+        append(&mut buf, &[0u8; 30], cap);
+        assert_eq!(buf.len(), 1020);
+        assert!(buf.capacity() < 2 * cap, "capacity {}", buf.capacity());
+    }
+}

@@ -1,0 +1,37 @@
+//! Every route of the images service, in one list, with its OpenAPI document.
+
+mod images;
+mod ops;
+
+use axum::{Router, http::StatusCode};
+use hub_runtime::openapi::{self, OpenApiRouter};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+/// The service's routes (without the shared layers; see `hub_runtime::http::wrap`),
+/// plus `GET /openapi.json`, generated from the same list.
+pub fn router(state: AppState) -> Router {
+    let router = OpenApiRouter::new()
+        .routes(routes!(images::upload_image))
+        .routes(routes!(images::list_images))
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::health_alias));
+    openapi::finish(
+        router,
+        "images",
+        env!("CARGO_PKG_VERSION"),
+        "Profile image upload and listing on S3 (port of the Flask profile-image-service).",
+    )
+    .fallback(|| async { StatusCode::NOT_FOUND })
+    .with_state(state)
+}
+
+/// Every error body of this service (the original's shape).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, e.g. `No file provided`.
+    error: String,
+}

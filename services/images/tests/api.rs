@@ -1,0 +1,408 @@
+//! The images service against the real S3 test server (moto), each test on its own bucket.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use common::{TestApp, anonymous_get, gif, jpeg, png, webp};
+use futures_util::{StreamExt, TryStreamExt, stream};
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+const MIB: usize = 1024 * 1024;
+
+#[tokio::test]
+async fn an_uploaded_image_is_publicly_readable_at_its_url_with_its_type_and_listed() {
+    let app = TestApp::spawn().await;
+    let bytes = png(20_000);
+    let url = app.upload_ok("avatar.png", bytes.clone()).await;
+    assert_eq!(url, app.url_of("avatar.png"));
+
+    // No signature, no credentials: readable through the bucket policy (no ACL is sent).
+    let resp = anonymous_get(&url).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), bytes.as_slice());
+
+    assert_eq!(app.list().await, vec![url]);
+    let acl = app
+        .store
+        .client()
+        .get_object_acl()
+        .bucket(&app.bucket)
+        .key("avatar.png")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        acl.grants().iter().all(|g| g
+            .grantee()
+            .and_then(|g| g.uri())
+            .is_none_or(|uri| !uri.contains("AllUsers"))),
+        "no public-read ACL: MinIO would ignore it"
+    );
+}
+
+#[tokio::test]
+async fn every_accepted_type_is_stored_with_its_content_type() {
+    let app = TestApp::spawn().await;
+    for (name, bytes, mime) in [
+        ("a.png", png(100), "image/png"),
+        ("b.jpg", jpeg(100), "image/jpeg"),
+        ("c.gif", gif(100), "image/gif"),
+        // The name does not decide the type: the content does.
+        ("d.png", webp(100), "image/webp"),
+    ] {
+        let url = app.upload_ok(name, bytes).await;
+        let resp = anonymous_get(&url).await;
+        assert_eq!(resp.headers()["content-type"], mime, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_file_larger_than_one_part_is_streamed_as_a_multipart_upload_and_reads_back_whole() {
+    let app = TestApp::spawn().await;
+    let bytes = jpeg(7 * MIB + 123);
+    let url = app.upload_ok("big.jpg", bytes.clone()).await;
+    let resp = anonymous_get(&url).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    let got = resp.bytes().await.unwrap();
+    assert_eq!(got.len(), bytes.len());
+    assert!(got.as_ref() == bytes.as_slice(), "same bytes");
+    assert_eq!(app.open_multipart_uploads().await, 0);
+}
+
+#[tokio::test]
+async fn an_oversize_upload_gets_413_json_and_stores_nothing_even_past_the_first_part() {
+    let app = TestApp::spawn().await; // default limit: 10 MiB
+    let resp = app.upload("huge.png", png(10 * MIB + 1)).await;
+    assert_eq!(resp.status(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "error": "Image too large (limit 10485760 bytes)" })
+    );
+    assert!(app.stored_keys().await.is_empty());
+    // The part already sent to S3 was discarded.
+    assert_eq!(app.open_multipart_uploads().await, 0);
+
+    // Exactly at the limit is accepted.
+    app.upload_ok("edge.png", png(10 * MIB)).await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_transport_limit_gets_413_json_too() {
+    let app = TestApp::spawn_with(&[("MAX_IMAGE_BYTES", "100000")]).await;
+    let resp = app.upload("a.png", png(150_000)).await;
+    assert_eq!(resp.status(), 413);
+    let resp = app.upload("b.png", png(400_000)).await;
+    assert_eq!(resp.status(), 413);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "Image too large (limit 100000 bytes)");
+    assert!(app.stored_keys().await.is_empty());
+}
+
+#[tokio::test]
+async fn content_that_is_not_an_accepted_image_gets_415_json_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    for (name, bytes) in [
+        (
+            "evil.png",
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+        ),
+        ("doc.jpg", b"%PDF-1.7\n".repeat(1000)),
+        ("empty.png", Vec::new()),
+        ("short.png", b"\x89PN".to_vec()),
+    ] {
+        let resp = app.upload(name, bytes).await;
+        assert_eq!(resp.status(), 415, "{name}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({ "error": "Unsupported image type: PNG, JPEG, GIF or WebP required" })
+        );
+    }
+    assert!(app.stored_keys().await.is_empty());
+}
+
+#[tokio::test]
+async fn traversal_and_odd_file_names_are_sanitised_into_flat_keys() {
+    let app = TestApp::spawn().await;
+    for (name, key) in [
+        ("../../etc/passwd", "etc_passwd"),
+        ("my photo.png", "my_photo.png"),
+        ("文件.png", "png"),
+        ("ñandú.JPG", "nandu.JPG"),
+        ("  .hidden  ", "hidden"),
+    ] {
+        let url = app.upload_ok(name, png(64)).await;
+        assert_eq!(url, app.url_of(key), "{name}");
+    }
+    let mut keys = app.stored_keys().await;
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["etc_passwd", "hidden", "my_photo.png", "nandu.JPG", "png"]
+    );
+
+    // Nothing left after sanitising: refused (the original answered 500).
+    let resp = app.upload("..", png(64)).await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({ "error": "Invalid file name" })
+    );
+}
+
+#[tokio::test]
+async fn a_missing_file_or_an_empty_file_name_gets_the_originals_400() {
+    let app = TestApp::spawn().await;
+    let no_file = Form::new().text("other", "x");
+    let empty_name = Form::new().part("file", Part::bytes(png(10)).file_name(""));
+    let no_name = Form::new().part("file", Part::bytes(png(10)));
+    for form in [no_file, empty_name, no_name] {
+        let resp = app.post_form(form).await;
+        assert_eq!(resp.status(), 400);
+        assert_eq!(
+            resp.json::<Value>().await.unwrap(),
+            json!({ "error": "No file provided" })
+        );
+    }
+    // Not multipart at all: the original's request.files was empty, the same answer.
+    let resp = app
+        .http
+        .post(format!("{}/upload_image", app.base))
+        .json(&json!({ "file": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({ "error": "No file provided" })
+    );
+    assert!(app.stored_keys().await.is_empty());
+}
+
+#[tokio::test]
+async fn other_fields_around_the_file_are_ignored() {
+    let app = TestApp::spawn().await;
+    let form = Form::new()
+        .text("user", "ana")
+        .part("file", Part::bytes(png(50)).file_name("x.png"))
+        .text("after", "ignored");
+    let resp = app.post_form(form).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(app.stored_keys().await, ["x.png"]);
+}
+
+#[tokio::test]
+async fn uploading_the_same_name_again_replaces_the_object() {
+    let app = TestApp::spawn().await;
+    let avatar = "3f1c2d4e-0000-4000-8000-000000000001.png";
+    let first = app.upload_ok(avatar, png(1000)).await;
+    let second_bytes = jpeg(2000);
+    let second = app.upload_ok(avatar, second_bytes.clone()).await;
+    assert_eq!(first, second);
+    let resp = anonymous_get(&second).await;
+    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    assert_eq!(
+        resp.bytes().await.unwrap().as_ref(),
+        second_bytes.as_slice()
+    );
+    assert_eq!(app.list().await, vec![second]);
+}
+
+#[tokio::test]
+async fn the_listing_follows_continuation_tokens_past_1000_keys() {
+    let app = TestApp::spawn().await;
+    let client = app.store.client().clone();
+    let keys: Vec<String> = (0..1003).map(|i| format!("k{i:05}.png")).collect();
+    stream::iter(keys.clone())
+        .map(|key| {
+            let client = client.clone();
+            let bucket = app.bucket.clone();
+            async move {
+                client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(ByteStream::from_static(b"x"))
+                    .send()
+                    .await
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+    let urls = app.list().await;
+    let expected: Vec<String> = keys.iter().map(|k| app.url_of(k)).collect();
+    assert_eq!(urls, expected, "all 1003, in key order");
+}
+
+#[tokio::test]
+async fn listed_urls_of_keys_made_by_other_tools_are_percent_encoded() {
+    let app = TestApp::spawn().await;
+    app.store
+        .client()
+        .put_object()
+        .bucket(&app.bucket)
+        .key("dir/my pic#1.png")
+        .body(ByteStream::from(png(10)))
+        .send()
+        .await
+        .unwrap();
+    let urls = app.list().await;
+    assert_eq!(urls, vec![app.url_of("dir/my%20pic%231.png")]);
+    assert_eq!(anonymous_get(&urls[0]).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_bucket_deleted_behind_the_services_back_is_recreated_with_its_policy() {
+    let app = TestApp::spawn().await;
+    app.store
+        .client()
+        .delete_bucket()
+        .bucket(&app.bucket)
+        .send()
+        .await
+        .unwrap();
+    // The listing heals it (NoSuchBucket → create, policy, retry)...
+    assert!(app.list().await.is_empty());
+    app.store
+        .client()
+        .delete_bucket()
+        .bucket(&app.bucket)
+        .send()
+        .await
+        .unwrap();
+    // ...and so do an upload and the health check.
+    let url = app.upload_ok("back.png", png(100)).await;
+    assert_eq!(anonymous_get(&url).await.status(), 200, "policy set again");
+    let resp = app.get("/profile-image/health").await;
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn health_answers_on_both_paths_and_unknown_paths_get_json_404() {
+    let app = TestApp::spawn().await;
+    for path in ["/profile-image/health", "/health"] {
+        let resp = app.get(path).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.json::<Value>().await.unwrap(),
+            json!({ "status": "healthy" })
+        );
+    }
+    let resp = app.get("/nope").await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({ "error": "Not found" })
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_exactly_the_routes_served() {
+    let app = TestApp::spawn().await;
+    let doc = hub_testkit::assert_openapi_matches_routes(&app.base, "error").await;
+    let mut paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [
+            "/health",
+            "/list_images",
+            "/profile-image/health",
+            "/upload_image"
+        ]
+    );
+    let upload = &doc["paths"]["/upload_image"]["post"];
+    for status in ["200", "400", "401", "413", "415", "500", "503"] {
+        assert!(upload["responses"][status].is_object(), "{status}");
+    }
+    let form = &upload["requestBody"]["content"]["multipart/form-data"]["schema"];
+    assert_eq!(form["properties"]["file"]["format"], "binary", "{form}");
+    // The token is optional: an empty requirement beside the bearer one.
+    assert_eq!(upload["security"], json!([{}, { "bearer": [] }]));
+    let list = &doc["paths"]["/list_images"]["get"];
+    for status in ["200", "500", "503"] {
+        assert!(list["responses"][status].is_object(), "{status}");
+    }
+    let uploaded = &doc["components"]["schemas"]["Uploaded"]["properties"];
+    for key in ["message", "url"] {
+        assert!(uploaded[key].is_object(), "{key}: {uploaded}");
+    }
+}
+
+#[tokio::test]
+async fn with_jwt_required_uploads_need_a_valid_bearer_token() {
+    let secret = "images-test-secret-0123456789abcdef";
+    let app = TestApp::spawn_with(&[("UPLOAD_REQUIRE_JWT", "true"), ("SECRET_KEY", secret)]).await;
+    let keys = hub_identity::jwt::JwtKeys::new(&secret.to_owned().into(), Duration::from_secs(60));
+    let upload = |auth: Option<String>| {
+        let mut req = app
+            .http
+            .post(format!("{}/upload_image", app.base))
+            .multipart(Form::new().part("file", Part::bytes(png(100)).file_name("me.png")));
+        if let Some(auth) = auth {
+            req = req.header("authorization", auth);
+        }
+        req.send()
+    };
+
+    let resp = upload(None).await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({ "error": "Token is missing" })
+    );
+    let resp = upload(Some("Bearer not.a.jwt".into())).await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({ "error": "Invalid token" })
+    );
+    let mut expired = keys.claims_for(uuid::Uuid::new_v4(), "ana");
+    expired.exp = chrono_free_past();
+    let resp = upload(Some(format!("Bearer {}", keys.sign(&expired).unwrap())))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(app.stored_keys().await.is_empty());
+
+    let token = keys
+        .sign(&keys.claims_for(uuid::Uuid::new_v4(), "ana"))
+        .unwrap();
+    let resp = upload(Some(format!("Bearer {token}"))).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    // Reading stays public.
+    assert_eq!(app.list().await.len(), 1);
+}
+
+/// An `exp` an hour ago.
+fn chrono_free_past() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    i64::try_from(now).unwrap() - 3600
+}
+
+#[tokio::test]
+async fn the_service_stops_cleanly_on_shutdown() {
+    let app = TestApp::spawn().await;
+    let started = Instant::now();
+    app.stop().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

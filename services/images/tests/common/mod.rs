@@ -1,0 +1,200 @@
+//! Test harness: each test gets its own bucket and its own server on port 0, against
+//! the real S3 test server started by scripts/backing.sh.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use images::{App, Config, store::Store};
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// The smallest content each accepted type is recognised by, plus filler.
+pub fn png(len: usize) -> Vec<u8> {
+    with_magic(b"\x89PNG\r\n\x1a\n", len)
+}
+
+pub fn jpeg(len: usize) -> Vec<u8> {
+    with_magic(b"\xff\xd8\xff\xe0", len)
+}
+
+pub fn gif(len: usize) -> Vec<u8> {
+    with_magic(b"GIF89a", len)
+}
+
+pub fn webp(len: usize) -> Vec<u8> {
+    with_magic(b"RIFF\x24\0\0\0WEBPVP8 ", len)
+}
+
+/// `magic` followed by a deterministic, non-repeating-looking filler up to `len` bytes.
+fn with_magic(magic: &[u8], len: usize) -> Vec<u8> {
+    let mut out = magic.to_vec();
+    let mut x: u32 = 0x1234_5678;
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        out.push(x as u8);
+    }
+    out.truncate(len.max(magic.len()));
+    out
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub bucket: String,
+    pub endpoint: String,
+    /// The same S3, through the service's own client settings (tests create and
+    /// inspect objects directly).
+    pub store: Store,
+    pub http: reqwest::Client,
+    pub shutdown: CancellationToken,
+    pub handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts the service on its own new bucket, with test settings overridden by `extra`.
+    pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let bucket = hub_testkit::bucket_name("images");
+        let endpoint = hub_testkit::env("S3_ENDPOINT");
+        let mut vars: HashMap<String, String> = [
+            ("S3_ENDPOINT", endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", &hub_testkit::env("AWS_ACCESS_KEY_ID")),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                &hub_testkit::env("AWS_SECRET_ACCESS_KEY"),
+            ),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_BUCKET_NAME", bucket.as_str()),
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in extra {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let source = move |k: &str| vars.get(k).cloned();
+        let config = Config::from_source(&source).expect("valid test config");
+        let store = Store::new(&config.s3);
+        let app = App::build(config).await.expect("app builds");
+        let addr = app.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(app.run(shutdown.clone()));
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            bucket,
+            endpoint,
+            store,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            shutdown,
+            handle: Some(handle),
+        }
+    }
+
+    /// `POST /upload_image` with `bytes` as the field `file` named `filename`.
+    pub async fn upload(&self, filename: &str, bytes: Vec<u8>) -> reqwest::Response {
+        let part = Part::bytes(bytes)
+            .file_name(filename.to_owned())
+            .mime_str("application/octet-stream")
+            .unwrap();
+        self.post_form(Form::new().part("file", part)).await
+    }
+
+    pub async fn post_form(&self, form: Form) -> reqwest::Response {
+        self.http
+            .post(format!("{}/upload_image", self.base))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Uploads and returns the URL, asserting the original's success answer.
+    pub async fn upload_ok(&self, filename: &str, bytes: Vec<u8>) -> String {
+        let resp = self.upload(filename, bytes).await;
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["message"], "Image uploaded successfully");
+        body["url"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /list_images` → the URLs.
+    pub async fn list(&self) -> Vec<String> {
+        let resp = self.get("/list_images").await;
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        body["urls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The keys in the bucket, read from S3 directly (not through the service).
+    pub async fn stored_keys(&self) -> Vec<String> {
+        self.store.list_keys().await.unwrap()
+    }
+
+    /// Multipart uploads S3 still holds open for this bucket.
+    pub async fn open_multipart_uploads(&self) -> usize {
+        self.store
+            .client()
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .len()
+    }
+
+    /// The URL the service hands out for `key`.
+    pub fn url_of(&self, key: &str) -> String {
+        format!(
+            "{}/{}/{key}",
+            self.endpoint.trim_end_matches('/'),
+            self.bucket
+        )
+    }
+
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let handle = self.handle.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(15), handle)
+            .await
+            .expect("shutdown within 15 s")
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// An anonymous GET (plain HTTP, no signature), as a browser fetches an avatar.
+pub async fn anonymous_get(url: &str) -> reqwest::Response {
+    reqwest::Client::new().get(url).send().await.unwrap()
+}
