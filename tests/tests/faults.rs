@@ -8,8 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::start;
-use hub_testkit::DatabaseDown;
-use serde_json::json;
+use hub_testkit::{BrokerDown, DatabaseDown};
+use serde_json::{Value, json};
 
 const REGISTER: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>{tag}</u:username><u:password>pw</u:password><u:first_name>A</u:first_name><u:last_name>B</u:last_name><u:dni>{tag}</u:dni><u:email>{tag}@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>"#;
 
@@ -44,7 +44,25 @@ async fn with_postgresql_down_requests_fail_fast_and_service_resumes_without_a_r
     };
     let lookup = || http.get(format!("http://{}/user/soap?username=pgdown1", sys.lookup));
     assert_eq!(call(register("pgdown1")).await.0, 200);
-    assert_eq!(call(login()).await.0, 200);
+    let (s, _, body, _) = call(login()).await;
+    assert_eq!(s, 200);
+    let token = serde_json::from_str::<Value>(&body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let session = || {
+        http.post(format!("http://{}/api/sessions", sys.session))
+            .bearer_auth(&token)
+            .json(&json!({"data": {}}))
+    };
+    let last = || {
+        http.get(format!(
+            "http://{}/last-connection?username=pgdown1",
+            sys.connected
+        ))
+    };
+    assert_eq!(call(session()).await.0, 201);
+    assert_eq!(call(last()).await.0, 200);
 
     let outage = DatabaseDown::stop();
     // "Fast" = the pool's 1 s acquire timeout, not a hang; 3 s leaves room for a busy CI.
@@ -83,6 +101,25 @@ async fn with_postgresql_down_requests_fail_fast_and_service_resumes_without_a_r
         assert_eq!((s, body.as_str()), (500, want), "{url}");
         assert!(took < fast, "{url} took {took:?}");
     }
+    // session checks the token's user in PostgreSQL; connected looks the username up there.
+    let (s, ct, body, took) = call(session()).await;
+    assert_eq!((s, ct.as_str()), (503, "application/json"), "{body}");
+    assert!(took < fast, "session took {took:?}");
+    let (s, ct, body, took) = call(last()).await;
+    assert_eq!((s, ct.as_str()), (503, "application/json"), "{body}");
+    assert!(took < fast, "last-connection took {took:?}");
+    eprintln!("faults: PostgreSQL down: last 503 answered in {took:?}");
+    for url in [
+        format!("http://{}/session/health", sys.session),
+        format!("http://{}/connected/health", sys.connected),
+    ] {
+        let (s, _, body, took) = call(http.get(&url)).await;
+        assert_eq!(s, 500, "{url}: {body}");
+        assert!(
+            body.contains("unhealthy") && took < fast,
+            "{url} {took:?} {body}"
+        );
+    }
     drop(outage); // PostgreSQL starts again
 
     // Same processes, same pools: they heal by themselves.
@@ -103,4 +140,112 @@ async fn with_postgresql_down_requests_fail_fast_and_service_resumes_without_a_r
             .0,
         200
     );
+    assert_eq!(call(session()).await.0, 200);
+    assert_eq!(call(last()).await.0, 200);
+}
+
+/// Registrations and logins from several clients; RabbitMQ is stopped in the middle
+/// of it and started again. Every request still succeeds (events wait in the outbox),
+/// the outbox drains to zero once the broker is back, and the session consumer, which
+/// reconnects by itself, records every login exactly once.
+#[tokio::test]
+async fn rabbitmq_stopped_under_mixed_load_loses_no_event_and_applies_none_twice() {
+    let sys = start().await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let run_clients = |phase: &'static str| {
+        (0..4)
+            .map(|client| {
+                let http = http.clone();
+                let (soap, auth) = (sys.soap, sys.auth);
+                tokio::spawn(async move {
+                    let mut users = Vec::new();
+                    for n in 0..5 {
+                        let user = format!("mq{phase}{client}x{n}");
+                        let (s, _, body, _) = call(
+                            http.post(format!("http://{soap}/register"))
+                                .header("content-type", "text/xml")
+                                .body(REGISTER.replace("{tag}", &user)),
+                        )
+                        .await;
+                        assert_eq!(s, 200, "register during {phase}: {body}");
+                        let (s, _, body, _) = call(
+                            http.post(format!("http://{auth}/login"))
+                                .json(&json!({"username": user, "password": "pw"})),
+                        )
+                        .await;
+                        assert_eq!(s, 200, "login during {phase}: {body}");
+                        users.push(user);
+                    }
+                    users
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut users = Vec::new();
+    for c in run_clients("before") {
+        users.extend(c.await.unwrap());
+    }
+    let outage = BrokerDown::stop();
+    for c in run_clients("during") {
+        users.extend(c.await.unwrap());
+    }
+    assert!(
+        hub_testkit::outbox_pending(&sys.db_url).await > 0,
+        "events wait in the outbox while the broker is down"
+    );
+    drop(outage); // RabbitMQ starts again
+    for c in run_clients("after") {
+        users.extend(c.await.unwrap());
+    }
+
+    hub_testkit::wait_outbox_drained(&sys.db_url, Duration::from_secs(90)).await;
+    let registered = hub_testkit::count(
+        &sys.db_url,
+        "SELECT count(*) FROM outbox WHERE event = 'UserRegistered' AND published_at IS NOT NULL",
+    )
+    .await;
+    let logins = hub_testkit::count(
+        &sys.db_url,
+        "SELECT count(*) FROM outbox WHERE event = 'UserLoggedIn' AND published_at IS NOT NULL",
+    )
+    .await;
+    assert_eq!(
+        (registered, logins),
+        (60, 60),
+        "every event confirmed by the broker"
+    );
+
+    // The consumer applied each login once: one session per user, each with its login.
+    let mongo = mongodb::Client::with_uri_str(hub_testkit::mongodb_uri())
+        .await
+        .unwrap();
+    let sessions = mongo
+        .database(&sys.mongo_db)
+        .collection::<mongodb::bson::Document>("sessions");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let recorded = sessions
+            .count_documents(mongodb::bson::doc! { "lastLoginAt": { "$exists": true } })
+            .await
+            .unwrap();
+        if recorded == 60 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{recorded} of 60 logins recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        sessions
+            .count_documents(mongodb::bson::doc! {})
+            .await
+            .unwrap(),
+        60
+    );
+    let _ = mongo.database(&sys.mongo_db).drop().await;
 }

@@ -1,0 +1,313 @@
+//! Soak: the six services as real processes under mixed load from concurrent clients
+//! (register over SOAP, log in, look up, write a session, read the last connection,
+//! upload and list avatars). Promises checked at the end: zero 5xx and zero transport
+//! errors, zero lost or duplicated events (every registration published exactly once,
+//! every login recorded by the session consumer), and RSS growth after warm-up under
+//! 10 % per service (or under 2 MiB, allocator noise on a short run).
+//!
+//! CI runs it short (`SOAK_SECS`, default 10; `SOAK_CLIENTS`, default 8). Longer:
+//! `scripts/soak.sh --minutes 10 --clients 32` prints the figures (docs/RELIABILITY.md).
+//! It is load, so scripts/test.sh runs it alone, after the parallel tests.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use hub_testkit::{ServiceProcess, rss_kib, service_binary};
+use mongodb::bson::doc;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const REGISTER: &str = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><soapenv:Body><u:RegisterUser><u:username>{u}</u:username><u:password>pw {u}</u:password><u:first_name>Ana</u:first_name><u:last_name>Peña</u:last_name><u:dni>{u}</u:dni><u:email>{u}@example.com</u:email><u:city>Málaga</u:city></u:RegisterUser></soapenv:Body></soapenv:Envelope>"#;
+
+/// A 1x1 PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Outcome counters: (endpoint, status class) → count.
+#[derive(Default)]
+struct Tally(std::sync::Mutex<BTreeMap<(String, String), u64>>);
+
+impl Tally {
+    fn add(&self, endpoint: &str, outcome: String) {
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .entry((endpoint.to_owned(), outcome))
+            .or_default() += 1;
+    }
+}
+
+async fn call(tally: &Tally, endpoint: &str, req: reqwest::RequestBuilder) -> Option<Value> {
+    match req.send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            tally.add(endpoint, status.to_string());
+            let text = resp.text().await.unwrap_or_default();
+            (status < 300).then(|| serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        }
+        Err(e) => {
+            tally.add(endpoint, format!("transport error: {e}"));
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn mixed_load_on_all_six_services_loses_nothing_and_does_not_grow() {
+    let secs = env_or("SOAK_SECS", 10);
+    let clients = env_or("SOAK_CLIENTS", 8);
+    let db_url = hub_testkit::create_database("soak").await;
+    let auth_queue = hub_testkit::queue_name("soak-auth");
+    let user_queue = hub_testkit::queue_name("soak-user");
+    let mongo_db = hub_testkit::mongo_database("soak");
+    let bucket = hub_testkit::bucket_name("soak");
+    let secret = format!("soak-secret-{}", Uuid::new_v4().simple());
+    let (amqp, mongo_uri) = (hub_testkit::amqp_url(), hub_testkit::mongodb_uri());
+    let s3 = hub_testkit::env("S3_ENDPOINT");
+    let common = [
+        ("DATABASE_URL", db_url.as_str()),
+        ("SECRET_KEY", secret.as_str()),
+        ("AMQP_URL", amqp.as_str()),
+        ("MONGODB_URI", mongo_uri.as_str()),
+        ("MONGODB_DATABASE", mongo_db.as_str()),
+        ("PASSWORD_PBKDF2_ITERATIONS", "20000"),
+        ("OUTBOX_POLL_MS", "200"),
+        ("RUST_LOG", "warn"),
+    ];
+    let with = |extra: &[(&'static str, &str)]| -> Vec<(String, String)> {
+        common
+            .iter()
+            .chain(extra.iter())
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    async fn spawn(name: &str, envs: Vec<(String, String)>, health: &str) -> ServiceProcess {
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        ServiceProcess::spawn(&service_binary(name), &envs, health).await
+    }
+    let auth = spawn(
+        "auth",
+        with(&[
+            ("RABBITMQ_QUEUE", &auth_queue),
+            ("LOGIN_MAX_FAILURES_PER_ADDRESS", "1000000"),
+        ]),
+        "/auth/health",
+    )
+    .await;
+    let soap = spawn(
+        "user-soap",
+        with(&[("RABBITMQ_QUEUE", &user_queue)]),
+        "/user-soap/health",
+    )
+    .await;
+    let lookup = spawn("user-lookup", with(&[]), "/user-search/health").await;
+    let session = spawn(
+        "session",
+        with(&[("RABBITMQ_QUEUE", &auth_queue)]),
+        "/session/health",
+    )
+    .await;
+    let connected = spawn("connected", with(&[]), "/connected/health").await;
+    let images = spawn(
+        "images",
+        with(&[
+            ("S3_ENDPOINT", &s3),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_BUCKET_NAME", &bucket),
+        ]),
+        "/profile-image/health",
+    )
+    .await;
+    let services = [
+        ("auth", &auth),
+        ("user-soap", &soap),
+        ("user-lookup", &lookup),
+        ("session", &session),
+        ("connected", &connected),
+        ("images", &images),
+    ];
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let tally = Arc::new(Tally::default());
+    let registered = Arc::new(AtomicU64::new(0));
+    let logged_in = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let end = started + Duration::from_secs(secs);
+    let warm = started + Duration::from_secs(secs / 3);
+    let urls =
+        Arc::new([&soap, &auth, &lookup, &session, &connected, &images].map(|p| p.base.clone()));
+    let mut workers = Vec::new();
+    for client in 0..clients {
+        let (http, tally, urls) = (http.clone(), Arc::clone(&tally), Arc::clone(&urls));
+        let (registered, logged_in) = (Arc::clone(&registered), Arc::clone(&logged_in));
+        workers.push(tokio::spawn(async move {
+            let [soap, auth, lookup, session, connected, images] = &*urls;
+            let mut n = 0u64;
+            while Instant::now() < end {
+                n += 1;
+                let user = format!(
+                    "soak{client}x{n}{}",
+                    &Uuid::new_v4().simple().to_string()[..6]
+                );
+                let req = http
+                    .post(format!("{soap}/register"))
+                    .header("content-type", "text/xml; charset=utf-8")
+                    .body(REGISTER.replace("{u}", &user));
+                if call(&tally, "register", req).await.is_none() {
+                    continue;
+                }
+                registered.fetch_add(1, Ordering::Relaxed);
+                let req = http
+                    .post(format!("{auth}/login"))
+                    .json(&json!({"username": user, "password": format!("pw {user}")}));
+                let Some(body) = call(&tally, "login", req).await else {
+                    continue;
+                };
+                logged_in.fetch_add(1, Ordering::Relaxed);
+                let token = body["token"].as_str().unwrap_or_default().to_owned();
+                let req = http.get(format!("{lookup}/user/soap?username={user}"));
+                call(&tally, "lookup", req).await;
+                let req = http
+                    .post(format!("{session}/api/sessions"))
+                    .bearer_auth(&token)
+                    .json(&json!({"data": {"n": n}}));
+                call(&tally, "session", req).await;
+                let req = http.get(format!("{connected}/last-connection?username={user}"));
+                call(&tally, "last-connection", req).await;
+                if n.is_multiple_of(4) {
+                    let form = reqwest::multipart::Form::new().part(
+                        "file",
+                        reqwest::multipart::Part::bytes(PNG).file_name(format!("{user}.png")),
+                    );
+                    let req = http.post(format!("{images}/upload_image")).multipart(form);
+                    call(&tally, "upload", req).await;
+                    let req = http.get(format!("{images}/list_images"));
+                    call(&tally, "list", req).await;
+                }
+            }
+        }));
+    }
+    // RSS after warm-up, then at the end.
+    while Instant::now() < warm {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rss_warm: Vec<u64> = services.iter().map(|(_, p)| rss_kib(p.pid())).collect();
+    for w in workers {
+        w.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let rss_end: Vec<u64> = services.iter().map(|(_, p)| rss_kib(p.pid())).collect();
+
+    // Figures first, so a failure still shows them (`--no-capture` prints them on success).
+    let counts = tally.0.lock().unwrap().clone();
+    let total: u64 = counts.values().sum();
+    eprintln!(
+        "soak: {clients} clients, {:.1} s, {total} requests, {:.1} req/s; registrations {}, logins {}",
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64(),
+        registered.load(Ordering::Relaxed),
+        logged_in.load(Ordering::Relaxed),
+    );
+    for ((endpoint, outcome), n) in &counts {
+        eprintln!("soak:   {endpoint:<16} {outcome:<6} {n}");
+    }
+    for (i, (name, _)) in services.iter().enumerate() {
+        eprintln!(
+            "soak:   RSS {name:<12} after warm-up {:>6} KiB, end {:>6} KiB",
+            rss_warm[i], rss_end[i]
+        );
+    }
+
+    let bad: Vec<_> = counts
+        .iter()
+        .filter(|((_, outcome), _)| !outcome.starts_with('2'))
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "non-2xx answers or transport errors: {bad:?}"
+    );
+    let registrations = registered.load(Ordering::Relaxed);
+    let logins = logged_in.load(Ordering::Relaxed);
+    assert!(
+        registrations > 0 && logins == registrations,
+        "{registrations} / {logins}"
+    );
+
+    // Zero lost events: every registration published exactly once ...
+    hub_testkit::wait_outbox_drained(&db_url, Duration::from_secs(60)).await;
+    let published = hub_testkit::take_messages(&user_queue).await;
+    let mut ids: Vec<String> = published
+        .iter()
+        .filter(|m| m.event() == "UserRegistered")
+        .map(|m| m.body["data"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    let before_dedup = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        before_dedup,
+        ids.len(),
+        "a registration was published twice"
+    );
+    assert_eq!(ids.len() as u64, registrations, "registrations published");
+
+    // ... and every login consumed by session: each user's session has its login time.
+    let mongo = mongodb::Client::with_uri_str(&mongo_uri).await.unwrap();
+    let sessions = mongo
+        .database(&mongo_db)
+        .collection::<mongodb::bson::Document>("sessions");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let recorded = sessions
+            .count_documents(doc! { "lastLoginAt": { "$exists": true } })
+            .await
+            .unwrap();
+        if recorded == logins {
+            break;
+        }
+        assert!(
+            recorded <= logins,
+            "{recorded} sessions for {logins} logins"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "only {recorded} of {logins} logins reached the session consumer"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = mongo.database(&mongo_db).drop().await;
+
+    for (i, (name, _)) in services.iter().enumerate() {
+        let (warm, end) = (rss_warm[i], rss_end[i]);
+        assert!(warm > 0 && end > 0, "{name}: no RSS reading");
+        assert!(
+            end <= warm + warm / 10 || end <= warm + 2048,
+            "{name}: RSS grew from {warm} KiB to {end} KiB after warm-up"
+        );
+    }
+}
