@@ -333,9 +333,65 @@ postgres_start() {
   up_postgres
 }
 
-mongo_stop() { need_venv; take_lock; down_mongo; }
-mongo_start() { need_venv; take_lock; up_mongo; }
-s3_stop() { take_lock; down_moto; }
+# Fault tests must really stop the server, even one another checkout started (then
+# `down` leaves it alone): whatever mongod holds the port is asked to shut down, and
+# mongo-start brings up this checkout's own.
+mongo_stop() {
+  need_venv; take_lock
+  down_mongo
+  if port_open "$MONGO_PORT"; then
+    # Its exact command line is kept, so mongo-start brings back the same server (same
+    # data and replica set: a new one at the same address would not be rejoined by
+    # clients that knew the old one).
+    "$VPY" - "$HOST" "$MONGO_PORT" "$STATE/mongod.foreign-argv" <<'PY' || true
+import json, os, sys
+from pymongo import MongoClient
+from pymongo.errors import AutoReconnect, PyMongoError
+c = MongoClient(f"mongodb://{sys.argv[1]}:{sys.argv[2]}/?directConnection=true", serverSelectionTimeoutMS=2000)
+with open(sys.argv[3], "w") as f:
+    json.dump(c.admin.command("getCmdLineOpts")["argv"], f)
+try:
+    c.admin.command("shutdown", force=True)
+except (AutoReconnect, PyMongoError):
+    pass   # the connection closes as the server goes down
+os._exit(0)
+PY
+    wait_for 60 "mongod to exit" port_closed "$MONGO_PORT"
+    log "mongodb   stopped (a server started elsewhere, shut down through its admin command)"
+  fi
+}
+mongo_start() {
+  need_venv; take_lock
+  local argv=$STATE/mongod.foreign-argv
+  if [ -s "$argv" ] && ! port_open "$MONGO_PORT"; then
+    # Restart the server mongo-stop shut down, as it was started (it forks itself).
+    "$VPY" -c 'import json, subprocess, sys; sys.exit(subprocess.call(json.load(open(sys.argv[1])), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL))' "$argv" 9>&- \
+      || die "could not restart the mongod that mongo-stop stopped (argv in $argv)"
+    rm -f "$argv"
+    mongo_rs_ready 60
+    log "mongodb   ready (restarted the server started elsewhere) $HOST:$MONGO_PORT"
+    return 0
+  fi
+  rm -f "$argv"
+  up_mongo
+}
+# As mongo_stop: a moto server on the port that another checkout started is stopped too
+# (only if its command line says moto).
+s3_stop() {
+  take_lock
+  down_moto
+  local pid
+  if port_open "$S3_PORT"; then
+    pid=$(ss -Hltnp "sport = :$S3_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2)
+    if [ -n "$pid" ] && grep -qa moto "/proc/$pid/cmdline" 2>/dev/null; then
+      kill "$pid"
+      if ! wait_for 15 "moto to exit" port_closed "$S3_PORT"; then kill -KILL "$pid" 2>/dev/null || true; fi
+      log "s3 (moto) stopped (a server started elsewhere)"
+    else
+      die "$HOST:$S3_PORT is held by something that is not moto; not stopping it"
+    fi
+  fi
+}
 s3_start() { need_venv; take_lock; up_moto; }
 
 rabbitmq_start() {
