@@ -45,11 +45,14 @@ where
         ),
     );
     // Rendered once: the document is fixed for the life of the process.
-    let body: Arc<str> = match api.to_json() {
-        Ok(json) => json.into(),
+    let (status, body): (StatusCode, Arc<str>) = match api.to_json() {
+        Ok(json) => (StatusCode::OK, json.into()),
         Err(e) => {
             tracing::error!(error = %e, "cannot render the OpenAPI document");
-            r#"{"message":"OpenAPI document unavailable"}"#.into()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                r#"{"message":"OpenAPI document unavailable"}"#.into(),
+            )
         }
     };
     router.route(
@@ -57,11 +60,11 @@ where
         get(move || {
             let body = Arc::clone(&body);
             async move {
-                (
-                    StatusCode::OK,
+                crate::http::rendered((
+                    status,
                     [(header::CONTENT_TYPE, "application/json")],
                     body.to_string(),
-                )
+                ))
             }
         }),
     )
