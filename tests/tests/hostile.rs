@@ -87,7 +87,8 @@ async fn hostile_requests_get_4xx_in_the_callers_protocol_and_change_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 201);
+    // 201, or 200 when session's consumer already made the session from the login event.
+    assert!(matches!(resp.status().as_u16(), 200 | 201));
     // Let the consumer record the login before taking the snapshot.
     hub_testkit::wait_outbox_drained(&sys.db_url, Duration::from_secs(30)).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
