@@ -27,6 +27,10 @@ pub struct MongoSettings {
     /// `MONGODB_TIMEOUT_MS`, default 1000: server selection and connect bound, i.e. how
     /// long a request waits before a MongoDB outage becomes a 503.
     pub timeout: Duration,
+    /// `MONGODB_OPERATION_TIMEOUT_MS`, default 5000: bound on one operation once a
+    /// server is selected (the driver bounds connecting; this bounds a server that
+    /// accepts but does not answer). Applied by the services around each call.
+    pub operation_timeout: Duration,
     /// `MONGODB_STARTUP_TIMEOUT_SECS`, default 30: how long start-up waits for the server.
     pub startup_timeout: Duration,
     /// `MONGODB_MAX_POOL_SIZE`, default 10.
@@ -56,6 +60,8 @@ impl MongoSettings {
             uri: uri.into(),
             database: vars.string("MONGODB_DATABASE"),
             timeout: vars.millis_or("MONGODB_TIMEOUT_MS", Duration::from_secs(1))?,
+            operation_timeout: vars
+                .millis_or("MONGODB_OPERATION_TIMEOUT_MS", Duration::from_secs(5))?,
             startup_timeout: vars
                 .seconds_or("MONGODB_STARTUP_TIMEOUT_SECS", Duration::from_secs(30))?,
             max_pool_size,
@@ -206,6 +212,7 @@ mod tests {
         let s = settings(&[("MONGO_URI", "mongodb://h:27017/CatalogServiceDB")]).unwrap();
         assert_eq!(s.uri.expose_secret(), "mongodb://h:27017/CatalogServiceDB");
         assert_eq!(s.timeout, Duration::from_secs(1));
+        assert_eq!(s.operation_timeout, Duration::from_secs(5));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Connected configuration, read once from the environment at start-up.
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use hub_db::PoolSettings;
 use hub_mongo::MongoSettings;
@@ -22,12 +22,8 @@ pub struct Config {
     /// `DB_STARTUP_TIMEOUT_SECS`.
     pub pool: PoolSettings,
     /// `MONGODB_URI` or the original's `MONGO_URI` (required), `MONGODB_DATABASE`,
-    /// `MONGODB_TIMEOUT_MS`, `MONGODB_STARTUP_TIMEOUT_SECS`, `MONGODB_MAX_POOL_SIZE`.
+    /// `MONGODB_TIMEOUT_MS`, `MONGODB_OPERATION_TIMEOUT_MS`, `MONGODB_STARTUP_TIMEOUT_SECS`, `MONGODB_MAX_POOL_SIZE`.
     pub mongo: MongoSettings,
-    /// `MONGODB_OPERATION_TIMEOUT_MS` (default 5000, as the session service): bound on
-    /// one MongoDB query or ping. The driver bounds connecting; this bounds a server
-    /// that accepts but does not answer.
-    pub mongo_operation_timeout: Duration,
     /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 16 KiB, ...).
     pub http: HttpConfig,
 }
@@ -46,8 +42,6 @@ impl Config {
             database_url: vars.postgres_url()?,
             pool: PoolSettings::from_vars(&vars)?,
             mongo: MongoSettings::from_vars(&vars)?,
-            mongo_operation_timeout: vars
-                .millis_or("MONGODB_OPERATION_TIMEOUT_MS", Duration::from_secs(5))?,
             // Only GET endpoints: no request needs a body.
             http: HttpConfig::from_vars(&vars, 16 * 1024)?,
         })
@@ -89,7 +83,7 @@ mod tests {
         );
         assert_eq!(c.addr.port(), 5020);
         assert_eq!(c.mongo.database, None, "taken from the URI path");
-        assert_eq!(c.mongo_operation_timeout, Duration::from_secs(5));
+        assert_eq!(c.mongo.operation_timeout, std::time::Duration::from_secs(5));
     }
 
     #[test]

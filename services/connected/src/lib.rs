@@ -56,7 +56,7 @@ impl App {
             pool,
             sessions: db.collection(store::sessions::COLLECTION),
             mongo: db,
-            mongo_timeout: config.mongo_operation_timeout,
+            mongo_timeout: config.mongo.operation_timeout,
         };
         let router = http::wrap(
             routes::router(state.clone()),

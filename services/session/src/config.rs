@@ -1,6 +1,6 @@
 //! Session configuration, read once from the environment at start-up.
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use hub_db::PoolSettings;
 use hub_events::{catalogue::queues, consumer::ConsumerConfig};
@@ -23,11 +23,8 @@ pub struct Config {
     /// `DB_STARTUP_TIMEOUT_SECS`.
     pub pool: PoolSettings,
     /// `MONGODB_URI` (or the original's `MONGO_URI`), `MONGODB_DATABASE`,
-    /// `MONGODB_TIMEOUT_MS`, `MONGODB_STARTUP_TIMEOUT_SECS`, `MONGODB_MAX_POOL_SIZE`.
+    /// `MONGODB_TIMEOUT_MS`, `MONGODB_OPERATION_TIMEOUT_MS`, `MONGODB_STARTUP_TIMEOUT_SECS`, `MONGODB_MAX_POOL_SIZE`.
     pub mongo: MongoSettings,
-    /// `MONGODB_OPERATION_TIMEOUT_MS` (default 5000): bound on one MongoDB operation
-    /// once a server is selected (a hung server answers 503 instead of hanging).
-    pub mongo_operation_timeout: Duration,
     /// `SECRET_KEY` or `JWT_SECRET` (the same key auth signs with). Required.
     pub jwt_secret: SecretString,
     /// The `auth-events` consumer: `AMQP_URL` (or `RABBITMQ_HOST`/`RABBITMQ_PORT`),
@@ -56,8 +53,6 @@ impl Config {
             database_url: vars.postgres_url()?,
             pool: PoolSettings::from_vars(&vars)?,
             mongo: MongoSettings::from_vars(&vars)?,
-            mongo_operation_timeout: vars
-                .millis_or("MONGODB_OPERATION_TIMEOUT_MS", Duration::from_secs(5))?,
             jwt_secret: hub_identity::jwt::secret_from_env(&vars)?,
             consumer: ConsumerConfig::from_vars(&vars, "session", queues::AUTH_EVENTS)?,
             consume_events: vars.bool_or("SESSION_CONSUMER", true)?,

@@ -55,7 +55,7 @@ impl App {
         hub_db::migrate(&pool, config.pool.startup_timeout).await?;
         let (_client, db) = hub_mongo::connect(&config.mongo, "session").await?;
         hub_mongo::wait_ready(&db, config.mongo.startup_timeout).await?;
-        let sessions = Sessions::new(&db, config.mongo_operation_timeout);
+        let sessions = Sessions::new(&db, config.mongo.operation_timeout);
         match sessions
             .ensure_unique_user_index()
             .await
