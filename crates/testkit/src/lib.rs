@@ -483,3 +483,18 @@ impl Drop for ServiceProcess {
         let _ = std::fs::remove_file(&self.log);
     }
 }
+
+/// Status and body of a REST answer, asserting the body is JSON whatever the status.
+pub async fn json_body(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(
+        ct.as_deref(),
+        Some("application/json"),
+        "status {status}: body must be JSON"
+    );
+    (status, resp.json().await.unwrap())
+}

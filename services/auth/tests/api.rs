@@ -7,24 +7,11 @@ use std::time::Duration;
 
 use common::TestApp;
 use hub_identity::password::legacy_hash;
+use hub_testkit::json_body;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
 
 const DRAIN: Duration = Duration::from_secs(20);
-
-async fn json_body(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(
-        ct.as_deref(),
-        Some("application/json"),
-        "status {status}: body must be JSON"
-    );
-    (status, resp.json().await.unwrap())
-}
 
 #[tokio::test]
 async fn legacy_user_logs_in_with_a_pyjwt_valid_token_and_is_upgraded_to_the_new_hash() {

@@ -145,20 +145,7 @@ pub fn encode(raw: &str) -> String {
         .collect()
 }
 
-/// Status and body, asserting the body is JSON.
-pub async fn json_body(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(
-        ct.as_deref(),
-        Some("application/json"),
-        "status {status}: body must be JSON"
-    );
-    (status, resp.json().await.unwrap())
-}
+pub use hub_testkit::json_body;
 
 /// A BSON date `offset` away from now (negative: the past).
 pub fn date(offset: chrono::Duration) -> bson::DateTime {

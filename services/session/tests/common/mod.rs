@@ -346,17 +346,4 @@ pub fn user_logged_in(user_id: Uuid, timestamp: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Status and JSON body; the body must be JSON whatever the status.
-pub async fn json_body(resp: reqwest::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned());
-    assert_eq!(
-        ct.as_deref(),
-        Some("application/json"),
-        "status {status}: body must be JSON"
-    );
-    (status, resp.json().await.unwrap())
-}
+pub use hub_testkit::json_body;
