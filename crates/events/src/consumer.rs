@@ -34,7 +34,7 @@ use std::{future::Future, time::Duration};
 use futures_util::StreamExt;
 use hub_runtime::config::{ConfigError, Vars};
 use lapin::{
-    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties,
+    BasicProperties, Channel, Confirmation,
     message::Delivery,
     options::{
         BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
@@ -42,7 +42,7 @@ use lapin::{
     },
     types::{AMQPValue, FieldTable},
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -225,13 +225,12 @@ async fn consume<H: Handler>(
     backoff: &mut Backoff,
     healthy: &mut bool,
 ) -> Result<(), BrokerError> {
-    let props = ConnectionProperties::default()
-        .with_connection_name(format!("{}-consumer", cfg.app_id).into());
     let conn = within(
         cfg.timeout,
-        Connection::connect(cfg.amqp_url.expose_secret(), props),
+        crate::broker::connect(&cfg.amqp_url, format!("{}-consumer", cfg.app_id)),
     )
-    .await??;
+    .await?
+    .map_err(BrokerError)?;
     let channel = within(cfg.timeout, conn.create_channel()).await??;
     within(
         cfg.timeout,

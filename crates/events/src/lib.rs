@@ -1,6 +1,7 @@
 //! Events: what the hub publishes, how it is stored until the broker has it, and
 //! how it gets there.
 //!
+//! * [`broker`]: opening a RabbitMQ connection (frame size, connection name).
 //! * [`catalogue`]: every event name, queue and payload, in one place (mirrored in
 //!   `docs/EVENTS.md`).
 //! * [`outbox`]: producers write an event in the same PostgreSQL transaction as the
@@ -16,6 +17,7 @@
 //! `published_at` republishes the row with the same `message_id`, which consumers use
 //! to deduplicate.
 
+pub mod broker;
 pub mod catalogue;
 pub mod consumer;
 pub mod outbox;

@@ -13,11 +13,11 @@ use std::{collections::HashSet, time::Duration};
 
 use hub_runtime::config::{ConfigError, Vars};
 use lapin::{
-    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties,
+    BasicProperties, Channel, Confirmation, Connection,
     options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions},
     types::FieldTable,
 };
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use sqlx::{PgPool, postgres::PgListener};
 use tokio_util::sync::CancellationToken;
 
@@ -84,13 +84,12 @@ struct Publisher {
 
 impl Publisher {
     async fn connect(cfg: &RelayConfig) -> Result<Self, RelayError> {
-        let props = ConnectionProperties::default()
-            .with_connection_name(format!("{}-outbox-relay", cfg.app_id).into());
         let conn = within(
             cfg.publish_timeout,
-            Connection::connect(cfg.amqp_url.expose_secret(), props),
+            crate::broker::connect(&cfg.amqp_url, format!("{}-outbox-relay", cfg.app_id)),
         )
-        .await??;
+        .await?
+        .map_err(RelayError::Broker)?;
         let channel = within(cfg.publish_timeout, conn.create_channel()).await??;
         within(
             cfg.publish_timeout,
