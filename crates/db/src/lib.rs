@@ -75,6 +75,15 @@ pub enum DbError {
     Unreachable(#[source] sqlx::Error),
 }
 
+/// A pooled connection idle for longer than this is pinged before it is handed out.
+///
+/// sqlx's own `test_before_acquire` pings every time, and sqlx also pings every
+/// connection when it is released: three round trips for a one-statement request
+/// (bench/results/2026-11-26.md, "Fixes"). The release ping already proves a connection
+/// healthy when it goes back; one reused within this window is very unlikely to have
+/// died since, and one that sat idle through a server restart is still caught here.
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// A lazily-connecting pool: building it never touches the network.
 pub fn pool(
     url: &SecretString,
@@ -93,6 +102,15 @@ pub fn pool(
         .min_connections(0)
         .acquire_timeout(settings.acquire_timeout)
         .idle_timeout(Some(Duration::from_secs(300)))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options);
     // Pool occupancy, sampled when Prometheus scrapes (db_pool_connections{pool,state}).
     let sampled = pool.clone();
