@@ -210,6 +210,10 @@ async fn mongoclean() -> Result<(), String> {
         .map_err(|e| format!("drop {db}: {e}"))
 }
 
+// The services' allocator, so the limits run on the same stack as the services.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
