@@ -6,8 +6,9 @@
 #   bench/run.sh --smoke    CI smoke mode: debug build, 2 s, concurrency 8, fails on any error
 #
 # Limits: POST /login and POST /register vs the raw PBKDF2 rate at the configured cost
-# (hub-bench pbkdf2, all cores); the lookups and GET /last-connection vs the same SELECT
-# straight against PostgreSQL (pgbench, same concurrency); POST /api/sessions vs the same
+# (hub-bench pbkdf2, all cores); the lookups vs the same SELECT straight against
+# PostgreSQL (pgbench, same concurrency); GET /last-connection vs that SELECT followed by
+# its MongoDB find (hub-bench mongofind), and vs the SELECT alone; POST /api/sessions vs the same
 # upsert straight against MongoDB (hub-bench mongo, same concurrency); POST /upload_image vs raw S3 PutObjects of the
 # same size through aws-sdk-s3 (hub-bench s3put, same concurrency); everything vs an
 # empty axum handler. Memory: every service's RSS idle and under load, and images' RSS
@@ -129,16 +130,24 @@ pg_tps() { # concurrency
   pgbench -n -c "$1" -j "$j" -T "$SECONDS_PER" -f "$sql" "$db_url" 2>/dev/null | awk -F'[ =]+' '/^tps/ {print $2; exit}'
 }
 
+# One hub-bench MongoDB limit at a concurrency: its rate, with a warning if any call failed.
+hub_rate() { # mode errors-key rate-key what concurrency
+  local out errs
+  out=$("$bin/hub-bench" "$1" "$SECONDS_PER" "$5")
+  errs=$(echo "$out" | awk -F= -v k="$2" '$1 == k {print $2}')
+  [ "${errs:-1}" -eq 0 ] || { echo "bench: $errs raw MongoDB $4 errors" >&2; }
+  echo "$out" | awk -F= -v k="$3" '$1 == k {print $2}'
+}
+mongo_rate() { hub_rate mongo mongo_errors mongo_upserts_per_sec upsert "$1"; }
+
+# GET /last-connection does the SELECT and then a MongoDB find: its limit is both reads
+# back to back. Each costs the same two cores, so the pair's rate is the harmonic
+# combination of the raw SELECT rate (pgbench) and the raw find rate (hub-bench mongofind).
+mongo_find_rate() { hub_rate mongofind mongofind_errors mongo_finds_per_sec find "$1"; }
+both_reads() { echo "1 / (1 / $1 + 1 / $2)" | bc -l; } # select_rate find_rate
+
 # A login uses one core for its derivation, so c connections can use at most min(c, CPUS)
 # cores: the limit at each level is the raw rate on that many threads, measured there.
-mongo_rate() { # concurrency
-  local out errs
-  out=$("$bin/hub-bench" mongo "$SECONDS_PER" "$1")
-  errs=$(echo "$out" | awk -F= '/mongo_errors/ {print $2}')
-  [ "${errs:-1}" -eq 0 ] || { echo "bench: $errs raw MongoDB upsert errors" >&2; }
-  echo "$out" | awk -F= '/mongo_upserts_per_sec/ {print $2}'
-}
-
 pbkdf2_rate() { "$bin/hub-bench" pbkdf2 "$ITER" "$SECONDS_PER" "$(( $1 < CPUS ? $1 : CPUS ))" | awk -F= '/pbkdf2_per_sec/ {print $2}'; }
 
 MIB=1048576
@@ -163,23 +172,28 @@ for c in $LEVELS; do
   db_tps=$(pg_tps "$c")
   pbkdf2=$(pbkdf2_rate "$c")
   mongo_tps=$(mongo_rate "$c")
-  echo "  c=$c: empty axum handler $e_rps req/s; raw SELECT $db_tps/s; raw PBKDF2 $pbkdf2/s; raw MongoDB upsert $mongo_tps/s"
+  find_tps=$(mongo_find_rate "$c")
+  reads_tps=$(both_reads "$db_tps" "$find_tps")
+  echo "  c=$c: empty axum handler $e_rps req/s; raw SELECT $db_tps/s; raw PBKDF2 $pbkdf2/s; raw MongoDB upsert $mongo_tps/s; raw MongoDB find $find_tps/s; SELECT then find $reads_tps/s"
   printf 'empty axum handler (GET /)\t%s\t%s\t%s\t%s\t%s\t-\t-\n' "$c" "$e_rps" "$e_p50" "$e_p99" "$e_err" >>"$results"
   for spec in "auth POST /login|http://127.0.0.1:25001/login|login.lua|pbkdf2" \
               "user-soap POST /register|http://127.0.0.1:25002/register|register.lua|pbkdf2" \
               "user-lookup GET /user/soap|http://127.0.0.1:25016/user/soap?username=bench_login||db" \
               "user-lookup POST /user/soap (SOAP)|http://127.0.0.1:25016/user/soap|lookup_soap.lua|db" \
               "session POST /api/sessions|http://127.0.0.1:25004/api/sessions|session.lua|mongo" \
-              "connected GET /last-connection|http://127.0.0.1:25020/last-connection?username=bench_login||db"; do
+              "connected GET /last-connection|http://127.0.0.1:25020/last-connection?username=bench_login||reads"; do
     IFS='|' read -r label url script limit <<<"$spec"
     read -r rps p50 p99 err < <(run_wrk "${label%% *}" "$c" "$url" "$script")
     errors_total=$((errors_total + err))
     case $limit in
       pbkdf2) lname="raw PBKDF2 ($(( c < CPUS ? c : CPUS )) threads)"; lval=$pbkdf2 ;;
       mongo)  lname="raw MongoDB upsert (hub-bench)"; lval=$mongo_tps ;;
+      reads)  lname="raw SELECT then raw find (pgbench, hub-bench)"; lval=$reads_tps ;;
       *)      lname="raw SELECT (pgbench)"; lval=$db_tps ;;
     esac
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$c" "$rps" "$p50" "$p99" "$err" "$lname" "$lval" >>"$results"
+    # The same figures against the SELECT alone, as the issue first stated this limit.
+    [ "$limit" = reads ] && printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label (vs SELECT alone)" "$c" "$rps" "$p50" "$p99" "$err" "raw SELECT (pgbench)" "$db_tps" >>"$results"
     echo "  c=$c: $label $rps req/s, p50 ${p50} ms, p99 ${p99} ms, errors $err"
   done
   upload_row "$c" "$MIB" ""
@@ -231,7 +245,8 @@ Machine: $CPUS cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/m
 Build: $PROFILE. PBKDF2 iterations: $ITER. Limits are measured at each concurrency level in
 the same run: raw PBKDF2 on min(c, $CPUS) threads (hub-bench), the same SELECT with pgbench,
 raw S3 PutObjects of the same size at the same concurrency (hub-bench s3put, moto as S3),
-the session upsert straight against MongoDB at the same concurrency (hub-bench mongo).
+the session upsert straight against MongoDB at the same concurrency (hub-bench mongo),
+and for GET /last-connection the SELECT then the session find (1 / (1/pgbench + 1/hub-bench mongofind)).
 
 $table
 

@@ -13,6 +13,9 @@
 //! * `hub-bench mongo SECONDS CONCURRENCY`: how many session upserts per second MongoDB
 //!   takes straight from the driver (`MONGODB_URI`, `MONGODB_DATABASE`): the ceiling of
 //!   `POST /api/sessions`, which does one such upsert (plus a user check in PostgreSQL).
+//! * `hub-bench mongofind SECONDS CONCURRENCY`: how many reads of one user's session
+//!   MongoDB answers per second straight from the driver: the same `find` by `userId`
+//!   with the same projection that `GET /last-connection` does after its SELECT.
 //! * `hub-bench mongoclean`: drops the bench MongoDB database.
 
 use std::{
@@ -148,35 +151,105 @@ async fn mongo(args: &[String]) -> Result<(), String> {
     use mongodb::bson::{Document, doc};
     let seconds: f64 = arg(args, 2, "SECONDS")?;
     let concurrency: usize = arg(args, 3, "CONCURRENCY")?;
-    let uri = std::env::var("MONGODB_URI").map_err(|_| "MONGODB_URI is not set".to_owned())?;
-    let db = std::env::var("MONGODB_DATABASE").unwrap_or_else(|_| "bench".to_owned());
-    let client = mongodb::Client::with_uri_str(&uri)
+    let (_client, db) = mongo_database().await?;
+    let sessions = db.collection::<Document>("bench_sessions_limit");
+    let upserts = sessions.clone();
+    let (done, errors, elapsed) = drive(seconds, concurrency, move |task, n| {
+        let sessions = upserts.clone();
+        async move {
+            let user = format!("bench-user-{task}");
+            let now = mongodb::bson::DateTime::now();
+            let update = doc! {
+                "$set": { "data": { "n": n as i64 }, "updatedAt": now },
+                "$setOnInsert": { "userId": &user, "createdAt": now, "__v": 0 },
+            };
+            sessions
+                .find_one_and_update(doc! { "userId": &user }, update)
+                .upsert(true)
+                .await
+                .is_ok()
+        }
+    })
+    .await?;
+    let _ = sessions.drop().await;
+    println!("mongo_errors={errors}");
+    println!("mongo_upserts_per_sec={:.2}", done as f64 / elapsed);
+    Ok(())
+}
+
+/// `hub-bench mongofind SECONDS CONCURRENCY`: the read half of `GET /last-connection`
+/// straight from the driver. One session document (the shape the session service
+/// writes) is inserted in a scratch collection with the same `userId` index, then
+/// CONCURRENCY tasks repeat the endpoint's `find` (same filter, projection and limit)
+/// and read the cursor to its end.
+async fn mongofind(args: &[String]) -> Result<(), String> {
+    use mongodb::{
+        IndexModel,
+        bson::{Document, doc},
+    };
+    let seconds: f64 = arg(args, 2, "SECONDS")?;
+    let concurrency: usize = arg(args, 3, "CONCURRENCY")?;
+    let (_client, db) = mongo_database().await?;
+    let sessions = db.collection::<Document>("bench_sessions_find_limit");
+    sessions
+        .create_index(IndexModel::builder().keys(doc! { "userId": 1 }).build())
         .await
-        .map_err(|e| format!("MongoDB client: {e}"))?;
-    let sessions = client
-        .database(&db)
-        .collection::<Document>("bench_sessions_limit");
-    let until = Instant::now() + Duration::from_secs_f64(seconds);
+        .map_err(|e| format!("create index: {e}"))?;
+    let now = mongodb::bson::DateTime::now();
+    sessions
+        .insert_one(doc! {
+            "userId": "bench-user", "data": {}, "createdAt": now, "updatedAt": now,
+            "lastLoginAt": now, "__v": 0,
+        })
+        .await
+        .map_err(|e| format!("insert: {e}"))?;
+    let reads = sessions.clone();
+    let (done, errors, elapsed) = drive(seconds, concurrency, move |_, _| {
+        let sessions = reads.clone();
+        async move {
+            let read = async {
+                let mut cursor = sessions
+                    .find(doc! { "userId": "bench-user" })
+                    .projection(doc! { "_id": 0, "userId": 1, "lastLoginAt": 1, "updatedAt": 1, "createdAt": 1 })
+                    .limit(1000)
+                    .await?;
+                let mut n = 0;
+                while cursor.advance().await? {
+                    std::hint::black_box(cursor.current());
+                    n += 1;
+                }
+                Ok::<_, mongodb::error::Error>(n)
+            };
+            matches!(read.await, Ok(1))
+        }
+    })
+    .await?;
+    let _ = sessions.drop().await;
+    println!("mongofind_errors={errors}");
+    println!("mongo_finds_per_sec={:.2}", done as f64 / elapsed);
+    Ok(())
+}
+
+/// Runs `op(task, n)` back to back on CONCURRENCY tasks for SECONDS (`n` counts each
+/// task's calls); returns how many calls succeeded, how many failed, and the seconds
+/// actually taken.
+async fn drive<F, Fut>(seconds: f64, concurrency: usize, op: F) -> Result<(u64, u64, f64), String>
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
     let started = Instant::now();
+    let until = started + Duration::from_secs_f64(seconds);
     let tasks: Vec<_> = (0..concurrency)
-        .map(|t| {
-            let sessions = sessions.clone();
+        .map(|task| {
+            let op = op.clone();
             tokio::spawn(async move {
                 let (mut done, mut errors) = (0u64, 0u64);
-                let user = format!("bench-user-{t}");
                 while Instant::now() < until {
-                    let now = mongodb::bson::DateTime::now();
-                    let update = doc! {
-                        "$set": { "data": { "n": done as i64 }, "updatedAt": now },
-                        "$setOnInsert": { "userId": &user, "createdAt": now, "__v": 0 },
-                    };
-                    match sessions
-                        .find_one_and_update(doc! { "userId": &user }, update)
-                        .upsert(true)
-                        .await
-                    {
-                        Ok(_) => done += 1,
-                        Err(_) => errors += 1,
+                    if op(task, done + errors).await {
+                        done += 1;
+                    } else {
+                        errors += 1;
                     }
                 }
                 (done, errors)
@@ -189,11 +262,18 @@ async fn mongo(args: &[String]) -> Result<(), String> {
         done += d;
         errors += e;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let _ = sessions.drop().await;
-    println!("mongo_errors={errors}");
-    println!("mongo_upserts_per_sec={:.2}", done as f64 / elapsed);
-    Ok(())
+    Ok((done, errors, started.elapsed().as_secs_f64()))
+}
+
+/// A client on `MONGODB_URI` and the database `MONGODB_DATABASE` (default `bench`).
+async fn mongo_database() -> Result<(mongodb::Client, mongodb::Database), String> {
+    let uri = std::env::var("MONGODB_URI").map_err(|_| "MONGODB_URI is not set".to_owned())?;
+    let db = std::env::var("MONGODB_DATABASE").unwrap_or_else(|_| "bench".to_owned());
+    let client = mongodb::Client::with_uri_str(&uri)
+        .await
+        .map_err(|e| format!("MongoDB client: {e}"))?;
+    let database = client.database(&db);
+    Ok((client, database))
 }
 
 async fn mongoclean() -> Result<(), String> {
@@ -223,9 +303,10 @@ async fn main() -> ExitCode {
         Some("s3put") => s3put(&args).await,
         Some("s3clean") => s3clean().await,
         Some("mongo") => mongo(&args).await,
+        Some("mongofind") => mongofind(&args).await,
         Some("mongoclean") => mongoclean().await,
         _ => Err(
-            "usage: hub-bench pbkdf2 ITERATIONS SECONDS THREADS | hub-bench empty PORT | hub-bench s3put BYTES SECONDS CONCURRENCY | hub-bench s3clean | hub-bench mongo SECONDS CONCURRENCY | hub-bench mongoclean"
+            "usage: hub-bench pbkdf2 ITERATIONS SECONDS THREADS | hub-bench empty PORT | hub-bench s3put BYTES SECONDS CONCURRENCY | hub-bench s3clean | hub-bench mongo SECONDS CONCURRENCY | hub-bench mongofind SECONDS CONCURRENCY | hub-bench mongoclean"
                 .into(),
         ),
     };
