@@ -266,6 +266,18 @@ pub fn pyjwt_decode(token: &str, secret: &str) -> Result<Value, String> {
     }
 }
 
+/// The paths an OpenAPI document lists, sorted.
+pub fn openapi_paths(doc: &Value) -> Vec<&str> {
+    let mut paths: Vec<&str> = doc["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    paths.sort_unstable();
+    paths
+}
+
 /// Checks that the OpenAPI document a REST service serves at `{base}/openapi.json`
 /// matches its routes: every documented path answers every documented method with
 /// something other than 405 or the router's own 404 (`{"<error_key>":"Not found"}`),
