@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
+    collections::HashMap,
+    future::Future,
     path::PathBuf,
     process::Command,
     time::{Duration, Instant},
@@ -18,6 +20,8 @@ use lapin::{
 };
 use serde_json::Value;
 use sqlx::{Connection as _, PgConnection};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// A required environment variable, with a hint when it is missing.
@@ -30,6 +34,63 @@ pub fn env(name: &str) -> String {
 /// The broker URL (`AMQP_URL`, default the local guest account).
 pub fn amqp_url() -> String {
     std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// A service's settings for one test: `base`, overridden by `extra`, read the way the
+/// services read their environment (`Config::from_source`).
+pub fn config_source(
+    base: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> impl Fn(&str) -> Option<String> + use<> {
+    let vars: HashMap<String, String> = base
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |k: &str| vars.get(k).cloned()
+}
+
+/// A service's `App::run` on a task of the test's runtime. Dropping it cancels the
+/// shutdown token; [`Running::stop`] also waits for `run` to return.
+pub struct Running {
+    shutdown: CancellationToken,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Running {
+    /// Spawns `run(token)`; the token is cancelled by [`Running::stop`] or on drop.
+    pub fn start<F>(run: impl FnOnce(CancellationToken) -> F) -> Self
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(run(shutdown.clone()));
+        Self {
+            shutdown,
+            handle: Some(handle),
+        }
+    }
+
+    /// Cancels the token without waiting.
+    pub fn cancel(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Cancels the token and waits (at most 15 s) for `run` to return its result.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        let handle = self.handle.take().expect("stopped once");
+        tokio::time::timeout(Duration::from_secs(15), handle)
+            .await
+            .expect("shutdown within 15 s")
+            .unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
 }
 
 /// A fresh, empty database named `test_<prefix>_<uuid>`; returns its URL.

@@ -1,10 +1,9 @@
 //! user-lookup's contract against a real PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use sqlx::{Connection as _, PgConnection};
-use tokio_util::sync::CancellationToken;
 use user_lookup::{App, Config};
 use uuid::Uuid;
 
@@ -13,31 +12,25 @@ struct TestApp {
     addr: std::net::SocketAddr,
     db_url: String,
     http: reqwest::Client,
-    shutdown: CancellationToken,
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+    _running: hub_testkit::Running,
 }
 
 impl TestApp {
     async fn spawn() -> Self {
         let db_url = hub_testkit::create_database("lookup").await;
-        let vars: HashMap<&str, String> = [
-            ("DATABASE_URL", db_url.clone()),
-            ("HOST", "127.0.0.1".into()),
-            ("PORT", "0".into()),
-        ]
-        .into();
-        let source = move |k: &str| vars.get(k).cloned();
+        let source = hub_testkit::config_source(
+            &[
+                ("DATABASE_URL", &db_url),
+                ("HOST", "127.0.0.1"),
+                ("PORT", "0"),
+            ],
+            &[],
+        );
         let app = App::build(Config::from_source(&source).unwrap())
             .await
             .unwrap();
         let addr = app.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        tokio::spawn(app.run(shutdown.clone()));
+        let running = hub_testkit::Running::start(|token| app.run(token));
         Self {
             base: format!("http://{addr}"),
             addr,
@@ -46,7 +39,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap(),
-            shutdown,
+            _running: running,
         }
     }
 

@@ -2,13 +2,11 @@
 //! on port 0, against the real PostgreSQL and RabbitMQ started by scripts/backing.sh.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use auth::{App, Config};
 use serde_json::Value;
 use sqlx::{Connection as _, PgConnection};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Fast hashing for tests; the production default is exercised by the unit tests.
@@ -21,8 +19,7 @@ pub struct TestApp {
     pub queue: String,
     pub secret: String,
     pub http: reqwest::Client,
-    pub shutdown: CancellationToken,
-    pub handle: Option<JoinHandle<anyhow::Result<()>>>,
+    pub running: hub_testkit::Running,
 }
 
 impl TestApp {
@@ -35,29 +32,24 @@ impl TestApp {
         let db_url = hub_testkit::create_database("auth").await;
         let queue = hub_testkit::queue_name("auth-events");
         let secret = format!("test-secret-{}", Uuid::new_v4().simple());
-        let mut vars: HashMap<String, String> = [
-            ("DATABASE_URL", db_url.as_str()),
-            ("SECRET_KEY", secret.as_str()),
-            ("AMQP_URL", &hub_testkit::amqp_url()),
-            ("RABBITMQ_QUEUE", queue.as_str()),
-            ("HOST", "127.0.0.1"),
-            ("PORT", "0"),
-            ("PASSWORD_PBKDF2_ITERATIONS", TEST_ITERATIONS),
-            ("OUTBOX_POLL_MS", "200"),
-            ("OUTBOX_PUBLISH_TIMEOUT_MS", "2000"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        for (k, v) in extra {
-            vars.insert((*k).to_owned(), (*v).to_owned());
-        }
-        let source = move |k: &str| vars.get(k).cloned();
+        let source = hub_testkit::config_source(
+            &[
+                ("DATABASE_URL", db_url.as_str()),
+                ("SECRET_KEY", secret.as_str()),
+                ("AMQP_URL", &hub_testkit::amqp_url()),
+                ("RABBITMQ_QUEUE", queue.as_str()),
+                ("HOST", "127.0.0.1"),
+                ("PORT", "0"),
+                ("PASSWORD_PBKDF2_ITERATIONS", TEST_ITERATIONS),
+                ("OUTBOX_POLL_MS", "200"),
+                ("OUTBOX_PUBLISH_TIMEOUT_MS", "2000"),
+            ],
+            extra,
+        );
         let config = Config::from_source(&source).expect("valid test config");
         let app = App::build(config).await.expect("app builds");
         let addr = app.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(app.run(shutdown.clone()));
+        let running = hub_testkit::Running::start(|token| app.run(token));
         Self {
             addr,
             base: format!("http://{addr}"),
@@ -68,8 +60,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
-            shutdown,
-            handle: Some(handle),
+            running,
         }
     }
 
@@ -152,17 +143,6 @@ impl TestApp {
     }
 
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        let handle = self.handle.take().unwrap();
-        tokio::time::timeout(Duration::from_secs(15), handle)
-            .await
-            .expect("shutdown within 15 s")
-            .unwrap()
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+        self.running.stop().await
     }
 }

@@ -2,14 +2,13 @@
 //! and its own server on port 0, against the real servers started by scripts/backing.sh.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use chrono::{DateTime, Utc};
 use connected::{App, Config};
 use mongodb::bson::{self, Document, doc};
 use serde_json::Value;
 use sqlx::{Connection as _, PgConnection};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -19,8 +18,7 @@ pub struct TestApp {
     pub db_url: String,
     pub mongo: mongodb::Database,
     pub http: reqwest::Client,
-    pub shutdown: CancellationToken,
-    pub handle: Option<JoinHandle<anyhow::Result<()>>>,
+    pub running: hub_testkit::Running,
 }
 
 impl TestApp {
@@ -38,25 +36,20 @@ impl TestApp {
     pub async fn spawn_on(db_url: String, extra: &[(&str, &str)]) -> Self {
         let mongo_name = hub_testkit::mongo_database("connected");
         let mongo_uri = hub_testkit::mongodb_uri();
-        let mut vars: HashMap<String, String> = [
-            ("DATABASE_URL", db_url.as_str()),
-            ("MONGODB_URI", mongo_uri.as_str()),
-            ("MONGODB_DATABASE", mongo_name.as_str()),
-            ("HOST", "127.0.0.1"),
-            ("PORT", "0"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        for (k, v) in extra {
-            vars.insert((*k).to_owned(), (*v).to_owned());
-        }
-        let source = move |k: &str| vars.get(k).cloned();
+        let source = hub_testkit::config_source(
+            &[
+                ("DATABASE_URL", db_url.as_str()),
+                ("MONGODB_URI", mongo_uri.as_str()),
+                ("MONGODB_DATABASE", mongo_name.as_str()),
+                ("HOST", "127.0.0.1"),
+                ("PORT", "0"),
+            ],
+            extra,
+        );
         let config = Config::from_source(&source).expect("valid test config");
         let app = App::build(config).await.expect("app builds");
         let addr = app.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(app.run(shutdown.clone()));
+        let running = hub_testkit::Running::start(|token| app.run(token));
         let mongo = mongodb::Client::with_uri_str(&mongo_uri)
             .await
             .unwrap()
@@ -70,8 +63,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
-            shutdown,
-            handle: Some(handle),
+            running,
         }
     }
 
@@ -123,12 +115,6 @@ impl TestApp {
     /// Drops the test's MongoDB database (PostgreSQL ones are dropped by scripts/test.sh).
     pub async fn cleanup(self) {
         self.mongo.drop().await.unwrap();
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
     }
 }
 

@@ -2,13 +2,11 @@
 //! the real S3 test server started by scripts/backing.sh.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use images::{App, Config, store::Store};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// The smallest content each accepted type is recognised by, plus filler.
 pub fn png(len: usize) -> Vec<u8> {
@@ -50,8 +48,7 @@ pub struct TestApp {
     /// inspect objects directly).
     pub store: Store,
     pub http: reqwest::Client,
-    pub shutdown: CancellationToken,
-    pub handle: Option<JoinHandle<anyhow::Result<()>>>,
+    pub running: hub_testkit::Running,
 }
 
 impl TestApp {
@@ -63,31 +60,26 @@ impl TestApp {
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         let bucket = hub_testkit::bucket_name("images");
         let endpoint = hub_testkit::env("S3_ENDPOINT");
-        let mut vars: HashMap<String, String> = [
-            ("S3_ENDPOINT", endpoint.as_str()),
-            ("AWS_ACCESS_KEY_ID", &hub_testkit::env("AWS_ACCESS_KEY_ID")),
-            (
-                "AWS_SECRET_ACCESS_KEY",
-                &hub_testkit::env("AWS_SECRET_ACCESS_KEY"),
-            ),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_BUCKET_NAME", bucket.as_str()),
-            ("HOST", "127.0.0.1"),
-            ("PORT", "0"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        for (k, v) in extra {
-            vars.insert((*k).to_owned(), (*v).to_owned());
-        }
-        let source = move |k: &str| vars.get(k).cloned();
+        let source = hub_testkit::config_source(
+            &[
+                ("S3_ENDPOINT", endpoint.as_str()),
+                ("AWS_ACCESS_KEY_ID", &hub_testkit::env("AWS_ACCESS_KEY_ID")),
+                (
+                    "AWS_SECRET_ACCESS_KEY",
+                    &hub_testkit::env("AWS_SECRET_ACCESS_KEY"),
+                ),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_BUCKET_NAME", bucket.as_str()),
+                ("HOST", "127.0.0.1"),
+                ("PORT", "0"),
+            ],
+            extra,
+        );
         let config = Config::from_source(&source).expect("valid test config");
         let store = Store::new(&config.s3);
         let app = App::build(config).await.expect("app builds");
         let addr = app.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(app.run(shutdown.clone()));
+        let running = hub_testkit::Running::start(|token| app.run(token));
         Self {
             addr,
             base: format!("http://{addr}"),
@@ -98,8 +90,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
-            shutdown,
-            handle: Some(handle),
+            running,
         }
     }
 
@@ -179,18 +170,7 @@ impl TestApp {
     }
 
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        let handle = self.handle.take().unwrap();
-        tokio::time::timeout(Duration::from_secs(15), handle)
-            .await
-            .expect("shutdown within 15 s")
-            .unwrap()
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+        self.running.stop().await
     }
 }
 

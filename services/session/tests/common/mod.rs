@@ -4,7 +4,6 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::{
-    collections::HashMap,
     net::SocketAddr,
     time::{Duration, Instant},
 };
@@ -19,8 +18,6 @@ use mongodb::bson::{Document, doc};
 use serde_json::{Value, json};
 use session::{App, Config};
 use sqlx::{Connection as _, PgConnection};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub struct TestApp {
@@ -33,8 +30,7 @@ pub struct TestApp {
     pub secret: String,
     pub http: reqwest::Client,
     pub mongo: mongodb::Database,
-    pub shutdown: CancellationToken,
-    pub handle: Option<JoinHandle<anyhow::Result<()>>>,
+    pub running: hub_testkit::Running,
 }
 
 impl TestApp {
@@ -49,30 +45,25 @@ impl TestApp {
         let queue = hub_testkit::queue_name("auth-events");
         let dlq = format!("{queue}.dlq");
         let secret = format!("test-secret-{}", Uuid::new_v4().simple());
-        let mut vars: HashMap<String, String> = [
-            ("DATABASE_URL", db_url.as_str()),
-            ("MONGODB_URI", &hub_testkit::mongodb_uri()),
-            ("MONGODB_DATABASE", mongo_db.as_str()),
-            ("JWT_SECRET", secret.as_str()),
-            ("AMQP_URL", &hub_testkit::amqp_url()),
-            ("CONSUMER_QUEUE", queue.as_str()),
-            ("CONSUMER_RETRY_BASE_MS", "50"),
-            ("CONSUMER_RETRY_MAX_MS", "500"),
-            ("HOST", "127.0.0.1"),
-            ("PORT", "0"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        for (k, v) in extra {
-            vars.insert((*k).to_owned(), (*v).to_owned());
-        }
-        let source = move |k: &str| vars.get(k).cloned();
+        let source = hub_testkit::config_source(
+            &[
+                ("DATABASE_URL", db_url.as_str()),
+                ("MONGODB_URI", &hub_testkit::mongodb_uri()),
+                ("MONGODB_DATABASE", mongo_db.as_str()),
+                ("JWT_SECRET", secret.as_str()),
+                ("AMQP_URL", &hub_testkit::amqp_url()),
+                ("CONSUMER_QUEUE", queue.as_str()),
+                ("CONSUMER_RETRY_BASE_MS", "50"),
+                ("CONSUMER_RETRY_MAX_MS", "500"),
+                ("HOST", "127.0.0.1"),
+                ("PORT", "0"),
+            ],
+            extra,
+        );
         let config = Config::from_source(&source).expect("valid test config");
         let app = App::build(config).await.expect("app builds");
         let addr = app.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(app.run(shutdown.clone()));
+        let running = hub_testkit::Running::start(|token| app.run(token));
         let client = mongodb::Client::with_uri_str(hub_testkit::mongodb_uri())
             .await
             .unwrap();
@@ -89,8 +80,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
-            shutdown,
-            handle: Some(handle),
+            running,
         }
     }
 
@@ -259,18 +249,13 @@ impl TestApp {
 impl TestApp {
     /// Cancels the shutdown token and waits for `App::run` to return.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        let handle = self.handle.take().unwrap();
-        tokio::time::timeout(Duration::from_secs(15), handle)
-            .await
-            .expect("shutdown within 15 s")
-            .unwrap()
+        self.running.stop().await
     }
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        self.shutdown.cancel();
+        self.running.cancel();
         // Queues and the Mongo database are per test: remove them (best effort, on a runtime-free thread).
         let queues = [self.queue.clone(), self.dlq.clone()];
         let mongo_db = self.mongo_db.clone();

@@ -1,11 +1,9 @@
 //! Harness: each test gets its own database, queue and server on port 0.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use sqlx::{Connection as _, PgConnection};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 use user_soap::{App, Config};
 
 pub const USER_NS: &str = "http://example.com/user";
@@ -16,8 +14,7 @@ pub struct TestApp {
     pub db_url: String,
     pub queue: String,
     pub http: reqwest::Client,
-    pub shutdown: CancellationToken,
-    pub handle: Option<JoinHandle<anyhow::Result<()>>>,
+    pub running: hub_testkit::Running,
 }
 
 /// The front-end's envelope (shared/originals.md §3.2), fields escaped by the caller.
@@ -70,29 +67,24 @@ impl TestApp {
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         let db_url = hub_testkit::create_database("usersoap").await;
         let queue = hub_testkit::queue_name("user-events");
-        let mut vars: HashMap<String, String> = [
-            ("DATABASE_URL", db_url.as_str()),
-            ("AMQP_URL", &hub_testkit::amqp_url()),
-            ("RABBITMQ_QUEUE", queue.as_str()),
-            ("HOST", "127.0.0.1"),
-            ("PORT", "0"),
-            ("PASSWORD_PBKDF2_ITERATIONS", "20000"),
-            ("OUTBOX_POLL_MS", "200"),
-            ("OUTBOX_PUBLISH_TIMEOUT_MS", "2000"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-        for (k, v) in extra {
-            vars.insert((*k).to_owned(), (*v).to_owned());
-        }
-        let source = move |k: &str| vars.get(k).cloned();
+        let source = hub_testkit::config_source(
+            &[
+                ("DATABASE_URL", db_url.as_str()),
+                ("AMQP_URL", &hub_testkit::amqp_url()),
+                ("RABBITMQ_QUEUE", queue.as_str()),
+                ("HOST", "127.0.0.1"),
+                ("PORT", "0"),
+                ("PASSWORD_PBKDF2_ITERATIONS", "20000"),
+                ("OUTBOX_POLL_MS", "200"),
+                ("OUTBOX_PUBLISH_TIMEOUT_MS", "2000"),
+            ],
+            extra,
+        );
         let app = App::build(Config::from_source(&source).expect("valid test config"))
             .await
             .expect("app builds");
         let addr = app.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(app.run(shutdown.clone()));
+        let running = hub_testkit::Running::start(|token| app.run(token));
         Self {
             addr,
             base: format!("http://{addr}"),
@@ -102,8 +94,7 @@ impl TestApp {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
-            shutdown,
-            handle: Some(handle),
+            running,
         }
     }
 
@@ -139,12 +130,6 @@ impl TestApp {
     pub async fn take_messages(&self) -> Vec<hub_testkit::Message> {
         hub_testkit::wait_outbox_drained(&self.db_url, Duration::from_secs(20)).await;
         hub_testkit::take_messages(&self.queue).await
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
     }
 }
 
