@@ -1,5 +1,6 @@
 //! Opening a RabbitMQ connection, shared by the relay and the consumer.
 
+use hub_runtime::config::{ConfigError, Vars};
 use lapin::{Connection, ConnectionProperties, uri::AMQPUri};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -24,6 +25,15 @@ pub fn uri(url: &SecretString) -> Result<AMQPUri, String> {
     Ok(uri)
 }
 
+/// The broker URL (`AMQP_URL`, or the legacy `RABBITMQ_*` variables), checked at start-up
+/// the way [`connect`] will read it, so a malformed URL stops the service with a clear
+/// error instead of failing every reconnection.
+pub fn url_from_vars(vars: &Vars<'_>) -> Result<SecretString, ConfigError> {
+    let url = vars.amqp_url()?;
+    uri(&url).map_err(|_| ConfigError::invalid("AMQP_URL", "not a valid AMQP URL"))?;
+    Ok(url)
+}
+
 /// Connects to `url`, naming the connection `name` in the broker's management views.
 pub async fn connect(url: &SecretString, name: String) -> Result<Connection, String> {
     let props = ConnectionProperties::default().with_connection_name(name.into());
@@ -43,6 +53,20 @@ mod tests {
         assert_eq!(plain.authority.host, "mq");
         let set = uri(&"amqp://u:p@mq:5672/%2f?frame_max=131072".into()).unwrap();
         assert_eq!(set.query.frame_max, Some(131_072));
+    }
+
+    #[test]
+    fn a_malformed_url_is_a_configuration_error_without_its_password() {
+        let env = |k: &str| {
+            (k == "AMQP_URL").then(|| "amqp://user:s3cret@mq/%2f?frame_max=big".to_owned())
+        };
+        let e = url_from_vars(&Vars::new(&env)).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid value for environment variable AMQP_URL: not a valid AMQP URL"
+        );
+        let env = |k: &str| (k == "AMQP_URL").then(|| "amqp://u:p@mq:5672/%2f".to_owned());
+        assert!(url_from_vars(&Vars::new(&env)).is_ok());
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl ConsumerConfig {
             ));
         }
         Ok(Self {
-            amqp_url: vars.amqp_url()?,
+            amqp_url: crate::broker::url_from_vars(vars)?,
             app_id: app_id.to_owned(),
             queue,
             dead_letter_queue,

@@ -49,7 +49,7 @@ impl RelayConfig {
             ));
         }
         Ok(Self {
-            amqp_url: vars.amqp_url()?,
+            amqp_url: crate::broker::url_from_vars(vars)?,
             app_id: app_id.to_owned(),
             batch_size,
             poll_interval: vars.millis_or("OUTBOX_POLL_MS", Duration::from_secs(1))?,
