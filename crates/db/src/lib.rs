@@ -173,3 +173,52 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+/// The work was cut short before it finished: the runtime is shutting down.
+#[derive(Debug, thiserror::Error)]
+#[error("database work interrupted by shutdown")]
+pub struct Interrupted;
+
+/// Runs `work` (a use case's database part, typically a transaction) to completion in
+/// its own task, even if the caller's future is dropped (client gone, request timeout).
+///
+/// Why: dropping a future in the middle of `begin()` leaves sqlx 0.9's connection inside
+/// a server-side transaction that sqlx believes is closed (upstream issues 4385, 4393);
+/// the next borrower's statements then run inside it, and after one error every query on
+/// that connection fails (`25P02`). A use case that never stops half-way never returns a
+/// connection in that state. A panic inside `work` is resumed in the caller, so the HTTP
+/// layer answers 500 as for any other panic.
+pub async fn to_completion<F>(work: F) -> Result<F::Output, Interrupted>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match tokio::spawn(work).await {
+        Ok(out) => Ok(out),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(Interrupted),
+    }
+}
+
+#[doc(hidden)]
+pub use sqlx as __sqlx;
+
+/// `impl From<sqlx::Error> for $error`: an outage ([`is_unavailable`]) becomes
+/// `$error::Unavailable`, anything else `$error::Internal`, both holding an
+/// `anyhow::Error`. Every service error enum has these two variants (the edge answers
+/// 503 and 500); the macro keeps the one classification in one place, which a shared
+/// `impl` cannot do (neither the error type nor `From` is this crate's).
+#[macro_export]
+macro_rules! impl_from_sqlx_error {
+    ($error:ty) => {
+        impl ::core::convert::From<$crate::__sqlx::Error> for $error {
+            fn from(e: $crate::__sqlx::Error) -> Self {
+                if $crate::is_unavailable(&e) {
+                    Self::Unavailable(e.into())
+                } else {
+                    Self::Internal(e.into())
+                }
+            }
+        }
+    };
+}

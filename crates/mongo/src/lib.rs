@@ -113,6 +113,12 @@ pub async fn connect(
     Ok((client, db))
 }
 
+/// Closes the client behind `db` at shutdown. Immediate: the HTTP drain and the
+/// background tasks are over by then, so no operation is in flight to wait for.
+pub async fn close(db: &Database) {
+    db.client().clone().shutdown().immediate(true).await;
+}
+
 /// Waits (bounded by `deadline`) until the server answers a ping.
 pub async fn wait_ready(db: &Database, deadline: Duration) -> Result<(), MongoError> {
     let start = tokio::time::Instant::now();

@@ -110,6 +110,50 @@ pub fn json_error(status: StatusCode, key: &str, message: &str, cause: Cause<'_>
     rendered((status, axum::Json(serde_json::Value::Object(body))))
 }
 
+/// A REST service's error enum: its status per variant and its body key. With
+/// [`impl_json_error_response!`](crate::impl_json_error_response) it answers
+/// `{"<KEY>": "<Display text>"}`, logging a failure once, as [`json_error`] does.
+pub trait JsonError: std::fmt::Display {
+    /// The original's body key: `message` or `error`.
+    const KEY: &'static str;
+
+    /// The HTTP status of this error.
+    fn status(&self) -> StatusCode;
+
+    /// Headers this error adds (`Retry-After`, `WWW-Authenticate`); none by default.
+    fn headers(&self, _headers: &mut HeaderMap) {}
+}
+
+/// The response for `error` (see [`JsonError`]); `cause` says what to log.
+pub fn json_error_response<E: JsonError>(error: &E, cause: Cause<'_>) -> Response {
+    let mut resp = json_error(error.status(), E::KEY, &error.to_string(), cause);
+    error.headers(resp.headers_mut());
+    resp
+}
+
+#[doc(hidden)]
+pub use axum as __axum;
+
+/// `impl IntoResponse` for a [`JsonError`] enum whose `Unavailable(anyhow::Error)` and
+/// `Internal(anyhow::Error)` variants are the server's failures (logged at WARN and
+/// ERROR); every other variant is the caller's mistake (not logged). A macro because
+/// `IntoResponse` is axum's trait: no shared blanket `impl` may name it.
+#[macro_export]
+macro_rules! impl_json_error_response {
+    ($error:ty) => {
+        impl $crate::http::__axum::response::IntoResponse for $error {
+            fn into_response(self) -> $crate::http::__axum::response::Response {
+                let cause = match &self {
+                    Self::Unavailable(e) => $crate::http::Cause::Unavailable(e),
+                    Self::Internal(e) => $crate::http::Cause::Internal(e),
+                    _ => $crate::http::Cause::Client,
+                };
+                $crate::http::json_error_response(&self, cause)
+            }
+        }
+    };
+}
+
 /// The request id of the current request (see [`REQUEST_ID`]).
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);

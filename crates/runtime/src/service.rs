@@ -1,54 +1,216 @@
-//! The parts of a service's `main()` and `App::run` that every service shares.
+//! The one service skeleton: what every service's `main()` and life cycle share.
+//!
+//! A service is its configuration, its state, its routes and its background tasks; it
+//! says so by implementing [`Service`]. Everything else lives here, once: reading the
+//! configuration (a bad value exits 2 naming the variable), telemetry, binding (port 0
+//! allowed, so tests learn the real port), wrapping the routes in the shared HTTP layers,
+//! serving until SIGINT/SIGTERM, draining within a bound, letting background tasks
+//! finish the item in hand, closing clients and logging "shutdown complete".
+//!
+//! ```ignore
+//! pub struct Connected;
+//! impl hub_runtime::service::Service for Connected {
+//!     const NAME: &'static str = "connected";
+//!     const PORT: u16 = 5020;
+//!     type Config = Config;
+//!     type State = AppState;
+//!     fn renderer() -> ErrorRenderer { http::json_renderer("error") }
+//!     async fn state(config: &Config, _: SocketAddr) -> anyhow::Result<AppState> { ... }
+//!     fn router(_: &Config, state: AppState) -> Router { routes::router(state) }
+//!     async fn close(state: AppState) { state.pool.close().await }
+//! }
+//! // main.rs
+//! fn main() -> ExitCode { hub_runtime::service::run::<Connected>() }
+//! ```
 
-use std::{fmt::Display, future::Future, process::ExitCode, time::Duration};
+use std::{future::Future, net::SocketAddr, pin::Pin, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use axum::Router;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use crate::{http, shutdown, telemetry};
+use crate::{
+    config::{ConfigError, Env, ProcessEnv, Vars},
+    http::{self, ErrorRenderer, HttpConfig},
+    shutdown, telemetry,
+};
 
-/// A whole `main()`: telemetry, configuration (a bad value exits 2 with a message that
-/// names the variable), SIGINT/SIGTERM handling, then `run` until it returns (exit 0)
-/// or fails (exit 1, the cause chain logged).
-pub async fn main<C, E, F, Fut>(
-    name: &str,
-    config: impl FnOnce() -> Result<C, E>,
-    run: F,
-) -> ExitCode
-where
-    E: Display,
-    F: FnOnce(C, CancellationToken) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
-{
-    telemetry::init(telemetry::LogFormat::from_env());
-    let config = match config() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(service = name, error = %e, "invalid configuration");
-            return ExitCode::from(2);
-        }
-    };
-    let token = CancellationToken::new();
-    tokio::spawn(shutdown::cancel_on_signal(token.clone()));
-    match run(config, token).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(
-                service = name,
-                error = format!("{e:#}"),
-                "stopped with an error"
-            );
-            ExitCode::FAILURE
-        }
+/// A background task of a service (outbox relay, consumer, pruning): it watches the
+/// shutdown token it was given and returns after finishing the item in hand.
+pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A service's configuration, read once from the environment at start-up.
+pub trait ServiceConfig: Sized + Send + Sync + 'static {
+    /// Reads every setting from `vars`; an error names the variable.
+    fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError>;
+
+    /// The address to listen on (`HOST`, `PORT`).
+    fn addr(&self) -> SocketAddr;
+
+    /// The shared HTTP settings (CORS, body limit, timeout, drain).
+    fn http(&self) -> &HttpConfig;
+
+    /// Reads the process environment.
+    fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&Vars::new(&ProcessEnv))
+    }
+
+    /// Reads from any variable source (tests pass a map).
+    fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
+        Self::from_vars(&Vars::new(env))
     }
 }
 
+/// What makes a service different from the others; the life cycle is [`App`]'s.
+pub trait Service: Send + Sync + 'static {
+    /// The service's name: its folder, its package, its key in `services.toml`, the
+    /// `service` field of its logs.
+    const NAME: &'static str;
+    /// The historical port, the default of `PORT` (checked against `services.toml`).
+    const PORT: u16;
+    /// Its configuration.
+    type Config: ServiceConfig;
+    /// What its handlers share: cheap handles (pools, clients, settings).
+    type State: Clone + Send + Sync + 'static;
+
+    /// How errors the service did not render itself (404, 405, 413, timeouts, panics)
+    /// are rendered: `{"message"}`, `{"error"}` or a SOAP Fault.
+    fn renderer() -> ErrorRenderer;
+
+    /// Connects to what the service needs (waiting up to each start-up timeout) and
+    /// builds the state. `local` is the bound address (SOAP services put it in their WSDL).
+    fn state(
+        config: &Self::Config,
+        local: SocketAddr,
+    ) -> impl Future<Output = anyhow::Result<Self::State>> + Send;
+
+    /// Every route of the service, with its state applied.
+    fn router(config: &Self::Config, state: Self::State) -> Router;
+
+    /// Background tasks started beside the server; each watches `shutdown`.
+    fn tasks(
+        _config: &Self::Config,
+        _state: &Self::State,
+        _shutdown: &CancellationToken,
+    ) -> Vec<Task> {
+        Vec::new()
+    }
+
+    /// Closes the clients in `state` once requests and tasks are done.
+    fn close(_state: Self::State) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+/// A built service: dependencies reached, listener bound, not yet serving.
+pub struct App<S: Service> {
+    listener: TcpListener,
+    router: Router,
+    state: S::State,
+    config: S::Config,
+}
+
+impl<S: Service> App<S> {
+    /// Binds the listener, builds the state (waiting for the backing servers up to their
+    /// start-up timeouts) and wraps the routes in the shared HTTP layers.
+    pub async fn build(config: S::Config) -> anyhow::Result<Self> {
+        let addr = config.addr();
+        let listener = http::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let state = S::state(&config, listener.local_addr()?).await?;
+        let router = http::wrap(
+            S::router(&config, state.clone()),
+            config.http(),
+            S::renderer(),
+        );
+        Ok(Self {
+            listener,
+            router,
+            state,
+            config,
+        })
+    }
+
+    /// The address actually bound (the real port when `PORT=0`).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The state the handlers share.
+    pub fn state(&self) -> &S::State {
+        &self.state
+    }
+
+    /// Serves requests and runs the background tasks until `shutdown` is cancelled, then
+    /// drains requests, waits for the tasks to finish the item in hand, closes the clients.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let tasks = S::tasks(&self.config, &self.state, &shutdown)
+            .into_iter()
+            .map(tokio::spawn)
+            .collect();
+        let served = serve(
+            S::NAME,
+            self.listener,
+            self.router,
+            shutdown,
+            self.config.http().drain_timeout,
+            tasks,
+        )
+        .await;
+        S::close(self.state).await;
+        tracing::info!(service = S::NAME, "shutdown complete");
+        served
+    }
+}
+
+/// A service's whole `main()`: the async runtime, telemetry, configuration (a bad value
+/// exits 2 with a message that names the variable), SIGINT/SIGTERM handling, then the
+/// service until it returns (exit 0) or fails (exit 1, the cause chain logged).
+pub fn run<S: Service>() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{}: cannot start the async runtime: {e}", S::NAME);
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        telemetry::init(telemetry::LogFormat::from_env());
+        let config = match S::Config::from_env() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(service = S::NAME, error = %e, "invalid configuration");
+                return ExitCode::from(2);
+            }
+        };
+        let token = CancellationToken::new();
+        tokio::spawn(shutdown::cancel_on_signal(token.clone()));
+        let result = match App::<S>::build(config).await {
+            Ok(app) => app.run(token).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(
+                    service = S::NAME,
+                    error = format!("{e:#}"),
+                    "stopped with an error"
+                );
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 /// Serves `router` until `shutdown` is cancelled (in-flight requests get `drain`),
-/// then waits for the `background` tasks, which watch the same token (outbox relay,
-/// consumers) and finish the item in hand.
-pub async fn serve(
+/// then waits for the `background` tasks, which watch the same token.
+async fn serve(
     name: &str,
     listener: TcpListener,
     router: Router,

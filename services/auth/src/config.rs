@@ -8,8 +8,9 @@ use hub_db::PoolSettings;
 use hub_events::{catalogue::queues, relay::RelayConfig};
 use hub_identity::pool::HashSettings;
 use hub_runtime::{
-    config::{ConfigError, Env, Vars},
+    config::{ConfigError, Vars},
     http::HttpConfig,
+    service::{Service as _, ServiceConfig},
 };
 use secrecy::SecretString;
 
@@ -45,28 +46,29 @@ pub struct Config {
     pub http: HttpConfig,
 }
 
-impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_source(&hub_runtime::config::ProcessEnv)
+impl ServiceConfig for Config {
+    fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
-    /// Reads from any variable source (tests pass a map).
-    pub fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
-        let vars = Vars::new(env);
+    fn http(&self) -> &HttpConfig {
+        &self.http
+    }
+
+    fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            addr: vars.listen_addr(5001)?,
+            addr: vars.listen_addr(crate::Auth::PORT)?,
             database_url: vars.postgres_url()?,
-            pool: PoolSettings::from_vars(&vars)?,
-            jwt_secret: hub_identity::jwt::secret_from_env(&vars)?,
+            pool: PoolSettings::from_vars(vars)?,
+            jwt_secret: hub_identity::jwt::secret_from_env(vars)?,
             token_ttl: vars.seconds_or("JWT_TTL_SECS", Duration::from_secs(3600))?,
-            hashing: HashSettings::from_vars(&vars)?,
+            hashing: HashSettings::from_vars(vars)?,
             rehash_on_login: vars.bool_or("PASSWORD_REHASH_ON_LOGIN", true)?,
-            throttle: ThrottleConfig::from_vars(&vars)?,
+            throttle: ThrottleConfig::from_vars(vars)?,
             queue: vars.string_or("RABBITMQ_QUEUE", queues::AUTH_EVENTS),
             test_endpoints: vars.bool_or("AUTH_TEST_ENDPOINTS", true)?,
-            relay: RelayConfig::from_vars(&vars, "auth")?,
-            http: HttpConfig::from_vars(&vars, 64 * 1024)?,
+            relay: RelayConfig::from_vars(vars, "auth")?,
+            http: HttpConfig::from_vars(vars, 64 * 1024)?,
         })
     }
 }

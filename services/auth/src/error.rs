@@ -4,11 +4,8 @@
 //! Client errors say what was wrong; anything unexpected is logged once here, with its
 //! cause chain, and answered with an opaque 500. Database outages answer 503 fast.
 
-use axum::{
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-};
-use hub_runtime::http::{self, Cause};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use hub_runtime::http::JsonError;
 
 /// `Result` with [`ApiError`].
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -49,7 +46,9 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-impl ApiError {
+impl JsonError for ApiError {
+    const KEY: &'static str = "message";
+
     fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -64,17 +63,15 @@ impl ApiError {
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
-}
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        if hub_db::is_unavailable(&e) {
-            Self::Unavailable(e.into())
-        } else {
-            Self::Internal(e.into())
+    fn headers(&self, headers: &mut HeaderMap) {
+        if let Self::TooManyAttempts(secs) = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
         }
     }
 }
+
+hub_db::impl_from_sqlx_error!(ApiError);
 
 impl From<hub_events::outbox::OutboxError> for ApiError {
     fn from(e: hub_events::outbox::OutboxError) -> Self {
@@ -94,18 +91,4 @@ impl From<hub_identity::pool::HashPoolError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let cause = match &self {
-            Self::Unavailable(e) => Cause::Unavailable(e),
-            Self::Internal(e) => Cause::Internal(e),
-            _ => Cause::Client,
-        };
-        let mut resp = http::json_error(self.status(), "message", &self.to_string(), cause);
-        if let Self::TooManyAttempts(secs) = self {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        resp
-    }
-}
+hub_runtime::impl_json_error_response!(ApiError);

@@ -1,5 +1,5 @@
 //! Auth service (port 5001): login, profile and JWT, a Rust port of the Flask
-//! `auth-service` (shared/originals.md §3.1).
+//! `auth-service` (docs/LEGACY.md, auth).
 //!
 //! Endpoints:
 //! * `POST /login` `{"username": <username or email>, "password"}` → 200 `{"token"}`
@@ -21,84 +21,69 @@ pub mod store;
 
 use std::net::SocketAddr;
 
-use anyhow::Context;
 use axum::Router;
 use hub_identity::{jwt::JwtKeys, pool::HashPool};
-use hub_runtime::{http, service};
-use tokio::net::TcpListener;
+use hub_runtime::{
+    http::{self, ErrorRenderer},
+    service::{self, Task},
+};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
 use crate::state::AppState;
 
-/// A built service: database migrated, listener bound, not yet serving.
-pub struct App {
-    listener: TcpListener,
-    router: Router,
-    state: AppState,
-    config: Config,
-}
+/// The auth service, as the runtime's skeleton runs it.
+pub struct Auth;
 
-impl App {
-    /// Connects (waiting for PostgreSQL up to its start-up timeout), migrates, binds.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = hub_db::pool(&config.database_url, &config.pool, "auth")?;
+/// A built auth service (see [`service::App`]).
+pub type App = service::App<Auth>;
+
+impl service::Service for Auth {
+    const NAME: &'static str = "auth";
+    const PORT: u16 = 5001;
+    type Config = Config;
+    type State = AppState;
+
+    fn renderer() -> ErrorRenderer {
+        http::json_renderer("message")
+    }
+
+    /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
+    async fn state(config: &Config, _local: SocketAddr) -> anyhow::Result<AppState> {
+        let pool = hub_db::pool(&config.database_url, &config.pool, Self::NAME)?;
         hub_db::migrate(&pool, config.pool.startup_timeout).await?;
-        let state = AppState {
+        Ok(AppState {
             pool,
             hashing: HashPool::new(config.hashing),
             rehash_on_login: config.rehash_on_login,
             throttle: config.throttle,
             jwt: JwtKeys::new(&config.jwt_secret, config.token_ttl),
             queue: config.queue.as_str().into(),
-        };
-        let router = http::wrap(
-            routes::router(state.clone(), config.test_endpoints),
-            &config.http,
-            http::json_renderer("message"),
-        );
-        let listener = http::bind(config.addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.addr))?;
-        Ok(Self {
-            listener,
-            router,
-            state,
-            config,
         })
     }
 
-    /// The address actually bound (the real port when `PORT=0`).
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+    fn router(config: &Config, state: AppState) -> Router {
+        routes::router(state, config.test_endpoints)
     }
 
-    /// Serves requests and relays the outbox until `shutdown` is cancelled, then
-    /// drains requests, stops the relay after its batch in hand and closes the pool.
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let relay = tokio::spawn(hub_events::relay::run(
-            self.state.pool.clone(),
-            self.config.relay.clone(),
-            shutdown.clone(),
-        ));
-        let prune = tokio::spawn(prune_throttle(
-            self.state.pool.clone(),
-            self.config.throttle,
-            shutdown.clone(),
-        ));
-        let drain = self.config.http.drain_timeout;
-        let served = service::serve(
-            "auth",
-            self.listener,
-            self.router,
-            shutdown,
-            drain,
-            vec![relay, prune],
-        )
-        .await;
-        self.state.pool.close().await;
-        tracing::info!("shutdown complete");
-        served
+    /// The outbox relay, and the pruning of old throttle rows.
+    fn tasks(config: &Config, state: &AppState, shutdown: &CancellationToken) -> Vec<Task> {
+        vec![
+            Box::pin(hub_events::relay::run(
+                state.pool.clone(),
+                config.relay.clone(),
+                shutdown.clone(),
+            )),
+            Box::pin(prune_throttle(
+                state.pool.clone(),
+                config.throttle,
+                shutdown.clone(),
+            )),
+        ]
+    }
+
+    async fn close(state: AppState) {
+        state.pool.close().await;
     }
 }
 

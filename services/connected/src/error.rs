@@ -5,11 +5,8 @@
 //! and answered with the original's opaque 500; a backing server that is down or slow
 //! answers 503 fast, so callers know to retry.
 
-use axum::{
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
-use hub_runtime::http::{self, Cause};
+use axum::http::StatusCode;
+use hub_runtime::http::JsonError;
 
 /// `Result` with [`ApiError`].
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -37,7 +34,9 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-impl ApiError {
+impl JsonError for ApiError {
+    const KEY: &'static str = "error";
+
     fn status(&self) -> StatusCode {
         match self {
             Self::MissingUsername | Self::RepeatedUsername => StatusCode::BAD_REQUEST,
@@ -48,15 +47,7 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        if hub_db::is_unavailable(&e) {
-            Self::Unavailable(e.into())
-        } else {
-            Self::Internal(e.into())
-        }
-    }
-}
+hub_db::impl_from_sqlx_error!(ApiError);
 
 impl From<mongodb::error::Error> for ApiError {
     fn from(e: mongodb::error::Error) -> Self {
@@ -70,13 +61,4 @@ impl From<mongodb::error::Error> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let cause = match &self {
-            Self::Unavailable(e) => Cause::Unavailable(e),
-            Self::Internal(e) => Cause::Internal(e),
-            _ => Cause::Client,
-        };
-        http::json_error(self.status(), "error", &self.to_string(), cause)
-    }
-}
+hub_runtime::impl_json_error_response!(ApiError);

@@ -1,5 +1,5 @@
 //! Connected service (port 5020): when did a user last connect, a Rust port of the
-//! Express `connected-service` (shared/originals.md §3.6).
+//! Express `connected-service` (docs/LEGACY.md, connected).
 //!
 //! Endpoints:
 //! * `GET /last-connection?username=<name>` → 200 `{"userId","lastConnection","lastConnectionAt"}`
@@ -22,80 +22,56 @@ pub mod store;
 
 use std::net::SocketAddr;
 
-use anyhow::Context;
 use axum::Router;
-use hub_runtime::{http, service};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use hub_runtime::{
+    http::{self, ErrorRenderer},
+    service,
+};
 
 pub use crate::config::Config;
 use crate::state::AppState;
 
-/// A built service: databases reached, schema migrated, listener bound, not yet serving.
-pub struct App {
-    listener: TcpListener,
-    router: Router,
-    state: AppState,
-    mongo: mongodb::Client,
-    config: Config,
-}
+/// The connected service, as the runtime's skeleton runs it.
+pub struct Connected;
 
-impl App {
+/// A built connected service (see [`service::App`]).
+pub type App = service::App<Connected>;
+
+impl service::Service for Connected {
+    const NAME: &'static str = "connected";
+    const PORT: u16 = 5020;
+    type Config = Config;
+    type State = AppState;
+
+    fn renderer() -> ErrorRenderer {
+        http::json_renderer("error")
+    }
+
     /// Waits for PostgreSQL (migrating it) and MongoDB, each up to its start-up
-    /// timeout, then binds. Later outages need no restart: both clients reconnect.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = hub_db::pool(&config.database_url, &config.pool, "connected")?;
-        let (mongo, db) = hub_mongo::connect(&config.mongo, "connected").await?;
+    /// timeout. Later outages need no restart: both clients reconnect.
+    async fn state(config: &Config, _local: SocketAddr) -> anyhow::Result<AppState> {
+        let pool = hub_db::pool(&config.database_url, &config.pool, Self::NAME)?;
+        let (_client, db) = hub_mongo::connect(&config.mongo, Self::NAME).await?;
         let (migrated, ready) = tokio::join!(
             hub_db::migrate(&pool, config.pool.startup_timeout),
             hub_mongo::wait_ready(&db, config.mongo.startup_timeout),
         );
         migrated?;
         ready?;
-        let state = AppState {
+        Ok(AppState {
             pool,
             sessions: db.collection(store::sessions::COLLECTION),
             mongo: db,
             mongo_timeout: config.mongo.operation_timeout,
-        };
-        let router = http::wrap(
-            routes::router(state.clone()),
-            &config.http,
-            http::json_renderer("error"),
-        );
-        let listener = http::bind(config.addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.addr))?;
-        Ok(Self {
-            listener,
-            router,
-            state,
-            mongo,
-            config,
         })
     }
 
-    /// The address actually bound (the real port when `PORT=0`).
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+    fn router(_config: &Config, state: AppState) -> Router {
+        routes::router(state)
     }
 
-    /// Serves requests until `shutdown` is cancelled, drains them, closes both clients.
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let drain = self.config.http.drain_timeout;
-        let served = service::serve(
-            "connected",
-            self.listener,
-            self.router,
-            shutdown,
-            drain,
-            Vec::new(),
-        )
-        .await;
-        self.state.pool.close().await;
-        // Immediate: the drain is over, so no operation is in flight to wait for.
-        self.mongo.shutdown().immediate(true).await;
-        tracing::info!("shutdown complete");
-        served
+    async fn close(state: AppState) {
+        state.pool.close().await;
+        hub_mongo::close(&state.mongo).await;
     }
 }

@@ -3,8 +3,9 @@
 use std::{net::SocketAddr, time::Duration};
 
 use hub_runtime::{
-    config::{ConfigError, Env, Vars},
+    config::{ConfigError, Vars},
     http::HttpConfig,
+    service::{Service as _, ServiceConfig},
 };
 use secrecy::SecretString;
 
@@ -72,15 +73,16 @@ pub struct S3Config {
     pub part_size: usize,
 }
 
-impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_source(&hub_runtime::config::ProcessEnv)
+impl ServiceConfig for Config {
+    fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
-    /// Reads from any variable source (tests pass a map).
-    pub fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
-        let vars = Vars::new(env);
+    fn http(&self) -> &HttpConfig {
+        &self.http
+    }
+
+    fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         let max_image_bytes: u64 = vars.parse_or("MAX_IMAGE_BYTES", 10 * 1024 * 1024)?;
         if max_image_bytes == 0 {
             return Err(ConfigError::invalid(
@@ -96,7 +98,7 @@ impl Config {
             ));
         }
         let upload_jwt_secret = if vars.bool_or("UPLOAD_REQUIRE_JWT", false)? {
-            Some(hub_identity::jwt::secret_from_env(&vars)?)
+            Some(hub_identity::jwt::secret_from_env(vars)?)
         } else {
             None
         };
@@ -104,12 +106,12 @@ impl Config {
             .unwrap_or(usize::MAX)
             .saturating_add(MULTIPART_OVERHEAD);
         Ok(Self {
-            addr: vars.listen_addr(5015)?,
-            s3: S3Config::from_vars(&vars)?,
+            addr: vars.listen_addr(crate::Images::PORT)?,
+            s3: S3Config::from_vars(vars)?,
             max_image_bytes,
             max_concurrent_uploads,
             upload_jwt_secret,
-            http: HttpConfig::from_vars(&vars, default_body_limit)?,
+            http: HttpConfig::from_vars(vars, default_body_limit)?,
         })
     }
 }

@@ -5,11 +5,8 @@
 //! errors say what was wrong, S3 outages answer 503, and anything unexpected is logged
 //! once, with its cause, and answered with an opaque 500.
 
-use axum::{
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-};
-use hub_runtime::http::{self, Cause};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use hub_runtime::http::JsonError;
 
 use crate::store::StoreError;
 
@@ -51,7 +48,9 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-impl ApiError {
+impl JsonError for ApiError {
+    const KEY: &'static str = "error";
+
     fn status(&self) -> StatusCode {
         match self {
             Self::NoFile | Self::InvalidFileName | Self::MalformedBody => StatusCode::BAD_REQUEST,
@@ -62,6 +61,15 @@ impl ApiError {
             }
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn headers(&self, headers: &mut HeaderMap) {
+        if matches!(
+            self,
+            Self::TokenMissing | Self::TokenExpired | Self::InvalidToken
+        ) {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
     }
 }
@@ -77,21 +85,4 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let cause = match &self {
-            Self::Unavailable(e) => Cause::Unavailable(e),
-            Self::Internal(e) => Cause::Internal(e),
-            _ => Cause::Client,
-        };
-        let mut resp = http::json_error(self.status(), "error", &self.to_string(), cause);
-        if matches!(
-            self,
-            Self::TokenMissing | Self::TokenExpired | Self::InvalidToken
-        ) {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        resp
-    }
-}
+hub_runtime::impl_json_error_response!(ApiError);

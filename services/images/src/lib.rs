@@ -1,5 +1,5 @@
 //! Images service (port 5015): profile image upload and listing on S3, a Rust port of
-//! the Flask `profile-image-service` (shared/originals.md §3.4).
+//! the Flask `profile-image-service` (docs/LEGACY.md, images).
 //!
 //! Endpoints:
 //! * `POST /upload_image`, multipart field `file` → 200 `{"message":"Image uploaded
@@ -28,30 +28,40 @@ use std::{net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use axum::Router;
 use hub_identity::jwt::JwtKeys;
-use hub_runtime::{http, service};
-use tokio::{net::TcpListener, sync::Semaphore};
-use tokio_util::sync::CancellationToken;
+use hub_runtime::{
+    http::{self, ErrorRenderer},
+    service,
+};
+use tokio::sync::Semaphore;
 
 pub use crate::config::Config;
 use crate::{state::AppState, store::Store};
 
-/// A built service: bucket ready, listener bound, not yet serving.
-pub struct App {
-    listener: TcpListener,
-    router: Router,
-    config: Config,
-}
+/// The images service, as the runtime's skeleton runs it.
+pub struct Images;
 
-impl App {
+/// A built images service (see [`service::App`]).
+pub type App = service::App<Images>;
+
+impl service::Service for Images {
+    const NAME: &'static str = "images";
+    const PORT: u16 = 5015;
+    type Config = Config;
+    type State = AppState;
+
+    fn renderer() -> ErrorRenderer {
+        http::json_renderer("error")
+    }
+
     /// Waits for S3 (up to `S3_STARTUP_TIMEOUT_SECS`), makes sure the bucket and its
-    /// policy exist, binds.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    /// policy exist.
+    async fn state(config: &Config, _local: SocketAddr) -> anyhow::Result<AppState> {
         let store = Store::new(&config.s3);
         store
             .wait_ready(config.s3.startup_timeout)
             .await
             .with_context(|| format!("cannot prepare bucket {}", config.s3.bucket))?;
-        let state = AppState {
+        Ok(AppState {
             store,
             max_image_bytes: config.max_image_bytes,
             part_size: config.s3.part_size,
@@ -61,39 +71,10 @@ impl App {
                 .upload_jwt_secret
                 .as_ref()
                 .map(|secret| JwtKeys::new(secret, std::time::Duration::from_secs(3600))),
-        };
-        let router = http::wrap(
-            routes::router(state),
-            &config.http,
-            http::json_renderer("error"),
-        );
-        let listener = http::bind(config.addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.addr))?;
-        Ok(Self {
-            listener,
-            router,
-            config,
         })
     }
 
-    /// The address actually bound (the real port when `PORT=0`).
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    /// Serves requests until `shutdown` is cancelled, then drains them.
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let served = service::serve(
-            "images",
-            self.listener,
-            self.router,
-            shutdown,
-            self.config.http.drain_timeout,
-            Vec::new(),
-        )
-        .await;
-        tracing::info!("shutdown complete");
-        served
+    fn router(_config: &Config, state: AppState) -> Router {
+        routes::router(state)
     }
 }

@@ -6,8 +6,9 @@ use hub_db::PoolSettings;
 use hub_events::{catalogue::queues, consumer::ConsumerConfig};
 use hub_mongo::MongoSettings;
 use hub_runtime::{
-    config::{ConfigError, Env, Vars},
+    config::{ConfigError, Vars},
     http::HttpConfig,
+    service::{Service as _, ServiceConfig},
 };
 use secrecy::SecretString;
 
@@ -39,24 +40,25 @@ pub struct Config {
     pub http: HttpConfig,
 }
 
-impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_source(&hub_runtime::config::ProcessEnv)
+impl ServiceConfig for Config {
+    fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
-    /// Reads from any variable source (tests pass a map).
-    pub fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
-        let vars = Vars::new(env);
+    fn http(&self) -> &HttpConfig {
+        &self.http
+    }
+
+    fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            addr: vars.listen_addr(5004)?,
+            addr: vars.listen_addr(crate::Session::PORT)?,
             database_url: vars.postgres_url()?,
-            pool: PoolSettings::from_vars(&vars)?,
-            mongo: MongoSettings::from_vars(&vars)?,
-            jwt_secret: hub_identity::jwt::secret_from_env(&vars)?,
-            consumer: ConsumerConfig::from_vars(&vars, "session", queues::AUTH_EVENTS)?,
+            pool: PoolSettings::from_vars(vars)?,
+            mongo: MongoSettings::from_vars(vars)?,
+            jwt_secret: hub_identity::jwt::secret_from_env(vars)?,
+            consumer: ConsumerConfig::from_vars(vars, "session", queues::AUTH_EVENTS)?,
             consume_events: vars.bool_or("SESSION_CONSUMER", true)?,
-            http: HttpConfig::from_vars(&vars, 100 * 1024)?,
+            http: HttpConfig::from_vars(vars, 100 * 1024)?,
         })
     }
 }

@@ -6,11 +6,8 @@
 //! message in an `error` key; that leaked internals and is gone). A backing server that
 //! is down or saturated answers 503 fast.
 
-use axum::{
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
-use hub_runtime::http::{self, Cause};
+use axum::http::StatusCode;
+use hub_runtime::http::JsonError;
 
 /// `Result` with [`ApiError`].
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -47,7 +44,9 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-impl ApiError {
+impl JsonError for ApiError {
+    const KEY: &'static str = "message";
+
     fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -61,15 +60,7 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        if hub_db::is_unavailable(&e) {
-            Self::Unavailable(e.into())
-        } else {
-            Self::Internal(e.into())
-        }
-    }
-}
+hub_db::impl_from_sqlx_error!(ApiError);
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
@@ -81,13 +72,4 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let cause = match &self {
-            Self::Unavailable(e) => Cause::Unavailable(e),
-            Self::Internal(e) => Cause::Internal(e),
-            _ => Cause::Client,
-        };
-        http::json_error(self.status(), "message", &self.to_string(), cause)
-    }
-}
+hub_runtime::impl_json_error_response!(ApiError);

@@ -1,5 +1,5 @@
 //! Session service (port 5004): one session document per user in MongoDB, a Rust
-//! port of the Express `session-service` (shared/originals.md §3.3), bugs fixed.
+//! port of the Express `session-service` (docs/LEGACY.md, session), bugs fixed.
 //!
 //! Endpoints (all but health need `Authorization: Bearer <jwt>` from auth; 403
 //! `{"message":"No token provided"}` without one, 401 `{"message":"Invalid or expired token"}`
@@ -29,8 +29,10 @@ use std::{net::SocketAddr, time::Duration};
 use anyhow::Context;
 use axum::Router;
 use hub_identity::jwt::JwtKeys;
-use hub_runtime::{http, service};
-use tokio::net::TcpListener;
+use hub_runtime::{
+    http::{self, ErrorRenderer},
+    service::{self, Task},
+};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
@@ -39,21 +41,28 @@ use crate::{
     store::sessions::{IndexOutcome, Sessions},
 };
 
-/// A built service: databases ready, index ensured, listener bound, not yet serving.
-pub struct App {
-    listener: TcpListener,
-    router: Router,
-    state: AppState,
-    config: Config,
-}
+/// The session service, as the runtime's skeleton runs it.
+pub struct Session;
 
-impl App {
+/// A built session service (see [`service::App`]).
+pub type App = service::App<Session>;
+
+impl service::Service for Session {
+    const NAME: &'static str = "session";
+    const PORT: u16 = 5004;
+    type Config = Config;
+    type State = AppState;
+
+    fn renderer() -> ErrorRenderer {
+        http::json_renderer("message")
+    }
+
     /// Connects to PostgreSQL (migrating) and MongoDB (each waiting up to its start-up
-    /// timeout), ensures the unique `userId` index, binds.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = hub_db::pool(&config.database_url, &config.pool, "session")?;
+    /// timeout), ensures the unique `userId` index.
+    async fn state(config: &Config, _local: SocketAddr) -> anyhow::Result<AppState> {
+        let pool = hub_db::pool(&config.database_url, &config.pool, Self::NAME)?;
         hub_db::migrate(&pool, config.pool.startup_timeout).await?;
-        let (_client, db) = hub_mongo::connect(&config.mongo, "session").await?;
+        let (_client, db) = hub_mongo::connect(&config.mongo, Self::NAME).await?;
         hub_mongo::wait_ready(&db, config.mongo.startup_timeout).await?;
         let sessions = Sessions::new(&db, config.mongo.operation_timeout);
         match sessions
@@ -78,58 +87,36 @@ impl App {
                  keeping it (if it is not unique, duplicates stay possible)"
             ),
         }
-        let state = AppState {
+        Ok(AppState {
             pool,
             sessions,
             // Session only verifies; the lifetime is auth's business.
             jwt: JwtKeys::new(&config.jwt_secret, Duration::from_secs(3600)),
-        };
-        let router = http::wrap(
-            routes::router(state.clone()),
-            &config.http,
-            http::json_renderer("message"),
-        );
-        let listener = http::bind(config.addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.addr))?;
-        Ok(Self {
-            listener,
-            router,
-            state,
-            config,
+            mongo: db,
         })
     }
 
-    /// The address actually bound (the real port when `PORT=0`).
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+    fn router(_config: &Config, state: AppState) -> Router {
+        routes::router(state)
     }
 
-    /// Serves requests and consumes login events until `shutdown` is cancelled, then
-    /// drains requests, lets the consumer finish its message in hand, closes the pool.
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let mut background = Vec::new();
-        if self.config.consume_events {
-            background.push(tokio::spawn(hub_events::consumer::run(
-                self.config.consumer.clone(),
-                events::LoginRecorder {
-                    sessions: self.state.sessions.clone(),
-                },
-                shutdown.clone(),
-            )));
+    /// The `auth-events` consumer that records logins, unless turned off.
+    fn tasks(config: &Config, state: &AppState, shutdown: &CancellationToken) -> Vec<Task> {
+        if !config.consume_events {
+            return Vec::new();
         }
-        let drain = self.config.http.drain_timeout;
-        let served = service::serve(
-            "session",
-            self.listener,
-            self.router,
-            shutdown,
-            drain,
-            background,
-        )
-        .await;
-        self.state.pool.close().await;
-        tracing::info!("shutdown complete");
-        served
+        vec![Box::pin(hub_events::consumer::run(
+            config.consumer.clone(),
+            events::LoginRecorder {
+                sessions: state.sessions.clone(),
+            },
+            shutdown.clone(),
+        ))]
+    }
+
+    /// Closes the pool and the MongoDB client (which the original never closed).
+    async fn close(state: AppState) {
+        state.pool.close().await;
+        hub_mongo::close(&state.mongo).await;
     }
 }

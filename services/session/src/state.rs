@@ -14,4 +14,6 @@ pub struct AppState {
     pub sessions: Sessions,
     /// JWT verification keys.
     pub jwt: JwtKeys,
+    /// The MongoDB database (its client is closed at shutdown).
+    pub mongo: mongodb::Database,
 }

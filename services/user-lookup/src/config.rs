@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 
 use hub_db::PoolSettings;
 use hub_runtime::{
-    config::{ConfigError, Env, Vars},
+    config::{ConfigError, Vars},
     http::HttpConfig,
+    service::{Service as _, ServiceConfig},
 };
 use secrecy::SecretString;
 
@@ -26,21 +27,22 @@ pub struct Config {
     pub http: HttpConfig,
 }
 
-impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_source(&hub_runtime::config::ProcessEnv)
+impl ServiceConfig for Config {
+    fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
-    /// Reads from any variable source (tests pass a map).
-    pub fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
-        let vars = Vars::new(env);
+    fn http(&self) -> &HttpConfig {
+        &self.http
+    }
+
+    fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            addr: vars.listen_addr(5016)?,
+            addr: vars.listen_addr(crate::UserLookup::PORT)?,
             database_url: vars.postgres_url()?,
-            pool: PoolSettings::from_vars(&vars)?,
-            public_base_url: hub_soap::wsdl::configured_base(&vars)?,
-            http: HttpConfig::from_vars(&vars, 16 * 1024)?,
+            pool: PoolSettings::from_vars(vars)?,
+            public_base_url: hub_soap::wsdl::configured_base(vars)?,
+            http: HttpConfig::from_vars(vars, 16 * 1024)?,
         })
     }
 }

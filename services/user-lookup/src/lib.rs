@@ -1,5 +1,5 @@
 //! user-lookup service (port 5016): finds a user's id by username, a Rust port of the
-//! Go `user-search-service` (shared/originals.md §3.5).
+//! Go `user-search-service` (docs/LEGACY.md, user-lookup).
 //!
 //! Endpoints:
 //! * `GET /user/soap?username=`: the original's SOAP envelope, byte for byte (values
@@ -19,68 +19,44 @@ pub mod store;
 
 use std::net::SocketAddr;
 
-use anyhow::Context;
 use axum::Router;
-use hub_runtime::{http, service};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use hub_runtime::{http::ErrorRenderer, service};
 
 pub use crate::config::Config;
 use crate::state::AppState;
 
-/// A built service: database migrated, listener bound, not yet serving.
-pub struct App {
-    listener: TcpListener,
-    router: Router,
-    state: AppState,
-    config: Config,
-}
+/// The user-lookup service, as the runtime's skeleton runs it.
+pub struct UserLookup;
 
-impl App {
-    /// Connects (waiting for PostgreSQL up to its start-up timeout), migrates, binds.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = hub_db::pool(&config.database_url, &config.pool, "user-lookup")?;
+/// A built user-lookup service (see [`service::App`]).
+pub type App = service::App<UserLookup>;
+
+impl service::Service for UserLookup {
+    const NAME: &'static str = "user-lookup";
+    const PORT: u16 = 5016;
+    type Config = Config;
+    type State = AppState;
+
+    fn renderer() -> ErrorRenderer {
+        hub_soap::fault::renderer()
+    }
+
+    /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
+    async fn state(config: &Config, local: SocketAddr) -> anyhow::Result<AppState> {
+        let pool = hub_db::pool(&config.database_url, &config.pool, Self::NAME)?;
         hub_db::migrate(&pool, config.pool.startup_timeout).await?;
-        let listener = http::bind(config.addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.addr))?;
-        let state = AppState {
+        Ok(AppState {
             pool,
             public_base_url: config.public_base_url.as_deref().map(Into::into),
-            local_host: listener.local_addr()?.to_string().into(),
-        };
-        let router = http::wrap(
-            routes::router(state.clone()),
-            &config.http,
-            hub_soap::fault::renderer(),
-        );
-        Ok(Self {
-            listener,
-            router,
-            state,
-            config,
+            local_host: local.to_string().into(),
         })
     }
 
-    /// The address actually bound (the real port when `PORT=0`).
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+    fn router(_config: &Config, state: AppState) -> Router {
+        routes::router(state)
     }
 
-    /// Serves until `shutdown` is cancelled, drains, closes the pool.
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let drain = self.config.http.drain_timeout;
-        let served = service::serve(
-            "user-lookup",
-            self.listener,
-            self.router,
-            shutdown,
-            drain,
-            Vec::new(),
-        )
-        .await;
-        self.state.pool.close().await;
-        tracing::info!("shutdown complete");
-        served
+    async fn close(state: AppState) {
+        state.pool.close().await;
     }
 }

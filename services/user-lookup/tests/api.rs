@@ -1,6 +1,7 @@
 //! user-lookup's contract against a real PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use hub_runtime::service::ServiceConfig as _;
 use std::time::Duration;
 
 use sqlx::{Connection as _, PgConnection};

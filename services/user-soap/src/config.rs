@@ -6,8 +6,9 @@ use hub_db::PoolSettings;
 use hub_events::{catalogue::queues, relay::RelayConfig};
 use hub_identity::pool::HashSettings;
 use hub_runtime::{
-    config::{ConfigError, Env, Vars},
+    config::{ConfigError, Vars},
     http::HttpConfig,
+    service::{Service as _, ServiceConfig},
 };
 use secrecy::SecretString;
 
@@ -34,24 +35,25 @@ pub struct Config {
     pub http: HttpConfig,
 }
 
-impl Config {
-    /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_source(&hub_runtime::config::ProcessEnv)
+impl ServiceConfig for Config {
+    fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
-    /// Reads from any variable source (tests pass a map).
-    pub fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
-        let vars = Vars::new(env);
+    fn http(&self) -> &HttpConfig {
+        &self.http
+    }
+
+    fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            addr: vars.listen_addr(5002)?,
+            addr: vars.listen_addr(crate::UserSoap::PORT)?,
             database_url: vars.postgres_url()?,
-            pool: PoolSettings::from_vars(&vars)?,
-            hashing: HashSettings::from_vars(&vars)?,
+            pool: PoolSettings::from_vars(vars)?,
+            hashing: HashSettings::from_vars(vars)?,
             queue: vars.string_or("RABBITMQ_QUEUE", queues::USER_EVENTS),
-            public_base_url: hub_soap::wsdl::configured_base(&vars)?,
-            relay: RelayConfig::from_vars(&vars, "user-soap")?,
-            http: HttpConfig::from_vars(&vars, 64 * 1024)?,
+            public_base_url: hub_soap::wsdl::configured_base(vars)?,
+            relay: RelayConfig::from_vars(vars, "user-soap")?,
+            http: HttpConfig::from_vars(vars, 64 * 1024)?,
         })
     }
 }

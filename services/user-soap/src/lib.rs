@@ -1,5 +1,5 @@
 //! user-soap service (port 5002): SOAP user registration, a Rust port of the Sinatra
-//! `user-soap-service` (shared/originals.md §3.2).
+//! `user-soap-service` (docs/LEGACY.md, user-soap).
 //!
 //! Endpoints:
 //! * `POST /register`: SOAP 1.1 or 1.2. Accepts the legacy envelope (fields in
@@ -23,77 +23,60 @@ pub mod store;
 
 use std::net::SocketAddr;
 
-use anyhow::Context;
 use axum::Router;
 use hub_identity::pool::HashPool;
-use hub_runtime::{http, service};
-use tokio::net::TcpListener;
+use hub_runtime::{
+    http::ErrorRenderer,
+    service::{self, Task},
+};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
 use crate::state::AppState;
 
-/// A built service: database migrated, listener bound, not yet serving.
-pub struct App {
-    listener: TcpListener,
-    router: Router,
-    state: AppState,
-    config: Config,
-}
+/// The user-soap service, as the runtime's skeleton runs it.
+pub struct UserSoap;
 
-impl App {
-    /// Connects (waiting for PostgreSQL up to its start-up timeout), migrates, binds.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = hub_db::pool(&config.database_url, &config.pool, "user-soap")?;
+/// A built user-soap service (see [`service::App`]).
+pub type App = service::App<UserSoap>;
+
+impl service::Service for UserSoap {
+    const NAME: &'static str = "user-soap";
+    const PORT: u16 = 5002;
+    type Config = Config;
+    type State = AppState;
+
+    fn renderer() -> ErrorRenderer {
+        hub_soap::fault::renderer()
+    }
+
+    /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
+    async fn state(config: &Config, local: SocketAddr) -> anyhow::Result<AppState> {
+        let pool = hub_db::pool(&config.database_url, &config.pool, Self::NAME)?;
         hub_db::migrate(&pool, config.pool.startup_timeout).await?;
-        let listener = http::bind(config.addr)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.addr))?;
-        let state = AppState {
+        Ok(AppState {
             pool,
             hashing: HashPool::new(config.hashing),
             queue: config.queue.as_str().into(),
             public_base_url: config.public_base_url.as_deref().map(Into::into),
-            local_host: listener.local_addr()?.to_string().into(),
-        };
-        let router = http::wrap(
-            routes::router(state.clone()),
-            &config.http,
-            hub_soap::fault::renderer(),
-        );
-        Ok(Self {
-            listener,
-            router,
-            state,
-            config,
+            local_host: local.to_string().into(),
         })
     }
 
-    /// The address actually bound (the real port when `PORT=0`).
-    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+    fn router(_config: &Config, state: AppState) -> Router {
+        routes::router(state)
     }
 
-    /// Serves requests and relays the outbox until `shutdown` is cancelled, then
-    /// drains requests, stops the relay after its batch in hand and closes the pool.
-    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let relay = tokio::spawn(hub_events::relay::run(
-            self.state.pool.clone(),
-            self.config.relay.clone(),
+    /// The outbox relay.
+    fn tasks(config: &Config, state: &AppState, shutdown: &CancellationToken) -> Vec<Task> {
+        vec![Box::pin(hub_events::relay::run(
+            state.pool.clone(),
+            config.relay.clone(),
             shutdown.clone(),
-        ));
-        let drain = self.config.http.drain_timeout;
-        let served = service::serve(
-            "user-soap",
-            self.listener,
-            self.router,
-            shutdown,
-            drain,
-            vec![relay],
-        )
-        .await;
-        self.state.pool.close().await;
-        tracing::info!("shutdown complete");
-        served
+        ))]
+    }
+
+    async fn close(state: AppState) {
+        state.pool.close().await;
     }
 }

@@ -3,6 +3,7 @@
 //! the login events auth publishes are the ones session consumes.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use hub_runtime::service::ServiceConfig as _;
 use std::{collections::HashMap, net::SocketAddr};
 
 use tokio_util::sync::CancellationToken;

@@ -2,6 +2,7 @@
 //! on port 0, against the real PostgreSQL and RabbitMQ started by scripts/backing.sh.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use hub_runtime::service::ServiceConfig as _;
 use std::{net::SocketAddr, time::Duration};
 
 use auth::{App, Config};

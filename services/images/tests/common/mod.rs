@@ -2,6 +2,7 @@
 //! the real S3 test server started by scripts/backing.sh.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use hub_runtime::service::ServiceConfig as _;
 use std::{net::SocketAddr, time::Duration};
 
 use images::{App, Config, store::Store};

@@ -8,6 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use hub_runtime::service::ServiceConfig as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lapin::{
     BasicProperties, Connection, ConnectionProperties,

@@ -1,6 +1,7 @@
 //! Harness: each test gets its own database, queue and server on port 0.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use hub_runtime::service::ServiceConfig as _;
 use std::{net::SocketAddr, time::Duration};
 
 use sqlx::{Connection as _, PgConnection};
@@ -17,7 +18,7 @@ pub struct TestApp {
     pub running: hub_testkit::Running,
 }
 
-/// The front-end's envelope (shared/originals.md §3.2), fields escaped by the caller.
+/// The front-end's envelope (docs/LEGACY.md, user-soap), fields escaped by the caller.
 pub fn legacy_envelope(fields: &[(&str, &str)]) -> String {
     let body: String = fields
         .iter()
