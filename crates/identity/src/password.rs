@@ -229,7 +229,7 @@ fn fill_random(buf: &mut [u8]) {
 mod tests {
     use super::*;
 
-    // Vectors computed for shared/originals.md §2.2.
+    // The legacy test vectors of docs/LEGACY.md, auth (password hashes).
     const V12345: &str = "ca7afb8c4555ea1faa0e152e411b522549d84dc7d59036ab3a9b72e5d88658e45279adf180b9a3bd0db7eaab957cdc0b3a4b28adc6652478ea11044597645b0a";
     const VPASSWORD: &str = "632c2812e46d4604102ba7618e9d6d7d2f8128f6266b4a03264d2a0460b7dcb388b3b1131f741bcbeb02541c8c2e97bd8bed62ab6425542e45512b7312f440eb";
 

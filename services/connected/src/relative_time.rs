@@ -6,7 +6,7 @@
 //! month = Feb 28), plus the remaining milliseconds; each unit is then derived from
 //! that pair with moment's own conversion (a month is 146097/4800 days), rounded with
 //! `Math.round`, and the first threshold that matches picks the words
-//! (shared/originals.md §3.6). The original ran with `TZ=UTC`, so months are counted
+//! (docs/LEGACY.md, connected). The original ran with `TZ=UTC`, so months are counted
 //! in UTC here too. chrono-humanize is not used: it differs from moment on most
 //! thresholds ("now", "44 seconds", "3 weeks").
 

@@ -68,7 +68,7 @@ mod tests {
 
     #[test]
     fn secure_filename_matches_the_verified_werkzeug_examples() {
-        // shared/originals.md §3.4, checked against Werkzeug.
+        // docs/LEGACY.md, images: checked against Werkzeug.
         for (input, expected) in [
             ("my photo.png", "my_photo.png"),
             ("../../etc/passwd", "etc_passwd"),
