@@ -32,7 +32,16 @@ bash scripts/backing.sh install >/dev/null
 bash scripts/backing.sh up >/dev/null
 eval "$(bash scripts/backing.sh env)"
 
-pkgs=(-p auth -p user-soap -p user-lookup -p images -p session -p connected -p hub-bench)
+# The services and their health paths come from the registry (services.toml); each runs
+# here on its historical port + 20000, beside any scripts/run.sh.
+. scripts/lib/registry.sh
+registry=$(registry_services)
+declare -A bport bhealth
+pkgs=()
+while read -r name port health _; do
+  bport[$name]=$((port + 20000)); bhealth[$name]=$health; pkgs+=(-p "$name")
+done <<<"$registry"
+pkgs+=(-p hub-bench)
 if [ "$PROFILE" = release ]; then cargo build --release --locked "${pkgs[@]}"; else cargo build --locked "${pkgs[@]}"; fi
 bin=target/$PROFILE
 
@@ -44,6 +53,7 @@ export MONGODB_DATABASE=$db
 # images' bucket (moto keeps objects in memory: cleanup deletes it).
 export AWS_BUCKET_NAME="bench-images-$(date +%s)-$$"
 pids=()
+started=()   # services started by start(), in order
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
@@ -58,22 +68,27 @@ psql -q "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
 
 common=(DATABASE_URL="$db_url" AMQP_URL="$AMQP_URL" HOST=127.0.0.1 SECRET_KEY="bench-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
         PASSWORD_PBKDF2_ITERATIONS="$ITER" LOGIN_MAX_FAILURES_PER_ADDRESS=1000000 RUST_LOG=warn)
-start() { # name port queue
-  env "${common[@]}" PORT="$2" RABBITMQ_QUEUE="$3" "$bin/$1" >"$work/$1.log" 2>&1 &
-  pids+=($!); eval "pid_${1//-/_}=$!"
+start() { # name queue
+  env "${common[@]}" PORT="${bport[$1]}" RABBITMQ_QUEUE="$2" "$bin/$1" >"$work/$1.log" 2>&1 &
+  pids+=($!); eval "pid_${1//-/_}=$!"; started+=("$1")
 }
-start auth 25001 bench-auth-events
-start user-soap 25002 bench-user-events
-start user-lookup 25016 none
-# session consumes auth's login events, as in production.
-start session 25004 bench-auth-events
-start connected 25020 none
+# The order here is the order of the memory table.
+start auth bench-auth-events
+start user-soap bench-user-events
+start user-lookup none
 # 32 MiB accepted here (10 MiB by default) so a full run can show that memory does not
 # follow the file size.
-MAX_IMAGE_BYTES=$((32 * 1048576)) start images 25015 none
+MAX_IMAGE_BYTES=$((32 * 1048576)) start images none
+# session consumes auth's login events, as in production.
+start session bench-auth-events
+start connected none
+for name in "${!bport[@]}"; do
+  [[ " ${started[*]} " == *" $name "* ]] || echo "bench: $name (services.toml) is not benchmarked: add a start line" >&2
+done
 "$bin/hub-bench" empty 25099 >"$work/empty.log" 2>&1 & pids+=($!); pid_empty=$!
-for hp in 25001/auth/health 25002/user-soap/health 25016/user-search/health 25015/profile-image/health \
-          25004/session/health 25020/connected/health 25099/; do
+health_urls=()
+for name in "${started[@]}"; do health_urls+=("${bport[$name]}${bhealth[$name]}"); done
+for hp in "${health_urls[@]}" 25099/; do
   deadline=$((SECONDS + 60))
   until curl -fsS "http://127.0.0.1:$hp" >/dev/null 2>&1; do
     [ $SECONDS -lt $deadline ] || { echo "bench: 127.0.0.1:$hp not up" >&2; cat "$work"/*.log >&2; exit 1; }
@@ -82,19 +97,19 @@ for hp in 25001/auth/health 25002/user-soap/health 25016/user-search/health 2501
 done
 
 # One user with a current-format hash, registered through the service itself.
-curl -fsS -o /dev/null -X POST http://127.0.0.1:25002/register -H 'content-type: text/xml' --data \
+curl -fsS -o /dev/null -X POST "http://127.0.0.1:${bport[user-soap]}/register" -H 'content-type: text/xml' --data \
   '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>bench_login</u:username><u:password>bench-password</u:password><u:first_name>B</u:first_name><u:last_name>M</u:last_name><u:dni>bench0</u:dni><u:email>bench@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>'
 
 # A token for that user, and its session (POST /api/sessions then updates it).
-BENCH_TOKEN=$(curl -fsS -X POST http://127.0.0.1:25001/login -H 'content-type: application/json' \
+BENCH_TOKEN=$(curl -fsS -X POST "http://127.0.0.1:${bport[auth]}/login" -H 'content-type: application/json' \
   --data '{"username":"bench_login","password":"bench-password"}' | sed -E 's/.*"token":"([^"]+)".*/\1/')
 export BENCH_TOKEN
-curl -fsS -o /dev/null -X POST http://127.0.0.1:25004/api/sessions -H "authorization: Bearer $BENCH_TOKEN" \
+curl -fsS -o /dev/null -X POST "http://127.0.0.1:${bport[session]}/api/sessions" -H "authorization: Bearer $BENCH_TOKEN" \
   -H 'content-type: application/json' --data '{"data":{}}'
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 declare -A idle_rss peak_rss   # KiB
-rss_services="auth user_soap user_lookup images session connected"
+rss_services="${started[*]//-/_}"
 for s in $rss_services; do p="pid_$s"; idle_rss[$s]=$(rss_kb "${!p}"); peak_rss[$s]=${idle_rss[$s]}; done
 
 # Samples every service's RSS while a load runs (a measurement, not synchronisation).
@@ -160,7 +175,7 @@ upload_row() { # concurrency bytes label-suffix
   raw_err=$(awk -F= '/s3put_errors/ {print $2}' <<<"$out")
   errors_total=$((errors_total + raw_err))
   export BENCH_UPLOAD_BYTES=$bytes BENCH_UPLOAD_KEYS=$(( 2 * c ))
-  read -r rps p50 p99 err < <(run_wrk "images$3" "$c" http://127.0.0.1:25015/upload_image upload.lua)
+  read -r rps p50 p99 err < <(run_wrk "images$3" "$c" "http://127.0.0.1:${bport[images]}/upload_image" upload.lua)
   errors_total=$((errors_total + err))
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "images POST /upload_image ($mib MiB)" "$c" "$rps" "$p50" "$p99" "$err" "raw S3 PUT $mib MiB (aws-sdk-s3)" "$raw" >>"$results"
   echo "  c=$c: images POST /upload_image ($mib MiB) $rps req/s, p50 ${p50} ms, p99 ${p99} ms, errors $err; raw S3 PUT $raw/s (errors $raw_err)"
@@ -176,12 +191,12 @@ for c in $LEVELS; do
   reads_tps=$(both_reads "$db_tps" "$find_tps")
   echo "  c=$c: empty axum handler $e_rps req/s; raw SELECT $db_tps/s; raw PBKDF2 $pbkdf2/s; raw MongoDB upsert $mongo_tps/s; raw MongoDB find $find_tps/s; SELECT then find $reads_tps/s"
   printf 'empty axum handler (GET /)\t%s\t%s\t%s\t%s\t%s\t-\t-\n' "$c" "$e_rps" "$e_p50" "$e_p99" "$e_err" >>"$results"
-  for spec in "auth POST /login|http://127.0.0.1:25001/login|login.lua|pbkdf2" \
-              "user-soap POST /register|http://127.0.0.1:25002/register|register.lua|pbkdf2" \
-              "user-lookup GET /user/soap|http://127.0.0.1:25016/user/soap?username=bench_login||db" \
-              "user-lookup POST /user/soap (SOAP)|http://127.0.0.1:25016/user/soap|lookup_soap.lua|db" \
-              "session POST /api/sessions|http://127.0.0.1:25004/api/sessions|session.lua|mongo" \
-              "connected GET /last-connection|http://127.0.0.1:25020/last-connection?username=bench_login||reads"; do
+  for spec in "auth POST /login|http://127.0.0.1:${bport[auth]}/login|login.lua|pbkdf2" \
+              "user-soap POST /register|http://127.0.0.1:${bport[user-soap]}/register|register.lua|pbkdf2" \
+              "user-lookup GET /user/soap|http://127.0.0.1:${bport[user-lookup]}/user/soap?username=bench_login||db" \
+              "user-lookup POST /user/soap (SOAP)|http://127.0.0.1:${bport[user-lookup]}/user/soap|lookup_soap.lua|db" \
+              "session POST /api/sessions|http://127.0.0.1:${bport[session]}/api/sessions|session.lua|mongo" \
+              "connected GET /last-connection|http://127.0.0.1:${bport[connected]}/last-connection?username=bench_login||reads"; do
     IFS='|' read -r label url script limit <<<"$spec"
     read -r rps p50 p99 err < <(run_wrk "${label%% *}" "$c" "$url" "$script")
     errors_total=$((errors_total + err))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole system on this machine (no Docker needed):
 #   installs and starts the backing servers (scripts/backing.sh), builds every service
-#   in release mode, starts each on its historical port, waits until each is healthy,
+#   of the registry (services.toml) in release mode, starts each on its historical port, waits until each is healthy,
 #   then keeps running until Ctrl-C (which stops the services; the backing servers
 #   stay up: `scripts/backing.sh down` stops them).
 #
@@ -14,15 +14,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-# name:port:health path — one line per service that exists.
-SERVICES=(
-  "auth:5001:/auth/health"
-  "user-soap:5002:/user-soap/health"
-  "session:5004:/session/health"
-  "images:5015:/profile-image/health"
-  "user-lookup:5016:/user-search/health"
-  "connected:5020:/connected/health"
-)
+# "name port health protocol", one line per service, from the registry (services.toml).
+. scripts/lib/registry.sh
+registry=$(registry_services)
+mapfile -t SERVICES <<<"$registry"
 
 bash scripts/backing.sh install
 bash scripts/backing.sh up
@@ -45,7 +40,7 @@ if [ -z "${SECRET_KEY:-}${JWT_SECRET:-}" ]; then
 fi
 
 names=()
-for s in "${SERVICES[@]}"; do names+=("-p" "${s%%:*}"); done
+for s in "${SERVICES[@]}"; do names+=("-p" "${s%% *}"); done
 cargo build --release --locked "${names[@]}"
 
 pids=()
@@ -58,7 +53,7 @@ stop() {
 trap stop INT TERM EXIT
 
 for s in "${SERVICES[@]}"; do
-  IFS=: read -r name port health <<<"$s"
+  read -r name port health _ <<<"$s"
   PORT=$port "target/release/$name" >>"$state/logs/$name.log" 2>&1 &
   pids+=($!)
   deadline=$((SECONDS + 60))

@@ -1,1 +1,54 @@
-//! Workspace-level checks live in `tests/`; this library is empty.
+//! Workspace-level checks live in `tests/`. This library is what several of them read:
+//! the service registry (`services.toml`, see [`registry`]) and the files checked
+//! against it, starting with docker-compose.yml.
+
+pub mod registry;
+
+use std::path::{Path, PathBuf};
+
+pub use registry::{Protocol, Service, services};
+
+/// The repository root (the workspace's top folder).
+pub fn root() -> PathBuf {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
+    tests.parent().unwrap_or(tests).to_path_buf()
+}
+
+/// The text of `path` (relative to the root); panics naming the file.
+pub fn read(path: &str) -> String {
+    std::fs::read_to_string(root().join(path))
+        .unwrap_or_else(|e| panic!("{path}: cannot read: {e}"))
+}
+
+/// docker-compose.yml, parsed (merge keys `<<` left as they are).
+pub fn compose() -> serde_norway::Value {
+    serde_norway::from_str(&read("docker-compose.yml"))
+        .unwrap_or_else(|e| panic!("docker-compose.yml does not parse as YAML: {e}"))
+}
+
+/// A compose service's `healthcheck.test` as one line, whichever form it is written in.
+pub fn healthcheck_text(svc: &serde_norway::Value) -> String {
+    use serde_norway::Value;
+    match &svc["healthcheck"]["test"] {
+        Value::Sequence(parts) => parts
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::String(s) => s.clone(),
+        other => panic!("docker-compose.yml: healthcheck.test missing or odd: {other:?}"),
+    }
+}
+
+/// Folders under services/ that hold a crate (a Cargo.toml), sorted.
+pub fn service_dirs() -> Vec<String> {
+    let dir = root().join("services");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("services/: cannot list: {e}"))
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

@@ -1,115 +1,31 @@
 //! No Docker engine runs in CI, so docker-compose.yml is kept right by reading it here:
-//! every service crate must be in it (built from the one Dockerfile, on its port, with a
-//! healthcheck on its health path), as must the four backing servers with healthchecks.
+//! every service of the registry (services.toml) is built from the one Dockerfile and waits
+//! for its backing servers, and the four backing servers have pinned images, healthchecks
+//! and no default secrets. Each service's port, PORT and healthcheck against the registry
+//! are checked in registry.rs, with the other files that repeat the registry.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::{Path, PathBuf};
-
-use serde_norway::Value;
-
-/// The design table: service, port, health path (README.md).
-const SERVICES: &[(&str, u16, &str)] = &[
-    ("auth", 5001, "/auth/health"),
-    ("user-soap", 5002, "/user-soap/health"),
-    ("session", 5004, "/session/health"),
-    ("images", 5015, "/profile-image/health"),
-    ("user-lookup", 5016, "/user-search/health"),
-    ("connected", 5020, "/connected/health"),
-];
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn compose() -> Value {
-    let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
-    serde_norway::from_str(&text).expect("docker-compose.yml parses as YAML")
-}
-
-/// Service crates that exist: directories under services/ with a Cargo.toml.
-fn existing_services() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root().join("services"))
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.path().join("Cargo.toml").exists())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-fn healthcheck_text(svc: &Value) -> String {
-    match &svc["healthcheck"]["test"] {
-        Value::Sequence(parts) => parts
-            .iter()
-            .filter_map(Value::as_str)
-            .collect::<Vec<_>>()
-            .join(" "),
-        Value::String(s) => s.clone(),
-        other => panic!("healthcheck.test missing or odd: {other:?}"),
-    }
-}
+use hub_checks::{compose, healthcheck_text, read, services};
 
 #[test]
-fn every_service_crate_is_in_compose_with_its_port_and_healthcheck() {
+fn every_service_is_built_from_the_root_dockerfile_and_waits_for_its_backing_servers() {
     let doc = compose();
-    let services = &doc["services"];
-    let existing = existing_services();
-    assert!(existing.contains(&"auth".to_owned()));
-    for name in &existing {
-        let (_, port, health) = SERVICES
-            .iter()
-            .find(|(n, ..)| n == name)
-            .unwrap_or_else(|| panic!("services/{name} is not in the design table of this test"));
-        let svc = &services[name.as_str()];
-        assert!(svc.is_mapping(), "docker-compose.yml has no service {name}");
+    for svc in services() {
+        let name = svc.name.as_str();
+        let entry = &doc["services"][name];
+        assert!(
+            entry.is_mapping(),
+            "docker-compose.yml has no service {name} (services.toml)"
+        );
         assert_eq!(
-            svc["build"]["context"].as_str(),
+            entry["build"]["context"].as_str(),
             Some("."),
-            "{name}: built from the root Dockerfile"
-        );
-        assert_eq!(
-            svc["build"]["args"]["SERVICE"].as_str(),
-            Some(name.as_str()),
-            "{name}: SERVICE build arg"
-        );
-        let ports: Vec<&str> = svc["ports"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
-        assert!(
-            ports.contains(&format!("{port}:{port}").as_str()),
-            "{name}: ports {ports:?}"
-        );
-        assert_eq!(
-            svc["environment"]["PORT"].as_str(),
-            Some(port.to_string().as_str()),
-            "{name}: PORT"
-        );
-        let check = healthcheck_text(svc);
-        assert!(
-            check.contains(&format!("127.0.0.1:{port}{health}")),
-            "{name}: healthcheck {check}"
+            "docker-compose.yml: {name}: built from the root Dockerfile"
         );
         assert!(
-            svc["depends_on"].is_mapping(),
-            "{name}: waits for its backing servers"
+            entry["depends_on"].is_mapping(),
+            "docker-compose.yml: {name}: waits for its backing servers"
         );
-    }
-    // And nothing in compose that cannot be built.
-    for (name, _) in services.as_mapping().unwrap() {
-        let name = name.as_str().unwrap();
-        if services[name]["build"].is_mapping() {
-            assert!(
-                existing.iter().any(|e| e == name),
-                "compose builds {name}, which has no crate"
-            );
-        }
     }
 }
 
@@ -127,7 +43,7 @@ fn backing_servers_have_pinned_images_healthchecks_and_no_default_secrets() {
         );
         assert!(!healthcheck_text(svc).is_empty(), "{name}: healthcheck");
     }
-    let text = std::fs::read_to_string(root().join("docker-compose.yml")).unwrap();
+    let text = read("docker-compose.yml");
     for secret in [
         "POSTGRES_PASSWORD",
         "MONGO_PASSWORD",
@@ -142,18 +58,6 @@ fn backing_servers_have_pinned_images_healthchecks_and_no_default_secrets() {
         assert!(
             !text.contains(&format!("${{{secret}:-")),
             "{secret} must have no default"
-        );
-    }
-}
-
-#[test]
-fn the_run_script_starts_every_service_crate() {
-    let script = std::fs::read_to_string(root().join("scripts/run.sh")).unwrap();
-    for name in existing_services() {
-        let (_, port, health) = SERVICES.iter().find(|(n, ..)| *n == name).unwrap();
-        assert!(
-            script.contains(&format!("\"{name}:{port}:{health}\"")),
-            "scripts/run.sh does not start {name}"
         );
     }
 }

@@ -1,0 +1,93 @@
+//! The service registry: `services.toml` at the repository root, one `[[service]]` entry
+//! per service (name, historical port, legacy health path, protocol).
+//!
+//! The scripts read the same file with awk (scripts/lib/registry.sh); tests/tests/registry.rs
+//! checks that both readings agree and that every file which cannot read the registry
+//! (compose, Dockerfile, Prometheus, README, the services' sources) agrees with it.
+
+use std::{collections::HashSet, fmt};
+
+use serde::Deserialize;
+
+/// The registry's path, relative to the repository root.
+pub const FILE: &str = "services.toml";
+
+/// How a service talks to its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// HTTP with JSON bodies.
+    Rest,
+    /// SOAP envelopes over HTTP.
+    Soap,
+}
+
+impl Protocol {
+    /// As written in services.toml: `rest` or `soap`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Rest => "rest",
+            Protocol::Soap => "soap",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One `[[service]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Folder under services/, package and binary name.
+    pub name: String,
+    /// The historical port: the default of `PORT`.
+    pub port: u16,
+    /// The legacy health path (served besides `/health`).
+    pub health: String,
+    /// REST or SOAP.
+    pub protocol: Protocol,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Registry {
+    service: Vec<Service>,
+}
+
+/// Parses a registry's text: at least one service, names and ports unique, names that can be
+/// folder and package names, health paths that start with `/`.
+pub fn parse(text: &str) -> Result<Vec<Service>, String> {
+    let registry: Registry = toml::from_str(text).map_err(|e| e.to_string())?;
+    if registry.service.is_empty() {
+        return Err("no [[service]] entries".into());
+    }
+    let (mut names, mut ports) = (HashSet::new(), HashSet::new());
+    for s in &registry.service {
+        let valid_name = s.name.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid_name {
+            return Err(format!("{:?}: not a folder/package name", s.name));
+        }
+        if !names.insert(s.name.as_str()) {
+            return Err(format!("{}: listed twice", s.name));
+        }
+        if !ports.insert(s.port) {
+            return Err(format!("{}: port {} already taken", s.name, s.port));
+        }
+        if !s.health.starts_with('/') || s.health.contains(char::is_whitespace) {
+            return Err(format!("{}: health {:?} is not a path", s.name, s.health));
+        }
+    }
+    Ok(registry.service)
+}
+
+/// The repository's registry, in file order; panics naming services.toml if it is wrong.
+pub fn services() -> Vec<Service> {
+    parse(&crate::read(FILE)).unwrap_or_else(|e| panic!("{FILE}: {e}"))
+}
