@@ -61,6 +61,34 @@ impl PoolSettings {
     }
 }
 
+/// Where the service's PostgreSQL is and how its pool behaves.
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    /// `DATABASE_URL`, or the originals' `POSTGRESQL_*` / `PG_*` parts. Required.
+    pub url: SecretString,
+    /// `DB_MAX_CONNECTIONS`, `DB_ACQUIRE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`,
+    /// `DB_STARTUP_TIMEOUT_SECS`.
+    pub pool: PoolSettings,
+}
+
+impl PgSettings {
+    /// Reads the URL and the `DB_*` variables.
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: vars.postgres_url()?,
+            pool: PoolSettings::from_vars(vars)?,
+        })
+    }
+
+    /// The service's pool, once the server answers (waiting up to the start-up timeout)
+    /// and the schema is migrated.
+    pub async fn connect(&self, app_name: &str) -> Result<PgPool, DbError> {
+        let pool = pool(&self.url, &self.pool, app_name)?;
+        migrate(&pool, self.pool.startup_timeout).await?;
+        Ok(pool)
+    }
+}
+
 /// A database setup error (never includes the URL: it may carry a password).
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

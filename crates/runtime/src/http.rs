@@ -33,6 +33,9 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Settings shared by every service's HTTP stack.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
+    /// `HOST` (default `0.0.0.0`) and `PORT` (default: the service's historical port).
+    /// Port 0 picks a free port.
+    pub addr: SocketAddr,
     /// `CORS_ALLOWED_ORIGINS`: comma-separated exact origins; default none (no CORS
     /// headers at all, as the originals behind their proxy).
     pub cors_origins: Vec<String>,
@@ -45,8 +48,12 @@ pub struct HttpConfig {
 }
 
 impl HttpConfig {
-    /// Reads the settings; `default_body_limit` is the service's own default.
-    pub fn from_vars(vars: &Vars<'_>, default_body_limit: usize) -> Result<Self, ConfigError> {
+    /// Reads the settings; `default_port` and `default_body_limit` are the service's own.
+    pub fn from_vars(
+        vars: &Vars<'_>,
+        default_port: u16,
+        default_body_limit: usize,
+    ) -> Result<Self, ConfigError> {
         let cors_origins = vars.list("CORS_ALLOWED_ORIGINS");
         for origin in &cors_origins {
             if HeaderValue::from_str(origin).is_err() || origin == "*" {
@@ -57,6 +64,7 @@ impl HttpConfig {
             }
         }
         Ok(Self {
+            addr: vars.listen_addr(default_port)?,
             cors_origins,
             body_limit: vars.parse_or("MAX_BODY_BYTES", default_body_limit)?,
             request_timeout: vars.seconds_or("REQUEST_TIMEOUT_SECS", Duration::from_secs(30))?,

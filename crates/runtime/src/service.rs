@@ -45,10 +45,7 @@ pub trait ServiceConfig: Sized + Send + Sync + 'static {
     /// Reads every setting from `vars`; an error names the variable.
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError>;
 
-    /// The address to listen on (`HOST`, `PORT`).
-    fn addr(&self) -> SocketAddr;
-
-    /// The shared HTTP settings (CORS, body limit, timeout, drain).
+    /// The shared HTTP settings (address, CORS, body limit, timeout, drain).
     fn http(&self) -> &HttpConfig;
 
     /// Reads the process environment.
@@ -115,7 +112,7 @@ impl<S: Service> App<S> {
     /// Binds the listener, builds the state (waiting for the backing servers up to their
     /// start-up timeouts) and wraps the routes in the shared HTTP layers.
     pub async fn build(config: S::Config) -> anyhow::Result<Self> {
-        let addr = config.addr();
+        let addr = config.http().addr;
         let listener = http::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;

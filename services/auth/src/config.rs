@@ -1,10 +1,10 @@
 //! Auth configuration, read once from the environment at start-up.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use crate::store::throttle::Limit;
 
-use hub_db::PoolSettings;
+use hub_db::PgSettings;
 use hub_events::{catalogue::queues, relay::RelayConfig};
 use hub_identity::pool::HashSettings;
 use hub_runtime::{
@@ -17,13 +17,9 @@ use secrecy::SecretString;
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `HOST` (default `0.0.0.0`) and `PORT` (default 5001). Port 0 picks a free port.
-    pub addr: SocketAddr,
-    /// `DATABASE_URL` (or `POSTGRESQL_*` / `PG_*` parts). Required.
-    pub database_url: SecretString,
-    /// `DB_MAX_CONNECTIONS`, `DB_ACQUIRE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`,
-    /// `DB_STARTUP_TIMEOUT_SECS`.
-    pub pool: PoolSettings,
+    /// PostgreSQL: `DATABASE_URL` (or the originals' `POSTGRESQL_*` / `PG_*` parts),
+    /// required; `DB_*` pool settings.
+    pub db: PgSettings,
     /// `SECRET_KEY` or `JWT_SECRET`. Required; no default.
     pub jwt_secret: SecretString,
     /// `JWT_TTL_SECS` (default 3600, as the original's one hour).
@@ -47,19 +43,13 @@ pub struct Config {
 }
 
 impl ServiceConfig for Config {
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     fn http(&self) -> &HttpConfig {
         &self.http
     }
 
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            addr: vars.listen_addr(crate::Auth::PORT)?,
-            database_url: vars.postgres_url()?,
-            pool: PoolSettings::from_vars(vars)?,
+            db: PgSettings::from_vars(vars)?,
             jwt_secret: hub_identity::jwt::secret_from_env(vars)?,
             token_ttl: vars.seconds_or("JWT_TTL_SECS", Duration::from_secs(3600))?,
             hashing: HashSettings::from_vars(vars)?,
@@ -68,7 +58,7 @@ impl ServiceConfig for Config {
             queue: vars.string_or("RABBITMQ_QUEUE", queues::AUTH_EVENTS),
             test_endpoints: vars.bool_or("AUTH_TEST_ENDPOINTS", true)?,
             relay: RelayConfig::from_vars(vars, "auth")?,
-            http: HttpConfig::from_vars(vars, 64 * 1024)?,
+            http: HttpConfig::from_vars(vars, crate::Auth::PORT, 64 * 1024)?,
         })
     }
 }

@@ -50,8 +50,7 @@ impl service::Service for Auth {
 
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
     async fn state(config: &Config, _local: SocketAddr) -> anyhow::Result<AppState> {
-        let pool = hub_db::pool(&config.database_url, &config.pool, Self::NAME)?;
-        hub_db::migrate(&pool, config.pool.startup_timeout).await?;
+        let pool = config.db.connect(Self::NAME).await?;
         Ok(AppState {
             pool,
             hashing: HashPool::new(config.hashing),

@@ -1,27 +1,19 @@
 //! Connected configuration, read once from the environment at start-up.
 
-use std::net::SocketAddr;
-
-use hub_db::PoolSettings;
+use hub_db::PgSettings;
 use hub_mongo::MongoSettings;
 use hub_runtime::{
     config::{ConfigError, Vars},
     http::HttpConfig,
     service::{Service as _, ServiceConfig},
 };
-use secrecy::SecretString;
 
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `HOST` (default `0.0.0.0`) and `PORT` (default 5020). Port 0 picks a free port.
-    pub addr: SocketAddr,
-    /// `DATABASE_URL`, or the original's `PG_HOST`, `PG_PORT`, `PG_DATABASE`, `PG_USER`,
-    /// `PG_PASSWORD` (or `POSTGRESQL_*`). Required.
-    pub database_url: SecretString,
-    /// `DB_MAX_CONNECTIONS`, `DB_ACQUIRE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`,
-    /// `DB_STARTUP_TIMEOUT_SECS`.
-    pub pool: PoolSettings,
+    /// PostgreSQL: `DATABASE_URL` (or the originals' `POSTGRESQL_*` / `PG_*` parts),
+    /// required; `DB_*` pool settings.
+    pub db: PgSettings,
     /// `MONGODB_URI` or the original's `MONGO_URI` (required), `MONGODB_DATABASE`,
     /// `MONGODB_TIMEOUT_MS`, `MONGODB_OPERATION_TIMEOUT_MS`, `MONGODB_STARTUP_TIMEOUT_SECS`, `MONGODB_MAX_POOL_SIZE`.
     pub mongo: MongoSettings,
@@ -30,22 +22,16 @@ pub struct Config {
 }
 
 impl ServiceConfig for Config {
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     fn http(&self) -> &HttpConfig {
         &self.http
     }
 
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            addr: vars.listen_addr(crate::Connected::PORT)?,
-            database_url: vars.postgres_url()?,
-            pool: PoolSettings::from_vars(vars)?,
+            db: PgSettings::from_vars(vars)?,
             mongo: MongoSettings::from_vars(vars)?,
             // Only GET endpoints: no request needs a body.
-            http: HttpConfig::from_vars(vars, 16 * 1024)?,
+            http: HttpConfig::from_vars(vars, crate::Connected::PORT, 16 * 1024)?,
         })
     }
 }
@@ -80,10 +66,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            c.database_url.expose_secret(),
+            c.db.url.expose_secret(),
             "postgres://app:s3cret@db:5433/mydb"
         );
-        assert_eq!(c.addr.port(), 5020);
+        assert_eq!(c.http.addr.port(), 5020);
         assert_eq!(c.mongo.database, None, "taken from the URI path");
         assert_eq!(c.mongo.operation_timeout, std::time::Duration::from_secs(5));
     }

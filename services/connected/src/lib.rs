@@ -50,13 +50,12 @@ impl service::Service for Connected {
     /// Waits for PostgreSQL (migrating it) and MongoDB, each up to its start-up
     /// timeout. Later outages need no restart: both clients reconnect.
     async fn state(config: &Config, _local: SocketAddr) -> anyhow::Result<AppState> {
-        let pool = hub_db::pool(&config.database_url, &config.pool, Self::NAME)?;
         let (_client, db) = hub_mongo::connect(&config.mongo, Self::NAME).await?;
-        let (migrated, ready) = tokio::join!(
-            hub_db::migrate(&pool, config.pool.startup_timeout),
+        let (pool, ready) = tokio::join!(
+            config.db.connect(Self::NAME),
             hub_mongo::wait_ready(&db, config.mongo.startup_timeout),
         );
-        migrated?;
+        let pool = pool?;
         ready?;
         Ok(AppState {
             pool,

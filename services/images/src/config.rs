@@ -1,6 +1,6 @@
 //! Images configuration, read once from the environment at start-up.
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use hub_runtime::{
     config::{ConfigError, Vars},
@@ -19,8 +19,6 @@ const MULTIPART_OVERHEAD: usize = 64 * 1024;
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `HOST` (default `0.0.0.0`) and `PORT` (default 5015). Port 0 picks a free port.
-    pub addr: SocketAddr,
     /// Where the images live.
     pub s3: S3Config,
     /// `MAX_IMAGE_BYTES` (default 10 MiB): larger files get 413 and nothing is stored.
@@ -74,10 +72,6 @@ pub struct S3Config {
 }
 
 impl ServiceConfig for Config {
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     fn http(&self) -> &HttpConfig {
         &self.http
     }
@@ -106,12 +100,11 @@ impl ServiceConfig for Config {
             .unwrap_or(usize::MAX)
             .saturating_add(MULTIPART_OVERHEAD);
         Ok(Self {
-            addr: vars.listen_addr(crate::Images::PORT)?,
             s3: S3Config::from_vars(vars)?,
             max_image_bytes,
             max_concurrent_uploads,
             upload_jwt_secret,
-            http: HttpConfig::from_vars(vars, default_body_limit)?,
+            http: HttpConfig::from_vars(vars, crate::Images::PORT, default_body_limit)?,
         })
     }
 }
@@ -224,7 +217,7 @@ mod tests {
     #[test]
     fn the_originals_variables_are_enough_and_defaults_match_it() {
         let c = config(BASE).unwrap();
-        assert_eq!(c.addr.port(), 5015);
+        assert_eq!(c.http.addr.port(), 5015);
         assert_eq!(c.s3.endpoint, "http://minio:9000");
         assert_eq!(c.s3.public_base_url, "http://minio:9000");
         assert_eq!(c.s3.bucket, "profile-images");

@@ -1,8 +1,6 @@
 //! Session configuration, read once from the environment at start-up.
 
-use std::net::SocketAddr;
-
-use hub_db::PoolSettings;
+use hub_db::PgSettings;
 use hub_events::{catalogue::queues, consumer::ConsumerConfig};
 use hub_mongo::MongoSettings;
 use hub_runtime::{
@@ -15,14 +13,9 @@ use secrecy::SecretString;
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `HOST` (default `0.0.0.0`) and `PORT` (default 5004). Port 0 picks a free port.
-    pub addr: SocketAddr,
-    /// `DATABASE_URL` (or `POSTGRESQL_*` / `PG_*` parts). Required: a token's user
-    /// must exist in `"user"`.
-    pub database_url: SecretString,
-    /// `DB_MAX_CONNECTIONS`, `DB_ACQUIRE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`,
-    /// `DB_STARTUP_TIMEOUT_SECS`.
-    pub pool: PoolSettings,
+    /// PostgreSQL: `DATABASE_URL` (or the originals' `POSTGRESQL_*` / `PG_*` parts),
+    /// required; `DB_*` pool settings.
+    pub db: PgSettings,
     /// `MONGODB_URI` (or the original's `MONGO_URI`), `MONGODB_DATABASE`,
     /// `MONGODB_TIMEOUT_MS`, `MONGODB_OPERATION_TIMEOUT_MS`, `MONGODB_STARTUP_TIMEOUT_SECS`, `MONGODB_MAX_POOL_SIZE`.
     pub mongo: MongoSettings,
@@ -41,24 +34,18 @@ pub struct Config {
 }
 
 impl ServiceConfig for Config {
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     fn http(&self) -> &HttpConfig {
         &self.http
     }
 
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            addr: vars.listen_addr(crate::Session::PORT)?,
-            database_url: vars.postgres_url()?,
-            pool: PoolSettings::from_vars(vars)?,
+            db: PgSettings::from_vars(vars)?,
             mongo: MongoSettings::from_vars(vars)?,
             jwt_secret: hub_identity::jwt::secret_from_env(vars)?,
             consumer: ConsumerConfig::from_vars(vars, "session", queues::AUTH_EVENTS)?,
             consume_events: vars.bool_or("SESSION_CONSUMER", true)?,
-            http: HttpConfig::from_vars(vars, 100 * 1024)?,
+            http: HttpConfig::from_vars(vars, crate::Session::PORT, 100 * 1024)?,
         })
     }
 }

@@ -60,8 +60,7 @@ impl service::Service for Session {
     /// Connects to PostgreSQL (migrating) and MongoDB (each waiting up to its start-up
     /// timeout), ensures the unique `userId` index.
     async fn state(config: &Config, _local: SocketAddr) -> anyhow::Result<AppState> {
-        let pool = hub_db::pool(&config.database_url, &config.pool, Self::NAME)?;
-        hub_db::migrate(&pool, config.pool.startup_timeout).await?;
+        let pool = config.db.connect(Self::NAME).await?;
         let (_client, db) = hub_mongo::connect(&config.mongo, Self::NAME).await?;
         hub_mongo::wait_ready(&db, config.mongo.startup_timeout).await?;
         let sessions = Sessions::new(&db, config.mongo.operation_timeout);

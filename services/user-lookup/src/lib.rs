@@ -43,8 +43,7 @@ impl service::Service for UserLookup {
 
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
     async fn state(config: &Config, local: SocketAddr) -> anyhow::Result<AppState> {
-        let pool = hub_db::pool(&config.database_url, &config.pool, Self::NAME)?;
-        hub_db::migrate(&pool, config.pool.startup_timeout).await?;
+        let pool = config.db.connect(Self::NAME).await?;
         Ok(AppState {
             pool,
             public_base_url: config.public_base_url.as_deref().map(Into::into),

@@ -1,8 +1,6 @@
 //! user-soap configuration, read once from the environment at start-up.
 
-use std::net::SocketAddr;
-
-use hub_db::PoolSettings;
+use hub_db::PgSettings;
 use hub_events::{catalogue::queues, relay::RelayConfig};
 use hub_identity::pool::HashSettings;
 use hub_runtime::{
@@ -10,18 +8,13 @@ use hub_runtime::{
     http::HttpConfig,
     service::{Service as _, ServiceConfig},
 };
-use secrecy::SecretString;
 
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `HOST` (default `0.0.0.0`) and `PORT` (default 5002).
-    pub addr: SocketAddr,
-    /// `DATABASE_URL` (or the original's `POSTGRESQL_*`). Required.
-    pub database_url: SecretString,
-    /// `DB_MAX_CONNECTIONS`, `DB_ACQUIRE_TIMEOUT_MS`, `DB_STATEMENT_TIMEOUT_MS`,
-    /// `DB_STARTUP_TIMEOUT_SECS`.
-    pub pool: PoolSettings,
+    /// PostgreSQL: `DATABASE_URL` (or the originals' `POSTGRESQL_*` / `PG_*` parts),
+    /// required; `DB_*` pool settings.
+    pub db: PgSettings,
     /// `PASSWORD_PBKDF2_ITERATIONS` (default 600 000), `HASHING_CONCURRENCY` (default: CPUs).
     pub hashing: HashSettings,
     /// `RABBITMQ_QUEUE` (default `user-events`).
@@ -36,24 +29,18 @@ pub struct Config {
 }
 
 impl ServiceConfig for Config {
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     fn http(&self) -> &HttpConfig {
         &self.http
     }
 
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            addr: vars.listen_addr(crate::UserSoap::PORT)?,
-            database_url: vars.postgres_url()?,
-            pool: PoolSettings::from_vars(vars)?,
+            db: PgSettings::from_vars(vars)?,
             hashing: HashSettings::from_vars(vars)?,
             queue: vars.string_or("RABBITMQ_QUEUE", queues::USER_EVENTS),
             public_base_url: hub_soap::wsdl::configured_base(vars)?,
             relay: RelayConfig::from_vars(vars, "user-soap")?,
-            http: HttpConfig::from_vars(vars, 64 * 1024)?,
+            http: HttpConfig::from_vars(vars, crate::UserSoap::PORT, 64 * 1024)?,
         })
     }
 }
