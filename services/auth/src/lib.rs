@@ -15,6 +15,7 @@
 
 pub mod config;
 pub mod error;
+pub mod login;
 pub mod routes;
 pub mod state;
 pub mod store;

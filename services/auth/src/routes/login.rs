@@ -8,19 +8,14 @@ use axum::{
     extract::{ConnectInfo, State},
     http::{HeaderMap, header},
 };
-use hub_events::{
-    catalogue::{UserLoggedIn, UserLoginFailed},
-    outbox,
-};
-use hub_identity::password::Verification;
 use hub_runtime::http::RequestId;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::{
     error::{ApiError, ApiResult},
+    login::{ClientAddr, Credentials, LoginError},
     state::AppState,
-    store::{throttle, users},
 };
 
 /// `POST /login` body.
@@ -67,103 +62,30 @@ pub async fn login(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let (login, password) = credentials(&headers, &body)?;
-
-    // Throttle before any hashing: a blocked key costs one indexed read.
-    let address = client_address(&headers, peer, state.throttle.trust_forwarded_for);
-    let user_key = throttle_user_key(&login);
-    let addr_key = format!("addr:{address}");
-    {
-        let mut conn = state.pool.acquire().await?;
-        if let Some(secs) =
-            throttle::blocked_for(&mut conn, &[user_key.clone(), addr_key.clone()]).await?
-        {
-            tracing::info!(retry_after = secs, "login throttled");
-            return Err(ApiError::TooManyAttempts(secs));
-        }
-    }
-
-    // PostgreSQL text cannot hold NUL, so such a login names no user; skip the query
-    // (it would fail) but not the hashing work.
-    let user = if login.contains('\0') {
-        None
-    } else {
-        let mut conn = state.pool.acquire().await?;
-        users::find_by_login(&mut conn, &login).await?
-    };
-
-    let stored = user.as_ref().map(|u| u.password.clone());
-    let pw = password.clone();
-    let verdict = state
-        .hashing
-        .run(move |h| h.verify(pw.expose_secret(), stored.as_deref()))
-        .await?;
-
-    match (verdict, user) {
-        (Verification::Valid { needs_rehash }, Some(user)) => {
-            let upgrade = needs_rehash && state.rehash_on_login;
-            let upgraded = if upgrade {
-                Some(
-                    state
-                        .hashing
-                        .run(move |h| h.hash(password.expose_secret()))
-                        .await?,
-                )
-            } else {
-                None
-            };
-            let token = state
-                .jwt
-                .sign(&state.jwt.claims_for(user.id, &user.username))
-                .map_err(|e| ApiError::Internal(e.into()))?;
-
-            let mut tx = state.pool.begin().await?;
-            if let Some(new_hash) = upgraded
-                && !users::replace_password(&mut tx, user.id, &user.password, &new_hash).await?
-            {
-                tracing::debug!("password changed concurrently; upgrade skipped");
-            }
-            let event = UserLoggedIn {
-                user_id: user.id,
-                username: user.username,
-                email: user.email,
-            };
-            outbox::enqueue(&mut tx, &state.queue, &event, Some(&request_id)).await?;
-            throttle::clear(&mut tx, &user_key).await?;
-            tx.commit().await?;
-            tracing::info!(user.id = %user.id, password.upgraded = upgrade, "login succeeded");
-            Ok(Json(json!({ "token": token })))
-        }
-        _ => {
-            // Counters and event commit together: a failure is counted iff it is recorded.
-            let mut tx = state.pool.begin().await?;
-            throttle::record_failure(&mut tx, &user_key, state.throttle.per_user).await?;
-            throttle::record_failure(&mut tx, &addr_key, state.throttle.per_address).await?;
-            let event = UserLoginFailed {
-                username: login,
-                reason: "Invalid credentials",
-            };
-            outbox::enqueue(&mut tx, &state.queue, &event, Some(&request_id)).await?;
-            tx.commit().await?;
-            tracing::info!("login failed");
-            Err(ApiError::InvalidCredentials)
-        }
-    }
+    let creds = credentials(&headers, &body)?;
+    let from = client_address(&headers, peer, state.throttle.trust_forwarded_for);
+    let issued = crate::login::login(&state, from, creds, request_id).await?;
+    Ok(Json(json!({ "token": issued.token })))
 }
 
-/// The throttle key of a login: a digest of the lower-cased name, so any input (NUL,
-/// 60 KB of text) makes a short valid key and the table holds no usernames.
-fn throttle_user_key(login: &str) -> String {
-    use sha2::Digest;
-    format!(
-        "user:{}",
-        hex::encode(sha2::Sha256::digest(login.to_lowercase().as_bytes()))
-    )
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Throttled(secs) => Self::TooManyAttempts(secs),
+            LoginError::InvalidCredentials => Self::InvalidCredentials,
+            LoginError::Db(e) => e.into(),
+            LoginError::Outbox(e) => e.into(),
+            LoginError::Hashing(e) => e.into(),
+            LoginError::Token(e) => Self::Internal(e),
+            // Only a runtime shutting down cancels the write: a retry elsewhere will do.
+            LoginError::Interrupted(e) => Self::Unavailable(e.into()),
+        }
+    }
 }
 
 /// The client's address: the peer, or the first `X-Forwarded-For` entry when the
 /// deployment says a proxy sets it.
-fn client_address(headers: &HeaderMap, peer: SocketAddr, trust_forwarded_for: bool) -> IpAddr {
+fn client_address(headers: &HeaderMap, peer: SocketAddr, trust_forwarded_for: bool) -> ClientAddr {
     if trust_forwarded_for
         && let Some(ip) = headers
             .get("x-forwarded-for")
@@ -171,13 +93,13 @@ fn client_address(headers: &HeaderMap, peer: SocketAddr, trust_forwarded_for: bo
             .and_then(|v| v.split(',').next())
             .and_then(|first| first.trim().parse::<IpAddr>().ok())
     {
-        return ip;
+        return ClientAddr(ip);
     }
-    peer.ip()
+    ClientAddr(peer.ip())
 }
 
 /// Reads `{"username", "password"}`, with a clear 4xx for every way it can be wrong.
-fn credentials(headers: &HeaderMap, body: &[u8]) -> ApiResult<(String, SecretString)> {
+fn credentials(headers: &HeaderMap, body: &[u8]) -> ApiResult<Credentials> {
     if !is_json(headers) {
         return Err(ApiError::NotJson);
     }
@@ -195,9 +117,9 @@ fn credentials(headers: &HeaderMap, body: &[u8]) -> ApiResult<(String, SecretStr
             "Field {name} must be a string"
         ))),
     };
-    let username = field("username")?;
-    let password = field("password")?;
-    Ok((username, SecretString::from(password)))
+    let login = field("username")?;
+    let password = SecretString::from(field("password")?);
+    Ok(Credentials { login, password })
 }
 
 /// Flask's `is_json`: `application/json` or `application/*+json`, any parameters.

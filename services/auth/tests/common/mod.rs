@@ -3,7 +3,10 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use hub_runtime::service::ServiceConfig as _;
-use std::{net::SocketAddr, time::Duration};
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
 
 use auth::{App, Config};
 use serde_json::Value;
@@ -131,6 +134,16 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Requests to `route` being served now (the `http_requests_in_flight` gauge).
+    pub async fn in_flight(&self, route: &str) -> f64 {
+        let needle = format!("http_requests_in_flight{{route=\"{route}\"}} ");
+        let text = self.get("/metrics").await.text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&needle))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
     pub async fn outbox_pending(&self) -> i64 {
         hub_testkit::outbox_pending(&self.db_url).await
     }
@@ -145,5 +158,18 @@ impl TestApp {
 
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.running.stop().await
+    }
+}
+
+/// Polls `probe` until it answers `Ok`; once `within` has passed, fails with its last
+/// `Err`.
+pub async fn wait_for(within: Duration, mut probe: impl AsyncFnMut() -> Result<(), String>) {
+    let deadline = Instant::now() + within;
+    loop {
+        match probe().await {
+            Ok(()) => return,
+            Err(why) => assert!(Instant::now() < deadline, "after {within:?}: {why}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -1,0 +1,127 @@
+//! Logins whose clients vanish mid-request must not leave a pooled connection inside a
+//! transaction.
+//!
+//! sqlx 0.9's `begin()`, dropped between sending `BEGIN` and reading its answer, hands
+//! the connection back to the pool with the server-side transaction still open; the
+//! next borrower then runs inside it (PostgreSQL logs `there is already a transaction
+//! in progress`). Only clients that hang up at random moments reach that window, so
+//! this test makes many of them.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::{net::SocketAddr, time::Duration};
+
+use common::{TestApp, wait_for};
+use tokio::{io::AsyncWriteExt, net::TcpStream, task::JoinSet};
+
+const USERS: usize = 8;
+const CLIENTS: usize = 64;
+const ROUNDS: usize = 20;
+/// Clients hang up after 0..=this many milliseconds.
+const MAX_HANG_UP_MS: u128 = 30;
+const SETTLE: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn logins_abandoned_mid_request_leave_no_connection_inside_a_transaction() {
+    let app = TestApp::spawn_with(&[
+        // The cheapest hash: request time is then mostly database round trips, which
+        // is where the hang-ups must land.
+        ("PASSWORD_PBKDF2_ITERATIONS", "1000"),
+        // Every request comes from 127.0.0.1 and most fail: no 429 may cut them short
+        // before the transaction.
+        ("LOGIN_MAX_FAILURES_PER_USER", "1000000"),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "1000000"),
+        // A relay that cannot reach its broker never borrows a pooled connection; a
+        // working one would commit a leaked transaction with its own `BEGIN`/`COMMIT`
+        // and hide the defect from this test (not from production).
+        ("AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2f"),
+    ])
+    .await;
+    let mut users = Vec::new();
+    for i in 0..USERS {
+        let (name, password) = (format!("cx{i}"), format!("pw-{i}"));
+        app.insert_legacy_user(&name, &format!("{name}@example.com"), &password)
+            .await;
+        users.push((name, password));
+    }
+
+    for round in 0..ROUNDS {
+        let mut clients = JoinSet::new();
+        for c in 0..CLIENTS {
+            let (name, password) = &users[c % USERS];
+            let password = if c % 2 == 0 {
+                password.as_str()
+            } else {
+                "wrong"
+            };
+            let body = serde_json::json!({ "username": name, "password": password }).to_string();
+            clients.spawn(hang_up_mid_request(app.addr, body));
+        }
+        clients.join_all().await;
+        wait_no_login_in_flight(&app).await;
+        assert_no_connection_left_in_a_transaction(&app, round).await;
+    }
+
+    // Every pooled connection still works and carries no one else's transaction.
+    let mut burst = JoinSet::new();
+    for (name, password) in users.iter().cycle().take(32) {
+        let body = serde_json::json!({ "username": name, "password": password });
+        let request = app.http.post(format!("{}/login", app.base)).json(&body);
+        burst.spawn(async move { request.send().await.unwrap().status() });
+    }
+    for status in burst.join_all().await {
+        assert_eq!(status, 200);
+    }
+    assert_no_connection_left_in_a_transaction(&app, ROUNDS).await;
+}
+
+/// Sends a whole `POST /login`, then closes the socket after a random 0-30 ms without
+/// reading the answer: the server drops the handler wherever it is.
+async fn hang_up_mid_request(addr: SocketAddr, body: String) {
+    let request = format!(
+        "POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let hang_up = uuid::Uuid::new_v4().as_u128() % (MAX_HANG_UP_MS + 1);
+    tokio::time::sleep(Duration::from_millis(hang_up as u64)).await;
+    drop(stream);
+}
+
+/// Waits until no `/login` handler runs any more: a running one could borrow a leaked
+/// connection and end its transaction, hiding the leak.
+async fn wait_no_login_in_flight(app: &TestApp) {
+    wait_for(SETTLE, async || match app.in_flight("/login").await {
+        n if n > 0.0 => Err(format!("{n} logins still in flight")),
+        _ => Ok(()),
+    })
+    .await;
+}
+
+/// Waits (bounded) until no session of the service on this test's database is `idle in
+/// transaction`. Work the handlers left running finishes within milliseconds; a leaked
+/// transaction stays open forever because nothing borrows its connection any more.
+async fn assert_no_connection_left_in_a_transaction(app: &TestApp, round: usize) {
+    let mut db = app.db().await;
+    wait_for(SETTLE, async || {
+        let stuck: Vec<(i32, Option<String>)> = sqlx::query_as(
+            "SELECT pid, query FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()
+               AND state LIKE 'idle in transaction%'",
+        )
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+        if stuck.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "round {round} left sessions inside a transaction: {stuck:?}"
+            ))
+        }
+    })
+    .await;
+}
