@@ -1,6 +1,9 @@
 //! SOAP 1.1 and 1.2 envelopes: version, headers, the one Body child.
 
-use axum::http::{HeaderMap, header};
+use axum::{
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
 
 use crate::{
     fault::{Fault, FaultCode},
@@ -39,6 +42,12 @@ impl SoapVersion {
         }
     }
 
+    /// A reply envelope in this version: `status`, this version's Content-Type, `body`.
+    /// XML, so the shared error layer passes a non-2xx reply (a 409) as it is.
+    pub fn reply(self, status: StatusCode, body: String) -> Response {
+        (status, [(header::CONTENT_TYPE, self.content_type())], body).into_response()
+    }
+
     /// The version a request's Content-Type announces (`application/soap+xml` is 1.2,
     /// anything else 1.1), used before the envelope is read (e.g. for a 413).
     pub fn from_headers(headers: &HeaderMap) -> Self {
@@ -72,7 +81,7 @@ pub fn check_content_type(headers: &HeaderMap) -> Result<(), Fault> {
             "Content-Type must be text/xml (SOAP 1.1) or application/soap+xml (SOAP 1.2)",
         )
         .with_version(SoapVersion::from_headers(headers))
-        .with_status(axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE)),
+        .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)),
     }
 }
 
@@ -142,10 +151,9 @@ pub fn parse(body: &[u8], headers: &HeaderMap, limits: &Limits) -> Result<SoapRe
 
     for block in &header_blocks {
         if must_understand(block, version) {
-            let name = format!("{{{}}}{}", block.ns.as_deref().unwrap_or(""), block.local);
             return Err(Fault::new(
                 FaultCode::MustUnderstand,
-                format!("Header block {name} is not understood"),
+                format!("Header block {} is not understood", block.qname()),
             )
             .with_version(version));
         }

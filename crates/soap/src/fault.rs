@@ -4,7 +4,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use hub_runtime::http::{ErrorRenderer, Rendered};
+use hub_runtime::http::ErrorRenderer;
 
 use crate::{envelope::SoapVersion, xml::escape};
 
@@ -144,14 +144,42 @@ impl Fault {
 
 impl IntoResponse for Fault {
     fn into_response(self) -> Response {
-        let mut resp = (
+        (
             self.status(),
             [(header::CONTENT_TYPE, self.version.content_type())],
             self.to_xml(),
         )
-            .into_response();
-        resp.extensions_mut().insert(Rendered);
-        resp
+            .into_response()
+    }
+}
+
+/// A failure on the server's side, classified in this one place for every SOAP
+/// service: a backing server down or saturated is a 503 Server fault, anything else a
+/// 500 one. The cause is logged when the fault is made, never sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A backing server (database, hashing pool, ...) is unavailable; retry later.
+    #[error("Service temporarily unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// A bug or an unexpected failure.
+    #[error("Internal server error")]
+    Internal(#[source] anyhow::Error),
+}
+
+hub_db::impl_from_sqlx_error!(ServerError);
+
+impl From<ServerError> for Fault {
+    fn from(e: ServerError) -> Self {
+        match &e {
+            ServerError::Unavailable(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "backing service unavailable");
+                Fault::server(e.to_string()).with_status(StatusCode::SERVICE_UNAVAILABLE)
+            }
+            ServerError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "internal error");
+                Fault::server(e.to_string())
+            }
+        }
     }
 }
 
@@ -194,6 +222,25 @@ mod tests {
             xml.contains("<detail><d:X xmlns:d=\"urn:d\"/></detail>"),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn server_errors_keep_their_status_and_never_their_cause() {
+        let down = Fault::from(ServerError::from(sqlx::Error::PoolTimedOut));
+        assert_eq!(
+            (down.code, down.reason.as_str(), down.status()),
+            (
+                FaultCode::Server,
+                "Service temporarily unavailable",
+                StatusCode::SERVICE_UNAVAILABLE
+            )
+        );
+        let bug = Fault::from(ServerError::from(sqlx::Error::RowNotFound));
+        assert_eq!(
+            (bug.reason.as_str(), bug.status()),
+            ("Internal server error", StatusCode::INTERNAL_SERVER_ERROR)
+        );
+        assert!(bug.detail.is_none());
     }
 
     #[test]

@@ -12,18 +12,24 @@
 //! * [`fault`]: Faults in the request's version (1.1: HTTP 500, unqualified
 //!   `faultcode`/`faultstring`/`detail`; 1.2: `Code`/`Reason`, 400 for Sender) and the
 //!   [`ErrorRenderer`](hub_runtime::http::ErrorRenderer) that turns every framework
-//!   rejection into a Fault.
+//!   rejection into a Fault; [`ServerError`], the one classification of server-side
+//!   failures (503 when a backing server is unavailable, else 500).
+//! * [`request`]: the [`Envelope`](request::Envelope) extractor and the request's
+//!   version, learned once from its envelope, so that a service's errors render as
+//!   Faults in that version ([`Fault::in_request_version`]) without handlers passing it.
 //! * [`wsdl`]: serves a checked-in WSDL unchanged but for its address, set to the
 //!   public URL.
 //!
 //! Why not yaserde or quick-xml's serde: the first is quadratic in nesting depth and
-//! the second ignores namespaces (shared/soap-checklist.md §4); the payloads here are a
-//! handful of strings, which a tree walk reads clearly.
+//! the second ignores namespaces (docs/SOAP-CLIENTS.md, parsing them in Rust); the
+//! payloads here are a handful of strings, which a tree walk reads clearly.
 
 pub mod envelope;
 pub mod fault;
+pub mod request;
 pub mod wsdl;
 pub mod xml;
 
 pub use envelope::{SoapRequest, SoapVersion};
-pub use fault::{Fault, FaultCode};
+pub use fault::{Fault, FaultCode, ServerError};
+pub use request::Envelope;

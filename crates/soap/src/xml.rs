@@ -34,7 +34,8 @@ impl Default for Limits {
 }
 
 /// One attribute, with its resolved namespace (`None` for an unprefixed attribute).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its `Debug` leaves out the value, as [`Element`]'s leaves out text.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Attr {
     /// Namespace URI.
     pub ns: Option<String>,
@@ -45,7 +46,9 @@ pub struct Attr {
 }
 
 /// An element with its resolved namespace, attributes, child elements and text.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// Its `Debug` leaves out text and attribute values: they may hold a password.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Element {
     /// Namespace URI (`None` when unqualified).
     pub ns: Option<String>,
@@ -59,7 +62,34 @@ pub struct Element {
     pub text: String,
 }
 
+impl std::fmt::Debug for Attr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attr")
+            .field("ns", &self.ns)
+            .field("local", &self.local)
+            .field("value_bytes", &self.value.len())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Element {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Element")
+            .field("ns", &self.ns)
+            .field("local", &self.local)
+            .field("attrs", &self.attrs)
+            .field("children", &self.children)
+            .field("text_bytes", &self.text.len())
+            .finish()
+    }
+}
+
 impl Element {
+    /// `{namespace}local`, the name messages and logs use (`{}local` when unqualified).
+    pub fn qname(&self) -> String {
+        format!("{{{}}}{}", self.ns.as_deref().unwrap_or(""), self.local)
+    }
+
     /// Whether this element is `{ns}local`.
     pub fn is(&self, ns: &str, local: &str) -> bool {
         self.local == local && self.ns.as_deref() == Some(ns)
@@ -416,6 +446,15 @@ mod tests {
         assert_eq!(decode(&utf16le).unwrap(), "<x>é</x>");
         assert_eq!(decode(b"<x>\xE9</x>"), Err(XmlError::Encoding));
         assert_eq!(decode(b""), Err(XmlError::Empty));
+    }
+
+    #[test]
+    fn debug_output_leaves_out_text_and_attribute_values() {
+        let e = p(r#"<x xmlns="urn:n" secret="hunter2"><pw>hunter2</pw></x>"#).unwrap();
+        let shown = format!("{e:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("\"pw\""), "{shown}");
+        assert_eq!(e.qname(), "{urn:n}x");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! Data: reads `id, username` from the shared `"user"` table. No events.
 
 pub mod config;
+pub mod error;
 pub mod lookup;
 pub mod routes;
 pub mod state;

@@ -1,7 +1,7 @@
-//! The lookup's messages: the original's envelope bytes, the SOAP operation's reply,
-//! the HTTP GET binding's bare element, and the faults.
+//! The lookup's messages: the original's envelope bytes, the SOAP operation's reply and
+//! the HTTP GET binding's bare element (the faults: `error.rs`).
 
-use hub_soap::{Fault, SoapVersion, xml::escape};
+use hub_soap::{SoapVersion, xml::escape};
 
 /// The original's response namespace, and the WSDL's.
 pub const WEB_NS: &str = "http://www.example.org/webservice";
@@ -39,27 +39,6 @@ pub fn bare_reply(id: &str, username: &str) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>{}",
         response_element(id, username)
     )
-}
-
-/// A Client fault with the WSDL's `LookupFault` detail.
-pub fn lookup_fault(version: SoapVersion, message: &str) -> Fault {
-    let detail = format!(
-        "<web:LookupFault xmlns:web=\"{WEB_NS}\"><web:message>{}</web:message></web:LookupFault>",
-        escape(message)
-    );
-    Fault::client(message)
-        .with_version(version)
-        .with_detail(detail)
-}
-
-/// No username given (the GETs answer 400).
-pub fn missing_username(version: SoapVersion) -> Fault {
-    lookup_fault(version, "Username is required")
-}
-
-/// No such user (the GETs answer 404; the original's 500 was a bug).
-pub fn not_found(version: SoapVersion) -> Fault {
-    lookup_fault(version, "User not found")
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 //! queue `user-events`. Consumes nothing.
 
 pub mod config;
+pub mod error;
 pub mod registration;
 pub mod routes;
 pub mod state;

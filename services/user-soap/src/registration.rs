@@ -1,20 +1,107 @@
-//! The registration message: reading it (legacy and WSDL forms), validating it, and
-//! the original's reply bytes.
+//! Registering a user: the validated input and the use case (hash the password, store
+//! the user, record the event). Knows nothing of HTTP or SOAP: `routes/` reads the
+//! envelope into a [`Registration`] and turns the outcome into the reply.
 
-use hub_soap::{Fault, SoapVersion, xml::Element};
+use std::{borrow::Cow, sync::Arc};
 
-/// Fields are read from this namespace, as the original did.
-pub const USER_NS: &str = "http://example.com/user";
-/// The response and fault-detail namespace.
-pub const SERVICE_NS: &str = "http://example.com/userservice";
+use hub_events::{
+    catalogue::{UserRegistered, UserRegistrationFailed},
+    outbox::{self, OutboxError},
+};
+use hub_identity::pool::HashPoolError;
+use secrecy::{ExposeSecret as _, SecretString};
+use sqlx::PgPool;
+use uuid::Uuid;
 
-/// A registration as sent, every field present and valid.
-#[derive(Debug, Clone, PartialEq, Eq)]
+use crate::{
+    state::AppState,
+    store::users::{self, InsertError, NewUser, Taken},
+};
+
+/// A field of a registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `username`.
+    Username,
+    /// `password`.
+    Password,
+    /// `first_name`.
+    FirstName,
+    /// `last_name`.
+    LastName,
+    /// `dni` (national id).
+    Dni,
+    /// `email`.
+    Email,
+    /// `city`.
+    City,
+}
+
+impl Field {
+    /// Every field, in the order they are checked (the first problem is the one reported).
+    pub const ALL: [Self; 7] = [
+        Self::Username,
+        Self::Password,
+        Self::FirstName,
+        Self::LastName,
+        Self::Dni,
+        Self::Email,
+        Self::City,
+    ];
+
+    /// The field's name: the message element's and the `"user"` column's.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Username => "username",
+            Self::Password => "password",
+            Self::FirstName => "first_name",
+            Self::LastName => "last_name",
+            Self::Dni => "dni",
+            Self::Email => "email",
+            Self::City => "city",
+        }
+    }
+
+    /// The most characters accepted: the `"user"` column lengths; the password is
+    /// hashed, its bound only keeps the hashing cost sane.
+    fn max_chars(self) -> usize {
+        match self {
+            Self::Username => 80,
+            Self::Password => 1024,
+            Self::FirstName | Self::LastName | Self::City => 100,
+            Self::Dni => 20,
+            Self::Email => 120,
+        }
+    }
+}
+
+/// A refused field: which one and why, never its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid {}: {message}", field.name())]
+pub struct Invalid {
+    /// The field.
+    pub field: Field,
+    /// What is wrong with it (a fixed text).
+    pub message: Cow<'static, str>,
+}
+
+impl Invalid {
+    /// `field` refused because of `message`.
+    pub fn new(field: Field, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// A registration with every field present and valid. `Debug` shows no password.
+#[derive(Debug)]
 pub struct Registration {
     /// Username (trimmed).
     pub username: String,
     /// Password, exactly as sent (not trimmed: the login compares it as typed).
-    pub password: String,
+    pub password: SecretString,
     /// First name (trimmed).
     pub first_name: String,
     /// Last name (trimmed).
@@ -27,89 +114,57 @@ pub struct Registration {
     pub city: String,
 }
 
-/// (field, maximum characters): the `"user"` column lengths; the password is hashed,
-/// its bound only keeps hashing cost sane.
-const FIELDS: [(&str, usize); 7] = [
-    ("username", 80),
-    ("password", 1024),
-    ("first_name", 100),
-    ("last_name", 100),
-    ("dni", 20),
-    ("email", 120),
-    ("city", 100),
-];
-
-/// A Client fault naming `field`, with the WSDL's `RegistrationFault` detail.
-pub fn invalid(version: SoapVersion, field: &str, message: &str) -> Fault {
-    let detail = format!(
-        "<us:RegistrationFault xmlns:us=\"{SERVICE_NS}\"><us:field>{}</us:field><us:message>{}</us:message></us:RegistrationFault>",
-        hub_soap::xml::escape(field),
-        hub_soap::xml::escape(message)
-    );
-    Fault::client(format!("Invalid {field}: {message}"))
-        .with_version(version)
-        .with_detail(detail)
-}
-
-/// Whether the Body child is a registration: the WSDL's (and the front-end's)
-/// `{http://example.com/user}RegisterUser`, or, as the original accepted, any wrapper
-/// holding fields in the user namespace.
-pub fn is_registration(body: &Element) -> bool {
-    body.is(USER_NS, "RegisterUser")
-        || FIELDS
-            .iter()
-            .any(|(name, _)| !body.descendants_named(USER_NS, name).is_empty())
-}
-
-/// Reads and validates the fields, found by namespace and local name at any depth
-/// below the Body child, as the original's `//user:<name>` did.
-pub fn read(body: &Element, version: SoapVersion) -> Result<Registration, Fault> {
-    let mut values = Vec::with_capacity(FIELDS.len());
-    for (name, max) in FIELDS {
-        let found = body.descendants_named(USER_NS, name);
-        let raw = match found.as_slice() {
-            [] => return Err(invalid(version, name, "is required")),
-            [one] => one.text.as_str(),
-            _ => return Err(invalid(version, name, "appears more than once")),
+impl Registration {
+    /// Checks each field's text as `raw` finds it (`raw` reports a field that is
+    /// missing or repeated in the message) and builds the registration, field by name.
+    /// Fields are checked in [`Field::ALL`]'s order and the first problem is returned.
+    pub fn from_fields<'a>(
+        mut raw: impl FnMut(Field) -> Result<&'a str, Invalid>,
+    ) -> Result<Self, Invalid> {
+        let mut value = |field| raw(field).and_then(|text| checked(field, text));
+        // Struct fields are evaluated as written: keep them in `Field::ALL`'s order.
+        let registration = Self {
+            username: value(Field::Username)?,
+            password: value(Field::Password)?.into(),
+            first_name: value(Field::FirstName)?,
+            last_name: value(Field::LastName)?,
+            dni: value(Field::Dni)?,
+            email: value(Field::Email)?,
+            city: value(Field::City)?,
         };
-        let value = if name == "password" { raw } else { raw.trim() };
-        if value.trim().is_empty() {
-            return Err(invalid(version, name, "must not be empty"));
+        if !is_email(&registration.email) {
+            return Err(Invalid::new(Field::Email, "is not an email address"));
         }
-        if value.chars().count() > max {
-            return Err(invalid(
-                version,
-                name,
-                &format!("must be at most {max} characters"),
-            ));
-        }
-        if value
-            .chars()
-            .any(|c| c.is_control() && !(name == "password" && matches!(c, '\t')))
-        {
-            return Err(invalid(
-                version,
-                name,
-                "must not contain control characters",
-            ));
-        }
-        values.push(value.to_owned());
+        Ok(registration)
     }
-    let [username, password, first_name, last_name, dni, email, city]: [String; 7] = values
-        .try_into()
-        .map_err(|_| Fault::server("Internal error").with_version(version))?;
-    if !is_email(&email) {
-        return Err(invalid(version, "email", "is not an email address"));
+}
+
+/// One field's value: trimmed (except the password, hashed exactly as sent), not
+/// empty, within its length in characters (as VARCHAR counts), no control characters
+/// (a password may hold tabs).
+fn checked(field: Field, raw: &str) -> Result<String, Invalid> {
+    let value = if field == Field::Password {
+        raw
+    } else {
+        raw.trim()
+    };
+    if value.trim().is_empty() {
+        return Err(Invalid::new(field, "must not be empty"));
     }
-    Ok(Registration {
-        username,
-        password,
-        first_name,
-        last_name,
-        dni,
-        email,
-        city,
-    })
+    let max = field.max_chars();
+    if value.chars().count() > max {
+        return Err(Invalid::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !(field == Field::Password && c == '\t'))
+    {
+        return Err(Invalid::new(field, "must not contain control characters"));
+    }
+    Ok(value.to_owned())
 }
 
 /// A pragmatic shape check: one `@`, a non-empty local part, a dotted domain, no spaces.
@@ -124,138 +179,158 @@ fn is_email(s: &str) -> bool {
         && domain.split('.').all(|label| !label.is_empty())
 }
 
-/// The original's success reply, byte for byte (indentation, single quotes, no XML
-/// declaration, no trailing newline), in the request's envelope namespace.
-pub fn success_reply(version: SoapVersion, id: &str) -> String {
-    format!(
-        "<soapenv:Envelope xmlns:soapenv='{ns}' xmlns:us='{SERVICE_NS}'>\n      <soapenv:Header/>\n      <soapenv:Body>\n        <us:registerUserResponse>\n          <us:message>User registered successfully</us:message>\n          <us:id>{id}</us:id>\n        </us:registerUserResponse>\n      </soapenv:Body>\n    </soapenv:Envelope>",
-        ns = version.ns(),
-        id = hub_soap::xml::escape(id)
-    )
+/// A stored registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Registered {
+    /// The new user's id.
+    pub id: Uuid,
 }
 
-/// The original's 409 reply, byte for byte, in the request's envelope namespace.
-pub fn duplicate_reply(version: SoapVersion) -> String {
-    format!(
-        "<soapenv:Envelope xmlns:soapenv='{ns}' xmlns:us='{SERVICE_NS}'>\n        <soapenv:Header/>\n        <soapenv:Body>\n          <us:registerUserResponse>\n            <us:message>Duplicate user information detected (username, dni, or email).</us:message>\n          </us:registerUserResponse>\n        </soapenv:Body>\n      </soapenv:Envelope>",
-        ns = version.ns()
-    )
+/// Why a registration was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// A unique value is taken; `UserRegistrationFailed` was recorded.
+    #[error("{} is already registered", .0.field())]
+    Duplicate(Taken),
+    /// The password could not be hashed (pool saturated or shutting down).
+    #[error("password hashing unavailable")]
+    Hashing(#[from] HashPoolError),
+    /// The database failed.
+    #[error("database error")]
+    Db(#[from] sqlx::Error),
+    /// The outbox insert failed.
+    #[error("outbox error")]
+    Outbox(#[from] OutboxError),
+    /// The runtime shut down before the database work finished.
+    #[error("registration interrupted")]
+    Interrupted(#[from] hub_db::Interrupted),
+}
+
+/// Registers a user: hashes the password (current format, so the user can log in
+/// through auth at once), inserts the row and records `UserRegistered` in the same
+/// transaction. A taken username, dni or email records `UserRegistrationFailed` and
+/// is [`RegisterError::Duplicate`]. `correlation_id` goes on the event.
+pub async fn register(
+    state: &AppState,
+    correlation_id: &str,
+    input: Registration,
+) -> Result<Registered, RegisterError> {
+    let Registration {
+        username,
+        password,
+        first_name,
+        last_name,
+        dni,
+        email,
+        city,
+    } = input;
+    // Before the transaction: the hash takes ~100 ms of CPU, which must not hold a
+    // pooled connection.
+    let password_hash = state
+        .hashing
+        .run(move |h| h.hash(password.expose_secret()))
+        .await?;
+    let user = NewUser {
+        id: Uuid::new_v4(),
+        username,
+        password_hash,
+        first_name,
+        last_name,
+        dni,
+        email,
+        city,
+    };
+    let pool = state.pool.clone();
+    let queue = Arc::clone(&state.queue);
+    let correlation_id = correlation_id.to_owned();
+    // In a task of its own: a client that hangs up must not stop the transaction
+    // half-way, which would return its connection to the pool inside a transaction
+    // (see `hub_db::to_completion`).
+    hub_db::to_completion(async move { store(&pool, &queue, &correlation_id, user).await }).await?
+}
+
+/// The database part: user and `UserRegistered` in one transaction, or, for a
+/// duplicate, `UserRegistrationFailed` alone.
+async fn store(
+    pool: &PgPool,
+    queue: &str,
+    correlation_id: &str,
+    user: NewUser,
+) -> Result<Registered, RegisterError> {
+    let mut tx = pool.begin().await?;
+    match users::insert(&mut tx, &user).await {
+        Ok(()) => {
+            outbox::enqueue(&mut tx, queue, &registered(&user), Some(correlation_id)).await?;
+            tx.commit().await?;
+            tracing::info!(user.id = %user.id, "user registered");
+            Ok(Registered { id: user.id })
+        }
+        Err(InsertError::Duplicate(taken)) => {
+            tx.rollback().await?;
+            let event = UserRegistrationFailed {
+                username: user.username,
+                dni: user.dni,
+                email: user.email,
+                error: "Duplicate entry detected",
+                details: format!("{} is already registered", taken.field()),
+            };
+            let mut conn = pool.acquire().await?;
+            outbox::enqueue(&mut conn, queue, &event, Some(correlation_id)).await?;
+            tracing::info!(duplicate = taken.field(), "registration refused: duplicate");
+            Err(RegisterError::Duplicate(taken))
+        }
+        Err(InsertError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// The event for a stored user: every field but the hash, taken by name.
+fn registered(user: &NewUser) -> UserRegistered {
+    let NewUser {
+        id,
+        username,
+        password_hash: _,
+        first_name,
+        last_name,
+        dni,
+        email,
+        city,
+    } = user;
+    UserRegistered {
+        id: *id,
+        username: username.clone(),
+        first_name: first_name.clone(),
+        last_name: last_name.clone(),
+        dni: dni.clone(),
+        email: email.clone(),
+        city: city.clone(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use hub_soap::xml::{Limits, parse};
-
     use super::*;
 
-    fn body(fields: &str) -> Element {
-        parse(
-            &format!(r#"<u:RegisterUser xmlns:u="{USER_NS}">{fields}</u:RegisterUser>"#),
-            &Limits::default(),
-        )
-        .unwrap()
-    }
-
-    const OK: &str = "<u:username> ana </u:username><u:password> p w </u:password><u:first_name>Ana</u:first_name><u:last_name>Peña</u:last_name><u:dni>123</u:dni><u:email>ana@example.com</u:email><u:city>Málaga</u:city>";
-
-    #[test]
-    fn fields_are_trimmed_except_the_password() {
-        let r = read(&body(OK), SoapVersion::V11).unwrap();
-        assert_eq!(
-            (
-                r.username.as_str(),
-                r.password.as_str(),
-                r.last_name.as_str()
-            ),
-            ("ana", " p w ", "Peña")
-        );
+    fn valid(field: Field) -> &'static str {
+        match field {
+            Field::Password => "\tpass word ",
+            Field::Email => "ana@example.com",
+            _ => " ana ",
+        }
     }
 
     #[test]
-    fn fields_are_found_at_any_depth_under_any_wrapper() {
-        let legacy = parse(
-            &format!(r#"<x:Anything xmlns:x="urn:other" xmlns:u="{USER_NS}"><x:inner>{OK}</x:inner></x:Anything>"#),
-            &Limits::default(),
-        )
-        .unwrap();
-        assert!(is_registration(&legacy));
-        assert_eq!(read(&legacy, SoapVersion::V11).unwrap().city, "Málaga");
-        let other = parse(
-            r#"<x:Op xmlns:x="urn:other"><x:username>a</x:username></x:Op>"#,
-            &Limits::default(),
-        )
-        .unwrap();
-        assert!(!is_registration(&other));
-    }
+    fn the_first_field_in_order_is_reported_and_the_password_never_printed() {
+        let r = Registration::from_fields(|f| Ok(valid(f))).unwrap();
+        assert_eq!(r.password.expose_secret(), "\tpass word ");
+        assert_eq!((r.username.as_str(), r.city.as_str()), ("ana", "ana"));
+        assert!(!format!("{r:?}").contains("pass word"));
 
-    fn field_error(fields: &str) -> String {
-        read(&body(fields), SoapVersion::V11).unwrap_err().reason
-    }
-
-    #[test]
-    fn every_invalid_field_is_named() {
-        assert_eq!(
-            field_error(&OK.replace("<u:city>Málaga</u:city>", "")),
-            "Invalid city: is required"
-        );
-        assert_eq!(
-            field_error(&OK.replace(" ana ", "  ")),
-            "Invalid username: must not be empty"
-        );
-        assert_eq!(
-            field_error(&OK.replace("123", &"9".repeat(21))),
-            "Invalid dni: must be at most 20 characters"
-        );
-        assert_eq!(
-            field_error(&OK.replace("ana@example.com", "ana.example.com")),
-            "Invalid email: is not an email address"
-        );
-        assert_eq!(
-            field_error(&OK.replace("ana@example.com", "ana@localhost")),
-            "Invalid email: is not an email address"
-        );
-        assert_eq!(
-            field_error(&format!("{OK}<u:dni>456</u:dni>")),
-            "Invalid dni: appears more than once"
-        );
-        assert_eq!(
-            field_error(&OK.replace("Ana<", "A&#127;na<")),
-            "Invalid first_name: must not contain control characters"
-        );
-        // 80 characters of non-ASCII are fine: limits count characters, as VARCHAR does.
-        assert!(
-            read(
-                &body(&OK.replace(" ana ", &"ñ".repeat(80))),
-                SoapVersion::V11
-            )
-            .is_ok()
-        );
-    }
-
-    #[test]
-    fn the_detail_is_the_wsdl_registration_fault() {
-        let f = invalid(SoapVersion::V12, "email", "is <bad>");
-        assert!(
-            f.detail
-                .unwrap()
-                .contains("<us:field>email</us:field><us:message>is &lt;bad&gt;</us:message>")
-        );
-    }
-
-    #[test]
-    fn replies_match_the_original_bytes() {
-        let ok = success_reply(SoapVersion::V11, "3f1c");
-        assert_eq!(
-            ok,
-            "<soapenv:Envelope xmlns:soapenv='http://schemas.xmlsoap.org/soap/envelope/' xmlns:us='http://example.com/userservice'>\n      <soapenv:Header/>\n      <soapenv:Body>\n        <us:registerUserResponse>\n          <us:message>User registered successfully</us:message>\n          <us:id>3f1c</us:id>\n        </us:registerUserResponse>\n      </soapenv:Body>\n    </soapenv:Envelope>"
-        );
-        let dup = duplicate_reply(SoapVersion::V11);
-        let indents: Vec<usize> = dup
-            .lines()
-            .skip(1)
-            .map(|l| l.len() - l.trim_start().len())
-            .collect();
-        assert_eq!(indents, [8, 8, 10, 12, 10, 8, 6]);
-        assert!(!dup.ends_with('\n'));
+        let err = Registration::from_fields(|f| match f {
+            Field::Username => Ok("  "),
+            Field::City => Err(Invalid::new(f, "is required")),
+            _ => Ok(valid(f)),
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "Invalid username: must not be empty");
     }
 }

@@ -3,7 +3,7 @@
 mod lookup;
 mod ops;
 
-use axum::{Router, http::StatusCode, routing::get};
+use axum::{Router, http::StatusCode, middleware, routing::get};
 
 use crate::state::AppState;
 
@@ -18,5 +18,7 @@ pub fn router(state: AppState) -> Router {
         .route("/user-search/health", get(ops::health))
         .route("/health", get(ops::health))
         .fallback(|| async { StatusCode::NOT_FOUND })
+        // Errors render in the version of the request's envelope (hub_soap::request).
+        .layer(middleware::from_fn(hub_soap::request::scope))
         .with_state(state)
 }

@@ -1,11 +1,13 @@
 //! Every route of the user-soap service, in one list.
 
+pub(crate) mod message;
 mod ops;
 mod register;
 
 use axum::{
     Router,
     http::StatusCode,
+    middleware,
     routing::{get, post},
 };
 
@@ -21,5 +23,7 @@ pub fn router(state: AppState) -> Router {
         .route("/user-soap/health", get(ops::health))
         .route("/health", get(ops::health))
         .fallback(|| async { StatusCode::NOT_FOUND })
+        // Errors render in the version of the request's envelope (hub_soap::request).
+        .layer(middleware::from_fn(hub_soap::request::scope))
         .with_state(state)
 }

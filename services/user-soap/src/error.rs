@@ -1,0 +1,99 @@
+//! The one error type of the user-soap service and its rendering: a SOAP Fault, or
+//! the original's 409 envelope for a duplicate, in the version of the request's
+//! envelope (learned once by `hub_soap::Envelope`; no handler passes it along).
+//!
+//! Invalid input is a Client (1.2: Sender) fault naming the field; failures on our
+//! side are classified by [`ServerError`] (503 when a backing server is unavailable,
+//! else 500), which logs the cause once and never sends it.
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use hub_events::outbox::OutboxError;
+use hub_soap::{Fault, ServerError, xml::escape};
+
+use crate::{
+    registration::{Invalid, RegisterError},
+    routes::message::{self, SERVICE_NS},
+};
+
+/// Everything a user-soap handler can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Body's element is no registration (its `{namespace}local` name).
+    #[error("Unknown operation {0}")]
+    UnknownOperation(String),
+    /// A field is missing, repeated or invalid.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// The registration failed: a duplicate, or trouble on our side.
+    #[error(transparent)]
+    Register(#[from] RegisterError),
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let fault = match self {
+            Self::UnknownOperation(_) => Fault::client(self.to_string()),
+            Self::Invalid(invalid) => registration_fault(&invalid),
+            Self::Register(RegisterError::Duplicate(_)) => {
+                let version = hub_soap::request::version();
+                return version.reply(StatusCode::CONFLICT, message::duplicate_reply(version));
+            }
+            Self::Register(e) => server_error(e).into(),
+        };
+        fault.in_request_version().into_response()
+    }
+}
+
+/// A Client fault naming the field, with the WSDL's `RegistrationFault` detail.
+fn registration_fault(invalid: &Invalid) -> Fault {
+    let detail = format!(
+        "<us:RegistrationFault xmlns:us=\"{SERVICE_NS}\"><us:field>{}</us:field><us:message>{}</us:message></us:RegistrationFault>",
+        escape(invalid.field.name()),
+        escape(&invalid.message)
+    );
+    Fault::client(invalid.to_string()).with_detail(detail)
+}
+
+/// Database trouble (the outbox's included) is classified by `hub_soap`, like every
+/// SOAP service's; a hashing pool that cannot take the job, or a shutdown, is an
+/// outage too.
+fn server_error(e: RegisterError) -> ServerError {
+    match e {
+        RegisterError::Db(db) | RegisterError::Outbox(OutboxError::Db(db)) => db.into(),
+        RegisterError::Hashing(_) | RegisterError::Interrupted(_) => {
+            ServerError::Unavailable(e.into())
+        }
+        RegisterError::Outbox(_) | RegisterError::Duplicate(_) => ServerError::Internal(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registration::Field;
+
+    #[test]
+    fn the_detail_is_the_wsdl_registration_fault() {
+        let f = registration_fault(&Invalid::new(Field::Email, "is <bad>"));
+        assert!(
+            f.detail
+                .unwrap()
+                .contains("<us:field>email</us:field><us:message>is &lt;bad&gt;</us:message>")
+        );
+    }
+
+    #[test]
+    fn a_busy_hashing_pool_is_a_503_server_fault() {
+        let f = Fault::from(server_error(hub_identity::pool::HashPoolError::Busy.into()));
+        assert_eq!(
+            (f.reason.as_str(), f.status()),
+            (
+                "Service temporarily unavailable",
+                StatusCode::SERVICE_UNAVAILABLE
+            )
+        );
+    }
+}

@@ -1,0 +1,194 @@
+//! Clients that hang up with registrations in flight (a load test stopped, a browser
+//! closed) leave no pooled connection inside a transaction: a registration's database
+//! work runs to completion whatever happens to its request (`hub_db::to_completion`).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use common::{TestApp, legacy_envelope, pairs, user_fields};
+use sqlx::PgConnection;
+use tokio::net::TcpStream;
+use tracing::{
+    Event, Level, Metadata,
+    field::{Field, Visit},
+    span::{Attributes, Id, Record},
+};
+use uuid::Uuid;
+
+/// Clients at once in a round; each sends a whole registration, then hangs up.
+const CLIENTS: usize = 64;
+/// Rounds of them.
+const ROUNDS: usize = 4;
+
+/// Records PostgreSQL's "there is already a transaction in progress" / "there is no
+/// transaction in progress" warnings, which sqlx logs under `sqlx::postgres::notice`.
+/// The app runs in this test's process, and this binary holds this one test, so a
+/// process-wide subscriber sees exactly this test's connections.
+#[derive(Clone, Default)]
+struct TransactionNotices(Arc<Mutex<Vec<String>>>);
+
+impl TransactionNotices {
+    fn install() -> Self {
+        let notices = Self::default();
+        tracing::subscriber::set_global_default(notices.clone()).unwrap();
+        notices
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl tracing::Subscriber for TransactionNotices {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        metadata.target() == "sqlx::postgres::notice" && *metadata.level() <= Level::WARN
+    }
+
+    fn event(&self, event: &Event<'_>) {
+        struct Message(String);
+        impl Visit for Message {
+            fn record_debug(&mut self, _: &Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{value:?}"));
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        if message.0.contains("transaction in progress") {
+            self.0.lock().unwrap().push(message.0);
+        }
+    }
+
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+    fn enter(&self, _: &Id) {}
+
+    fn exit(&self, _: &Id) {}
+}
+
+/// Sends one whole registration over raw TCP, waits 0-30 ms (random), hangs up.
+async fn register_and_hang_up(addr: SocketAddr, tag: String) {
+    let body = legacy_envelope(&pairs(&user_fields(&tag)));
+    let request = format!(
+        "POST /register HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let mut rest = request.as_bytes();
+    while !rest.is_empty() {
+        stream.writable().await.unwrap();
+        match stream.try_write(rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    let wait_ms = u64::try_from(Uuid::new_v4().as_u128() % 31).unwrap();
+    tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+    drop(stream);
+}
+
+/// This test's database's connections (other than `db`'s own) inside a transaction
+/// with no statement running.
+async fn idle_in_transaction(db: &mut PgConnection) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid()
+            AND state IN ('idle in transaction', 'idle in transaction (aborted)')",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+/// Polls until no connection of this test's database is idle in a transaction.
+async fn no_connection_stays_in_a_transaction(db: &mut PgConnection) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stuck = idle_in_transaction(db).await;
+        if stuck == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{stuck} connection(s) still idle in transaction"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn clients_hanging_up_mid_registration_leave_no_connection_in_a_transaction() {
+    let notices = TransactionNotices::install();
+    // Cheap hashing and a small pool: many registrations reach the database at once and
+    // share its connections, so many hang-ups land inside a transaction's statements.
+    let app = TestApp::spawn_with(&[
+        ("DB_MAX_CONNECTIONS", "4"),
+        ("PASSWORD_PBKDF2_ITERATIONS", "1000"),
+        ("HASHING_CONCURRENCY", "8"),
+    ])
+    .await;
+    let run = &Uuid::new_v4().simple().to_string()[..6];
+    for round in 0..ROUNDS {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|i| tokio::spawn(register_and_hang_up(app.addr, format!("{run}r{round}c{i}"))))
+            .collect();
+        for client in clients {
+            client.await.unwrap();
+        }
+    }
+
+    // Registrations whose clients left still finish, so a transaction may legitimately
+    // be open for a moment: a connection stuck in one is one that stays so.
+    let mut db = app.db().await;
+    no_connection_stays_in_a_transaction(&mut db).await;
+    // One statement, one snapshot: registrations may still be committing.
+    let (users, events): (i64, i64) = sqlx::query_as(
+        r#"SELECT (SELECT count(*) FROM "user"),
+                  (SELECT count(*) FROM outbox WHERE event = 'UserRegistered')"#,
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(users, events, "a user without its event, or the reverse");
+
+    // The pool is healthy: a burst of ordinary registrations all succeed.
+    let burst: Vec<_> = (0..16)
+        .map(|i| {
+            let fields = user_fields(&format!("{run}after{i}"));
+            let http = app.http.clone();
+            let url = format!("{}/register", app.base);
+            tokio::spawn(async move {
+                http.post(url)
+                    .header("content-type", "text/xml; charset=utf-8")
+                    .body(legacy_envelope(&pairs(&fields)))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap()
+            })
+        })
+        .collect();
+    for (i, request) in burst.into_iter().enumerate() {
+        assert_eq!(
+            request.await.unwrap(),
+            200,
+            "registration {i} after the hang-ups"
+        );
+    }
+    // A connection the hang-ups left in a transaction may show only once reused.
+    no_connection_stays_in_a_transaction(&mut db).await;
+    // Reusing such a connection makes PostgreSQL warn, whoever reused it.
+    assert_eq!(notices.seen(), Vec::<String>::new());
+}
