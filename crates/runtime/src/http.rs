@@ -77,18 +77,38 @@ impl HttpConfig {
 /// service answers in the SOAP version the request used), the status and a safe message.
 pub type ErrorRenderer = Arc<dyn Fn(&HeaderMap, StatusCode, &str) -> Response + Send + Sync>;
 
-/// Marks a response whose body already speaks the caller's protocol, so the error
-/// rewrite leaves it alone. Services insert it in their `IntoResponse` for errors.
+/// Marks an error response whose body is deliberately *not* in the service's protocol
+/// (a legacy plain-text or HTML health body), so the error rewrite keeps it. Error
+/// bodies in JSON or XML need no mark: the rewrite keeps them anyway.
 #[derive(Debug, Clone, Copy)]
-pub struct Rendered;
+pub struct Verbatim;
 
-/// A response whose error body is final as it is (a health check's own "unhealthy"
-/// body, for instance): marked [`Rendered`], so the error rewrite does not replace it
-/// with a generic message.
-pub fn rendered(resp: impl IntoResponse) -> Response {
+/// `resp`, marked [`Verbatim`]: a legacy non-JSON, non-XML error body that must reach
+/// the client exactly as the original sent it.
+pub fn verbatim(resp: impl IntoResponse) -> Response {
     let mut resp = resp.into_response();
-    resp.extensions_mut().insert(Rendered);
+    resp.extensions_mut().insert(Verbatim);
     resp
+}
+
+/// True when the response's body is JSON or XML: the services render every error they
+/// make in one of those (the REST services' `{"message"}`/`{"error"}`, SOAP Faults), and
+/// the framework never does (its rejections are plain text, its 404/405 empty).
+fn speaks_a_protocol(resp: &Response) -> bool {
+    let Some(media) = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+    else {
+        return false;
+    };
+    let media = media.trim().to_ascii_lowercase();
+    media == "application/json"
+        || media == "text/xml"
+        || media == "application/xml"
+        || media.ends_with("+json")
+        || media.ends_with("+xml")
 }
 
 /// What an error response says about the server, for the one log line it deserves.
@@ -103,7 +123,7 @@ pub enum Cause<'a> {
 }
 
 /// The error response of a REST service: `{"<key>": message}` with `status` (`key` is
-/// the original's: `message` or `error`), marked [`Rendered`]. Logs `cause` once, here,
+/// the original's: `message` or `error`). Logs `cause` once, here,
 /// where the error is handled; the body never carries it.
 pub fn json_error(status: StatusCode, key: &str, message: &str, cause: Cause<'_>) -> Response {
     match cause {
@@ -115,7 +135,7 @@ pub fn json_error(status: StatusCode, key: &str, message: &str, cause: Cause<'_>
     }
     let mut body = serde_json::Map::new();
     body.insert(key.to_owned(), serde_json::Value::from(message));
-    rendered((status, axum::Json(serde_json::Value::Object(body))))
+    (status, axum::Json(serde_json::Value::Object(body))).into_response()
 }
 
 /// A REST service's error enum: its status per variant and its body key. With
@@ -160,6 +180,19 @@ macro_rules! impl_json_error_response {
             }
         }
     };
+}
+
+/// The token of `Authorization: Bearer <token>`: the scheme in any case (RFC 9110
+/// §11.1), the token trimmed; `None` when the header is absent, not text, of another
+/// scheme or empty. (auth keeps its original's stricter legacy rule on `/profile`.)
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 /// The request id of the current request (see [`REQUEST_ID`]).
@@ -316,9 +349,11 @@ fn is_sane_request_id(v: &str) -> bool {
         })
 }
 
-/// Any error response not made by the service itself (404 for an unknown path, 405,
-/// 413 from the body limit, 415/400 from an extractor, a timeout, a panic, ...) is
-/// re-rendered in the caller's protocol; headers such as `Allow` are kept.
+/// Any error response whose body is not already JSON or XML (404 for an unknown path,
+/// 405, 413 from the body limit, 415/400 from an extractor, a timeout, a panic, ...) is
+/// re-rendered in the caller's protocol; headers such as `Allow` are kept. What a
+/// service renders itself passes untouched, with nothing for its author to remember;
+/// only a deliberately non-protocol body needs [`Verbatim`].
 fn protocol_errors(
     render: &ErrorRenderer,
     request_headers: &HeaderMap,
@@ -326,7 +361,8 @@ fn protocol_errors(
 ) -> Response {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error())
-        || resp.extensions().get::<Rendered>().is_some()
+        || speaks_a_protocol(&resp)
+        || resp.extensions().get::<Verbatim>().is_some()
     {
         return resp;
     }
@@ -342,7 +378,6 @@ fn protocol_errors(
     };
     let (parts, _) = resp.into_parts();
     let mut out = render(request_headers, status, message);
-    out.extensions_mut().insert(Rendered);
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             out.headers_mut().append(name.clone(), value.clone());

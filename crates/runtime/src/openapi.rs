@@ -60,11 +60,11 @@ where
         get(move || {
             let body = Arc::clone(&body);
             async move {
-                crate::http::rendered((
+                (
                     status,
                     [(header::CONTENT_TYPE, "application/json")],
                     body.to_string(),
-                ))
+                )
             }
         }),
     )

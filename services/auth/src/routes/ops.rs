@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use hub_events::{catalogue::TestEvent, outbox};
-use hub_runtime::http::{self, RequestId};
+use hub_runtime::http::RequestId;
 use serde_json::{Value, json};
 
 use crate::{error::ApiResult, state::AppState};
@@ -25,10 +25,11 @@ pub async fn health(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "healthy" }))).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unavailable");
-            http::rendered((
+            (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Json(json!({ "error": "database unavailable", "status": "unhealthy" })),
-            ))
+            )
+                .into_response()
         }
     }
 }

@@ -6,7 +6,6 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use hub_runtime::http;
 use serde_json::json;
 
 use crate::state::AppState;
@@ -55,11 +54,11 @@ pub async fn health(State(state): State<AppState>) -> Response {
         (true, false) => "MongoDB unavailable",
         (false, false) => "PostgreSQL and MongoDB unavailable",
     };
-    // Already the original's shape: the shared error rewrite must keep it.
-    http::rendered((
+    (
         StatusCode::INTERNAL_SERVER_ERROR,
         Json(json!({ "status": "unhealthy", "error": error })),
-    ))
+    )
+        .into_response()
 }
 
 /// `GET /health`: the same check as [`health`], at the path every service shares.

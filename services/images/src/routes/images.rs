@@ -42,15 +42,8 @@ impl FromRequestParts<AppState> for UploadAuth {
         let Some(keys) = &state.upload_jwt else {
             return Ok(Self);
         };
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .filter(|token| !token.is_empty())
-            .ok_or(ApiError::TokenMissing)?;
+        let token =
+            hub_runtime::http::bearer_token(&parts.headers).ok_or(ApiError::TokenMissing)?;
         match keys.verify(token) {
             Ok(claims) => {
                 tracing::debug!(user.id = %claims.user_id, "upload authorised");

@@ -6,7 +6,6 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use hub_runtime::http::Rendered;
 use serde_json::json;
 
 use crate::state::AppState;
@@ -19,7 +18,7 @@ use crate::state::AppState;
     (status = 500, description = "`{\"error\":\"storage unavailable\",\"status\":\"unhealthy\"}`"),
 ))]
 pub async fn health(State(state): State<AppState>) -> Response {
-    let mut resp = match state.store.check().await {
+    match state.store.check().await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "healthy" }))),
         Err(e) => {
             tracing::warn!(error = %e, "health check: S3 unavailable");
@@ -29,10 +28,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
             )
         }
     }
-    .into_response();
-    // Our own body: the shared error rewrite must keep it.
-    resp.extensions_mut().insert(Rendered);
-    resp
+    .into_response()
 }
 
 /// `GET /health`: the same check as [`health`], at the path every service shares.

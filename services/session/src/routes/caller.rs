@@ -1,9 +1,6 @@
 //! The authenticated caller: a verified bearer token whose user still exists.
 
-use axum::{
-    extract::FromRequestParts,
-    http::{header, request::Parts},
-};
+use axum::{extract::FromRequestParts, http::request::Parts};
 use uuid::Uuid;
 
 use crate::{error::ApiError, state::AppState, store::users};
@@ -37,15 +34,8 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         // The original took the second space-separated part whatever the scheme; we
         // require the Bearer scheme (any case), and anything else is "no token".
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .filter(|token| !token.is_empty())
-            .ok_or(ApiError::TokenMissing)?;
+        let token =
+            hub_runtime::http::bearer_token(&parts.headers).ok_or(ApiError::TokenMissing)?;
         // Expired and invalid share the original's one message.
         let claims = state
             .jwt

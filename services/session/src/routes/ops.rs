@@ -6,7 +6,6 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use hub_runtime::http;
 use serde_json::json;
 
 use crate::state::AppState;
@@ -38,11 +37,11 @@ pub async fn health(State(state): State<AppState>) -> Response {
             "PostgreSQL unavailable"
         }
     };
-    // Marked rendered: the shared error layer would otherwise replace this body.
-    http::rendered((
+    (
         StatusCode::INTERNAL_SERVER_ERROR,
         Json(json!({ "status": "unhealthy", "error": error })),
-    ))
+    )
+        .into_response()
 }
 
 /// `GET /health`: the same check as [`health`], at the path every service shares.

@@ -15,7 +15,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, text, "✅ Healthy").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unavailable");
-            hub_runtime::http::rendered((StatusCode::INTERNAL_SERVER_ERROR, text, "❌ Unhealthy\n"))
+            hub_runtime::http::verbatim((StatusCode::INTERNAL_SERVER_ERROR, text, "❌ Unhealthy\n"))
         }
     }
 }

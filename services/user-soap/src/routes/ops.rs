@@ -17,7 +17,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, html, "Service is healthy").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unavailable");
-            hub_runtime::http::rendered((
+            hub_runtime::http::verbatim((
                 StatusCode::INTERNAL_SERVER_ERROR,
                 html,
                 "Database connection failed",
