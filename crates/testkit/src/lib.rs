@@ -7,14 +7,20 @@
 
 use std::{
     collections::HashMap,
+    fmt::Display,
     future::Future,
+    net::SocketAddr,
     path::PathBuf,
     process::Command,
     time::{Duration, Instant},
 };
 
+use hub_runtime::{
+    config::Env,
+    service::{App, Service, ServiceConfig},
+};
 use lapin::{
-    Connection, ConnectionProperties,
+    Channel, Connection, ConnectionProperties,
     options::{BasicGetOptions, QueueDeclareOptions, QueueDeleteOptions},
     types::FieldTable,
 };
@@ -131,18 +137,198 @@ pub async fn outbox_pending(db_url: &str) -> i64 {
 
 /// Polls until every outbox row has been confirmed by the broker.
 pub async fn wait_outbox_drained(db_url: &str, within: Duration) {
+    eventually(within, async || match outbox_pending(db_url).await {
+        0 => Ok(()),
+        pending => Err(format!("{pending} outbox rows still pending")),
+    })
+    .await;
+}
+
+/// What a probe of [`eventually`] answers: done (with a value) or not yet (with why,
+/// when it knows).
+pub trait Outcome {
+    /// What [`eventually`] returns once the probe is done.
+    type Value;
+    /// `Ok` when done; `Err` with the reason it is not, if any.
+    fn settled(self) -> Result<Self::Value, Option<String>>;
+}
+
+impl Outcome for bool {
+    type Value = ();
+    fn settled(self) -> Result<(), Option<String>> {
+        if self { Ok(()) } else { Err(None) }
+    }
+}
+
+impl<T> Outcome for Option<T> {
+    type Value = T;
+    fn settled(self) -> Result<T, Option<String>> {
+        self.ok_or(None)
+    }
+}
+
+impl<T, E: Display> Outcome for Result<T, E> {
+    type Value = T;
+    fn settled(self) -> Result<T, Option<String>> {
+        self.map_err(|e| Some(e.to_string()))
+    }
+}
+
+/// Polls `probe` (every 20 ms) until it answers `true`, `Some(value)` or `Ok(value)` and
+/// returns the value; once `within` has passed, panics with the probe's last `Err`.
+pub async fn eventually<O: Outcome>(
+    within: Duration,
+    mut probe: impl AsyncFnMut() -> O,
+) -> O::Value {
     let deadline = Instant::now() + within;
     loop {
-        let pending = outbox_pending(db_url).await;
-        if pending == 0 {
-            return;
+        match probe().await.settled() {
+            Ok(value) => return value,
+            Err(why) => assert!(
+                Instant::now() < deadline,
+                "not settled after {within:?}: {}",
+                why.as_deref().unwrap_or("the probe never succeeded")
+            ),
         }
-        assert!(
-            Instant::now() < deadline,
-            "{pending} outbox rows still pending after {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A service built and running on the test's runtime, on `127.0.0.1` port 0.
+pub struct Spawned {
+    /// The address actually bound.
+    pub addr: SocketAddr,
+    /// `http://<addr>`.
+    pub base: String,
+    /// A client with a 30 s timeout.
+    pub http: reqwest::Client,
+    /// `App::run` on a task; dropping it shuts the service down.
+    pub running: Running,
+}
+
+impl Spawned {
+    /// `GET {base}{path}`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Requests to `route` being served now (the `http_requests_in_flight` gauge).
+    pub async fn in_flight(&self, route: &str) -> f64 {
+        in_flight(&self.http, &self.base, route).await
+    }
+
+    /// Cancels the shutdown token and waits for `App::run` to return.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        self.running.stop().await
+    }
+}
+
+/// The body of `GET url`, whatever the status.
+pub async fn get_text(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// Requests to `route` the service at `base` is serving now (its
+/// `http_requests_in_flight` gauge; 0 when absent).
+pub async fn in_flight(http: &reqwest::Client, base: &str, route: &str) -> f64 {
+    let needle = format!("http_requests_in_flight{{route=\"{route}\"}} ");
+    get_text(http, &format!("{base}/metrics"))
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(&needle))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[doc(hidden)]
+pub use anyhow as __anyhow;
+
+/// The common part of a service's test harness `$app`, a struct whose field `service`
+/// is a [`Spawned`] and which has `async fn spawn_with(extra: &[(&str, &str)]) -> Self`:
+/// `Deref` to the [`Spawned`] (`app.base`, `app.http`, `app.get(path)`, ...),
+/// `$app::spawn()` (the test settings as they are) and `app.stop()`.
+#[macro_export]
+macro_rules! test_app {
+    ($app:ident) => {
+        impl ::std::ops::Deref for $app {
+            type Target = $crate::Spawned;
+            fn deref(&self) -> &$crate::Spawned {
+                &self.service
+            }
+        }
+
+        impl $app {
+            /// Starts the service with the test settings.
+            pub async fn spawn() -> Self {
+                Self::spawn_with(&[]).await
+            }
+
+            /// Cancels the shutdown token and waits for `App::run` to return.
+            pub async fn stop(mut self) -> $crate::__anyhow::Result<()> {
+                self.service.stop().await
+            }
+        }
+    };
+}
+
+/// Reads `S`'s configuration from `source` (which should set `HOST` and `PORT=0`),
+/// then [`spawn_config`].
+pub async fn spawn<S: Service>(source: impl Env) -> Spawned {
+    let config = S::Config::from_source(&source).expect("valid test config");
+    spawn_config::<S>(config).await
+}
+
+/// Builds `S` from `config` (binding its listener, reaching its backing servers) and
+/// runs it on the test's runtime.
+pub async fn spawn_config<S: Service>(config: S::Config) -> Spawned {
+    let app = App::<S>::build(config).await.expect("app builds");
+    let addr = app.local_addr().unwrap();
+    let running = Running::start(|token| app.run(token));
+    Spawned {
+        addr,
+        base: format!("http://{addr}"),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        running,
+    }
+}
+
+/// Inserts a user in the shared `"user"` table (as user-soap registers one) with a
+/// unique DNI and e-mail and an unusable password; returns its id.
+pub async fn seed_user(db_url: &str, username: &str) -> Uuid {
+    let email = format!("{}@example.com", Uuid::new_v4().simple());
+    seed_user_with(db_url, username, &email, "x").await
+}
+
+/// [`seed_user`] with the given e-mail and stored password hash.
+pub async fn seed_user_with(
+    db_url: &str,
+    username: &str,
+    email: &str,
+    password_hash: &str,
+) -> Uuid {
+    let id = Uuid::new_v4();
+    let dni = &Uuid::new_v4().simple().to_string()[..12];
+    let mut conn = PgConnection::connect(db_url).await.unwrap();
+    sqlx::query(
+        r#"INSERT INTO "user" (id, username, password, first_name, last_name, dni, email, city)
+           VALUES ($1, $2, $3, 'Ana', 'Peña', $4, $5, 'Málaga')"#,
+    )
+    .bind(id)
+    .bind(username)
+    .bind(password_hash)
+    .bind(dni)
+    .bind(email)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    id
 }
 
 /// A message read back from a queue.
@@ -167,9 +353,8 @@ impl Message {
     }
 }
 
-/// Every message now in `queue`, then deletes the queue. Call after the outbox has
-/// drained: then nothing more is on its way.
-pub async fn take_messages(queue: &str) -> Vec<Message> {
+/// A connection to the broker and a channel on it, with the durable `queue` declared.
+pub async fn queue_channel(queue: &str) -> (Connection, Channel) {
     let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
         .await
         .unwrap();
@@ -181,6 +366,13 @@ pub async fn take_messages(queue: &str) -> Vec<Message> {
     ch.queue_declare(queue.into(), opts, FieldTable::default())
         .await
         .unwrap();
+    (conn, ch)
+}
+
+/// Every message now in `queue`, then deletes the queue. Call after the outbox has
+/// drained: then nothing more is on its way.
+pub async fn take_messages(queue: &str) -> Vec<Message> {
+    let (conn, ch) = queue_channel(queue).await;
     let mut out = Vec::new();
     while let Some(msg) = ch
         .basic_get(queue.into(), BasicGetOptions { no_ack: true })
@@ -498,49 +690,26 @@ impl ServiceProcess {
 
     /// Polls `/metrics` until at least `n` requests to `route` are being served.
     pub async fn wait_in_flight(&self, route: &str, n: u32, within: Duration) {
-        let needle = format!("http_requests_in_flight{{route=\"{route}\"}} ");
         let http = reqwest::Client::new();
-        let deadline = Instant::now() + within;
-        loop {
-            let text = http
-                .get(format!("{}/metrics", self.base))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            let now = text
-                .lines()
-                .find_map(|l| l.strip_prefix(&needle))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .unwrap_or(0.0);
-            if now >= f64::from(n) {
-                return;
+        eventually(within, async || {
+            match in_flight(&http, &self.base, route).await {
+                now if now >= f64::from(n) => Ok(()),
+                now => Err(format!(
+                    "{n} requests to {route} never in flight (last {now})"
+                )),
             }
-            assert!(
-                Instant::now() < deadline,
-                "{n} requests to {route} never in flight (last {now})"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await;
     }
 
     /// Waits (bounded) for the process to exit; returns its exit code (None: killed by
     /// a signal).
     pub async fn wait_exit(&mut self, within: Duration) -> Option<i32> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running after {within:?}: {}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(within, async || match self.child.try_wait().unwrap() {
+            Some(status) => Ok(status.code()),
+            None => Err(format!("still running: {}", self.log())),
+        })
+        .await
     }
 
     /// Everything the process wrote to stdout and stderr so far.

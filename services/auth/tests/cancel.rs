@@ -12,7 +12,8 @@ mod common;
 
 use std::{net::SocketAddr, time::Duration};
 
-use common::{TestApp, wait_for};
+use common::TestApp;
+use hub_testkit::eventually;
 use tokio::{io::AsyncWriteExt, net::TcpStream, task::JoinSet};
 
 const USERS: usize = 8;
@@ -94,7 +95,7 @@ async fn hang_up_mid_request(addr: SocketAddr, body: String) {
 /// Waits until no `/login` handler runs any more: a running one could borrow a leaked
 /// connection and end its transaction, hiding the leak.
 async fn wait_no_login_in_flight(app: &TestApp) {
-    wait_for(SETTLE, async || match app.in_flight("/login").await {
+    eventually(SETTLE, async || match app.in_flight("/login").await {
         n if n > 0.0 => Err(format!("{n} logins still in flight")),
         _ => Ok(()),
     })
@@ -106,7 +107,7 @@ async fn wait_no_login_in_flight(app: &TestApp) {
 /// transaction stays open forever because nothing borrows its connection any more.
 async fn assert_no_connection_left_in_a_transaction(app: &TestApp, round: usize) {
     let mut db = app.db().await;
-    wait_for(SETTLE, async || {
+    eventually(SETTLE, async || {
         let stuck: Vec<(i32, Option<String>)> = sqlx::query_as(
             "SELECT pid, query FROM pg_stat_activity
              WHERE datname = current_database() AND pid <> pg_backend_pid()

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use hub_testkit::ServiceProcess;
 use serde_json::{Value, json};
-use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 
 #[tokio::test]
@@ -33,16 +32,13 @@ async fn sigterm_drains_in_flight_logins_exits_0_and_the_log_holds_no_secret() {
     .await;
 
     let password = format!("pw-{}", Uuid::new_v4().simple());
-    let mut db = PgConnection::connect(&db_url).await.unwrap();
-    sqlx::query(
-        r#"INSERT INTO "user" (id, username, password, first_name, last_name, dni, email, city)
-           VALUES ($1, 'proc', $2, 'A', 'B', 'dni-proc', 'proc@example.com', 'C')"#,
+    hub_testkit::seed_user_with(
+        &db_url,
+        "proc",
+        "proc@example.com",
+        &hub_identity::password::legacy_hash(&password),
     )
-    .bind(Uuid::new_v4())
-    .bind(hub_identity::password::legacy_hash(&password))
-    .execute(&mut db)
-    .await
-    .unwrap();
+    .await;
 
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))

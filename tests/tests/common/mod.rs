@@ -3,10 +3,9 @@
 //! the login events auth publishes are the ones session consumes.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use hub_runtime::service::ServiceConfig as _;
 use std::{collections::HashMap, net::SocketAddr};
 
-use tokio_util::sync::CancellationToken;
+use hub_testkit::{Running, Spawned, spawn};
 
 pub struct System {
     pub soap: SocketAddr,
@@ -20,13 +19,8 @@ pub struct System {
     pub mongo_db: String,
     /// The JWT secret auth signs with and session verifies with.
     pub secret: String,
-    shutdown: CancellationToken,
-}
-
-impl Drop for System {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+    /// The five services; dropping them shuts them down.
+    running: Vec<Running>,
 }
 
 /// user-soap, user-lookup and auth on one fresh database, each on port 0.
@@ -49,38 +43,23 @@ pub async fn start() -> System {
     ]
     .into();
     let source = move |k: &str| vars.get(k).cloned();
-    let shutdown = CancellationToken::new();
-
-    let soap = user_soap::App::build(user_soap::Config::from_source(&source).unwrap())
-        .await
-        .unwrap();
-    let lookup = user_lookup::App::build(user_lookup::Config::from_source(&source).unwrap())
-        .await
-        .unwrap();
-    let auth = auth::App::build(auth::Config::from_source(&source).unwrap())
-        .await
-        .unwrap();
-    let session = session::App::build(session::Config::from_source(&source).unwrap())
-        .await
-        .unwrap();
-    let connected = connected::App::build(connected::Config::from_source(&source).unwrap())
-        .await
-        .unwrap();
-    let sys = System {
-        soap: soap.local_addr().unwrap(),
-        lookup: lookup.local_addr().unwrap(),
-        auth: auth.local_addr().unwrap(),
-        session: session.local_addr().unwrap(),
-        connected: connected.local_addr().unwrap(),
+    let services: [Spawned; 5] = [
+        spawn::<user_soap::UserSoap>(&source).await,
+        spawn::<user_lookup::UserLookup>(&source).await,
+        spawn::<auth::Auth>(&source).await,
+        spawn::<session::Session>(&source).await,
+        spawn::<connected::Connected>(&source).await,
+    ];
+    let [soap, lookup, auth, session, connected] = services.each_ref().map(|s| s.addr);
+    System {
+        soap,
+        lookup,
+        auth,
+        session,
+        connected,
         db_url,
         mongo_db,
         secret,
-        shutdown: shutdown.clone(),
-    };
-    tokio::spawn(soap.run(shutdown.clone()));
-    tokio::spawn(lookup.run(shutdown.clone()));
-    tokio::spawn(auth.run(shutdown.clone()));
-    tokio::spawn(session.run(shutdown.clone()));
-    tokio::spawn(connected.run(shutdown));
-    sys
+        running: services.into_iter().map(|s| s.running).collect(),
+    }
 }

@@ -2,13 +2,9 @@
 //! on port 0, against the real PostgreSQL and RabbitMQ started by scripts/backing.sh.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use hub_runtime::service::ServiceConfig as _;
-use std::{
-    net::SocketAddr,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
-use auth::{App, Config};
+use auth::Auth;
 use serde_json::Value;
 use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
@@ -17,20 +13,16 @@ use uuid::Uuid;
 pub const TEST_ITERATIONS: &str = "20000";
 
 pub struct TestApp {
-    pub addr: SocketAddr,
-    pub base: String,
+    /// The service on port 0: `addr`, `base`, `http`, `running` (through `Deref`).
+    pub service: hub_testkit::Spawned,
     pub db_url: String,
     pub queue: String,
     pub secret: String,
-    pub http: reqwest::Client,
-    pub running: hub_testkit::Running,
 }
 
-impl TestApp {
-    pub async fn spawn() -> Self {
-        Self::spawn_with(&[]).await
-    }
+hub_testkit::test_app!(TestApp);
 
+impl TestApp {
     /// Starts the service with test settings, overridden by `extra`.
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         let db_url = hub_testkit::create_database("auth").await;
@@ -50,21 +42,12 @@ impl TestApp {
             ],
             extra,
         );
-        let config = Config::from_source(&source).expect("valid test config");
-        let app = App::build(config).await.expect("app builds");
-        let addr = app.local_addr().unwrap();
-        let running = hub_testkit::Running::start(|token| app.run(token));
+        let service = hub_testkit::spawn::<Auth>(source).await;
         Self {
-            addr,
-            base: format!("http://{addr}"),
+            service,
             db_url,
             queue,
             secret,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-            running,
         }
     }
 
@@ -83,21 +66,7 @@ impl TestApp {
     }
 
     pub async fn insert_user(&self, username: &str, email: &str, stored_hash: &str) -> Uuid {
-        let id = Uuid::new_v4();
-        let dni = &Uuid::new_v4().simple().to_string()[..12];
-        sqlx::query(
-            r#"INSERT INTO "user" (id, username, password, first_name, last_name, dni, email, city)
-               VALUES ($1, $2, $3, 'Ana', 'Peña', $4, $5, 'Málaga')"#,
-        )
-        .bind(id)
-        .bind(username)
-        .bind(stored_hash)
-        .bind(dni)
-        .bind(email)
-        .execute(&mut self.db().await)
-        .await
-        .unwrap();
-        id
+        hub_testkit::seed_user_with(&self.db_url, username, email, stored_hash).await
     }
 
     pub async fn stored_hash(&self, id: Uuid) -> String {
@@ -126,24 +95,6 @@ impl TestApp {
             .to_owned()
     }
 
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Requests to `route` being served now (the `http_requests_in_flight` gauge).
-    pub async fn in_flight(&self, route: &str) -> f64 {
-        let needle = format!("http_requests_in_flight{{route=\"{route}\"}} ");
-        let text = self.get("/metrics").await.text().await.unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(&needle))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0.0)
-    }
-
     pub async fn outbox_pending(&self) -> i64 {
         hub_testkit::outbox_pending(&self.db_url).await
     }
@@ -154,22 +105,5 @@ impl TestApp {
 
     pub async fn take_messages(&self) -> Vec<hub_testkit::Message> {
         hub_testkit::take_messages(&self.queue).await
-    }
-
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.running.stop().await
-    }
-}
-
-/// Polls `probe` until it answers `Ok`; once `within` has passed, fails with its last
-/// `Err`.
-pub async fn wait_for(within: Duration, mut probe: impl AsyncFnMut() -> Result<(), String>) {
-    let deadline = Instant::now() + within;
-    loop {
-        match probe().await {
-            Ok(()) => return,
-            Err(why) => assert!(Instant::now() < deadline, "after {within:?}: {why}"),
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -2,11 +2,10 @@
 //! and its own server on port 0, against the real servers started by scripts/backing.sh.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use hub_runtime::service::ServiceConfig as _;
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use chrono::{DateTime, Utc};
-use connected::{App, Config};
+use connected::Connected;
 use mongodb::bson::{self, Document, doc};
 use serde_json::Value;
 use sqlx::{Connection as _, PgConnection};
@@ -14,19 +13,15 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub struct TestApp {
-    pub addr: SocketAddr,
-    pub base: String,
+    /// The service on port 0: `addr`, `base`, `http`, `running` (through `Deref`).
+    pub service: hub_testkit::Spawned,
     pub db_url: String,
     pub mongo: mongodb::Database,
-    pub http: reqwest::Client,
-    pub running: hub_testkit::Running,
 }
 
-impl TestApp {
-    pub async fn spawn() -> Self {
-        Self::spawn_with(&[]).await
-    }
+hub_testkit::test_app!(TestApp);
 
+impl TestApp {
     /// Starts the service with test settings, overridden by `extra`.
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         Self::spawn_on(hub_testkit::create_database("connected").await, extra).await
@@ -47,24 +42,15 @@ impl TestApp {
             ],
             extra,
         );
-        let config = Config::from_source(&source).expect("valid test config");
-        let app = App::build(config).await.expect("app builds");
-        let addr = app.local_addr().unwrap();
-        let running = hub_testkit::Running::start(|token| app.run(token));
+        let service = hub_testkit::spawn::<Connected>(source).await;
         let mongo = mongodb::Client::with_uri_str(&mongo_uri)
             .await
             .unwrap()
             .database(&mongo_name);
         Self {
-            addr,
-            base: format!("http://{addr}"),
+            service,
             db_url,
             mongo,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-            running,
         }
     }
 
@@ -74,20 +60,7 @@ impl TestApp {
 
     /// Inserts a row in the shared `"user"` table, as user-soap registers one.
     pub async fn insert_user(&self, username: &str) -> Uuid {
-        let id = Uuid::new_v4();
-        let unique = Uuid::new_v4().simple().to_string();
-        sqlx::query(
-            r#"INSERT INTO "user" (id, username, password, first_name, last_name, dni, email, city)
-               VALUES ($1, $2, 'x', 'Ana', 'Peña', $3, $4, 'Málaga')"#,
-        )
-        .bind(id)
-        .bind(username)
-        .bind(&unique[..12])
-        .bind(format!("{unique}@example.com"))
-        .execute(&mut self.db().await)
-        .await
-        .unwrap();
-        id
+        hub_testkit::seed_user(&self.db_url, username).await
     }
 
     /// Inserts a raw document into `sessions`, as a session service would write it.
@@ -97,14 +70,6 @@ impl TestApp {
             .insert_one(session)
             .await
             .unwrap();
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
     }
 
     /// `GET /last-connection?username=<name>` (properly encoded): status and JSON body.

@@ -3,9 +3,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use hub_runtime::service::ServiceConfig as _;
-use std::{net::SocketAddr, time::Duration};
 
-use images::{App, Config, store::Store};
+use images::{Config, Images, store::Store};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
@@ -41,22 +40,18 @@ fn with_magic(magic: &[u8], len: usize) -> Vec<u8> {
 }
 
 pub struct TestApp {
-    pub addr: SocketAddr,
-    pub base: String,
+    /// The service on port 0: `addr`, `base`, `http`, `running` (through `Deref`).
+    pub service: hub_testkit::Spawned,
     pub bucket: String,
     pub endpoint: String,
     /// The same S3, through the service's own client settings (tests create and
     /// inspect objects directly).
     pub store: Store,
-    pub http: reqwest::Client,
-    pub running: hub_testkit::Running,
 }
 
-impl TestApp {
-    pub async fn spawn() -> Self {
-        Self::spawn_with(&[]).await
-    }
+hub_testkit::test_app!(TestApp);
 
+impl TestApp {
     /// Starts the service on its own new bucket, with test settings overridden by `extra`.
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         let bucket = hub_testkit::bucket_name("images");
@@ -78,20 +73,12 @@ impl TestApp {
         );
         let config = Config::from_source(&source).expect("valid test config");
         let store = Store::new(&config.s3);
-        let app = App::build(config).await.expect("app builds");
-        let addr = app.local_addr().unwrap();
-        let running = hub_testkit::Running::start(|token| app.run(token));
+        let service = hub_testkit::spawn_config::<Images>(config).await;
         Self {
-            addr,
-            base: format!("http://{addr}"),
+            service,
             bucket,
             endpoint,
             store,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-            running,
         }
     }
 
@@ -120,14 +107,6 @@ impl TestApp {
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["message"], "Image uploaded successfully");
         body["url"].as_str().unwrap().to_owned()
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
     }
 
     /// `GET /list_images` → the URLs.
@@ -168,10 +147,6 @@ impl TestApp {
             self.endpoint.trim_end_matches('/'),
             self.bucket
         )
-    }
-
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.running.stop().await
     }
 }
 

@@ -3,42 +3,33 @@
 //! scripts/backing.sh.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::{
-    net::SocketAddr,
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
-use hub_runtime::service::ServiceConfig as _;
+use hub_testkit::eventually;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lapin::{
     BasicProperties, Connection, ConnectionProperties,
-    options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions},
-    types::FieldTable,
+    options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions},
 };
 use mongodb::bson::{Document, doc};
 use serde_json::{Value, json};
-use session::{App, Config};
-use sqlx::{Connection as _, PgConnection};
+use session::Session;
 use uuid::Uuid;
 
 pub struct TestApp {
-    pub addr: SocketAddr,
-    pub base: String,
+    /// The service on port 0: `addr`, `base`, `http`, `running` (through `Deref`).
+    pub service: hub_testkit::Spawned,
     pub db_url: String,
     pub mongo_db: String,
     pub queue: String,
     pub dlq: String,
     pub secret: String,
-    pub http: reqwest::Client,
     pub mongo: mongodb::Database,
-    pub running: hub_testkit::Running,
 }
 
-impl TestApp {
-    pub async fn spawn() -> Self {
-        Self::spawn_with(&[]).await
-    }
+hub_testkit::test_app!(TestApp);
 
+impl TestApp {
     /// Starts the service with test settings, overridden by `extra`.
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         let db_url = hub_testkit::create_database("session").await;
@@ -61,27 +52,18 @@ impl TestApp {
             ],
             extra,
         );
-        let config = Config::from_source(&source).expect("valid test config");
-        let app = App::build(config).await.expect("app builds");
-        let addr = app.local_addr().unwrap();
-        let running = hub_testkit::Running::start(|token| app.run(token));
+        let service = hub_testkit::spawn::<Session>(source).await;
         let client = mongodb::Client::with_uri_str(hub_testkit::mongodb_uri())
             .await
             .unwrap();
         Self {
-            addr,
-            base: format!("http://{addr}"),
+            service,
             db_url,
             mongo: client.database(&mongo_db),
             mongo_db,
             queue,
             dlq,
             secret,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-            running,
         }
     }
 
@@ -98,21 +80,7 @@ impl TestApp {
 
     /// Inserts a user into `"user"` and returns its id.
     pub async fn insert_user(&self, username: &str) -> Uuid {
-        let id = Uuid::new_v4();
-        let dni = &Uuid::new_v4().simple().to_string()[..12];
-        let mut conn = PgConnection::connect(&self.db_url).await.unwrap();
-        sqlx::query(
-            r#"INSERT INTO "user" (id, username, password, first_name, last_name, dni, email, city)
-               VALUES ($1, $2, 'x', 'Ana', 'Peña', $3, $4, 'Málaga')"#,
-        )
-        .bind(id)
-        .bind(username)
-        .bind(dni)
-        .bind(format!("{username}@example.com"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        id
+        hub_testkit::seed_user(&self.db_url, username).await
     }
 
     /// A token as auth (PyJWT, HS256) mints it, valid for an hour.
@@ -188,19 +156,11 @@ impl TestApp {
         within: Duration,
         check: impl Fn(&Document) -> bool,
     ) -> Document {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(doc) = self.session_doc(user_id).await
-                && check(&doc)
-            {
-                return doc;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "session of {user_id} not as expected after {within:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually(within, async || match self.session_doc(user_id).await {
+            Some(doc) if check(&doc) => Ok(doc),
+            _ => Err(format!("session of {user_id} not as expected")),
+        })
+        .await
     }
 
     /// The service's Prometheus text.
@@ -217,40 +177,14 @@ impl TestApp {
 
     /// Polls the DLQ (without deleting it) until a message arrives.
     pub async fn wait_dead_letter(&self, within: Duration) -> lapin::message::BasicGetMessage {
-        let conn = Connection::connect(&hub_testkit::amqp_url(), ConnectionProperties::default())
-            .await
-            .unwrap();
-        let ch = conn.create_channel().await.unwrap();
-        let opts = QueueDeclareOptions {
-            durable: true,
-            ..QueueDeclareOptions::default()
-        };
-        ch.queue_declare(self.dlq.as_str().into(), opts, FieldTable::default())
-            .await
-            .unwrap();
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(msg) = ch
-                .basic_get(self.dlq.as_str().into(), BasicGetOptions { no_ack: true })
+        let (_conn, ch) = hub_testkit::queue_channel(&self.dlq).await;
+        eventually(within, async || {
+            ch.basic_get(self.dlq.as_str().into(), BasicGetOptions { no_ack: true })
                 .await
                 .unwrap()
-            {
-                return msg;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nothing in {} after {within:?}",
-                self.dlq
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl TestApp {
-    /// Cancels the shutdown token and waits for `App::run` to return.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
-        self.running.stop().await
+                .ok_or_else(|| format!("nothing in {}", self.dlq))
+        })
+        .await
     }
 }
 
@@ -289,18 +223,8 @@ impl Drop for TestApp {
 }
 
 pub async fn publish_to(queue: &str, body: &[u8], message_id: Option<&str>) {
-    let conn = Connection::connect(&hub_testkit::amqp_url(), ConnectionProperties::default())
-        .await
-        .unwrap();
-    let ch = conn.create_channel().await.unwrap();
+    let (conn, ch) = hub_testkit::queue_channel(queue).await;
     ch.confirm_select(ConfirmSelectOptions::default())
-        .await
-        .unwrap();
-    let opts = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
-    ch.queue_declare(queue.into(), opts, FieldTable::default())
         .await
         .unwrap();
     let mut props = BasicProperties::default()
