@@ -218,6 +218,8 @@ pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
     crate::metrics::handle();
     let mut router = router
         .route("/metrics", axum::routing::get(crate::metrics::render))
+        // An unknown path: 404, rendered in the caller's protocol by the rewrite below.
+        .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(DefaultBodyLimit::max(cfg.body_limit))
         .layer(middleware::from_fn(
             move |req: Request, next: Next| async move {

@@ -4,7 +4,7 @@ mod login;
 mod ops;
 mod profile;
 
-use axum::{Router, http::StatusCode};
+use axum::Router;
 use hub_runtime::openapi::{self, OpenApiRouter};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -31,7 +31,6 @@ pub fn router(state: AppState, test_endpoints: bool) -> Router {
         env!("CARGO_PKG_VERSION"),
         "Login, profile and JWT (port of the Flask auth-service).",
     )
-    .fallback(|| async { StatusCode::NOT_FOUND })
     .with_state(state)
 }
 

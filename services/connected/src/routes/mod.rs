@@ -3,7 +3,7 @@
 mod last_connection;
 mod ops;
 
-use axum::{Router, http::StatusCode};
+use axum::Router;
 use hub_runtime::openapi::{self, OpenApiRouter};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -24,7 +24,6 @@ pub fn router(state: AppState) -> Router {
         env!("CARGO_PKG_VERSION"),
         "When did a user last connect (port of the Express connected-service).",
     )
-    .fallback(|| async { StatusCode::NOT_FOUND })
     .with_state(state)
 }
 

@@ -120,14 +120,7 @@ pub async fn upload_image(
             Err(e) => return Err(body_error(&e, state.max_image_bytes)),
         }
     };
-    let filename = field.file_name().unwrap_or_default();
-    if filename.is_empty() {
-        return Err(ApiError::NoFile);
-    }
-    let key = keys::secure_filename(filename);
-    if key.is_empty() || key.len() > MAX_KEY_BYTES {
-        return Err(ApiError::InvalidFileName);
-    }
+    let key = object_key(field.file_name().unwrap_or_default())?;
     tracing::Span::current().record("image.key", key.as_str());
 
     let _permit = state
@@ -138,12 +131,7 @@ pub async fn upload_image(
         .map_err(|e| ApiError::Internal(e.into()))?;
     // The request's length bounds the file's: it sizes the part buffer in one allocation
     // (never above one part), instead of growing it by copies.
-    let expected = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    let receiver = Receiver::new(&state, &key, expected);
+    let receiver = Receiver::new(&state, &key, content_length(&headers));
     let stored = receiver.receive(&mut field).await;
     if stored.is_err() {
         // Read (and discard) what the client is still sending, within the body limit,
@@ -164,6 +152,28 @@ pub async fn upload_image(
         message: "Image uploaded successfully",
         url: state.store.url(&key),
     }))
+}
+
+/// The object key for an uploaded file name: the original's `secure_filename`, refused
+/// when nothing is left of it or it is longer than S3 allows.
+fn object_key(filename: &str) -> Result<String, ApiError> {
+    if filename.is_empty() {
+        return Err(ApiError::NoFile);
+    }
+    let key = keys::secure_filename(filename);
+    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+        return Err(ApiError::InvalidFileName);
+    }
+    Ok(key)
+}
+
+/// The request's declared length (0 when absent or unreadable).
+fn content_length(headers: &HeaderMap) -> u64 {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
 }
 
 /// `GET /list_images`: the URL of every object in the bucket, in S3 key order.

@@ -3,7 +3,7 @@
 mod images;
 mod ops;
 
-use axum::{Router, http::StatusCode};
+use axum::Router;
 use hub_runtime::openapi::{self, OpenApiRouter};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -25,7 +25,6 @@ pub fn router(state: AppState) -> Router {
         env!("CARGO_PKG_VERSION"),
         "Profile image upload and listing on S3 (port of the Flask profile-image-service).",
     )
-    .fallback(|| async { StatusCode::NOT_FOUND })
     .with_state(state)
 }
 

@@ -4,7 +4,7 @@ mod caller;
 mod ops;
 mod sessions;
 
-use axum::{Router, http::StatusCode};
+use axum::Router;
 use hub_runtime::openapi::{self, OpenApiRouter};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -30,7 +30,6 @@ pub fn router(state: AppState) -> Router {
         env!("CARGO_PKG_VERSION"),
         "The caller's session document in MongoDB (port of the Express session-service).",
     )
-    .fallback(|| async { StatusCode::NOT_FOUND })
     .with_state(state)
 }
 

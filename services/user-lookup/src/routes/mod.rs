@@ -3,7 +3,7 @@
 mod lookup;
 mod ops;
 
-use axum::{Router, http::StatusCode, middleware, routing::get};
+use axum::{Router, middleware, routing::get};
 
 use crate::state::AppState;
 
@@ -17,7 +17,6 @@ pub fn router(state: AppState) -> Router {
         .route("/user/lookup", get(lookup::http_get))
         .route("/user-search/health", get(ops::health))
         .route("/health", get(ops::health))
-        .fallback(|| async { StatusCode::NOT_FOUND })
         // Errors render in the version of the request's envelope (hub_soap::request).
         .layer(middleware::from_fn(hub_soap::request::scope))
         .with_state(state)

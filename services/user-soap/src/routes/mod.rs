@@ -5,9 +5,7 @@ mod ops;
 mod register;
 
 use axum::{
-    Router,
-    http::StatusCode,
-    middleware,
+    Router, middleware,
     routing::{get, post},
 };
 
@@ -22,7 +20,6 @@ pub fn router(state: AppState) -> Router {
         .route("/register", post(register::register).get(ops::wsdl))
         .route("/user-soap/health", get(ops::health))
         .route("/health", get(ops::health))
-        .fallback(|| async { StatusCode::NOT_FOUND })
         // Errors render in the version of the request's envelope (hub_soap::request).
         .layer(middleware::from_fn(hub_soap::request::scope))
         .with_state(state)
