@@ -214,14 +214,16 @@ pub struct Interrupted;
 /// a server-side transaction that sqlx believes is closed (upstream issues 4385, 4393);
 /// the next borrower's statements then run inside it, and after one error every query on
 /// that connection fails (`25P02`). A use case that never stops half-way never returns a
-/// connection in that state. A panic inside `work` is resumed in the caller, so the HTTP
-/// layer answers 500 as for any other panic.
+/// connection in that state. `work` runs in the caller's span, so its logs keep the
+/// request's id. A panic inside `work` is resumed in the caller, so the HTTP layer
+/// answers 500 as for any other panic.
 pub async fn to_completion<F>(work: F) -> Result<F::Output, Interrupted>
 where
     F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    match tokio::spawn(work).await {
+    use tracing::Instrument as _;
+    match tokio::spawn(work.in_current_span()).await {
         Ok(out) => Ok(out),
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => Err(Interrupted),

@@ -4,7 +4,7 @@
 //! No HTTP here: `routes::login` turns a request into [`Credentials`] and a
 //! [`ClientAddr`], and [`Issued`] or [`LoginError`] into a response.
 
-use std::{future::Future, net::IpAddr, sync::Arc};
+use std::{net::IpAddr, sync::Arc};
 
 use hub_events::{
     catalogue::{UserLoggedIn, UserLoginFailed},
@@ -13,7 +13,6 @@ use hub_events::{
 use hub_identity::{password::Verification, pool::HashPoolError};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
-use tracing::Instrument;
 
 use crate::{
     config::ThrottleConfig,
@@ -125,7 +124,7 @@ pub async fn login(
             succeed(state, record, user, password, needs_rehash, keys.user).await
         }
         _ => {
-            to_completion(record.failure(login, keys, state.throttle)).await?;
+            hub_db::to_completion(record.failure(login, keys, state.throttle)).await??;
             tracing::info!("login failed");
             Err(LoginError::InvalidCredentials)
         }
@@ -157,7 +156,7 @@ async fn succeed(
         .sign(&state.jwt.claims_for(user.id, &user.username))
         .map_err(|e| LoginError::Token(e.into()))?;
     let id = user.id;
-    to_completion(record.success(user, upgraded, user_key)).await?;
+    hub_db::to_completion(record.success(user, upgraded, user_key)).await??;
     tracing::info!(user.id = %id, password.upgraded = upgrade, "login succeeded");
     Ok(Issued { token })
 }
@@ -222,14 +221,6 @@ impl Record {
         tx.commit().await?;
         Ok(())
     }
-}
-
-/// Runs a [`Record`] write in its own task, in the caller's span, to the end even if
-/// the caller is dropped (see [`hub_db::to_completion`]).
-async fn to_completion(
-    work: impl Future<Output = Result<(), LoginError>> + Send + 'static,
-) -> Result<(), LoginError> {
-    hub_db::to_completion(work.in_current_span()).await?
 }
 
 /// The throttle key of a login: a digest of the lower-cased name, so any input (NUL,
