@@ -14,9 +14,9 @@
 //!     const PORT: u16 = 5020;
 //!     type Config = Config;
 //!     type State = AppState;
-//!     fn renderer() -> ErrorRenderer { http::json_renderer("error") }
-//!     async fn state(config: &Config, _: SocketAddr) -> anyhow::Result<AppState> { ... }
-//!     fn router(_: &Config, state: AppState) -> Router { routes::router(state) }
+//!     fn renderer() -> ErrorRenderer { http::json_renderer_for::<ApiError>() }
+//!     async fn state(config: &Config) -> anyhow::Result<AppState> { ... }
+//!     fn router(_: &Config, state: AppState, _: SocketAddr) -> Router { routes::router(state) }
 //!     async fn close(state: AppState) { state.pool.close().await }
 //! }
 //! // main.rs
@@ -76,14 +76,12 @@ pub trait Service: Send + Sync + 'static {
     fn renderer() -> ErrorRenderer;
 
     /// Connects to what the service needs (waiting up to each start-up timeout) and
-    /// builds the state. `local` is the bound address (SOAP services put it in their WSDL).
-    fn state(
-        config: &Self::Config,
-        local: SocketAddr,
-    ) -> impl Future<Output = anyhow::Result<Self::State>> + Send;
+    /// builds the state.
+    fn state(config: &Self::Config) -> impl Future<Output = anyhow::Result<Self::State>> + Send;
 
-    /// Every route of the service, with its state applied.
-    fn router(config: &Self::Config, state: Self::State) -> Router;
+    /// Every route of the service, with its state applied. `local` is the bound address
+    /// (the SOAP services' last resort for the address in their WSDL).
+    fn router(config: &Self::Config, state: Self::State, local: SocketAddr) -> Router;
 
     /// Background tasks started beside the server; each watches `shutdown`.
     fn tasks(
@@ -109,16 +107,18 @@ pub struct App<S: Service> {
 }
 
 impl<S: Service> App<S> {
-    /// Binds the listener, builds the state (waiting for the backing servers up to their
-    /// start-up timeouts) and wraps the routes in the shared HTTP layers.
+    /// Builds the state (waiting for the backing servers up to their start-up
+    /// timeouts), then binds the listener and wraps the routes in the shared HTTP layers.
+    /// Binding last: until the service can serve, connections are refused (a load
+    /// balancer or probe moves on at once) rather than queued unanswered.
     pub async fn build(config: S::Config) -> anyhow::Result<Self> {
+        let state = S::state(&config).await?;
         let addr = config.http().addr;
         let listener = http::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let state = S::state(&config, listener.local_addr()?).await?;
         let router = http::wrap(
-            S::router(&config, state.clone()),
+            S::router(&config, state.clone(), listener.local_addr()?),
             config.http(),
             S::renderer(),
         );
@@ -133,11 +133,6 @@ impl<S: Service> App<S> {
     /// The address actually bound (the real port when `PORT=0`).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
-    }
-
-    /// The state the handlers share.
-    pub fn state(&self) -> &S::State {
-        &self.state
     }
 
     /// Serves requests and runs the background tasks until `shutdown` is cancelled, then

@@ -1,5 +1,7 @@
 //! Serving a checked-in WSDL with its address set to the public URL.
 
+use std::{net::SocketAddr, sync::Arc};
+
 use axum::{
     http::{HeaderMap, header},
     response::{IntoResponse, Response},
@@ -49,6 +51,30 @@ pub fn public_base(configured: Option<&str>, headers: &HeaderMap, fallback_host:
         _ => "http",
     };
     format!("{scheme}://{host}")
+}
+
+/// Where a service's served WSDL says it lives: `PUBLIC_BASE_URL` when configured, else
+/// what each request's headers say (see [`public_base`]), else the bound address.
+#[derive(Debug, Clone)]
+pub struct Address {
+    configured: Option<Arc<str>>,
+    local_host: Arc<str>,
+}
+
+impl Address {
+    /// `configured` is [`configured_base`]'s answer; `local` the bound address.
+    pub fn new(configured: Option<&str>, local: SocketAddr) -> Self {
+        Self {
+            configured: configured.map(Into::into),
+            local_host: local.to_string().into(),
+        }
+    }
+
+    /// `200 text/xml`: `template` addressed to this request's public base.
+    pub fn serve(&self, template: &str, headers: &HeaderMap) -> Response {
+        let base = public_base(self.configured.as_deref(), headers, &self.local_host);
+        response(template, &base)
+    }
 }
 
 /// The WSDL `template` with its placeholder base replaced by `base`.

@@ -46,11 +46,11 @@ impl service::Service for Auth {
     type State = AppState;
 
     fn renderer() -> ErrorRenderer {
-        http::json_renderer("message")
+        http::json_renderer_for::<error::ApiError>()
     }
 
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
-    async fn state(config: &Config, _local: SocketAddr) -> anyhow::Result<AppState> {
+    async fn state(config: &Config) -> anyhow::Result<AppState> {
         let pool = config.db.connect(Self::NAME).await?;
         Ok(AppState {
             pool,
@@ -62,7 +62,7 @@ impl service::Service for Auth {
         })
     }
 
-    fn router(config: &Config, state: AppState) -> Router {
+    fn router(config: &Config, state: AppState, _local: SocketAddr) -> Router {
         routes::router(state, config.test_endpoints)
     }
 

@@ -44,12 +44,12 @@ impl service::Service for Connected {
     type State = AppState;
 
     fn renderer() -> ErrorRenderer {
-        http::json_renderer("error")
+        http::json_renderer_for::<error::ApiError>()
     }
 
     /// Waits for PostgreSQL (migrating it) and MongoDB, each up to its start-up
     /// timeout. Later outages need no restart: both clients reconnect.
-    async fn state(config: &Config, _local: SocketAddr) -> anyhow::Result<AppState> {
+    async fn state(config: &Config) -> anyhow::Result<AppState> {
         let (_client, db) = hub_mongo::connect(&config.mongo, Self::NAME).await?;
         let (pool, ready) = tokio::join!(
             config.db.connect(Self::NAME),
@@ -65,7 +65,7 @@ impl service::Service for Connected {
         })
     }
 
-    fn router(_config: &Config, state: AppState) -> Router {
+    fn router(_config: &Config, state: AppState, _local: SocketAddr) -> Router {
         routes::router(state)
     }
 

@@ -50,12 +50,12 @@ impl service::Service for Images {
     type State = AppState;
 
     fn renderer() -> ErrorRenderer {
-        http::json_renderer("error")
+        http::json_renderer_for::<error::ApiError>()
     }
 
     /// Waits for S3 (up to `S3_STARTUP_TIMEOUT_SECS`), makes sure the bucket and its
     /// policy exist.
-    async fn state(config: &Config, _local: SocketAddr) -> anyhow::Result<AppState> {
+    async fn state(config: &Config) -> anyhow::Result<AppState> {
         let store = Store::new(&config.s3);
         store
             .wait_ready(config.s3.startup_timeout)
@@ -74,7 +74,7 @@ impl service::Service for Images {
         })
     }
 
-    fn router(_config: &Config, state: AppState) -> Router {
+    fn router(_config: &Config, state: AppState, _local: SocketAddr) -> Router {
         routes::router(state)
     }
 }

@@ -54,12 +54,12 @@ impl service::Service for Session {
     type State = AppState;
 
     fn renderer() -> ErrorRenderer {
-        http::json_renderer("message")
+        http::json_renderer_for::<error::ApiError>()
     }
 
     /// Connects to PostgreSQL (migrating) and MongoDB (each waiting up to its start-up
     /// timeout), ensures the unique `userId` index.
-    async fn state(config: &Config, _local: SocketAddr) -> anyhow::Result<AppState> {
+    async fn state(config: &Config) -> anyhow::Result<AppState> {
         let pool = config.db.connect(Self::NAME).await?;
         let (_client, db) = hub_mongo::connect(&config.mongo, Self::NAME).await?;
         hub_mongo::wait_ready(&db, config.mongo.startup_timeout).await?;
@@ -95,7 +95,7 @@ impl service::Service for Session {
         })
     }
 
-    fn router(_config: &Config, state: AppState) -> Router {
+    fn router(_config: &Config, state: AppState, _local: SocketAddr) -> Router {
         routes::router(state)
     }
 

@@ -52,19 +52,18 @@ impl service::Service for UserSoap {
     }
 
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
-    async fn state(config: &Config, local: SocketAddr) -> anyhow::Result<AppState> {
+    async fn state(config: &Config) -> anyhow::Result<AppState> {
         let pool = config.db.connect(Self::NAME).await?;
         Ok(AppState {
             pool,
             hashing: HashPool::new(config.hashing),
             queue: config.queue.as_str().into(),
-            public_base_url: config.public_base_url.as_deref().map(Into::into),
-            local_host: local.to_string().into(),
         })
     }
 
-    fn router(_config: &Config, state: AppState) -> Router {
-        routes::router(state)
+    fn router(config: &Config, state: AppState, local: SocketAddr) -> Router {
+        let wsdl = hub_soap::wsdl::Address::new(config.public_base_url.as_deref(), local);
+        routes::router(state, wsdl)
     }
 
     /// The outbox relay.

@@ -14,8 +14,4 @@ pub struct AppState {
     pub hashing: HashPool,
     /// The queue events go to (`RABBITMQ_QUEUE`).
     pub queue: Arc<str>,
-    /// `PUBLIC_BASE_URL`, if configured.
-    pub public_base_url: Option<Arc<str>>,
-    /// The bound address, the last resort for the WSDL's address.
-    pub local_host: Arc<str>,
 }

@@ -1,6 +1,7 @@
 //! The three ways to look a user up.
 
 use axum::{
+    Extension,
     extract::{Query, RawQuery, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
@@ -49,17 +50,13 @@ fn xml(content_type: &'static str, body: String) -> Response {
 /// the contract. Missing username → 400 Fault, unknown user → 404 Fault.
 pub async fn legacy_get(
     State(state): State<AppState>,
+    Extension(address): Extension<wsdl::Address>,
     RawQuery(raw): RawQuery,
     Query(params): Params,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     if wsdl::is_wsdl_query(raw.as_deref()) {
-        let base = wsdl::public_base(
-            state.public_base_url.as_deref(),
-            &headers,
-            &state.local_host,
-        );
-        return Ok(wsdl::response(super::WSDL, &base));
+        return Ok(address.serve(super::WSDL, &headers));
     }
     let (id, username) = find_for_get(&state, &params).await?;
     // The original's exact Content-Type.

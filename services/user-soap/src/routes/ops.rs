@@ -1,6 +1,7 @@
 //! Health and the WSDL.
 
 use axum::{
+    Extension,
     extract::{RawQuery, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
@@ -28,7 +29,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
 
 /// `GET /register?wsdl` (or `?WSDL`); any other GET is a 405 Fault.
 pub async fn wsdl(
-    State(state): State<AppState>,
+    Extension(address): Extension<wsdl::Address>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -38,10 +39,5 @@ pub async fn wsdl(
             .with_status(StatusCode::METHOD_NOT_ALLOWED)
             .into_response();
     }
-    let base = wsdl::public_base(
-        state.public_base_url.as_deref(),
-        &headers,
-        &state.local_host,
-    );
-    wsdl::response(super::WSDL, &base)
+    address.serve(super::WSDL, &headers)
 }
