@@ -194,6 +194,56 @@ pub async fn eventually<O: Outcome>(
     }
 }
 
+/// A whole HTTP/1.1 `POST path` to `addr`, as raw bytes for [`send_and_hang_up`].
+pub fn raw_post(addr: SocketAddr, path: &str, content_type: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Sends the whole `request`, waits a random 0 to `max_ms` milliseconds and hangs up
+/// without reading the answer, as a client stopped mid-request does: the server drops
+/// the handler wherever it is.
+pub async fn send_and_hang_up(addr: SocketAddr, request: String, max_ms: u64) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let wait = u64::try_from(Uuid::new_v4().as_u128() % u128::from(max_ms + 1)).unwrap();
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    drop(stream);
+}
+
+/// Polls (bounded by `within`) until no other connection to `db`'s database is idle
+/// inside a transaction. Work a dropped request left running finishes within
+/// milliseconds; a transaction leaked into the pool stays open, since nothing uses
+/// its connection any more. `context` goes into the failure message.
+pub async fn assert_no_connection_left_in_a_transaction(
+    db: &mut PgConnection,
+    within: Duration,
+    context: &str,
+) {
+    eventually(within, async || {
+        let stuck: Vec<(i32, Option<String>)> = sqlx::query_as(
+            "SELECT pid, query FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()
+               AND state LIKE 'idle in transaction%'",
+        )
+        .fetch_all(&mut *db)
+        .await
+        .unwrap();
+        if stuck.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{context}: sessions left inside a transaction: {stuck:?}"
+            ))
+        }
+    })
+    .await;
+}
+
 /// A service built and running on the test's runtime, on `127.0.0.1` port 0.
 pub struct Spawned {
     /// The address actually bound.

@@ -10,17 +10,17 @@
 
 mod common;
 
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use common::TestApp;
 use hub_testkit::eventually;
-use tokio::{io::AsyncWriteExt, net::TcpStream, task::JoinSet};
+use tokio::task::JoinSet;
 
 const USERS: usize = 8;
 const CLIENTS: usize = 64;
 const ROUNDS: usize = 20;
 /// Clients hang up after 0..=this many milliseconds.
-const MAX_HANG_UP_MS: u128 = 30;
+const MAX_HANG_UP_MS: u64 = 30;
 const SETTLE: Duration = Duration::from_secs(10);
 
 #[tokio::test]
@@ -57,7 +57,12 @@ async fn logins_abandoned_mid_request_leave_no_connection_inside_a_transaction()
                 "wrong"
             };
             let body = serde_json::json!({ "username": name, "password": password }).to_string();
-            clients.spawn(hang_up_mid_request(app.addr, body));
+            let request = hub_testkit::raw_post(app.addr, "/login", "application/json", &body);
+            clients.spawn(hub_testkit::send_and_hang_up(
+                app.addr,
+                request,
+                MAX_HANG_UP_MS,
+            ));
         }
         clients.join_all().await;
         wait_no_login_in_flight(&app).await;
@@ -77,21 +82,6 @@ async fn logins_abandoned_mid_request_leave_no_connection_inside_a_transaction()
     assert_no_connection_left_in_a_transaction(&app, ROUNDS).await;
 }
 
-/// Sends a whole `POST /login`, then closes the socket after a random 0-30 ms without
-/// reading the answer: the server drops the handler wherever it is.
-async fn hang_up_mid_request(addr: SocketAddr, body: String) {
-    let request = format!(
-        "POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let hang_up = uuid::Uuid::new_v4().as_u128() % (MAX_HANG_UP_MS + 1);
-    tokio::time::sleep(Duration::from_millis(hang_up as u64)).await;
-    drop(stream);
-}
-
 /// Waits until no `/login` handler runs any more: a running one could borrow a leaked
 /// connection and end its transaction, hiding the leak.
 async fn wait_no_login_in_flight(app: &TestApp) {
@@ -102,27 +92,13 @@ async fn wait_no_login_in_flight(app: &TestApp) {
     .await;
 }
 
-/// Waits (bounded) until no session of the service on this test's database is `idle in
-/// transaction`. Work the handlers left running finishes within milliseconds; a leaked
-/// transaction stays open forever because nothing borrows its connection any more.
+/// See [`hub_testkit::assert_no_connection_left_in_a_transaction`].
 async fn assert_no_connection_left_in_a_transaction(app: &TestApp, round: usize) {
     let mut db = app.db().await;
-    eventually(SETTLE, async || {
-        let stuck: Vec<(i32, Option<String>)> = sqlx::query_as(
-            "SELECT pid, query FROM pg_stat_activity
-             WHERE datname = current_database() AND pid <> pg_backend_pid()
-               AND state LIKE 'idle in transaction%'",
-        )
-        .fetch_all(&mut db)
-        .await
-        .unwrap();
-        if stuck.is_empty() {
-            Ok(())
-        } else {
-            Err(format!(
-                "round {round} left sessions inside a transaction: {stuck:?}"
-            ))
-        }
-    })
+    hub_testkit::assert_no_connection_left_in_a_transaction(
+        &mut db,
+        SETTLE,
+        &format!("round {round}"),
+    )
     .await;
 }

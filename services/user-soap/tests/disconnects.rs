@@ -8,12 +8,11 @@ mod common;
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use common::{TestApp, legacy_envelope, pairs, user_fields};
 use sqlx::PgConnection;
-use tokio::net::TcpStream;
 use tracing::{
     Event, Level, Metadata,
     field::{Field, Visit},
@@ -77,55 +76,21 @@ impl tracing::Subscriber for TransactionNotices {
     fn exit(&self, _: &Id) {}
 }
 
-/// Sends one whole registration over raw TCP, waits 0-30 ms (random), hangs up.
+/// Sends one whole registration, hangs up after 0-30 ms (random).
 async fn register_and_hang_up(addr: SocketAddr, tag: String) {
     let body = legacy_envelope(&pairs(&user_fields(&tag)));
-    let request = format!(
-        "POST /register HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let stream = TcpStream::connect(addr).await.unwrap();
-    let mut rest = request.as_bytes();
-    while !rest.is_empty() {
-        stream.writable().await.unwrap();
-        match stream.try_write(rest) {
-            Ok(n) => rest = &rest[n..],
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => panic!("write: {e}"),
-        }
-    }
-    let wait_ms = u64::try_from(Uuid::new_v4().as_u128() % 31).unwrap();
-    tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-    drop(stream);
-}
-
-/// This test's database's connections (other than `db`'s own) inside a transaction
-/// with no statement running.
-async fn idle_in_transaction(db: &mut PgConnection) -> i64 {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity
-          WHERE datname = current_database() AND pid <> pg_backend_pid()
-            AND state IN ('idle in transaction', 'idle in transaction (aborted)')",
-    )
-    .fetch_one(db)
-    .await
-    .unwrap()
+    let request = hub_testkit::raw_post(addr, "/register", "text/xml; charset=utf-8", &body);
+    hub_testkit::send_and_hang_up(addr, request, 30).await;
 }
 
 /// Polls until no connection of this test's database is idle in a transaction.
 async fn no_connection_stays_in_a_transaction(db: &mut PgConnection) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let stuck = idle_in_transaction(db).await;
-        if stuck == 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{stuck} connection(s) still idle in transaction"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    hub_testkit::assert_no_connection_left_in_a_transaction(
+        db,
+        Duration::from_secs(10),
+        "after the hang-ups",
+    )
+    .await;
 }
 
 #[tokio::test]
