@@ -8,8 +8,7 @@ use axum::{
 };
 use hub_soap::{Envelope, wsdl};
 
-use crate::error::Error;
-use crate::{lookup, state::AppState, store};
+use crate::{error::Error, lookup, state::AppState, store};
 
 type Params = Query<Vec<(String, String)>>;
 

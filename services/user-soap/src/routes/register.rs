@@ -5,8 +5,7 @@ use hub_runtime::http::RequestId;
 use hub_soap::Envelope;
 
 use super::message;
-use crate::error::Error;
-use crate::{registration, state::AppState};
+use crate::{error::Error, registration, state::AppState};
 
 /// Registers the user the envelope describes (see [`registration::register`]): 200
 /// with the original's reply holding the new id; a duplicate, invalid input or an
