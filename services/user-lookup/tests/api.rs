@@ -1,23 +1,19 @@
 //! user-lookup's contract against a real PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use hub_runtime::service::ServiceConfig as _;
-use std::time::Duration;
-
-use sqlx::{Connection as _, PgConnection};
-use user_lookup::{App, Config};
+use user_lookup::UserLookup;
 use uuid::Uuid;
 
 struct TestApp {
-    base: String,
-    addr: std::net::SocketAddr,
+    /// The service on port 0: `addr`, `base`, `http` (through `Deref`).
+    service: hub_testkit::Spawned,
     db_url: String,
-    http: reqwest::Client,
-    _running: hub_testkit::Running,
 }
 
+hub_testkit::test_app!(TestApp);
+
 impl TestApp {
-    async fn spawn() -> Self {
+    async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         let db_url = hub_testkit::create_database("lookup").await;
         let source = hub_testkit::config_source(
             &[
@@ -25,40 +21,14 @@ impl TestApp {
                 ("HOST", "127.0.0.1"),
                 ("PORT", "0"),
             ],
-            &[],
+            extra,
         );
-        let app = App::build(Config::from_source(&source).unwrap())
-            .await
-            .unwrap();
-        let addr = app.local_addr().unwrap();
-        let running = hub_testkit::Running::start(|token| app.run(token));
-        Self {
-            base: format!("http://{addr}"),
-            addr,
-            db_url,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap(),
-            _running: running,
-        }
+        let service = hub_testkit::spawn::<UserLookup>(source).await;
+        Self { service, db_url }
     }
 
     async fn insert(&self, username: &str) -> Uuid {
-        let id = Uuid::new_v4();
-        let short = &id.simple().to_string()[..12];
-        sqlx::query(
-            r#"INSERT INTO "user" (id, username, password, first_name, last_name, dni, email, city)
-               VALUES ($1, $2, 'x', 'F', 'L', $3, $4, 'C')"#,
-        )
-        .bind(id)
-        .bind(username)
-        .bind(short)
-        .bind(format!("{short}@example.com"))
-        .execute(&mut PgConnection::connect(&self.db_url).await.unwrap())
-        .await
-        .unwrap();
-        id
+        hub_testkit::seed_user(&self.db_url, username).await
     }
 
     async fn get(&self, path_and_query: &str) -> (u16, String, String) {

@@ -1,22 +1,21 @@
 //! Harness: each test gets its own database, queue and server on port 0.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use hub_runtime::service::ServiceConfig as _;
-use std::{net::SocketAddr, time::Duration};
+use std::time::Duration;
 
 use sqlx::{Connection as _, PgConnection};
-use user_soap::{App, Config};
+use user_soap::UserSoap;
 
 pub const USER_NS: &str = "http://example.com/user";
 
 pub struct TestApp {
-    pub addr: SocketAddr,
-    pub base: String,
+    /// The service on port 0: `addr`, `base`, `http`, `running` (through `Deref`).
+    pub service: hub_testkit::Spawned,
     pub db_url: String,
     pub queue: String,
-    pub http: reqwest::Client,
-    pub running: hub_testkit::Running,
 }
+
+hub_testkit::test_app!(TestApp);
 
 /// The front-end's envelope (docs/LEGACY.md, user-soap), fields escaped by the caller.
 pub fn legacy_envelope(fields: &[(&str, &str)]) -> String {
@@ -61,10 +60,6 @@ pub fn pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
 }
 
 impl TestApp {
-    pub async fn spawn() -> Self {
-        Self::spawn_with(&[]).await
-    }
-
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         let db_url = hub_testkit::create_database("usersoap").await;
         let queue = hub_testkit::queue_name("user-events");
@@ -81,21 +76,11 @@ impl TestApp {
             ],
             extra,
         );
-        let app = App::build(Config::from_source(&source).expect("valid test config"))
-            .await
-            .expect("app builds");
-        let addr = app.local_addr().unwrap();
-        let running = hub_testkit::Running::start(|token| app.run(token));
+        let service = hub_testkit::spawn::<UserSoap>(source).await;
         Self {
-            addr,
-            base: format!("http://{addr}"),
+            service,
             db_url,
             queue,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-            running,
         }
     }
 
