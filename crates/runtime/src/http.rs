@@ -91,19 +91,31 @@ pub fn verbatim(resp: impl IntoResponse) -> Response {
     resp
 }
 
+/// The media type of `headers`' Content-Type: lower-cased, without parameters.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|media| media.trim().to_ascii_lowercase())
+}
+
+/// Whether `headers` declare a JSON body: `application/json` or `application/*+json`,
+/// any parameters (Flask's `is_json`, `express.json()`'s default type).
+pub fn declares_json(headers: &HeaderMap) -> bool {
+    media_type(headers).is_some_and(|media| {
+        media == "application/json"
+            || (media.starts_with("application/") && media.ends_with("+json"))
+    })
+}
+
 /// True when the response's body is JSON or XML: the services render every error they
 /// make in one of those (the REST services' `{"message"}`/`{"error"}`, SOAP Faults), and
 /// the framework never does (its rejections are plain text, its 404/405 empty).
 fn speaks_a_protocol(resp: &Response) -> bool {
-    let Some(media) = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-    else {
+    let Some(media) = media_type(resp.headers()) else {
         return false;
     };
-    let media = media.trim().to_ascii_lowercase();
     media == "application/json"
         || media == "text/xml"
         || media == "application/xml"
@@ -464,6 +476,25 @@ pub fn json_renderer_for<E: JsonError>() -> ErrorRenderer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_is_application_json_or_a_json_suffix_whatever_the_case_and_parameters() {
+        let with = |ct: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            h
+        };
+        assert!(declares_json(&with("application/json")));
+        assert!(declares_json(&with("Application/JSON; charset=utf-8")));
+        assert!(declares_json(&with("application/vnd.api+json")));
+        assert!(!declares_json(&with("text/json")));
+        assert!(!declares_json(&with("text/plain")));
+        assert!(!declares_json(&HeaderMap::new()));
+        assert_eq!(
+            media_type(&with(" Text/XML ; charset=utf-8")).as_deref(),
+            Some("text/xml")
+        );
+    }
 
     #[test]
     fn request_ids_must_be_short_and_printable() {

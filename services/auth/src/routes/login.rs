@@ -6,7 +6,7 @@ use axum::{
     Json,
     body::Bytes,
     extract::{ConnectInfo, State},
-    http::{HeaderMap, header},
+    http::HeaderMap,
 };
 use hub_runtime::http::RequestId;
 use secrecy::SecretString;
@@ -100,7 +100,8 @@ fn client_address(headers: &HeaderMap, peer: SocketAddr, trust_forwarded_for: bo
 
 /// Reads `{"username", "password"}`, with a clear 4xx for every way it can be wrong.
 fn credentials(headers: &HeaderMap, body: &[u8]) -> ApiResult<Credentials> {
-    if !is_json(headers) {
+    // Flask's `is_json`: the original refused any other body.
+    if !hub_runtime::http::declares_json(headers) {
         return Err(ApiError::NotJson);
     }
     let value: Value = serde_json::from_slice(body)
@@ -122,26 +123,9 @@ fn credentials(headers: &HeaderMap, body: &[u8]) -> ApiResult<Credentials> {
     Ok(Credentials { login, password })
 }
 
-/// Flask's `is_json`: `application/json` or `application/*+json`, any parameters.
-fn is_json(headers: &HeaderMap) -> bool {
-    let Some(ct) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let mime = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-}
-
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderValue, header};
 
     use super::*;
 

@@ -4,7 +4,7 @@ use axum::{
     Json,
     body::Bytes,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
 };
 use mongodb::bson::Bson;
 use serde_json::{Value, json};
@@ -265,17 +265,7 @@ pub async fn delete(
 /// value that is neither an object nor an array, is a 400 (the original answered an
 /// HTML page with a stack trace).
 fn json_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Option<Value>> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|ct| ct.split(';').next())
-        .map(|mime| {
-            let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json"
-                || (mime.starts_with("application/") && mime.ends_with("+json"))
-        })
-        .unwrap_or(false);
-    if !is_json || body.iter().all(u8::is_ascii_whitespace) {
+    if !hub_runtime::http::declares_json(headers) || body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
     match serde_json::from_slice::<Value>(body) {
@@ -333,7 +323,7 @@ fn check_keys(v: &Value, depth: usize) -> ApiResult<()> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderValue, header};
 
     use super::*;
 
