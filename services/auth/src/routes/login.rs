@@ -10,7 +10,7 @@ use axum::{
 };
 use hub_runtime::http::RequestId;
 use secrecy::SecretString;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{
     error::{ApiError, ApiResult},
@@ -29,8 +29,7 @@ pub struct LoginRequest {
 }
 
 /// `POST /login` answer.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documentation only: the handler answers with `json!`
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     /// HS256 JWT with `user_id`, `username`, `exp`, `iat`.
     token: String,
@@ -61,11 +60,13 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TokenResponse>> {
     let creds = credentials(&headers, &body)?;
     let from = client_address(&headers, peer, state.throttle.trust_forwarded_for);
     let issued = crate::login::login(&state, from, creds, request_id).await?;
-    Ok(Json(json!({ "token": issued.token })))
+    Ok(Json(TokenResponse {
+        token: issued.token,
+    }))
 }
 
 impl From<LoginError> for ApiError {

@@ -75,8 +75,7 @@ pub struct UploadForm {
 }
 
 /// `GET /list_images` answer.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documentation only: the handler answers with `json!`
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ImageList {
     /// The public URL of every object in the bucket, in S3 key order.
     urls: Vec<String>,
@@ -186,10 +185,10 @@ fn content_length(headers: &HeaderMap) -> u64 {
         (status = 503, description = "S3 unavailable: `Storage temporarily unavailable`", body = super::ErrorBody),
     )
 )]
-pub async fn list_images(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+pub async fn list_images(State(state): State<AppState>) -> ApiResult<Json<ImageList>> {
     let keys = state.store.list_keys().await?;
-    let urls: Vec<String> = keys.iter().map(|k| state.store.url(k)).collect();
-    Ok(Json(serde_json::json!({ "urls": urls })))
+    let urls = keys.iter().map(|k| state.store.url(k)).collect();
+    Ok(Json(ImageList { urls }))
 }
 
 /// A multipart error while reading: over the body limit is 413, anything else 400.

@@ -45,22 +45,21 @@ pub struct UpdateSessionData {
     text: Option<serde_json::Value>,
 }
 
-/// The answer of `POST /api/sessions` and `PUT /api/sessions/{userId}`.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documentation only: the handlers answer with `json!`
+/// The answer of `POST /api/sessions` and `PUT /api/sessions/{userId}` (fields in the
+/// original's order).
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct SessionMessage {
     /// `Session created` or `Session updated`.
-    message: String,
+    message: &'static str,
     /// The session after the change.
     session: SessionJson,
 }
 
-/// The answer of `GET /api/sessions/verify`.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documentation only: the handler answers with `json!`
+/// The answer of `GET /api/sessions/verify` (fields in the original's order).
+#[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct SessionValid {
     /// `Session is valid`.
-    message: String,
+    message: &'static str,
     /// The caller's id.
     #[serde(rename = "userId")]
     user_id: String,
@@ -96,7 +95,7 @@ pub async fn create_or_update(
     caller: Caller,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<SessionMessage>)> {
     let data = match json_body(&headers, &body)? {
         Some(Value::Object(mut obj)) => obj.remove("data"),
         _ => None,
@@ -113,7 +112,10 @@ pub async fn create_or_update(
     };
     Ok((
         status,
-        Json(json!({ "message": message, "session": SessionJson::from(doc) })),
+        Json(SessionMessage {
+            message,
+            session: SessionJson::from(doc),
+        }),
     ))
 }
 
@@ -132,17 +134,20 @@ pub async fn create_or_update(
         (status = 503, description = "MongoDB or PostgreSQL unavailable", body = super::Message),
     )
 )]
-pub async fn verify(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<SessionValid>> {
     let doc = state
         .sessions
         .find(&caller.key())
         .await?
         .ok_or(ApiError::SessionNotFound)?;
-    Ok(Json(json!({
-        "message": "Session is valid",
-        "userId": caller.key(),
-        "session": SessionJson::from(doc),
-    })))
+    Ok(Json(SessionValid {
+        message: "Session is valid",
+        user_id: caller.key(),
+        session: SessionJson::from(doc),
+    }))
 }
 
 /// `GET /api/sessions/{userId}`: the caller's session, as the original rendered it.
@@ -205,7 +210,7 @@ pub async fn update(
     Path(user_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SessionMessage>> {
     caller.must_own(&user_id)?;
     let text = match json_body(&headers, &body)? {
         Some(Value::Object(mut obj)) => match obj.remove("data") {
@@ -227,9 +232,10 @@ pub async fn update(
         },
     }
     .ok_or(ApiError::SessionNotFound)?;
-    Ok(Json(
-        json!({ "message": "Session updated", "session": SessionJson::from(doc) }),
-    ))
+    Ok(Json(SessionMessage {
+        message: "Session updated",
+        session: SessionJson::from(doc),
+    }))
 }
 
 /// `DELETE /api/sessions/{userId}`: 200 `{"message":"Session deleted"}` or 404.
