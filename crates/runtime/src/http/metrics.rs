@@ -1,0 +1,43 @@
+//! Request metrics: `http_requests_total`, `http_request_duration_seconds` and
+//! `http_requests_in_flight`, by matched route, method and final status.
+
+use axum::{
+    extract::{MatchedPath, Request},
+    middleware::Next,
+    response::Response,
+};
+
+/// Counts the request and its latency by matched route (not path: paths carry ids
+/// and would explode the label set), method and final status.
+pub(super) async fn record_metrics(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    // Requests being served now; the guard also counts down a request whose future is
+    // dropped (client gone, shutdown bound reached).
+    let in_flight = metrics::gauge!("http_requests_in_flight", "route" => route.clone());
+    in_flight.increment(1.0);
+    let _done = InFlight(in_flight);
+    let resp = next.run(req).await;
+    let labels = [
+        ("route", route),
+        ("method", method),
+        ("status", resp.status().as_u16().to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// Decrements `http_requests_in_flight` when the request ends, however it ends.
+struct InFlight(metrics::Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}

@@ -1,0 +1,209 @@
+//! The HTTP layers every service wears, and the server loop.
+//!
+//! [`wrap`] adds, outermost first: request id (kept if the caller sent a sane one,
+//! echoed back; [`request_id`]), a tracing span per request, the CORS allow-list, the
+//! rewrite of any error not already in the caller's protocol ([`errors`]), metrics per
+//! route ([`metrics`]), panic catching, the request timeout and the body limit. A
+//! service only supplies its routes and an [`ErrorRenderer`] that knows its error shape
+//! (`{"message"}`, `{"error"}`, a SOAP Fault). [`headers`] reads the request headers
+//! several services need the same way.
+
+mod errors;
+mod headers;
+mod metrics;
+mod request_id;
+
+use std::{net::SocketAddr, time::Duration};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{DefaultBodyLimit, MatchedPath, Request},
+    http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware::{self, Next},
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    cors::CorsLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
+
+#[doc(hidden)]
+pub use axum as __axum;
+pub use errors::{
+    Cause, ErrorRenderer, JsonError, Verbatim, json_error, json_error_response, json_renderer,
+    json_renderer_for, verbatim,
+};
+pub use headers::{bearer_token, declares_json, media_type};
+pub use request_id::{REQUEST_ID, RequestId};
+
+use crate::config::{ConfigError, Vars};
+
+/// Settings shared by every service's HTTP stack.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// `HOST` (default `0.0.0.0`) and `PORT` (default: the service's historical port).
+    /// Port 0 picks a free port.
+    pub addr: SocketAddr,
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated exact origins; default none (no CORS
+    /// headers at all, as the originals behind their proxy).
+    pub cors_origins: Vec<String>,
+    /// `MAX_BODY_BYTES`: request bodies above this get 413; default per service.
+    pub body_limit: usize,
+    /// `REQUEST_TIMEOUT_SECS`: a request still running after this gets 503; default 30.
+    pub request_timeout: Duration,
+    /// `SHUTDOWN_DRAIN_SECS`: how long in-flight requests may finish after SIGTERM; default 10.
+    pub drain_timeout: Duration,
+}
+
+impl HttpConfig {
+    /// Reads the settings; `default_port` and `default_body_limit` are the service's own.
+    pub fn from_vars(
+        vars: &Vars<'_>,
+        default_port: u16,
+        default_body_limit: usize,
+    ) -> Result<Self, ConfigError> {
+        let cors_origins = vars.list("CORS_ALLOWED_ORIGINS");
+        for origin in &cors_origins {
+            if HeaderValue::from_str(origin).is_err() || origin == "*" {
+                return Err(ConfigError::invalid(
+                    "CORS_ALLOWED_ORIGINS",
+                    "each entry must be an exact origin such as https://app.example.com",
+                ));
+            }
+        }
+        Ok(Self {
+            addr: vars.listen_addr(default_port)?,
+            cors_origins,
+            body_limit: vars.parse_or("MAX_BODY_BYTES", default_body_limit)?,
+            request_timeout: vars.seconds_or("REQUEST_TIMEOUT_SECS", Duration::from_secs(30))?,
+            drain_timeout: vars.seconds_or("SHUTDOWN_DRAIN_SECS", Duration::from_secs(10))?,
+        })
+    }
+}
+
+/// Applies the shared layers to a service's finished router.
+pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
+    let timeout = cfg.request_timeout;
+    crate::metrics::handle();
+    let mut router = router
+        .route("/metrics", axum::routing::get(crate::metrics::render))
+        // An unknown path: 404, rendered in the caller's protocol by the rewrite below.
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(DefaultBodyLimit::max(cfg.body_limit))
+        .layer(middleware::from_fn(
+            move |req: Request, next: Next| async move {
+                match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(resp) => resp,
+                    Err(_) => {
+                        tracing::warn!(
+                            timeout_ms = timeout.as_millis() as u64,
+                            "request timed out"
+                        );
+                        errors::bare_error(StatusCode::SERVICE_UNAVAILABLE, "Request timed out")
+                    }
+                }
+            },
+        ))
+        .layer(CatchPanicLayer::custom(|_panic| {
+            // The panic payload may hold user data: it is not logged.
+            tracing::error!("handler panicked");
+            errors::bare_error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+        }))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            let render = render.clone();
+            async move {
+                // Only what a renderer may need to pick the error's shape.
+                let mut headers = HeaderMap::new();
+                for name in [header::CONTENT_TYPE, header::ACCEPT] {
+                    if let Some(v) = req.headers().get(&name) {
+                        headers.insert(name, v.clone());
+                    }
+                }
+                errors::protocol_errors(&render, &headers, next.run(req).await)
+            }
+        }))
+        // Outside the error rewrite: it sees the final status, timeouts and panics included.
+        .layer(middleware::from_fn(metrics::record_metrics));
+    if let Some(cors) = cors_layer(&cfg.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<Body>| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_default();
+                    let id = req.extensions().get::<RequestId>().map(|r| r.0.as_str()).unwrap_or("");
+                    tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
+                })
+                // Paths and query strings may carry user data; the matched route is enough.
+                .on_request(())
+                // One access-log line per request (status, latency) at INFO.
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(middleware::from_fn(request_id::request_id))
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::AUTHORIZATION,
+                REQUEST_ID.clone(),
+                HeaderName::from_static("soapaction"),
+            ])
+            .expose_headers([REQUEST_ID.clone()])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// Binds `addr` (port 0 allowed: tests learn the real port from the listener).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves `app` until `shutdown` is cancelled, then lets in-flight requests finish
+/// for at most `drain`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: CancellationToken,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server = std::future::IntoFuture::into_future(server);
+    tokio::pin!(server);
+    tokio::select! {
+        res = &mut server => res,
+        () = async { shutdown.cancelled().await; tokio::time::sleep(drain).await } => {
+            tracing::warn!(drain_secs = drain.as_secs(), "drain bound reached, closing remaining connections");
+            Ok(())
+        }
+    }
+}
