@@ -7,7 +7,7 @@
 
 use std::{str::FromStr, time::Duration};
 
-use hub_runtime::config::{ConfigError, Vars};
+use hub_config::{ConfigError, Vars};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::{
     PgPool,

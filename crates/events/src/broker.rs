@@ -1,6 +1,6 @@
 //! Opening a RabbitMQ connection, shared by the relay and the consumer.
 
-use hub_runtime::config::{ConfigError, Vars};
+use hub_config::{ConfigError, Vars};
 use lapin::{Connection, ConnectionProperties, uri::AMQPUri};
 use secrecy::{ExposeSecret, SecretString};
 

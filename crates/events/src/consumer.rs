@@ -32,7 +32,7 @@
 use std::{future::Future, time::Duration};
 
 use futures_util::StreamExt;
-use hub_runtime::config::{ConfigError, Vars};
+use hub_config::{ConfigError, Vars};
 use lapin::{
     BasicProperties, Channel, Confirmation,
     message::Delivery,

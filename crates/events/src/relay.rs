@@ -11,7 +11,7 @@
 
 use std::{collections::HashSet, time::Duration};
 
-use hub_runtime::config::{ConfigError, Vars};
+use hub_config::{ConfigError, Vars};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection,
     options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions},

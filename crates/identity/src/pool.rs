@@ -8,7 +8,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use hub_runtime::config::{ConfigError, Vars};
+use hub_config::{ConfigError, Vars};
 use tokio::sync::Semaphore;
 
 use crate::password::{self, Hasher};

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use hub_runtime::config::{ConfigError, Vars};
+use hub_config::{ConfigError, Vars};
 use mongodb::{
     Client, Database,
     bson::doc,

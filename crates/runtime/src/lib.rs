@@ -6,7 +6,8 @@
 //! panic catching, errors rendered in the caller's protocol: [`http`]), graceful
 //! shutdown ([`shutdown`]), Prometheus metrics ([`metrics`]), OpenAPI documents ([`openapi`]) and the `main()`/serve sequence every service shares ([`service`]).
 
-pub mod config;
+/// The configuration helpers (`hub-config`), here too so a service needs one dependency.
+pub use hub_config as config;
 pub mod http;
 pub mod metrics;
 pub mod openapi;

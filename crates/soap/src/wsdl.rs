@@ -6,7 +6,7 @@ use axum::{
     http::{HeaderMap, header},
     response::{IntoResponse, Response},
 };
-use hub_runtime::config::{ConfigError, Vars};
+use hub_config::{ConfigError, Vars};
 
 /// The base URL the checked-in WSDL files use in their `*:address location`s. The
 /// served copy replaces it, and only it, with the public base URL.
