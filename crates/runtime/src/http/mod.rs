@@ -130,23 +130,24 @@ pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
     if let Some(cors) = cors_layer(&cfg.cors_origins) {
         router = router.layer(cors);
     }
-    let router = router.layer(
-        TraceLayer::new_for_http()
-            .make_span_with(|req: &Request<Body>| {
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map(|p| p.as_str().to_owned())
-                    .unwrap_or_default();
-                let id = RequestId::of(req.extensions()).unwrap_or("");
-                tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
-            })
-            // Paths and query strings may carry user data; the matched route is enough.
-            .on_request(())
-            // One access-log line per request (status, latency) at INFO.
-            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-    );
-    request_id::layers(router)
+    router
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<Body>| {
+                    let route = req
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map(|p| p.as_str().to_owned())
+                        .unwrap_or_default();
+                    let id = req.extensions().get::<RequestId>().map(|r| r.0.as_str()).unwrap_or("");
+                    tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
+                })
+                // Paths and query strings may carry user data; the matched route is enough.
+                .on_request(())
+                // One access-log line per request (status, latency) at INFO.
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(middleware::from_fn(request_id::request_id))
 }
 
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
