@@ -3,7 +3,8 @@
 mod lookup;
 mod ops;
 
-use axum::{Extension, Router, middleware, routing::get};
+use axum::{Extension, Router, handler::Handler, middleware, routing::get};
+use hub_soap::request::scope;
 
 use crate::state::AppState;
 
@@ -14,12 +15,15 @@ pub const WSDL: &str = include_str!("../../../../wsdl/user-lookup.wsdl");
 /// `wsdl` is where the served WSDL says the service lives.
 pub fn router(state: AppState, wsdl: hub_soap::wsdl::Address) -> Router {
     Router::new()
-        .route("/user/soap", get(lookup::legacy_get).post(lookup::soap))
+        // Only the SOAP operation reads an envelope, so only it needs the version scope
+        // (hub_soap::request); the GETs answer in 1.1 without paying for it.
+        .route(
+            "/user/soap",
+            get(lookup::legacy_get).post(lookup::soap.layer(middleware::from_fn(scope))),
+        )
         .route("/user/lookup", get(lookup::http_get))
         .route("/user-search/health", get(ops::health))
         .route("/health", get(ops::health))
-        // Errors render in the version of the request's envelope (hub_soap::request).
-        .layer(middleware::from_fn(hub_soap::request::scope))
         .layer(Extension(wsdl))
         .with_state(state)
 }

@@ -5,9 +5,12 @@ mod ops;
 mod register;
 
 use axum::{
-    Extension, Router, middleware,
+    Extension, Router,
+    handler::Handler,
+    middleware,
     routing::{get, post},
 };
+use hub_soap::request::scope;
 
 use crate::state::AppState;
 
@@ -18,11 +21,14 @@ pub const WSDL: &str = include_str!("../../../../wsdl/user-soap.wsdl");
 /// `wsdl` is where the served WSDL says the service lives.
 pub fn router(state: AppState, wsdl: hub_soap::wsdl::Address) -> Router {
     Router::new()
-        .route("/register", post(register::register).get(ops::wsdl))
+        // Only the SOAP operation reads an envelope, so only it needs the version scope
+        // (hub_soap::request); its errors render in the envelope's version.
+        .route(
+            "/register",
+            post(register::register.layer(middleware::from_fn(scope))).get(ops::wsdl),
+        )
         .route("/user-soap/health", get(ops::health))
         .route("/health", get(ops::health))
-        // Errors render in the version of the request's envelope (hub_soap::request).
-        .layer(middleware::from_fn(hub_soap::request::scope))
         .layer(Extension(wsdl))
         .with_state(state)
 }
