@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Old and new binaries of the PostgreSQL services in one run: the same endpoints, the
+# same database, the same concurrency, alternated so that drift on the machine (other
+# load, caches) falls on both alike. For a change, this is the "within noise" check.
+#
+#   bench/compare.sh OLD_BIN_DIR NEW_BIN_DIR     e.g. a release build of the base commit
+#                                                (git worktree + cargo build --release)
+#                                                and target/release
+#
+# Each round starts one build's auth, user-soap and user-lookup, measures
+#   user-lookup GET /user/soap, user-lookup POST /user/soap (SOAP), auth POST /login,
+#   user-soap POST /register
+# with wrk, stops them, then does the same with the other build. Prints every round and,
+# per endpoint, the median req/s of each build and new/old. Settings: BENCH_SECONDS (5),
+# BENCH_CONCURRENCY (8), BENCH_ROUNDS (3), BENCH_ITERATIONS (PBKDF2, 600000).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+[ $# -eq 2 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+old=$(cd "$1" && pwd) new=$(cd "$2" && pwd)
+for d in "$old" "$new"; do
+  for b in auth user-soap user-lookup; do
+    [ -x "$d/$b" ] || { echo "compare: $d/$b is missing" >&2; exit 2; }
+  done
+done
+SECONDS_PER=${BENCH_SECONDS:-5} C=${BENCH_CONCURRENCY:-8} ROUNDS=${BENCH_ROUNDS:-3}
+ITER=${BENCH_ITERATIONS:-600000}
+
+command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk; }
+bash scripts/backing.sh install >/dev/null
+bash scripts/backing.sh up >/dev/null
+eval "$(bash scripts/backing.sh env)"
+. scripts/lib/registry.sh
+declare -A port health
+while read -r name p h _; do port[$name]=$((p + 21000)); health[$name]=$h; done <<<"$(registry_services)"
+
+work=$(mktemp -d)
+db="bench_compare_$(date +%s)_$$"
+db_url="${DATABASE_URL%/*}/$db"
+pids=()
+stop_all() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+}
+cleanup() {
+  stop_all
+  psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  rabbitmqctl -q delete_queue bench-compare-events >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+psql -q "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
+
+secret="compare-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
+start_build() { # bin-dir label
+  for name in auth user-soap user-lookup; do
+    env DATABASE_URL="$db_url" AMQP_URL="$AMQP_URL" HOST=127.0.0.1 PORT="${port[$name]}" \
+      SECRET_KEY="$secret" PASSWORD_PBKDF2_ITERATIONS="$ITER" LOGIN_MAX_FAILURES_PER_ADDRESS=1000000 \
+      RABBITMQ_QUEUE="bench-compare-events" RUST_LOG=warn "$1/$name" >>"$work/$2.$name.log" 2>&1 &
+    pids+=($!)
+  done
+  for name in auth user-soap user-lookup; do
+    local deadline=$((SECONDS + 60))
+    until curl -fsS "http://127.0.0.1:${port[$name]}${health[$name]}" >/dev/null 2>&1; do
+      [ $SECONDS -lt $deadline ] || { echo "compare: $2 $name not up" >&2; cat "$work/$2.$name.log" >&2; exit 1; }
+      sleep 0.1
+    done
+  done
+}
+
+rps() { # url script(optional)
+  local s="$work/script.lua"
+  { [ -n "${2:-}" ] && cat "bench/wrk/$2"; cat bench/wrk/report.lua; } >"$s"
+  wrk -t2 -c"$C" -d"${SECONDS_PER}s" --timeout 30s -s "$s" "$1" |
+    sed -nE 's/^RESULT rps=([^ ]+) .* errors=([^ ]+).*/\1 \2/p'
+}
+
+# The seeded user (current-format hash), through the new build's user-soap.
+start_build "$new" seed
+curl -fsS -o /dev/null -X POST "http://127.0.0.1:${port[user-soap]}/register" -H 'content-type: text/xml' --data \
+  '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>bench_login</u:username><u:password>bench-password</u:password><u:first_name>B</u:first_name><u:last_name>M</u:last_name><u:dni>bench0</u:dni><u:email>bench@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>'
+stop_all
+
+endpoints=(
+  "user-lookup GET /user/soap|http://127.0.0.1:${port[user-lookup]}/user/soap?username=bench_login|"
+  "user-lookup POST /user/soap (SOAP)|http://127.0.0.1:${port[user-lookup]}/user/soap|lookup_soap.lua"
+  "auth POST /login|http://127.0.0.1:${port[auth]}/login|login.lua"
+  "user-soap POST /register|http://127.0.0.1:${port[user-soap]}/register|register.lua"
+)
+results=$work/results.tsv # build endpoint rps errors
+errors=0
+echo "compare: c=$C, ${SECONDS_PER}s per point, $ROUNDS rounds, PBKDF2 $ITER; old=$old new=$new"
+for round in $(seq "$ROUNDS"); do
+  # Alternate which build goes first, so neither always meets a warmer machine.
+  if [ $((round % 2)) -eq 1 ]; then order="old new"; else order="new old"; fi
+  for build in $order; do
+    if [ "$build" = old ]; then dir=$old; else dir=$new; fi
+    start_build "$dir" "$build"
+    for spec in "${endpoints[@]}"; do
+      IFS='|' read -r label url script <<<"$spec"
+      read -r r e < <(rps "$url" "$script")
+      errors=$((errors + e))
+      printf '%s\t%s\t%s\t%s\n' "$build" "$label" "$r" "$e" >>"$results"
+      printf '  round %d %-3s %-36s %9.1f req/s  errors %s\n' "$round" "$build" "$label" "$r" "$e"
+    done
+    stop_all
+  done
+done
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+echo
+echo "| endpoint (c=$C) | old req/s (median) | new req/s (median) | new/old |"
+echo "|---|---|---|---|"
+for spec in "${endpoints[@]}"; do
+  label=${spec%%|*}
+  o=$(awk -F'\t' -v b=old -v l="$label" '$1 == b && $2 == l {print $3}' "$results" | median)
+  n=$(awk -F'\t' -v b=new -v l="$label" '$1 == b && $2 == l {print $3}' "$results" | median)
+  printf '| %s | %.1f | %.1f | %.2f |\n' "$label" "$o" "$n" "$(echo "$n / $o" | bc -l)"
+done
+echo
+echo "reproduce: bench/compare.sh $old $new   (BENCH_SECONDS=$SECONDS_PER BENCH_CONCURRENCY=$C BENCH_ROUNDS=$ROUNDS BENCH_ITERATIONS=$ITER)"
+[ "$errors" -eq 0 ] || { echo "compare: $errors errors" >&2; exit 1; }
