@@ -16,14 +16,8 @@ const REGISTER: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/e
 /// (status, content type, body, how long it took).
 async fn call(req: reqwest::RequestBuilder) -> (u16, String, String, Duration) {
     let t = Instant::now();
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, ct, resp.text().await.unwrap(), t.elapsed())
+    let (status, ct, body) = hub_testkit::parts(req.send().await.unwrap()).await;
+    (status, ct, body, t.elapsed())
 }
 
 #[tokio::test]

@@ -183,6 +183,24 @@ pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT 1").execute(pool).await.map(drop)
 }
 
+/// [`ping`] for a health endpoint: true when PostgreSQL answers; a failure is logged
+/// (WARN) and never reaches the body.
+pub async fn healthy(pool: &PgPool) -> bool {
+    match ping(pool).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unavailable");
+            false
+        }
+    }
+}
+
+/// A database error as a REST service's [`Failure`](hub_runtime::http::Failure):
+/// `Unavailable` for an outage ([`is_unavailable`]), else `Internal`.
+pub fn failure(e: sqlx::Error) -> hub_runtime::http::Failure {
+    hub_runtime::http::Failure::new(is_unavailable(&e), e)
+}
+
 /// True when the error means "database unavailable" (connection refused or lost, pool
 /// exhausted, timeout) rather than a bad query: the edge answers 503 for these.
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
@@ -235,11 +253,19 @@ pub use sqlx as __sqlx;
 
 /// `impl From<sqlx::Error> for $error`: an outage ([`is_unavailable`]) becomes
 /// `$error::Unavailable`, anything else `$error::Internal`, both holding an
-/// `anyhow::Error`. Every service error enum has these two variants (the edge answers
-/// 503 and 500); the macro keeps the one classification in one place, which a shared
-/// `impl` cannot do (neither the error type nor `From` is this crate's).
+/// `anyhow::Error`; with `($error, $failed)`, `$error::$failed(`[`failure`]`(e))`.
+/// Every service error enum has these (the edge answers 503 and 500); the macro keeps
+/// the one classification in one place, which a shared `impl` cannot do (neither the
+/// error type nor `From` is this crate's).
 #[macro_export]
 macro_rules! impl_from_sqlx_error {
+    ($error:ty, $failed:ident) => {
+        impl ::core::convert::From<$crate::__sqlx::Error> for $error {
+            fn from(e: $crate::__sqlx::Error) -> Self {
+                Self::$failed($crate::failure(e))
+            }
+        }
+    };
     ($error:ty) => {
         impl ::core::convert::From<$crate::__sqlx::Error> for $error {
             fn from(e: $crate::__sqlx::Error) -> Self {

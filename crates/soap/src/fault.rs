@@ -88,56 +88,45 @@ impl Fault {
     /// The fault envelope.
     pub fn to_xml(&self) -> String {
         let reason = escape(&self.reason);
+        let code = match (self.code, self.version) {
+            (FaultCode::VersionMismatch, _) => "VersionMismatch",
+            (FaultCode::MustUnderstand, _) => "MustUnderstand",
+            (FaultCode::Client, SoapVersion::V11) => "Client",
+            (FaultCode::Server, SoapVersion::V11) => "Server",
+            (FaultCode::Client, SoapVersion::V12) => "Sender",
+            (FaultCode::Server, SoapVersion::V12) => "Receiver",
+        };
+        // The detail element: `detail` in 1.1, `env:Detail` in 1.2.
+        let detail = |element: &str| {
+            self.detail
+                .as_deref()
+                .map(|d| format!("<{element}>{d}</{element}>"))
+                .unwrap_or_default()
+        };
         match self.version {
-            SoapVersion::V11 => {
-                let code = match self.code {
-                    FaultCode::VersionMismatch => "VersionMismatch",
-                    FaultCode::MustUnderstand => "MustUnderstand",
-                    FaultCode::Client => "Client",
-                    FaultCode::Server => "Server",
-                };
-                let detail = self
-                    .detail
-                    .as_deref()
-                    .map(|d| format!("<detail>{d}</detail>"))
-                    .unwrap_or_default();
-                format!(
-                    concat!(
-                        r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-                        r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault>"#,
-                        "<faultcode>soapenv:{code}</faultcode><faultstring xml:lang=\"en\">{reason}</faultstring>{detail}",
-                        "</soapenv:Fault></soapenv:Body></soapenv:Envelope>"
-                    ),
-                    code = code,
-                    reason = reason,
-                    detail = detail
-                )
-            }
-            SoapVersion::V12 => {
-                let code = match self.code {
-                    FaultCode::VersionMismatch => "VersionMismatch",
-                    FaultCode::MustUnderstand => "MustUnderstand",
-                    FaultCode::Client => "Sender",
-                    FaultCode::Server => "Receiver",
-                };
-                let detail = self
-                    .detail
-                    .as_deref()
-                    .map(|d| format!("<env:Detail>{d}</env:Detail>"))
-                    .unwrap_or_default();
-                format!(
-                    concat!(
-                        r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-                        r#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body><env:Fault>"#,
-                        "<env:Code><env:Value>env:{code}</env:Value></env:Code>",
-                        "<env:Reason><env:Text xml:lang=\"en\">{reason}</env:Text></env:Reason>{detail}",
-                        "</env:Fault></env:Body></env:Envelope>"
-                    ),
-                    code = code,
-                    reason = reason,
-                    detail = detail
-                )
-            }
+            SoapVersion::V11 => format!(
+                concat!(
+                    r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+                    r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault>"#,
+                    "<faultcode>soapenv:{code}</faultcode><faultstring xml:lang=\"en\">{reason}</faultstring>{detail}",
+                    "</soapenv:Fault></soapenv:Body></soapenv:Envelope>"
+                ),
+                code = code,
+                reason = reason,
+                detail = detail("detail")
+            ),
+            SoapVersion::V12 => format!(
+                concat!(
+                    r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+                    r#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body><env:Fault>"#,
+                    "<env:Code><env:Value>env:{code}</env:Value></env:Code>",
+                    "<env:Reason><env:Text xml:lang=\"en\">{reason}</env:Text></env:Reason>{detail}",
+                    "</env:Fault></env:Body></env:Envelope>"
+                ),
+                code = code,
+                reason = reason,
+                detail = detail("env:Detail")
+            ),
         }
     }
 }

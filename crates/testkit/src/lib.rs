@@ -266,6 +266,11 @@ impl Spawned {
             .unwrap()
     }
 
+    /// `POST {base}{path}`, to be completed and sent.
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(format!("{}{path}", self.base))
+    }
+
     /// Requests to `route` being served now (the `http_requests_in_flight` gauge).
     pub async fn in_flight(&self, route: &str) -> f64 {
         in_flight(&self.http, &self.base, route).await
@@ -275,6 +280,17 @@ impl Spawned {
     pub async fn stop(&mut self) -> anyhow::Result<()> {
         self.running.stop().await
     }
+}
+
+/// (status, content type, body) of `resp`.
+pub async fn parts(resp: reqwest::Response) -> (u16, String, String) {
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, ct, resp.text().await.unwrap())
 }
 
 /// The body of `GET url`, whatever the status.
@@ -456,74 +472,37 @@ pub fn backing(cmd: &str) {
     assert!(status.success(), "backing.sh {cmd} failed");
 }
 
-/// Stops RabbitMQ now and starts it again when dropped, even if the test fails.
-pub struct BrokerDown;
+/// The servers fault tests stop, by their name in `scripts/backing.sh` (which has a
+/// `<name>-stop` and a `<name>-start` for each).
+const SERVERS: [&str; 4] = ["rabbitmq", "postgres", "mongo", "s3"];
 
-impl BrokerDown {
-    /// Stops the broker (returns once its port refuses connections).
+/// Stops the backing server `SERVERS[N]` now and starts it again when dropped, even if
+/// the test fails.
+pub struct Down<const N: usize>;
+
+impl<const N: usize> Down<N> {
+    /// Stops the server (returns once its port refuses connections).
     pub fn stop() -> Self {
-        backing("rabbitmq-stop");
+        backing(&format!("{}-stop", SERVERS[N]));
         Self
     }
 }
 
-impl Drop for BrokerDown {
+impl<const N: usize> Drop for Down<N> {
     fn drop(&mut self) {
-        backing("rabbitmq-start");
+        backing(&format!("{}-start", SERVERS[N]));
     }
 }
 
-/// Stops PostgreSQL now and starts it again when dropped, even if the test fails.
-pub struct DatabaseDown;
-
-impl DatabaseDown {
-    /// Stops the cluster (returns once its port refuses connections).
-    pub fn stop() -> Self {
-        backing("postgres-stop");
-        Self
-    }
-}
-
-impl Drop for DatabaseDown {
-    fn drop(&mut self) {
-        backing("postgres-start");
-    }
-}
-
-/// Stops MongoDB now and starts it again when dropped, even if the test fails.
-pub struct MongoDown;
-
-impl MongoDown {
-    /// Shuts mongod down (returns once its port refuses connections).
-    pub fn stop() -> Self {
-        backing("mongo-stop");
-        Self
-    }
-}
-
-impl Drop for MongoDown {
-    fn drop(&mut self) {
-        backing("mongo-start");
-    }
-}
-
-/// Stops the S3 server now and starts it again when dropped, even if the test fails.
-/// The test server (moto) keeps data in memory: buckets are gone after the restart.
-pub struct S3Down;
-
-impl S3Down {
-    /// Stops the S3 server (returns once its port refuses connections).
-    pub fn stop() -> Self {
-        backing("s3-stop");
-        Self
-    }
-}
-
-impl Drop for S3Down {
-    fn drop(&mut self) {
-        backing("s3-start");
-    }
-}
+/// RabbitMQ stopped (see [`Down`]).
+pub type BrokerDown = Down<0>;
+/// PostgreSQL stopped: the cluster (see [`Down`]).
+pub type DatabaseDown = Down<1>;
+/// MongoDB stopped: mongod shut down (see [`Down`]).
+pub type MongoDown = Down<2>;
+/// The S3 server stopped (see [`Down`]). The test server (moto) keeps data in memory:
+/// buckets are gone after the restart.
+pub type S3Down = Down<3>;
 
 /// The MongoDB URI of the test server (`MONGODB_URI`, set by `scripts/backing.sh env`).
 pub fn mongodb_uri() -> String {

@@ -5,7 +5,7 @@
 //! cause chain, and answered with an opaque 500. Database outages answer 503 fast.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use hub_runtime::http::JsonError;
+use hub_runtime::http::{Failure, JsonError};
 
 /// `Result` with [`ApiError`].
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -38,12 +38,9 @@ pub enum ApiError {
     /// given number of seconds.
     #[error("Too many failed login attempts; try again later")]
     TooManyAttempts(u64),
-    /// 503: a backing service is down or saturated; retry later.
-    #[error("Service temporarily unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// 500: a bug or an unexpected failure.
-    #[error("Internal server error")]
-    Internal(#[source] anyhow::Error),
+    /// 503 when a backing service is down or saturated (retry later), else 500.
+    #[error("{}", .0.text("Service temporarily unavailable", "Internal server error"))]
+    Failed(#[from] Failure),
 }
 
 impl JsonError for ApiError {
@@ -59,8 +56,7 @@ impl JsonError for ApiError {
             Self::TokenMissing => StatusCode::FORBIDDEN,
             Self::UserNotFound => StatusCode::NOT_FOUND,
             Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Failed(failure) => failure.status(),
         }
     }
 
@@ -71,24 +67,22 @@ impl JsonError for ApiError {
     }
 }
 
-hub_db::impl_from_sqlx_error!(ApiError);
+hub_db::impl_from_sqlx_error!(ApiError, Failed);
 
 impl From<hub_events::outbox::OutboxError> for ApiError {
     fn from(e: hub_events::outbox::OutboxError) -> Self {
         match e {
             hub_events::outbox::OutboxError::Db(db) => db.into(),
-            other => Self::Internal(other.into()),
+            other => Failure::Internal(other.into()).into(),
         }
     }
 }
 
 impl From<hub_identity::pool::HashPoolError> for ApiError {
     fn from(e: hub_identity::pool::HashPoolError) -> Self {
-        match e {
-            hub_identity::pool::HashPoolError::Busy => Self::Unavailable(e.into()),
-            hub_identity::pool::HashPoolError::Failed => Self::Internal(e.into()),
-        }
+        let busy = matches!(e, hub_identity::pool::HashPoolError::Busy);
+        Failure::new(busy, e).into()
     }
 }
 
-hub_runtime::impl_json_error_response!(ApiError);
+hub_runtime::impl_json_error_response!(ApiError, Failed);

@@ -6,7 +6,7 @@
 //! answers 503 fast, so callers know to retry.
 
 use axum::http::StatusCode;
-use hub_runtime::http::JsonError;
+use hub_runtime::http::{Failure, JsonError};
 
 /// `Result` with [`ApiError`].
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -26,12 +26,9 @@ pub enum ApiError {
     /// 404: the user has no session with a timestamp.
     #[error("No sessions found for this user.")]
     NoSessions,
-    /// 503: PostgreSQL or MongoDB is down or too slow; retry later.
-    #[error("Service temporarily unavailable.")]
-    Unavailable(#[source] anyhow::Error),
-    /// 500: a bug or an unexpected failure.
-    #[error("An internal server error occurred.")]
-    Internal(#[source] anyhow::Error),
+    /// 503 when PostgreSQL or MongoDB is down or too slow (retry later), else 500.
+    #[error("{}", .0.text("Service temporarily unavailable.", "An internal server error occurred."))]
+    Failed(#[from] Failure),
 }
 
 impl JsonError for ApiError {
@@ -41,24 +38,19 @@ impl JsonError for ApiError {
         match self {
             Self::MissingUsername | Self::RepeatedUsername => StatusCode::BAD_REQUEST,
             Self::UserNotFound | Self::NoSessions => StatusCode::NOT_FOUND,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Failed(failure) => failure.status(),
         }
     }
 }
 
-hub_db::impl_from_sqlx_error!(ApiError);
+hub_db::impl_from_sqlx_error!(ApiError, Failed);
 
 impl From<mongodb::error::Error> for ApiError {
     fn from(e: mongodb::error::Error) -> Self {
         // Only the kind: a driver message may echo parts of the connection string.
         let cause = anyhow::anyhow!("MongoDB error ({})", hub_mongo::kind_name(&e));
-        if hub_mongo::is_unavailable(&e) {
-            Self::Unavailable(cause)
-        } else {
-            Self::Internal(cause)
-        }
+        Self::Failed(Failure::new(hub_mongo::is_unavailable(&e), cause))
     }
 }
 
-hub_runtime::impl_json_error_response!(ApiError);
+hub_runtime::impl_json_error_response!(ApiError, Failed);

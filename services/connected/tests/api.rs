@@ -124,13 +124,7 @@ async fn a_missing_or_empty_username_gives_400_as_the_original() {
         "/last-connection?user=ana",
         "/last-connection?username[]=ana",
     ] {
-        let (status, body) = json_body(app.get(path).await).await;
-        assert_eq!(status, 400, "{path}");
-        assert_eq!(
-            body,
-            json!({"error": "Username must be provided."}),
-            "{path}"
-        );
+        app.assert_400(path, "Username must be provided.").await;
     }
     app.cleanup().await;
 }
@@ -144,13 +138,8 @@ async fn a_repeated_username_gives_400_instead_of_guessing_which_one() {
         "/last-connection?username=gus&username=nobody",
         "/last-connection?username=&username=gus",
     ] {
-        let (status, body) = json_body(app.get(path).await).await;
-        assert_eq!(status, 400, "{path}");
-        assert_eq!(
-            body,
-            json!({"error": "Username must be provided only once."}),
-            "{path}"
-        );
+        app.assert_400(path, "Username must be provided only once.")
+            .await;
     }
     app.cleanup().await;
 }
@@ -262,13 +251,8 @@ async fn unknown_paths_and_methods_answer_in_the_error_shape() {
     let app = TestApp::spawn().await;
     let (status, body) = json_body(app.get("/nope").await).await;
     assert_eq!((status, body), (404, json!({"error": "Not found"})));
-    let resp = app
-        .http
-        .post(format!("{}/last-connection?username=x", app.base))
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = json_body(resp).await;
+    let resp = app.post("/last-connection?username=x").send().await;
+    let (status, body) = json_body(resp.unwrap()).await;
     assert_eq!(
         (status, body),
         (405, json!({"error": "Method not allowed"}))

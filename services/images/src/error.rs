@@ -6,7 +6,7 @@
 //! once, with its cause, and answered with an opaque 500.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use hub_runtime::http::JsonError;
+use hub_runtime::http::{Failure, JsonError};
 
 use crate::store::StoreError;
 
@@ -40,12 +40,9 @@ pub enum ApiError {
     /// 401: any other token problem.
     #[error("Invalid token")]
     InvalidToken,
-    /// 503: S3 is down or overloaded; retry later.
-    #[error("Storage temporarily unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// 500: a bug or an unexpected failure.
-    #[error("Internal server error")]
-    Internal(#[source] anyhow::Error),
+    /// 503 when S3 is down or overloaded (retry later), else 500.
+    #[error("{}", .0.text("Storage temporarily unavailable", "Internal server error"))]
+    Failed(#[from] Failure),
 }
 
 impl JsonError for ApiError {
@@ -59,8 +56,7 @@ impl JsonError for ApiError {
             Self::TokenMissing | Self::TokenExpired | Self::InvalidToken => {
                 StatusCode::UNAUTHORIZED
             }
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Failed(failure) => failure.status(),
         }
     }
 
@@ -76,13 +72,10 @@ impl JsonError for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(_) => Self::Unavailable(e.into()),
-            // Only reachable when putting the bucket back failed in a way S3 called
-            // "no such bucket" again: an internal problem, not the client's.
-            StoreError::NoSuchBucket | StoreError::Failed(_) => Self::Internal(e.into()),
-        }
+        // `NoSuchBucket` is only reachable when putting the bucket back failed in a way
+        // S3 called "no such bucket" again: an internal problem, not the client's.
+        Self::Failed(Failure::new(matches!(e, StoreError::Unavailable(_)), e))
     }
 }
 
-hub_runtime::impl_json_error_response!(ApiError);
+hub_runtime::impl_json_error_response!(ApiError, Failed);

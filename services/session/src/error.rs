@@ -7,7 +7,7 @@
 //! is down or saturated answers 503 fast.
 
 use axum::http::StatusCode;
-use hub_runtime::http::JsonError;
+use hub_runtime::http::{Failure, JsonError};
 
 /// `Result` with [`ApiError`].
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -36,12 +36,9 @@ pub enum ApiError {
     /// 409: `PUT` cannot set `data.text` because the stored `data` is not an object.
     #[error("Session data is not an object; replace it with POST /api/sessions")]
     DataNotAnObject,
-    /// 503: a backing server is down or saturated; retry later.
-    #[error("Service temporarily unavailable")]
-    Unavailable(#[source] anyhow::Error),
-    /// 500: a bug or an unexpected failure.
-    #[error("Internal server error")]
-    Internal(#[source] anyhow::Error),
+    /// 503 when a backing server is down or saturated (retry later), else 500.
+    #[error("{}", .0.text("Service temporarily unavailable", "Internal server error"))]
+    Failed(#[from] Failure),
 }
 
 impl JsonError for ApiError {
@@ -54,22 +51,17 @@ impl JsonError for ApiError {
             Self::InvalidToken | Self::UnknownUser => StatusCode::UNAUTHORIZED,
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::DataNotAnObject => StatusCode::CONFLICT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Failed(failure) => failure.status(),
         }
     }
 }
 
-hub_db::impl_from_sqlx_error!(ApiError);
+hub_db::impl_from_sqlx_error!(ApiError, Failed);
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        if e.is_unavailable() {
-            Self::Unavailable(e.into())
-        } else {
-            Self::Internal(e.into())
-        }
+        Self::Failed(Failure::new(e.is_unavailable(), e))
     }
 }
 
-hub_runtime::impl_json_error_response!(ApiError);
+hub_runtime::impl_json_error_response!(ApiError, Failed);

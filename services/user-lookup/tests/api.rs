@@ -1,6 +1,7 @@
 //! user-lookup's contract against a real PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use hub_testkit::parts;
 use user_lookup::UserLookup;
 use uuid::Uuid;
 
@@ -32,44 +33,36 @@ impl TestApp {
     }
 
     async fn get(&self, path_and_query: &str) -> (u16, String, String) {
-        let resp = self
-            .http
-            .get(format!("{}{path_and_query}", self.base))
-            .send()
-            .await
-            .unwrap();
-        parts(resp).await
+        parts(self.service.get(path_and_query).await).await
     }
 
     async fn soap(&self, content_type: &str, body: String) -> (u16, String, String) {
-        let resp = self
-            .http
-            .post(format!("{}/user/soap", self.base))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        parts(resp).await
+        let request = self.service.post("/user/soap");
+        let resp = request.header("content-type", content_type).body(body);
+        parts(resp.send().await.unwrap()).await
     }
-}
 
-async fn parts(resp: reqwest::Response) -> (u16, String, String) {
-    let status = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, ct, resp.text().await.unwrap())
+    /// Seeds `username`, then GETs `path_and_query`, which must find it: 200 as
+    /// `content_type`. The seeded id and the body.
+    async fn found(
+        &self,
+        username: &str,
+        path_and_query: &str,
+        content_type: &str,
+    ) -> (Uuid, String) {
+        let id = self.insert(username).await;
+        let (status, ct, body) = self.get(path_and_query).await;
+        assert_eq!((status, ct.as_str()), (200, content_type));
+        (id, body)
+    }
 }
 
 #[tokio::test]
 async fn the_legacy_get_answers_the_original_envelope_byte_for_byte() {
     let app = TestApp::spawn().await;
-    let id = app.insert("jdoe").await;
-    let (status, ct, body) = app.get("/user/soap?username=jdoe").await;
-    assert_eq!((status, ct.as_str()), (200, "text/xml"));
+    let (id, body) = app
+        .found("jdoe", "/user/soap?username=jdoe", "text/xml")
+        .await;
     assert_eq!(
         body,
         format!(
@@ -183,9 +176,13 @@ async fn the_soap_operation_answers_in_the_request_version() {
 #[tokio::test]
 async fn the_http_get_binding_answers_the_bare_element() {
     let app = TestApp::spawn().await;
-    let id = app.insert("lee").await;
-    let (s, ct, body) = app.get("/user/lookup?username=lee").await;
-    assert_eq!((s, ct.as_str()), (200, "text/xml; charset=utf-8"));
+    let (id, body) = app
+        .found(
+            "lee",
+            "/user/lookup?username=lee",
+            "text/xml; charset=utf-8",
+        )
+        .await;
     assert_eq!(
         body,
         format!(

@@ -91,18 +91,79 @@ pub fn json_error_response<E: JsonError>(error: &E, cause: Cause<'_>) -> Respons
     resp
 }
 
-/// `impl IntoResponse` for a [`JsonError`] enum whose `Unavailable(anyhow::Error)` and
-/// `Internal(anyhow::Error)` variants are the server's failures (logged at WARN and
-/// ERROR); every other variant is the caller's mistake (not logged). A macro because
+/// A REST service's failure on its own side, the one variant of its error enum that
+/// is not the caller's mistake: a backing server down or saturated (503, logged at
+/// WARN) or anything unexpected (500, logged at ERROR). The body carries only the
+/// service's fixed text for each ([`Failure::text`]), never the cause.
+#[derive(Debug)]
+pub enum Failure {
+    /// 503: a backing server is down or saturated; retry later.
+    Unavailable(anyhow::Error),
+    /// 500: a bug or an unexpected failure.
+    Internal(anyhow::Error),
+}
+
+impl Failure {
+    /// `Unavailable` when `unavailable` (the backing client's own classification of
+    /// `cause`), else `Internal`.
+    pub fn new(unavailable: bool, cause: impl Into<anyhow::Error>) -> Self {
+        if unavailable {
+            Self::Unavailable(cause.into())
+        } else {
+            Self::Internal(cause.into())
+        }
+    }
+
+    /// 503 or 500.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The service's text for this failure: `unavailable` or `internal`.
+    pub fn text<'a>(&self, unavailable: &'a str, internal: &'a str) -> &'a str {
+        match self {
+            Self::Unavailable(_) => unavailable,
+            Self::Internal(_) => internal,
+        }
+    }
+
+    /// What to log for it.
+    pub fn cause(&self) -> Cause<'_> {
+        match self {
+            Self::Unavailable(e) => Cause::Unavailable(e),
+            Self::Internal(e) => Cause::Internal(e),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text("backing service unavailable", "internal error"))
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Unavailable(e) | Self::Internal(e) => Some(e.as_ref()),
+        }
+    }
+}
+
+/// `impl IntoResponse` for a [`JsonError`] enum: with `(ApiError, Failed)`, its
+/// `Failed(`[`Failure`]`)` variant is the server's failure (logged at WARN or ERROR);
+/// every other variant is the caller's mistake (not logged). A macro because
 /// `IntoResponse` is axum's trait: no shared blanket `impl` may name it.
 #[macro_export]
 macro_rules! impl_json_error_response {
-    ($error:ty) => {
+    ($error:ty, $failed:ident) => {
         impl $crate::http::__axum::response::IntoResponse for $error {
             fn into_response(self) -> $crate::http::__axum::response::Response {
                 let cause = match &self {
-                    Self::Unavailable(e) => $crate::http::Cause::Unavailable(e),
-                    Self::Internal(e) => $crate::http::Cause::Internal(e),
+                    Self::$failed(failure) => failure.cause(),
                     _ => $crate::http::Cause::Client,
                 };
                 $crate::http::json_error_response(&self, cause)

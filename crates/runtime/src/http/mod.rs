@@ -10,6 +10,7 @@
 
 mod errors;
 mod headers;
+mod health;
 mod metrics;
 mod request_id;
 
@@ -33,10 +34,11 @@ use tower_http::{
 #[doc(hidden)]
 pub use axum as __axum;
 pub use errors::{
-    Cause, ErrorRenderer, JsonError, Verbatim, json_error, json_error_response, json_renderer,
-    json_renderer_for, verbatim,
+    Cause, ErrorRenderer, Failure, JsonError, Verbatim, json_error, json_error_response,
+    json_renderer, json_renderer_for, verbatim,
 };
 pub use headers::{bearer_token, declares_json, media_type};
+pub use health::{KeyOrder, health_json, health_legacy};
 pub use request_id::{REQUEST_ID, RequestId};
 
 use crate::config::{ConfigError, Vars};

@@ -8,7 +8,7 @@ use axum::{
     extract::{ConnectInfo, State},
     http::HeaderMap,
 };
-use hub_runtime::http::RequestId;
+use hub_runtime::http::{Failure, RequestId};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -77,9 +77,9 @@ impl From<LoginError> for ApiError {
             LoginError::Db(e) => e.into(),
             LoginError::Outbox(e) => e.into(),
             LoginError::Hashing(e) => e.into(),
-            LoginError::Token(e) => Self::Internal(e),
+            LoginError::Token(e) => Failure::Internal(e).into(),
             // Only a runtime shutting down cancels the write: a retry elsewhere will do.
-            LoginError::Interrupted(e) => Self::Unavailable(e.into()),
+            LoginError::Interrupted(e) => Failure::Unavailable(e.into()).into(),
         }
     }
 }

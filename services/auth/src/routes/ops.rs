@@ -1,13 +1,8 @@
 //! Health and the original's diagnostic endpoints.
 
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
+use axum::{Json, extract::State, response::Response};
 use hub_events::{catalogue::TestEvent, outbox};
-use hub_runtime::http::RequestId;
+use hub_runtime::http::{KeyOrder, RequestId, health_json};
 use serde_json::{Value, json};
 
 use crate::{error::ApiResult, state::AppState};
@@ -21,17 +16,11 @@ use crate::{error::ApiResult, state::AppState};
     (status = 500, description = "`{\"error\",\"status\":\"unhealthy\"}`"),
 ))]
 pub async fn health(State(state): State<AppState>) -> Response {
-    match hub_db::ping(&state.pool).await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "healthy" }))).into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database unavailable");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({ "error": "database unavailable", "status": "unhealthy" })),
-            )
-                .into_response()
-        }
-    }
+    let healthy = hub_db::healthy(&state.pool).await;
+    health_json(
+        (!healthy).then_some("database unavailable"),
+        KeyOrder::Sorted,
+    )
 }
 
 /// `GET /health`: the same check as [`health`], at the path every service shares.

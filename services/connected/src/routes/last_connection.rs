@@ -5,6 +5,7 @@ use axum::{
     extract::{Query, State},
 };
 use chrono::{SecondsFormat, Utc};
+use hub_runtime::http::Failure;
 use serde::Serialize;
 
 use crate::{
@@ -74,7 +75,7 @@ pub async fn last_connection(
         store::sessions::latest(&state.sessions, &user_id),
     )
     .await
-    .map_err(|_| ApiError::Unavailable(anyhow::anyhow!("MongoDB query timed out")))??;
+    .map_err(|_| Failure::Unavailable(anyhow::anyhow!("MongoDB query timed out")))??;
     let at = session
         .and_then(|s| s.last_connection())
         .ok_or(ApiError::NoSessions)?;

@@ -1,12 +1,7 @@
 //! Health.
 
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
-use serde_json::json;
+use axum::{extract::State, response::Response};
+use hub_runtime::http::{KeyOrder, health_json};
 
 use crate::state::AppState;
 
@@ -46,19 +41,13 @@ pub async fn health(State(state): State<AppState>) -> Response {
             false
         }
     };
-    let error = match (pg_ok, mongo_ok) {
-        (true, true) => {
-            return (StatusCode::OK, Json(json!({ "status": "healthy" }))).into_response();
-        }
-        (false, true) => "PostgreSQL unavailable",
-        (true, false) => "MongoDB unavailable",
-        (false, false) => "PostgreSQL and MongoDB unavailable",
+    let down = match (pg_ok, mongo_ok) {
+        (true, true) => None,
+        (false, true) => Some("PostgreSQL unavailable"),
+        (true, false) => Some("MongoDB unavailable"),
+        (false, false) => Some("PostgreSQL and MongoDB unavailable"),
     };
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({ "status": "unhealthy", "error": error })),
-    )
-        .into_response()
+    health_json(down, KeyOrder::AsWritten)
 }
 
 /// `GET /health`: the same check as [`health`], at the path every service shares.

@@ -78,6 +78,13 @@ impl TestApp {
         json_body(self.get(&path).await).await
     }
 
+    /// `GET path` answers 400 `{"error": message}`.
+    pub async fn assert_400(&self, path: &str, message: &str) {
+        let (status, body) = json_body(self.get(path).await).await;
+        assert_eq!(status, 400, "{path}");
+        assert_eq!(body, serde_json::json!({ "error": message }), "{path}");
+    }
+
     /// Drops the test's MongoDB database (PostgreSQL ones are dropped by scripts/test.sh).
     pub async fn cleanup(self) {
         self.mongo.drop().await.unwrap();

@@ -18,6 +18,7 @@ use axum::{
 };
 use bytes::Bytes;
 use hub_identity::jwt::TokenError;
+use hub_runtime::http::Failure;
 use serde::Serialize;
 
 use crate::{
@@ -127,7 +128,7 @@ pub async fn upload_image(
         .clone()
         .acquire_owned()
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|e| Failure::Internal(e.into()))?;
     // The request's length bounds the file's: it sizes the part buffer in one allocation
     // (never above one part), instead of growing it by copies.
     let receiver = Receiver::new(&state, &key, content_length(&headers));

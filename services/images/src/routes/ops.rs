@@ -1,12 +1,7 @@
 //! Health.
 
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
-use serde_json::json;
+use axum::{extract::State, response::Response};
+use hub_runtime::http::{KeyOrder, health_json};
 
 use crate::state::AppState;
 
@@ -18,17 +13,14 @@ use crate::state::AppState;
     (status = 500, description = "`{\"error\":\"storage unavailable\",\"status\":\"unhealthy\"}`"),
 ))]
 pub async fn health(State(state): State<AppState>) -> Response {
-    match state.store.check().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "healthy" }))),
+    let down = match state.store.check().await {
+        Ok(()) => None,
         Err(e) => {
             tracing::warn!(error = %e, "health check: S3 unavailable");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({ "error": "storage unavailable", "status": "unhealthy" })),
-            )
+            Some("storage unavailable")
         }
-    }
-    .into_response()
+    };
+    health_json(down, KeyOrder::Sorted)
 }
 
 /// `GET /health`: the same check as [`health`], at the path every service shares.

@@ -1,12 +1,7 @@
 //! Health.
 
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
-use serde_json::json;
+use axum::{extract::State, response::Response};
+use hub_runtime::http::{KeyOrder, health_json};
 
 use crate::state::AppState;
 
@@ -20,28 +15,22 @@ use crate::state::AppState;
 ))]
 pub async fn health(State(state): State<AppState>) -> Response {
     let (mongo, pg) = tokio::join!(state.sessions.ping(), hub_db::ping(&state.pool));
-    let error = match (mongo, pg) {
-        (Ok(()), Ok(())) => {
-            return (StatusCode::OK, Json(json!({ "status": "healthy" }))).into_response();
-        }
+    let down = match (mongo, pg) {
+        (Ok(()), Ok(())) => None,
         (Err(m), Err(p)) => {
             tracing::warn!(mongo.error = %m, db.error = %p, "health check: MongoDB and PostgreSQL unavailable");
-            "MongoDB and PostgreSQL unavailable"
+            Some("MongoDB and PostgreSQL unavailable")
         }
         (Err(m), Ok(())) => {
             tracing::warn!(mongo.error = %m, "health check: MongoDB unavailable");
-            "MongoDB unavailable"
+            Some("MongoDB unavailable")
         }
         (Ok(()), Err(p)) => {
             tracing::warn!(db.error = %p, "health check: PostgreSQL unavailable");
-            "PostgreSQL unavailable"
+            Some("PostgreSQL unavailable")
         }
     };
-    (
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({ "status": "unhealthy", "error": error })),
-    )
-        .into_response()
+    health_json(down, KeyOrder::AsWritten)
 }
 
 /// `GET /health`: the same check as [`health`], at the path every service shares.

@@ -3,7 +3,7 @@
 use axum::{
     Extension,
     extract::{RawQuery, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
 use hub_soap::{Fault, SoapVersion, wsdl};
@@ -13,18 +13,12 @@ use crate::state::AppState;
 /// `GET /user-soap/health` and `/health`, with the original's bodies (without the
 /// driver's message, which leaked internals).
 pub async fn health(State(state): State<AppState>) -> Response {
-    let html = [(header::CONTENT_TYPE, "text/html;charset=utf-8")];
-    match hub_db::ping(&state.pool).await {
-        Ok(()) => (StatusCode::OK, html, "Service is healthy").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database unavailable");
-            hub_runtime::http::verbatim((
-                StatusCode::INTERNAL_SERVER_ERROR,
-                html,
-                "Database connection failed",
-            ))
-        }
-    }
+    hub_runtime::http::health_legacy(
+        hub_db::healthy(&state.pool).await,
+        "text/html;charset=utf-8",
+        "Service is healthy",
+        "Database connection failed",
+    )
 }
 
 /// `GET /register?wsdl` (or `?WSDL`); any other GET is a 405 Fault.

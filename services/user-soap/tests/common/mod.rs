@@ -119,16 +119,7 @@ impl TestApp {
     }
 }
 
-/// (status, content type, body).
-pub async fn parts(resp: reqwest::Response) -> (u16, String, String) {
-    let status = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (status, ct, resp.text().await.unwrap())
-}
+pub use hub_testkit::parts;
 
 /// The id the original's clients extract with `/<us:id>(.*?)<\/us:id>/`.
 pub fn extract_id(body: &str) -> Option<String> {
