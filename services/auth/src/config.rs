@@ -9,7 +9,7 @@ use hub_events::{catalogue::queues, relay::RelayConfig};
 use hub_identity::pool::HashSettings;
 use hub_runtime::{
     config::{ConfigError, Vars},
-    http::HttpConfig,
+    http::{HttpConfig, client_ip::ProxyTrust},
     service::{Service as _, ServiceConfig},
 };
 use secrecy::SecretString;
@@ -30,7 +30,7 @@ pub struct Config {
     /// a successful login. Turn off while an original service that only knows the legacy
     /// format still reads the same table.
     pub rehash_on_login: bool,
-    /// Brute-force throttle (`LOGIN_*`, `TRUST_FORWARDED_FOR`).
+    /// Brute-force throttle (`LOGIN_*`, `TRUSTED_PROXIES`).
     pub throttle: ThrottleConfig,
     /// `RABBITMQ_QUEUE` (default `auth-events`).
     pub queue: String,
@@ -63,26 +63,29 @@ impl ServiceConfig for Config {
     }
 }
 
-/// Login brute-force throttling: failures are counted per username and per client
-/// address in PostgreSQL (so every instance agrees); a key over its limit gets 429
-/// with `Retry-After` until its lockout ends. Other users' logins are unaffected
-/// unless they share the blocked address.
-#[derive(Debug, Clone, Copy)]
+/// Login brute-force throttling: attempts are counted per account (a username and its
+/// email are one account), per login string and per client address in PostgreSQL, so
+/// every instance agrees; each is reserved before the password check, atomically with
+/// the limit (see `store::throttle`). A key at its limit gets 429 with `Retry-After`
+/// until its lockout ends. Other users' logins are unaffected unless they share the
+/// blocked address.
+#[derive(Debug, Clone)]
 pub struct ThrottleConfig {
-    /// `LOGIN_MAX_FAILURES_PER_USER` (default 5) within the window.
+    /// `LOGIN_MAX_FAILURES_PER_USER` (default 5) within the window, per account and per
+    /// login string.
     pub per_user: Limit,
     /// `LOGIN_MAX_FAILURES_PER_ADDRESS` (default 50) within the window.
     pub per_address: Limit,
-    /// `TRUST_FORWARDED_FOR` (default false): take the client address from the first
-    /// `X-Forwarded-For` entry. Only behind a proxy that sets it; otherwise a client
-    /// could pick its own address.
-    pub trust_forwarded_for: bool,
+    /// Whose forwarding headers name the client (`TRUSTED_PROXIES`,
+    /// `CLIENT_ADDRESS_HEADER`, deprecated `TRUST_FORWARDED_FOR`); by default none,
+    /// and the peer address is the client.
+    pub proxies: ProxyTrust,
 }
 
 impl ThrottleConfig {
     /// Reads `LOGIN_MAX_FAILURES_PER_USER`, `LOGIN_MAX_FAILURES_PER_ADDRESS`,
     /// `LOGIN_FAILURE_WINDOW_SECS` (default 900), `LOGIN_LOCKOUT_SECS` (default 900) and
-    /// `TRUST_FORWARDED_FOR`.
+    /// the proxy settings.
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         let window = vars.seconds_or("LOGIN_FAILURE_WINDOW_SECS", Duration::from_secs(900))?;
         let lockout = vars.seconds_or("LOGIN_LOCKOUT_SECS", Duration::from_secs(900))?;
@@ -100,7 +103,7 @@ impl ThrottleConfig {
         Ok(Self {
             per_user: limit("LOGIN_MAX_FAILURES_PER_USER", 5)?,
             per_address: limit("LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
-            trust_forwarded_for: vars.bool_or("TRUST_FORWARDED_FOR", false)?,
+            proxies: ProxyTrust::from_vars(vars)?,
         })
     }
 }

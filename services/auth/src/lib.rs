@@ -51,12 +51,13 @@ impl service::Service for Auth {
 
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
     async fn state(config: &Config) -> anyhow::Result<AppState> {
+        config.throttle.proxies.warn_if_deprecated();
         let pool = config.db.connect(Self::NAME).await?;
         Ok(AppState {
             pool,
             hashing: HashPool::new(config.hashing),
             rehash_on_login: config.rehash_on_login,
-            throttle: config.throttle,
+            throttle: config.throttle.clone(),
             jwt: JwtKeys::new(&config.jwt_secret, config.token_ttl),
             queue: config.queue.as_str().into(),
         })
@@ -76,7 +77,7 @@ impl service::Service for Auth {
             )),
             Box::pin(prune_throttle(
                 state.pool.clone(),
-                config.throttle,
+                config.throttle.clone(),
                 shutdown.clone(),
             )),
         ]

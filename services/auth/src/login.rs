@@ -1,5 +1,5 @@
-//! The login use case: throttle, user lookup, password check, the attempt's record
-//! (counters, event, hash upgrade) and the token.
+//! The login use case: user lookup, throttle reservation, password check, the
+//! attempt's record (counters, event, hash upgrade) and the token.
 //!
 //! No HTTP here: `routes::login` turns a request into [`Credentials`] and a
 //! [`ClientAddr`], and [`Issued`] or [`LoginError`] into a response.
@@ -18,7 +18,7 @@ use crate::{
     config::ThrottleConfig,
     state::AppState,
     store::{
-        throttle,
+        throttle::{self, OnSuccess, Reservation},
         users::{self, User},
     },
 };
@@ -72,9 +72,12 @@ pub enum LoginError {
 /// Checks `creds` and issues a token, recording the attempt either way (`UserLoggedIn`
 /// or `UserLoginFailed` in the outbox, `correlation_id` on the event).
 ///
-/// The writes run to completion even if the returned future is dropped (a client that
-/// hangs up): a `begin()` cut short would hand its connection back to the pool inside
-/// a transaction.
+/// The attempt is charged, before any password work and atomically with the limit
+/// check, to the account the login names (or to the login string when it names none),
+/// to the login string, and to the client address; see [`throttle`]. The writes run to
+/// completion even if the returned future is dropped (a client that hangs up): a
+/// `begin()` cut short would hand its connection back to the pool inside a
+/// transaction.
 pub async fn login(
     state: &AppState,
     from: ClientAddr,
@@ -82,24 +85,9 @@ pub async fn login(
     correlation_id: String,
 ) -> Result<Issued, LoginError> {
     let Credentials { login, password } = creds;
-    let keys = Keys {
-        user: throttle_user_key(&login),
-        addr: format!("addr:{}", from.0),
-    };
-
-    // Throttle before any hashing: a blocked key costs one indexed read.
-    {
-        let mut conn = state.pool.acquire().await?;
-        if let Some(secs) =
-            throttle::blocked_for(&mut conn, &[keys.user.clone(), keys.addr.clone()]).await?
-        {
-            tracing::info!(retry_after = secs, "login throttled");
-            return Err(LoginError::Throttled(secs));
-        }
-    }
 
     // PostgreSQL text cannot hold NUL, so such a login names no user; skip the query
-    // (it would fail) but not the hashing work.
+    // (it would fail) but not the throttle or the hashing work.
     let user = if login.contains('\0') {
         None
     } else {
@@ -107,6 +95,17 @@ pub async fn login(
         users::find_by_login(&mut conn, &login).await?
     };
 
+    let keys = throttle_keys(&login, user.as_ref(), from, &state.throttle);
+    let reservation =
+        match hub_db::to_completion(throttle::reserve(state.pool.clone(), keys)).await?? {
+            Ok(reservation) => reservation,
+            Err(secs) => {
+                tracing::info!(retry_after = secs, "login throttled");
+                return Err(LoginError::Throttled(secs));
+            }
+        };
+
+    // From here on, an early return drops `reservation`, which gives it back.
     let stored = user.as_ref().map(|u| u.password.clone());
     let pw = password.clone();
     let verdict = state
@@ -118,13 +117,14 @@ pub async fn login(
         pool: state.pool.clone(),
         queue: state.queue.clone(),
         correlation_id,
+        reservation,
     };
     match (verdict, user) {
         (Verification::Valid { needs_rehash }, Some(user)) => {
-            succeed(state, record, user, password, needs_rehash, keys.user).await
+            succeed(state, record, user, password, needs_rehash).await
         }
         _ => {
-            hub_db::to_completion(record.failure(login, keys, state.throttle)).await??;
+            hub_db::to_completion(record.failure(login)).await??;
             tracing::info!("login failed");
             Err(LoginError::InvalidCredentials)
         }
@@ -138,7 +138,6 @@ async fn succeed(
     user: User,
     password: SecretString,
     needs_rehash: bool,
-    user_key: String,
 ) -> Result<Issued, LoginError> {
     let upgrade = needs_rehash && state.rehash_on_login;
     let upgraded = if upgrade {
@@ -156,17 +155,41 @@ async fn succeed(
         .sign(&state.jwt.claims_for(user.id, &user.username))
         .map_err(|e| LoginError::Token(e.into()))?;
     let id = user.id;
-    hub_db::to_completion(record.success(user, upgraded, user_key)).await??;
+    hub_db::to_completion(record.success(user, upgraded)).await??;
     tracing::info!(user.id = %id, password.upgraded = upgrade, "login succeeded");
     Ok(Issued { token })
 }
 
-/// The throttle keys of one attempt.
-struct Keys {
-    /// Digest of the lower-cased login (see [`throttle_user_key`]).
-    user: String,
-    /// The client address.
-    addr: String,
+/// The counters one attempt is charged to: the account once the login names one, the
+/// login string (so a spelling that names no account is limited too, and a username
+/// and its email share the account's count), and the client address.
+fn throttle_keys(
+    login: &str,
+    user: Option<&User>,
+    from: ClientAddr,
+    limits: &ThrottleConfig,
+) -> Vec<throttle::Key> {
+    let key = |name: String, limit, on_success| throttle::Key {
+        name,
+        limit,
+        on_success,
+    };
+    let mut keys = vec![
+        key(throttle_user_key(login), limits.per_user, OnSuccess::Clear),
+        key(
+            format!("addr:{}", from.0),
+            limits.per_address,
+            OnSuccess::Release,
+        ),
+    ];
+    if let Some(user) = user {
+        keys.push(key(
+            format!("account:{}", user.id),
+            limits.per_user,
+            OnSuccess::Clear,
+        ));
+    }
+    keys
 }
 
 /// Everything the writing half of an attempt needs, owned, so that it can run in its
@@ -175,17 +198,13 @@ struct Record {
     pool: PgPool,
     queue: Arc<str>,
     correlation_id: String,
+    reservation: Reservation,
 }
 
 impl Record {
     /// `UserLoggedIn` in the same transaction as the hash upgrade, so the event exists
-    /// iff the upgrade does; the username's failures are forgotten with them.
-    async fn success(
-        self,
-        user: User,
-        upgraded: Option<String>,
-        user_key: String,
-    ) -> Result<(), LoginError> {
+    /// iff the upgrade does; the account's failures are forgotten with them.
+    async fn success(self, user: User, upgraded: Option<String>) -> Result<(), LoginError> {
         let mut tx = self.pool.begin().await?;
         if let Some(new_hash) = upgraded
             && !users::replace_password(&mut tx, user.id, &user.password, &new_hash).await?
@@ -198,33 +217,29 @@ impl Record {
             email: user.email,
         };
         outbox::enqueue(&mut tx, &self.queue, &event, Some(&self.correlation_id)).await?;
-        throttle::clear(&mut tx, &user_key).await?;
+        self.reservation.succeed(&mut tx).await?;
         tx.commit().await?;
+        self.reservation.settled();
         Ok(())
     }
 
     /// Counters and event commit together: a failure is counted iff it is recorded.
-    async fn failure(
-        self,
-        login: String,
-        keys: Keys,
-        limits: ThrottleConfig,
-    ) -> Result<(), LoginError> {
+    async fn failure(self, login: String) -> Result<(), LoginError> {
         let mut tx = self.pool.begin().await?;
-        throttle::record_failure(&mut tx, &keys.user, limits.per_user).await?;
-        throttle::record_failure(&mut tx, &keys.addr, limits.per_address).await?;
+        self.reservation.fail(&mut tx).await?;
         let event = UserLoginFailed {
             username: login,
             reason: "Invalid credentials",
         };
         outbox::enqueue(&mut tx, &self.queue, &event, Some(&self.correlation_id)).await?;
         tx.commit().await?;
+        self.reservation.settled();
         Ok(())
     }
 }
 
-/// The throttle key of a login: a digest of the lower-cased name, so any input (NUL,
-/// 60 KB of text) makes a short valid key and the table holds no usernames.
+/// The throttle key of a login string: a digest of the lower-cased string, so any input
+/// (NUL, 60 KB of text) makes a short valid key and the table holds no usernames.
 fn throttle_user_key(login: &str) -> String {
     use sha2::Digest;
     format!(

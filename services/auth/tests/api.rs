@@ -544,8 +544,10 @@ async fn brute_force_on_a_username_gets_429_with_retry_after_while_other_users_l
 
 #[tokio::test]
 async fn brute_force_from_one_address_is_throttled_without_blocking_other_addresses() {
+    // The test client is the proxy: it connects from 127.0.0.1 and writes what a proxy
+    // appends, the address it received the request from, on the right.
     let app = TestApp::spawn_with(&[
-        ("TRUST_FORWARDED_FOR", "true"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
         ("LOGIN_MAX_FAILURES_PER_ADDRESS", "3"),
         ("LOGIN_MAX_FAILURES_PER_USER", "100"),
     ])
@@ -563,7 +565,7 @@ async fn brute_force_from_one_address_is_throttled_without_blocking_other_addres
         429
     );
     assert_eq!(
-        login_from(&app, "198.51.100.9, 203.0.113.7", "cat", "pw")
+        login_from(&app, "203.0.113.7, 198.51.100.9", "cat", "pw")
             .await
             .status(),
         200
@@ -672,4 +674,171 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
     let closed = TestApp::spawn_with(&[("AUTH_TEST_ENDPOINTS", "false")]).await;
     let doc = hub_testkit::assert_openapi_matches_routes(&closed.base, "message").await;
     assert!(doc["paths"].get("/test-db").is_none(), "{doc}");
+}
+
+/// `n` logins at once, alternating between two instances; `(401s, 429s)`.
+async fn at_once(
+    instances: [&TestApp; 2],
+    n: usize,
+    attempt: impl Fn(usize) -> (String, String, String),
+) -> (usize, usize) {
+    let statuses = futures_util::future::join_all((0..n).map(|i| {
+        let (address, user, pw) = attempt(i);
+        let app = instances[i % 2];
+        async move {
+            login_from(app, &address, &user, &pw)
+                .await
+                .status()
+                .as_u16()
+        }
+    }))
+    .await;
+    let count = |code| statuses.iter().filter(|&&s| s == code).count();
+    assert_eq!(count(401) + count(429), n, "{statuses:?}");
+    (count(401), count(429))
+}
+
+const BEHIND_A_PROXY: &[(&str, &str)] = &[
+    ("TRUSTED_PROXIES", "127.0.0.1"),
+    ("LOGIN_MAX_FAILURES_PER_USER", "5"),
+    ("LOGIN_MAX_FAILURES_PER_ADDRESS", "10"),
+];
+
+#[tokio::test]
+async fn simultaneous_guesses_on_two_instances_never_get_past_the_account_limit() {
+    let a = TestApp::spawn_with(BEHIND_A_PROXY).await;
+    let b = a.spawn_beside(BEHIND_A_PROXY).await;
+    a.insert_legacy_user("ann", "ann@example.com", "right")
+        .await;
+    // 40 guesses at once, each from its own address: only the account limit applies.
+    let (checked, throttled) = at_once([&a, &b], 40, |i| {
+        (format!("203.0.113.{i}"), "ann".into(), "wrong".into())
+    })
+    .await;
+    assert!(checked <= 5, "{checked} guesses reached the password check");
+    assert!(throttled >= 35, "{throttled}");
+    assert_eq!(
+        login_from(&b, "198.51.100.1", "ann", "right")
+            .await
+            .status(),
+        429,
+        "the account is locked, right password or not"
+    );
+}
+
+#[tokio::test]
+async fn simultaneous_failures_from_one_address_on_two_instances_stop_at_its_limit() {
+    let a = TestApp::spawn_with(BEHIND_A_PROXY).await;
+    let b = a.spawn_beside(BEHIND_A_PROXY).await;
+    a.insert_legacy_user("bea", "bea@example.com", "pw").await;
+    let (checked, _) = at_once([&a, &b], 40, |i| {
+        ("203.0.113.50".into(), format!("nobody{i}"), "x".into())
+    })
+    .await;
+    assert!(
+        checked <= 10,
+        "{checked} failures reached the password check"
+    );
+    assert_eq!(
+        login_from(&a, "203.0.113.50", "bea", "pw").await.status(),
+        429
+    );
+    assert_eq!(
+        login_from(&b, "198.51.100.2", "bea", "pw").await.status(),
+        200,
+        "another address is unaffected"
+    );
+}
+
+#[tokio::test]
+async fn a_username_and_its_email_share_one_account_limit() {
+    let app = TestApp::spawn_with(&[
+        ("LOGIN_MAX_FAILURES_PER_USER", "4"),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "100"),
+    ])
+    .await;
+    app.insert_legacy_user("fay", "fay@example.com", "pw").await;
+    for login in ["fay", "fay@example.com", "fay", "fay@example.com"] {
+        assert_eq!(app.login(login, "guess").await.status(), 401, "{login}");
+    }
+    for login in ["fay", "fay@example.com"] {
+        assert_eq!(app.login(login, "pw").await.status(), 429, "{login}");
+    }
+}
+
+/// What an attacker at one address can do to a user at another: spend that user's own
+/// account limit, and nothing more. Forwarding entries the attacker writes are ignored.
+#[tokio::test]
+async fn behind_a_proxy_a_client_can_neither_pick_its_address_nor_lock_out_another() {
+    let settings = &[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_MAX_FAILURES_PER_USER", "3"),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "5"),
+    ];
+    let app = TestApp::spawn_with(settings).await;
+    app.insert_legacy_user("gil", "gil@example.com", "pw").await;
+    app.insert_legacy_user("hal", "hal@example.com", "pw").await;
+    let (attacker, victim) = ("203.0.113.66", "198.51.100.20");
+
+    // A new left-most entry each time (what the attacker writes) changes nothing: the
+    // proxy's entry on the right is the address.
+    for i in 0..5 {
+        let chain = format!("10.9.9.{i}, {attacker}");
+        let status = login_from(&app, &chain, &format!("x{i}"), "bad")
+            .await
+            .status();
+        assert_eq!(status, 401);
+    }
+    for chain in [
+        format!("10.9.9.99, {attacker}"),
+        format!("{victim}, {attacker}"),
+    ] {
+        let status = login_from(&app, &chain, "hal", "pw").await.status();
+        assert_eq!(status, 429, "{chain}: the attacker's own address is locked");
+    }
+    assert_eq!(
+        login_from(&app, victim, "gil", "pw").await.status(),
+        200,
+        "the victim's address was never charged"
+    );
+
+    // From a fresh address, the attacker can still use up gil's account limit: the most
+    // anyone can do to another user.
+    for _ in 0..3 {
+        let status = login_from(&app, "203.0.113.67", "gil", "bad")
+            .await
+            .status();
+        assert_eq!(status, 401);
+    }
+    assert_eq!(login_from(&app, victim, "gil", "pw").await.status(), 429);
+    assert_eq!(
+        login_from(&app, victim, "hal", "pw").await.status(),
+        200,
+        "other accounts at the victim's address log in"
+    );
+}
+
+/// A legacy username equal to another user's email: a login with that email is the
+/// email's owner's, never the username's.
+#[tokio::test]
+async fn a_login_with_an_email_finds_its_owner_even_if_a_legacy_username_equals_it() {
+    let app = TestApp::spawn().await;
+    let owner = app
+        .insert_legacy_user("ivy", "ivy@example.com", "ivy-pw")
+        .await;
+    app.insert_legacy_user("ivy@example.com", "squatter@example.com", "squatter-pw")
+        .await;
+    let token = app.token_for("ivy@example.com", "ivy-pw").await;
+    let resp = app
+        .http
+        .get(format!("{}/profile", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_body(resp).await.1["user_id"], owner.to_string());
+    assert_eq!(
+        app.login("ivy@example.com", "squatter-pw").await.status(),
+        401
+    );
 }

@@ -132,6 +132,12 @@ impl Registration {
             email: value(Field::Email)?,
             city: value(Field::City)?,
         };
+        // A username that could be an email would let its owner answer logins meant for
+        // the email's owner (auth accepts either): usernames hold no `@`, and every new
+        // email holds one, so a new username and a new email can never be equal.
+        if registration.username.contains('@') {
+            return Err(Invalid::new(Field::Username, "must not contain @"));
+        }
         if !is_email(&registration.email) {
             return Err(Invalid::new(Field::Email, "is not an email address"));
         }
@@ -258,7 +264,11 @@ async fn store(
     user: NewUser,
 ) -> Result<Registered, RegisterError> {
     let mut tx = pool.begin().await?;
-    match users::insert(&mut tx, &user).await {
+    let inserted = match users::taken_by_the_other_column(&mut tx, &user).await? {
+        Some(taken) => Err(InsertError::Duplicate(taken)),
+        None => users::insert(&mut tx, &user).await,
+    };
+    match inserted {
         Ok(()) => {
             outbox::enqueue(&mut tx, queue, &registered(&user), Some(correlation_id)).await?;
             tx.commit().await?;

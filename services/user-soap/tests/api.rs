@@ -339,3 +339,45 @@ async fn health_keeps_the_original_bodies() {
         );
     }
 }
+
+/// A username is never an email (it would answer logins meant for the email's owner):
+/// one holding `@` is refused, and a legacy row's email or username blocks the other
+/// column, as a duplicate would.
+#[tokio::test]
+async fn a_username_that_could_be_an_email_is_refused_and_legacy_collisions_are_duplicates() {
+    let app = TestApp::spawn().await;
+    let mut fields = user_fields(&tag());
+    fields[0].1 = format!("{}@example.com", tag());
+    let (status, _, body) = app.register11(&pairs(&fields)).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains(
+            "<faultstring xml:lang=\"en\">Invalid username: must not contain @</faultstring>"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("<us:field>username</us:field>"), "{body}");
+
+    // Legacy rows, written before the rule: a username holding `@`, an email without.
+    let legacy_name = format!("{}@example.com", tag());
+    let legacy_mail = format!("plain{}", tag());
+    hub_testkit::seed_user_with(
+        &app.db_url,
+        &legacy_name,
+        &format!("{}@x.example", tag()),
+        "x",
+    )
+    .await;
+    hub_testkit::seed_user_with(&app.db_url, &format!("u{}", tag()), &legacy_mail, "x").await;
+    for (field, value) in [
+        ("email", legacy_name.as_str()),
+        ("username", legacy_mail.as_str()),
+    ] {
+        let mut fields = user_fields(&tag());
+        fields.iter_mut().find(|(k, _)| k == field).unwrap().1 = value.to_owned();
+        let (status, _, body) = app.register11(&pairs(&fields)).await;
+        assert_eq!(status, 409, "{field}: {body}");
+        assert!(extract_id(&body).is_none(), "{field}: {body}");
+    }
+    assert_eq!(app.users().await, 2, "only the two legacy rows");
+}

@@ -8,6 +8,7 @@
 //! (`{"message"}`, `{"error"}`, a SOAP Fault). [`headers`] reads the request headers
 //! several services need the same way.
 
+pub mod client_ip;
 mod errors;
 mod headers;
 mod health;

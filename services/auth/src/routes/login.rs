@@ -1,6 +1,6 @@
 //! `POST /login`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::{
     Json,
@@ -62,7 +62,7 @@ pub async fn login(
     body: Bytes,
 ) -> ApiResult<Json<TokenResponse>> {
     let creds = credentials(&headers, &body)?;
-    let from = client_address(&headers, peer, state.throttle.trust_forwarded_for);
+    let from = ClientAddr(state.throttle.proxies.client_ip(&headers, peer));
     let issued = crate::login::login(&state, from, creds, request_id).await?;
     Ok(Json(TokenResponse {
         token: issued.token,
@@ -82,21 +82,6 @@ impl From<LoginError> for ApiError {
             LoginError::Interrupted(e) => Failure::Unavailable(e.into()).into(),
         }
     }
-}
-
-/// The client's address: the peer, or the first `X-Forwarded-For` entry when the
-/// deployment says a proxy sets it.
-fn client_address(headers: &HeaderMap, peer: SocketAddr, trust_forwarded_for: bool) -> ClientAddr {
-    if trust_forwarded_for
-        && let Some(ip) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|first| first.trim().parse::<IpAddr>().ok())
-    {
-        return ClientAddr(ip);
-    }
-    ClientAddr(peer.ip())
 }
 
 /// Reads `{"username", "password"}`, with a clear 4xx for every way it can be wrong.

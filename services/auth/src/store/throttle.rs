@@ -1,21 +1,209 @@
-//! Failed-login counters (table `login_throttle`), shared by every auth instance.
+//! Login attempt counters (table `login_throttle`), shared by every auth instance.
+//!
+//! An attempt is *reserved* on each of its keys before any password work, atomically
+//! with the limit check: a key admits a new attempt only while `failures + pending`
+//! (finished failures in the window plus attempts still in flight) is under its limit,
+//! and the check and the increment are one row-locking statement. However many requests
+//! arrive at once, on however many instances, no more than the limit reach the password
+//! check. When the check ends, each reservation becomes a failure (which may start a
+//! lockout), or is released; a success also forgets the account's failures.
 
 use std::time::Duration;
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 /// The limits for one kind of key.
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
-    /// Failures within the window that trigger a block.
+    /// Attempts (failed or in flight) within the window that close the key.
     pub max_failures: i32,
     /// How far back failures count.
     pub window: Duration,
-    /// How long a block lasts.
+    /// How long a key stays closed once its failures reach the limit.
     pub lockout: Duration,
 }
 
-/// Seconds until the longest block among `keys` ends, if any is blocked now.
+/// What a successful login does to a key it reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnSuccess {
+    /// Forget the key's failures (the account's and the login string's: the caller
+    /// proved it knows the password).
+    Clear,
+    /// Only give back this attempt's reservation (the client address: other logins
+    /// from it may still be guesses).
+    Release,
+}
+
+/// One counter an attempt is charged to.
+#[derive(Debug, Clone)]
+pub struct Key {
+    /// `account:<id>`, `login:<digest>` or `addr:<ip>`.
+    pub name: String,
+    /// Its limit.
+    pub limit: Limit,
+    /// What a success does to it.
+    pub on_success: OnSuccess,
+}
+
+/// An attempt admitted on every one of its keys. Settle it with [`Reservation::fail`]
+/// or [`Reservation::succeed`] inside the transaction that records the attempt, then
+/// [`Reservation::settled`] once that commits; dropped unsettled (an error, a panic,
+/// a cancelled future), it gives its reservations back in a task of its own.
+#[derive(Debug)]
+pub struct Reservation {
+    pool: PgPool,
+    keys: Vec<Key>,
+    settled: bool,
+}
+
+/// Reserves one attempt on every key, or on none: `Err(seconds)` when any key is closed
+/// (the longest lockout left among them, or 1 s when the key is only full of attempts
+/// still in flight).
+///
+/// Owns its arguments so that it can run to completion in its own task
+/// ([`hub_db::to_completion`]): a transaction cut short would leave its connection in
+/// an unknown state.
+pub async fn reserve(
+    pool: PgPool,
+    mut keys: Vec<Key>,
+) -> Result<Result<Reservation, u64>, sqlx::Error> {
+    // One lock order for every transaction, so concurrent attempts sharing keys
+    // cannot deadlock.
+    keys.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut tx = pool.begin().await?;
+    for key in &keys {
+        if !reserve_one(&mut tx, key).await? {
+            tx.rollback().await?;
+            let mut conn = pool.acquire().await?;
+            let names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+            return Ok(Err(blocked_for(&mut conn, &names).await?.unwrap_or(1)));
+        }
+    }
+    tx.commit().await?;
+    Ok(Ok(Reservation {
+        pool,
+        keys,
+        settled: false,
+    }))
+}
+
+/// `true` if `key` admitted the attempt. A window that has run out, or a lockout that
+/// has ended, starts the count again.
+async fn reserve_one(conn: &mut PgConnection, key: &Key) -> Result<bool, sqlx::Error> {
+    let admitted = sqlx::query_scalar!(
+        r#"INSERT INTO login_throttle AS t (key, failures, pending, window_started)
+           VALUES ($1, 0, 1, now())
+           ON CONFLICT (key) DO UPDATE SET
+             failures = CASE WHEN t.blocked_until <= now()
+                              OR (t.blocked_until IS NULL AND t.window_started < now() - make_interval(secs => $3))
+                             THEN 0 ELSE t.failures END,
+             pending = CASE WHEN t.blocked_until <= now()
+                             OR (t.blocked_until IS NULL AND t.window_started < now() - make_interval(secs => $3))
+                            THEN 1 ELSE t.pending + 1 END,
+             window_started = CASE WHEN t.blocked_until <= now()
+                                   OR (t.blocked_until IS NULL AND t.window_started < now() - make_interval(secs => $3))
+                                  THEN now() ELSE t.window_started END,
+             blocked_until = CASE WHEN t.blocked_until <= now() THEN NULL ELSE t.blocked_until END
+           WHERE t.blocked_until <= now()
+              OR (t.blocked_until IS NULL AND t.window_started < now() - make_interval(secs => $3))
+              OR (t.blocked_until IS NULL AND t.failures + t.pending < $2)
+           RETURNING true AS "admitted!""#,
+        key.name,
+        key.limit.max_failures,
+        key.limit.window.as_secs_f64(),
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(admitted.unwrap_or(false))
+}
+
+impl Reservation {
+    /// The attempt failed: each reservation becomes a failure, and a key whose failures
+    /// reach its limit is locked out for its lockout time.
+    pub async fn fail(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        for key in &self.keys {
+            sqlx::query!(
+                r#"INSERT INTO login_throttle AS t (key, failures, pending, window_started, blocked_until)
+                   VALUES ($1, 1, 0, now(), CASE WHEN $2 <= 1 THEN now() + make_interval(secs => $3) END)
+                   ON CONFLICT (key) DO UPDATE SET
+                     pending = greatest(t.pending - 1, 0),
+                     failures = t.failures + 1,
+                     blocked_until = CASE WHEN t.failures + 1 >= $2
+                                          THEN now() + make_interval(secs => $3)
+                                          ELSE t.blocked_until END"#,
+                key.name,
+                key.limit.max_failures,
+                key.limit.lockout.as_secs_f64(),
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The attempt succeeded: [`OnSuccess::Clear`] keys forget their failures, every
+    /// key gives back this attempt's reservation.
+    pub async fn succeed(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        for key in &self.keys {
+            let clear = key.on_success == OnSuccess::Clear;
+            sqlx::query!(
+                r#"UPDATE login_throttle SET
+                     pending = greatest(pending - 1, 0),
+                     failures = CASE WHEN $2 THEN 0 ELSE failures END,
+                     blocked_until = CASE WHEN $2 THEN NULL ELSE blocked_until END
+                   WHERE key = $1"#,
+                key.name,
+                clear,
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The transaction that ran [`fail`](Self::fail) or [`succeed`](Self::succeed)
+    /// has committed: nothing is left to give back.
+    pub fn settled(mut self) {
+        self.settled = true;
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        let pool = self.pool.clone();
+        let names: Vec<String> = self.keys.iter().map(|k| k.name.clone()).collect();
+        // Without a runtime (shutting down) the reservation stays counted until its
+        // window ends: a closed key, never an open one.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = release(&pool, &names).await {
+                    tracing::warn!(error = %e, "login throttle: releasing a reservation failed");
+                }
+            });
+        }
+    }
+}
+
+/// Gives back one in-flight reservation on each key (the attempt ended without a
+/// verdict: an outage, saturation, a client gone). One row at a time, in key order,
+/// so it never holds one row while waiting for another.
+async fn release(pool: &PgPool, names: &[String]) -> Result<(), sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    for name in names {
+        sqlx::query!(
+            "UPDATE login_throttle SET pending = greatest(pending - 1, 0) WHERE key = $1",
+            name
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Seconds until the longest lockout among `keys` ends, if any is locked out now.
 pub async fn blocked_for(
     conn: &mut PgConnection,
     keys: &[String],
@@ -30,43 +218,9 @@ pub async fn blocked_for(
     Ok(secs.map(|s| u64::try_from(s.max(1)).unwrap_or(1)))
 }
 
-/// Counts one failure for `key`; blocks it once `limit.max_failures` is reached
-/// within the window (an older window starts again at one).
-pub async fn record_failure(
-    conn: &mut PgConnection,
-    key: &str,
-    limit: Limit,
-) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        r#"INSERT INTO login_throttle AS t (key, failures, window_started, blocked_until)
-           VALUES ($1, 1, now(), CASE WHEN $2 <= 1 THEN now() + make_interval(secs => $4) END)
-           ON CONFLICT (key) DO UPDATE SET
-             failures = CASE WHEN t.window_started < now() - make_interval(secs => $3) THEN 1 ELSE t.failures + 1 END,
-             window_started = CASE WHEN t.window_started < now() - make_interval(secs => $3) THEN now() ELSE t.window_started END,
-             blocked_until = CASE
-               WHEN (CASE WHEN t.window_started < now() - make_interval(secs => $3) THEN 1 ELSE t.failures + 1 END) >= $2
-               THEN now() + make_interval(secs => $4)
-               ELSE t.blocked_until END"#,
-        key,
-        limit.max_failures,
-        limit.window.as_secs_f64(),
-        limit.lockout.as_secs_f64(),
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Forgets the failures of `key` (after a successful login).
-pub async fn clear(conn: &mut PgConnection, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query!("DELETE FROM login_throttle WHERE key = $1", key)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Deletes rows whose window and block are both over, so random usernames cannot
-/// grow the table without bound.
+/// Deletes rows whose window and lockout are both over, so random usernames cannot
+/// grow the table without bound. (An attempt still in flight on a deleted row records
+/// its failure in a new one.)
 pub async fn prune(conn: &mut PgConnection, older_than: Duration) -> Result<u64, sqlx::Error> {
     let res = sqlx::query!(
         r#"DELETE FROM login_throttle

@@ -17,7 +17,10 @@ pub struct User {
 }
 
 /// The user whose username or email is `login`, as the original's
-/// `username = :u OR email = :u` (a username match wins if both exist).
+/// `username = :u OR email = :u`. When two rows match (a legacy username equal to
+/// another user's email), a login containing `@` is the email's owner's and any other
+/// the username's: registration no longer lets a username hold `@`, so the owner of an
+/// email can never be shadowed by a username someone else chose.
 pub async fn find_by_login(
     conn: &mut PgConnection,
     login: &str,
@@ -26,7 +29,8 @@ pub async fn find_by_login(
         User,
         r#"SELECT id, username, email, password FROM "user"
            WHERE username = $1 OR email = $1
-           ORDER BY (username = $1) DESC LIMIT 1"#,
+           ORDER BY CASE WHEN strpos($1, '@') > 0 THEN email = $1 ELSE username = $1 END DESC
+           LIMIT 1"#,
         login
     )
     .fetch_optional(conn)

@@ -28,6 +28,27 @@ impl TestApp {
         let db_url = hub_testkit::create_database("auth").await;
         let queue = hub_testkit::queue_name("auth-events");
         let secret = format!("test-secret-{}", Uuid::new_v4().simple());
+        Self::spawn_on(db_url, queue, secret, extra).await
+    }
+
+    /// A second instance sharing this one's database, queue and key, as two replicas
+    /// behind a load balancer.
+    pub async fn spawn_beside(&self, extra: &[(&str, &str)]) -> Self {
+        Self::spawn_on(
+            self.db_url.clone(),
+            self.queue.clone(),
+            self.secret.clone(),
+            extra,
+        )
+        .await
+    }
+
+    async fn spawn_on(
+        db_url: String,
+        queue: String,
+        secret: String,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let source = hub_testkit::config_source(
             &[
                 ("DATABASE_URL", db_url.as_str()),

@@ -60,6 +60,33 @@ pub enum InsertError {
     Db(#[from] sqlx::Error),
 }
 
+/// A username equal to an existing email, or an email equal to an existing username,
+/// is taken as surely as a duplicate in its own column: auth's login accepts either.
+///
+/// No race: a new username holds no `@` and a new email always does, so only legacy
+/// rows can collide with a new registration, and concurrent registrations cannot
+/// create one.
+pub async fn taken_by_the_other_column(
+    conn: &mut PgConnection,
+    user: &NewUser,
+) -> Result<Option<Taken>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT EXISTS (SELECT 1 FROM "user" WHERE email = $1) AS "username_is_an_email!",
+                  EXISTS (SELECT 1 FROM "user" WHERE username = $2) AS "email_is_a_username!""#,
+        user.username,
+        user.email,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(if row.username_is_an_email {
+        Some(Taken::Username)
+    } else if row.email_is_a_username {
+        Some(Taken::Email)
+    } else {
+        None
+    })
+}
+
 /// Inserts `user`; a unique violation is reported by constraint name.
 pub async fn insert(conn: &mut PgConnection, user: &NewUser) -> Result<(), InsertError> {
     let res = sqlx::query!(

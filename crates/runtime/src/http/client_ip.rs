@@ -1,0 +1,343 @@
+//! The client's address as the deployment can trust it, behind any number of proxies.
+//!
+//! A forwarding header is a list that every hop appends to: the client writes whatever
+//! it likes on the left, and each proxy adds the address it received the request from
+//! on the right. So the only trustworthy entry is found from the right: skip the
+//! addresses of proxies the deployment runs (`TRUSTED_PROXIES`), and the first one left
+//! is the address the outermost trusted proxy saw. Anything further left was written
+//! by the client and is ignored.
+//!
+//! * The peer is not a trusted proxy (or none is configured): the peer's address;
+//!   forwarding headers are ignored, whatever they say.
+//! * The peer is trusted: walk the header from the right past trusted addresses; the
+//!   first untrusted one is the client. If every entry is trusted, the left-most one.
+//!   An entry that is not an address (`unknown`, an obfuscated `_name`, garbage) stops
+//!   the walk: the last trusted hop is taken as the client, never a value further left.
+//!
+//! Which header is read is a setting (`CLIENT_ADDRESS_HEADER`, `X-Forwarded-For` or
+//! `Forwarded`): a proxy that sets one passes the other through untouched, so reading
+//! both would let a client write its own address.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::http::HeaderMap;
+use ipnet::IpNet;
+
+use crate::config::{ConfigError, Vars};
+
+/// Which forwarding header the trusted proxies write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardingHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2` (the de facto standard).
+    XForwardedFor,
+    /// `Forwarded: for=client, for="[2001:db8::1]:443"` (RFC 7239).
+    Forwarded,
+}
+
+/// Whom the service believes about the client's address.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyTrust {
+    /// `TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges of the proxies in
+    /// front of the service (default none: the peer address is the client).
+    pub proxies: Vec<IpNet>,
+    /// `TRUST_FORWARDED_FOR=true` (deprecated alias): the peer, whatever its address,
+    /// is one trusted proxy. Only safe when nothing but that proxy can reach the port.
+    pub trust_any_peer: bool,
+    /// `CLIENT_ADDRESS_HEADER` (default `X-Forwarded-For`).
+    pub header: Option<ForwardingHeader>,
+}
+
+impl ProxyTrust {
+    /// Reads `TRUSTED_PROXIES`, `CLIENT_ADDRESS_HEADER` and the deprecated
+    /// `TRUST_FORWARDED_FOR` (see the fields).
+    pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        let proxies = vars
+            .list("TRUSTED_PROXIES")
+            .iter()
+            .map(|entry| parse_net(entry))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    "TRUSTED_PROXIES",
+                    "comma-separated IP addresses or CIDR ranges, e.g. 10.0.0.0/8,192.0.2.7",
+                )
+            })?;
+        let header = match vars.string("CLIENT_ADDRESS_HEADER") {
+            None => None,
+            Some(h) if h.eq_ignore_ascii_case("x-forwarded-for") => {
+                Some(ForwardingHeader::XForwardedFor)
+            }
+            Some(h) if h.eq_ignore_ascii_case("forwarded") => Some(ForwardingHeader::Forwarded),
+            Some(_) => {
+                return Err(ConfigError::invalid(
+                    "CLIENT_ADDRESS_HEADER",
+                    "X-Forwarded-For or Forwarded",
+                ));
+            }
+        };
+        Ok(Self {
+            proxies,
+            trust_any_peer: vars.bool_or("TRUST_FORWARDED_FOR", false)?,
+            header,
+        })
+    }
+
+    /// Logs, once at start-up, a warning for the deprecated alias.
+    pub fn warn_if_deprecated(&self) {
+        if self.trust_any_peer {
+            tracing::warn!(
+                "TRUST_FORWARDED_FOR=true is deprecated: any peer is trusted as one proxy, so a \
+                 client that reaches the port directly picks its own address; set \
+                 TRUSTED_PROXIES to the proxies' addresses instead"
+            );
+        }
+    }
+
+    /// Whether any forwarding header is believed at all.
+    pub fn is_enabled(&self) -> bool {
+        self.trust_any_peer || !self.proxies.is_empty()
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.proxies.iter().any(|net| net.contains(&ip))
+    }
+
+    /// The client's address for a request that arrived from `peer` with `headers`.
+    pub fn client_ip(&self, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+        let peer = canonical(peer.ip());
+        if !(self.trust_any_peer || self.trusts(peer)) {
+            return peer;
+        }
+        let hops = match self.header.unwrap_or(ForwardingHeader::XForwardedFor) {
+            ForwardingHeader::XForwardedFor => x_forwarded_for(headers),
+            ForwardingHeader::Forwarded => forwarded_for(headers),
+        };
+        // The peer itself is the right-most hop; with `trust_any_peer` it is trusted
+        // whatever it is, and so is nothing else unless listed.
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            let Some(ip) = hop.map(canonical) else {
+                return client;
+            };
+            client = ip;
+            if !self.trusts(ip) {
+                return ip;
+            }
+        }
+        client
+    }
+}
+
+/// An address or CIDR range; a bare address is a single-host range.
+fn parse_net(entry: &str) -> Option<IpNet> {
+    entry
+        .parse::<IpNet>()
+        .ok()
+        .or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+/// IPv4-mapped IPv6 (`::ffff:192.0.2.1`, as a dual-stack socket reports IPv4 peers)
+/// compares as the IPv4 address it is.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// Every `X-Forwarded-For` entry, left to right across repeated headers; `None` for an
+/// entry that is not an address.
+fn x_forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|v| match v.to_str() {
+            Ok(s) => s.split(',').map(|e| parse_hop(e.trim())).collect(),
+            Err(_) => vec![None],
+        })
+        .collect()
+}
+
+/// Every `for=` of RFC 7239 `Forwarded`, left to right; `None` where it is not an
+/// address (`unknown`, `_hidden`) or an element has no `for=`.
+fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    headers
+        .get_all("forwarded")
+        .iter()
+        .flat_map(|v| match v.to_str() {
+            Ok(s) => s
+                .split(',')
+                .map(|element| {
+                    element.split(';').find_map(|pair| {
+                        let (name, value) = pair.trim().split_once('=')?;
+                        name.trim()
+                            .eq_ignore_ascii_case("for")
+                            .then(|| parse_hop(value.trim().trim_matches('"')))
+                            .flatten()
+                    })
+                })
+                .collect(),
+            Err(_) => vec![None],
+        })
+        .collect()
+}
+
+/// `192.0.2.1`, `192.0.2.1:443`, `2001:db8::1`, `[2001:db8::1]` or `[2001:db8::1]:443`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Some(rest) = hop.strip_prefix('[') {
+        let (inside, _port) = rest.split_once(']')?;
+        return inside.parse().ok();
+    }
+    hop.parse::<SocketAddr>().ok().map(|sa| sa.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::collections::HashMap;
+
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<ProxyTrust, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let env = move |k: &str| map.get(k).cloned();
+        ProxyTrust::from_vars(&Vars::new(&env))
+    }
+
+    fn trust(pairs: &[(&str, &str)]) -> ProxyTrust {
+        settings(pairs).unwrap()
+    }
+
+    fn ip(t: &ProxyTrust, peer: &str, header: &'static str, values: &[&'static str]) -> String {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(header, HeaderValue::from_static(v));
+        }
+        t.client_ip(&headers, peer.parse().unwrap()).to_string()
+    }
+
+    const XFF: &str = "x-forwarded-for";
+
+    #[test]
+    fn without_trusted_proxies_the_peer_is_the_client_whatever_the_headers_say() {
+        let t = trust(&[]);
+        assert!(!t.is_enabled());
+        assert_eq!(ip(&t, "10.0.0.5:1", XFF, &["203.0.113.9"]), "10.0.0.5");
+        assert_eq!(
+            ip(&t, "10.0.0.5:1", "forwarded", &["for=203.0.113.9"]),
+            "10.0.0.5"
+        );
+    }
+
+    #[test]
+    fn the_right_most_untrusted_hop_is_the_client_and_client_written_entries_are_ignored() {
+        let t = trust(&[("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7")]);
+        // One proxy: it appended what it saw; the client's own entries are left of it.
+        assert_eq!(
+            ip(&t, "10.0.0.5:1", XFF, &["1.2.3.4, 198.51.100.20"]),
+            "198.51.100.20"
+        );
+        // Two proxies, repeated headers concatenate in order.
+        assert_eq!(
+            ip(
+                &t,
+                "10.0.0.5:1",
+                XFF,
+                &["6.6.6.6, 198.51.100.20", "192.0.2.7"]
+            ),
+            "198.51.100.20"
+        );
+        // An untrusted peer's headers count for nothing.
+        assert_eq!(ip(&t, "198.51.100.1:1", XFF, &["10.0.0.9"]), "198.51.100.1");
+        // All trusted: the left-most.
+        assert_eq!(
+            ip(&t, "10.0.0.5:1", XFF, &["10.1.1.1, 10.2.2.2"]),
+            "10.1.1.1"
+        );
+        // No header from a trusted peer: the peer.
+        assert_eq!(ip(&t, "10.0.0.5:1", XFF, &[]), "10.0.0.5");
+        // Garbage stops the walk at the last trusted hop, never further left.
+        assert_eq!(
+            ip(&t, "10.0.0.5:1", XFF, &["198.51.100.20, unknown"]),
+            "10.0.0.5"
+        );
+        assert_eq!(
+            ip(&t, "10.0.0.5:1", XFF, &["198.51.100.20, garbage, 10.0.0.6"]),
+            "10.0.0.6"
+        );
+    }
+
+    #[test]
+    fn forwarded_is_read_only_when_configured_and_understands_rfc_7239_forms() {
+        let t = trust(&[
+            ("TRUSTED_PROXIES", "10.0.0.0/8"),
+            ("CLIENT_ADDRESS_HEADER", "Forwarded"),
+        ]);
+        assert_eq!(
+            ip(
+                &t,
+                "10.0.0.5:1",
+                "forwarded",
+                &[r#"for=1.2.3.4, for="[2001:db8::7]:443";proto=https"#]
+            ),
+            "2001:db8::7"
+        );
+        assert_eq!(
+            ip(&t, "10.0.0.5:1", "forwarded", &["for=198.51.100.3:80;by=x"]),
+            "198.51.100.3"
+        );
+        assert_eq!(
+            ip(&t, "10.0.0.5:1", "forwarded", &["for=_hidden"]),
+            "10.0.0.5"
+        );
+        // X-Forwarded-For, passed through by a Forwarded proxy, is ignored.
+        assert_eq!(ip(&t, "10.0.0.5:1", XFF, &["198.51.100.3"]), "10.0.0.5");
+        // And the other way round.
+        let x = trust(&[("TRUSTED_PROXIES", "10.0.0.0/8")]);
+        assert_eq!(
+            ip(&x, "10.0.0.5:1", "forwarded", &["for=198.51.100.3"]),
+            "10.0.0.5"
+        );
+    }
+
+    #[test]
+    fn the_deprecated_alias_trusts_exactly_one_hop() {
+        let t = trust(&[("TRUST_FORWARDED_FOR", "true")]);
+        assert!(t.is_enabled());
+        assert_eq!(
+            ip(&t, "203.0.113.1:1", XFF, &["1.1.1.1, 198.51.100.20"]),
+            "198.51.100.20",
+            "the right-most entry, not the left-most the client wrote"
+        );
+    }
+
+    #[test]
+    fn ipv4_mapped_peers_match_ipv4_ranges() {
+        let t = trust(&[("TRUSTED_PROXIES", "127.0.0.1")]);
+        assert_eq!(
+            ip(&t, "[::ffff:127.0.0.1]:1", XFF, &["198.51.100.4"]),
+            "198.51.100.4"
+        );
+    }
+
+    #[test]
+    fn bad_settings_name_their_variable() {
+        for (var, value) in [
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("TRUSTED_PROXIES", "proxy.example"),
+            ("CLIENT_ADDRESS_HEADER", "X-Real-IP"),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{err}");
+        }
+    }
+}
