@@ -3,7 +3,8 @@
 //! Claims keep the original's names and order (`user_id`, `username`, `exp`) and add
 //! `iat`. Verification accepts HS256 only (the session original accepted any HMAC
 //! algorithm), checks `exp` with zero leeway (PyJWT's default, which the original
-//! used) and `nbf` when present, and requires `user_id` to be a UUID. Tokens minted by
+//! used) and `nbf` when present, refuses an `iat` more than a minute ahead and any
+//! `crit` header (as PyJWT does), and requires `user_id` to be a UUID. Tokens minted by
 //! the originals, which have no `iat`, still verify.
 
 use std::time::Duration;
@@ -56,6 +57,10 @@ impl std::fmt::Debug for JwtKeys {
             .finish_non_exhaustive()
     }
 }
+
+/// How far in the future a token's `iat` may be (clock skew between the instance that
+/// signed it and the one verifying it).
+pub const IAT_LEEWAY_SECS: i64 = 60;
 
 /// The secret committed in the originals' public repositories. Anyone can mint tokens
 /// with it, so it is refused outright (see docs/COMPATIBILITY.md).
@@ -121,12 +126,29 @@ impl JwtKeys {
     }
 
     /// Verifies signature, algorithm and time claims, and decodes the payload.
+    ///
+    /// Like PyJWT, which the originals used: a `crit` header is refused (we implement
+    /// no extension, and RFC 7515 says a receiver must refuse any it does not
+    /// understand), and so is an `iat` in the future, beyond [`IAT_LEEWAY_SECS`] of
+    /// clock skew between instances.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
-            Ok(data) => Ok(data.claims),
-            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(TokenError::Expired),
-            Err(_) => Err(TokenError::Invalid),
+        let claims = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+            Ok(data) => data.claims,
+            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => {
+                return Err(TokenError::Expired);
+            }
+            Err(_) => return Err(TokenError::Invalid),
+        };
+        let critical = jsonwebtoken::decode_header(token).map_or(true, |h| h.crit.is_some());
+        let issued_later = claims.iat.is_some_and(|iat| {
+            iat > chrono::Utc::now()
+                .timestamp()
+                .saturating_add(IAT_LEEWAY_SECS)
+        });
+        if critical || issued_later {
+            return Err(TokenError::Invalid);
         }
+        Ok(claims)
     }
 }
 
@@ -182,6 +204,26 @@ mod tests {
             &json!({"user_id": Uuid::new_v4(), "username": "u", "exp": exp}),
         );
         assert!(keys().verify(&t).is_ok());
+    }
+
+    #[test]
+    fn a_future_iat_or_a_crit_header_is_invalid_as_pyjwt_says() {
+        let now = chrono::Utc::now().timestamp();
+        let claims = |iat: i64| json!({"user_id": Uuid::new_v4(), "username": "u", "exp": now + 3600, "iat": iat});
+        let skewed = hs(Algorithm::HS256, SECRET, &claims(now + IAT_LEEWAY_SECS - 5));
+        assert!(keys().verify(&skewed).is_ok(), "within the leeway");
+        let ahead = hs(Algorithm::HS256, SECRET, &claims(now + 3000));
+        assert_eq!(keys().verify(&ahead), Err(TokenError::Invalid));
+
+        let mut header = Header::new(Algorithm::HS256);
+        header.crit = Some(vec!["exp".into()]);
+        let critical = jsonwebtoken::encode(
+            &header,
+            &claims(now),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(keys().verify(&critical), Err(TokenError::Invalid));
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! fn main() -> ExitCode { hub_runtime::service::run::<Connected>() }
 //! ```
 
-use std::{future::Future, net::SocketAddr, pin::Pin, process::ExitCode, time::Duration};
+use std::{future::Future, net::SocketAddr, pin::Pin, process::ExitCode};
 
 use anyhow::Context;
 use axum::Router;
@@ -147,7 +147,7 @@ impl<S: Service> App<S> {
             self.listener,
             self.router,
             shutdown,
-            self.config.http().drain_timeout,
+            self.config.http(),
             tasks,
         )
         .await;
@@ -200,18 +200,25 @@ pub fn run<S: Service>() -> ExitCode {
     })
 }
 
-/// Serves `router` until `shutdown` is cancelled (in-flight requests get `drain`),
+/// Serves `router` until `shutdown` is cancelled (in-flight requests get the drain time),
 /// then waits for the `background` tasks, which watch the same token.
 async fn serve(
     name: &str,
     listener: TcpListener,
     router: Router,
     shutdown: CancellationToken,
-    drain: Duration,
+    http: &HttpConfig,
     background: Vec<JoinHandle<()>>,
 ) -> anyhow::Result<()> {
     tracing::info!(service = name, addr = %listener.local_addr()?, "listening");
-    let served = http::serve(listener, router, shutdown.clone(), drain).await;
+    let served = http::serve(
+        listener,
+        router,
+        shutdown.clone(),
+        http.drain_timeout,
+        http.connections,
+    )
+    .await;
     shutdown.cancel();
     for task in background {
         if task.await.is_err() {

@@ -842,3 +842,30 @@ async fn a_login_with_an_email_finds_its_owner_even_if_a_legacy_username_equals_
         401
     );
 }
+
+/// A client that asks `Expect: 100-continue` for a body over the limit is refused at
+/// once: no `100 Continue` first, so it never sends the body.
+#[tokio::test]
+async fn an_expected_body_over_the_limit_gets_413_without_100_continue() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n\
+              Content-Length: 10000000\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut reply = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(
+        reply.ends_with(r#"{"message":"Request body too large"}"#),
+        "{reply}"
+    );
+}

@@ -14,6 +14,7 @@ mod headers;
 mod health;
 mod metrics;
 mod request_id;
+mod server;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -25,7 +26,6 @@ use axum::{
     middleware::{self, Next},
 };
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::CorsLayer,
@@ -41,6 +41,7 @@ pub use errors::{
 pub use headers::{bearer_token, declares_json, media_type};
 pub use health::{KeyOrder, health_json, health_legacy};
 pub use request_id::{REQUEST_ID, RequestId};
+pub use server::{ConnectionLimits, serve};
 
 use crate::config::{ConfigError, Vars};
 
@@ -59,6 +60,9 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// `SHUTDOWN_DRAIN_SECS`: how long in-flight requests may finish after SIGTERM; default 10.
     pub drain_timeout: Duration,
+    /// `HEADER_READ_TIMEOUT_SECS` (default 30) and `MAX_CONNECTIONS` (default 10 000):
+    /// see [`server`].
+    pub connections: ConnectionLimits,
 }
 
 impl HttpConfig {
@@ -83,19 +87,46 @@ impl HttpConfig {
             body_limit: vars.parse_or("MAX_BODY_BYTES", default_body_limit)?,
             request_timeout: vars.seconds_or("REQUEST_TIMEOUT_SECS", Duration::from_secs(30))?,
             drain_timeout: vars.seconds_or("SHUTDOWN_DRAIN_SECS", Duration::from_secs(10))?,
+            connections: ConnectionLimits {
+                header_read_timeout: positive(
+                    "HEADER_READ_TIMEOUT_SECS",
+                    vars.seconds_or("HEADER_READ_TIMEOUT_SECS", Duration::from_secs(30))?,
+                )?,
+                max_connections: match vars.parse_or("MAX_CONNECTIONS", 10_000usize)? {
+                    0 => {
+                        return Err(ConfigError::invalid(
+                            "MAX_CONNECTIONS",
+                            "must be at least 1",
+                        ));
+                    }
+                    n => n,
+                },
+            },
         })
     }
+}
+
+/// `value`, unless it is zero.
+fn positive(var: &'static str, value: Duration) -> Result<Duration, ConfigError> {
+    if value.is_zero() {
+        return Err(ConfigError::invalid(var, "must be at least 1"));
+    }
+    Ok(value)
 }
 
 /// Applies the shared layers to a service's finished router.
 pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
     let timeout = cfg.request_timeout;
+    let body_limit = cfg.body_limit;
     crate::metrics::handle();
     let mut router = router
         .route("/metrics", axum::routing::get(crate::metrics::render))
         // An unknown path: 404, rendered in the caller's protocol by the rewrite below.
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(DefaultBodyLimit::max(cfg.body_limit))
+        .layer(middleware::from_fn(move |req: Request, next: Next| {
+            refuse_declared_oversize(req, next, body_limit)
+        }))
         .layer(middleware::from_fn(
             move |req: Request, next: Next| async move {
                 match tokio::time::timeout(timeout, next.run(req)).await {
@@ -153,6 +184,30 @@ pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
         .layer(middleware::from_fn(request_id::request_id))
 }
 
+/// A client that sent `Expect: 100-continue` waits for permission before sending its
+/// body: when the declared length is already over the limit, the answer is 413 at once,
+/// without the `100 Continue` that reading the body would send (and the body it would
+/// invite). Without `Expect`, the body limit answers as the body is read.
+async fn refuse_declared_oversize(
+    req: Request,
+    next: Next,
+    limit: usize,
+) -> axum::response::Response {
+    let expects_continue = req
+        .headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if expects_continue && declared.is_some_and(|n| n > limit as u64) {
+        return errors::bare_error(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+    }
+    next.run(req).await
+}
+
 fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
@@ -185,28 +240,4 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 /// Binds `addr` (port 0 allowed: tests learn the real port from the listener).
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
-}
-
-/// Serves `app` until `shutdown` is cancelled, then lets in-flight requests finish
-/// for at most `drain`.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: CancellationToken,
-    drain: Duration,
-) -> std::io::Result<()> {
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let server = std::future::IntoFuture::into_future(server);
-    tokio::pin!(server);
-    tokio::select! {
-        res = &mut server => res,
-        () = async { shutdown.cancelled().await; tokio::time::sleep(drain).await } => {
-            tracing::warn!(drain_secs = drain.as_secs(), "drain bound reached, closing remaining connections");
-            Ok(())
-        }
-    }
 }
