@@ -13,6 +13,7 @@
 //! and `TestEvent` go to the outbox table, and the relay running inside this service
 //! publishes them to the durable queue `auth-events`. Consumes nothing.
 
+pub mod admin;
 pub mod config;
 pub mod error;
 pub mod login;

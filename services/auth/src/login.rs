@@ -240,7 +240,7 @@ impl Record {
 
 /// The throttle key of a login string: a digest of the lower-cased string, so any input
 /// (NUL, 60 KB of text) makes a short valid key and the table holds no usernames.
-fn throttle_user_key(login: &str) -> String {
+pub fn throttle_user_key(login: &str) -> String {
     use sha2::Digest;
     format!(
         "user:{}",

@@ -869,3 +869,72 @@ async fn an_expected_body_over_the_limit_gets_413_without_100_continue() {
         "{reply}"
     );
 }
+
+/// `auth locks`: an operator sees who is locked out and until when, and lifts it.
+#[tokio::test]
+async fn operators_list_and_clear_locks() {
+    let app = TestApp::spawn_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_MAX_FAILURES_PER_USER", "2"),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "3"),
+    ])
+    .await;
+    app.insert_legacy_user("kay", "kay@example.com", "pw").await;
+    let locks = async |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let db_url = app.db_url.clone();
+        let env = move |k: &str| (k == "DATABASE_URL").then(|| db_url.clone());
+        auth::admin::locks(&args, &env).await.unwrap()
+    };
+    assert_eq!(locks(&["list"]).await, "no locks");
+
+    for _ in 0..2 {
+        let status = login_from(&app, "198.51.100.30", "kay", "bad")
+            .await
+            .status();
+        assert_eq!(status, 401);
+    }
+    let status = login_from(&app, "198.51.100.30", "nobody", "x")
+        .await
+        .status();
+    assert_eq!(status, 401, "the address's third failure locks it");
+    let status = login_from(&app, "203.0.113.30", "zed", "bad")
+        .await
+        .status();
+    assert_eq!(status, 401);
+    assert_eq!(
+        login_from(&app, "198.51.100.30", "any", "x").await.status(),
+        429
+    );
+
+    let listed = locks(&[]).await;
+    assert!(listed.contains("(kay)"), "{listed}");
+    assert!(listed.contains("addr:198.51.100.30"), "{listed}");
+    assert!(!listed.contains("203.0.113.30"), "{listed}");
+    assert_eq!(
+        login_from(&app, "203.0.113.31", "kay", "pw").await.status(),
+        429
+    );
+
+    assert_eq!(
+        locks(&["clear", "--account", "kay@example.com"]).await,
+        "cleared 2 lock(s)",
+        "the account, and its username as a login string (its email was never locked)"
+    );
+    assert_eq!(
+        login_from(&app, "203.0.113.31", "kay", "pw").await.status(),
+        200
+    );
+    assert_eq!(
+        locks(&["clear", "--address", "198.51.100.30"]).await,
+        "cleared 1 lock(s)"
+    );
+    assert_eq!(locks(&["list"]).await, "no locks");
+    let err = auth::admin::locks(
+        &["clear".into(), "--bogus".into(), "x".into()],
+        &|_: &str| None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+}

@@ -218,6 +218,56 @@ pub async fn blocked_for(
     Ok(secs.map(|s| u64::try_from(s.max(1)).unwrap_or(1)))
 }
 
+/// A key locked out now, for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lock {
+    /// The key: `account:<id>`, `user:<digest of a login string>` or `addr:<ip>`.
+    pub key: String,
+    /// The account's username, for an `account:` key whose user still exists.
+    pub username: Option<String>,
+    /// Failures in the window.
+    pub failures: i32,
+    /// When the lockout ends (UTC, RFC 3339).
+    pub until: String,
+    /// Seconds until then.
+    pub seconds_left: i64,
+}
+
+/// Every key locked out now, the longest lockout first.
+pub async fn locks(conn: &mut PgConnection) -> Result<Vec<Lock>, sqlx::Error> {
+    sqlx::query_as!(
+        Lock,
+        r#"SELECT t.key AS "key!", u.username AS "username?", t.failures AS "failures!",
+                  to_char(t.blocked_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "until!",
+                  ceil(extract(epoch FROM t.blocked_until - now()))::bigint AS "seconds_left!"
+           FROM login_throttle t
+           LEFT JOIN "user" u ON t.key = 'account:' || u.id::text
+           WHERE t.blocked_until > now()
+           ORDER BY t.blocked_until DESC, t.key"#
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Lifts the lockout of each of `keys` and forgets their failures (attempts in flight
+/// stay counted until they end). Returns how many were locked.
+/// One row at a time, as [`release`], so it never waits for one row while holding
+/// another.
+pub async fn unlock(conn: &mut PgConnection, keys: &[String]) -> Result<u64, sqlx::Error> {
+    let mut unlocked = 0;
+    for key in keys {
+        let res = sqlx::query!(
+            r#"UPDATE login_throttle SET failures = 0, blocked_until = NULL
+               WHERE key = $1 AND blocked_until > now()"#,
+            key
+        )
+        .execute(&mut *conn)
+        .await?;
+        unlocked += res.rows_affected();
+    }
+    Ok(unlocked)
+}
+
 /// Deletes rows whose window and lockout are both over, so random usernames cannot
 /// grow the table without bound. (An attempt still in flight on a deleted row records
 /// its failure in a new one.)
