@@ -818,6 +818,22 @@ async fn behind_a_proxy_a_client_can_neither_pick_its_address_nor_lock_out_anoth
     );
 }
 
+/// The `user_id` of the profile that a login with `login` opens.
+async fn logged_in_id(app: &TestApp, login: &str, password: &str) -> String {
+    let token = app.token_for(login, password).await;
+    let resp = app
+        .http
+        .get(format!("{}/profile", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    json_body(resp).await.1["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// A legacy username equal to another user's email: a login with that email is the
 /// email's owner's, never the username's.
 #[tokio::test]
@@ -828,15 +844,10 @@ async fn a_login_with_an_email_finds_its_owner_even_if_a_legacy_username_equals_
         .await;
     app.insert_legacy_user("ivy@example.com", "squatter@example.com", "squatter-pw")
         .await;
-    let token = app.token_for("ivy@example.com", "ivy-pw").await;
-    let resp = app
-        .http
-        .get(format!("{}/profile", app.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_body(resp).await.1["user_id"], owner.to_string());
+    assert_eq!(
+        logged_in_id(&app, "ivy@example.com", "ivy-pw").await,
+        owner.to_string()
+    );
     assert_eq!(
         app.login("ivy@example.com", "squatter-pw").await.status(),
         401
@@ -937,4 +948,39 @@ async fn operators_list_and_clear_locks() {
     .await
     .unwrap_err();
     assert_eq!(err.exit_code(), 2);
+}
+
+/// Another spelling of the same canonical name (case, width, accent composition) logs
+/// in to the one account; two legacy look-alikes are ambiguous and neither is chosen.
+#[tokio::test]
+async fn another_spelling_of_a_canonical_name_finds_the_account_unless_ambiguous() {
+    let app = TestApp::spawn().await;
+    let zoe = app
+        .insert_legacy_user("Zoë", "Zoe@Example.com", "zoe-pw")
+        .await;
+    for login in [
+        "Zoë",
+        "ZOË",
+        "zoe\u{308}",
+        "ｚｏë",
+        "zoe@example.com",
+        "ZOE@EXAMPLE.COM",
+    ] {
+        assert_eq!(
+            logged_in_id(&app, login, "zoe-pw").await,
+            zoe.to_string(),
+            "{login}"
+        );
+    }
+
+    // Legacy rows may hold look-alikes: an exact spelling still finds its own, any
+    // other is refused rather than guessed.
+    app.insert_legacy_user("max", "max1@example.com", "pw1")
+        .await;
+    app.insert_legacy_user("MAX", "max2@example.com", "pw2")
+        .await;
+    assert_eq!(app.login("max", "pw1").await.status(), 200);
+    assert_eq!(app.login("MAX", "pw2").await.status(), 200);
+    assert_eq!(app.login("Max", "pw1").await.status(), 401);
+    assert_eq!(app.login("Max", "pw2").await.status(), 401);
 }

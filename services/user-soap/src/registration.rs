@@ -133,10 +133,25 @@ impl Registration {
             city: value(Field::City)?,
         };
         // A username that could be an email would let its owner answer logins meant for
-        // the email's owner (auth accepts either): usernames hold no `@`, and every new
-        // email holds one, so a new username and a new email can never be equal.
-        if registration.username.contains('@') {
+        // the email's owner (auth accepts either): usernames hold no `@` (nor a form
+        // that NFKC turns into one), and every new email holds one, so a new username
+        // and a new email can never be equal, even canonically.
+        if registration
+            .username
+            .contains(['@', '\u{FF20}', '\u{FE6B}'])
+        {
             return Err(Invalid::new(Field::Username, "must not contain @"));
+        }
+        for (field, value) in [
+            (Field::Username, &registration.username),
+            (Field::Email, &registration.email),
+        ] {
+            if value.chars().any(is_invisible) {
+                return Err(Invalid::new(
+                    field,
+                    "must not contain invisible or bidirectional control characters",
+                ));
+            }
         }
         if !is_email(&registration.email) {
             return Err(Invalid::new(Field::Email, "is not an email address"));
@@ -171,6 +186,33 @@ fn checked(field: Field, raw: &str) -> Result<String, Invalid> {
         return Err(Invalid::new(field, "must not contain control characters"));
     }
     Ok(value.to_owned())
+}
+
+/// Characters that change how an identity looks or reads without being seen: Unicode's
+/// default-ignorable code points (zero-width spaces and joiners, soft hyphen, variation
+/// selectors, tags, fillers) and the bidirectional controls. Two usernames differing
+/// only by these would look the same.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 /// A pragmatic shape check: one `@`, a non-empty local part, a dotted domain, no spaces.
@@ -264,7 +306,7 @@ async fn store(
     user: NewUser,
 ) -> Result<Registered, RegisterError> {
     let mut tx = pool.begin().await?;
-    let inserted = match users::taken_by_the_other_column(&mut tx, &user).await? {
+    let inserted = match users::taken_elsewhere(&mut tx, &user).await? {
         Some(taken) => Err(InsertError::Duplicate(taken)),
         None => users::insert(&mut tx, &user).await,
     };

@@ -381,3 +381,92 @@ async fn a_username_that_could_be_an_email_is_refused_and_legacy_collisions_are_
     }
     assert_eq!(app.users().await, 2, "only the two legacy rows");
 }
+
+/// `(username, email)` of the stored user with this dni.
+async fn stored_identity(app: &TestApp, dni: &str) -> (String, String) {
+    sqlx::query_as(r#"SELECT username, email FROM "user" WHERE dni = $1"#)
+        .bind(dni)
+        .fetch_one(&mut app.db().await)
+        .await
+        .unwrap()
+}
+
+/// Case, width and accent composition do not make a new identity; invisible and
+/// bidirectional control characters are refused; stored values stay as given.
+#[tokio::test]
+async fn look_alike_usernames_and_emails_are_duplicates_and_invisible_characters_are_refused() {
+    let app = TestApp::spawn().await;
+    let t = tag();
+    let mut first = user_fields(&t);
+    first[0].1 = format!("José{t}"); // é composed
+    first[5].1 = format!("Ann.{t}@Example.com");
+    assert_eq!(app.register11(&pairs(&first)).await.0, 200);
+    assert_eq!(
+        stored_identity(&app, &first[4].1).await,
+        (first[0].1.clone(), first[5].1.clone()),
+        "stored as given"
+    );
+
+    let upper = t.to_uppercase();
+    for (field, value) in [
+        ("username", format!("jose\u{301}{t}")),         // decomposed
+        ("username", format!("ＪＯＳＥ\u{301}{upper}")), // fullwidth, upper case
+        ("email", format!("ann.{t}@example.com")),
+        ("email", format!("ANN.{upper}@EXAMPLE.COM")),
+    ] {
+        let mut again = user_fields(&tag());
+        again.iter_mut().find(|(k, _)| k == field).unwrap().1 = value.clone();
+        let (status, _, body) = app.register11(&pairs(&again)).await;
+        assert_eq!(status, 409, "{field} {value}: {body}");
+    }
+
+    for (field, value) in [
+        ("username", format!("jo\u{200B}se{t}")),
+        ("username", format!("{t}\u{202E}moc")),
+        ("email", format!("x\u{2060}{t}@example.com")),
+    ] {
+        let mut fields = user_fields(&tag());
+        fields.iter_mut().find(|(k, _)| k == field).unwrap().1 = value;
+        let (status, _, body) = app.register11(&pairs(&fields)).await;
+        assert_eq!(status, 500, "{body}");
+        assert!(
+            body.contains(&format!(
+                "Invalid {field}: must not contain invisible or bidirectional control characters"
+            )),
+            "{body}"
+        );
+    }
+    assert_eq!(app.users().await, 1);
+}
+
+/// Look-alike registrations racing on two instances: the database lets exactly one in.
+#[tokio::test]
+async fn simultaneous_look_alike_registrations_on_two_instances_store_exactly_one() {
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_with(&[("DATABASE_URL", a.db_url.as_str())]).await;
+    let t = tag();
+    let spellings = [
+        format!("ana{t}"),
+        format!("ANA{t}"),
+        format!("Ana{t}"),
+        format!("ＡＮＡ{t}"),
+        format!("ａｎａ{t}"),
+        format!("aNa{t}"),
+    ];
+    let registrations = spellings
+        .iter()
+        .chain(spellings.iter())
+        .enumerate()
+        .map(|(i, name)| {
+            let mut fields = user_fields(&tag());
+            fields[0].1 = name.clone();
+            let app = if i % 2 == 0 { &a } else { &b };
+            async move { app.register11(&pairs(&fields)).await.0 }
+        });
+    let mut statuses = futures_util::future::join_all(registrations).await;
+    statuses.sort_unstable();
+    let mut expected = vec![409; spellings.len() * 2 - 1];
+    expected.insert(0, 200);
+    assert_eq!(statuses, expected);
+    assert_eq!(a.users().await, 1);
+}

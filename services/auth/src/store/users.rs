@@ -17,24 +17,36 @@ pub struct User {
 }
 
 /// The user whose username or email is `login`, as the original's
-/// `username = :u OR email = :u`. When two rows match (a legacy username equal to
-/// another user's email), a login containing `@` is the email's owner's and any other
-/// the username's: registration no longer lets a username hold `@`, so the owner of an
-/// email can never be shadowed by a username someone else chose.
+/// `username = :u OR email = :u`, or, failing an exact match, is `login` under the
+/// canonical form (another case, width or accent composition: see the migration
+/// `user_canonical`). When two rows match exactly (a legacy username equal to another
+/// user's email), a login containing `@` is the email owner's and any other the
+/// username owner's; registration no longer lets a username hold `@`, so the owner of an
+/// email can never be shadowed by a username someone else chose. Two rows that match
+/// only canonically (legacy look-alikes) are ambiguous: neither is chosen.
 pub async fn find_by_login(
     conn: &mut PgConnection,
     login: &str,
 ) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as!(
+    let found = sqlx::query_as!(
         User,
         r#"SELECT id, username, email, password FROM "user"
            WHERE username = $1 OR email = $1
-           ORDER BY CASE WHEN strpos($1, '@') > 0 THEN email = $1 ELSE username = $1 END DESC
-           LIMIT 1"#,
+              OR identity_canonical(username) = identity_canonical($1)
+              OR identity_canonical(email) = identity_canonical($1)
+           ORDER BY CASE WHEN strpos($1, '@') > 0 THEN email = $1 ELSE username = $1 END DESC,
+                    (username = $1 OR email = $1) DESC
+           LIMIT 2"#,
         login
     )
-    .fetch_optional(conn)
-    .await
+    .fetch_all(conn)
+    .await?;
+    let mut found = found.into_iter();
+    Ok(match (found.next(), found.next()) {
+        (Some(first), _) if first.username == login || first.email == login => Some(first),
+        (Some(only), None) => Some(only),
+        _ => None,
+    })
 }
 
 /// The user with primary key `id`.

@@ -27,11 +27,11 @@ pub struct NewUser {
 /// Which unique value was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taken {
-    /// `user_username_key`.
+    /// `user_username_key` or `user_username_canonical_key`.
     Username,
     /// `user_dni_key`.
     Dni,
-    /// `user_email_key`.
+    /// `user_email_key` or `user_email_canonical_key`.
     Email,
     /// `user_pkey` (a UUID collision: practically never).
     Id,
@@ -60,27 +60,37 @@ pub enum InsertError {
     Db(#[from] sqlx::Error),
 }
 
-/// A username equal to an existing email, or an email equal to an existing username,
-/// is taken as surely as a duplicate in its own column: auth's login accepts either.
+/// Whether `user`'s username or email is taken in a way the unique constraints cannot
+/// see: canonically (see the migration `user_canonical`: case, width, composed or
+/// decomposed accents) by a row stored before that rule, or across columns (a username
+/// equal to an existing email, or the reverse), in either case as auth's login would
+/// confuse them.
 ///
-/// No race: a new username holds no `@` and a new email always does, so only legacy
-/// rows can collide with a new registration, and concurrent registrations cannot
-/// create one.
-pub async fn taken_by_the_other_column(
+/// No race: rows registered from now on are unique among themselves by the database
+/// (the `*_canonical_key` indexes); only legacy rows, which no registration creates,
+/// are checked here; and a new username holds no `@` while a new email always does.
+pub async fn taken_elsewhere(
     conn: &mut PgConnection,
     user: &NewUser,
 ) -> Result<Option<Taken>, sqlx::Error> {
     let row = sqlx::query!(
-        r#"SELECT EXISTS (SELECT 1 FROM "user" WHERE email = $1) AS "username_is_an_email!",
-                  EXISTS (SELECT 1 FROM "user" WHERE username = $2) AS "email_is_a_username!""#,
+        r#"SELECT
+             EXISTS (SELECT 1 FROM "user"
+                     WHERE identity_canonical(email) = identity_canonical($1)
+                        OR (NOT canonical_unique AND identity_canonical(username) = identity_canonical($1)))
+               AS "username!",
+             EXISTS (SELECT 1 FROM "user"
+                     WHERE identity_canonical(username) = identity_canonical($2)
+                        OR (NOT canonical_unique AND identity_canonical(email) = identity_canonical($2)))
+               AS "email!""#,
         user.username,
         user.email,
     )
     .fetch_one(conn)
     .await?;
-    Ok(if row.username_is_an_email {
+    Ok(if row.username {
         Some(Taken::Username)
-    } else if row.email_is_a_username {
+    } else if row.email {
         Some(Taken::Email)
     } else {
         None
@@ -90,8 +100,8 @@ pub async fn taken_by_the_other_column(
 /// Inserts `user`; a unique violation is reported by constraint name.
 pub async fn insert(conn: &mut PgConnection, user: &NewUser) -> Result<(), InsertError> {
     let res = sqlx::query!(
-        r#"INSERT INTO "user" (id, username, password, first_name, last_name, dni, email, city)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
+        r#"INSERT INTO "user" (id, username, password, first_name, last_name, dni, email, city, canonical_unique)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, true)"#,
         user.id,
         user.username,
         user.password_hash,
@@ -107,9 +117,9 @@ pub async fn insert(conn: &mut PgConnection, user: &NewUser) -> Result<(), Inser
         Ok(_) => Ok(()),
         Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
             let taken = match db.constraint() {
-                Some("user_username_key") => Taken::Username,
+                Some("user_username_key" | "user_username_canonical_key") => Taken::Username,
                 Some("user_dni_key") => Taken::Dni,
-                Some("user_email_key") => Taken::Email,
+                Some("user_email_key" | "user_email_canonical_key") => Taken::Email,
                 Some("user_pkey") => Taken::Id,
                 _ => return Err(InsertError::Db(sqlx::Error::Database(db))),
             };
