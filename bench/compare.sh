@@ -57,6 +57,7 @@ start_build() { # bin-dir label
   for name in auth user-soap user-lookup; do
     env DATABASE_URL="$db_url" AMQP_URL="$AMQP_URL" HOST=127.0.0.1 PORT="${port[$name]}" \
       SECRET_KEY="$secret" PASSWORD_PBKDF2_ITERATIONS="$ITER" LOGIN_MAX_FAILURES_PER_ADDRESS=1000000 \
+      LOGIN_MAX_FAILURES_PER_USER=1000000 REGISTER_MAX_PER_ADDRESS=1000000000 \
       RABBITMQ_QUEUE="bench-compare-events" RUST_LOG=warn "$1/$name" >>"$work/$2.$name.log" 2>&1 &
     pids+=($!)
   done

@@ -67,7 +67,8 @@ trap cleanup EXIT
 psql -q "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
 
 common=(DATABASE_URL="$db_url" AMQP_URL="$AMQP_URL" HOST=127.0.0.1 SECRET_KEY="bench-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
-        PASSWORD_PBKDF2_ITERATIONS="$ITER" LOGIN_MAX_FAILURES_PER_ADDRESS=1000000 RUST_LOG=warn)
+        PASSWORD_PBKDF2_ITERATIONS="$ITER" LOGIN_MAX_FAILURES_PER_ADDRESS=1000000
+        LOGIN_MAX_FAILURES_PER_USER=1000000 REGISTER_MAX_PER_ADDRESS=1000000000 RUST_LOG=warn)
 start() { # name queue
   env "${common[@]}" PORT="${bport[$1]}" RABBITMQ_QUEUE="$2" "$bin/$1" >"$work/$1.log" 2>&1 &
   pids+=($!); eval "pid_${1//-/_}=$!"; started+=("$1")

@@ -220,6 +220,41 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
+/// A database chore of one connection (a prune, say), as [`every`] runs it.
+pub type Chore = Box<
+    dyn for<'c> Fn(
+            &'c mut sqlx::PgConnection,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<u64, sqlx::Error>> + Send + 'c>,
+        > + Send
+        + Sync,
+>;
+
+/// A background task that runs `chore` on a pooled connection every `period` until
+/// `shutdown`. Every instance runs it, so it must be idempotent; a failure is logged at
+/// DEBUG (the next period retries) under `what`.
+pub fn every(
+    pool: PgPool,
+    period: std::time::Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+    what: &'static str,
+    chore: Chore,
+) -> hub_runtime::service::Task {
+    let chore = std::sync::Arc::new(chore);
+    hub_runtime::service::every(period, shutdown, move || {
+        let (pool, chore) = (pool.clone(), chore.clone());
+        async move {
+            let done = match pool.acquire().await {
+                Ok(mut conn) => chore(&mut conn).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = done {
+                tracing::debug!(error = %e, chore = what, "database chore failed");
+            }
+        }
+    })
+}
+
 /// The work was cut short before it finished: the runtime is shutting down.
 #[derive(Debug, thiserror::Error)]
 #[error("database work interrupted by shutdown")]

@@ -23,7 +23,7 @@
 //! fn main() -> ExitCode { hub_runtime::service::run::<Connected>() }
 //! ```
 
-use std::{future::Future, net::SocketAddr, pin::Pin, process::ExitCode};
+use std::{future::Future, net::SocketAddr, pin::Pin, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use axum::Router;
@@ -39,6 +39,25 @@ use crate::{
 /// A background task of a service (outbox relay, consumer, pruning): it watches the
 /// shutdown token it was given and returns after finishing the item in hand.
 pub type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A background [`Task`] that runs `work` every `period` until `shutdown` (first run
+/// after one period). `work` must be safe on any number of instances at once (an
+/// idempotent clean-up, say): every instance runs it.
+pub fn every<F, Fut>(period: Duration, shutdown: CancellationToken, mut work: F) -> Task
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Box::pin(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(period) => {}
+            }
+            work().await;
+        }
+    })
+}
 
 /// A service's configuration, read once from the environment at start-up.
 pub trait ServiceConfig: Sized + Send + Sync + 'static {

@@ -21,7 +21,7 @@ pub mod routes;
 pub mod state;
 pub mod store;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use axum::Router;
 use hub_identity::{jwt::JwtKeys, pool::HashPool};
@@ -76,11 +76,7 @@ impl service::Service for Auth {
                 config.relay.clone(),
                 shutdown.clone(),
             )),
-            Box::pin(prune_throttle(
-                state.pool.clone(),
-                config.throttle.clone(),
-                shutdown.clone(),
-            )),
+            prune_throttle(state.pool.clone(), &config.throttle, shutdown.clone()),
         ]
     }
 
@@ -91,23 +87,17 @@ impl service::Service for Auth {
 
 /// Every five minutes, deletes throttle rows that no longer count (any instance may do
 /// it; the statement is idempotent).
-async fn prune_throttle(
+fn prune_throttle(
     pool: sqlx::PgPool,
-    throttle: config::ThrottleConfig,
+    throttle: &config::ThrottleConfig,
     shutdown: CancellationToken,
-) {
+) -> Task {
     let keep = throttle.per_user.window.max(throttle.per_user.lockout);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(std::time::Duration::from_secs(300)) => {}
-        }
-        let pruned = match pool.acquire().await {
-            Ok(mut conn) => store::throttle::prune(&mut conn, keep).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = pruned {
-            tracing::debug!(error = %e, "login throttle prune failed");
-        }
-    }
+    hub_db::every(
+        pool,
+        Duration::from_secs(300),
+        shutdown,
+        "login throttle prune",
+        Box::new(move |conn| Box::pin(store::throttle::prune(conn, keep))),
+    )
 }

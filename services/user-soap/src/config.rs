@@ -1,13 +1,17 @@
 //! user-soap configuration, read once from the environment at start-up.
 
+use std::time::Duration;
+
 use hub_db::PgSettings;
 use hub_events::{catalogue::queues, relay::RelayConfig};
 use hub_identity::pool::HashSettings;
 use hub_runtime::{
     config::{ConfigError, Vars},
-    http::HttpConfig,
+    http::{HttpConfig, client_ip::ProxyTrust},
     service::{Service as _, ServiceConfig},
 };
+
+use crate::store::throttle::Limit;
 
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
@@ -24,6 +28,11 @@ pub struct Config {
     pub public_base_url: Option<String>,
     /// Outbox relay settings (`AMQP_URL` or `RABBITMQ_HOST`/`RABBITMQ_PORT`, `OUTBOX_*`).
     pub relay: RelayConfig,
+    /// `REGISTER_MAX_PER_ADDRESS` (default 10) registrations per client address within
+    /// `REGISTER_WINDOW_SECS` (default 60); more get a 429 Client fault with `Retry-After`.
+    pub register_limit: Limit,
+    /// Whose forwarding headers name the client (`TRUSTED_PROXIES`, as auth).
+    pub proxies: ProxyTrust,
     /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 64 KiB, ...).
     pub http: HttpConfig,
 }
@@ -40,6 +49,19 @@ impl ServiceConfig for Config {
             queue: vars.string_or("RABBITMQ_QUEUE", queues::USER_EVENTS),
             public_base_url: hub_soap::wsdl::configured_base(vars)?,
             relay: RelayConfig::from_vars(vars, "user-soap")?,
+            register_limit: Limit {
+                max: match vars.parse_or("REGISTER_MAX_PER_ADDRESS", 10)? {
+                    n if n >= 1 => n,
+                    _ => {
+                        return Err(ConfigError::invalid(
+                            "REGISTER_MAX_PER_ADDRESS",
+                            "must be at least 1",
+                        ));
+                    }
+                },
+                window: vars.seconds_or("REGISTER_WINDOW_SECS", Duration::from_secs(60))?,
+            },
+            proxies: ProxyTrust::from_vars(vars)?,
             http: HttpConfig::from_vars(vars, crate::UserSoap::PORT, 64 * 1024)?,
         })
     }

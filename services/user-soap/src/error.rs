@@ -7,7 +7,7 @@
 //! else 500), which logs the cause once and never sends it.
 
 use axum::{
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use hub_events::outbox::OutboxError;
@@ -37,6 +37,17 @@ impl IntoResponse for Error {
         let fault = match self {
             Self::UnknownOperation(_) => Fault::client(self.to_string()),
             Self::Invalid(invalid) => registration_fault(&invalid),
+            Self::Register(RegisterError::Throttled(secs)) => {
+                let mut resp = Fault::client(format!(
+                    "Too many registrations from this address; retry after {secs} s"
+                ))
+                .with_status(StatusCode::TOO_MANY_REQUESTS)
+                .in_request_version()
+                .into_response();
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                return resp;
+            }
             Self::Register(RegisterError::Duplicate(_)) => {
                 let version = hub_soap::request::version();
                 return version.reply(StatusCode::CONFLICT, message::duplicate_reply(version));
@@ -66,7 +77,9 @@ fn server_error(e: RegisterError) -> ServerError {
         RegisterError::Hashing(_) | RegisterError::Interrupted(_) => {
             ServerError::Unavailable(e.into())
         }
-        RegisterError::Outbox(_) | RegisterError::Duplicate(_) => ServerError::Internal(e.into()),
+        RegisterError::Outbox(_) | RegisterError::Duplicate(_) | RegisterError::Throttled(_) => {
+            ServerError::Internal(e.into())
+        }
     }
 }
 

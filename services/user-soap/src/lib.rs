@@ -22,7 +22,7 @@ pub mod routes;
 pub mod state;
 pub mod store;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 use hub_identity::pool::HashPool;
@@ -53,11 +53,14 @@ impl service::Service for UserSoap {
 
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
     async fn state(config: &Config) -> anyhow::Result<AppState> {
+        config.proxies.warn_if_deprecated();
         let pool = config.db.connect(Self::NAME).await?;
         Ok(AppState {
             pool,
             hashing: HashPool::new(config.hashing),
             queue: config.queue.as_str().into(),
+            register_limit: config.register_limit,
+            proxies: Arc::new(config.proxies.clone()),
         })
     }
 
@@ -66,13 +69,23 @@ impl service::Service for UserSoap {
         routes::router(state, wsdl)
     }
 
-    /// The outbox relay.
+    /// The outbox relay, and the pruning of old registration counters.
     fn tasks(config: &Config, state: &AppState, shutdown: &CancellationToken) -> Vec<Task> {
-        vec![Box::pin(hub_events::relay::run(
-            state.pool.clone(),
-            config.relay.clone(),
-            shutdown.clone(),
-        ))]
+        let keep = config.register_limit.window;
+        vec![
+            Box::pin(hub_events::relay::run(
+                state.pool.clone(),
+                config.relay.clone(),
+                shutdown.clone(),
+            )),
+            hub_db::every(
+                state.pool.clone(),
+                Duration::from_secs(300),
+                shutdown.clone(),
+                "registration throttle prune",
+                Box::new(move |conn| Box::pin(store::throttle::prune(conn, keep))),
+            ),
+        ]
     }
 
     async fn close(state: AppState) {

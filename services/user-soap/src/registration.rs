@@ -2,7 +2,7 @@
 //! the user, record the event). Knows nothing of HTTP or SOAP: `routes/` reads the
 //! envelope into a [`Registration`] and turns the outcome into the reply.
 
-use std::{borrow::Cow, sync::Arc};
+use std::{borrow::Cow, net::IpAddr, sync::Arc};
 
 use hub_events::{
     catalogue::{UserRegistered, UserRegistrationFailed},
@@ -15,7 +15,10 @@ use uuid::Uuid;
 
 use crate::{
     state::AppState,
-    store::users::{self, InsertError, NewUser, Taken},
+    store::{
+        throttle,
+        users::{self, InsertError, NewUser, Taken},
+    },
 };
 
 /// A field of a registration.
@@ -237,6 +240,9 @@ pub struct Registered {
 /// Why a registration was not stored.
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
+    /// Too many registrations from this client address: retry after this many seconds.
+    #[error("too many registrations from this address; retry after {0} s")]
+    Throttled(u64),
     /// A unique value is taken; `UserRegistrationFailed` was recorded.
     #[error("{} is already registered", .0.field())]
     Duplicate(Taken),
@@ -258,11 +264,26 @@ pub enum RegisterError {
 /// through auth at once), inserts the row and records `UserRegistered` in the same
 /// transaction. A taken username, dni or email records `UserRegistrationFailed` and
 /// is [`RegisterError::Duplicate`]. `correlation_id` goes on the event.
+///
+/// Each registration from `from` counts against its address's limit before the
+/// password is hashed (the expensive part), atomically with the check.
 pub async fn register(
     state: &AppState,
     correlation_id: &str,
+    from: IpAddr,
     input: Registration,
 ) -> Result<Registered, RegisterError> {
+    let (pool, limit) = (state.pool.clone(), state.register_limit);
+    let counted = hub_db::to_completion(async move {
+        let mut conn = pool.acquire().await?;
+        throttle::count(&mut conn, from, limit).await
+    })
+    .await??;
+    if let Err(secs) = counted {
+        tracing::info!(retry_after = secs, "registration throttled");
+        return Err(RegisterError::Throttled(secs));
+    }
+
     let Registration {
         username,
         password,

@@ -14,4 +14,8 @@ pub struct AppState {
     pub hashing: HashPool,
     /// The queue events go to (`RABBITMQ_QUEUE`).
     pub queue: Arc<str>,
+    /// Registrations per client address.
+    pub register_limit: crate::store::throttle::Limit,
+    /// Whose forwarding headers name the client.
+    pub proxies: Arc<hub_runtime::http::client_ip::ProxyTrust>,
 }

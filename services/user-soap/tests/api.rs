@@ -470,3 +470,59 @@ async fn simultaneous_look_alike_registrations_on_two_instances_store_exactly_on
     assert_eq!(statuses, expected);
     assert_eq!(a.users().await, 1);
 }
+
+/// Registrations are bounded per client address, on every instance together: the rest
+/// get a 429 Client fault with `Retry-After`; another address is unaffected.
+#[tokio::test]
+async fn registrations_from_one_address_stop_at_its_limit_across_two_instances() {
+    let settings = [
+        ("REGISTER_MAX_PER_ADDRESS", "3"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+    ];
+    let a = TestApp::spawn_with(&settings).await;
+    let mut beside = settings.to_vec();
+    beside.push(("DATABASE_URL", a.db_url.as_str()));
+    let b = TestApp::spawn_with(&beside).await;
+    let register_from = async |app: &TestApp, address: &str| {
+        let fields = user_fields(&tag());
+        let resp = app
+            .http
+            .post(format!("{}/register", app.base))
+            .header("content-type", "text/xml; charset=utf-8")
+            .header("x-forwarded-for", address)
+            .body(legacy_envelope(&pairs(&fields)))
+            .send()
+            .await
+            .unwrap();
+        let retry_after = resp.headers().get("retry-after").cloned();
+        let (status, _, body) = parts(resp).await;
+        (status, retry_after, body)
+    };
+    let replies = futures_util::future::join_all(
+        (0..10).map(|i| register_from(if i % 2 == 0 { &a } else { &b }, "203.0.113.40")),
+    )
+    .await;
+    let stored = replies.iter().filter(|(s, _, _)| *s == 200).count();
+    assert_eq!(stored, 3, "{replies:?}");
+    for (status, retry_after, body) in replies.iter().filter(|(s, _, _)| *s != 200) {
+        assert_eq!(*status, 429, "{body}");
+        let secs: u64 = retry_after
+            .as_ref()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&secs), "{secs}");
+        assert!(
+            body.contains("<faultcode>soapenv:Client</faultcode>"),
+            "{body}"
+        );
+        assert!(
+            body.contains("Too many registrations from this address; retry after"),
+            "{body}"
+        );
+    }
+    assert_eq!(a.users().await, 3);
+    assert_eq!(register_from(&b, "198.51.100.40").await.0, 200);
+}

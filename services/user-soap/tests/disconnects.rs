@@ -101,6 +101,7 @@ async fn clients_hanging_up_mid_registration_leave_no_connection_in_a_transactio
     let app = TestApp::spawn_with(&[
         ("DB_MAX_CONNECTIONS", "4"),
         ("PASSWORD_PBKDF2_ITERATIONS", "1000"),
+        ("REGISTER_MAX_PER_ADDRESS", "1000000"),
         ("HASHING_CONCURRENCY", "8"),
     ])
     .await;

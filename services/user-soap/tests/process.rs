@@ -25,6 +25,7 @@ async fn sigkill_mid_registration_leaves_no_partial_user_and_no_lost_event() {
         ("RABBITMQ_QUEUE", queue.as_str()),
         // Slow hashing keeps registrations in flight when the process dies.
         ("PASSWORD_PBKDF2_ITERATIONS", "300000"),
+        ("REGISTER_MAX_PER_ADDRESS", "1000000"),
     ];
     let service =
         ServiceProcess::spawn(env!("CARGO_BIN_EXE_user-soap"), &envs, "/user-soap/health").await;

@@ -36,6 +36,7 @@ pub async fn start() -> System {
         ("HOST", "127.0.0.1".into()),
         ("PORT", "0".into()),
         ("PASSWORD_PBKDF2_ITERATIONS", "20000".into()),
+        ("REGISTER_MAX_PER_ADDRESS", "1000000".into()),
         ("SECRET_KEY", secret.clone()),
         ("MONGODB_URI", hub_testkit::mongodb_uri()),
         ("MONGODB_DATABASE", mongo_db.clone()),

@@ -1,6 +1,12 @@
 //! `POST /register`: the envelope in, the use case, the original's reply out.
 
-use axum::{extract::State, http::StatusCode, response::Response};
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{ConnectInfo, State},
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
 use hub_runtime::http::RequestId;
 use hub_soap::Envelope;
 
@@ -14,13 +20,16 @@ use crate::{error::Error, registration, state::AppState};
 pub async fn register(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Envelope(request): Envelope,
 ) -> Result<Response, Error> {
     if !message::is_registration(&request.body) {
         return Err(Error::UnknownOperation(request.body.qname()));
     }
     let input = message::read(&request.body)?;
-    let registered = registration::register(&state, &request_id, input).await?;
+    let from = state.proxies.client_ip(&headers, peer);
+    let registered = registration::register(&state, &request_id, from, input).await?;
     let version = request.version;
     Ok(version.reply(
         StatusCode::OK,

@@ -1,0 +1,58 @@
+//! Registrations per client address (table `registration_throttle`), shared by every
+//! user-soap instance: a fixed window, counted and checked in one row-locking
+//! statement, so no number of simultaneous requests gets more than the limit through.
+
+use std::{net::IpAddr, time::Duration};
+
+use sqlx::PgConnection;
+
+/// At most `max` registrations per address within `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    /// Registrations (that reach the password hashing) per window.
+    pub max: i32,
+    /// The window.
+    pub window: Duration,
+}
+
+/// Counts one registration from `from`; `Err(seconds)` until its window ends when the
+/// address is over the limit (the refused attempt counts too, which changes nothing:
+/// the window does not move).
+pub async fn count(
+    conn: &mut PgConnection,
+    from: IpAddr,
+    limit: Limit,
+) -> Result<Result<(), u64>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"INSERT INTO registration_throttle AS t (key, attempts, window_started)
+           VALUES ($1, 1, now())
+           ON CONFLICT (key) DO UPDATE SET
+             attempts = CASE WHEN t.window_started <= now() - make_interval(secs => $2)
+                             THEN 1 ELSE t.attempts + 1 END,
+             window_started = CASE WHEN t.window_started <= now() - make_interval(secs => $2)
+                                   THEN now() ELSE t.window_started END
+           RETURNING attempts AS "attempts!",
+                     ceil(extract(epoch FROM window_started + make_interval(secs => $2) - now()))::bigint
+                       AS "retry_after!""#,
+        format!("addr:{from}"),
+        limit.window.as_secs_f64(),
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(if row.attempts > limit.max {
+        Err(u64::try_from(row.retry_after.max(1)).unwrap_or(1))
+    } else {
+        Ok(())
+    })
+}
+
+/// Deletes rows whose window ended more than `older_than` ago.
+pub async fn prune(conn: &mut PgConnection, older_than: Duration) -> Result<u64, sqlx::Error> {
+    let res = sqlx::query!(
+        "DELETE FROM registration_throttle WHERE window_started < now() - make_interval(secs => $1)",
+        older_than.as_secs_f64()
+    )
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected())
+}
