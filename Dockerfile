@@ -10,13 +10,16 @@ ARG RUST_VERSION=1.95
 # --- build -------------------------------------------------------------------------------------
 FROM rust:${RUST_VERSION}-bookworm AS build
 ARG SERVICE
+# The commit shown by the hub_build_info metric: --build-arg HUB_GIT_COMMIT=$(git rev-parse --short=12 HEAD)
+ARG HUB_GIT_COMMIT=unknown
 RUN test -n "$SERVICE" \
  || { echo 'build with --build-arg SERVICE=<auth|user-soap|session|images|user-lookup|connected>' >&2; exit 1; }
 
 WORKDIR /src
 # sqlx's query macros check against the committed .sqlx/ metadata, not a live database.
 ENV SQLX_OFFLINE=true \
-    CARGO_TERM_COLOR=never
+    CARGO_TERM_COLOR=never \
+    HUB_GIT_COMMIT=${HUB_GIT_COMMIT}
 COPY . .
 
 # BuildKit cache mounts keep the crate registry and target/ between builds, and the six services

@@ -41,6 +41,9 @@ fi
 
 names=()
 for s in "${SERVICES[@]}"; do names+=("-p" "${s%% *}"); done
+# The commit the hub_build_info metric reports.
+HUB_GIT_COMMIT=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+export HUB_GIT_COMMIT
 cargo build --release --locked "${names[@]}"
 
 pids=()

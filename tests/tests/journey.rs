@@ -141,3 +141,25 @@ async fn a_user_registered_over_soap_logs_in_and_connected_says_a_few_seconds_ag
     })
     .await;
 }
+
+/// Every service answers the orchestrator's probes: `/livez` without checking anything,
+/// `/readyz` after checking what it needs.
+#[tokio::test]
+async fn every_service_answers_livez_and_readyz() {
+    let sys = common::start().await;
+    let http = reqwest::Client::new();
+    for addr in [sys.soap, sys.lookup, sys.auth, sys.session, sys.connected] {
+        for (path, want) in [
+            ("/livez", json!({"status": "alive"})),
+            ("/readyz", json!({"status": "ready"})),
+        ] {
+            let resp = http
+                .get(format!("http://{addr}{path}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{addr}{path}");
+            assert_eq!(resp.json::<Value>().await.unwrap(), want, "{addr}{path}");
+        }
+    }
+}

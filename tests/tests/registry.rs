@@ -119,7 +119,9 @@ fn docker_compose_runs_every_service_on_its_port_with_its_healthcheck() {
                 "docker-compose.yml: {name}: PORT is not \"{port}\""
             ));
         }
-        let want = format!("http://127.0.0.1:{port}{}", s.health);
+        // Readiness, not the legacy health path: the same check, and the probe every
+        // service answers the same way.
+        let want = format!("http://127.0.0.1:{port}/readyz");
         if svc["healthcheck"]["test"].is_null() {
             problems.push(format!(
                 "docker-compose.yml: {name}: no healthcheck (want {want})"

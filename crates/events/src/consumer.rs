@@ -194,6 +194,14 @@ pub async fn run<H: Handler>(cfg: ConsumerConfig, handler: H, shutdown: Cancella
     let mut backoff = Backoff::default();
     let mut healthy = true;
     tracing::info!(queue = %cfg.queue, dlq = %cfg.dead_letter_queue, "consumer started");
+    // Every series from the start, so rates and alerts have something before the first
+    // message, the first failure or the first reconnect.
+    for outcome in ["processed", "skipped", "retried", "dead_lettered"] {
+        metrics::counter!("consumer_messages_total", "queue" => cfg.queue.clone(), "outcome" => outcome)
+            .increment(0);
+    }
+    metrics::counter!("consumer_redeliveries_total", "queue" => cfg.queue.clone()).increment(0);
+    metrics::counter!("consumer_reconnects_total", "queue" => cfg.queue.clone()).increment(0);
     while !shutdown.is_cancelled() {
         match consume(&cfg, &handler, &shutdown, &mut backoff, &mut healthy).await {
             Ok(()) => break,

@@ -137,6 +137,10 @@ pub async fn run(pool: PgPool, cfg: RelayConfig, shutdown: CancellationToken) {
     let mut last_prune = tokio::time::Instant::now() - Duration::from_secs(3600);
     let mut last_backlog = last_prune;
     tracing::info!(app_id = %cfg.app_id, "outbox relay started");
+    // Zero from the start, so a rate or an alert on them has a series before the first
+    // event or the first failure.
+    metrics::counter!("outbox_published_total").increment(0);
+    metrics::counter!("outbox_publish_failures_total").increment(0);
 
     while !shutdown.is_cancelled() {
         // At the top, so the gauges keep moving while the broker is down.

@@ -111,6 +111,13 @@ pub trait Service: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// What `GET /readyz` checks: `Err(what is down)` while a backing server the service
+    /// needs to answer requests is unreachable (the legacy health paths run the same
+    /// check). Nothing to check by default.
+    fn ready(_state: &Self::State) -> impl Future<Output = Result<(), &'static str>> + Send {
+        async { Ok(()) }
+    }
+
     /// Closes the clients in `state` once requests and tasks are done.
     fn close(_state: Self::State) -> impl Future<Output = ()> + Send {
         async {}
@@ -136,11 +143,9 @@ impl<S: Service> App<S> {
         let listener = http::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let router = http::wrap(
-            S::router(&config, state.clone(), listener.local_addr()?),
-            config.http(),
-            S::renderer(),
-        );
+        let routes = S::router(&config, state.clone(), listener.local_addr()?);
+        let router = http::wrap(probes::<S>(routes, &state), config.http(), S::renderer());
+        crate::metrics::set_build_info(S::NAME);
         Ok(Self {
             listener,
             router,
@@ -174,6 +179,36 @@ impl<S: Service> App<S> {
         tracing::info!(service = S::NAME, "shutdown complete");
         served
     }
+}
+
+/// `GET /livez`: 200 `{"status":"alive"}` whenever the process serves, checking nothing
+/// (a liveness probe must not restart pods because a database is down). `GET /readyz`:
+/// 200 `{"status":"ready"}` when [`Service::ready`] passes, else 503
+/// `{"status":"unready","error":<what is down>}` (take the instance out of rotation).
+fn probes<S: Service>(routes: Router, state: &S::State) -> Router {
+    use axum::{Json, http::StatusCode, response::IntoResponse, routing::get};
+    let state = state.clone();
+    routes
+        .route(
+            "/livez",
+            get(|| async { Json(serde_json::json!({ "status": "alive" })) }),
+        )
+        .route(
+            "/readyz",
+            get(move || {
+                let state = state.clone();
+                async move {
+                    match S::ready(&state).await {
+                        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+                        Err(down) => (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            Json(serde_json::json!({ "status": "unready", "error": down })),
+                        )
+                            .into_response(),
+                    }
+                }
+            }),
+        )
 }
 
 /// A service's whole `main()`: the async runtime, telemetry, configuration (a bad value

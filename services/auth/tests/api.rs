@@ -984,3 +984,68 @@ async fn another_spelling_of_a_canonical_name_finds_the_account_unless_ambiguous
     assert_eq!(app.login("Max", "pw1").await.status(), 401);
     assert_eq!(app.login("Max", "pw2").await.status(), 401);
 }
+
+/// Made-up methods share one label; every metric family has HELP and TYPE; process
+/// figures, build info and the failure counters are there from the start.
+#[tokio::test]
+async fn metrics_stay_bounded_and_describe_themselves() {
+    let app = TestApp::spawn().await;
+    for i in 0..20 {
+        let method = reqwest::Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
+        let resp = app
+            .http
+            .request(method, format!("{}/login", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 405);
+    }
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(!text.contains("MADEUP"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("http_requests_total{")
+            && l.contains("method=\"other\"")
+            && l.contains("status=\"405\"")
+            && l.ends_with(" 20")),
+        "{text}"
+    );
+    for family in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+        "outbox_publish_failures_total",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(family) && !l.starts_with('#')),
+            "{family}: {text}"
+        );
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("hub_build_info{") && l.contains("service=\"auth\"")),
+        "{text}"
+    );
+    // What `promtool check metrics` requires first: every sample's family is described.
+    for sample in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let name = sample.split(['{', ' ']).next().unwrap();
+        let family = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .filter(|f| text.contains(&format!("# TYPE {f} histogram")))
+            .unwrap_or(name);
+        assert!(
+            text.contains(&format!("# HELP {family} ")),
+            "no HELP for {family}"
+        );
+        assert!(
+            text.contains(&format!("# TYPE {family} ")),
+            "no TYPE for {family}"
+        );
+    }
+}

@@ -69,6 +69,11 @@ impl service::Service for Connected {
         routes::router(state)
     }
 
+    /// The same check as the health paths.
+    async fn ready(state: &AppState) -> Result<(), &'static str> {
+        routes::ops::down(state).await.map_or(Ok(()), Err)
+    }
+
     async fn close(state: AppState) {
         state.pool.close().await;
         hub_mongo::close(&state.mongo).await;

@@ -52,6 +52,18 @@ async fn with_mongodb_down_requests_get_a_fast_503_and_recover_without_a_restart
     // Requests that need only PostgreSQL still answer.
     let (status, _) = app.last_connection("nobody").await;
     assert_eq!(status, 404);
+    // Out of rotation, but alive: a liveness probe must not restart it.
+    assert_eq!(
+        json_body(app.get("/readyz").await).await,
+        (
+            503,
+            json!({"status": "unready", "error": "MongoDB unavailable"})
+        )
+    );
+    assert_eq!(
+        json_body(app.get("/livez").await).await,
+        (200, json!({"status": "alive"}))
+    );
     drop(outage); // restarts mongod
 
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -69,5 +81,9 @@ async fn with_mongodb_down_requests_get_a_fast_503_and_recover_without_a_restart
     }
     let (status, body) = json_body(app.get("/connected/health").await).await;
     assert_eq!((status, body), (200, json!({"status": "healthy"})));
+    assert_eq!(
+        json_body(app.get("/readyz").await).await,
+        (200, json!({"status": "ready"}))
+    );
     app.cleanup().await;
 }

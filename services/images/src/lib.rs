@@ -77,4 +77,9 @@ impl service::Service for Images {
     fn router(_config: &Config, state: AppState, _local: SocketAddr) -> Router {
         routes::router(state)
     }
+
+    /// The same check as the health paths.
+    async fn ready(state: &AppState) -> Result<(), &'static str> {
+        routes::ops::down(state).await.map_or(Ok(()), Err)
+    }
 }

@@ -113,6 +113,11 @@ impl service::Service for Session {
         ))]
     }
 
+    /// The same check as the health paths.
+    async fn ready(state: &AppState) -> Result<(), &'static str> {
+        routes::ops::down(state).await.map_or(Ok(()), Err)
+    }
+
     /// Closes the pool and the MongoDB client (which the original never closed).
     async fn close(state: AppState) {
         state.pool.close().await;

@@ -53,6 +53,11 @@ impl service::Service for UserLookup {
         routes::router(state, wsdl)
     }
 
+    /// The same check as the health paths.
+    async fn ready(state: &AppState) -> Result<(), &'static str> {
+        routes::ops::down(state).await.map_or(Ok(()), Err)
+    }
+
     async fn close(state: AppState) {
         state.pool.close().await;
     }

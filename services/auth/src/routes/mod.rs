@@ -1,7 +1,7 @@
 //! Every route of the auth service, in one list, with its OpenAPI document.
 
 mod login;
-mod ops;
+pub(crate) mod ops;
 mod profile;
 
 use axum::Router;

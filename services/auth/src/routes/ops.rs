@@ -16,11 +16,12 @@ use crate::{error::ApiResult, state::AppState};
     (status = 500, description = "`{\"error\",\"status\":\"unhealthy\"}`"),
 ))]
 pub async fn health(State(state): State<AppState>) -> Response {
-    let healthy = hub_db::healthy(&state.pool).await;
-    health_json(
-        (!healthy).then_some("database unavailable"),
-        KeyOrder::Sorted,
-    )
+    health_json(down(&state).await, KeyOrder::Sorted)
+}
+
+/// What is down, if anything: the check of the health paths and of `/readyz`.
+pub(crate) async fn down(state: &AppState) -> Option<&'static str> {
+    (!hub_db::healthy(&state.pool).await).then_some("database unavailable")
 }
 
 /// `GET /health`: the same check as [`health`], at the path every service shares.

@@ -14,6 +14,11 @@ use crate::state::AppState;
     (status = 500, description = "`{\"status\":\"unhealthy\",\"error\"}`, `error` naming what is down"),
 ))]
 pub async fn health(State(state): State<AppState>) -> Response {
+    health_json(down(&state).await, KeyOrder::AsWritten)
+}
+
+/// What is down, if anything: the check of the health paths and of `/readyz`.
+pub(crate) async fn down(state: &AppState) -> Option<&'static str> {
     let bound = state.mongo_timeout;
     let (pg, mongo) = tokio::join!(
         tokio::time::timeout(bound, hub_db::ping(&state.pool)),
@@ -41,13 +46,12 @@ pub async fn health(State(state): State<AppState>) -> Response {
             false
         }
     };
-    let down = match (pg_ok, mongo_ok) {
+    match (pg_ok, mongo_ok) {
         (true, true) => None,
         (false, true) => Some("PostgreSQL unavailable"),
         (true, false) => Some("MongoDB unavailable"),
         (false, false) => Some("PostgreSQL and MongoDB unavailable"),
-    };
-    health_json(down, KeyOrder::AsWritten)
+    }
 }
 
 /// `GET /health`: the same check as [`health`], at the path every service shares.

@@ -1,7 +1,7 @@
 //! Every route of the images service, in one list, with its OpenAPI document.
 
 mod images;
-mod ops;
+pub(crate) mod ops;
 
 use axum::Router;
 use hub_runtime::openapi::{self, OpenApiRouter};

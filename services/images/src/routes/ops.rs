@@ -13,14 +13,18 @@ use crate::state::AppState;
     (status = 500, description = "`{\"error\":\"storage unavailable\",\"status\":\"unhealthy\"}`"),
 ))]
 pub async fn health(State(state): State<AppState>) -> Response {
-    let down = match state.store.check().await {
+    health_json(down(&state).await, KeyOrder::Sorted)
+}
+
+/// What is down, if anything: the check of the health paths and of `/readyz`.
+pub(crate) async fn down(state: &AppState) -> Option<&'static str> {
+    match state.store.check().await {
         Ok(()) => None,
         Err(e) => {
             tracing::warn!(error = %e, "health check: S3 unavailable");
             Some("storage unavailable")
         }
-    };
-    health_json(down, KeyOrder::Sorted)
+    }
 }
 
 /// `GET /health`: the same check as [`health`], at the path every service shares.

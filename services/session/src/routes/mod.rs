@@ -1,7 +1,7 @@
 //! Every route of the session service, in one list, with its OpenAPI document.
 
 mod caller;
-mod ops;
+pub(crate) mod ops;
 mod sessions;
 
 use axum::Router;

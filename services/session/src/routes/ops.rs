@@ -14,8 +14,13 @@ use crate::state::AppState;
     (status = 500, description = "`{\"status\":\"unhealthy\",\"error\"}`, `error` naming what is down"),
 ))]
 pub async fn health(State(state): State<AppState>) -> Response {
+    health_json(down(&state).await, KeyOrder::AsWritten)
+}
+
+/// What is down, if anything: the check of the health paths and of `/readyz`.
+pub(crate) async fn down(state: &AppState) -> Option<&'static str> {
     let (mongo, pg) = tokio::join!(state.sessions.ping(), hub_db::ping(&state.pool));
-    let down = match (mongo, pg) {
+    match (mongo, pg) {
         (Ok(()), Ok(())) => None,
         (Err(m), Err(p)) => {
             tracing::warn!(mongo.error = %m, db.error = %p, "health check: MongoDB and PostgreSQL unavailable");
@@ -29,8 +34,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
             tracing::warn!(db.error = %p, "health check: PostgreSQL unavailable");
             Some("PostgreSQL unavailable")
         }
-    };
-    health_json(down, KeyOrder::AsWritten)
+    }
 }
 
 /// `GET /health`: the same check as [`health`], at the path every service shares.

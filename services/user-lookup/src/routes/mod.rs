@@ -1,7 +1,7 @@
 //! Every route of the user-lookup service, in one list.
 
 mod lookup;
-mod ops;
+pub(crate) mod ops;
 
 use axum::{Extension, Router, handler::Handler, middleware, routing::get};
 use hub_soap::request::scope;

@@ -1,7 +1,7 @@
 //! Every route of the user-soap service, in one list.
 
 pub(crate) mod message;
-mod ops;
+pub(crate) mod ops;
 mod register;
 
 use axum::{

@@ -14,7 +14,7 @@ use crate::state::AppState;
 /// driver's message, which leaked internals).
 pub async fn health(State(state): State<AppState>) -> Response {
     hub_runtime::http::health_legacy(
-        hub_db::healthy(&state.pool).await,
+        down(&state).await.is_none(),
         "text/html;charset=utf-8",
         "Service is healthy",
         "Database connection failed",
@@ -34,4 +34,9 @@ pub async fn wsdl(
             .into_response();
     }
     address.serve(super::WSDL, &headers)
+}
+
+/// What is down, if anything: the check of the health paths and of `/readyz`.
+pub(crate) async fn down(state: &AppState) -> Option<&'static str> {
+    (!hub_db::healthy(&state.pool).await).then_some("PostgreSQL unavailable")
 }
