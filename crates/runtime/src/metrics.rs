@@ -15,6 +15,7 @@
 //! | `consumer_redeliveries_total`, `consumer_reconnects_total` | counter | `queue` | the consumer (zero from start) |
 //! | `consumer_queue_depth` | gauge | `queue` | the consumer, at each (re)connect |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_start_time_seconds` | counter / gauge | | this process, from `/proc` at scrape (Linux) |
+//! | `soap_faults_total` | counter | `code` (`Client`, `Sender`, `Server`, `Receiver`, ...) | `hub-soap`, every fault answered |
 //! | `hub_build_info` | gauge (1) | `service`, `version`, `commit` | [`set_build_info`] |
 //!
 //! Every metric has HELP text ([`describe`]), so `promtool check metrics` passes.
@@ -134,6 +135,10 @@ fn describe() {
         "process_start_time_seconds",
         Unit::Seconds,
         "When the process started, seconds since the Unix epoch."
+    );
+    describe_counter!(
+        "soap_faults_total",
+        "SOAP Faults answered, by code as sent (Client/Sender: the caller's mistake; Server/Receiver: ours; VersionMismatch; MustUnderstand)."
     );
     describe_gauge!(
         "hub_build_info",

@@ -131,8 +131,27 @@ impl Fault {
     }
 }
 
+impl FaultCode {
+    /// The code as the request's version names it, for metrics and logs.
+    pub fn name(self, version: SoapVersion) -> &'static str {
+        match (self, version) {
+            (Self::VersionMismatch, _) => "VersionMismatch",
+            (Self::MustUnderstand, _) => "MustUnderstand",
+            (Self::Client, SoapVersion::V11) => "Client",
+            (Self::Client, SoapVersion::V12) => "Sender",
+            (Self::Server, SoapVersion::V11) => "Server",
+            (Self::Server, SoapVersion::V12) => "Receiver",
+        }
+    }
+}
+
 impl IntoResponse for Fault {
+    /// Also counts the fault in `soap_faults_total{code}`: a SOAP 1.1 Client fault is an
+    /// HTTP 500 like a Server fault, and only the code tells an operator whose mistake
+    /// it was. (Nothing is logged here: a client's mistake is not a server error, and a
+    /// server error was logged where it happened, see [`ServerError`].)
     fn into_response(self) -> Response {
+        metrics::counter!("soap_faults_total", "code" => self.code.name(self.version)).increment(1);
         (
             self.status(),
             [(header::CONTENT_TYPE, self.version.content_type())],

@@ -112,3 +112,55 @@ async fn sigkill_mid_registration_leaves_no_partial_user_and_no_lost_event() {
         "every stored registration is published after the restart"
     );
 }
+
+/// A client's malformed requests are SOAP 1.1 Client faults (HTTP 500) but not server
+/// errors: no ERROR line in the real process's log, and the metrics tell them apart by
+/// fault code.
+#[tokio::test]
+async fn client_faults_are_counted_by_code_and_never_logged_as_errors() {
+    let db_url = hub_testkit::create_database("soapfaults").await;
+    let amqp = hub_testkit::amqp_url();
+    let queue = hub_testkit::queue_name("soapfaults");
+    let envs = [
+        ("DATABASE_URL", db_url.as_str()),
+        ("AMQP_URL", amqp.as_str()),
+        ("RABBITMQ_QUEUE", queue.as_str()),
+        ("RUST_LOG", "info"),
+    ];
+    let service =
+        ServiceProcess::spawn(env!("CARGO_BIN_EXE_user-soap"), &envs, "/user-soap/health").await;
+    let http = reqwest::Client::new();
+    let bodies = [
+        "not xml at all",
+        "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body>",
+        "<!DOCTYPE x [<!ENTITY a \"b\">]><x/>",
+    ];
+    for body in bodies {
+        let resp = http
+            .post(format!("{}/register", service.base))
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 500);
+        assert!(resp.text().await.unwrap().contains("soapenv:Client"));
+    }
+    let metrics = http
+        .get(format!("{}/metrics", service.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("soap_faults_total{code=\"Client\"}") && l.ends_with(" 3")),
+        "{metrics}"
+    );
+    let log = service.log();
+    assert!(log.contains("POST"), "the access log is there: {log}");
+    assert!(!log.contains("ERROR"), "{log}");
+}

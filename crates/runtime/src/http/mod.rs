@@ -179,7 +179,12 @@ pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
                 // Paths and query strings may carry user data; the matched route is enough.
                 .on_request(())
                 // One access-log line per request (status, latency) at INFO.
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                // No second, ERROR line for every 5xx: a SOAP 1.1 Client fault is an HTTP
+                // 500 but the client's mistake, and a real failure on our side is logged
+                // once, with its cause, where it happens (`Cause`, `ServerError`, the
+                // panic and timeout layers).
+                .on_failure(()),
         )
         .layer(middleware::from_fn(request_id::request_id))
 }
