@@ -47,6 +47,16 @@ function faultInfo(err) {
     }
   }
 
+  // A duplicate is a RegistrationFault naming what is taken, in both versions.
+  for (const [name, client, suffix] of [['duplicate11', c11, '11'], ['duplicate12', c12, '12']]) {
+    try {
+      await client.RegisterUserAsync(fields(suffix));
+      out[name] = 'no fault';
+    } catch (err) {
+      out[name] = faultInfo(err);
+    }
+  }
+
   const look = await soap.createClientAsync(`${lookupBase}/user/soap?wsdl`);
   const [l] = await look.getUserByUsernameAsync({ username: out.register11.username });
   out.lookup11 = { id: l.id, username: l.username };

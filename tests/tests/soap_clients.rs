@@ -106,13 +106,13 @@ async fn zeep_in_strict_mode_registers_looks_up_and_decodes_faults() {
         out["invalid12"]["message"],
         "Invalid email: is not an email address"
     );
-    assert!(
-        out["duplicate11"]["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("Duplicate user information detected"),
-        "{out}"
-    );
+    for name in ["duplicate11", "duplicate12"] {
+        assert_eq!(out[name]["field"], "username", "{name}: {out}");
+        assert_eq!(
+            out[name]["message"], "username is already registered",
+            "{name}: {out}"
+        );
+    }
     assert_eq!(out["lookup12"], out["lookup11"]);
     assert_eq!(
         out["lookup_get"]["id"], out["register12"]["id"],
@@ -138,4 +138,11 @@ async fn node_soap_registers_looks_up_and_decodes_faults() {
         "{out}"
     );
     assert_eq!(out["lookup_missing"]["message"], "User not found", "{out}");
+    for name in ["duplicate11", "duplicate12"] {
+        assert_eq!(out[name]["field"], "username", "{name}: {out}");
+        assert_eq!(
+            out[name]["reason"], "username is already registered",
+            "{name}: {out}"
+        );
+    }
 }

@@ -33,6 +33,9 @@ pub struct Config {
     pub register_limit: Limit,
     /// Whose forwarding headers name the client (`TRUSTED_PROXIES`, as auth).
     pub proxies: ProxyTrust,
+    /// `REGISTER_DUPLICATE_REPLY` (default `auto`): how a taken username, dni or email
+    /// is answered (see [`DuplicateReply`]).
+    pub duplicate_reply: DuplicateReply,
     /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 64 KiB, ...).
     pub http: HttpConfig,
 }
@@ -62,7 +65,32 @@ impl ServiceConfig for Config {
                 window: vars.seconds_or("REGISTER_WINDOW_SECS", Duration::from_secs(60))?,
             },
             proxies: ProxyTrust::from_vars(vars)?,
+            duplicate_reply: match vars.string("REGISTER_DUPLICATE_REPLY").as_deref() {
+                None | Some("auto") => DuplicateReply::Auto,
+                Some("legacy") => DuplicateReply::Legacy,
+                Some("fault") => DuplicateReply::Fault,
+                Some(_) => {
+                    return Err(ConfigError::invalid(
+                        "REGISTER_DUPLICATE_REPLY",
+                        "auto, legacy or fault",
+                    ));
+                }
+            },
             http: HttpConfig::from_vars(vars, crate::UserSoap::PORT, 64 * 1024)?,
         })
     }
+}
+
+/// How a duplicate registration is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DuplicateReply {
+    /// The original's HTTP 409 reply to a SOAP 1.1 request without `SOAPAction` (the
+    /// legacy browser front-end); a `RegistrationFault` to every SOAP toolkit (1.1 with
+    /// `SOAPAction`, any 1.2).
+    #[default]
+    Auto,
+    /// Always the original's 409 reply.
+    Legacy,
+    /// Always a `RegistrationFault`.
+    Fault,
 }

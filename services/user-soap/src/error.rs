@@ -16,6 +16,7 @@ use hub_soap::{Fault, ServerError, xml::escape};
 use crate::{
     registration::{Invalid, RegisterError},
     routes::message::{self, SERVICE_NS},
+    store::users::Taken,
 };
 
 /// Everything a user-soap handler can answer besides success.
@@ -27,16 +28,27 @@ pub enum Error {
     /// A field is missing, repeated or invalid.
     #[error(transparent)]
     Invalid(#[from] Invalid),
-    /// The registration failed: a duplicate, or trouble on our side.
+    /// The registration failed: a duplicate (answered as the original did), or trouble
+    /// on our side.
     #[error(transparent)]
     Register(#[from] RegisterError),
+    /// A taken username, dni or email, answered to a SOAP toolkit as a
+    /// `RegistrationFault` (see `config::DuplicateReply`).
+    #[error("{} is already registered", .0.field())]
+    Taken(Taken),
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let fault = match self {
             Self::UnknownOperation(_) => Fault::client(self.to_string()),
-            Self::Invalid(invalid) => registration_fault(&invalid),
+            Self::Invalid(invalid) => {
+                registration_fault(invalid.field.name(), invalid.to_string(), &invalid.message)
+            }
+            Self::Taken(taken) => {
+                let message = self.to_string();
+                registration_fault(taken.field(), message.clone(), &message)
+            }
             Self::Register(RegisterError::Throttled(secs)) => {
                 let mut resp = Fault::client(format!(
                     "Too many registrations from this address; retry after {secs} s"
@@ -58,14 +70,14 @@ impl IntoResponse for Error {
     }
 }
 
-/// A Client fault naming the field, with the WSDL's `RegistrationFault` detail.
-fn registration_fault(invalid: &Invalid) -> Fault {
+/// A Client fault `reason`, with the WSDL's `RegistrationFault` detail naming `field`.
+fn registration_fault(field: &str, reason: String, message: &str) -> Fault {
     let detail = format!(
         "<us:RegistrationFault xmlns:us=\"{SERVICE_NS}\"><us:field>{}</us:field><us:message>{}</us:message></us:RegistrationFault>",
-        escape(invalid.field.name()),
-        escape(&invalid.message)
+        escape(field),
+        escape(message)
     );
-    Fault::client(invalid.to_string()).with_detail(detail)
+    Fault::client(reason).with_detail(detail)
 }
 
 /// Database trouble (the outbox's included) is classified by `hub_soap`, like every
@@ -90,7 +102,8 @@ mod tests {
 
     #[test]
     fn the_detail_is_the_wsdl_registration_fault() {
-        let f = registration_fault(&Invalid::new(Field::Email, "is <bad>"));
+        let invalid = Invalid::new(Field::Email, "is <bad>");
+        let f = registration_fault(invalid.field.name(), invalid.to_string(), &invalid.message);
         assert!(
             f.detail
                 .unwrap()

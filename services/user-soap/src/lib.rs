@@ -60,6 +60,7 @@ impl service::Service for UserSoap {
             hashing: HashPool::new(config.hashing),
             queue: config.queue.as_str().into(),
             register_limit: config.register_limit,
+            duplicate_reply: config.duplicate_reply,
             proxies: Arc::new(config.proxies.clone()),
         })
     }

@@ -16,6 +16,8 @@ pub struct AppState {
     pub queue: Arc<str>,
     /// Registrations per client address.
     pub register_limit: crate::store::throttle::Limit,
+    /// How a duplicate registration is answered.
+    pub duplicate_reply: crate::config::DuplicateReply,
     /// Whose forwarding headers name the client.
     pub proxies: Arc<hub_runtime::http::client_ip::ProxyTrust>,
 }

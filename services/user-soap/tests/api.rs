@@ -526,3 +526,72 @@ async fn registrations_from_one_address_stop_at_its_limit_across_two_instances()
     assert_eq!(a.users().await, 3);
     assert_eq!(register_from(&b, "198.51.100.40").await.0, 200);
 }
+
+/// A duplicate, as each caller can read it: a `RegistrationFault` naming the field for
+/// SOAP toolkits (1.1 with `SOAPAction`, any 1.2), the original's 409 for the legacy
+/// front-end (1.1 without `SOAPAction`), or either for all with the setting.
+#[tokio::test]
+async fn a_duplicate_is_a_registration_fault_for_soap_toolkits_and_409_for_the_front_end() {
+    let register = async |app: &TestApp, fields: &[(String, String)], how: &str| {
+        let req = app.http.post(format!("{}/register", app.base));
+        let req = match how {
+            "1.1+SOAPAction" => req
+                .header("content-type", "text/xml; charset=utf-8")
+                .header("soapaction", "\"\"")
+                .body(legacy_envelope(&pairs(fields))),
+            "1.1" => req
+                .header("content-type", "text/xml; charset=utf-8")
+                .body(legacy_envelope(&pairs(fields))),
+            _ => req
+                .header("content-type", "application/soap+xml; charset=utf-8")
+                .body(soap12_envelope(&pairs(fields))),
+        };
+        parts(req.send().await.unwrap()).await
+    };
+    let app = TestApp::spawn().await;
+    let first = user_fields(&tag());
+    assert_eq!(register(&app, &first, "1.1").await.0, 200);
+    for field in ["username", "dni", "email"] {
+        let mut again = user_fields(&tag());
+        let keep = first.iter().find(|(k, _)| k == field).unwrap().1.clone();
+        again.iter_mut().find(|(k, _)| k == field).unwrap().1 = keep;
+        let (status, _, body) = register(&app, &again, "1.1+SOAPAction").await;
+        assert_eq!(status, 500, "{field}: {body}");
+        assert!(
+            body.contains("<faultcode>soapenv:Client</faultcode>"),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!(
+                "<faultstring xml:lang=\"en\">{field} is already registered</faultstring>"
+            )),
+            "{body}"
+        );
+        assert!(
+            body.contains(&format!("<us:field>{field}</us:field>")),
+            "{body}"
+        );
+        let (status, _, body) = register(&app, &again, "1.2").await;
+        assert_eq!(status, 400, "{field}: {body}");
+        assert!(body.contains("<env:Value>env:Sender</env:Value>"), "{body}");
+        assert!(
+            body.contains(&format!("<us:field>{field}</us:field>")),
+            "{body}"
+        );
+        let (status, _, body) = register(&app, &again, "1.1").await;
+        assert_eq!(status, 409, "{field}: {body}");
+        assert!(extract_id(&body).is_none());
+    }
+
+    let legacy = TestApp::spawn_with(&[("REGISTER_DUPLICATE_REPLY", "legacy")]).await;
+    let fault = TestApp::spawn_with(&[
+        ("REGISTER_DUPLICATE_REPLY", "fault"),
+        ("DATABASE_URL", legacy.db_url.as_str()),
+    ])
+    .await;
+    let one = user_fields(&tag());
+    assert_eq!(register(&legacy, &one, "1.1").await.0, 200);
+    assert_eq!(register(&legacy, &one, "1.1+SOAPAction").await.0, 409);
+    assert_eq!(register(&fault, &one, "1.1").await.0, 500);
+    assert_eq!(app.users().await, 1);
+}

@@ -8,10 +8,15 @@ use axum::{
     response::Response,
 };
 use hub_runtime::http::RequestId;
-use hub_soap::Envelope;
+use hub_soap::{Envelope, SoapVersion};
 
 use super::message;
-use crate::{error::Error, registration, state::AppState};
+use crate::{
+    config::DuplicateReply,
+    error::Error,
+    registration::{self, RegisterError},
+    state::AppState,
+};
 
 /// Registers the user the envelope describes (see [`registration::register`]): 200
 /// with the original's reply holding the new id; a duplicate, invalid input or an
@@ -29,10 +34,31 @@ pub async fn register(
     }
     let input = message::read(&request.body)?;
     let from = state.proxies.client_ip(&headers, peer);
-    let registered = registration::register(&state, &request_id, from, input).await?;
     let version = request.version;
+    let registered = match registration::register(&state, &request_id, from, input).await {
+        Ok(registered) => registered,
+        Err(RegisterError::Duplicate(taken))
+            if duplicate_as_fault(state.duplicate_reply, version, &headers) =>
+        {
+            return Err(Error::Taken(taken));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(version.reply(
         StatusCode::OK,
         message::success_reply(version, &registered.id.to_string()),
     ))
+}
+
+/// Whether a duplicate is answered with a `RegistrationFault` rather than the
+/// original's 409 reply: every SOAP toolkit sends `SOAPAction` in SOAP 1.1 (any value,
+/// `""` included) and decodes only faults as errors (six of thirteen stacks reported the
+/// 409 reply as a successful registration); the legacy browser front-end sends no
+/// `SOAPAction` and reads the 409 body.
+fn duplicate_as_fault(mode: DuplicateReply, version: SoapVersion, headers: &HeaderMap) -> bool {
+    match mode {
+        DuplicateReply::Legacy => false,
+        DuplicateReply::Fault => true,
+        DuplicateReply::Auto => version == SoapVersion::V12 || headers.contains_key("soapaction"),
+    }
 }
