@@ -595,3 +595,49 @@ async fn a_duplicate_is_a_registration_fault_for_soap_toolkits_and_409_for_the_f
     assert_eq!(register(&fault, &one, "1.1").await.0, 500);
     assert_eq!(app.users().await, 1);
 }
+
+/// Over-long request targets and header sections get a SOAP Fault, not hyper's empty
+/// answer, up to hyper's own bounds.
+#[tokio::test]
+async fn an_overlong_uri_or_header_section_gets_a_soap_fault() {
+    let app = TestApp::spawn().await;
+    let long = "x".repeat(17 * 1024);
+    let resp = app
+        .http
+        .post(format!("{}/register?q={long}", app.base))
+        .header("content-type", "text/xml; charset=utf-8")
+        .body(legacy_envelope(&pairs(&user_fields(&tag()))))
+        .send()
+        .await
+        .unwrap();
+    let (status, ct, body) = parts(resp).await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (414, "text/xml; charset=utf-8"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<faultcode>soapenv:Client</faultcode>"),
+        "{body}"
+    );
+    assert!(body.contains("Request URI too long"), "{body}");
+
+    let mut req = app
+        .http
+        .post(format!("{}/register", app.base))
+        .header("content-type", "application/soap+xml; charset=utf-8");
+    for i in 0..70 {
+        req = req.header(format!("x-filler-{i}"), "y");
+    }
+    let resp = req
+        .body(soap12_envelope(&pairs(&user_fields(&tag()))))
+        .send()
+        .await
+        .unwrap();
+    let (status, ct, body) = parts(resp).await;
+    assert_eq!(status, 431, "{body}");
+    assert!(ct.starts_with("application/soap+xml"), "{ct}");
+    assert!(body.contains("env:Sender"), "{body}");
+    assert!(body.contains("Request headers too large"), "{body}");
+    assert_eq!(app.users().await, 0);
+}

@@ -127,6 +127,7 @@ pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
         .layer(middleware::from_fn(move |req: Request, next: Next| {
             refuse_declared_oversize(req, next, body_limit)
         }))
+        .layer(middleware::from_fn(refuse_oversized_head))
         .layer(middleware::from_fn(
             move |req: Request, next: Next| async move {
                 match tokio::time::timeout(timeout, next.run(req)).await {
@@ -209,6 +210,37 @@ async fn refuse_declared_oversize(
         .and_then(|v| v.trim().parse::<u64>().ok());
     if expects_continue && declared.is_some_and(|n| n > limit as u64) {
         return errors::bare_error(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+    }
+    next.run(req).await
+}
+
+/// The longest request target (path and query) answered, in bytes.
+pub const MAX_URI_BYTES: usize = 16 * 1024;
+/// The most request header fields answered.
+pub const MAX_HEADER_COUNT: usize = 64;
+/// The most request header bytes (names and values) answered.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// 414 for a request target over [`MAX_URI_BYTES`], 431 for more than
+/// [`MAX_HEADER_COUNT`] header fields or [`MAX_HEADER_BYTES`] of them, rendered in the
+/// caller's protocol (a SOAP Fault, a JSON error). These bounds sit below hyper's own
+/// (a 64 KiB target, 100 fields, about 400 KiB of head), beyond which hyper answers a
+/// bare 414/431 with no body before any of our code runs.
+async fn refuse_oversized_head(req: Request, next: Next) -> axum::response::Response {
+    let uri_bytes = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_bytes > MAX_URI_BYTES {
+        return errors::bare_error(StatusCode::URI_TOO_LONG, "Request URI too long");
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if req.headers().len() > MAX_HEADER_COUNT || header_bytes > MAX_HEADER_BYTES {
+        return errors::bare_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "Request headers too large",
+        );
     }
     next.run(req).await
 }
