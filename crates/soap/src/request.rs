@@ -12,6 +12,7 @@ use std::cell::OnceCell;
 use axum::{
     body::Bytes,
     extract::{FromRequest, Request},
+    http::HeaderMap,
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -52,7 +53,8 @@ impl Fault {
     }
 }
 
-/// A request body read as a SOAP envelope: Content-Type checked (415 Fault), the XML
+/// A request body read as a SOAP envelope: Content-Type checked (415 Fault, except for
+/// a SOAP 1.1 envelope, accepted under any media type as the originals did), the XML
 /// read within the default [`Limits`], the envelope checked ([`envelope::parse`]: every
 /// refusal is a Fault, in the version the request announced). Records the envelope's
 /// version for [`version`]. SOAPAction is logged, never used: dispatch is on the Body
@@ -70,9 +72,19 @@ impl<S: Send + Sync> FromRequest<S> for Envelope {
         let body = Bytes::from_request(request, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        envelope::check_content_type(&headers).map_err(IntoResponse::into_response)?;
-        let parsed = envelope::parse(&body, &headers, &Limits::default())
-            .map_err(IntoResponse::into_response)?;
+        let parsed = match envelope::check_content_type(&headers) {
+            Ok(()) => envelope::parse(&body, &headers, &Limits::default())
+                .map_err(IntoResponse::into_response)?,
+            // The originals read the raw body whatever its Content-Type, and pages post
+            // the envelope as `text/plain` or a form type to avoid a CORS preflight: a
+            // SOAP 1.1 envelope is accepted under any media type. Anything else (a 1.2
+            // envelope, which keeps its media type rule, or no envelope) is the 415.
+            Err(unsupported) => match envelope::parse(&body, &HeaderMap::new(), &Limits::default())
+            {
+                Ok(parsed) if parsed.version == SoapVersion::V11 => parsed,
+                _ => return Err(unsupported.into_response()),
+            },
+        };
         // Outside `scope` there is nowhere to record it: errors then answer in 1.1.
         let _ = VERSION.try_with(|v| v.set(parsed.version));
         if let Some(action) = envelope::action(&headers) {
@@ -149,6 +161,23 @@ mod tests {
         assert!(body.contains("truncated"), "{body}");
         let (status, _) = call("application/json", "{}").await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    #[tokio::test]
+    async fn a_soap11_envelope_is_read_under_any_media_type_a_soap12_one_is_not() {
+        let v11 = r#"<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Body><m:Op xmlns:m="urn:m"/></e:Body></e:Envelope>"#;
+        let v12 = r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body><m:Op xmlns:m="urn:m"/></e:Body></e:Envelope>"#;
+        for ct in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "text/plain;charset=UTF-8",
+        ] {
+            let (status, body) = call(ct, v11).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{ct}");
+            assert!(body.contains(">Op<"), "{ct}: the envelope was read: {body}");
+            let (status, _) = call(ct, v12).await;
+            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{ct}");
+        }
     }
 
     #[test]

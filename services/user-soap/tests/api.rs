@@ -641,3 +641,25 @@ async fn an_overlong_uri_or_header_section_gets_a_soap_fault() {
     assert!(body.contains("Request headers too large"), "{body}");
     assert_eq!(app.users().await, 0);
 }
+
+/// A page that posts the legacy envelope as `text/plain` or a form type (no CORS
+/// preflight) registers, as with the original, which read the body whatever its type.
+#[tokio::test]
+async fn the_legacy_envelope_registers_under_any_content_type() {
+    let app = TestApp::spawn().await;
+    for ct in [
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+    ] {
+        let (status, _, body) = parts(
+            app.post(ct, legacy_envelope(&pairs(&user_fields(&tag()))))
+                .await,
+        )
+        .await;
+        assert_eq!(status, 200, "{ct}: {body}");
+        assert!(extract_id(&body).is_some(), "{body}");
+    }
+    let (status, _, _) = parts(app.post("application/json", "{}").await).await;
+    assert_eq!(status, 415, "what is not an envelope keeps the 415");
+    assert_eq!(app.users().await, 2);
+}
