@@ -226,7 +226,7 @@ pub fn run<S: Service>() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        telemetry::init(telemetry::LogFormat::from_env());
+        telemetry::init(telemetry::LogFormat::from_env(), S::NAME);
         let config = match S::Config::from_env() {
             Ok(c) => c,
             Err(e) => {

@@ -164,3 +164,66 @@ async fn client_faults_are_counted_by_code_and_never_logged_as_errors() {
     assert!(log.contains("POST"), "the access log is there: {log}");
     assert!(!log.contains("ERROR"), "{log}");
 }
+
+/// `LOG_FORMAT=json`: one flat object per line; the access line carries the request id,
+/// route, method, numeric status and latency, and the service, at the top level.
+#[tokio::test]
+async fn json_logs_are_flat_with_the_request_fields_at_the_top() {
+    let db_url = hub_testkit::create_database("soapjson").await;
+    let amqp = hub_testkit::amqp_url();
+    let queue = hub_testkit::queue_name("soapjson");
+    let envs = [
+        ("DATABASE_URL", db_url.as_str()),
+        ("AMQP_URL", amqp.as_str()),
+        ("RABBITMQ_QUEUE", queue.as_str()),
+        ("LOG_FORMAT", "json"),
+        ("PASSWORD_PBKDF2_ITERATIONS", "1000"),
+    ];
+    let service =
+        ServiceProcess::spawn(env!("CARGO_BIN_EXE_user-soap"), &envs, "/user-soap/health").await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/register", service.base))
+        .header("content-type", "text/xml; charset=utf-8")
+        .header("x-request-id", "req-json-1")
+        .body(legacy_envelope(&pairs(&user_fields(
+            &Uuid::new_v4().simple().to_string()[..12],
+        ))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let lines: Vec<serde_json::Value> =
+        hub_testkit::eventually(Duration::from_secs(10), async || {
+            let log = service.log();
+            let lines: Vec<serde_json::Value> = log
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+                .collect();
+            if lines
+                .iter()
+                .any(|l| l["message"] == "request finished" && l["request_id"] == "req-json-1")
+            {
+                Ok(lines)
+            } else {
+                Err(format!("no access line yet: {log}"))
+            }
+        })
+        .await;
+    let access = lines
+        .iter()
+        .find(|l| l["message"] == "request finished" && l["request_id"] == "req-json-1")
+        .unwrap();
+    assert_eq!(access["status"], 200, "{access}");
+    assert!(access["latency_ms"].is_f64(), "{access}");
+    assert_eq!(access["route"], "/register", "{access}");
+    assert_eq!(access["method"], "POST", "{access}");
+    assert_eq!(access["service"], "user-soap", "{access}");
+    assert_eq!(access["level"], "INFO", "{access}");
+    // The registration's own line carries the same id, also at the top level.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "user registered" && l["request_id"] == "req-json-1"),
+        "{lines:?}"
+    );
+}
