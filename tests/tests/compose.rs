@@ -81,3 +81,23 @@ fn images_gets_the_s3_settings_it_reads_from_the_shared_anchor() {
         "images waits for MinIO"
     );
 }
+
+/// Every variable docker compose requires (`${NAME:?...}`) has a line in .env.example,
+/// so a newcomer who copies it to .env gets a complete list to fill in.
+#[test]
+fn env_example_covers_every_variable_compose_requires() {
+    let compose_text = read("docker-compose.yml");
+    let example = read(".env.example");
+    let mut missing = Vec::new();
+    for part in compose_text.split("${").skip(1) {
+        let Some((name, rest)) = part.split_once(":?") else {
+            continue;
+        };
+        if rest.contains('}') && !example.lines().any(|l| l.starts_with(&format!("{name}="))) {
+            missing.push(name.to_owned());
+        }
+    }
+    missing.sort();
+    missing.dedup();
+    assert!(missing.is_empty(), ".env.example lacks {missing:?}");
+}

@@ -51,6 +51,80 @@ impl Env for ProcessEnv {
     }
 }
 
+/// The variables that hold secrets (or URLs that embed them). Each may instead be read
+/// from a file named by `<NAME>_FILE` (Docker and Kubernetes mount secrets as files),
+/// and none may hold the `.env.example` placeholder.
+pub const SECRET_VARS: &[&str] = &[
+    "SECRET_KEY",
+    "JWT_SECRET",
+    "DATABASE_URL",
+    "POSTGRESQL_PASSWORD",
+    "PG_PASSWORD",
+    "AMQP_URL",
+    "RABBITMQ_PASSWORD",
+    "MONGODB_URI",
+    "MONGO_URI",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+];
+
+/// [`ProcessEnv`], plus the secrets read from `<NAME>_FILE` files for the names in
+/// [`SECRET_VARS`] that are not set directly.
+#[derive(Debug, Clone, Default)]
+pub struct SecretFiles {
+    files: std::collections::HashMap<&'static str, String>,
+}
+
+impl SecretFiles {
+    /// Reads every `<NAME>_FILE` of [`SECRET_VARS`] from `env` (a variable set directly
+    /// wins; setting both is an error), then refuses a secret that is still the
+    /// `.env.example` placeholder. An unreadable file is an error naming its variable.
+    pub fn read(env: &dyn Env) -> Result<Self, ConfigError> {
+        let mut files = std::collections::HashMap::new();
+        for &name in SECRET_VARS {
+            let file_var = format!("{name}_FILE");
+            let Some(path) = env.get(&file_var).filter(|p| !p.trim().is_empty()) else {
+                continue;
+            };
+            if env.get(name).is_some_and(|v| !v.is_empty()) {
+                return Err(ConfigError::invalid(
+                    &file_var,
+                    format!("{name} is also set; set one of them"),
+                ));
+            }
+            let content = std::fs::read_to_string(path.trim()).map_err(|e| {
+                ConfigError::invalid(&file_var, format!("cannot read the file: {}", e.kind()))
+            })?;
+            // Files usually end with a newline that is not part of the secret.
+            files.insert(name, content.trim_end_matches(['\n', '\r']).to_owned());
+        }
+        let this = Self { files };
+        for &name in SECRET_VARS {
+            if this
+                .value(env, name)
+                .is_some_and(|v| v.to_ascii_lowercase().contains("change_me"))
+            {
+                return Err(ConfigError::invalid(
+                    name,
+                    "is still the placeholder from .env.example; set a real secret",
+                ));
+            }
+        }
+        Ok(this)
+    }
+
+    fn value(&self, env: &dyn Env, name: &str) -> Option<String> {
+        env.get(name)
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.files.get(name).cloned())
+    }
+
+    /// The process environment with these files behind it.
+    pub fn over<'a>(&'a self, env: &'a dyn Env) -> impl Env + 'a {
+        move |name: &str| self.value(env, name)
+    }
+}
+
 impl<F: Fn(&str) -> Option<String>> Env for F {
     fn get(&self, name: &str) -> Option<String> {
         self(name)
@@ -258,12 +332,59 @@ mod tests {
 
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn secrets_are_read_from_files_and_placeholders_are_refused() {
+        let dir = std::env::temp_dir().join(format!("hub-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("secret_key");
+        std::fs::write(&file, "from-a-file-0123456789abcdef\n").unwrap();
+        let path = file.to_str().unwrap();
+
+        let e = env(&[("SECRET_KEY_FILE", path)]);
+        let files = SecretFiles::read(&e).unwrap();
+        let merged = files.over(&e);
+        let vars = Vars::new(&merged);
+        assert_eq!(
+            vars.string("SECRET_KEY").unwrap(),
+            "from-a-file-0123456789abcdef"
+        );
+
+        let both = env(&[("SECRET_KEY_FILE", path), ("SECRET_KEY", "x")]);
+        assert!(
+            SecretFiles::read(&both)
+                .unwrap_err()
+                .to_string()
+                .contains("SECRET_KEY_FILE")
+        );
+        let missing = env(&[("AMQP_URL_FILE", "/nonexistent/secret")]);
+        let err = SecretFiles::read(&missing).unwrap_err().to_string();
+        assert!(
+            err.contains("AMQP_URL_FILE") && !err.contains("nonexistent"),
+            "{err}"
+        );
+
+        for (var, value) in [
+            ("SECRET_KEY", "CHANGE_ME_TO_A_LONG_RANDOM_VALUE"),
+            ("DATABASE_URL", "postgres://app:change_me@db/app"),
+        ] {
+            let err = SecretFiles::read(&env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(var) && err.contains("placeholder"), "{err}");
+            assert!(
+                !err.to_lowercase().contains("change_me"),
+                "the value is not echoed: {err}"
+            );
+        }
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -31,7 +31,7 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{ConfigError, Env, ProcessEnv, Vars},
+    config::{ConfigError, Env, ProcessEnv, SecretFiles, Vars},
     http::{self, ErrorRenderer, HttpConfig},
     shutdown, telemetry,
 };
@@ -69,12 +69,16 @@ pub trait ServiceConfig: Sized + Send + Sync + 'static {
 
     /// Reads the process environment.
     fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(&Vars::new(&ProcessEnv))
+        Self::from_source(&ProcessEnv)
     }
 
-    /// Reads from any variable source (tests pass a map).
+    /// Reads from any variable source (tests pass a map): secrets may come from
+    /// `<NAME>_FILE` files, and the `.env.example` placeholders are refused
+    /// ([`SecretFiles`]).
     fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
-        Self::from_vars(&Vars::new(env))
+        let files = SecretFiles::read(env)?;
+        let env = files.over(env);
+        Self::from_vars(&Vars::new(&env))
     }
 }
 
