@@ -37,7 +37,7 @@ pub enum OnSuccess {
 /// One counter an attempt is charged to.
 #[derive(Debug, Clone)]
 pub struct Key {
-    /// `account:<id>`, `login:<digest>` or `addr:<ip>`.
+    /// `account:<id>`, `user:<digest of a login string>` or `addr:<ip>`.
     pub name: String,
     /// Its limit.
     pub limit: Limit,
