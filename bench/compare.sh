@@ -35,8 +35,10 @@ declare -A port health
 while read -r name p h _; do port[$name]=$((p + 21000)); health[$name]=$h; done <<<"$(registry_services)"
 
 work=$(mktemp -d)
+# One database per build: a change may add migrations, and a build refuses a database
+# that another build's migrations have touched.
 db="bench_compare_$(date +%s)_$$"
-db_url="${DATABASE_URL%/*}/$db"
+declare -A db_url=([old]="${DATABASE_URL%/*}/${db}_old" [new]="${DATABASE_URL%/*}/${db}_new")
 pids=()
 stop_all() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -45,17 +47,19 @@ stop_all() {
 }
 cleanup() {
   stop_all
-  psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  for b in old new; do
+    psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS ${db}_$b WITH (FORCE)" >/dev/null 2>&1 || true
+  done
   rabbitmqctl -q delete_queue bench-compare-events >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-psql -q "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
+for b in old new; do psql -q "$DATABASE_URL" -c "CREATE DATABASE ${db}_$b" >/dev/null; done
 
 secret="compare-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
-start_build() { # bin-dir label
+start_build() { # bin-dir label old|new
   for name in auth user-soap user-lookup; do
-    env DATABASE_URL="$db_url" AMQP_URL="$AMQP_URL" HOST=127.0.0.1 PORT="${port[$name]}" \
+    env DATABASE_URL="${db_url[$3]}" AMQP_URL="$AMQP_URL" HOST=127.0.0.1 PORT="${port[$name]}" \
       SECRET_KEY="$secret" PASSWORD_PBKDF2_ITERATIONS="$ITER" LOGIN_MAX_FAILURES_PER_ADDRESS=1000000 \
       LOGIN_MAX_FAILURES_PER_USER=1000000 REGISTER_MAX_PER_ADDRESS=1000000000 \
       RABBITMQ_QUEUE="bench-compare-events" RUST_LOG=warn "$1/$name" >>"$work/$2.$name.log" 2>&1 &
@@ -77,11 +81,14 @@ rps() { # url script(optional)
     sed -nE 's/^RESULT rps=([^ ]+) .* errors=([^ ]+).*/\1 \2/p'
 }
 
-# The seeded user (current-format hash), through the new build's user-soap.
-start_build "$new" seed
-curl -fsS -o /dev/null -X POST "http://127.0.0.1:${port[user-soap]}/register" -H 'content-type: text/xml' --data \
-  '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>bench_login</u:username><u:password>bench-password</u:password><u:first_name>B</u:first_name><u:last_name>M</u:last_name><u:dni>bench0</u:dni><u:email>bench@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>'
-stop_all
+# The seeded user (current-format hash), through each build's own user-soap.
+for b in old new; do
+  if [ "$b" = old ]; then dir=$old; else dir=$new; fi
+  start_build "$dir" "seed-$b" "$b"
+  curl -fsS -o /dev/null -X POST "http://127.0.0.1:${port[user-soap]}/register" -H 'content-type: text/xml' --data \
+    '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>bench_login</u:username><u:password>bench-password</u:password><u:first_name>B</u:first_name><u:last_name>M</u:last_name><u:dni>bench0</u:dni><u:email>bench@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>'
+  stop_all
+done
 
 endpoints=(
   "user-lookup GET /user/soap|http://127.0.0.1:${port[user-lookup]}/user/soap?username=bench_login|"
@@ -97,7 +104,7 @@ for round in $(seq "$ROUNDS"); do
   if [ $((round % 2)) -eq 1 ]; then order="old new"; else order="new old"; fi
   for build in $order; do
     if [ "$build" = old ]; then dir=$old; else dir=$new; fi
-    start_build "$dir" "$build"
+    start_build "$dir" "$build" "$build"
     for spec in "${endpoints[@]}"; do
       IFS='|' read -r label url script <<<"$spec"
       read -r r e < <(rps "$url" "$script")
