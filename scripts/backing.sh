@@ -68,6 +68,7 @@ REQUIREMENTS=(
   pika==1.4.4           # tests: independent AMQP client
   PyYAML==6.0.3         # validating docker-compose.yml
   zeep==4.3.3           # tests: a strict real SOAP client (WSDL, SOAP 1.1/1.2, HTTP GET binding)
+  opentelemetry-proto==1.45.2  # tests: decodes OTLP traces independently of the Rust exporter
 )
 
 # npm packages for tests, installed under $STATE/node (same reinstall-on-change rule).

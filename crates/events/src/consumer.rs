@@ -316,6 +316,20 @@ pub fn message_id(properties: &BasicProperties, body: &[u8]) -> String {
     }
 }
 
+/// The message's W3C `traceparent` header, if any.
+fn traceparent(properties: &BasicProperties) -> Option<&str> {
+    match properties
+        .headers()
+        .as_ref()?
+        .inner()
+        .get(hub_trace::TRACEPARENT)?
+    {
+        AMQPValue::LongString(s) => std::str::from_utf8(s.as_bytes()).ok(),
+        AMQPValue::ShortString(s) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
 /// Handles one delivery to its end: acked, dead-lettered, or (on shutdown during a
 /// retry wait) returned to the queue. Errors are broker errors only.
 async fn process<H: Handler>(
@@ -344,7 +358,20 @@ async fn process<H: Handler>(
         queue = %cfg.queue,
         message.id = %message.id,
         correlation_id = message.correlation_id.as_deref().unwrap_or(""),
+        trace_id = tracing::field::Empty,
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
+        messaging.system = tracing::field::Empty,
     );
+    // The producer's trace, carried in the `traceparent` header, continues here.
+    if hub_trace::enabled() {
+        span.record("otel.name", format!("{} process", cfg.queue));
+        span.record("otel.kind", "consumer");
+        span.record("messaging.system", "rabbitmq");
+    }
+    if let Some(trace_id) = hub_trace::continue_trace(&span, traceparent(&delivery.properties)) {
+        span.record("trace_id", trace_id);
+    }
     settle(cfg, channel, handler, &delivery, message, shutdown)
         .instrument(span)
         .await

@@ -20,7 +20,8 @@ pub enum OutboxError {
 /// Adds `event` for `queue` to the outbox and returns its message id.
 ///
 /// Pass the connection of the transaction that writes the data the event describes:
-/// both commit or neither does. The relay is woken by a trigger at commit.
+/// both commit or neither does. The relay is woken by a trigger at commit. When traces
+/// are on, the current span's `traceparent` is stored with the row.
 pub async fn enqueue<E: Event>(
     conn: &mut PgConnection,
     queue: &str,
@@ -29,13 +30,16 @@ pub async fn enqueue<E: Event>(
 ) -> Result<Uuid, OutboxError> {
     let message_id = Uuid::new_v4();
     let body = envelope(event, Utc::now())?;
+    // The trace of the request writing the event, continued by whoever consumes it.
+    let traceparent = hub_trace::current_traceparent();
     sqlx::query!(
-        "INSERT INTO outbox (message_id, queue, event, body, correlation_id) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO outbox (message_id, queue, event, body, correlation_id, traceparent) VALUES ($1, $2, $3, $4, $5, $6)",
         message_id,
         queue,
         E::NAME,
         body,
         correlation_id,
+        traceparent,
     )
     .execute(conn)
     .await?;

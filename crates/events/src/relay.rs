@@ -15,7 +15,7 @@ use hub_config::{ConfigError, Vars};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection,
     options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions},
-    types::FieldTable,
+    types::{AMQPValue, FieldTable},
 };
 use secrecy::SecretString;
 use sqlx::{PgPool, postgres::PgListener};
@@ -241,7 +241,7 @@ async fn relay_batch(
 ) -> Result<usize, RelayError> {
     let mut tx = pool.begin().await?;
     let rows = sqlx::query!(
-        r#"SELECT id, message_id, queue, event, body, correlation_id, created_at
+        r#"SELECT id, message_id, queue, event, body, correlation_id, created_at, traceparent
            FROM outbox WHERE published_at IS NULL
            ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"#,
         cfg.batch_size
@@ -265,6 +265,29 @@ async fn relay_batch(
         if let Some(cid) = &row.correlation_id {
             props = props.with_correlation_id(cid.as_str().into());
         }
+        // A traced event: a `publish` span in the producer's trace, named as the
+        // consumer's parent in the message's `traceparent` header. Untraced rows get
+        // neither (and cost nothing).
+        let publish_span = row.traceparent.as_deref().map(|parent| {
+            let span = tracing::info_span!(
+                "publish",
+                otel.name = format!("{} publish", row.queue),
+                otel.kind = "producer",
+                messaging.system = "rabbitmq",
+                messaging.destination.name = %row.queue,
+                messaging.message.id = %row.message_id,
+            );
+            hub_trace::continue_trace(&span, Some(parent));
+            if let Some(tp) = hub_trace::traceparent(&span) {
+                let mut headers = FieldTable::default();
+                headers.insert(
+                    hub_trace::TRACEPARENT.into(),
+                    AMQPValue::LongString(tp.into()),
+                );
+                props = std::mem::take(&mut props).with_headers(headers);
+            }
+            span
+        });
         // mandatory: a message that reaches no queue comes back instead of vanishing.
         let opts = BasicPublishOptions {
             mandatory: true,
@@ -281,6 +304,8 @@ async fn relay_batch(
             ),
         )
         .await??;
+        // The span covers the hand-over to the broker, not the wait for its confirm.
+        drop(publish_span);
         confirms.push((row.id, confirm));
     }
 

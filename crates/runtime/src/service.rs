@@ -244,6 +244,8 @@ pub fn run<S: Service>() -> ExitCode {
             Ok(app) => app.run(token).await,
             Err(e) => Err(e),
         };
+        // The last spans (the drain's included) go out before the process ends.
+        tokio::task::spawn_blocking(hub_trace::shutdown).await.ok();
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

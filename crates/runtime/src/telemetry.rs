@@ -48,12 +48,27 @@ impl LogFormat {
     }
 }
 
-/// Installs the global subscriber for `service`. Safe to call more than once (later
+/// Installs the global subscriber for `service`, exporting traces when the
+/// environment asks for them (see [`hub_trace`]). Safe to call more than once (later
 /// calls are no-ops), which lets tests start several services in one process.
 pub fn init(format: LogFormat, service: &'static str) {
+    init_with_traces(format, service, hub_trace::Endpoint::from_env());
+}
+
+/// [`init`], with traces sent to `traces` (or none) whatever the environment says.
+pub fn init_with_traces(
+    format: LogFormat,
+    service: &'static str,
+    traces: Option<hub_trace::Endpoint>,
+) {
+    if tracing::dispatcher::has_been_set() {
+        return;
+    }
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,lapin=warn,tower_http=info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(traces.and_then(|t| hub_trace::layer(service, &t)));
     // try_init fails only when a subscriber is already installed.
     let _ = match format {
         LogFormat::Json => registry
@@ -146,24 +161,33 @@ where
 /// Collects fields as JSON values: numbers stay numbers.
 struct JsonVisitor(Map<String, Value>);
 
+impl JsonVisitor {
+    fn insert(&mut self, field: &Field, value: Value) {
+        // `otel.*` fields steer the OpenTelemetry export (span name and kind), and are
+        // not log data.
+        if !field.name().starts_with("otel.") {
+            self.0.insert(field.name().into(), value);
+        }
+    }
+}
+
 impl Visit for JsonVisitor {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().into(), value.into());
+        self.insert(field, value.into());
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), value.into());
+        self.insert(field, value.into());
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), value.into());
+        self.insert(field, value.into());
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), value.into());
+        self.insert(field, value.into());
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
+        self.insert(field, value.into());
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name().into(), format!("{value:?}").into());
+        self.insert(field, format!("{value:?}").into());
     }
 }

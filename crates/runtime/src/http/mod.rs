@@ -170,8 +170,35 @@ pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
                         .get::<MatchedPath>()
                         .map(|p| p.as_str().to_owned())
                         .unwrap_or_default();
-                    let id = req.extensions().get::<RequestId>().map(|r| r.0.as_str()).unwrap_or("");
-                    tracing::info_span!("request", method = %req.method(), route = %route, request_id = %id)
+                    let id = req
+                        .extensions()
+                        .get::<RequestId>()
+                        .map(|r| r.0.as_str())
+                        .unwrap_or("");
+                    let span = tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        route = %route,
+                        request_id = %id,
+                        trace_id = tracing::field::Empty,
+                        otel.name = tracing::field::Empty,
+                        otel.kind = tracing::field::Empty,
+                    );
+                    // A caller's W3C `traceparent` makes this request part of its trace.
+                    let parent = req
+                        .headers()
+                        .get(hub_trace::TRACEPARENT)
+                        .and_then(|v| v.to_str().ok());
+                    if hub_trace::enabled() {
+                        // What an OpenTelemetry backend shows (the JSON logs skip `otel.*`);
+                        // recorded before the span is built by `continue_trace`.
+                        span.record("otel.name", format!("{} {route}", req.method()));
+                        span.record("otel.kind", "server");
+                    }
+                    if let Some(trace_id) = hub_trace::continue_trace(&span, parent) {
+                        span.record("trace_id", trace_id);
+                    }
+                    span
                 })
                 // Paths and query strings may carry user data; the matched route is enough.
                 .on_request(())
