@@ -66,6 +66,8 @@ pub const SECRET_VARS: &[&str] = &[
     "MONGO_URI",
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
+    // WS-Security service credentials (user:password pairs) of the SOAP services.
+    "WSSE_USERS",
 ];
 
 /// [`ProcessEnv`], plus the secrets read from `<NAME>_FILE` files for the names in

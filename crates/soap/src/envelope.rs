@@ -112,7 +112,21 @@ pub struct SoapRequest {
 }
 
 /// Reads and checks a SOAP request body. Every refusal is a Fault in the right version.
+/// No header block is understood: a mandatory one addressed to us is a MustUnderstand
+/// fault.
 pub fn parse(body: &[u8], headers: &HeaderMap, limits: &Limits) -> Result<SoapRequest, Fault> {
+    parse_understanding(body, headers, limits, &[])
+}
+
+/// [`parse`], understanding the header blocks named `(namespace, local name)` in
+/// `understood` (WS-Security's `Security` when it is switched on): a mandatory one is
+/// left to the caller, which must then process it.
+pub fn parse_understanding(
+    body: &[u8],
+    headers: &HeaderMap,
+    limits: &Limits,
+    understood: &[(&str, &str)],
+) -> Result<SoapRequest, Fault> {
     let announced = SoapVersion::from_headers(headers);
     let client = |msg: &str| Fault::new(FaultCode::Client, msg).with_version(announced);
     let text = xml::decode(body).map_err(|e| client(e.message()))?;
@@ -150,7 +164,8 @@ pub fn parse(body: &[u8], headers: &HeaderMap, limits: &Limits) -> Result<SoapRe
     }
 
     for block in &header_blocks {
-        if must_understand(block, version) {
+        let known = understood.iter().any(|(ns, local)| block.is(ns, local));
+        if !known && must_understand(block, version) {
             return Err(Fault::new(
                 FaultCode::MustUnderstand,
                 format!("Header block {} is not understood", block.qname()),
@@ -177,8 +192,8 @@ pub fn parse(body: &[u8], headers: &HeaderMap, limits: &Limits) -> Result<SoapRe
 }
 
 /// A header block we must process but cannot: `mustUnderstand` true and addressed to
-/// us (no actor/role, or next / ultimate receiver). This service understands no
-/// header blocks, so any such block is refused before the Body is looked at.
+/// us. Only the blocks a caller of [`parse_understanding`] names are understood, so any
+/// other such block is refused before the Body is looked at.
 fn must_understand(block: &Element, version: SoapVersion) -> bool {
     let ns = version.ns();
     let flag = block.attr(Some(ns), "mustUnderstand").map(str::trim);
@@ -186,9 +201,13 @@ fn must_understand(block: &Element, version: SoapVersion) -> bool {
         SoapVersion::V11 => flag == Some("1"),
         SoapVersion::V12 => matches!(flag, Some("1" | "true")),
     };
-    if !mandatory {
-        return false;
-    }
+    mandatory && addressed_to_us(block, version)
+}
+
+/// Whether a header block is for us, the ultimate receiver: no actor (1.1) or role
+/// (1.2), or the next node, or (1.2) the ultimate receiver named explicitly.
+pub fn addressed_to_us(block: &Element, version: SoapVersion) -> bool {
+    let ns = version.ns();
     match version {
         SoapVersion::V11 => match block.attr(Some(ns), "actor") {
             None => true,

@@ -21,11 +21,26 @@ pub enum FaultCode {
     Server,
 }
 
+/// A qualified code refining a fault's code, such as WS-Security's
+/// `wsse:FailedAuthentication`. SOAP 1.2 renders it as the `Subcode` of the code; SOAP
+/// 1.1 has no subcodes, so it becomes the `faultcode` itself, as WS-Security specifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subcode {
+    /// Its namespace, declared on the fault envelope.
+    pub ns: &'static str,
+    /// The prefix it is written with.
+    pub prefix: &'static str,
+    /// Its local name.
+    pub local: &'static str,
+}
+
 /// A SOAP Fault.
 #[derive(Debug, Clone)]
 pub struct Fault {
     /// The code.
     pub code: FaultCode,
+    /// A qualified subcode (see [`Subcode`]); metrics and the HTTP status follow `code`.
+    pub subcode: Option<Subcode>,
     /// The human-readable reason (a safe, fixed or validated text).
     pub reason: String,
     /// An XML fragment for `detail` (already escaped / serialised by the caller).
@@ -41,6 +56,7 @@ impl Fault {
     pub fn new(code: FaultCode, reason: impl Into<String>) -> Self {
         Self {
             code,
+            subcode: None,
             reason: reason.into(),
             detail: None,
             version: SoapVersion::V11,
@@ -70,6 +86,12 @@ impl Fault {
         self
     }
 
+    /// Refines the code with `subcode` (see [`Subcode`]).
+    pub fn with_subcode(mut self, subcode: Subcode) -> Self {
+        self.subcode = Some(subcode);
+        self
+    }
+
     /// Uses `status` instead of the protocol default.
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = Some(status);
@@ -88,14 +110,13 @@ impl Fault {
     /// The fault envelope.
     pub fn to_xml(&self) -> String {
         let reason = escape(&self.reason);
-        let code = match (self.code, self.version) {
-            (FaultCode::VersionMismatch, _) => "VersionMismatch",
-            (FaultCode::MustUnderstand, _) => "MustUnderstand",
-            (FaultCode::Client, SoapVersion::V11) => "Client",
-            (FaultCode::Server, SoapVersion::V11) => "Server",
-            (FaultCode::Client, SoapVersion::V12) => "Sender",
-            (FaultCode::Server, SoapVersion::V12) => "Receiver",
-        };
+        let name = self.code.name(self.version);
+        // A subcode's namespace is declared on the envelope. In 1.1 the subcode is the
+        // faultcode; in 1.2 it is the code's Subcode.
+        let xmlns = self
+            .subcode
+            .map(|s| format!(" xmlns:{}=\"{}\"", s.prefix, s.ns))
+            .unwrap_or_default();
         // The detail element: `detail` in 1.1, `env:Detail` in 1.2.
         let detail = |element: &str| {
             self.detail
@@ -107,23 +128,35 @@ impl Fault {
             SoapVersion::V11 => format!(
                 concat!(
                     r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-                    r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault>"#,
-                    "<faultcode>soapenv:{code}</faultcode><faultstring xml:lang=\"en\">{reason}</faultstring>{detail}",
+                    r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"{xmlns}><soapenv:Body><soapenv:Fault>"#,
+                    "<faultcode>{code}</faultcode><faultstring xml:lang=\"en\">{reason}</faultstring>{detail}",
                     "</soapenv:Fault></soapenv:Body></soapenv:Envelope>"
                 ),
-                code = code,
+                xmlns = xmlns,
+                code = match self.subcode {
+                    Some(s) => format!("{}:{}", s.prefix, s.local),
+                    None => format!("soapenv:{name}"),
+                },
                 reason = reason,
                 detail = detail("detail")
             ),
             SoapVersion::V12 => format!(
                 concat!(
                     r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-                    r#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Body><env:Fault>"#,
-                    "<env:Code><env:Value>env:{code}</env:Value></env:Code>",
+                    r#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"{xmlns}><env:Body><env:Fault>"#,
+                    "<env:Code><env:Value>env:{name}</env:Value>{subcode}</env:Code>",
                     "<env:Reason><env:Text xml:lang=\"en\">{reason}</env:Text></env:Reason>{detail}",
                     "</env:Fault></env:Body></env:Envelope>"
                 ),
-                code = code,
+                xmlns = xmlns,
+                name = name,
+                subcode = self
+                    .subcode
+                    .map(|s| format!(
+                        "<env:Subcode><env:Value>{}:{}</env:Value></env:Subcode>",
+                        s.prefix, s.local
+                    ))
+                    .unwrap_or_default(),
                 reason = reason,
                 detail = detail("env:Detail")
             ),

@@ -19,6 +19,9 @@
 //!   Faults in that version ([`Fault::in_request_version`]) without handlers passing it.
 //! * [`wsdl`]: serves a checked-in WSDL unchanged but for its address, set to the
 //!   public URL.
+//! * [`wsse`]: WS-Security UsernameToken (text or digest, clock skew, a replay cache in
+//!   PostgreSQL shared by every instance), off unless `WSSE_MODE` switches it on; the
+//!   [`Envelope`](request::Envelope) extractor checks it when a service installs it.
 //!
 //! Why not yaserde or quick-xml's serde: the first is quadratic in nesting depth and
 //! the second ignores namespaces (docs/SOAP-CLIENTS.md, parsing them in Rust); the
@@ -28,8 +31,9 @@ pub mod envelope;
 pub mod fault;
 pub mod request;
 pub mod wsdl;
+pub mod wsse;
 pub mod xml;
 
 pub use envelope::{SoapRequest, SoapVersion};
-pub use fault::{Fault, FaultCode, ServerError};
+pub use fault::{Fault, FaultCode, ServerError, Subcode};
 pub use request::Envelope;

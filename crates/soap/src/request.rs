@@ -20,6 +20,7 @@ use axum::{
 use crate::{
     envelope::{self, SoapRequest, SoapVersion},
     fault::Fault,
+    wsse,
     xml::Limits,
 };
 
@@ -58,7 +59,9 @@ impl Fault {
 /// read within the default [`Limits`], the envelope checked ([`envelope::parse`]: every
 /// refusal is a Fault, in the version the request announced). Records the envelope's
 /// version for [`version`]. SOAPAction is logged, never used: dispatch is on the Body
-/// child's QName.
+/// child's QName. When the service installed a [`wsse::Guard`] (WS-Security on), the
+/// `wsse:Security` header is understood and the request's credentials are checked
+/// here, before any handler runs; a refusal is the WS-Security fault.
 #[derive(Debug, Clone)]
 pub struct Envelope(pub SoapRequest);
 
@@ -67,20 +70,27 @@ impl<S: Send + Sync> FromRequest<S> for Envelope {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let headers = request.headers().clone();
+        let guard = request.extensions().get::<wsse::Guard>().cloned();
+        let understood = if guard.is_some() {
+            wsse::UNDERSTOOD
+        } else {
+            &[]
+        };
+        let parse = |body: &[u8], headers: &HeaderMap| {
+            envelope::parse_understanding(body, headers, &Limits::default(), understood)
+        };
         // The body first, as a `Bytes` argument would: a body over the limit is a 413
         // whatever its Content-Type.
         let body = Bytes::from_request(request, state)
             .await
             .map_err(IntoResponse::into_response)?;
         let parsed = match envelope::check_content_type(&headers) {
-            Ok(()) => envelope::parse(&body, &headers, &Limits::default())
-                .map_err(IntoResponse::into_response)?,
+            Ok(()) => parse(&body, &headers).map_err(IntoResponse::into_response)?,
             // The originals read the raw body whatever its Content-Type, and pages post
             // the envelope as `text/plain` or a form type to avoid a CORS preflight: a
             // SOAP 1.1 envelope is accepted under any media type. Anything else (a 1.2
             // envelope, which keeps its media type rule, or no envelope) is the 415.
-            Err(unsupported) => match envelope::parse(&body, &HeaderMap::new(), &Limits::default())
-            {
+            Err(unsupported) => match parse(&body, &HeaderMap::new()) {
                 Ok(parsed) if parsed.version == SoapVersion::V11 => parsed,
                 _ => return Err(unsupported.into_response()),
             },
@@ -89,6 +99,12 @@ impl<S: Send + Sync> FromRequest<S> for Envelope {
         let _ = VERSION.try_with(|v| v.set(parsed.version));
         if let Some(action) = envelope::action(&headers) {
             tracing::debug!(soap.action = %action, "SOAPAction (hint only)");
+        }
+        if let Some(guard) = guard {
+            guard
+                .check(&parsed, &headers)
+                .await
+                .map_err(IntoResponse::into_response)?;
         }
         Ok(Self(parsed))
     }

@@ -6,6 +6,8 @@ use hub_runtime::{
     http::HttpConfig,
     service::{Service as _, ServiceConfig},
 };
+use hub_soap::wsse;
+use secrecy::SecretString;
 
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
@@ -16,6 +18,15 @@ pub struct Config {
     /// `PUBLIC_BASE_URL`: the address written into the served WSDL (default: derived
     /// from each request's Host / X-Forwarded-* headers).
     pub public_base_url: Option<String>,
+    /// WS-Security UsernameToken (`WSSE_MODE` default off, `WSSE_USERS`,
+    /// `WSSE_MAX_SKEW_SECS`; see `hub_soap::wsse`): with it on, also the HTTP GET
+    /// lookups need credentials in `required` mode, and only a Bearer token can carry them.
+    pub wsse: wsse::Settings,
+    /// `LOOKUP_ACCEPT_BEARER` (default false; only with `WSSE_MODE` optional or
+    /// required): an `Authorization: Bearer <jwt>` signed with `SECRET_KEY` (or
+    /// `JWT_SECRET`, the key auth signs with) is accepted instead of a UsernameToken.
+    /// This is that key.
+    pub bearer_secret: Option<SecretString>,
     /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 16 KiB, ...).
     pub http: HttpConfig,
 }
@@ -26,9 +37,22 @@ impl ServiceConfig for Config {
     }
 
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        let wsse = wsse::Settings::from_vars(vars)?;
+        let bearer_secret = match vars.bool_or("LOOKUP_ACCEPT_BEARER", false)? {
+            false => None,
+            true if wsse.mode == wsse::Mode::Off => {
+                return Err(ConfigError::invalid(
+                    "LOOKUP_ACCEPT_BEARER",
+                    "needs WSSE_MODE optional or required",
+                ));
+            }
+            true => Some(hub_identity::jwt::secret_from_env(vars)?),
+        };
         Ok(Self {
             db: PgSettings::from_vars(vars)?,
             public_base_url: hub_soap::wsdl::configured_base(vars)?,
+            wsse,
+            bearer_secret,
             http: HttpConfig::from_vars(vars, crate::UserLookup::PORT, 16 * 1024)?,
         })
     }

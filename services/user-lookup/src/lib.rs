@@ -18,10 +18,15 @@ pub mod routes;
 pub mod state;
 pub mod store;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use axum::Router;
-use hub_runtime::{http::ErrorRenderer, service};
+use hub_identity::jwt::JwtKeys;
+use hub_runtime::{
+    http::ErrorRenderer,
+    service::{self, Task},
+};
+use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
 use crate::state::AppState;
@@ -45,12 +50,30 @@ impl service::Service for UserLookup {
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
     async fn state(config: &Config) -> anyhow::Result<AppState> {
         let pool = config.db.connect(Self::NAME).await?;
-        Ok(AppState { pool })
+        // Only verified here: the TTL is never used, the lookup issues no tokens.
+        let bearer = config
+            .bearer_secret
+            .as_ref()
+            .map(|secret| JwtKeys::new(secret, Duration::from_secs(3600)));
+        Ok(AppState {
+            wsse: config.wsse.guard(pool.clone(), bearer),
+            pool,
+        })
     }
 
     fn router(config: &Config, state: AppState, local: SocketAddr) -> Router {
         let wsdl = hub_soap::wsdl::Address::new(config.public_base_url.as_deref(), local);
-        routes::router(state, wsdl)
+        let guard = state.wsse.clone();
+        hub_soap::wsse::install(routes::router(state, wsdl), guard)
+    }
+
+    /// With WS-Security on, the pruning of old nonces.
+    fn tasks(_: &Config, state: &AppState, shutdown: &CancellationToken) -> Vec<Task> {
+        state
+            .wsse
+            .iter()
+            .map(|g| g.prune_task(shutdown.clone()))
+            .collect()
     }
 
     /// The same check as the health paths.

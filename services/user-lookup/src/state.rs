@@ -7,4 +7,6 @@ use sqlx::PgPool;
 pub struct AppState {
     /// The PostgreSQL pool.
     pub pool: PgPool,
+    /// The WS-Security (and Bearer) check, when `WSSE_MODE` is not off.
+    pub wsse: Option<hub_soap::wsse::Guard>,
 }

@@ -36,6 +36,9 @@ pub struct Config {
     /// `REGISTER_DUPLICATE_REPLY` (default `auto`): how a taken username, dni or email
     /// is answered (see [`DuplicateReply`]).
     pub duplicate_reply: DuplicateReply,
+    /// WS-Security UsernameToken (`WSSE_MODE` default off, `WSSE_USERS`,
+    /// `WSSE_MAX_SKEW_SECS`; see `hub_soap::wsse`).
+    pub wsse: hub_soap::wsse::Settings,
     /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 64 KiB, ...).
     pub http: HttpConfig,
 }
@@ -76,6 +79,7 @@ impl ServiceConfig for Config {
                     ));
                 }
             },
+            wsse: hub_soap::wsse::Settings::from_vars(vars)?,
             http: HttpConfig::from_vars(vars, crate::UserSoap::PORT, 64 * 1024)?,
         })
     }

@@ -56,6 +56,7 @@ impl service::Service for UserSoap {
         config.proxies.warn_if_deprecated();
         let pool = config.db.connect(Self::NAME).await?;
         Ok(AppState {
+            wsse: config.wsse.guard(pool.clone(), None),
             pool,
             hashing: HashPool::new(config.hashing),
             queue: config.queue.as_str().into(),
@@ -67,13 +68,15 @@ impl service::Service for UserSoap {
 
     fn router(config: &Config, state: AppState, local: SocketAddr) -> Router {
         let wsdl = hub_soap::wsdl::Address::new(config.public_base_url.as_deref(), local);
-        routes::router(state, wsdl)
+        let guard = state.wsse.clone();
+        hub_soap::wsse::install(routes::router(state, wsdl), guard)
     }
 
-    /// The outbox relay, and the pruning of old registration counters.
+    /// The outbox relay, the pruning of old registration counters and, with WS-Security
+    /// on, of old nonces.
     fn tasks(config: &Config, state: &AppState, shutdown: &CancellationToken) -> Vec<Task> {
         let keep = config.register_limit.window;
-        vec![
+        let mut tasks = vec![
             Box::pin(hub_events::relay::run(
                 state.pool.clone(),
                 config.relay.clone(),
@@ -86,7 +89,9 @@ impl service::Service for UserSoap {
                 "registration throttle prune",
                 Box::new(move |conn| Box::pin(store::throttle::prune(conn, keep))),
             ),
-        ]
+        ];
+        tasks.extend(state.wsse.as_ref().map(|g| g.prune_task(shutdown.clone())));
+        tasks
     }
 
     /// The same check as the health paths.

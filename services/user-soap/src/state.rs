@@ -20,4 +20,6 @@ pub struct AppState {
     pub duplicate_reply: crate::config::DuplicateReply,
     /// Whose forwarding headers name the client.
     pub proxies: Arc<hub_runtime::http::client_ip::ProxyTrust>,
+    /// The WS-Security check, when `WSSE_MODE` is not off.
+    pub wsse: Option<hub_soap::wsse::Guard>,
 }

@@ -1,5 +1,6 @@
 //! Every route of the user-lookup service, in one list.
 
+mod gate;
 mod lookup;
 pub(crate) mod ops;
 
@@ -14,14 +15,18 @@ pub const WSDL: &str = include_str!("../../../../wsdl/user-lookup.wsdl");
 /// The service's routes (without the shared layers; see `hub_runtime::http::wrap`);
 /// `wsdl` is where the served WSDL says the service lives.
 pub fn router(state: AppState, wsdl: hub_soap::wsdl::Address) -> Router {
+    // With WS-Security on, the GETs need a Bearer token (gate.rs); the POST's envelope
+    // is checked by its extractor.
+    let gate = || middleware::from_fn_with_state(state.clone(), gate::get);
     Router::new()
         // Only the SOAP operation reads an envelope, so only it needs the version scope
         // (hub_soap::request); the GETs answer in 1.1 without paying for it.
         .route(
             "/user/soap",
-            get(lookup::legacy_get).post(lookup::soap.layer(middleware::from_fn(scope))),
+            get(lookup::legacy_get.layer(gate()))
+                .post(lookup::soap.layer(middleware::from_fn(scope))),
         )
-        .route("/user/lookup", get(lookup::http_get))
+        .route("/user/lookup", get(lookup::http_get.layer(gate())))
         .route("/user-search/health", get(ops::health))
         .route("/health", get(ops::health))
         .layer(Extension(wsdl))

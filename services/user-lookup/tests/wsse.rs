@@ -1,0 +1,495 @@
+//! WS-Security UsernameToken and Bearer tokens on user-lookup, against a real
+//! PostgreSQL (the replay cache), with raw envelopes: every fault, the clock-skew
+//! bounds, the once-only nonce across two instances, the Bearer alternative on SOAP and
+//! GET, and default off (nothing changes). Real clients: tests/tests/wsse.rs.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::time::Duration;
+
+use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
+use chrono::{SecondsFormat, Utc};
+use hub_identity::jwt::{Claims, JwtKeys};
+use hub_soap::wsse::{self, BASE64_BINARY, PASSWORD_DIGEST, PASSWORD_TEXT, WSSE_NS, WSU_NS};
+use hub_testkit::parts;
+use sqlx::{Connection as _, PgConnection};
+use user_lookup::UserLookup;
+use uuid::Uuid;
+
+const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const SOAP12: &str = "http://www.w3.org/2003/05/soap-envelope";
+const PASSWORD: &str = "pa:ss wörd<&>";
+const SECRET: &str = "bearer-test-secret-0123456789abcdef";
+
+struct TestApp {
+    service: hub_testkit::Spawned,
+    db_url: String,
+}
+
+hub_testkit::test_app!(TestApp);
+
+impl TestApp {
+    async fn spawn_with(extra: &[(&str, &str)]) -> Self {
+        let db_url = hub_testkit::create_database("lookupwsse").await;
+        let service = Self::instance(&db_url, extra).await;
+        Self { service, db_url }
+    }
+
+    /// Another instance on the same database.
+    async fn instance(db_url: &str, extra: &[(&str, &str)]) -> hub_testkit::Spawned {
+        let source = hub_testkit::config_source(
+            &[
+                ("DATABASE_URL", db_url),
+                ("HOST", "127.0.0.1"),
+                ("PORT", "0"),
+            ],
+            extra,
+        );
+        hub_testkit::spawn::<UserLookup>(source).await
+    }
+
+    async fn required() -> Self {
+        Self::spawn_with(&[
+            ("WSSE_MODE", "required"),
+            ("WSSE_USERS", &format!("svc:{PASSWORD}\nother:x")),
+        ])
+        .await
+    }
+}
+
+/// `getUserByUsername` for `user` in `ns` (1.1 or 1.2), with `header` in the Header.
+fn envelope(ns: &str, header: &str, user: &str) -> String {
+    format!(
+        r#"<s:Envelope xmlns:s="{ns}"><s:Header>{header}</s:Header><s:Body><w:getUserByUsername xmlns:w="http://www.example.org/webservice"><w:username>{user}</w:username></w:getUserByUsername></s:Body></s:Envelope>"#
+    )
+}
+
+fn content_type(ns: &str) -> &'static str {
+    if ns == SOAP12 {
+        "application/soap+xml; charset=utf-8"
+    } else {
+        "text/xml; charset=utf-8"
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A `Security` header (mandatory, as node-soap can send it) around `token`.
+fn security(token: &str) -> String {
+    format!(
+        r#"<wsse:Security s:mustUnderstand="1" xmlns:wsse="{WSSE_NS}" xmlns:wsu="{WSU_NS}">{token}</wsse:Security>"#
+    )
+}
+
+fn text_token(user: &str, password: &str) -> String {
+    security(&format!(
+        r#"<wsse:UsernameToken><wsse:Username>{user}</wsse:Username><wsse:Password Type="{PASSWORD_TEXT}">{}</wsse:Password></wsse:UsernameToken>"#,
+        escape(password)
+    ))
+}
+
+fn now_text(offset_secs: i64) -> String {
+    (Utc::now() + chrono::TimeDelta::seconds(offset_secs))
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A digest token with `nonce` and `created` as given.
+fn digest_token_at(user: &str, password: &str, nonce: &[u8], created: &str) -> String {
+    security(&format!(
+        r#"<wsse:UsernameToken><wsse:Username>{user}</wsse:Username><wsse:Password Type="{PASSWORD_DIGEST}">{}</wsse:Password><wsse:Nonce EncodingType="{BASE64_BINARY}">{}</wsse:Nonce><wsu:Created>{created}</wsu:Created></wsse:UsernameToken>"#,
+        wsse::password_digest(nonce, created, password),
+        BASE64.encode(nonce)
+    ))
+}
+
+/// A fresh digest token (new nonce, created now).
+fn digest_token(user: &str, password: &str) -> String {
+    digest_token_at(user, password, Uuid::new_v4().as_bytes(), &now_text(0))
+}
+
+async fn soap(
+    app: &hub_testkit::Spawned,
+    ns: &str,
+    header: &str,
+    user: &str,
+) -> (u16, String, String) {
+    soap_with(app, ns, header, user, None).await
+}
+
+async fn soap_with(
+    app: &hub_testkit::Spawned,
+    ns: &str,
+    header: &str,
+    user: &str,
+    bearer: Option<&str>,
+) -> (u16, String, String) {
+    let mut request = app
+        .post("/user/soap")
+        .header("content-type", content_type(ns))
+        .body(envelope(ns, header, user));
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    parts(request.send().await.unwrap()).await
+}
+
+/// Asserts a WS-Security fault `code` in the version of `ns`, with its SOAP status.
+fn assert_wsse_fault(ns: &str, (status, _, body): &(u16, String, String), code: &str) {
+    assert!(
+        body.contains(&format!(r#"xmlns:wsse="{WSSE_NS}""#)),
+        "{body}"
+    );
+    if ns == SOAP12 {
+        assert_eq!(*status, 400, "{body}");
+        assert!(
+            body.contains(&format!(
+                "<env:Value>env:Sender</env:Value><env:Subcode><env:Value>wsse:{code}</env:Value></env:Subcode>"
+            )),
+            "{body}"
+        );
+    } else {
+        assert_eq!(*status, 500, "{body}");
+        assert!(
+            body.contains(&format!("<faultcode>wsse:{code}</faultcode>")),
+            "{body}"
+        );
+    }
+}
+
+fn found(id: Uuid, (status, _, body): &(u16, String, String)) {
+    assert_eq!(*status, 200, "{body}");
+    assert!(body.contains(&format!("<web:id>{id}</web:id>")), "{body}");
+}
+
+#[tokio::test]
+async fn off_by_default_nothing_changes_and_a_security_header_is_not_understood() {
+    let app = TestApp::spawn().await;
+    let id = hub_testkit::seed_user(&app.db_url, "ana").await;
+    let (status, _, body) = soap(&app, SOAP11, &text_token("svc", PASSWORD), "ana").await;
+    assert_eq!(status, 500);
+    assert!(
+        body.contains("<faultcode>soapenv:MustUnderstand</faultcode>"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "Header block {{{WSSE_NS}}}Security is not understood"
+        )),
+        "{body}"
+    );
+    assert!(!body.contains("xmlns:wsse"), "{body}");
+    found(id, &soap(&app, SOAP11, "", "ana").await);
+    found(id, &parts(app.get("/user/lookup?username=ana").await).await);
+}
+
+#[tokio::test]
+async fn text_and_digest_tokens_authenticate_in_both_versions() {
+    let app = TestApp::required().await;
+    let id = hub_testkit::seed_user(&app.db_url, "ana").await;
+    for ns in [SOAP11, SOAP12] {
+        found(
+            id,
+            &soap(&app, ns, &text_token("svc", PASSWORD), "ana").await,
+        );
+        found(
+            id,
+            &soap(&app, ns, &digest_token("svc", PASSWORD), "ana").await,
+        );
+        // Text with a nonce (node-soap's hasNonce), a Timestamp (node-soap's default).
+        let header = security(&format!(
+            r#"<wsu:Timestamp><wsu:Created>{}</wsu:Created><wsu:Expires>{}</wsu:Expires></wsu:Timestamp><wsse:UsernameToken><wsse:Username>svc</wsse:Username><wsse:Password>{}</wsse:Password><wsse:Nonce>{}</wsse:Nonce><wsu:Created>{}</wsu:Created></wsse:UsernameToken>"#,
+            now_text(0),
+            now_text(600),
+            escape(PASSWORD),
+            BASE64.encode(Uuid::new_v4().as_bytes()),
+            now_text(0)
+        ));
+        found(id, &soap(&app, ns, &header, "ana").await);
+    }
+}
+
+#[tokio::test]
+async fn wrong_missing_malformed_and_stale_credentials_get_the_standard_faults() {
+    let app = TestApp::required().await;
+    hub_testkit::seed_user(&app.db_url, "ana").await;
+    for ns in [SOAP11, SOAP12] {
+        for (header, code) in [
+            (String::new(), "FailedAuthentication"),
+            (text_token("svc", "wrong"), "FailedAuthentication"),
+            (text_token("ghost", PASSWORD), "FailedAuthentication"),
+            (text_token("other", PASSWORD), "FailedAuthentication"),
+            (digest_token("svc", "wrong"), "FailedAuthentication"),
+            (security(""), "InvalidSecurity"),
+            (
+                format!(
+                    "{}{}",
+                    text_token("svc", PASSWORD),
+                    text_token("svc", PASSWORD)
+                ),
+                "InvalidSecurity",
+            ),
+            (
+                security(&format!(
+                    r#"<wsse:UsernameToken><wsse:Username>svc</wsse:Username><wsse:Password Type="{PASSWORD_DIGEST}">x</wsse:Password></wsse:UsernameToken>"#
+                )),
+                "InvalidSecurity",
+            ),
+            (
+                digest_token_at("svc", PASSWORD, b"stale-nonce", &now_text(-301)),
+                "MessageExpired",
+            ),
+            (
+                digest_token_at("svc", PASSWORD, b"future-nonce", &now_text(400)),
+                "MessageExpired",
+            ),
+            (
+                security(&format!(
+                    r#"<wsu:Timestamp><wsu:Expires>{}</wsu:Expires></wsu:Timestamp><wsse:UsernameToken><wsse:Username>svc</wsse:Username><wsse:Password>{}</wsse:Password></wsse:UsernameToken>"#,
+                    now_text(-400),
+                    escape(PASSWORD)
+                )),
+                "MessageExpired",
+            ),
+        ] {
+            let answer = soap(&app, ns, &header, "ana").await;
+            assert_wsse_fault(ns, &answer, code);
+            assert!(
+                !answer.2.contains(PASSWORD) && !answer.2.contains("wrong"),
+                "{}",
+                answer.2
+            );
+        }
+    }
+    // A Security header for another actor is not ours: as good as none.
+    let elsewhere = text_token("svc", PASSWORD)
+        .replace(r#"s:mustUnderstand="1""#, r#"s:actor="urn:somebody-else""#);
+    assert_wsse_fault(
+        SOAP11,
+        &soap(&app, SOAP11, &elsewhere, "ana").await,
+        "FailedAuthentication",
+    );
+    // Counted as the client's faults.
+    let metrics = hub_testkit::get_text(&app.http, &format!("{}/metrics", app.base)).await;
+    assert!(
+        metrics.contains("soap_faults_total{code=\"Client\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("soap_faults_total{code=\"Sender\"}"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("soap_faults_total{code=\"Server\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_nonce_is_accepted_once_across_two_instances() {
+    let app = TestApp::required().await;
+    let users = format!("svc:{PASSWORD}\nother:x");
+    let second = TestApp::instance(
+        &app.db_url,
+        &[("WSSE_MODE", "required"), ("WSSE_USERS", &users)],
+    )
+    .await;
+    let id = hub_testkit::seed_user(&app.db_url, "ana").await;
+    let header = digest_token("svc", PASSWORD);
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..24 {
+        let (http, base) = if i % 2 == 0 {
+            (app.http.clone(), app.base.clone())
+        } else {
+            (second.http.clone(), second.base.clone())
+        };
+        let body = envelope(SOAP11, &header, "ana");
+        calls.spawn(async move {
+            let resp = http
+                .post(format!("{base}/user/soap"))
+                .header("content-type", "text/xml")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            parts(resp).await
+        });
+    }
+    let answers = calls.join_all().await;
+    let ok: Vec<_> = answers.iter().filter(|a| a.0 == 200).collect();
+    let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
+    assert_eq!(ok.len(), 1, "exactly one first use: {statuses:?}");
+    found(id, ok[0]);
+    for refused in answers.iter().filter(|a| a.0 != 200) {
+        assert_wsse_fault(SOAP11, refused, "FailedAuthentication");
+    }
+    let mut conn = PgConnection::connect(&app.db_url).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM wsse_nonce")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1);
+}
+
+#[tokio::test]
+async fn expired_nonces_are_pruned() {
+    let app = TestApp::required().await;
+    let mut conn = PgConnection::connect(&app.db_url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO wsse_nonce (username, nonce, expires_at) VALUES
+           ('svc', '\\x01', now() - interval '1 hour'), ('svc', '\\x02', now() + interval '1 minute')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        wsse::prune(&mut conn, Duration::from_secs(300))
+            .await
+            .unwrap(),
+        1
+    );
+    let left: Vec<Vec<u8>> = sqlx::query_scalar("SELECT nonce FROM wsse_nonce")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, [vec![2u8]]);
+}
+
+#[tokio::test]
+async fn optional_mode_lets_anonymous_calls_through_but_checks_any_credentials() {
+    let app = TestApp::spawn_with(&[("WSSE_MODE", "optional"), ("WSSE_USERS", "svc:pw")]).await;
+    let id = hub_testkit::seed_user(&app.db_url, "ana").await;
+    found(id, &soap(&app, SOAP12, "", "ana").await);
+    found(
+        id,
+        &soap(&app, SOAP12, &text_token("svc", "pw"), "ana").await,
+    );
+    assert_wsse_fault(
+        SOAP12,
+        &soap(&app, SOAP12, &text_token("svc", "nope"), "ana").await,
+        "FailedAuthentication",
+    );
+    found(id, &parts(app.get("/user/lookup?username=ana").await).await);
+}
+
+fn bearer_for(keys: &JwtKeys, exp_offset: i64) -> String {
+    let claims = Claims {
+        user_id: Uuid::new_v4(),
+        username: "browser".into(),
+        exp: Utc::now().timestamp() + exp_offset,
+        iat: None,
+    };
+    keys.sign(&claims).unwrap()
+}
+
+#[tokio::test]
+async fn a_bearer_token_stands_in_for_a_username_token() {
+    let app = TestApp::spawn_with(&[
+        ("WSSE_MODE", "required"),
+        ("WSSE_USERS", "svc:pw"),
+        ("LOOKUP_ACCEPT_BEARER", "true"),
+        ("SECRET_KEY", SECRET),
+    ])
+    .await;
+    let id = hub_testkit::seed_user(&app.db_url, "ana").await;
+    let keys = JwtKeys::new(&SECRET.to_owned().into(), Duration::from_secs(60));
+    let good = bearer_for(&keys, 60);
+    let expired = bearer_for(&keys, -10);
+    let forged = bearer_for(
+        &JwtKeys::new(
+            &"another-secret-0123456789abcdefghij".to_owned().into(),
+            Duration::from_secs(60),
+        ),
+        60,
+    );
+
+    // SOAP: the token instead of a UsernameToken; a bad one is the SOAP fault.
+    for ns in [SOAP11, SOAP12] {
+        found(id, &soap_with(&app, ns, "", "ana", Some(&good)).await);
+        for bad in [&expired, &forged] {
+            let answer = soap_with(&app, ns, "", "ana", Some(bad)).await;
+            assert_wsse_fault(ns, &answer, "FailedAuthentication");
+        }
+        // Both presented: both must hold.
+        let answer = soap_with(&app, ns, &text_token("svc", "pw"), "ana", Some(&expired)).await;
+        assert_wsse_fault(ns, &answer, "FailedAuthentication");
+        found(
+            id,
+            &soap_with(&app, ns, &text_token("svc", "pw"), "ana", Some(&good)).await,
+        );
+    }
+
+    // GET: 401 Fault with a challenge, the contract stays public.
+    for path in ["/user/lookup?username=ana", "/user/soap?username=ana"] {
+        let url = format!("{}{path}", app.base);
+        let resp = app.http.get(&url).send().await.unwrap();
+        assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+        let (status, ct, body) = parts(resp).await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (401, "text/xml; charset=utf-8"),
+            "{body}"
+        );
+        assert!(
+            body.contains("<faultcode>wsse:FailedAuthentication</faultcode>"),
+            "{body}"
+        );
+        let resp = app
+            .http
+            .get(&url)
+            .bearer_auth(&expired)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.headers()["www-authenticate"],
+            r#"Bearer error="invalid_token""#
+        );
+        assert_eq!(resp.status(), 401);
+        let answer = parts(app.http.get(&url).bearer_auth(&good).send().await.unwrap()).await;
+        found(id, &answer);
+    }
+    let (status, _, wsdl) = parts(app.get("/user/soap?wsdl").await).await;
+    assert_eq!(status, 200);
+    assert!(wsdl.contains("definitions"), "{wsdl}");
+}
+
+#[tokio::test]
+async fn required_without_bearer_closes_the_gets_and_settings_are_checked() {
+    let app = TestApp::required().await;
+    hub_testkit::seed_user(&app.db_url, "ana").await;
+    let resp = app.get("/user/lookup?username=ana").await;
+    assert!(resp.headers().get("www-authenticate").is_none());
+    let (status, _, body) = parts(resp).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("wsse:FailedAuthentication"), "{body}");
+
+    use hub_runtime::service::ServiceConfig as _;
+    let config = |pairs: &'static [(&'static str, &'static str)]| {
+        let base = [("DATABASE_URL", "postgres://u:p@h/db")];
+        user_lookup::Config::from_source(&hub_testkit::config_source(&base, pairs))
+    };
+    let err = config(&[("LOOKUP_ACCEPT_BEARER", "true"), ("SECRET_KEY", SECRET)])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("LOOKUP_ACCEPT_BEARER"), "{err}");
+    let err = config(&[("WSSE_MODE", "required")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("WSSE_USERS"), "{err}");
+    let err = config(&[("WSSE_MODE", "required"), ("WSSE_USERS", "svc:CHANGE_ME")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("WSSE_USERS") && err.contains("placeholder"),
+        "{err}"
+    );
+    let ok = config(&[
+        ("WSSE_MODE", "required"),
+        ("WSSE_USERS", "svc:very-secret-pw"),
+    ])
+    .unwrap();
+    assert!(!format!("{ok:?}").contains("very-secret-pw"));
+}
