@@ -140,9 +140,11 @@ pub fn pool(
             })
         })
         .connect_lazy_with(options);
-    // Pool occupancy, sampled when Prometheus scrapes (db_pool_connections{pool,state}).
+    // Pool occupancy, sampled when Prometheus scrapes (db_pool_connections{pool,state}),
+    // and its bound (db_pool_max_connections{pool}): saturation is their ratio.
     let sampled = pool.clone();
     let name = app_name.to_owned();
+    let max = settings.max_connections;
     hub_runtime::metrics::on_scrape(move || {
         let (size, idle) = (
             sampled.size(),
@@ -153,6 +155,7 @@ pub fn pool(
             .set(f64::from(in_use));
         metrics::gauge!("db_pool_connections", "pool" => name.clone(), "state" => "idle")
             .set(f64::from(idle));
+        metrics::gauge!("db_pool_max_connections", "pool" => name.clone()).set(f64::from(max));
     });
     Ok(pool)
 }

@@ -26,8 +26,9 @@
 //!
 //! Metrics: `consumer_messages_total{queue,outcome}` (outcome = `processed`,
 //! `skipped`, `retried`, `dead_lettered`), `consumer_redeliveries_total{queue}`,
-//! `consumer_reconnects_total{queue}`, and the gauge `consumer_queue_depth{queue}`
-//! (the backlog seen at each (re)connect).
+//! `consumer_reconnects_total{queue}`, and the gauges `consumer_queue_depth{queue}` and
+//! `consumer_dead_letter_depth{queue}` (messages ready in the queue and in its DLQ,
+//! sampled at each (re)connect and every 5 s).
 
 use std::{future::Future, time::Duration};
 
@@ -202,6 +203,7 @@ pub async fn run<H: Handler>(cfg: ConsumerConfig, handler: H, shutdown: Cancella
     }
     metrics::counter!("consumer_redeliveries_total", "queue" => cfg.queue.clone()).increment(0);
     metrics::counter!("consumer_reconnects_total", "queue" => cfg.queue.clone()).increment(0);
+    metrics::gauge!("consumer_dead_letter_depth", "queue" => cfg.queue.clone()).set(0.0);
     while !shutdown.is_cancelled() {
         match consume(&cfg, &handler, &shutdown, &mut backoff, &mut healthy).await {
             Ok(()) => break,
@@ -250,10 +252,11 @@ async fn consume<H: Handler>(
         channel.basic_qos(cfg.prefetch, BasicQosOptions::default()),
     )
     .await??;
-    let queue = declare(&channel, &cfg.queue, cfg.timeout).await?;
-    declare(&channel, &cfg.dead_letter_queue, cfg.timeout).await?;
-    metrics::gauge!("consumer_queue_depth", "queue" => cfg.queue.clone())
-        .set(f64::from(queue.message_count()));
+    // Declares both queues and samples their depths, now and then every few seconds on a
+    // channel of its own, so the gauges keep moving even while a handler is stuck.
+    let sampling = within(cfg.timeout, conn.create_channel()).await??;
+    sample_depths(&sampling, cfg).await?;
+    let sampler = Sampler(tokio::spawn(keep_sampling(sampling, cfg.clone())));
     let mut deliveries = within(
         cfg.timeout,
         channel.basic_consume(
@@ -285,6 +288,7 @@ async fn consume<H: Handler>(
             None => break Err(BrokerError("the broker cancelled the consumer".into())),
         }
     };
+    drop(sampler);
     // Unacked prefetched messages go back to the queue when the channel closes.
     let _ = within(cfg.timeout, channel.close(200, "bye".into())).await;
     let _ = within(cfg.timeout, conn.close(200, "bye".into())).await;
@@ -306,6 +310,42 @@ async fn declare(
         channel.queue_declare(queue.into(), opts, FieldTable::default()),
     )
     .await??)
+}
+
+/// How often a connected consumer samples the depths of its queue and dead-letter queue.
+const DEPTH_EVERY: Duration = Duration::from_secs(5);
+
+/// Declares the queue and its dead-letter queue and records the messages ready in each:
+/// `consumer_queue_depth` and `consumer_dead_letter_depth`, both labelled with the
+/// consumed queue.
+async fn sample_depths(channel: &Channel, cfg: &ConsumerConfig) -> Result<(), BrokerError> {
+    let queue = declare(channel, &cfg.queue, cfg.timeout).await?;
+    let dlq = declare(channel, &cfg.dead_letter_queue, cfg.timeout).await?;
+    metrics::gauge!("consumer_queue_depth", "queue" => cfg.queue.clone())
+        .set(f64::from(queue.message_count()));
+    metrics::gauge!("consumer_dead_letter_depth", "queue" => cfg.queue.clone())
+        .set(f64::from(dlq.message_count()));
+    Ok(())
+}
+
+/// Samples the depths every [`DEPTH_EVERY`] until its channel fails (the consumer then
+/// reconnects and starts another) or it is aborted.
+async fn keep_sampling(channel: Channel, cfg: ConsumerConfig) {
+    loop {
+        tokio::time::sleep(DEPTH_EVERY).await;
+        if sample_depths(&channel, &cfg).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Stops the depth sampler when its connection's life ends, however it ends.
+struct Sampler(tokio::task::JoinHandle<()>);
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The id a handler deduplicates on (see [`Message::id`]).

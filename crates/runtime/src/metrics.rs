@@ -9,11 +9,12 @@
 //! | `http_request_duration_seconds` | histogram | `route`, `method`, `status` | every request |
 //! | `http_requests_in_flight` | gauge | `route` | every request |
 //! | `db_pool_connections` | gauge | `pool`, `state` (`in_use`, `idle`) | `hub-db`, sampled at scrape |
+//! | `db_pool_max_connections` | gauge | `pool` | `hub-db` (`DB_MAX_CONNECTIONS`), at scrape |
 //! | `outbox_pending`, `outbox_oldest_pending_seconds` | gauge | | the outbox relay |
 //! | `outbox_published_total`, `outbox_publish_failures_total` | counter | | the outbox relay (zero from start) |
 //! | `consumer_messages_total` | counter | `queue`, `outcome` | the consumer (zero from start) |
 //! | `consumer_redeliveries_total`, `consumer_reconnects_total` | counter | `queue` | the consumer (zero from start) |
-//! | `consumer_queue_depth` | gauge | `queue` | the consumer, at each (re)connect |
+//! | `consumer_queue_depth`, `consumer_dead_letter_depth` | gauge | `queue` (the consumed one) | the consumer, at each (re)connect and every 5 s (the DLQ's zero from start) |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_start_time_seconds` | counter / gauge | | this process, from `/proc` at scrape (Linux) |
 //! | `soap_faults_total` | counter | `code` (`Client`, `Sender`, `Server`, `Receiver`, ...) | `hub-soap`, every fault answered |
 //! | `hub_build_info` | gauge (1) | `service`, `version`, `commit` | [`set_build_info`] |
@@ -79,6 +80,10 @@ fn describe() {
         "PostgreSQL pool connections, by pool and state (in_use, idle)."
     );
     describe_gauge!(
+        "db_pool_max_connections",
+        "PostgreSQL pool size limit (DB_MAX_CONNECTIONS), by pool."
+    );
+    describe_gauge!(
         "outbox_pending",
         "Events in the outbox not yet confirmed by RabbitMQ."
     );
@@ -109,7 +114,11 @@ fn describe() {
     );
     describe_gauge!(
         "consumer_queue_depth",
-        "Messages waiting in the queue at the consumer's last (re)connect."
+        "Messages ready in the consumed queue, sampled at each (re)connect and every 5 s."
+    );
+    describe_gauge!(
+        "consumer_dead_letter_depth",
+        "Messages in the dead-letter queue of the consumed queue (label queue), sampled at each (re)connect and every 5 s."
     );
     describe_counter!(
         "process_cpu_seconds_total",

@@ -253,3 +253,22 @@ async fn the_consumer_reconnects_by_itself_when_the_broker_cancels_it() {
         "{metrics}"
     );
 }
+
+/// The dead-letter queue's depth is exported from the start and follows the queue (the
+/// consumer samples it every few seconds): what the HubDeadLetters alert reads.
+#[tokio::test]
+async fn a_dead_letter_shows_in_the_dead_letter_depth_gauge() {
+    let app = TestApp::spawn().await;
+    let depth = async || {
+        let metrics = app.metrics().await;
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("consumer_dead_letter_depth{"))
+            .find(|l| l.contains(&format!("queue=\"{}\"", app.queue)))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    hub_testkit::eventually(WAIT, async || depth().await == Some(0.0)).await;
+    app.publish(b"this is not json either", "poison-depth")
+        .await;
+    hub_testkit::eventually(WAIT, async || depth().await == Some(1.0)).await;
+}
