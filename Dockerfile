@@ -1,11 +1,13 @@
-# syntax=docker/dockerfile:1
+# syntax=docker/dockerfile:1.19.0
 #
 # One recipe for all six services; the build arg SERVICE picks the binary:
 #   docker build --build-arg SERVICE=auth -t users/auth .
 # SERVICE is one of: auth, user-soap, session, images, user-lookup, connected (package name =
 # binary name). docker-compose.yml passes it per service.
 
-ARG RUST_VERSION=1.95
+# Every base image is pinned to an exact release (tests/tests/compose.rs checks): a rebuild
+# gets the same toolchain and the same Debian, and an upgrade is a reviewed one-line change.
+ARG RUST_VERSION=1.95.0
 
 # --- build -------------------------------------------------------------------------------------
 FROM rust:${RUST_VERSION}-bookworm AS build
@@ -33,7 +35,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 # --- runtime -----------------------------------------------------------------------------------
 # Same Debian release as the build image, so the binary's glibc matches.
-FROM debian:bookworm-slim AS runtime
+FROM debian:bookworm-20260824-slim AS runtime
 ARG SERVICE
 
 # curl is only for the container healthcheck (docker-compose.yml probes each /<svc>/health);

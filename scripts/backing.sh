@@ -8,7 +8,8 @@
 #
 # Usage: scripts/backing.sh <command>
 #   install         apt packages (only when missing) + a Python venv with mongod, moto, pymongo,
-#                   PyJWT, pika, PyYAML. Idempotent; a no-op in well under a second once done.
+#                   PyJWT, pika, PyYAML (apt also brings promtool, from Debian's prometheus, whose
+#                   server it leaves stopped). Idempotent; a no-op in well under a second once done.
 #   up              start whatever is not running and wait until each server is ready; prints
 #                   one line per server with the time it took. Idempotent.
 #   down [--all]    stop moto and mongod (the servers this script owns). PostgreSQL and RabbitMQ
@@ -157,12 +158,23 @@ install() {
   command -v curl >/dev/null || pkgs+=(curl)                            # scripts/run.sh health probes
   base_python >/dev/null || pkgs+=(python3 python3-venv)
   command -v npm >/dev/null || pkgs+=(nodejs npm)                       # node-soap for the SOAP tests
+  command -v promtool >/dev/null || pkgs+=(prometheus)                  # promtool: tests/tests/observability.rs
   if [ ${#pkgs[@]} -gt 0 ]; then
     need_root "installing ${pkgs[*]}"
     log "apt: installing ${pkgs[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+    # prometheus is installed for its promtool only, but the package also enables a Prometheus
+    # server on port 9090 wherever an init system may start it: stop and disable that server.
+    if [[ " ${pkgs[*]} " == *" prometheus "* ]]; then
+      if [ -d /run/systemd/system ]; then
+        systemctl disable --now prometheus >/dev/null 2>&1 || true
+      elif [ -x /etc/init.d/prometheus ]; then
+        service prometheus stop >/dev/null 2>&1 || true
+        update-rc.d prometheus disable >/dev/null 2>&1 || true
+      fi
+    fi
   fi
 
   mkdir -p "$STATE"

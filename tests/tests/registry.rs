@@ -1,9 +1,9 @@
 //! services.toml is the one list of services. The scripts read it; what cannot read it is
 //! checked against it here, and every failure names the file to fix and the service:
-//! docker-compose.yml, the Dockerfile, deploy/prometheus.yml, README.md's service table, the
-//! folders under services/, each service's default port, health route and README, and the
-//! scripts (which must read the registry, through scripts/lib/registry.sh, and read it the
-//! way a TOML parser does). No servers needed.
+//! docker-compose.yml, the Dockerfile, deploy/prometheus/prometheus.yml, README.md's service
+//! table, the folders under services/, each service's default port, health route and README,
+//! and the scripts (which must read the registry, through scripts/lib/registry.sh, and read
+//! it the way a TOML parser does). No servers needed.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::{
@@ -227,7 +227,7 @@ fn the_dockerfile_builds_every_service_binary() {
 
 #[test]
 fn prometheus_scrapes_every_service_on_its_port() {
-    let path = "deploy/prometheus.yml";
+    let path = "deploy/prometheus/prometheus.yml";
     let doc: Value = serde_norway::from_str(&read(path)).expect(path);
     let mut targets = BTreeSet::new();
     for job in doc["scrape_configs"].as_sequence().into_iter().flatten() {
