@@ -69,6 +69,8 @@ REQUIREMENTS=(
   pika==1.4.4           # tests: independent AMQP client
   PyYAML==6.0.3         # validating docker-compose.yml
   zeep==4.3.3           # tests: a strict real SOAP client (WSDL, SOAP 1.1/1.2, HTTP GET binding)
+  suds-community==1.2.0 # tests: SOAP client examples (docs/SOAP-CLIENTS.md)
+  PySimpleSOAP==1.16.2  # tests: SOAP client examples (without httplib2: it breaks it on Python 3.11)
   opentelemetry-proto==1.45.2  # tests: decodes OTLP traces independently of the Rust exporter
 )
 
@@ -76,6 +78,7 @@ REQUIREMENTS=(
 NODE_DIR=$STATE/node
 NPM_REQUIREMENTS=(
   soap@1.13.0           # tests: node-soap, a second real SOAP client
+  strong-soap@5.0.10    # tests: SOAP client examples (6.x needs Node 22)
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -158,6 +161,13 @@ install() {
   command -v curl >/dev/null || pkgs+=(curl)                            # scripts/run.sh health probes
   base_python >/dev/null || pkgs+=(python3 python3-venv)
   command -v npm >/dev/null || pkgs+=(nodejs npm)                       # node-soap for the SOAP tests
+  # The SOAP client examples of docs/SOAP-CLIENTS.md (tests/tests/soap_clients.rs).
+  { command -v php >/dev/null && php -m | grep -x soap >/dev/null; } || pkgs+=(php-cli php-soap)
+  perl -MSOAP::Lite -e1 2>/dev/null || pkgs+=(libsoap-lite-perl)
+  perl -MSOAP::WSDL -e1 2>/dev/null || pkgs+=(libsoap-wsdl-perl)
+  { command -v soapcpp2 >/dev/null && [ -f /usr/include/stdsoap2.h ]; } || pkgs+=(gsoap libgsoap-dev)
+  command -v wsimport >/dev/null || pkgs+=(jaxws)
+  { command -v wsdl >/dev/null && command -v mcs >/dev/null; } || pkgs+=(mono-devel)
   command -v promtool >/dev/null || pkgs+=(prometheus)                  # promtool: tests/tests/observability.rs
   if [ ${#pkgs[@]} -gt 0 ]; then
     need_root "installing ${pkgs[*]}"

@@ -7,6 +7,7 @@ import json
 import sys
 
 import zeep
+from lxml import etree
 from zeep.exceptions import Fault, TransportError
 
 soap_base, lookup_base, tag = sys.argv[1:4]
@@ -72,8 +73,18 @@ look = zeep.Client(lookup_base + "/user/soap?wsdl", settings=settings)
 for name, port in (("lookup11", "UserLookupSoap"), ("lookup12", "UserLookupSoap12")):
     res = look.bind("UserLookupService", port).getUserByUsername(username=out["register11"]["username"])
     out[name] = {"id": res.id, "username": res.username}
-res = look.bind("UserLookupService", "UserLookupHttpGet").getUserByUsername(username=out["register12"]["username"])
+get = look.bind("UserLookupService", "UserLookupHttpGet")
+res = get.getUserByUsername(username=out["register12"]["username"])
 out["lookup_get"] = {"id": res.id, "username": res.username}
+try:
+    get.getUserByUsername(username="ghost_" + tag)
+    out["lookup_get_missing"] = "no fault"
+except Fault as f:
+    # The HTTP GET binding raises any status but 200 as a Fault whose message is the raw
+    # reply body (here the 404's SOAP fault, as bytes) and whose code and detail are
+    # None: parse the body to read the LookupFault.
+    body = etree.fromstring(f.message)
+    out["lookup_get_missing"] = {"code": f.code, "detail": body.findtext(f".//{LNS}message")}
 try:
     look.bind("UserLookupService", "UserLookupSoap").getUserByUsername(username="ghost_" + tag)
     out["lookup_missing"] = "no fault"

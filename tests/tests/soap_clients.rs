@@ -2,6 +2,12 @@
 //! load each WSDL from the service, register users over SOAP 1.1 and 1.2, look them
 //! up through the SOAP operation and the HTTP GET binding, and decode faults. Then a
 //! user registered over SOAP logs in through auth.
+//!
+//! Then the examples of docs/SOAP-CLIENTS.md, one per client stack (strong-soap, suds,
+//! PySimpleSOAP, PHP, SOAP::Lite, SOAP::WSDL, gSOAP, JAX-WS, Mono): each registers in
+//! every SOAP version its stack speaks, gets the duplicate as the stack's own fault with
+//! the taken field, and looks the user up. The guide quotes those files; a test checks
+//! that every quote still matches its file.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -17,18 +23,29 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs a client script off the async workers (the services run on them).
+/// Runs a client script off the async workers (the services run on them). A script may
+/// print several JSON objects (one per SOAP version it was built for): they are merged.
 async fn run_client(mut cmd: Command) -> Value {
-    let out = tokio::task::spawn_blocking(move || cmd.output().expect("start the client"))
+    let shown = format!("{cmd:?}");
+    let out = tokio::task::spawn_blocking(move || cmd.output())
         .await
-        .unwrap();
+        .unwrap()
+        .unwrap_or_else(|e| {
+            panic!("{shown}: {e} (scripts/backing.sh install sets the clients up)")
+        });
     assert!(
         out.status.success(),
-        "client failed:\n{}",
+        "client failed: {shown}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    let mut merged = serde_json::Map::new();
+    for object in serde_json::Deserializer::from_slice(&out.stdout).into_iter::<Value>() {
+        match object {
+            Ok(Value::Object(fields)) => merged.extend(fields),
+            other => panic!("{other:?}: {}", String::from_utf8_lossy(&out.stdout)),
+        }
+    }
+    Value::Object(merged)
 }
 
 fn tag() -> String {
@@ -120,6 +137,12 @@ async fn zeep_in_strict_mode_registers_looks_up_and_decodes_faults() {
     );
     assert_eq!(out["lookup_get"]["username"], out["register12"]["username"]);
     assert_eq!(out["lookup_missing"]["detail"], "User not found");
+    // The HTTP GET binding's 404 reaches the caller as a Fault without code or detail.
+    assert_eq!(out["lookup_get_missing"]["code"], Value::Null, "{out}");
+    assert_eq!(
+        out["lookup_get_missing"]["detail"], "User not found",
+        "{out}"
+    );
 }
 
 #[tokio::test]
@@ -143,6 +166,185 @@ async fn node_soap_registers_looks_up_and_decodes_faults() {
         assert_eq!(
             out[name]["reason"], "username is already registered",
             "{name}: {out}"
+        );
+    }
+}
+
+/// What every guide example prints, checked: for each SOAP version it speaks, a
+/// registration with the new id, then the same user again answered as the stack's own
+/// fault whose detail names the taken field; and a lookup (`lookup…`) that finds the
+/// id of the user it names.
+fn check_example(out: &Value, client: &str, versions: &[&str]) {
+    let mut registered = Vec::new();
+    for v in versions {
+        let reg = &out[format!("register{v}")];
+        assert_eq!(
+            reg["message"], "User registered successfully",
+            "{client} register{v}: {out}"
+        );
+        let id = reg["id"].as_str().unwrap_or_default();
+        assert!(
+            uuid::Uuid::parse_str(id).is_ok(),
+            "{client} register{v}: {out}"
+        );
+        registered.push((reg["username"].clone(), reg["id"].clone()));
+        let dup = &out[format!("duplicate{v}")];
+        assert_eq!(dup["field"], "username", "{client} duplicate{v}: {out}");
+        assert_eq!(
+            dup["reason"], "username is already registered",
+            "{client} duplicate{v}: {out}"
+        );
+    }
+    let lookups: Vec<&Value> = out
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with("lookup"))
+        .map(|(_, v)| v)
+        .collect();
+    assert!(!lookups.is_empty(), "{client}: no lookup in {out}");
+    for found in lookups {
+        let pair = (found["username"].clone(), found["id"].clone());
+        assert!(
+            registered.contains(&pair),
+            "{client}: lookup {found} in {out}"
+        );
+    }
+}
+
+/// Runs a guide example (`program script SOAP_BASE LOOKUP_BASE TAG`) against a fresh system.
+async fn run_example(program: &str, name: &str) -> Value {
+    let sys = start().await;
+    let mut cmd = Command::new(program);
+    cmd.arg(script(name))
+        .arg(format!("http://{}", sys.soap))
+        .arg(format!("http://{}", sys.lookup))
+        .arg(tag())
+        .env("NODE_PATH", hub_testkit::env("HUB_NODE_PATH"));
+    run_client(cmd).await
+}
+
+#[tokio::test]
+async fn strong_soap_parses_the_registration_reply_and_the_duplicate_fault() {
+    // Before the WSDL named its output registerUserResponseOutput, strong-soap resolved
+    // every registration to `undefined` (wsdl/user-soap.wsdl).
+    let out = run_example("node", "strong_soap_client.js").await;
+    check_example(&out, "strong-soap", &["11", "12"]);
+}
+
+#[tokio::test]
+async fn suds_example_registers_and_decodes_the_typed_fault() {
+    let out = run_example(&hub_testkit::python(), "suds_client.py").await;
+    check_example(&out, "suds", &["11"]);
+    // The documented quirk: repr() of the faultstring shows its xml:lang.
+    assert_eq!(
+        out["duplicate11"]["repr"],
+        "username is already registered [en]"
+    );
+}
+
+#[tokio::test]
+async fn pysimplesoap_example_works_around_its_soap12_namespace() {
+    let out = run_example(&hub_testkit::python(), "pysimplesoap_client.py").await;
+    check_example(&out, "PySimpleSOAP", &["11", "12"]);
+}
+
+#[tokio::test]
+async fn php_soapclient_example_registers_in_both_versions() {
+    let out = run_example("php", "php_client.php").await;
+    check_example(&out, "PHP", &["11", "12"]);
+    assert_eq!(out["duplicate11"]["code"], "soapenv:Client");
+    assert_eq!(out["duplicate12"]["code"], "env:Sender");
+}
+
+#[tokio::test]
+async fn soap_lite_example_registers_in_both_versions() {
+    let out = run_example("perl", "soap_lite_client.pl").await;
+    check_example(&out, "SOAP::Lite", &["11", "12"]);
+    // The documented quirk: faultstring reads the SOAP 1.1 path only.
+    assert_eq!(
+        out["duplicate11"]["faultstring"],
+        "username is already registered"
+    );
+    assert_eq!(out["duplicate12"]["faultstring"], Value::Null);
+}
+
+#[tokio::test]
+async fn soap_wsdl_example_resolves_the_fault_detail() {
+    let out = run_example("bash", "soap_wsdl_client.sh").await;
+    check_example(&out, "SOAP::WSDL", &["11"]);
+}
+
+#[tokio::test]
+async fn gsoap_example_built_for_each_version() {
+    let out = run_example("bash", "gsoap_client.sh").await;
+    check_example(&out, "gSOAP", &["11", "12"]);
+}
+
+#[tokio::test]
+async fn jaxws_example_raises_the_typed_fault_exception() {
+    let out = run_example("bash", "jaxws_client.sh").await;
+    check_example(&out, "JAX-WS", &["11", "12"]);
+}
+
+#[tokio::test]
+async fn mono_example_over_soap_11_12_and_http_get() {
+    let out = run_example("bash", "mono_client.sh").await;
+    check_example(&out, "Mono", &["11", "12"]);
+    assert_eq!(out["lookup_get"], out["lookup"], "{out}");
+}
+
+/// The guide's examples, as it quotes them: each `<!-- file: PATH -->` line is followed by
+/// a fenced block holding exactly that file.
+#[test]
+fn the_client_guide_quotes_the_example_files_as_they_are() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let guide = std::fs::read_to_string(root.join("docs/SOAP-CLIENTS.md")).unwrap();
+    let mut quoted = Vec::new();
+    let mut lines = guide.lines();
+    while let Some(line) = lines.next() {
+        let Some(path) = line
+            .strip_prefix("<!-- file: ")
+            .and_then(|rest| rest.strip_suffix(" -->"))
+        else {
+            continue;
+        };
+        let fence = lines.next().unwrap_or_default();
+        assert!(
+            fence.starts_with("```"),
+            "{path}: no code block after the marker"
+        );
+        let block: Vec<&str> = lines.by_ref().take_while(|l| *l != "```").collect();
+        let file = std::fs::read_to_string(root.join(path))
+            .unwrap_or_else(|e| panic!("docs/SOAP-CLIENTS.md quotes {path}: {e}"));
+        assert_eq!(
+            block.join("\n"),
+            file.trim_end_matches('\n'),
+            "docs/SOAP-CLIENTS.md: the quote of {path} differs from the file"
+        );
+        quoted.push(path.rsplit('/').next().unwrap_or(path).to_owned());
+    }
+    // Every example the tests above run is in the guide.
+    for name in [
+        "zeep_client.py",
+        "node_client.js",
+        "strong_soap_client.js",
+        "suds_client.py",
+        "pysimplesoap_client.py",
+        "php_client.php",
+        "soap_lite_client.pl",
+        "soap_wsdl_client.sh",
+        "soap_wsdl_client.pl",
+        "gsoap_client.sh",
+        "gsoap_client.cpp",
+        "jaxws_client.sh",
+        "JaxWsClient.java",
+        "mono_client.sh",
+        "MonoClient.cs",
+    ] {
+        assert!(
+            quoted.iter().any(|q| q == name),
+            "docs/SOAP-CLIENTS.md does not quote {name}"
         );
     }
 }

@@ -96,6 +96,12 @@ fn the_user_soap_wsdl_describes_register_user_in_the_user_namespace() {
     );
     let fault_names = names(&root, WSDL_NS, "fault");
     assert!(fault_names.iter().all(|n| *n == "RegistrationFault") && fault_names.len() == 3);
+    // strong-soap finds the reply element (registerUserResponse) through the output's
+    // name minus "Output"; portType and both bindings must agree on it.
+    assert_eq!(
+        names(&root, WSDL_NS, "output"),
+        ["registerUserResponseOutput"; 3]
+    );
 }
 
 #[test]
