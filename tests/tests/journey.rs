@@ -163,3 +163,41 @@ async fn every_service_answers_livez_and_readyz() {
         }
     }
 }
+
+/// A browser front-end registers with JSON (`POST /api/users`), no envelope: the user
+/// logs in through auth and the lookup service finds the same id.
+#[tokio::test]
+async fn a_user_registered_with_json_logs_in_and_is_looked_up() {
+    let sys = common::start().await;
+    let http = reqwest::Client::new();
+    let user = format!("json{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let resp = http
+        .post(format!("http://{}/api/users", sys.soap))
+        .json(&json!({
+            "username": user, "password": "s3cret pw", "first_name": "José",
+            "last_name": "Peña", "dni": user, "email": format!("{user}@example.com"),
+            "city": "Málaga",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let id = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let xml = hub_testkit::get_text(
+        &http,
+        &format!("http://{}/user/soap?username={user}", sys.lookup),
+    )
+    .await;
+    assert!(xml.contains(&format!("<web:id>{id}</web:id>")), "{xml}");
+    let resp = http
+        .post(format!("http://{}/login", sys.auth))
+        .json(&json!({"username": format!("{user}@example.com"), "password": "s3cret pw"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}

@@ -10,7 +10,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use hub_events::outbox::OutboxError;
+use hub_runtime::http::Failure;
 use hub_soap::{Fault, ServerError, xml::escape};
 
 use crate::{
@@ -80,18 +80,12 @@ fn registration_fault(field: &str, reason: String, message: &str) -> Fault {
     Fault::client(reason).with_detail(detail)
 }
 
-/// Database trouble (the outbox's included) is classified by `hub_soap`, like every
-/// SOAP service's; a hashing pool that cannot take the job, or a shutdown, is an
-/// outage too.
+/// A failure on our side as a SOAP server error, classified once by
+/// [`RegisterError::failure`].
 fn server_error(e: RegisterError) -> ServerError {
-    match e {
-        RegisterError::Db(db) | RegisterError::Outbox(OutboxError::Db(db)) => db.into(),
-        RegisterError::Hashing(_) | RegisterError::Interrupted(_) => {
-            ServerError::Unavailable(e.into())
-        }
-        RegisterError::Outbox(_) | RegisterError::Duplicate(_) | RegisterError::Throttled(_) => {
-            ServerError::Internal(e.into())
-        }
+    match e.failure() {
+        Failure::Unavailable(cause) => ServerError::Unavailable(cause),
+        Failure::Internal(cause) => ServerError::Internal(cause),
     }
 }
 

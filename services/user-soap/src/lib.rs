@@ -7,6 +7,8 @@
 //!   (the same shape). Success: the original's reply, byte for byte; a taken username,
 //!   dni or email: the original's 409 envelope; invalid input: a Client fault naming
 //!   the field.
+//! * `POST /api/users`: the same registration in JSON for REST front-ends (201
+//!   `{"id","message"}`, 409/400 `{"error","field"}`), described at `GET /openapi.json`.
 //! * `GET /register?wsdl`: the contract (`wsdl/user-soap.wsdl`) with the public address.
 //! * `GET /user-soap/health`, `GET /health`.
 //!
@@ -24,7 +26,7 @@ pub mod store;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::Router;
+use axum::{Router, http::HeaderMap};
 use hub_identity::pool::HashPool;
 use hub_runtime::{
     http::ErrorRenderer,
@@ -47,8 +49,18 @@ impl service::Service for UserSoap {
     type Config = Config;
     type State = AppState;
 
+    /// SOAP Faults, except for a request that declares a JSON body (`POST /api/users`),
+    /// whose framework-made errors (413, timeout, ...) answer `{"error"}` like its own.
     fn renderer() -> ErrorRenderer {
-        hub_soap::fault::renderer()
+        let soap = hub_soap::fault::renderer();
+        let json = hub_runtime::http::json_renderer(routes::api::ERROR_KEY);
+        Arc::new(move |headers: &HeaderMap, status, message: &str| {
+            if hub_runtime::http::declares_json(headers) {
+                json(headers, status, message)
+            } else {
+                soap(headers, status, message)
+            }
+        })
     }
 
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.

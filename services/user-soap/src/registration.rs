@@ -9,6 +9,7 @@ use hub_events::{
     outbox::{self, OutboxError},
 };
 use hub_identity::pool::HashPoolError;
+use hub_runtime::http::Failure;
 use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -258,6 +259,21 @@ pub enum RegisterError {
     /// The runtime shut down before the database work finished.
     #[error("registration interrupted")]
     Interrupted(#[from] hub_db::Interrupted),
+}
+
+impl RegisterError {
+    /// A failure on our side (not a throttle nor a duplicate) as the runtime classifies
+    /// them: a database or broker-outbox outage, a saturated hashing pool or a shutdown
+    /// are `Unavailable` (503, retry), anything else `Internal` (500). The one
+    /// classification both replies (SOAP Fault, JSON) use.
+    pub fn failure(self) -> Failure {
+        let unavailable = match &self {
+            Self::Db(db) | Self::Outbox(OutboxError::Db(db)) => hub_db::is_unavailable(db),
+            Self::Hashing(_) | Self::Interrupted(_) => true,
+            Self::Outbox(_) | Self::Duplicate(_) | Self::Throttled(_) => false,
+        };
+        Failure::new(unavailable, self)
+    }
 }
 
 /// Registers a user: hashes the password (current format, so the user can log in
