@@ -3,7 +3,8 @@
 //! Every message body is the originals' envelope, `{"event","data","timestamp"}`. The
 //! AMQP properties add what the originals lacked: `message_id` (a UUID, for consumer
 //! deduplication), `correlation_id` (the producing request's `x-request-id`), `type`
-//! (the event name), `content_type` `application/json`, `app_id` and delivery mode 2.
+//! (the event name), `content_type` `application/json`, `app_id` (the producing
+//! service, [`Event::PRODUCER`]) and delivery mode 2.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,14 @@ pub mod queues {
     pub const AUTH_EVENTS: &str = "auth-events";
     /// Published by user-soap.
     pub const USER_EVENTS: &str = "user-events";
+}
+
+/// The services that produce events: each message's `app_id`.
+pub mod producers {
+    /// auth's login events.
+    pub const AUTH: &str = "auth";
+    /// user-soap's registration events.
+    pub const USER_SOAP: &str = "user-soap";
 }
 
 /// How the producing original wrote `timestamp`; kept per event so consumers that
@@ -44,6 +53,9 @@ pub trait Event: Serialize {
     const NAME: &'static str;
     /// The envelope's `timestamp` format.
     const TIMESTAMP: TimestampStyle;
+    /// The service that produces it ([`producers`]): stored with the outbox row and
+    /// published as the message's `app_id`, whichever service's relay publishes it.
+    const PRODUCER: &'static str;
 }
 
 /// auth: a successful login (consumed by session, which records the login time).
@@ -60,6 +72,7 @@ pub struct UserLoggedIn {
 impl Event for UserLoggedIn {
     const NAME: &'static str = "UserLoggedIn";
     const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+    const PRODUCER: &'static str = producers::AUTH;
 }
 
 /// auth: a failed login (wrong password or unknown user).
@@ -74,6 +87,7 @@ pub struct UserLoginFailed {
 impl Event for UserLoginFailed {
     const NAME: &'static str = "UserLoginFailed";
     const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+    const PRODUCER: &'static str = producers::AUTH;
 }
 
 /// auth: `GET /test-event`.
@@ -86,6 +100,7 @@ pub struct TestEvent {
 impl Event for TestEvent {
     const NAME: &'static str = "TestEvent";
     const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+    const PRODUCER: &'static str = producers::AUTH;
 }
 
 /// user-soap: a user was registered.
@@ -110,6 +125,7 @@ pub struct UserRegistered {
 impl Event for UserRegistered {
     const NAME: &'static str = "UserRegistered";
     const TIMESTAMP: TimestampStyle = TimestampStyle::Ruby;
+    const PRODUCER: &'static str = producers::USER_SOAP;
 }
 
 /// user-soap: a registration was refused as a duplicate.
@@ -130,6 +146,7 @@ pub struct UserRegistrationFailed {
 impl Event for UserRegistrationFailed {
     const NAME: &'static str = "UserRegistrationFailed";
     const TIMESTAMP: TimestampStyle = TimestampStyle::Ruby;
+    const PRODUCER: &'static str = producers::USER_SOAP;
 }
 
 #[derive(Serialize)]

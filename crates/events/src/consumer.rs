@@ -3,11 +3,12 @@
 //! A service supplies a [`Handler`] (what one message means); [`run`] does the rest:
 //!
 //! * connects with bounded timeouts and reconnects by itself, with capped exponential
-//!   backoff, whenever the broker goes away (never touching the HTTP path);
-//! * declares the queue exactly as the producers' relay does (durable, **no
-//!   arguments**: declaring `x-dead-letter-*` arguments here would make the two
-//!   declarations conflict with `PRECONDITION_FAILED`), and the dead-letter queue
-//!   (durable);
+//!   backoff, whenever the broker goes away (never touching the HTTP path), to the next
+//!   broker when `AMQP_URL` names several ([`crate::broker::Brokers`]);
+//! * declares the queue exactly as the producers' relay does (durable, and **no
+//!   arguments** but `x-queue-type` when `RABBITMQ_QUEUE_TYPE=quorum`: declaring
+//!   `x-dead-letter-*` arguments here would make the two declarations conflict with
+//!   `PRECONDITION_FAILED`), and the dead-letter queue (durable, of the same type);
 //! * takes up to `prefetch` messages from the broker and handles them one at a time,
 //!   acking **after** the handler's work is done;
 //! * retries a failed message in place with backoff: [`HandleError::Failed`] counts
@@ -39,7 +40,7 @@ use lapin::{
     message::Delivery,
     options::{
         BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
-        BasicQosOptions, ConfirmSelectOptions, QueueDeclareOptions,
+        BasicQosOptions, ConfirmSelectOptions,
     },
     types::{AMQPValue, FieldTable},
 };
@@ -48,15 +49,22 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::relay::Backoff;
+use crate::{
+    broker::{Brokers, QueueType},
+    relay::Backoff,
+};
 
 /// Consumer settings.
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
-    /// The broker (`AMQP_URL` or `RABBITMQ_HOST`/`RABBITMQ_PORT`).
+    /// The broker, or several comma-separated (`AMQP_URL` or
+    /// `RABBITMQ_HOST`/`RABBITMQ_PORT`).
     pub amqp_url: SecretString,
     /// Names the AMQP connection (`<app>-consumer`) in the broker's UI.
     pub app_id: String,
+    /// How the queue and its dead-letter queue are declared (`RABBITMQ_QUEUE_TYPE`,
+    /// default classic): as the producers' relays declare them.
+    pub queue_type: QueueType,
     /// `CONSUMER_QUEUE`, else `RABBITMQ_QUEUE` (the originals' name), else the
     /// service's default.
     pub queue: String,
@@ -112,6 +120,7 @@ impl ConsumerConfig {
         Ok(Self {
             amqp_url: crate::broker::url_from_vars(vars)?,
             app_id: app_id.to_owned(),
+            queue_type: QueueType::from_vars(vars)?,
             queue,
             dead_letter_queue,
             prefetch,
@@ -193,6 +202,7 @@ async fn within<F: Future>(limit: Duration, f: F) -> Result<F::Output, BrokerErr
 /// whenever the broker connection is lost.
 pub async fn run<H: Handler>(cfg: ConsumerConfig, handler: H, shutdown: CancellationToken) {
     let mut backoff = Backoff::default();
+    let mut brokers = Brokers::default();
     let mut healthy = true;
     tracing::info!(queue = %cfg.queue, dlq = %cfg.dead_letter_queue, "consumer started");
     // Every series from the start, so rates and alerts have something before the first
@@ -205,7 +215,16 @@ pub async fn run<H: Handler>(cfg: ConsumerConfig, handler: H, shutdown: Cancella
     metrics::counter!("consumer_reconnects_total", "queue" => cfg.queue.clone()).increment(0);
     metrics::gauge!("consumer_dead_letter_depth", "queue" => cfg.queue.clone()).set(0.0);
     while !shutdown.is_cancelled() {
-        match consume(&cfg, &handler, &shutdown, &mut backoff, &mut healthy).await {
+        match consume(
+            &cfg,
+            &handler,
+            &shutdown,
+            &mut brokers,
+            &mut backoff,
+            &mut healthy,
+        )
+        .await
+        {
             Ok(()) => break,
             Err(e) => {
                 metrics::counter!("consumer_reconnects_total", "queue" => cfg.queue.clone())
@@ -232,15 +251,15 @@ async fn consume<H: Handler>(
     cfg: &ConsumerConfig,
     handler: &H,
     shutdown: &CancellationToken,
+    brokers: &mut Brokers,
     backoff: &mut Backoff,
     healthy: &mut bool,
 ) -> Result<(), BrokerError> {
-    let conn = within(
-        cfg.timeout,
-        crate::broker::connect(&cfg.amqp_url, format!("{}-consumer", cfg.app_id)),
-    )
-    .await?
-    .map_err(BrokerError)?;
+    let name = format!("{}-consumer", cfg.app_id);
+    let conn = brokers
+        .connect(&cfg.amqp_url, &name, cfg.timeout)
+        .await
+        .map_err(BrokerError)?;
     let channel = within(cfg.timeout, conn.create_channel()).await??;
     within(
         cfg.timeout,
@@ -295,21 +314,18 @@ async fn consume<H: Handler>(
     result
 }
 
-/// Declares `queue` as the producers do: durable, no arguments.
+/// Declares `queue` as the producers' relays do (durable; [`QueueType`]).
 async fn declare(
     channel: &Channel,
     queue: &str,
-    timeout: Duration,
+    cfg: &ConsumerConfig,
 ) -> Result<lapin::Queue, BrokerError> {
-    let opts = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
-    Ok(within(
-        timeout,
-        channel.queue_declare(queue.into(), opts, FieldTable::default()),
+    within(
+        cfg.timeout,
+        crate::broker::declare(channel, queue, cfg.queue_type),
     )
-    .await??)
+    .await?
+    .map_err(BrokerError)
 }
 
 /// How often a connected consumer samples the depths of its queue and dead-letter queue.
@@ -319,8 +335,8 @@ const DEPTH_EVERY: Duration = Duration::from_secs(5);
 /// `consumer_queue_depth` and `consumer_dead_letter_depth`, both labelled with the
 /// consumed queue.
 async fn sample_depths(channel: &Channel, cfg: &ConsumerConfig) -> Result<(), BrokerError> {
-    let queue = declare(channel, &cfg.queue, cfg.timeout).await?;
-    let dlq = declare(channel, &cfg.dead_letter_queue, cfg.timeout).await?;
+    let queue = declare(channel, &cfg.queue, cfg).await?;
+    let dlq = declare(channel, &cfg.dead_letter_queue, cfg).await?;
     metrics::gauge!("consumer_queue_depth", "queue" => cfg.queue.clone())
         .set(f64::from(queue.message_count()));
     metrics::gauge!("consumer_dead_letter_depth", "queue" => cfg.queue.clone())
@@ -502,7 +518,7 @@ async fn dead_letter(
 ) -> Result<(), BrokerError> {
     // Declared again each time (cheap, rare): someone may have deleted it meanwhile,
     // and a publish to a missing queue would come back unroutable.
-    declare(channel, &cfg.dead_letter_queue, cfg.timeout).await?;
+    declare(channel, &cfg.dead_letter_queue, cfg).await?;
     let mut headers = delivery.properties.headers().clone().unwrap_or_default();
     let mut reason = reason.to_owned();
     if reason.len() > 1024 {

@@ -1,7 +1,8 @@
 //! Events: what the hub publishes, how it is stored until the broker has it, and
 //! how it gets there.
 //!
-//! * [`broker`]: opening a RabbitMQ connection (frame size, connection name).
+//! * [`broker`]: opening a RabbitMQ connection (frame size, connection name, failing
+//!   over between several brokers) and declaring queues (classic or quorum).
 //! * [`catalogue`]: every event name, queue and payload, in one place (mirrored in
 //!   `docs/EVENTS.md`).
 //! * [`outbox`]: producers write an event in the same PostgreSQL transaction as the

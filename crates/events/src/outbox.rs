@@ -20,8 +20,9 @@ pub enum OutboxError {
 /// Adds `event` for `queue` to the outbox and returns its message id.
 ///
 /// Pass the connection of the transaction that writes the data the event describes:
-/// both commit or neither does. The relay is woken by a trigger at commit. When traces
-/// are on, the current span's `traceparent` is stored with the row.
+/// both commit or neither does. The relay is woken by a trigger at commit. The row
+/// records the event's producer ([`Event::PRODUCER`], the message's `app_id`). When
+/// traces are on, the current span's `traceparent` is stored with the row.
 pub async fn enqueue<E: Event>(
     conn: &mut PgConnection,
     queue: &str,
@@ -33,13 +34,14 @@ pub async fn enqueue<E: Event>(
     // The trace of the request writing the event, continued by whoever consumes it.
     let traceparent = hub_trace::current_traceparent();
     sqlx::query!(
-        "INSERT INTO outbox (message_id, queue, event, body, correlation_id, traceparent) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO outbox (message_id, queue, event, body, correlation_id, traceparent, producer) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         message_id,
         queue,
         E::NAME,
         body,
         correlation_id,
         traceparent,
+        E::PRODUCER,
     )
     .execute(conn)
     .await?;

@@ -5,29 +5,39 @@
 //! exchange with the row's queue as routing key, waits for every confirm, then marks
 //! the acked rows `published_at` in the same transaction. A nack, an unroutable
 //! return, a timeout or a lost connection leaves the rows pending for the next round;
-//! the relay reconnects with capped exponential backoff. Between rounds it sleeps
+//! the relay reconnects with capped exponential backoff, to the next broker when
+//! `AMQP_URL` names several ([`crate::broker::Brokers`]). Between rounds it sleeps
 //! until a `NOTIFY outbox` (sent by a trigger when a producer commits) or the poll
 //! interval, whichever comes first.
+//!
+//! Each message's `app_id` is the service that wrote the row (its `producer` column),
+//! whichever service's relay publishes it.
 
 use std::{collections::HashSet, time::Duration};
 
 use hub_config::{ConfigError, Vars};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection,
-    options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions},
+    options::{BasicPublishOptions, ConfirmSelectOptions},
     types::{AMQPValue, FieldTable},
 };
 use secrecy::SecretString;
 use sqlx::{PgPool, postgres::PgListener};
 use tokio_util::sync::CancellationToken;
 
+use crate::broker::{Brokers, QueueType};
+
 /// Relay settings.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
-    /// The broker (`AMQP_URL` or `RABBITMQ_HOST`/`RABBITMQ_PORT`).
+    /// The broker, or several comma-separated (`AMQP_URL` or
+    /// `RABBITMQ_HOST`/`RABBITMQ_PORT`).
     pub amqp_url: SecretString,
-    /// `app_id` on every message: the producing service's name.
+    /// This service's name: it names the relay's connection, and is the `app_id` of rows
+    /// written before the outbox recorded their producer.
     pub app_id: String,
+    /// How the queues published to are declared (`RABBITMQ_QUEUE_TYPE`, default classic).
+    pub queue_type: QueueType,
     /// Rows per round (`OUTBOX_BATCH_SIZE`, default 100).
     pub batch_size: i64,
     /// Longest sleep between rounds when no NOTIFY arrives (`OUTBOX_POLL_MS`, default 1000).
@@ -51,6 +61,7 @@ impl RelayConfig {
         Ok(Self {
             amqp_url: crate::broker::url_from_vars(vars)?,
             app_id: app_id.to_owned(),
+            queue_type: QueueType::from_vars(vars)?,
             batch_size,
             poll_interval: vars.millis_or("OUTBOX_POLL_MS", Duration::from_secs(1))?,
             publish_timeout: vars.millis_or("OUTBOX_PUBLISH_TIMEOUT_MS", Duration::from_secs(5))?,
@@ -83,13 +94,12 @@ struct Publisher {
 }
 
 impl Publisher {
-    async fn connect(cfg: &RelayConfig) -> Result<Self, RelayError> {
-        let conn = within(
-            cfg.publish_timeout,
-            crate::broker::connect(&cfg.amqp_url, format!("{}-outbox-relay", cfg.app_id)),
-        )
-        .await?
-        .map_err(RelayError::Broker)?;
+    async fn connect(cfg: &RelayConfig, brokers: &mut Brokers) -> Result<Self, RelayError> {
+        let name = format!("{}-outbox-relay", cfg.app_id);
+        let conn = brokers
+            .connect(&cfg.amqp_url, &name, cfg.publish_timeout)
+            .await
+            .map_err(RelayError::Broker)?;
         let channel = within(cfg.publish_timeout, conn.create_channel()).await??;
         within(
             cfg.publish_timeout,
@@ -103,19 +113,16 @@ impl Publisher {
         })
     }
 
-    /// Declares `queue` as the originals did (durable, no arguments), once per channel.
-    async fn declare(&mut self, queue: &str, timeout: Duration) -> Result<(), RelayError> {
+    /// Declares `queue` (durable; classic with no arguments as the originals, or
+    /// quorum: [`QueueType`]), once per channel.
+    async fn declare(&mut self, queue: &str, cfg: &RelayConfig) -> Result<(), RelayError> {
         if !self.declared.contains(queue) {
-            let opts = QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
-            };
             within(
-                timeout,
-                self.channel
-                    .queue_declare(queue.into(), opts, FieldTable::default()),
+                cfg.publish_timeout,
+                crate::broker::declare(&self.channel, queue, cfg.queue_type),
             )
-            .await??;
+            .await?
+            .map_err(RelayError::Broker)?;
             self.declared.insert(queue.to_owned());
         }
         Ok(())
@@ -131,12 +138,13 @@ async fn within<F: std::future::Future>(limit: Duration, f: F) -> Result<F::Outp
 /// Runs until `shutdown` is cancelled; the batch in hand is finished first.
 pub async fn run(pool: PgPool, cfg: RelayConfig, shutdown: CancellationToken) {
     let mut publisher: Option<Publisher> = None;
+    let mut brokers = Brokers::default();
     let mut listener: Option<PgListener> = None;
     let mut backoff = Backoff::default();
     let mut healthy = true;
     let mut last_prune = tokio::time::Instant::now() - Duration::from_secs(3600);
     let mut last_backlog = last_prune;
-    tracing::info!(app_id = %cfg.app_id, "outbox relay started");
+    tracing::info!(app_id = %cfg.app_id, queue_type = cfg.queue_type.as_str(), "outbox relay started");
     // Zero from the start, so a rate or an alert on them has a series before the first
     // event or the first failure.
     metrics::counter!("outbox_published_total").increment(0);
@@ -153,7 +161,7 @@ pub async fn run(pool: PgPool, cfg: RelayConfig, shutdown: CancellationToken) {
         }
         let round = async {
             if publisher.is_none() {
-                publisher = Some(Publisher::connect(&cfg).await?);
+                publisher = Some(Publisher::connect(&cfg, &mut brokers).await?);
             }
             match publisher.as_mut() {
                 Some(p) => relay_batch(&pool, p, &cfg).await,
@@ -241,7 +249,7 @@ async fn relay_batch(
 ) -> Result<usize, RelayError> {
     let mut tx = pool.begin().await?;
     let rows = sqlx::query!(
-        r#"SELECT id, message_id, queue, event, body, correlation_id, created_at, traceparent
+        r#"SELECT id, message_id, queue, event, body, correlation_id, created_at, traceparent, producer
            FROM outbox WHERE published_at IS NULL
            ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"#,
         cfg.batch_size
@@ -254,13 +262,22 @@ async fn relay_batch(
 
     let mut confirms = Vec::with_capacity(rows.len());
     for row in &rows {
-        p.declare(&row.queue, cfg.publish_timeout).await?;
+        if let Err(e) = p.declare(&row.queue, cfg).await {
+            // Say why on the row (a queue of the other type stays refused until an
+            // operator acts); the rest of the batch stays pending as it was.
+            note_failure(&mut tx, row.id, &e.to_string()).await?;
+            tx.commit().await?;
+            return Err(e);
+        }
+        // The service that wrote the row; rows from before the outbox recorded it
+        // carry this relay's service name, as every message did then.
+        let app_id = row.producer.as_deref().unwrap_or(&cfg.app_id);
         let mut props = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
             .with_message_id(row.message_id.to_string().into())
             .with_type(row.event.as_str().into())
-            .with_app_id(cfg.app_id.as_str().into())
+            .with_app_id(app_id.into())
             .with_timestamp(u64::try_from(row.created_at.timestamp()).unwrap_or_default());
         if let Some(cid) = &row.correlation_id {
             props = props.with_correlation_id(cid.as_str().into());
@@ -356,14 +373,20 @@ async fn mark(
         .await?;
     }
     for (id, why) in failed {
-        sqlx::query!(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-            id,
-            why
-        )
-        .execute(&mut *tx)
-        .await?;
+        note_failure(tx, *id, why).await?;
     }
+    Ok(())
+}
+
+/// Counts a failed attempt on row `id` and records why (shown by `last_error`).
+async fn note_failure(tx: &mut sqlx::PgConnection, id: i64, why: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+        id,
+        why
+    )
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

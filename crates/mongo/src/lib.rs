@@ -4,6 +4,12 @@
 //! into hung requests. Here server selection and connecting are bounded (1 s by
 //! default), so an outage becomes a quick error that the edge answers with 503, and
 //! the driver's own monitoring reconnects when the server returns: no restart needed.
+//!
+//! On a replica set, `MONGODB_WRITE_CONCERN=majority` makes every write wait until a
+//! majority of the members has it, so a write acknowledged to a client survives the
+//! primary's loss; retryable writes (the driver's default, never turned off here) retry
+//! a single-document write once on the new primary. While no primary is available the
+//! errors count as [`is_unavailable`] (503).
 
 use std::time::Duration;
 
@@ -12,7 +18,7 @@ use mongodb::{
     Client, Database,
     bson::doc,
     error::{Error, ErrorKind},
-    options::ClientOptions,
+    options::{Acknowledgment, ClientOptions, WriteConcern},
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -35,6 +41,11 @@ pub struct MongoSettings {
     pub startup_timeout: Duration,
     /// `MONGODB_MAX_POOL_SIZE`, default 10.
     pub max_pool_size: u32,
+    /// `MONGODB_WRITE_CONCERN`: `majority`, or how many members must have a write
+    /// (at least 1). Unset (default): the URI's `w`, else the server's default, as
+    /// before. When set, the server also gives up waiting after `operation_timeout`
+    /// (`wtimeout`), so a write whose concern cannot be met answers 503 in time.
+    pub write_concern: Option<Acknowledgment>,
 }
 
 impl MongoSettings {
@@ -65,7 +76,36 @@ impl MongoSettings {
             startup_timeout: vars
                 .seconds_or("MONGODB_STARTUP_TIMEOUT_SECS", Duration::from_secs(30))?,
             max_pool_size,
+            write_concern: write_concern_from_vars(vars)?,
         })
+    }
+
+    /// The write concern to set on the client, if configured.
+    pub fn write_concern(&self) -> Option<WriteConcern> {
+        self.write_concern.as_ref().map(|w| {
+            WriteConcern::builder()
+                .w(w.clone())
+                .w_timeout(self.operation_timeout)
+                .build()
+        })
+    }
+}
+
+/// `MONGODB_WRITE_CONCERN`: `majority` or a number of members (at least 1; 0, an
+/// unacknowledged write, would answer success before the write is done).
+fn write_concern_from_vars(vars: &Vars<'_>) -> Result<Option<Acknowledgment>, ConfigError> {
+    let Some(value) = vars.string("MONGODB_WRITE_CONCERN") else {
+        return Ok(None);
+    };
+    match value.as_str() {
+        "majority" => Ok(Some(Acknowledgment::Majority)),
+        n => match n.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(Some(Acknowledgment::Nodes(n))),
+            _ => Err(ConfigError::invalid(
+                "MONGODB_WRITE_CONCERN",
+                "must be majority or a number of members (at least 1)",
+            )),
+        },
     }
 }
 
@@ -90,7 +130,8 @@ impl std::fmt::Display for ErrorKindName {
     }
 }
 
-/// A client with bounded selection and connect timeouts, and the configured database.
+/// A client with bounded selection and connect timeouts, the configured write concern
+/// (inherited by every database and collection), and the configured database.
 /// Building it does not wait for the server (the driver connects in the background).
 pub async fn connect(
     settings: &MongoSettings,
@@ -103,6 +144,16 @@ pub async fn connect(
     options.server_selection_timeout = Some(settings.timeout);
     options.connect_timeout = Some(settings.timeout);
     options.max_pool_size = Some(settings.max_pool_size);
+    if let Some(wc) = settings.write_concern() {
+        options.write_concern = Some(wc);
+    }
+    // Retryable writes are the driver's default; only the URI can turn them off.
+    if options.retry_writes == Some(false) {
+        tracing::warn!(
+            "the MongoDB URI sets retryWrites=false: a write interrupted by a primary \
+             failover fails (503) instead of being retried once on the new primary"
+        );
+    }
     let name = settings
         .database
         .clone()
@@ -141,8 +192,17 @@ pub async fn ping(db: &Database) -> Result<(), Error> {
     db.run_command(doc! { "ping": 1 }).await.map(drop)
 }
 
+/// Server error codes that mean "no writable primary right now" or "the write concern
+/// was not met in time", not a bad operation: `NotWritablePrimary` (10107),
+/// `NotPrimaryNoSecondaryOk` (13435), `NotPrimaryOrSecondary` (13436), `LegacyNotPrimary`
+/// (10058), `InterruptedAtShutdown` (11600), `InterruptedDueToReplStateChange` (11602),
+/// `PrimarySteppedDown` (189), `ShutdownInProgress` (91), `WriteConcernFailed` (64, the
+/// `wtimeout` expired: too few members answer).
+const UNAVAILABLE_CODES: [i32; 9] = [10107, 13435, 13436, 10058, 11600, 11602, 189, 91, 64];
+
 /// True when the error means "MongoDB unavailable" (no server selectable, connection
-/// refused or lost, pool cleared) rather than a bad operation: the edge answers 503.
+/// refused or lost, pool cleared, no primary during a failover, write concern not met
+/// in time) rather than a bad operation: the edge answers 503.
 pub fn is_unavailable(e: &Error) -> bool {
     matches!(
         *e.kind,
@@ -153,6 +213,7 @@ pub fn is_unavailable(e: &Error) -> bool {
             | ErrorKind::Shutdown
     ) || e.contains_label("RetryableWriteError")
         || e.contains_label("TransientTransactionError")
+        || server_code(e).is_some_and(|code| UNAVAILABLE_CODES.contains(&code))
 }
 
 /// The server's error code, for command and write errors (e.g. 11000 duplicate key).
@@ -194,6 +255,7 @@ pub fn kind_name(e: &Error) -> ErrorKindName {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use mongodb::bson;
 
     fn settings(vars: &[(&str, &str)]) -> Result<MongoSettings, ConfigError> {
         let map: std::collections::HashMap<String, String> = vars
@@ -241,6 +303,80 @@ mod tests {
         assert_eq!(connect(&s, "t").await.unwrap().1.name(), "over");
         let s = settings(&[("MONGODB_URI", "mongodb://127.0.0.1:1")]).unwrap();
         assert_eq!(connect(&s, "t").await.unwrap().1.name(), "test");
+    }
+
+    #[tokio::test]
+    async fn the_write_concern_is_unset_by_default_and_reaches_every_collection_when_set() {
+        let uri = "mongodb://127.0.0.1:1/x";
+        let s = settings(&[("MONGODB_URI", uri)]).unwrap();
+        assert_eq!(s.write_concern, None);
+        let (_, db) = connect(&s, "t").await.unwrap();
+        assert_eq!(db.collection::<bson::Document>("c").write_concern(), None);
+
+        // The URI's own `w` stays when the setting is unset.
+        let s = settings(&[("MONGODB_URI", "mongodb://127.0.0.1:1/x?w=2")]).unwrap();
+        let (_, db) = connect(&s, "t").await.unwrap();
+        let wc = db
+            .collection::<bson::Document>("c")
+            .write_concern()
+            .cloned();
+        assert_eq!(wc.and_then(|w| w.w), Some(Acknowledgment::Nodes(2)));
+
+        for (value, w) in [
+            ("majority", Acknowledgment::Majority),
+            ("3", Acknowledgment::Nodes(3)),
+        ] {
+            let s = settings(&[
+                ("MONGODB_URI", "mongodb://127.0.0.1:1/x?w=1"),
+                ("MONGODB_WRITE_CONCERN", value),
+                ("MONGODB_OPERATION_TIMEOUT_MS", "4000"),
+            ])
+            .unwrap();
+            let (_, db) = connect(&s, "t").await.unwrap();
+            let wc = db
+                .collection::<bson::Document>("c")
+                .write_concern()
+                .cloned()
+                .unwrap();
+            assert_eq!(wc.w, Some(w));
+            assert_eq!(wc.w_timeout, Some(Duration::from_secs(4)));
+        }
+    }
+
+    #[test]
+    fn a_write_concern_that_acknowledges_nothing_or_is_unknown_is_refused() {
+        for value in ["0", "-1", "majorty", "all"] {
+            let err = settings(&[
+                ("MONGODB_URI", "mongodb://h/x"),
+                ("MONGODB_WRITE_CONCERN", value),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("MONGODB_WRITE_CONCERN"), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn no_writable_primary_and_an_unmet_write_concern_count_as_unavailable() {
+        let command = |code: i32| -> Error {
+            let c: mongodb::error::CommandError =
+                bson::from_document(doc! { "code": code, "codeName": "x", "errmsg": "m" }).unwrap();
+            ErrorKind::Command(c).into()
+        };
+        for code in [10107, 13435, 11602, 189, 91] {
+            assert!(is_unavailable(&command(code)), "{code}");
+        }
+        // A bad operation is not an outage.
+        assert!(!is_unavailable(&command(2)));
+        assert!(!is_unavailable(&command(11000)));
+        let wce = |code: i32| -> Error {
+            let w: mongodb::error::WriteConcernError =
+                bson::from_document(doc! { "code": code, "codeName": "x", "errmsg": "m" }).unwrap();
+            ErrorKind::Write(mongodb::error::WriteFailure::WriteConcernError(w)).into()
+        };
+        assert!(is_unavailable(&wce(64)));
+        // `w` larger than the replica set: a configuration mistake, not an outage.
+        assert!(!is_unavailable(&wce(100)));
     }
 
     #[tokio::test]

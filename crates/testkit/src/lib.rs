@@ -410,6 +410,8 @@ pub struct Message {
     pub content_type: Option<String>,
     /// AMQP `delivery_mode`.
     pub delivery_mode: Option<u8>,
+    /// AMQP `app_id`: the service that produced the event.
+    pub app_id: Option<String>,
 }
 
 impl Message {
@@ -452,6 +454,7 @@ pub async fn take_messages(queue: &str) -> Vec<Message> {
             correlation_id: props.correlation_id().as_ref().map(|s| s.to_string()),
             content_type: props.content_type().as_ref().map(|s| s.to_string()),
             delivery_mode: *props.delivery_mode(),
+            app_id: props.app_id().as_ref().map(|s| s.to_string()),
         });
     }
     let _ = ch

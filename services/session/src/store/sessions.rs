@@ -7,6 +7,13 @@
 //! and `loginEventIds` (the ids of the last few applied login events, so a redelivered
 //! event changes nothing). Every write is a single-document operation: compose runs
 //! MongoDB standalone, without transactions.
+//!
+//! On a replica set each write carries the client's write concern
+//! (`MONGODB_WRITE_CONCERN=majority`): a call returns only once the write is acknowledged
+//! that way, so a session the client was told about survives a failover. The
+//! single-document writes are retryable (the driver retries one once on the new
+//! primary); `delete`'s `delete_many` is not (MongoDB retries no multi-document write):
+//! during a failover it answers 503 and the client repeats the DELETE.
 
 use std::{future::IntoFuture, time::Duration};
 
