@@ -66,6 +66,7 @@ REQUIREMENTS=(
   flask-cors==6.0.5
   pymongo==4.20.0       # replSetInitiate / status here; tests may use it too
   PyJWT==2.15.1         # tests: independent JWT verifier
+  cryptography==50.0.2  # tests: PyJWT's EdDSA (Ed25519) keys, read from auth's JWKS
   pika==1.4.4           # tests: independent AMQP client
   PyYAML==6.0.3         # validating docker-compose.yml
   zeep==4.3.3           # tests: a strict real SOAP client (WSDL, SOAP 1.1/1.2, HTTP GET binding)

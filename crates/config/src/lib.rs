@@ -68,6 +68,10 @@ pub const SECRET_VARS: &[&str] = &[
     "AWS_SECRET_ACCESS_KEY",
     // WS-Security service credentials (user:password pairs) of the SOAP services.
     "WSSE_USERS",
+    // auth's Ed25519 signing key (PEM), and the public keys published beside it: PEM is
+    // multi-line, so both are easiest to mount as files.
+    "JWT_SIGNING_KEY",
+    "JWT_ADDITIONAL_PUBLIC_KEYS",
 ];
 
 /// [`ProcessEnv`], plus the secrets read from `<NAME>_FILE` files for the names in

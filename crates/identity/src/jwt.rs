@@ -1,11 +1,14 @@
-//! HS256 JSON Web Tokens, as auth issues them and session verifies them.
+//! JSON Web Tokens: the claims, the checks every verifier applies, and the HS256 keys
+//! (a shared secret, as the originals used).
 //!
 //! Claims keep the original's names and order (`user_id`, `username`, `exp`) and add
-//! `iat`. Verification accepts HS256 only (the session original accepted any HMAC
+//! `iat`, and `sid` (the login session, i.e. the refresh-token family, so that a logout
+//! can revoke the token) when auth issued the token. Verification accepts one algorithm
+//! per key (HS256 here; EdDSA in [`crate::keys`]; the session original accepted any HMAC
 //! algorithm), checks `exp` with zero leeway (PyJWT's default, which the original
 //! used) and `nbf` when present, refuses an `iat` more than a minute ahead and any
 //! `crit` header (as PyJWT does), and requires `user_id` to be a UUID. Tokens minted by
-//! the originals, which have no `iat`, still verify.
+//! the originals, which have no `iat` and no `sid`, still verify.
 
 use std::time::Duration;
 
@@ -29,16 +32,42 @@ pub struct Claims {
     pub iat: Option<i64>,
 }
 
-/// Why a token was refused. The two cases map to the originals' two messages.
+/// A verified token: its claims and, when auth issued it, its login session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The claims the originals know.
+    pub claims: Claims,
+    /// `sid`: the refresh-token family the token belongs to (absent in tokens minted by
+    /// the originals). Revoking the family revokes the token.
+    pub sid: Option<Uuid>,
+}
+
+/// The payload as it travels: [`Claims`] plus `sid`, in this order.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    user_id: Uuid,
+    username: String,
+    exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<Uuid>,
+}
+
+/// Why a token was refused. The first two map to the originals' two messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     /// Well-formed and correctly signed, but past `exp`.
     #[error("token expired")]
     Expired,
-    /// Anything else: bad signature, other algorithm, malformed, missing or
+    /// Anything else: bad signature, other algorithm, unknown key, malformed, missing or
     /// wrong-typed claims, not yet valid.
     #[error("invalid token")]
     Invalid,
+    /// The keys that would verify it cannot be had now (the JWKS could never be
+    /// fetched): neither valid nor invalid, the caller answers 503.
+    #[error("token verification keys unavailable")]
+    Unavailable,
 }
 
 /// Signing and verification keys plus the token lifetime.
@@ -91,15 +120,10 @@ impl JwtKeys {
     /// Keys for `secret`, issuing tokens valid for `ttl`.
     pub fn new(secret: &SecretString, ttl: Duration) -> Self {
         let bytes = secret.expose_secret().as_bytes();
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp"]);
         Self {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
-            validation,
+            validation: validation(Algorithm::HS256),
             ttl,
         }
     }
@@ -111,18 +135,21 @@ impl JwtKeys {
 
     /// Claims for a token issued now.
     pub fn claims_for(&self, user_id: Uuid, username: &str) -> Claims {
-        let now = chrono::Utc::now().timestamp();
-        Claims {
-            user_id,
-            username: username.to_owned(),
-            exp: now.saturating_add(i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX)),
-            iat: Some(now),
-        }
+        claims_for(self.ttl, user_id, username)
     }
 
     /// Signs `claims` with HS256.
     pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+        self.sign_session(claims, None)
+    }
+
+    /// Signs `claims`, plus `sid` when given, with HS256.
+    pub fn sign_session(
+        &self,
+        claims: &Claims,
+        sid: Option<Uuid>,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        encode(&Header::new(Algorithm::HS256), claims, sid, &self.encoding)
     }
 
     /// Verifies signature, algorithm and time claims, and decodes the payload.
@@ -132,24 +159,86 @@ impl JwtKeys {
     /// understand), and so is an `iat` in the future, beyond [`IAT_LEEWAY_SECS`] of
     /// clock skew between instances.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let claims = match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
-            Ok(data) => data.claims,
-            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => {
-                return Err(TokenError::Expired);
-            }
-            Err(_) => return Err(TokenError::Invalid),
-        };
-        let critical = jsonwebtoken::decode_header(token).map_or(true, |h| h.crit.is_some());
-        let issued_later = claims.iat.is_some_and(|iat| {
-            iat > chrono::Utc::now()
-                .timestamp()
-                .saturating_add(IAT_LEEWAY_SECS)
-        });
-        if critical || issued_later {
-            return Err(TokenError::Invalid);
-        }
-        Ok(claims)
+        self.verify_session(token).map(|v| v.claims)
     }
+
+    /// [`verify`](Self::verify), keeping `sid`.
+    pub fn verify_session(&self, token: &str) -> Result<Verified, TokenError> {
+        decode(token, &self.decoding, &self.validation)
+    }
+}
+
+/// Claims for a token issued now, living `ttl`.
+pub(crate) fn claims_for(ttl: Duration, user_id: Uuid, username: &str) -> Claims {
+    let now = chrono::Utc::now().timestamp();
+    Claims {
+        user_id,
+        username: username.to_owned(),
+        exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
+        iat: Some(now),
+    }
+}
+
+/// The checks of every verifier, for one algorithm: `exp` required and checked with no
+/// leeway, `nbf` checked when present.
+pub(crate) fn validation(alg: Algorithm) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.leeway = 0;
+    validation.validate_exp = true;
+    validation.validate_nbf = true;
+    validation.set_required_spec_claims(&["exp"]);
+    validation
+}
+
+/// Signs `claims` and `sid` under `header`.
+pub(crate) fn encode(
+    header: &Header,
+    claims: &Claims,
+    sid: Option<Uuid>,
+    key: &EncodingKey,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    let wire = Wire {
+        user_id: claims.user_id,
+        username: claims.username.clone(),
+        exp: claims.exp,
+        iat: claims.iat,
+        sid,
+    };
+    jsonwebtoken::encode(header, &wire, key)
+}
+
+/// Verifies signature, algorithm (`validation`'s only one) and time claims with `key`,
+/// then refuses a `crit` header and an `iat` in the future (see [`JwtKeys::verify`]).
+pub(crate) fn decode(
+    token: &str,
+    key: &DecodingKey,
+    validation: &Validation,
+) -> Result<Verified, TokenError> {
+    let wire = match jsonwebtoken::decode::<Wire>(token, key, validation) {
+        Ok(data) => data.claims,
+        Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => {
+            return Err(TokenError::Expired);
+        }
+        Err(_) => return Err(TokenError::Invalid),
+    };
+    let critical = jsonwebtoken::decode_header(token).map_or(true, |h| h.crit.is_some());
+    let issued_later = wire.iat.is_some_and(|iat| {
+        iat > chrono::Utc::now()
+            .timestamp()
+            .saturating_add(IAT_LEEWAY_SECS)
+    });
+    if critical || issued_later {
+        return Err(TokenError::Invalid);
+    }
+    Ok(Verified {
+        claims: Claims {
+            user_id: wire.user_id,
+            username: wire.username,
+            exp: wire.exp,
+            iat: wire.iat,
+        },
+        sid: wire.sid,
+    })
 }
 
 #[cfg(test)]

@@ -4,8 +4,17 @@
 //!   salt, 1000 iterations, hex) and writes a self-describing PHC string with a
 //!   per-user salt and a modern iteration count.
 //! * [`pool`]: runs that CPU-heavy work off the async workers, bounded.
-//! * [`jwt`]: issues and verifies the HS256 tokens auth hands out and session accepts.
+//! * [`jwt`]: the token claims, the checks every verifier applies, HS256 keys.
+//! * [`keys`]: Ed25519 keys (PEM, JWK, `kid` thumbprints) and EdDSA verification by `kid`.
+//! * [`issuer`]: auth's side: signs (HS256 or EdDSA), verifies its own, publishes a JWKS.
+//! * [`verifier`]: the side of the services that trust auth's tokens: HS256 with the
+//!   shared secret, or EdDSA through auth's JWKS (fetched, cached, bounded).
+//! * [`revocation`]: when a valid token is revoked anyway, and refresh-token material.
 
+pub mod issuer;
 pub mod jwt;
+pub mod keys;
 pub mod password;
 pub mod pool;
+pub mod revocation;
+pub mod verifier;

@@ -218,7 +218,7 @@ pub fn is_recognised(stored: &str) -> bool {
     parse(stored) != Stored::Unreadable
 }
 
-fn fill_random(buf: &mut [u8]) {
+pub(crate) fn fill_random(buf: &mut [u8]) {
     // The OS RNG failing means the machine cannot do cryptography at all; there is no
     // safe fallback (a predictable salt would be silent damage), so stop loudly.
     #[allow(clippy::expect_used)]

@@ -1,7 +1,12 @@
-//! `auth locks`: the operator's view of the login throttle, run as
-//! `auth locks [list]` or `auth locks clear (--account <username or email> |
-//! --login <string> | --address <ip> | --key <key>)` with the service's own
-//! `DATABASE_URL` (or `POSTGRESQL_*` / `PG_*`) settings.
+//! The operator's commands, run with the service's own `DATABASE_URL` (or
+//! `POSTGRESQL_*` / `PG_*`) settings:
+//!
+//! * `auth locks`: the login throttle, as `auth locks [list]` or `auth locks clear
+//!   (--account <username or email> | --login <string> | --address <ip> | --key <key>)`.
+//! * `auth tokens revoke --account <username or email>`: every token the account holds
+//!   stops working now.
+//! * `auth keys generate` / `auth keys public`: a new Ed25519 signing key (PEM), and the
+//!   public key and `kid` of the one read on standard input (no database).
 
 use std::net::IpAddr;
 
@@ -10,7 +15,7 @@ use hub_runtime::config::{Env, Vars};
 
 use crate::{
     login::throttle_user_key,
-    store::{throttle, users},
+    store::{self, throttle, users},
 };
 
 /// The usage text, printed for `auth locks --help` and any misuse.
@@ -25,12 +30,31 @@ list:   every account, login string and client address locked out now, and until
 clear:  lifts a lockout and forgets its failures; --account also clears the account's
         username and email as login strings";
 
+/// The usage text of `auth tokens`.
+pub const TOKENS_USAGE: &str = "\
+usage: auth tokens revoke --account <username or email>
+
+revoke: every access token and refresh token the account holds stops working now, on
+        every service that checks revocation (auth, session); the user logs in again";
+
+/// The usage text of `auth keys`.
+pub const KEYS_USAGE: &str = "\
+usage: auth keys generate
+       auth keys public < private-key.pem
+
+generate: prints a new Ed25519 private key (PKCS#8 PEM) for JWT_SIGNING_KEY
+public:   reads a private key on standard input; prints its kid and its public key
+          (for JWT_ADDITIONAL_PUBLIC_KEYS)";
+
 /// Why the command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     /// The arguments do not say what to do (exit 2).
     #[error("{0}\n\n{USAGE}")]
     Usage(String),
+    /// Another command's arguments are wrong; the text includes its usage (exit 2).
+    #[error("{0}")]
+    Misuse(String),
     /// A setting is missing or invalid (exit 2).
     #[error(transparent)]
     Config(#[from] hub_runtime::config::ConfigError),
@@ -43,7 +67,7 @@ impl AdminError {
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Usage(_) | Self::Config(_) => 2,
+            Self::Usage(_) | Self::Misuse(_) | Self::Config(_) => 2,
             Self::Db(_) => 1,
         }
     }
@@ -74,6 +98,63 @@ pub async fn locks(args: &[String], env: &dyn Env) -> Result<String, AdminError>
     drop(conn);
     pool.close().await;
     Ok(out)
+}
+
+/// Runs `auth tokens <args>` against the database `env` names; returns what to print.
+pub async fn tokens(args: &[String], env: &dyn Env) -> Result<String, AdminError> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let login = match args.as_slice() {
+        ["--help" | "-h" | "help"] => return Ok(TOKENS_USAGE.to_owned()),
+        ["revoke", "--account", login] => *login,
+        _ => {
+            return Err(AdminError::Misuse(format!(
+                "unknown arguments\n\n{TOKENS_USAGE}"
+            )));
+        }
+    };
+    let settings = PgSettings::from_vars(&Vars::new(env))?;
+    let pool = settings.connect("auth-admin").await.map_err(db)?;
+    let mut conn = pool.acquire().await.map_err(db)?;
+    let user = users::find_by_login(&mut conn, login)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| AdminError::Misuse(format!("no account has the login {login:?}")))?;
+    store::tokens::revoke_all(&mut conn, user.id)
+        .await
+        .map_err(db)?;
+    drop(conn);
+    pool.close().await;
+    Ok(format!(
+        "revoked every token of {} ({})",
+        user.username, user.id
+    ))
+}
+
+/// Runs `auth keys <args>`; `stdin` is read by `public`. Returns what to print.
+pub fn keys(args: &[String], stdin: &mut dyn std::io::Read) -> Result<String, AdminError> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["--help" | "-h" | "help"] => Ok(KEYS_USAGE.to_owned()),
+        ["generate"] => Ok(hub_identity::keys::generate_signing_pem()
+            .trim_end()
+            .to_owned()),
+        ["public"] => {
+            let mut pem = String::new();
+            stdin
+                .read_to_string(&mut pem)
+                .map_err(|e| AdminError::Misuse(format!("cannot read standard input: {e}")))?;
+            let key = hub_identity::keys::SigningKey::from_pem(&pem)
+                .map_err(|e| AdminError::Misuse(format!("standard input: {e}")))?;
+            Ok(format!(
+                "# kid {}\n{}",
+                key.public().kid(),
+                key.public().to_pem().trim_end()
+            ))
+        }
+        _ => Err(AdminError::Misuse(format!(
+            "unknown arguments\n\n{KEYS_USAGE}"
+        ))),
+    }
 }
 
 /// The throttle keys an operator's `clear` names.

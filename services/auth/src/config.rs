@@ -6,13 +6,12 @@ use crate::store::throttle::Limit;
 
 use hub_db::PgSettings;
 use hub_events::{catalogue::queues, relay::RelayConfig};
-use hub_identity::pool::HashSettings;
+use hub_identity::{issuer::Issuer, pool::HashSettings};
 use hub_runtime::{
     config::{ConfigError, Vars},
     http::{HttpConfig, client_ip::ProxyTrust},
     service::{Service as _, ServiceConfig},
 };
-use secrecy::SecretString;
 
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
@@ -20,10 +19,14 @@ pub struct Config {
     /// PostgreSQL: `DATABASE_URL` (or the originals' `POSTGRESQL_*` / `PG_*` parts),
     /// required; `DB_*` pool settings.
     pub db: PgSettings,
-    /// `SECRET_KEY` or `JWT_SECRET`. Required; no default.
-    pub jwt_secret: SecretString,
-    /// `JWT_TTL_SECS` (default 3600, as the original's one hour).
-    pub token_ttl: Duration,
+    /// Access tokens: `JWT_ALGORITHM` (`HS256` with `SECRET_KEY` or `JWT_SECRET`, the
+    /// default while no signing key is set; or `EdDSA` with `JWT_SIGNING_KEY` and
+    /// `JWT_ADDITIONAL_PUBLIC_KEYS`), `JWT_TTL_SECS` (default 3600, the original's hour).
+    /// See `hub_identity::issuer`.
+    pub jwt: Issuer,
+    /// `REFRESH_TOKEN_TTL_SECS` (default 1 209 600, 14 days): how long after a login its
+    /// refresh tokens keep working; then the user logs in again.
+    pub refresh_ttl: Duration,
     /// `PASSWORD_PBKDF2_ITERATIONS` (default 600 000), `HASHING_CONCURRENCY` (default: CPUs).
     pub hashing: HashSettings,
     /// `PASSWORD_REHASH_ON_LOGIN` (default true): replace a legacy or weaker hash after
@@ -50,8 +53,11 @@ impl ServiceConfig for Config {
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             db: PgSettings::from_vars(vars)?,
-            jwt_secret: hub_identity::jwt::secret_from_env(vars)?,
-            token_ttl: vars.seconds_or("JWT_TTL_SECS", Duration::from_secs(3600))?,
+            jwt: Issuer::from_vars(vars)?,
+            refresh_ttl: vars.seconds_or(
+                "REFRESH_TOKEN_TTL_SECS",
+                Duration::from_secs(14 * 24 * 3600),
+            )?,
             hashing: HashSettings::from_vars(vars)?,
             rehash_on_login: vars.bool_or("PASSWORD_REHASH_ON_LOGIN", true)?,
             throttle: ThrottleConfig::from_vars(vars)?,

@@ -31,6 +31,16 @@ pub enum ApiError {
     /// 401: any other token problem.
     #[error("Invalid token")]
     InvalidToken,
+    /// 401: a valid token that was revoked (logout, reuse of its refresh token, an
+    /// operator's revocation, a password change).
+    #[error("Token has been revoked")]
+    TokenRevoked,
+    /// 401: the refresh token is unknown, already used, revoked or expired.
+    #[error("Invalid refresh token")]
+    InvalidRefreshToken,
+    /// 404: `/.well-known/jwks.json` while tokens are signed with HS256.
+    #[error("No public keys: this deployment signs tokens with HS256")]
+    NoPublicKeys,
     /// 404: the token names a user that no longer exists.
     #[error("User not found")]
     UserNotFound,
@@ -50,11 +60,13 @@ impl JsonError for ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::InvalidCredentials | Self::TokenExpired | Self::InvalidToken => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::InvalidCredentials
+            | Self::TokenExpired
+            | Self::InvalidToken
+            | Self::TokenRevoked
+            | Self::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
             Self::TokenMissing => StatusCode::FORBIDDEN,
-            Self::UserNotFound => StatusCode::NOT_FOUND,
+            Self::UserNotFound | Self::NoPublicKeys => StatusCode::NOT_FOUND,
             Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Failed(failure) => failure.status(),
         }

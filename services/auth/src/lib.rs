@@ -2,14 +2,19 @@
 //! `auth-service` (docs/LEGACY.md, auth).
 //!
 //! Endpoints:
-//! * `POST /login` `{"username": <username or email>, "password"}` → 200 `{"token"}`
-//!   or 401 `{"message":"Invalid credentials"}`.
+//! * `POST /login` `{"username": <username or email>, "password"}` → 200
+//!   `{"token","refresh_token"}` or 401 `{"message":"Invalid credentials"}`.
+//! * `POST /token/refresh` `{"refresh_token"}` → 200 `{"token","refresh_token"}` (the
+//!   one presented is used up; presenting it again revokes the login) or 401.
+//! * `POST /logout` with `Authorization: Bearer <jwt>` → 200: the login's tokens revoked.
 //! * `GET /profile` with `Authorization: Bearer <jwt>` → 200 `{"email","user_id","username"}`;
-//!   403 / 401 / 404 `{"message"}` as the original.
+//!   403 / 401 / 404 `{"message"}` as the original; 401 for a revoked token.
+//! * `GET /.well-known/jwks.json`: the public keys, when signing with EdDSA.
 //! * `GET /test-db`, `GET /test-event` (diagnostics, can be turned off), `GET /auth/health`, `GET /health`.
 //!
 //! Data: reads the shared `"user"` table; writes `"user".password` only to upgrade a
-//! legacy hash after a successful login. Events: `UserLoggedIn`, `UserLoginFailed`
+//! legacy hash after a successful login, and `"user".tokens_valid_after` to revoke all
+//! of a user's tokens (`auth tokens revoke`); owns `token_family` and `refresh_token`. Events: `UserLoggedIn`, `UserLoginFailed`
 //! and `TestEvent` go to the outbox table, and the relay running inside this service
 //! publishes them to the durable queue `auth-events`. Consumes nothing.
 
@@ -20,11 +25,12 @@ pub mod login;
 pub mod routes;
 pub mod state;
 pub mod store;
+pub mod tokens;
 
 use std::{net::SocketAddr, time::Duration};
 
 use axum::Router;
-use hub_identity::{jwt::JwtKeys, pool::HashPool};
+use hub_identity::pool::HashPool;
 use hub_runtime::{
     http::{self, ErrorRenderer},
     service::{self, Task},
@@ -59,7 +65,8 @@ impl service::Service for Auth {
             hashing: HashPool::new(config.hashing),
             rehash_on_login: config.rehash_on_login,
             throttle: config.throttle.clone(),
-            jwt: JwtKeys::new(&config.jwt_secret, config.token_ttl),
+            jwt: config.jwt.clone(),
+            refresh_ttl: config.refresh_ttl,
             queue: config.queue.as_str().into(),
         })
     }
@@ -77,6 +84,7 @@ impl service::Service for Auth {
                 shutdown.clone(),
             )),
             prune_throttle(state.pool.clone(), &config.throttle, shutdown.clone()),
+            prune_token_families(state.pool.clone(), config.jwt.ttl(), shutdown.clone()),
         ]
     }
 
@@ -88,6 +96,18 @@ impl service::Service for Auth {
     async fn close(state: AppState) {
         state.pool.close().await;
     }
+}
+
+/// Every ten minutes, deletes token families expired or revoked longer than an access
+/// token lives (any instance may do it; the statement is idempotent).
+fn prune_token_families(pool: sqlx::PgPool, ttl: Duration, shutdown: CancellationToken) -> Task {
+    hub_db::every(
+        pool,
+        Duration::from_secs(600),
+        shutdown,
+        "token family prune",
+        Box::new(move |conn| Box::pin(store::tokens::prune(conn, ttl))),
+    )
 }
 
 /// Every five minutes, deletes throttle rows that no longer count (any instance may do

@@ -1,5 +1,6 @@
 //! The login use case: user lookup, throttle reservation, password check, the
-//! attempt's record (counters, event, hash upgrade) and the token.
+//! attempt's record (counters, event, hash upgrade, the login's token family) and the
+//! tokens.
 //!
 //! No HTTP here: `routes::login` turns a request into [`Credentials`] and a
 //! [`ClientAddr`], and [`Issued`] or [`LoginError`] into a response.
@@ -10,7 +11,7 @@ use hub_events::{
     catalogue::{UserLoggedIn, UserLoginFailed},
     outbox::{self, OutboxError},
 };
-use hub_identity::{password::Verification, pool::HashPoolError};
+use hub_identity::{password::Verification, pool::HashPoolError, revocation::new_refresh_token};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 
@@ -19,6 +20,7 @@ use crate::{
     state::AppState,
     store::{
         throttle::{self, OnSuccess, Reservation},
+        tokens,
         users::{self, User},
     },
 };
@@ -36,11 +38,18 @@ pub struct Credentials {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub IpAddr);
 
-/// A successful login.
-#[derive(Debug)]
+/// A successful login (or refresh).
 pub struct Issued {
-    /// HS256 JWT with `user_id`, `username`, `exp`, `iat`.
+    /// The access token: a JWT with `user_id`, `username`, `exp`, `iat` and `sid`.
     pub token: String,
+    /// The opaque refresh token that rotates it (`POST /token/refresh`).
+    pub refresh_token: SecretString,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Issued { .. }")
+    }
 }
 
 /// Why no token was issued.
@@ -150,14 +159,34 @@ async fn succeed(
     } else {
         None
     };
+    // The login's family of tokens: its id is the access token's `sid`.
+    let family = NewFamily {
+        id: uuid::Uuid::new_v4(),
+        refresh: new_refresh_token(),
+        lifetime: state.refresh_ttl,
+    };
     let token = state
         .jwt
-        .sign(&state.jwt.claims_for(user.id, &user.username))
+        .sign(
+            &state.jwt.claims_for(user.id, &user.username),
+            Some(family.id),
+        )
         .map_err(|e| LoginError::Token(e.into()))?;
     let id = user.id;
-    hub_db::to_completion(record.success(user, upgraded)).await??;
-    tracing::info!(user.id = %id, password.upgraded = upgrade, "login succeeded");
-    Ok(Issued { token })
+    let (family_id, refresh_token) = (family.id, family.refresh.0.clone());
+    hub_db::to_completion(record.success(user, upgraded, family)).await??;
+    tracing::info!(user.id = %id, token.sid = %family_id, password.upgraded = upgrade, "login succeeded");
+    Ok(Issued {
+        token,
+        refresh_token: refresh_token.into(),
+    })
+}
+
+/// The family a successful login opens, with its first refresh token (text, digest).
+struct NewFamily {
+    id: uuid::Uuid,
+    refresh: (String, Vec<u8>),
+    lifetime: std::time::Duration,
 }
 
 /// The counters one attempt is charged to: the account once the login names one, the
@@ -202,10 +231,24 @@ struct Record {
 }
 
 impl Record {
-    /// `UserLoggedIn` in the same transaction as the hash upgrade, so the event exists
-    /// iff the upgrade does; the account's failures are forgotten with them.
-    async fn success(self, user: User, upgraded: Option<String>) -> Result<(), LoginError> {
+    /// `UserLoggedIn` in the same transaction as the hash upgrade and the new token
+    /// family, so the event exists iff they do; the account's failures are forgotten
+    /// with them.
+    async fn success(
+        self,
+        user: User,
+        upgraded: Option<String>,
+        family: NewFamily,
+    ) -> Result<(), LoginError> {
         let mut tx = self.pool.begin().await?;
+        tokens::open_family(
+            &mut tx,
+            family.id,
+            user.id,
+            family.lifetime,
+            &family.refresh.1,
+        )
+        .await?;
         if let Some(new_hash) = upgraded
             && !users::replace_password(&mut tx, user.id, &user.password, &new_hash).await?
         {

@@ -1,5 +1,6 @@
 //! Starts the auth service: config, telemetry, build, serve until SIGINT/SIGTERM; or,
-//! as `auth locks ...`, the operator's login-throttle command (`auth::admin`).
+//! as `auth locks ...`, `auth tokens ...` or `auth keys ...`, an operator's command
+//! (`auth::admin`).
 
 // mimalloc instead of glibc's malloc: allocation was a quarter of user-lookup's
 // user-space time under load (bench/results/2026-11-26.md, "Fixes").
@@ -8,25 +9,37 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let env = &hub_runtime::config::ProcessEnv;
     match args.split_first() {
-        Some((command, rest)) if command == "locks" => admin(rest),
+        Some((command, rest)) if command == "locks" => {
+            admin("locks", |rt| rt.block_on(auth::admin::locks(rest, env)))
+        }
+        Some((command, rest)) if command == "tokens" => {
+            admin("tokens", |rt| rt.block_on(auth::admin::tokens(rest, env)))
+        }
+        Some((command, rest)) if command == "keys" => {
+            admin("keys", |_| auth::admin::keys(rest, &mut std::io::stdin()))
+        }
         _ => hub_runtime::service::run::<auth::Auth>(),
     }
 }
 
-/// `auth locks ...` (see `auth::admin`): prints the answer, exits 0, 1 or 2.
-fn admin(args: &[String]) -> std::process::ExitCode {
+/// `auth <command> ...` (see `auth::admin`): prints the answer, exits 0, 1 or 2.
+fn admin(
+    command: &str,
+    run: impl FnOnce(&tokio::runtime::Runtime) -> Result<String, auth::admin::AdminError>,
+) -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("auth locks: cannot start the async runtime: {e}");
+            eprintln!("auth {command}: cannot start the async runtime: {e}");
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(auth::admin::locks(args, &hub_runtime::config::ProcessEnv)) {
+    match run(&runtime) {
         Ok(out) => {
             // A closed pipe (`| head`) is not an error of ours.
             use std::io::Write as _;
@@ -34,7 +47,7 @@ fn admin(args: &[String]) -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("auth locks: {e}");
+            eprintln!("auth {command}: {e}");
             std::process::ExitCode::from(e.exit_code())
         }
     }

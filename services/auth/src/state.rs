@@ -1,8 +1,8 @@
 //! Shared handler state.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
-use hub_identity::{jwt::JwtKeys, pool::HashPool};
+use hub_identity::{issuer::Issuer, pool::HashPool};
 use sqlx::PgPool;
 
 /// Cloned into every handler; all fields are cheap handles.
@@ -14,8 +14,10 @@ pub struct AppState {
     pub hashing: HashPool,
     /// Upgrade legacy/weaker hashes after a successful login.
     pub rehash_on_login: bool,
-    /// JWT keys.
-    pub jwt: JwtKeys,
+    /// Signs and verifies access tokens, publishes the public keys.
+    pub jwt: Issuer,
+    /// How long a login's refresh tokens keep working (`REFRESH_TOKEN_TTL_SECS`).
+    pub refresh_ttl: Duration,
     /// Brute-force throttle settings.
     pub throttle: crate::config::ThrottleConfig,
     /// The queue events go to (`RABBITMQ_QUEUE`).

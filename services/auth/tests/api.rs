@@ -656,15 +656,22 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
     assert_eq!(
         paths,
         [
+            "/.well-known/jwks.json",
             "/auth/health",
             "/health",
             "/login",
+            "/logout",
             "/profile",
             "/test-db",
-            "/test-event"
+            "/test-event",
+            "/token/refresh"
         ]
     );
     assert!(doc["paths"]["/login"]["post"]["responses"]["401"].is_object());
+    assert!(
+        doc["components"]["schemas"]["TokenResponse"]["properties"]["refresh_token"].is_object(),
+        "{doc}"
+    );
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"

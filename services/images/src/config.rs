@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use hub_identity::verifier::VerifierConfig;
 use hub_runtime::{
     config::{ConfigError, Vars},
     http::HttpConfig,
@@ -27,8 +28,10 @@ pub struct Config {
     /// most one part (`S3_PART_SIZE_BYTES`) in memory, so this bounds the total.
     pub max_concurrent_uploads: usize,
     /// `UPLOAD_REQUIRE_JWT` (default false, as the original): when true, uploads need
-    /// `Authorization: Bearer <jwt>` signed with `SECRET_KEY` (or `JWT_SECRET`).
-    pub upload_jwt_secret: Option<SecretString>,
+    /// `Authorization: Bearer <jwt>`, verified with auth's public keys (`JWKS_URL`) or
+    /// else with `SECRET_KEY` (or `JWT_SECRET`), and a user may only write the key named
+    /// by their own id.
+    pub upload_jwt: Option<VerifierConfig>,
     /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default
     /// `MAX_IMAGE_BYTES` + 64 KiB, ...).
     pub http: HttpConfig,
@@ -91,8 +94,8 @@ impl ServiceConfig for Config {
                 "must be at least 1",
             ));
         }
-        let upload_jwt_secret = if vars.bool_or("UPLOAD_REQUIRE_JWT", false)? {
-            Some(hub_identity::jwt::secret_from_env(vars)?)
+        let upload_jwt = if vars.bool_or("UPLOAD_REQUIRE_JWT", false)? {
+            Some(VerifierConfig::from_vars(vars)?)
         } else {
             None
         };
@@ -103,7 +106,7 @@ impl ServiceConfig for Config {
             s3: S3Config::from_vars(vars)?,
             max_image_bytes,
             max_concurrent_uploads,
-            upload_jwt_secret,
+            upload_jwt,
             http: HttpConfig::from_vars(vars, crate::Images::PORT, default_body_limit)?,
         })
     }
@@ -225,7 +228,7 @@ mod tests {
         assert_eq!(c.s3.secret_access_key.expose_secret(), "sk-very-secret");
         assert_eq!(c.max_image_bytes, 10 * 1024 * 1024);
         assert_eq!(c.http.body_limit, 10 * 1024 * 1024 + 64 * 1024);
-        assert!(c.upload_jwt_secret.is_none());
+        assert!(c.upload_jwt.is_none());
     }
 
     #[test]
@@ -275,6 +278,14 @@ mod tests {
         let err = config(&vars).unwrap_err().to_string();
         assert!(err.contains("SECRET_KEY"), "{err}");
         vars.push(("JWT_SECRET", "a-long-enough-secret-for-tests-0123456789"));
-        assert!(config(&vars).unwrap().upload_jwt_secret.is_some());
+        assert!(matches!(
+            config(&vars).unwrap().upload_jwt,
+            Some(VerifierConfig::Hs256(_))
+        ));
+        vars.push(("JWKS_URL", "http://auth:5001/.well-known/jwks.json"));
+        assert!(matches!(
+            config(&vars).unwrap().upload_jwt,
+            Some(VerifierConfig::Jwks(_))
+        ));
     }
 }

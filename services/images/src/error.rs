@@ -40,6 +40,9 @@ pub enum ApiError {
     /// 401: any other token problem.
     #[error("Invalid token")]
     InvalidToken,
+    /// 403: with tokens required, a user writes only `<own user id>.<ext>`.
+    #[error("You may only upload your own image: name the file <your user id>.<extension>")]
+    NotOwnKey,
     /// 503 when S3 is down or overloaded (retry later), else 500.
     #[error("{}", .0.text("Storage temporarily unavailable", "Internal server error"))]
     Failed(#[from] Failure),
@@ -53,6 +56,7 @@ impl JsonError for ApiError {
             Self::NoFile | Self::InvalidFileName | Self::MalformedBody => StatusCode::BAD_REQUEST,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotOwnKey => StatusCode::FORBIDDEN,
             Self::TokenMissing | Self::TokenExpired | Self::InvalidToken => {
                 StatusCode::UNAUTHORIZED
             }

@@ -35,6 +35,50 @@ pub fn secure_filename(name: &str) -> String {
         .to_owned()
 }
 
+/// The extensions of each type [`crate::magic`] accepts; the first is the one a key gets
+/// when its name has none of them.
+fn type_extensions(mime: &str) -> &'static [&'static str] {
+    match mime {
+        "image/png" => &["png"],
+        "image/jpeg" => &["jpg", "jpeg"],
+        "image/gif" => &["gif"],
+        "image/webp" => &["webp"],
+        _ => &[],
+    }
+}
+
+/// The longest extension [`with_type_extension`] adds, with its dot.
+pub const MAX_ADDED_EXTENSION: usize = ".webp".len();
+
+/// A sanitised name split at its last `.`: (stem, extension). Names from
+/// [`secure_filename`] neither start nor end with `.`.
+pub fn split_extension(name: &str) -> (&str, Option<&str>) {
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => (stem, Some(ext)),
+        _ => (name, None),
+    }
+}
+
+/// `name` with an extension that says `mime`: kept when it already does (in any case,
+/// `x.JPG`), else its last extension replaced or one added (`x.html` → `x.png`, `x` →
+/// `x.png`), so a browser never takes an image for a page or a script.
+pub fn with_type_extension(name: &str, mime: &str) -> String {
+    let Some(canonical) = type_extensions(mime).first() else {
+        return name.to_owned();
+    };
+    let (stem, ext) = split_extension(name);
+    match ext {
+        Some(ext)
+            if type_extensions(mime)
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(ext)) =>
+        {
+            name.to_owned()
+        }
+        _ => format!("{stem}.{canonical}"),
+    }
+}
+
 /// The public URL of `key` in `bucket`: `<base>/<bucket>/<encoded key>`, with any
 /// trailing `/` of `base` ignored (the original produced `//` then). `/` inside a key
 /// stays a path separator; every other byte outside the unreserved set is encoded.
@@ -96,6 +140,24 @@ mod tests {
             secure_filename("3f1c2d4e-0000-4000-8000-000000000001.png"),
             "3f1c2d4e-0000-4000-8000-000000000001.png"
         );
+    }
+
+    #[test]
+    fn the_extension_follows_the_detected_type() {
+        for (name, mime, key) in [
+            ("a.png", "image/png", "a.png"),
+            ("x.html", "image/png", "x.png"),
+            ("x.js", "image/gif", "x.gif"),
+            ("photo.JPEG", "image/jpeg", "photo.JPEG"),
+            ("photo.jpg", "image/webp", "photo.webp"),
+            ("etc_passwd", "image/png", "etc_passwd.png"),
+            ("my.photo.svg", "image/jpeg", "my.photo.jpg"),
+            ("a.png", "application/octet-stream", "a.png"),
+        ] {
+            assert_eq!(with_type_extension(name, mime), key, "{name} as {mime}");
+        }
+        assert_eq!(split_extension("a.b.c"), ("a.b", Some("c")));
+        assert_eq!(split_extension("abc"), ("abc", None));
     }
 
     #[test]

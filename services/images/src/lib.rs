@@ -5,9 +5,12 @@
 //! * `POST /upload_image`, multipart field `file` → 200 `{"message":"Image uploaded
 //!   successfully","url"}`; 400 `{"error":"No file provided"}`; 413 over
 //!   `MAX_IMAGE_BYTES`; 415 unless PNG, JPEG, GIF or WebP (by content); 503 when S3 is
-//!   down. The object key is the file name through Werkzeug's `secure_filename`;
-//!   uploading the same name again replaces the object (front-ends upload
-//!   `<user-id>.png` to change an avatar). Optionally requires a JWT (`UPLOAD_REQUIRE_JWT`).
+//!   down. The object key is the file name through Werkzeug's `secure_filename`, its
+//!   extension made to match the detected type (a PNG sent as `x.html` is stored as
+//!   `x.png`); uploading the same name again replaces the object (front-ends upload
+//!   `<user-id>.png` to change an avatar). Optionally requires a JWT
+//!   (`UPLOAD_REQUIRE_JWT`), and then a user may only write `<own user id>.<ext>` (403
+//!   otherwise).
 //! * `GET /list_images` → 200 `{"urls":[...]}`, every object of the bucket.
 //! * `GET /profile-image/health`, `GET /health`.
 //! * `GET /openapi.json`: the OpenAPI document, generated from the routes ([`routes`]).
@@ -27,7 +30,7 @@ use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use axum::Router;
-use hub_identity::jwt::JwtKeys;
+use hub_identity::verifier::Verifier;
 use hub_runtime::{
     http::{self, ErrorRenderer},
     service,
@@ -66,11 +69,7 @@ impl service::Service for Images {
             max_image_bytes: config.max_image_bytes,
             part_size: config.s3.part_size,
             upload_permits: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
-            // The TTL only matters for issuing, which this service never does.
-            upload_jwt: config
-                .upload_jwt_secret
-                .as_ref()
-                .map(|secret| JwtKeys::new(secret, std::time::Duration::from_secs(3600))),
+            upload_jwt: config.upload_jwt.as_ref().map(Verifier::new).transpose()?,
         })
     }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use hub_identity::jwt::JwtKeys;
+use hub_identity::verifier::Verifier;
 use tokio::sync::Semaphore;
 
 use crate::store::Store;
@@ -19,5 +19,5 @@ pub struct AppState {
     /// One permit per upload buffering at once (`MAX_CONCURRENT_UPLOADS`).
     pub upload_permits: Arc<Semaphore>,
     /// Set when uploads require a bearer token (`UPLOAD_REQUIRE_JWT`).
-    pub upload_jwt: Option<JwtKeys>,
+    pub upload_jwt: Option<Verifier>,
 }

@@ -52,13 +52,47 @@ async fn every_accepted_type_is_stored_with_its_content_type() {
         ("a.png", png(100), "image/png"),
         ("b.jpg", jpeg(100), "image/jpeg"),
         ("c.gif", gif(100), "image/gif"),
-        // The name does not decide the type: the content does.
+        // The name does not decide the type: the content does, and the key's extension
+        // follows it.
         ("d.png", webp(100), "image/webp"),
     ] {
         let url = app.upload_ok(name, bytes).await;
         let resp = anonymous_get(&url).await;
         assert_eq!(resp.headers()["content-type"], mime, "{name}");
     }
+    let mut keys = app.stored_keys().await;
+    keys.sort();
+    assert_eq!(keys, ["a.png", "b.jpg", "c.gif", "d.webp"]);
+}
+
+#[tokio::test]
+async fn an_image_named_as_a_page_or_a_script_is_stored_under_its_image_extension() {
+    let app = TestApp::spawn().await;
+    for (name, bytes, key) in [
+        ("x.html", png(100), "x.png"),
+        ("y.js", gif(100), "y.gif"),
+        ("z.svg", jpeg(100), "z.jpg"),
+        ("photo.JPEG", jpeg(100), "photo.JPEG"),
+        ("noext", webp(100), "noext.webp"),
+    ] {
+        let url = app.upload_ok(name, bytes).await;
+        assert_eq!(url, app.url_of(key), "{name}");
+    }
+    let big = app.upload_ok("big.html", jpeg(6 * MIB)).await;
+    assert_eq!(big, app.url_of("big.jpg"), "multipart uploads too");
+    let mut keys = app.stored_keys().await;
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "big.jpg",
+            "noext.webp",
+            "photo.JPEG",
+            "x.png",
+            "y.gif",
+            "z.jpg"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -132,11 +166,11 @@ async fn content_that_is_not_an_accepted_image_gets_415_json_and_stores_nothing(
 async fn traversal_and_odd_file_names_are_sanitised_into_flat_keys() {
     let app = TestApp::spawn().await;
     for (name, key) in [
-        ("../../etc/passwd", "etc_passwd"),
+        ("../../etc/passwd", "etc_passwd.png"),
         ("my photo.png", "my_photo.png"),
-        ("文件.png", "png"),
-        ("ñandú.JPG", "nandu.JPG"),
-        ("  .hidden  ", "hidden"),
+        ("文件.png", "png.png"),
+        ("ñandú.PNG", "nandu.PNG"),
+        ("  .hidden  ", "hidden.png"),
     ] {
         let url = app.upload_ok(name, png(64)).await;
         assert_eq!(url, app.url_of(key), "{name}");
@@ -145,7 +179,13 @@ async fn traversal_and_odd_file_names_are_sanitised_into_flat_keys() {
     keys.sort();
     assert_eq!(
         keys,
-        ["etc_passwd", "hidden", "my_photo.png", "nandu.JPG", "png"]
+        [
+            "etc_passwd.png",
+            "hidden.png",
+            "my_photo.png",
+            "nandu.PNG",
+            "png.png"
+        ]
     );
 
     // Nothing left after sanitising: refused (the original answered 500).
@@ -204,16 +244,23 @@ async fn uploading_the_same_name_again_replaces_the_object() {
     let app = TestApp::spawn().await;
     let avatar = "3f1c2d4e-0000-4000-8000-000000000001.png";
     let first = app.upload_ok(avatar, png(1000)).await;
-    let second_bytes = jpeg(2000);
+    let second_bytes = png(2000);
     let second = app.upload_ok(avatar, second_bytes.clone()).await;
     assert_eq!(first, second);
     let resp = anonymous_get(&second).await;
-    assert_eq!(resp.headers()["content-type"], "image/jpeg");
+    assert_eq!(resp.headers()["content-type"], "image/png");
     assert_eq!(
         resp.bytes().await.unwrap().as_ref(),
         second_bytes.as_slice()
     );
-    assert_eq!(app.list().await, vec![second]);
+    assert_eq!(app.list().await, vec![second.clone()]);
+    // Another type under the same name is another key: its extension says its type.
+    let third = app.upload_ok(avatar, jpeg(500)).await;
+    assert_eq!(
+        third,
+        app.url_of("3f1c2d4e-0000-4000-8000-000000000001.jpg")
+    );
+    assert_eq!(app.list().await.len(), 2);
 }
 
 #[tokio::test]
@@ -339,49 +386,85 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
 }
 
 #[tokio::test]
-async fn with_jwt_required_uploads_need_a_valid_bearer_token() {
+async fn with_jwt_required_uploads_need_a_valid_bearer_token_and_write_only_their_own_key() {
     let secret = "images-test-secret-0123456789abcdef";
     let app = TestApp::spawn_with(&[("UPLOAD_REQUIRE_JWT", "true"), ("SECRET_KEY", secret)]).await;
     let keys = hub_identity::jwt::JwtKeys::new(&secret.to_owned().into(), Duration::from_secs(60));
-    let upload = |auth: Option<String>| {
+    let upload = |name: &str, auth: Option<String>| {
         let mut req = app
             .http
             .post(format!("{}/upload_image", app.base))
-            .multipart(Form::new().part("file", Part::bytes(png(100)).file_name("me.png")));
+            .multipart(Form::new().part("file", Part::bytes(png(100)).file_name(name.to_owned())));
         if let Some(auth) = auth {
             req = req.header("authorization", auth);
         }
         req.send()
     };
 
-    let resp = upload(None).await.unwrap();
+    let resp = upload("me.png", None).await.unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(resp.headers()["www-authenticate"], "Bearer");
     assert_eq!(
         resp.json::<Value>().await.unwrap(),
         json!({ "error": "Token is missing" })
     );
-    let resp = upload(Some("Bearer not.a.jwt".into())).await.unwrap();
+    let resp = upload("me.png", Some("Bearer not.a.jwt".into()))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(
         resp.json::<Value>().await.unwrap(),
         json!({ "error": "Invalid token" })
     );
-    let mut expired = keys.claims_for(uuid::Uuid::new_v4(), "ana");
+    let ana = uuid::Uuid::new_v4();
+    let mut expired = keys.claims_for(ana, "ana");
     expired.exp = chrono_free_past();
-    let resp = upload(Some(format!("Bearer {}", keys.sign(&expired).unwrap())))
-        .await
-        .unwrap();
+    let resp = upload(
+        &format!("{ana}.png"),
+        Some(format!("Bearer {}", keys.sign(&expired).unwrap())),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), 401);
     assert!(app.stored_keys().await.is_empty());
 
-    let token = keys
-        .sign(&keys.claims_for(uuid::Uuid::new_v4(), "ana"))
-        .unwrap();
-    let resp = upload(Some(format!("Bearer {token}"))).await.unwrap();
-    assert_eq!(resp.status(), 200);
+    let bearer = format!(
+        "Bearer {}",
+        keys.sign(&keys.claims_for(ana, "ana")).unwrap()
+    );
+    // Any other key, another user's avatar included, is refused before anything is stored.
+    let bob = uuid::Uuid::new_v4();
+    for name in [
+        "me.png".to_owned(),
+        format!("{bob}.png"),
+        format!("{ana}x.png"),
+        format!("x{ana}.png"),
+        format!("{ana}.old.png"),
+    ] {
+        let resp = upload(&name, Some(bearer.clone())).await.unwrap();
+        assert_eq!(resp.status(), 403, "{name}");
+        assert_eq!(
+            resp.json::<Value>().await.unwrap(),
+            json!({ "error": "You may only upload your own image: name the file <your user id>.<extension>" })
+        );
+    }
+    assert!(app.stored_keys().await.is_empty());
+
+    // Its own key, in any case and with any extension: stored as <id>.<type's extension>.
+    for name in [
+        format!("{ana}.png"),
+        format!("{}.html", ana.to_string().to_uppercase()),
+        ana.to_string(),
+    ] {
+        let resp = upload(&name, Some(bearer.clone())).await.unwrap();
+        assert_eq!(resp.status(), 200, "{name}");
+        assert_eq!(
+            resp.json::<Value>().await.unwrap()["url"],
+            json!(app.url_of(&format!("{ana}.png")))
+        );
+    }
     // Reading stays public.
-    assert_eq!(app.list().await.len(), 1);
+    assert_eq!(app.list().await, vec![app.url_of(&format!("{ana}.png"))]);
 }
 
 /// An `exp` an hour ago.

@@ -2,13 +2,13 @@
 
 use hub_db::PgSettings;
 use hub_events::{catalogue::queues, consumer::ConsumerConfig};
+use hub_identity::verifier::VerifierConfig;
 use hub_mongo::MongoSettings;
 use hub_runtime::{
     config::{ConfigError, Vars},
     http::HttpConfig,
     service::{Service as _, ServiceConfig},
 };
-use secrecy::SecretString;
 
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
@@ -17,11 +17,15 @@ pub struct Config {
     /// required; `DB_*` pool settings.
     pub db: PgSettings,
     /// `MONGODB_URI` (or the original's `MONGO_URI`), `MONGODB_DATABASE`,
-    /// `MONGODB_TIMEOUT_MS`, `MONGODB_OPERATION_TIMEOUT_MS`, `MONGODB_STARTUP_TIMEOUT_SECS`, `MONGODB_MAX_POOL_SIZE`.
+    /// `MONGODB_TIMEOUT_MS`, `MONGODB_OPERATION_TIMEOUT_MS`, `MONGODB_STARTUP_TIMEOUT_SECS`,
+    /// `MONGODB_MAX_POOL_SIZE`, `MONGODB_WRITE_CONCERN` (on a replica set: `majority`).
     pub mongo: MongoSettings,
-    /// `SECRET_KEY` or `JWT_SECRET` (the same key auth signs with). Required.
-    pub jwt_secret: SecretString,
-    /// The `auth-events` consumer: `AMQP_URL` (or `RABBITMQ_HOST`/`RABBITMQ_PORT`),
+    /// How tokens are verified: `JWKS_URL` (auth's public keys, EdDSA; `JWKS_*` tuning)
+    /// or else `SECRET_KEY` / `JWT_SECRET` (the key auth signs with, HS256), required
+    /// then. See `hub_identity::verifier`.
+    pub jwt: VerifierConfig,
+    /// The `auth-events` consumer: `AMQP_URL` (one or several comma-separated brokers;
+    /// or `RABBITMQ_HOST`/`RABBITMQ_PORT`), `RABBITMQ_QUEUE_TYPE` (`classic` or `quorum`),
     /// `CONSUMER_QUEUE` (else `RABBITMQ_QUEUE`, default `auth-events`),
     /// `CONSUMER_DEAD_LETTER_QUEUE` (default `<queue>.dlq`), `CONSUMER_*` tuning.
     pub consumer: ConsumerConfig,
@@ -42,7 +46,7 @@ impl ServiceConfig for Config {
         Ok(Self {
             db: PgSettings::from_vars(vars)?,
             mongo: MongoSettings::from_vars(vars)?,
-            jwt_secret: hub_identity::jwt::secret_from_env(vars)?,
+            jwt: VerifierConfig::from_vars(vars)?,
             consumer: ConsumerConfig::from_vars(vars, "session", queues::AUTH_EVENTS)?,
             consume_events: vars.bool_or("SESSION_CONSUMER", true)?,
             http: HttpConfig::from_vars(vars, crate::Session::PORT, 100 * 1024)?,

@@ -27,6 +27,10 @@ pub enum ApiError {
     /// 401: the token is valid but its user is no longer in `"user"`.
     #[error("User not found")]
     UnknownUser,
+    /// 401: the token is valid but revoked (logout, refresh-token reuse, password change,
+    /// operator).
+    #[error("Token has been revoked")]
+    TokenRevoked,
     /// 403: the path names another user's session.
     #[error("Access denied: you can only access your own session")]
     NotOwner,
@@ -48,7 +52,7 @@ impl JsonError for ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TokenMissing | Self::NotOwner => StatusCode::FORBIDDEN,
-            Self::InvalidToken | Self::UnknownUser => StatusCode::UNAUTHORIZED,
+            Self::InvalidToken | Self::UnknownUser | Self::TokenRevoked => StatusCode::UNAUTHORIZED,
             Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::DataNotAnObject => StatusCode::CONFLICT,
             Self::Failed(failure) => failure.status(),

@@ -24,11 +24,11 @@ pub mod routes;
 pub mod state;
 pub mod store;
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::Router;
-use hub_identity::jwt::JwtKeys;
+use hub_identity::verifier::Verifier;
 use hub_runtime::{
     http::{self, ErrorRenderer},
     service::{self, Task},
@@ -89,8 +89,7 @@ impl service::Service for Session {
         Ok(AppState {
             pool,
             sessions,
-            // Session only verifies; the lifetime is auth's business.
-            jwt: JwtKeys::new(&config.jwt_secret, Duration::from_secs(3600)),
+            jwt: Verifier::new(&config.jwt)?,
             mongo: db,
         })
     }

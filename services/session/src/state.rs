@@ -1,6 +1,6 @@
 //! Shared handler state.
 
-use hub_identity::jwt::JwtKeys;
+use hub_identity::verifier::Verifier;
 use sqlx::PgPool;
 
 use crate::store::sessions::Sessions;
@@ -12,8 +12,8 @@ pub struct AppState {
     pub pool: PgPool,
     /// The MongoDB `sessions` collection.
     pub sessions: Sessions,
-    /// JWT verification keys.
-    pub jwt: JwtKeys,
+    /// Token verification (HS256 or auth's JWKS).
+    pub jwt: Verifier,
     /// The MongoDB database (its client is closed at shutdown).
     pub mongo: mongodb::Database,
 }

@@ -6,15 +6,16 @@ use axum::{
     Json,
     body::Bytes,
     extract::{ConnectInfo, State},
-    http::HeaderMap,
+    http::{HeaderMap, header},
+    response::IntoResponse,
 };
 use hub_runtime::http::{Failure, RequestId};
-use secrecy::SecretString;
-use serde_json::Value;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
 
 use crate::{
     error::{ApiError, ApiResult},
-    login::{ClientAddr, Credentials, LoginError},
+    login::{ClientAddr, Credentials, Issued, LoginError},
     state::AppState,
 };
 
@@ -28,18 +29,35 @@ pub struct LoginRequest {
     password: String,
 }
 
-/// `POST /login` answer.
+/// `POST /login` and `POST /token/refresh` answer (sent with `Cache-Control: no-store`).
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
-    /// HS256 JWT with `user_id`, `username`, `exp`, `iat`.
+    /// The access token: a JWT (HS256, or EdDSA with a `kid` header) with `user_id`,
+    /// `username`, `exp`, `iat` and `sid` (the login session), valid `JWT_TTL_SECS`.
     token: String,
+    /// Opaque, single use: `POST /token/refresh` exchanges it for new tokens. Valid until
+    /// used, revoked, or `REFRESH_TOKEN_TTL_SECS` after the login.
+    refresh_token: String,
 }
 
-/// Logs a user in by username or email; answers `{"token"}` or 401.
+impl TokenResponse {
+    /// The answer carrying `issued`, never to be cached.
+    pub(super) fn reply(issued: Issued) -> impl IntoResponse {
+        (
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(Self {
+                token: issued.token,
+                refresh_token: issued.refresh_token.expose_secret().to_owned(),
+            }),
+        )
+    }
+}
+
+/// Logs a user in by username or email; answers `{"token", "refresh_token"}` or 401.
 ///
 /// Every attempt records an event in the outbox (`UserLoggedIn` in the same
-/// transaction as a legacy-hash upgrade, or `UserLoginFailed`), so the broker's state
-/// never affects the answer or its latency.
+/// transaction as a legacy-hash upgrade and the new token family, or
+/// `UserLoginFailed`), so the broker's state never affects the answer or its latency.
 #[utoipa::path(
     post,
     path = "/login",
@@ -60,13 +78,11 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
-) -> ApiResult<Json<TokenResponse>> {
+) -> ApiResult<impl IntoResponse> {
     let creds = credentials(&headers, &body)?;
     let from = ClientAddr(state.throttle.proxies.client_ip(&headers, peer));
     let issued = crate::login::login(&state, from, creds, request_id).await?;
-    Ok(Json(TokenResponse {
-        token: issued.token,
-    }))
+    Ok(TokenResponse::reply(issued))
 }
 
 impl From<LoginError> for ApiError {
@@ -86,27 +102,42 @@ impl From<LoginError> for ApiError {
 
 /// Reads `{"username", "password"}`, with a clear 4xx for every way it can be wrong.
 fn credentials(headers: &HeaderMap, body: &[u8]) -> ApiResult<Credentials> {
-    // Flask's `is_json`: the original refused any other body.
+    let mut obj = json_object(headers, body, "username and password")?;
+    let login = string_field(&mut obj, "username")?;
+    let password = SecretString::from(string_field(&mut obj, "password")?);
+    Ok(Credentials { login, password })
+}
+
+/// A request body that must be a JSON object with the fields `fields` names (for the
+/// error text): 415 unless declared as JSON (Flask's `is_json`: the original refused any
+/// other body), 400 unless an object.
+pub(super) fn json_object(
+    headers: &HeaderMap,
+    body: &[u8],
+    fields: &str,
+) -> ApiResult<Map<String, Value>> {
     if !hub_runtime::http::declares_json(headers) {
         return Err(ApiError::NotJson);
     }
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| ApiError::BadRequest("Malformed JSON body".into()))?;
-    let Value::Object(mut obj) = value else {
-        return Err(ApiError::BadRequest(
-            "Request body must be a JSON object with username and password".into(),
-        ));
+    let Value::Object(obj) = value else {
+        return Err(ApiError::BadRequest(format!(
+            "Request body must be a JSON object with {fields}"
+        )));
     };
-    let mut field = |name: &str| match obj.remove(name) {
+    Ok(obj)
+}
+
+/// The string field `name` of `obj` (taken out of it): 400 if missing, null or another type.
+pub(super) fn string_field(obj: &mut Map<String, Value>, name: &str) -> ApiResult<String> {
+    match obj.remove(name) {
         None | Some(Value::Null) => Err(ApiError::BadRequest(format!("Missing field: {name}"))),
         Some(Value::String(s)) => Ok(s),
         Some(_) => Err(ApiError::BadRequest(format!(
             "Field {name} must be a string"
         ))),
-    };
-    let login = field("username")?;
-    let password = SecretString::from(field("password")?);
-    Ok(Credentials { login, password })
+    }
 }
 
 #[cfg(test)]

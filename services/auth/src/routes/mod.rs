@@ -3,6 +3,7 @@
 mod login;
 pub(crate) mod ops;
 mod profile;
+mod tokens;
 
 use axum::Router;
 use hub_runtime::openapi::{self, OpenApiRouter};
@@ -18,6 +19,9 @@ pub fn router(state: AppState, test_endpoints: bool) -> Router {
     let mut router = OpenApiRouter::new()
         .routes(routes!(login::login))
         .routes(routes!(profile::profile))
+        .routes(routes!(tokens::refresh))
+        .routes(routes!(tokens::logout))
+        .routes(routes!(tokens::jwks))
         .routes(routes!(ops::health))
         .routes(routes!(ops::health_alias));
     if test_endpoints {
@@ -29,7 +33,7 @@ pub fn router(state: AppState, test_endpoints: bool) -> Router {
         router,
         "auth",
         env!("CARGO_PKG_VERSION"),
-        "Login, profile and JWT (port of the Flask auth-service).",
+        "Login, profile, refresh and logout; JWT (HS256, or EdDSA with a published JWKS). Port of the Flask auth-service.",
     )
     .with_state(state)
 }

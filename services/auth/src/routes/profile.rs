@@ -1,22 +1,28 @@
-//! `GET /profile`, and the bearer-token extractor.
+//! `GET /profile`, and the bearer-token extractor (verification and revocation).
 
 use axum::{
     Json,
-    extract::{FromRequestParts, State},
+    extract::FromRequestParts,
     http::{header, request::Parts},
 };
-use hub_identity::jwt::{Claims, TokenError};
+use hub_identity::jwt::{TokenError, Verified};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{
     error::{ApiError, ApiResult},
     state::AppState,
-    store::users,
+    store::users::{self, User},
 };
 
-/// The verified claims of the request's `Authorization: Bearer <token>`.
-pub struct Authenticated(pub Claims);
+/// The caller of `Authorization: Bearer <token>`: a verified, unrevoked token and its
+/// user, found in one indexed read.
+pub struct Authenticated {
+    /// The token's claims and `sid`.
+    pub token: Verified,
+    /// Its user, as stored now.
+    pub user: User,
+}
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
@@ -31,11 +37,22 @@ impl FromRequestParts<AppState> for Authenticated {
             .filter(|v| v.starts_with("Bearer "))
             .ok_or(ApiError::TokenMissing)?;
         let token = value.split(' ').nth(1).unwrap_or_default();
-        match state.jwt.verify(token) {
-            Ok(claims) => Ok(Self(claims)),
-            Err(TokenError::Expired) => Err(ApiError::TokenExpired),
-            Err(TokenError::Invalid) => Err(ApiError::InvalidToken),
+        let token = match state.jwt.verify(token) {
+            Ok(verified) => verified,
+            Err(TokenError::Expired) => return Err(ApiError::TokenExpired),
+            Err(TokenError::Invalid | TokenError::Unavailable) => {
+                return Err(ApiError::InvalidToken);
+            }
+        };
+        let mut conn = state.pool.acquire().await?;
+        let (user, standing) = users::find_for_token(&mut conn, token.claims.user_id, token.sid)
+            .await?
+            .ok_or(ApiError::UserNotFound)?;
+        if !standing.admits(&token) {
+            tracing::info!(user.id = %user.id, "revoked token refused");
+            return Err(ApiError::TokenRevoked);
         }
+        Ok(Self { token, user })
     }
 }
 
@@ -54,21 +71,15 @@ pub struct Profile {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's profile", body = Profile),
-        (status = 401, description = "Token expired or invalid", body = super::Message),
+        (status = 401, description = "`Token expired`, `Invalid token` or `Token has been revoked` (logout, refresh-token reuse, password change, operator)", body = super::Message),
         (status = 403, description = "Token is missing", body = super::Message),
         (status = 404, description = "User not found", body = super::Message),
         (status = 503, description = "Database unavailable", body = super::Message),
     )
 )]
-#[tracing::instrument(name = "profile", skip_all, fields(user.id = %claims.user_id))]
-pub async fn profile(
-    State(state): State<AppState>,
-    Authenticated(claims): Authenticated,
-) -> ApiResult<Json<Profile>> {
-    let mut conn = state.pool.acquire().await?;
-    let user = users::find_by_id(&mut conn, claims.user_id)
-        .await?
-        .ok_or(ApiError::UserNotFound)?;
+#[tracing::instrument(name = "profile", skip_all, fields(user.id = %caller.user.id))]
+pub async fn profile(caller: Authenticated) -> ApiResult<Json<Profile>> {
+    let user = caller.user;
     Ok(Json(Profile {
         email: user.email,
         user_id: user.id,

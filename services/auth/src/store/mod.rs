@@ -1,4 +1,5 @@
 //! All database access of the auth service; handlers hold no SQL.
 
 pub mod throttle;
+pub mod tokens;
 pub mod users;

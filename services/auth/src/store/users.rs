@@ -1,5 +1,6 @@
 //! The shared `"user"` table, as auth reads it.
 
+use hub_identity::revocation::Standing;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -49,25 +50,54 @@ pub async fn find_by_login(
     })
 }
 
-/// The user with primary key `id`.
-pub async fn find_by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as!(
-        User,
-        r#"SELECT id, username, email, password FROM "user" WHERE id = $1"#,
-        id
+/// The user with primary key `id`, and what revokes a token of theirs whose `sid` is
+/// `sid`: one indexed read (two primary-key lookups), done on every authenticated
+/// request.
+pub async fn find_for_token(
+    conn: &mut PgConnection,
+    id: Uuid,
+    sid: Option<Uuid>,
+) -> Result<Option<(User, Standing)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT u.id, u.username, u.email, u.password, u.tokens_valid_after,
+                  f.created_at AS "family_created_at?",
+                  f.revoked_at IS NOT NULL AS "family_revoked?"
+           FROM "user" u
+           LEFT JOIN token_family f ON f.id = $2 AND f.user_id = u.id
+           WHERE u.id = $1"#,
+        id,
+        sid as Option<Uuid>,
     )
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(row.map(|r| {
+        let standing =
+            Standing::from_columns(r.tokens_valid_after, r.family_created_at, r.family_revoked);
+        let user = User {
+            id: r.id,
+            username: r.username,
+            email: r.email,
+            password: r.password,
+        };
+        (user, standing)
+    }))
 }
 
-/// Replaces the password hash, but only if it is still `old` (a concurrent change
-/// wins). Returns whether the row was updated.
+/// Replaces the password hash with an upgraded hash of the same password, but only if
+/// it is still `old` (a concurrent change wins). Returns whether the row was updated.
+///
+/// Call inside a transaction: it marks the transaction as a rehash
+/// (`hub.password_rehash`), so the trigger that revokes a user's tokens on a password
+/// change leaves them alone; the mark ends with the transaction.
 pub async fn replace_password(
     conn: &mut PgConnection,
     id: Uuid,
     old: &str,
     new: &str,
 ) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!("SELECT set_config('hub.password_rehash', 'on', true)")
+        .fetch_one(&mut *conn)
+        .await?;
     let res = sqlx::query!(
         r#"UPDATE "user" SET password = $3 WHERE id = $1 AND password = $2"#,
         id,

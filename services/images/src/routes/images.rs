@@ -20,6 +20,7 @@ use bytes::Bytes;
 use hub_identity::jwt::TokenError;
 use hub_runtime::http::Failure;
 use serde::Serialize;
+use uuid::Uuid;
 
 use crate::{
     error::{ApiError, ApiResult},
@@ -32,26 +33,32 @@ use crate::{
 /// S3's longest key, in bytes.
 const MAX_KEY_BYTES: usize = 1024;
 
-/// Passes when uploads need no token (the default, as the original), or when the
-/// request carries `Authorization: Bearer <jwt>` that verifies (HS256 only).
-pub struct UploadAuth;
+/// Who may write which key. Passes with `None` when uploads need no token (the default,
+/// as the original); otherwise the request must carry `Authorization: Bearer <jwt>`
+/// that verifies (HS256 with the secret, or EdDSA through auth's JWKS), and the caller
+/// is its `user_id`.
+///
+/// Revocation is not checked here: this service has no database. A revoked token keeps
+/// uploading (to its own user's key only) until its `exp`, at most `JWT_TTL_SECS`.
+pub struct UploadAuth(pub Option<Uuid>);
 
 impl FromRequestParts<AppState> for UploadAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(keys) = &state.upload_jwt else {
-            return Ok(Self);
+        let Some(verifier) = &state.upload_jwt else {
+            return Ok(Self(None));
         };
         let token =
             hub_runtime::http::bearer_token(&parts.headers).ok_or(ApiError::TokenMissing)?;
-        match keys.verify(token) {
-            Ok(claims) => {
-                tracing::debug!(user.id = %claims.user_id, "upload authorised");
-                Ok(Self)
+        match verifier.verify(token).await {
+            Ok(token) => {
+                tracing::debug!(user.id = %token.claims.user_id, "upload authorised");
+                Ok(Self(Some(token.claims.user_id)))
             }
             Err(TokenError::Expired) => Err(ApiError::TokenExpired),
             Err(TokenError::Invalid) => Err(ApiError::InvalidToken),
+            Err(e @ TokenError::Unavailable) => Err(Failure::Unavailable(e.into()).into()),
         }
     }
 }
@@ -86,16 +93,18 @@ pub struct ImageList {
 #[utoipa::path(
     post,
     path = "/upload_image",
-    description = "Stores the image under its sanitised file name (the same name again \
-        replaces the object). The bearer token is optional: it is required only when the \
-        deployment sets `UPLOAD_REQUIRE_JWT=true`; otherwise any `Authorization` header \
-        is ignored.",
+    description = "Stores the image under its sanitised file name, with the extension of \
+        its detected type (`x.html` holding a PNG is stored as `x.png`); the same name again \
+        replaces the object. The bearer token is optional: it is required only when the \
+        deployment sets `UPLOAD_REQUIRE_JWT=true`, and then the file must be named \
+        `<user_id of the token>.<extension>`; otherwise any `Authorization` header is ignored.",
     request_body(content = inline(UploadForm), content_type = "multipart/form-data"),
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "Stored", body = Uploaded),
         (status = 400, description = "`No file provided`, `Invalid file name` or `Malformed multipart body`", body = super::ErrorBody),
         (status = 401, description = "Only with `UPLOAD_REQUIRE_JWT=true`: `Token is missing`, `Token expired` or `Invalid token`; with `WWW-Authenticate: Bearer`", body = super::ErrorBody),
+        (status = 403, description = "Only with `UPLOAD_REQUIRE_JWT=true`: the file is not named `<user_id of the token>.<extension>`", body = super::ErrorBody),
         (status = 413, description = "Over `MAX_IMAGE_BYTES`: `Image too large (limit <n> bytes)`", body = super::ErrorBody),
         (status = 415, description = "Not a PNG, JPEG, GIF or WebP image (by content): `Unsupported image type: PNG, JPEG, GIF or WebP required`", body = super::ErrorBody),
         (status = 500, description = "`Internal server error`", body = super::ErrorBody),
@@ -105,7 +114,7 @@ pub struct ImageList {
 #[tracing::instrument(name = "upload_image", skip_all, fields(image.key))]
 pub async fn upload_image(
     State(state): State<AppState>,
-    _auth: UploadAuth,
+    UploadAuth(owner): UploadAuth,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Uploaded>> {
@@ -120,8 +129,7 @@ pub async fn upload_image(
             Err(e) => return Err(body_error(&e, state.max_image_bytes)),
         }
     };
-    let key = object_key(field.file_name().unwrap_or_default())?;
-    tracing::Span::current().record("image.key", key.as_str());
+    let name = object_name(field.file_name().unwrap_or_default(), owner)?;
 
     let _permit = state
         .upload_permits
@@ -131,7 +139,7 @@ pub async fn upload_image(
         .map_err(|e| Failure::Internal(e.into()))?;
     // The request's length bounds the file's: it sizes the part buffer in one allocation
     // (never above one part), instead of growing it by copies.
-    let receiver = Receiver::new(&state, &key, content_length(&headers));
+    let receiver = Receiver::new(&state, &name, content_length(&headers));
     let stored = receiver.receive(&mut field).await;
     if stored.is_err() {
         // Read (and discard) what the client is still sending, within the body limit,
@@ -142,7 +150,8 @@ pub async fn upload_image(
             while let Ok(Some(_)) = other.chunk().await {}
         }
     }
-    let (bytes, mime) = stored?;
+    let (bytes, mime, key) = stored?;
+    tracing::Span::current().record("image.key", key.as_str());
     tracing::info!(
         image.bytes = bytes,
         image.content_type = mime,
@@ -154,17 +163,30 @@ pub async fn upload_image(
     }))
 }
 
-/// The object key for an uploaded file name: the original's `secure_filename`, refused
-/// when nothing is left of it or it is longer than S3 allows.
-fn object_key(filename: &str) -> Result<String, ApiError> {
+/// The name an uploaded file is stored under, before its extension follows its type:
+/// the original's `secure_filename`, refused when nothing is left of it or it is longer
+/// than S3 allows. With an `owner` (tokens required), it must be `<owner>.<ext>`, and is
+/// then exactly that (the id in its canonical lower-case form).
+fn object_name(filename: &str, owner: Option<Uuid>) -> Result<String, ApiError> {
     if filename.is_empty() {
         return Err(ApiError::NoFile);
     }
-    let key = keys::secure_filename(filename);
-    if key.is_empty() || key.len() > MAX_KEY_BYTES {
+    let name = keys::secure_filename(filename);
+    if name.is_empty() || name.len() > MAX_KEY_BYTES - keys::MAX_ADDED_EXTENSION {
         return Err(ApiError::InvalidFileName);
     }
-    Ok(key)
+    let Some(owner) = owner else {
+        return Ok(name);
+    };
+    match keys::split_extension(&name) {
+        (stem, ext) if stem.eq_ignore_ascii_case(&owner.to_string()) => {
+            Ok(ext.map_or_else(|| owner.to_string(), |ext| format!("{owner}.{ext}")))
+        }
+        _ => {
+            tracing::info!(user.id = %owner, "upload to another key refused");
+            Err(ApiError::NotOwnKey)
+        }
+    }
 }
 
 /// The request's declared length (0 when absent or unreadable).
@@ -204,7 +226,9 @@ fn body_error(e: &MultipartError, max_image_bytes: u64) -> ApiError {
 /// One file on its way to S3: at most one part buffered.
 struct Receiver<'a> {
     store: &'a Store,
-    key: &'a str,
+    /// The sanitised name; the key is this with the type's extension, once known.
+    name: &'a str,
+    key: String,
     max: u64,
     part_size: usize,
     /// The request's `Content-Length` (0 if unknown): at least the file's size.
@@ -216,10 +240,11 @@ struct Receiver<'a> {
 }
 
 impl<'a> Receiver<'a> {
-    fn new(state: &'a AppState, key: &'a str, expected: u64) -> Self {
+    fn new(state: &'a AppState, name: &'a str, expected: u64) -> Self {
         Self {
             store: &state.store,
-            key,
+            name,
+            key: String::new(),
             max: state.max_image_bytes,
             part_size: state.part_size,
             expected,
@@ -230,16 +255,23 @@ impl<'a> Receiver<'a> {
         }
     }
 
-    /// Reads the whole field and stores it; returns its size and type. On any error,
-    /// a multipart upload already started is aborted before returning.
-    async fn receive(mut self, field: &mut Field<'_>) -> ApiResult<(u64, &'static str)> {
+    /// Reads the whole field and stores it; returns its size, type and key. On any
+    /// error, a multipart upload already started is aborted before returning.
+    async fn receive(mut self, field: &mut Field<'_>) -> ApiResult<(u64, &'static str, String)> {
         let result = self.stream(field).await;
         if result.is_err()
             && let Some(upload) = self.upload.take()
         {
             upload.abort().await;
         }
-        result
+        result.map(|(bytes, mime)| (bytes, mime, self.key))
+    }
+
+    /// The type is known: the key is the name with its extension.
+    fn typed(&mut self, mime: &'static str) -> &'static str {
+        self.key = keys::with_type_extension(self.name, mime);
+        self.mime = Some(mime);
+        mime
     }
 
     async fn stream(&mut self, field: &mut Field<'_>) -> ApiResult<(u64, &'static str)> {
@@ -253,13 +285,13 @@ impl<'a> Receiver<'a> {
         let mime = match self.mime {
             Some(mime) => mime,
             None => match magic::sniff(&self.buf, true) {
-                Sniff::Image(mime) => mime,
+                Sniff::Image(mime) => self.typed(mime),
                 Sniff::NeedMore | Sniff::Refused => return Err(ApiError::UnsupportedType),
             },
         };
         let rest = Bytes::from(std::mem::take(&mut self.buf));
         match self.upload.as_mut() {
-            None => self.store.put(self.key, mime, rest).await?,
+            None => self.store.put(&self.key, mime, rest).await?,
             Some(upload) => {
                 if !rest.is_empty() {
                     upload.upload_part(rest).await?;
@@ -288,14 +320,14 @@ impl<'a> Receiver<'a> {
         let mime = match self.mime {
             Some(mime) => mime,
             None => match magic::sniff(&self.buf, false) {
-                Sniff::Image(mime) => *self.mime.insert(mime),
+                Sniff::Image(mime) => self.typed(mime),
                 Sniff::NeedMore => return Ok(()),
                 Sniff::Refused => return Err(ApiError::UnsupportedType),
             },
         };
         if self.buf.len() >= self.part_size {
             if self.upload.is_none() {
-                self.upload = Some(self.store.start_multipart(self.key, mime).await?);
+                self.upload = Some(self.store.start_multipart(&self.key, mime).await?);
             }
             let part = Bytes::from(std::mem::take(&mut self.buf));
             if let Some(upload) = self.upload.as_mut() {

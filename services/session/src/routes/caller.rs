@@ -1,6 +1,8 @@
-//! The authenticated caller: a verified bearer token whose user still exists.
+//! The authenticated caller: a verified, unrevoked bearer token whose user still exists.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
+use hub_identity::jwt::TokenError;
+use hub_runtime::http::Failure;
 use uuid::Uuid;
 
 use crate::{error::ApiError, state::AppState, store::users};
@@ -37,16 +39,20 @@ impl FromRequestParts<AppState> for Caller {
         let token =
             hub_runtime::http::bearer_token(&parts.headers).ok_or(ApiError::TokenMissing)?;
         // Expired and invalid share the original's one message.
-        let claims = state
-            .jwt
-            .verify(token)
-            .map_err(|_| ApiError::InvalidToken)?;
-        if !users::exists(&state.pool, claims.user_id).await? {
-            tracing::info!(user.id = %claims.user_id, "valid token for a user that no longer exists");
+        let token = match state.jwt.verify(token).await {
+            Ok(token) => token,
+            Err(e @ TokenError::Unavailable) => return Err(Failure::Unavailable(e.into()).into()),
+            Err(TokenError::Expired | TokenError::Invalid) => return Err(ApiError::InvalidToken),
+        };
+        let user_id = token.claims.user_id;
+        let Some(standing) = users::standing(&state.pool, user_id, token.sid).await? else {
+            tracing::info!(user.id = %user_id, "valid token for a user that no longer exists");
             return Err(ApiError::UnknownUser);
+        };
+        if !standing.admits(&token) {
+            tracing::info!(user.id = %user_id, "revoked token refused");
+            return Err(ApiError::TokenRevoked);
         }
-        Ok(Self {
-            user_id: claims.user_id,
-        })
+        Ok(Self { user_id })
     }
 }

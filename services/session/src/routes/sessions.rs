@@ -83,7 +83,7 @@ pub struct SessionValid {
         (status = 200, description = "Session updated (data replaced)", body = SessionMessage),
         (status = 201, description = "Session created", body = SessionMessage),
         (status = 400, description = "Malformed JSON, or data MongoDB cannot store", body = super::Message),
-        (status = 401, description = "Invalid or expired token, or its user no longer exists", body = super::Message),
+        (status = 401, description = "`Invalid or expired token`, `User not found` (its user no longer exists) or `Token has been revoked`", body = super::Message),
         (status = 403, description = "No token provided", body = super::Message),
         (status = 500, description = "Unexpected failure", body = super::Message),
         (status = 503, description = "MongoDB or PostgreSQL unavailable", body = super::Message),
@@ -127,7 +127,7 @@ pub async fn create_or_update(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The token is valid and the caller has a session", body = SessionValid),
-        (status = 401, description = "Invalid or expired token, or its user no longer exists", body = super::Message),
+        (status = 401, description = "`Invalid or expired token`, `User not found` (its user no longer exists) or `Token has been revoked`", body = super::Message),
         (status = 403, description = "No token provided", body = super::Message),
         (status = 404, description = "Session not found", body = super::Message),
         (status = 500, description = "Unexpected failure", body = super::Message),
@@ -158,7 +158,7 @@ pub async fn verify(
     params(("userId" = String, Path, description = "The caller's own user id (another user's ⇒ 403)")),
     responses(
         (status = 200, description = "The caller's session", body = SessionJson),
-        (status = 401, description = "Invalid or expired token, or its user no longer exists", body = super::Message),
+        (status = 401, description = "`Invalid or expired token`, `User not found` (its user no longer exists) or `Token has been revoked`", body = super::Message),
         (status = 403, description = "No token provided, or another user's id", body = super::Message),
         (status = 404, description = "Session not found", body = super::Message),
         (status = 500, description = "Unexpected failure", body = super::Message),
@@ -195,7 +195,7 @@ pub async fn read(
     responses(
         (status = 200, description = "Session updated", body = SessionMessage),
         (status = 400, description = "Malformed JSON, or a text MongoDB cannot store", body = super::Message),
-        (status = 401, description = "Invalid or expired token, or its user no longer exists", body = super::Message),
+        (status = 401, description = "`Invalid or expired token`, `User not found` (its user no longer exists) or `Token has been revoked`", body = super::Message),
         (status = 403, description = "No token provided, or another user's id", body = super::Message),
         (status = 404, description = "Session not found", body = super::Message),
         (status = 409, description = "The stored data is not an object, so it has no text to set", body = super::Message),
@@ -246,7 +246,7 @@ pub async fn update(
     params(("userId" = String, Path, description = "The caller's own user id (another user's ⇒ 403)")),
     responses(
         (status = 200, description = "`{\"message\":\"Session deleted\"}`", body = super::Message),
-        (status = 401, description = "Invalid or expired token, or its user no longer exists", body = super::Message),
+        (status = 401, description = "`Invalid or expired token`, `User not found` (its user no longer exists) or `Token has been revoked`", body = super::Message),
         (status = 403, description = "No token provided, or another user's id", body = super::Message),
         (status = 404, description = "Session not found", body = super::Message),
         (status = 500, description = "Unexpected failure", body = super::Message),

@@ -1,0 +1,123 @@
+//! `POST /token/refresh`, `POST /logout` and `GET /.well-known/jwks.json`.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, header},
+    response::IntoResponse,
+};
+use hub_runtime::http::Failure;
+use secrecy::SecretString;
+
+use super::{
+    login::{TokenResponse, json_object, string_field},
+    profile::Authenticated,
+};
+use crate::{
+    error::{ApiError, ApiResult},
+    state::AppState,
+    tokens::{self, RefreshError},
+};
+
+/// `POST /token/refresh` body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documentation only: the handler parses the body itself, for precise errors
+pub struct RefreshRequest {
+    /// The refresh token from the login or the last refresh.
+    refresh_token: String,
+}
+
+/// Exchanges a refresh token for a new access token and a new refresh token; the one
+/// presented is used up.
+///
+/// Presenting a refresh token that was already exchanged revokes every token of its
+/// login (reuse detection): of two refreshes of one token, at most one succeeds.
+#[utoipa::path(
+    post,
+    path = "/token/refresh",
+    request_body(content = RefreshRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "New tokens", body = TokenResponse),
+        (status = 400, description = "Malformed body or missing field", body = super::Message),
+        (status = 401, description = "`Invalid refresh token`: unknown, already used (its login is now revoked), revoked or expired", body = super::Message),
+        (status = 415, description = "Body not declared as JSON", body = super::Message),
+        (status = 503, description = "Database unavailable", body = super::Message),
+    )
+)]
+#[tracing::instrument(name = "token_refresh", skip_all)]
+pub async fn refresh(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let mut obj = json_object(&headers, &body, "refresh_token")?;
+    let presented = SecretString::from(string_field(&mut obj, "refresh_token")?);
+    let issued = tokens::refresh(&state, &presented).await?;
+    Ok(TokenResponse::reply(issued))
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(e: RefreshError) -> Self {
+        match e {
+            RefreshError::Refused => Self::InvalidRefreshToken,
+            RefreshError::Db(e) => e.into(),
+            RefreshError::Token(e) => Failure::Internal(e).into(),
+            RefreshError::Interrupted(e) => Failure::Unavailable(e.into()).into(),
+        }
+    }
+}
+
+/// `POST /logout` answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct LoggedOut {
+    /// Always `Logged out`.
+    message: &'static str,
+}
+
+/// Revokes the caller's login: this access token, and every access and refresh token
+/// the same login issued. Other logins of the user stay valid.
+///
+/// A token without `sid` (minted by the original auth service) belongs to no login:
+/// logging it out revokes every token of its user.
+#[utoipa::path(
+    post,
+    path = "/logout",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Revoked", body = LoggedOut),
+        (status = 401, description = "`Token expired`, `Invalid token` or `Token has been revoked`", body = super::Message),
+        (status = 403, description = "Token is missing", body = super::Message),
+        (status = 404, description = "User not found", body = super::Message),
+        (status = 503, description = "Database unavailable", body = super::Message),
+    )
+)]
+#[tracing::instrument(name = "logout", skip_all, fields(user.id = %caller.user.id))]
+pub async fn logout(
+    State(state): State<AppState>,
+    caller: Authenticated,
+) -> ApiResult<Json<LoggedOut>> {
+    tokens::logout(&state, &caller.token).await?;
+    Ok(Json(LoggedOut {
+        message: "Logged out",
+    }))
+}
+
+/// The public keys that verify auth's tokens (RFC 7517), while it signs with EdDSA:
+/// the current signing key and any still accepted or about to be. 404 in HS256 mode.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    responses(
+        (status = 200, description = "`{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\",\"kid\",\"alg\":\"EdDSA\",\"use\":\"sig\"}]}`; `kid` is the key's RFC 7638 thumbprint", content_type = "application/json"),
+        (status = 404, description = "Tokens are signed with HS256: no public key", body = super::Message),
+    )
+)]
+pub async fn jwks(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let doc = state.jwt.jwks().ok_or(ApiError::NoPublicKeys)?;
+    Ok((
+        // Verifiers also re-fetch on an unknown `kid`; a short cache keeps rotation quick.
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(doc.clone()),
+    ))
+}

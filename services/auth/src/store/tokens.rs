@@ -1,0 +1,176 @@
+//! Refresh-token families and revocation (tables `token_family`, `refresh_token`, and
+//! `"user".tokens_valid_after`; see the migration `refresh_tokens`). Shared by every
+//! auth instance: each decision is one atomic statement, so two instances never both
+//! rotate the same refresh token.
+
+use std::time::Duration;
+
+use hub_identity::revocation::Standing;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// Opens a login's family `id` for `user_id`, refreshable for `lifetime`, with its first
+/// refresh token (`digest`). Call inside the login's transaction.
+pub async fn open_family(
+    conn: &mut PgConnection,
+    id: Uuid,
+    user_id: Uuid,
+    lifetime: Duration,
+    digest: &[u8],
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        r#"INSERT INTO token_family (id, user_id, expires_at)
+           VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3))"#,
+        id,
+        user_id,
+        lifetime.as_secs_f64(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO refresh_token (digest, family_id) VALUES ($1, $2)",
+        digest,
+        id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// It was the family's current token: it is now rotated and `new` replaces it.
+    Rotated {
+        /// The family (the new access token's `sid`).
+        family_id: Uuid,
+        /// Its user.
+        user_id: Uuid,
+        /// The user's username now.
+        username: String,
+    },
+    /// It had already been rotated: someone else holds a copy. The family is revoked.
+    Reused {
+        /// The family now revoked.
+        family_id: Uuid,
+        /// Its user.
+        user_id: Uuid,
+    },
+    /// Unknown, or its family is revoked, expired or cut off: nothing changed.
+    Refused,
+}
+
+/// Rotates the refresh token `old` (digests) to `new`, in one transaction.
+///
+/// Marking `old` rotated is one `UPDATE ... WHERE rotated_at IS NULL`: of concurrent
+/// uses, on any instances, the first holds the row until it commits and the others then
+/// find it rotated, which is a reuse. Owns its arguments so that it can run to completion
+/// in its own task ([`hub_db::to_completion`]).
+pub async fn rotate(pool: PgPool, old: Vec<u8>, new: Vec<u8>) -> Result<Rotation, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let family = sqlx::query_scalar!(
+        r#"UPDATE refresh_token SET rotated_at = clock_timestamp()
+           WHERE digest = $1 AND rotated_at IS NULL
+           RETURNING family_id"#,
+        old
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(family_id) = family else {
+        // Unknown, or used before: a second use revokes the family (the first reason
+        // given stays).
+        let reused = sqlx::query!(
+            r#"UPDATE token_family f
+               SET revoked_at = coalesce(f.revoked_at, clock_timestamp()),
+                   revoked_reason = coalesce(f.revoked_reason, 'reuse')
+               FROM refresh_token r
+               WHERE r.digest = $1 AND r.family_id = f.id
+               RETURNING f.id, f.user_id"#,
+            old
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(match reused {
+            Some(row) => Rotation::Reused {
+                family_id: row.id,
+                user_id: row.user_id,
+            },
+            None => Rotation::Refused,
+        });
+    };
+    let row = sqlx::query!(
+        r#"SELECT f.user_id, u.username, u.tokens_valid_after, f.created_at,
+                  f.revoked_at IS NOT NULL AS "revoked!"
+           FROM token_family f JOIN "user" u ON u.id = f.user_id
+           WHERE f.id = $1 AND f.expires_at > clock_timestamp()"#,
+        family_id
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let alive = row.filter(|r| {
+        Standing::from_columns(r.tokens_valid_after, Some(r.created_at), Some(r.revoked))
+            .family_alive()
+    });
+    let Some(row) = alive else {
+        tx.rollback().await?;
+        return Ok(Rotation::Refused);
+    };
+    sqlx::query!(
+        "INSERT INTO refresh_token (digest, family_id) VALUES ($1, $2)",
+        new,
+        family_id
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Rotation::Rotated {
+        family_id,
+        user_id: row.user_id,
+        username: row.username,
+    })
+}
+
+/// Revokes `user_id`'s family `id` (logout). Returns whether it was still open.
+pub async fn revoke_family(
+    conn: &mut PgConnection,
+    id: Uuid,
+    user_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query!(
+        r#"UPDATE token_family SET revoked_at = clock_timestamp(), revoked_reason = 'logout'
+           WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL"#,
+        id,
+        user_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Revokes every token `user_id` holds now: access tokens issued until now and every
+/// family (so every refresh token). Returns whether the user exists.
+pub async fn revoke_all(conn: &mut PgConnection, user_id: Uuid) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query!(
+        r#"UPDATE "user" SET tokens_valid_after = clock_timestamp() WHERE id = $1"#,
+        user_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Deletes families that can no longer matter: expired, or revoked, more than `after`
+/// ago (the access-token lifetime: a token of a deleted family is refused anyway, as
+/// its family is gone). Their refresh tokens go with them.
+pub async fn prune(conn: &mut PgConnection, after: Duration) -> Result<u64, sqlx::Error> {
+    let res = sqlx::query!(
+        r#"DELETE FROM token_family
+           WHERE expires_at < now() - make_interval(secs => $1)
+              OR revoked_at < now() - make_interval(secs => $1)"#,
+        after.as_secs_f64()
+    )
+    .execute(conn)
+    .await?;
+    Ok(res.rows_affected())
+}

@@ -1,0 +1,272 @@
+//! Identity across services, every hop a real server: auth signs with Ed25519 and
+//! publishes its public keys; session and images verify through that JWKS alone (no
+//! secret in their environment), session also checks revocation. Logout, refresh-token
+//! reuse and a key rotation with tokens of both keys in flight, as front-ends see them.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::{collections::HashMap, time::Duration};
+
+use hub_identity::keys::{SigningKey, generate_signing_pem};
+use hub_testkit::{Spawned, eventually, json_body, spawn};
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01";
+
+struct Stack {
+    db_url: String,
+    /// The environment shared by all three, as `(name, value)`.
+    common: Vec<(&'static str, String)>,
+}
+
+impl Stack {
+    async fn new() -> Self {
+        let db_url = hub_testkit::create_database("identity").await;
+        let common = vec![
+            ("DATABASE_URL", db_url.clone()),
+            ("AMQP_URL", hub_testkit::amqp_url()),
+            ("RABBITMQ_QUEUE", hub_testkit::queue_name("identity")),
+            ("HOST", "127.0.0.1".to_owned()),
+            ("PASSWORD_PBKDF2_ITERATIONS", "20000".to_owned()),
+            ("OUTBOX_POLL_MS", "200".to_owned()),
+            ("MONGODB_URI", hub_testkit::mongodb_uri()),
+            ("MONGODB_DATABASE", hub_testkit::mongo_database("identity")),
+            ("SESSION_CONSUMER", "false".to_owned()),
+            ("S3_ENDPOINT", hub_testkit::env("S3_ENDPOINT")),
+            ("AWS_ACCESS_KEY_ID", hub_testkit::env("AWS_ACCESS_KEY_ID")),
+            (
+                "AWS_SECRET_ACCESS_KEY",
+                hub_testkit::env("AWS_SECRET_ACCESS_KEY"),
+            ),
+            ("AWS_BUCKET_NAME", hub_testkit::bucket_name("identity")),
+            ("UPLOAD_REQUIRE_JWT", "true".to_owned()),
+            // Quick re-fetches, so the test sees a rotation within seconds.
+            ("JWKS_REFETCH_MIN_SECS", "1".to_owned()),
+            ("JWKS_CACHE_SECS", "1".to_owned()),
+        ];
+        Self { db_url, common }
+    }
+
+    fn source(&self, extra: &[(&str, String)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let vars: HashMap<String, String> = self
+            .common
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .chain(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
+            .collect();
+        move |k: &str| vars.get(k).cloned()
+    }
+
+    /// auth on `port` (0: any) signing with `key`, also publishing `additional`.
+    async fn auth(&self, port: u16, key: &str, additional: Option<String>) -> Spawned {
+        let mut extra = vec![
+            ("PORT", port.to_string()),
+            ("JWT_SIGNING_KEY", key.to_owned()),
+        ];
+        if let Some(pem) = additional {
+            extra.push(("JWT_ADDITIONAL_PUBLIC_KEYS", pem));
+        }
+        spawn::<auth::Auth>(self.source(&extra)).await
+    }
+
+    /// session and images, verifying through the JWKS of auth on `auth_port`.
+    async fn verifiers(&self, auth_port: u16) -> (Spawned, Spawned) {
+        let extra = [
+            ("PORT", "0".to_owned()),
+            (
+                "JWKS_URL",
+                format!("http://127.0.0.1:{auth_port}/.well-known/jwks.json"),
+            ),
+        ];
+        (
+            spawn::<session::Session>(self.source(&extra)).await,
+            spawn::<images::Images>(self.source(&extra)).await,
+        )
+    }
+
+    async fn user(&self, name: &str) -> Uuid {
+        let hash = hub_identity::password::Hasher::new(20000)
+            .unwrap()
+            .hash("pw");
+        hub_testkit::seed_user_with(&self.db_url, name, &format!("{name}@example.com"), &hash).await
+    }
+}
+
+async fn login(auth: &Spawned, name: &str) -> (String, String) {
+    let (status, body) = json_body(
+        auth.post("/login")
+            .json(&json!({"username": name, "password": "pw"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    tokens(&body)
+}
+
+fn tokens(body: &Value) -> (String, String) {
+    (
+        body["token"].as_str().unwrap().to_owned(),
+        body["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn refresh(auth: &Spawned, refresh_token: &str) -> (u16, Value) {
+    json_body(
+        auth.post("/token/refresh")
+            .json(&json!({ "refresh_token": refresh_token }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// session's `POST /api/sessions` with `token`.
+async fn session_call(session: &Spawned, token: &str) -> (u16, Value) {
+    json_body(
+        session
+            .post("/api/sessions")
+            .bearer_auth(token)
+            .json(&json!({"data": {"text": "hi"}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// images' upload of `name` with `token`.
+async fn upload(images: &Spawned, name: &str, token: &str) -> (u16, Value) {
+    let part = Part::bytes(PNG.to_vec()).file_name(name.to_owned());
+    json_body(
+        images
+            .post("/upload_image")
+            .bearer_auth(token)
+            .multipart(Form::new().part("file", part))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn one_login_serves_session_and_images_until_logout_or_a_reused_refresh_token_revokes_it() {
+    let stack = Stack::new().await;
+    let auth = stack.auth(0, &generate_signing_pem(), None).await;
+    let (session, images) = stack.verifiers(auth.addr.port()).await;
+    let ana = stack.user("ana").await;
+    let (t1, r1) = login(&auth, "ana").await;
+
+    assert!(matches!(session_call(&session, &t1).await.0, 200 | 201));
+    let (status, body) = upload(&images, &format!("{ana}.html"), &t1).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{ana}.png")),
+        "{body}"
+    );
+    let (status, _) = upload(&images, &format!("{}.png", Uuid::new_v4()), &t1).await;
+    assert_eq!(status, 403, "another user's avatar");
+
+    // An HS256 token, whatever its secret, is refused by JWKS verifiers.
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"user_id": ana, "username": "ana", "exp": chrono::Utc::now().timestamp() + 60}),
+        &jsonwebtoken::EncodingKey::from_secret(b"any-secret-at-all-0123456789abcdef"),
+    )
+    .unwrap();
+    assert_eq!(
+        session_call(&session, &forged).await,
+        (401, json!({"message": "Invalid or expired token"}))
+    );
+    assert_eq!(upload(&images, &format!("{ana}.png"), &forged).await.0, 401);
+
+    // Refresh: the new token works everywhere; presenting r1 again revokes the login.
+    let (status, body) = refresh(&auth, &r1).await;
+    assert_eq!(status, 200, "{body}");
+    let (t2, _) = tokens(&body);
+    assert_eq!(session_call(&session, &t2).await.0, 200);
+    assert_eq!(refresh(&auth, &r1).await.0, 401);
+    let revoked = (401, json!({"message": "Token has been revoked"}));
+    assert_eq!(session_call(&session, &t2).await, revoked);
+    assert_eq!(session_call(&session, &t1).await, revoked);
+
+    // Logout: session refuses the token at once. images has no database: the token
+    // keeps uploading (its own avatar only) until it expires (services/images/README.md).
+    let (t3, _) = login(&auth, "ana").await;
+    assert_eq!(session_call(&session, &t3).await.0, 200);
+    let (status, _) = json_body(auth.post("/logout").bearer_auth(&t3).send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(session_call(&session, &t3).await, revoked);
+    assert_eq!(upload(&images, &format!("{ana}.png"), &t3).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_key_rotation_keeps_tokens_of_both_keys_valid_until_the_old_key_is_retired() {
+    let stack = Stack::new().await;
+    let (old, new) = (generate_signing_pem(), generate_signing_pem());
+    let old_public = SigningKey::from_pem(&old).unwrap().public().to_pem();
+    let mut auth = stack.auth(0, &old, None).await;
+    let port = auth.addr.port();
+    let (session, images) = stack.verifiers(port).await;
+    let ana = stack.user("ana").await;
+    let avatar = format!("{ana}.png");
+
+    let (old_token, old_refresh) = login(&auth, "ana").await;
+    assert!(matches!(
+        session_call(&session, &old_token).await.0,
+        200 | 201
+    ));
+
+    // Step 2 of the procedure: the new key signs, the old one is still published.
+    auth.stop().await.unwrap();
+    let mut auth = stack.auth(port, &new, Some(old_public)).await;
+    let (new_token, _) = login(&auth, "ana").await;
+    // session has only the old key cached: the new kid makes it re-fetch (at most once
+    // a second here).
+    eventually(Duration::from_secs(10), async || {
+        let (status, body) = session_call(&session, &new_token).await;
+        (status == 200)
+            .then_some(())
+            .ok_or(format!("{status} {body}"))
+    })
+    .await;
+    for token in [&old_token, &new_token] {
+        assert_eq!(session_call(&session, token).await.0, 200);
+        assert_eq!(upload(&images, &avatar, token).await.0, 200);
+    }
+    // The refresh token from before the rotation gets a token of the new key.
+    let (status, body) = refresh(&auth, &old_refresh).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        jsonwebtoken::decode_header(&tokens(&body).0).unwrap().kid,
+        jsonwebtoken::decode_header(&new_token).unwrap().kid
+    );
+
+    // Step 3: the old key is retired; once the verifiers' cache has aged, its tokens
+    // are refused and the new key's still accepted.
+    auth.stop().await.unwrap();
+    let _auth = stack.auth(port, &new, None).await;
+    eventually(Duration::from_secs(10), async || {
+        let (status, body) = session_call(&session, &old_token).await;
+        (status == 401)
+            .then_some(())
+            .ok_or(format!("{status} {body}"))
+    })
+    .await;
+    eventually(Duration::from_secs(10), async || {
+        let (status, body) = upload(&images, &avatar, &old_token).await;
+        (status == 401)
+            .then_some(())
+            .ok_or(format!("{status} {body}"))
+    })
+    .await;
+    assert_eq!(session_call(&session, &new_token).await.0, 200);
+    assert_eq!(upload(&images, &avatar, &new_token).await.0, 200);
+}
