@@ -270,3 +270,52 @@ async fn a_key_rotation_keeps_tokens_of_both_keys_valid_until_the_old_key_is_ret
     assert_eq!(session_call(&session, &new_token).await.0, 200);
     assert_eq!(upload(&images, &avatar, &new_token).await.0, 200);
 }
+
+/// The lookup's `Authorization: Bearer` (with WS-Security required) verifies through the
+/// same JWKS: auth's EdDSA token opens the GET lookup; none, or an HS256 token, does not.
+#[tokio::test]
+async fn the_lookup_accepts_auths_eddsa_token_through_the_jwks() {
+    let stack = Stack::new().await;
+    let auth = stack.auth(0, &generate_signing_pem(), None).await;
+    let lookup = spawn::<user_lookup::UserLookup>(stack.source(&[
+        ("PORT", "0".to_owned()),
+        ("WSSE_MODE", "required".to_owned()),
+        ("WSSE_USERS", "partner:a-long-service-password".to_owned()),
+        ("LOOKUP_ACCEPT_BEARER", "true".to_owned()),
+        (
+            "JWKS_URL",
+            format!(
+                "http://127.0.0.1:{}/.well-known/jwks.json",
+                auth.addr.port()
+            ),
+        ),
+    ]))
+    .await;
+    let ana = stack.user("ana").await;
+    let (token, _) = login(&auth, "ana").await;
+    let get = |bearer: Option<String>| {
+        let mut req = lookup
+            .http
+            .get(format!("{}/user/soap?username=ana", lookup.base));
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }
+    };
+    let (status, body) = get(Some(token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&ana.to_string()), "{body}");
+    assert_eq!(get(None).await.0, 401);
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"user_id": ana, "username": "ana", "exp": chrono::Utc::now().timestamp() + 60}),
+        &jsonwebtoken::EncodingKey::from_secret(b"any-secret-at-all-0123456789abcdef"),
+    )
+    .unwrap();
+    let (status, body) = get(Some(forged)).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("FailedAuthentication"), "{body}");
+}

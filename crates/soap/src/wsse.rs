@@ -31,7 +31,7 @@ use axum::{
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use hub_config::{ConfigError, Vars};
-use hub_identity::jwt::JwtKeys;
+use hub_identity::verifier::Verifier;
 use hub_runtime::service::Task;
 use secrecy::{ExposeSecret as _, SecretString};
 use sha1::{Digest as _, Sha1};
@@ -187,9 +187,10 @@ impl Settings {
         })
     }
 
-    /// The guard to [`install`], or `None` when the mode is `off`. `bearer`: keys whose
-    /// `Authorization: Bearer` JWTs are accepted instead of a UsernameToken.
-    pub fn guard(&self, pool: PgPool, bearer: Option<JwtKeys>) -> Option<Guard> {
+    /// The guard to [`install`], or `None` when the mode is `off`. `bearer`: the
+    /// verifier (HS256 or auth's JWKS) of `Authorization: Bearer` JWTs accepted instead of
+    /// a UsernameToken.
+    pub fn guard(&self, pool: PgPool, bearer: Option<Verifier>) -> Option<Guard> {
         if self.mode == Mode::Off {
             return None;
         }
@@ -215,7 +216,7 @@ struct Inner {
     max_skew: TimeDelta,
     max_skew_std: Duration,
     pool: PgPool,
-    bearer: Option<JwtKeys>,
+    bearer: Option<Verifier>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -363,7 +364,7 @@ impl Guard {
                 .into());
             }
         };
-        if self.verify_bearer(headers)? {
+        if self.verify_bearer(headers).await? {
             authenticated = true;
         }
         if !authenticated && inner.mode == Mode::Required {
@@ -378,13 +379,17 @@ impl Guard {
     }
 
     /// The Bearer token of `headers`, verified (`Ok(false)`: none was sent).
-    fn verify_bearer(&self, headers: &HeaderMap) -> Result<bool, Refusal> {
-        let (Some(keys), Some(token)) = (&self.0.bearer, hub_runtime::http::bearer_token(headers))
+    async fn verify_bearer(&self, headers: &HeaderMap) -> Result<bool, Refusal> {
+        let (Some(verifier), Some(token)) =
+            (&self.0.bearer, hub_runtime::http::bearer_token(headers))
         else {
             return Ok(false);
         };
-        let claims = keys.verify(token).map_err(|_| Refusal::BadBearer)?;
-        tracing::debug!(user.id = %claims.user_id, "bearer token accepted");
+        let verified = verifier
+            .verify(token)
+            .await
+            .map_err(|_| Refusal::BadBearer)?;
+        tracing::debug!(user.id = %verified.claims.user_id, "bearer token accepted");
         Ok(true)
     }
 
@@ -393,8 +398,8 @@ impl Guard {
     /// mode one must be sent (always refused when Bearer tokens are not accepted).
     /// `Some` refusal: a SOAP 1.1 `wsse:FailedAuthentication` fault with HTTP 401 and,
     /// when Bearer tokens are accepted, `WWW-Authenticate: Bearer`.
-    pub fn refuse_without_envelope(&self, headers: &HeaderMap) -> Option<Response> {
-        let refusal = match self.verify_bearer(headers) {
+    pub async fn refuse_without_envelope(&self, headers: &HeaderMap) -> Option<Response> {
+        let refusal = match self.verify_bearer(headers).await {
             Ok(true) => return None,
             Ok(false) if self.0.mode == Mode::Optional => return None,
             Ok(false) if self.0.bearer.is_some() => {

@@ -1,13 +1,13 @@
 //! user-lookup configuration, read once from the environment at start-up.
 
 use hub_db::PgSettings;
+use hub_identity::verifier::VerifierConfig;
 use hub_runtime::{
     config::{ConfigError, Vars},
     http::HttpConfig,
     service::{Service as _, ServiceConfig},
 };
 use hub_soap::wsse;
-use secrecy::SecretString;
 
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
@@ -23,10 +23,10 @@ pub struct Config {
     /// lookups need credentials in `required` mode, and only a Bearer token can carry them.
     pub wsse: wsse::Settings,
     /// `LOOKUP_ACCEPT_BEARER` (default false; only with `WSSE_MODE` optional or
-    /// required): an `Authorization: Bearer <jwt>` signed with `SECRET_KEY` (or
-    /// `JWT_SECRET`, the key auth signs with) is accepted instead of a UsernameToken.
-    /// This is that key.
-    pub bearer_secret: Option<SecretString>,
+    /// required): an `Authorization: Bearer <jwt>` issued by auth is accepted instead of a
+    /// UsernameToken, verified as session and images verify it: through auth's JWKS
+    /// (`JWKS_URL`, EdDSA) or else with `SECRET_KEY` / `JWT_SECRET` (HS256).
+    pub bearer: Option<VerifierConfig>,
     /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 16 KiB, ...).
     pub http: HttpConfig,
 }
@@ -38,7 +38,7 @@ impl ServiceConfig for Config {
 
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         let wsse = wsse::Settings::from_vars(vars)?;
-        let bearer_secret = match vars.bool_or("LOOKUP_ACCEPT_BEARER", false)? {
+        let bearer = match vars.bool_or("LOOKUP_ACCEPT_BEARER", false)? {
             false => None,
             true if wsse.mode == wsse::Mode::Off => {
                 return Err(ConfigError::invalid(
@@ -46,13 +46,13 @@ impl ServiceConfig for Config {
                     "needs WSSE_MODE optional or required",
                 ));
             }
-            true => Some(hub_identity::jwt::secret_from_env(vars)?),
+            true => Some(VerifierConfig::from_vars(vars)?),
         };
         Ok(Self {
             db: PgSettings::from_vars(vars)?,
             public_base_url: hub_soap::wsdl::configured_base(vars)?,
             wsse,
-            bearer_secret,
+            bearer,
             http: HttpConfig::from_vars(vars, crate::UserLookup::PORT, 16 * 1024)?,
         })
     }

@@ -18,10 +18,10 @@ pub mod routes;
 pub mod state;
 pub mod store;
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use axum::Router;
-use hub_identity::jwt::JwtKeys;
+use hub_identity::verifier::Verifier;
 use hub_runtime::{
     http::ErrorRenderer,
     service::{self, Task},
@@ -50,11 +50,7 @@ impl service::Service for UserLookup {
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
     async fn state(config: &Config) -> anyhow::Result<AppState> {
         let pool = config.db.connect(Self::NAME).await?;
-        // Only verified here: the TTL is never used, the lookup issues no tokens.
-        let bearer = config
-            .bearer_secret
-            .as_ref()
-            .map(|secret| JwtKeys::new(secret, Duration::from_secs(3600)));
+        let bearer = config.bearer.as_ref().map(Verifier::new).transpose()?;
         Ok(AppState {
             wsse: config.wsse.guard(pool.clone(), bearer),
             pool,

@@ -16,7 +16,7 @@ use crate::state::AppState;
 pub async fn get(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if let Some(guard) = &state.wsse
         && !wsdl::is_wsdl_query(request.uri().query())
-        && let Some(refusal) = guard.refuse_without_envelope(request.headers())
+        && let Some(refusal) = guard.refuse_without_envelope(request.headers()).await
     {
         return refusal;
     }
