@@ -6,8 +6,10 @@
 # 1. scripts/backing.sh install && up   (PostgreSQL, RabbitMQ, MongoDB, S3; idempotent)
 # 2. cargo nextest, all tests but the fault tests, in parallel (each test owns its
 #    database and queue names)
-# 3. the fault tests (binaries named `faults`) and the soak (`soak`), one at a time: they
-#    stop and restart shared servers or load the machine, so nothing else may run beside them
+# 3. the fault tests (binaries named `faults`), the soak (`soak`) and the chaos run on the
+#    cluster stack (`chaos`: it installs and starts scripts/cluster.sh itself, ~2.5 min), one
+#    at a time: they stop and restart shared servers, bind the historical ports or load the
+#    machine, so nothing else may run beside them
 # Extra arguments go to both nextest runs (e.g. `scripts/test.sh --no-fail-fast`).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,8 +41,8 @@ lock=${HUB_TEST_LOCK:-/tmp/hub-tests.lock}
 wait_lock=${HUB_TEST_LOCK_WAIT_SECS:-900}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-flock -o -w "$wait_lock" -s "$lock" cargo nextest run --workspace --no-tests=warn -E 'not (binary(faults) | binary(soak))' "$@" 2>&1 | tee -a "$log"
-flock -o -w "$wait_lock" -x "$lock" cargo nextest run --workspace --no-tests=warn -E 'binary(faults) | binary(soak)' --test-threads 1 "$@" 2>&1 | tee -a "$log"
+flock -o -w "$wait_lock" -s "$lock" cargo nextest run --workspace --no-tests=warn -E 'not (binary(faults) | binary(soak) | binary(chaos))' "$@" 2>&1 | tee -a "$log"
+flock -o -w "$wait_lock" -x "$lock" cargo nextest run --workspace --no-tests=warn -E 'binary(faults) | binary(soak) | binary(chaos)' --test-threads 1 "$@" 2>&1 | tee -a "$log"
 
 # One closing line for the whole run (nextest prints one summary per invocation).
 passed=$(grep -Eo '[0-9]+ tests? run: [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')

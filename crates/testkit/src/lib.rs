@@ -441,6 +441,27 @@ pub async fn queue_channel(queue: &str) -> (Connection, Channel) {
 /// drained: then nothing more is on its way.
 pub async fn take_messages(queue: &str) -> Vec<Message> {
     let (conn, ch) = queue_channel(queue).await;
+    drain(conn, ch, queue).await
+}
+
+/// [`take_messages`] from the broker at `url`, for a queue that exists already, of any
+/// type (declared passively: a classic declaration of a quorum queue would be refused).
+pub async fn take_messages_from(url: &str, queue: &str) -> Vec<Message> {
+    let conn = Connection::connect(url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let opts = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    ch.queue_declare(queue.into(), opts, FieldTable::default())
+        .await
+        .unwrap();
+    drain(conn, ch, queue).await
+}
+
+async fn drain(conn: Connection, ch: Channel, queue: &str) -> Vec<Message> {
     let mut out = Vec::new();
     while let Some(msg) = ch
         .basic_get(queue.into(), BasicGetOptions { no_ack: true })
@@ -692,6 +713,11 @@ impl ServiceProcess {
             .local_addr()
             .unwrap()
             .port();
+        Self::spawn_on(port, bin, envs, health).await
+    }
+
+    /// [`ServiceProcess::spawn`] on a given port (a load balancer's fixed backend address).
+    pub async fn spawn_on(port: u16, bin: &str, envs: &[(&str, &str)], health: &str) -> Self {
         let log = std::env::temp_dir().join(format!("hub-process-{}.log", Uuid::new_v4()));
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(bin)
