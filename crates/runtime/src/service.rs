@@ -10,13 +10,13 @@
 //! ```ignore
 //! pub struct Connected;
 //! impl hub_runtime::service::Service for Connected {
-//!     const NAME: &'static str = "connected";
-//!     const PORT: u16 = 5020;
+//!     const ENTRY: Entry = Entry::rest("connected", 5020, "/connected/health", KeyOrder::AsWritten);
 //!     type Config = Config;
 //!     type State = AppState;
 //!     fn renderer() -> ErrorRenderer { http::json_renderer_for::<ApiError>() }
 //!     async fn state(config: &Config) -> anyhow::Result<AppState> { ... }
 //!     fn router(_: &Config, state: AppState, _: SocketAddr) -> Router { routes::router(state) }
+//!     async fn down(state: &AppState) -> Option<&'static str> { ... }
 //!     async fn close(state: AppState) { state.pool.close().await }
 //! }
 //! // main.rs
@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{ConfigError, Env, ProcessEnv, SecretFiles, Vars},
-    http::{self, ErrorRenderer, HttpConfig},
+    http::{self, ErrorRenderer, HealthBody, HttpConfig, KeyOrder},
     shutdown, telemetry,
 };
 
@@ -82,13 +82,60 @@ pub trait ServiceConfig: Sized + Send + Sync + 'static {
     }
 }
 
+/// A service as `services.toml` lists it (name, port, legacy health path, protocol),
+/// and how its health paths answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// Its folder under `services/`, its package and binary.
+    pub name: &'static str,
+    /// The historical port, the default of `PORT`.
+    pub port: u16,
+    /// The legacy health path served besides `/health`.
+    pub health_path: &'static str,
+    /// How both health paths answer (the original's bodies); JSON for a REST service.
+    pub health: HealthBody,
+}
+
+impl Entry {
+    /// A REST service: JSON health bodies, keys of the unhealthy one in `order`.
+    pub const fn rest(
+        name: &'static str,
+        port: u16,
+        health_path: &'static str,
+        order: KeyOrder,
+    ) -> Self {
+        Self {
+            name,
+            port,
+            health_path,
+            health: HealthBody::Json(order),
+        }
+    }
+
+    /// A SOAP service, whose original answered its health paths with fixed texts.
+    pub const fn soap(
+        name: &'static str,
+        port: u16,
+        health_path: &'static str,
+        health: HealthBody,
+    ) -> Self {
+        Self {
+            name,
+            port,
+            health_path,
+            health,
+        }
+    }
+}
+
 /// What makes a service different from the others; the life cycle is [`App`]'s.
 pub trait Service: Send + Sync + 'static {
-    /// The service's name: its folder, its package, its key in `services.toml`, the
-    /// `service` field of its logs.
-    const NAME: &'static str;
-    /// The historical port, the default of `PORT` (checked against `services.toml`).
-    const PORT: u16;
+    /// Its entry in `services.toml` (checked against it by `tests/tests/registry.rs`).
+    const ENTRY: Entry;
+    /// `ENTRY.name`: its folder, its package, the `service` field of its logs.
+    const NAME: &'static str = Self::ENTRY.name;
+    /// `ENTRY.port`: the historical port, the default of `PORT`.
+    const PORT: u16 = Self::ENTRY.port;
     /// Its configuration.
     type Config: ServiceConfig;
     /// What its handlers share: cheap handles (pools, clients, settings).
@@ -115,11 +162,11 @@ pub trait Service: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// What `GET /readyz` checks: `Err(what is down)` while a backing server the service
-    /// needs to answer requests is unreachable (the legacy health paths run the same
-    /// check). Nothing to check by default.
-    fn ready(_state: &Self::State) -> impl Future<Output = Result<(), &'static str>> + Send {
-        async { Ok(()) }
+    /// What is down, if anything: `Some(what)` while a backing server the service needs
+    /// to answer requests is unreachable (the caller logs why, once). `GET /readyz` and
+    /// both health paths run this check. Nothing to check by default.
+    fn down(_state: &Self::State) -> impl Future<Output = Option<&'static str>> + Send {
+        async { None }
     }
 
     /// Closes the clients in `state` once requests and tasks are done.
@@ -185,34 +232,37 @@ impl<S: Service> App<S> {
     }
 }
 
+/// The probes every service answers the same way, all from [`Service::down`]:
 /// `GET /livez`: 200 `{"status":"alive"}` whenever the process serves, checking nothing
 /// (a liveness probe must not restart pods because a database is down). `GET /readyz`:
-/// 200 `{"status":"ready"}` when [`Service::ready`] passes, else 503
-/// `{"status":"unready","error":<what is down>}` (take the instance out of rotation).
+/// 200 `{"status":"ready"}`, else 503 `{"status":"unready","error":<what is down>}`
+/// (take the instance out of rotation). `GET /health` and the entry's `health_path`: the
+/// original's answer (the entry's `health`).
 fn probes<S: Service>(routes: Router, state: &S::State) -> Router {
-    use axum::{Json, http::StatusCode, response::IntoResponse, routing::get};
-    let state = state.clone();
-    routes
+    use axum::{Json, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+    let health = get(|State(state): State<S::State>| async move {
+        S::ENTRY.health.render(S::down(&state).await)
+    });
+    let ready = get(|State(state): State<S::State>| async move {
+        match S::down(&state).await {
+            None => Json(serde_json::json!({ "status": "ready" })).into_response(),
+            Some(down) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "unready", "error": down })),
+            )
+                .into_response(),
+        }
+    });
+    let probes = Router::new()
         .route(
             "/livez",
             get(|| async { Json(serde_json::json!({ "status": "alive" })) }),
         )
-        .route(
-            "/readyz",
-            get(move || {
-                let state = state.clone();
-                async move {
-                    match S::ready(&state).await {
-                        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
-                        Err(down) => (
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            Json(serde_json::json!({ "status": "unready", "error": down })),
-                        )
-                            .into_response(),
-                    }
-                }
-            }),
-        )
+        .route("/readyz", ready)
+        .route("/health", health.clone())
+        .route(S::ENTRY.health_path, health)
+        .with_state(state.clone());
+    routes.merge(probes)
 }
 
 /// A service's whole `main()`: the async runtime, telemetry, configuration (a bad value

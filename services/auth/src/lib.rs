@@ -32,8 +32,8 @@ use std::{net::SocketAddr, time::Duration};
 use axum::Router;
 use hub_identity::pool::HashPool;
 use hub_runtime::{
-    http::{self, ErrorRenderer},
-    service::{self, Task},
+    http::{self, ErrorRenderer, KeyOrder},
+    service::{self, Entry, Task},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -47,8 +47,7 @@ pub struct Auth;
 pub type App = service::App<Auth>;
 
 impl service::Service for Auth {
-    const NAME: &'static str = "auth";
-    const PORT: u16 = 5001;
+    const ENTRY: Entry = Entry::rest("auth", 5001, "/auth/health", KeyOrder::Sorted);
     type Config = Config;
     type State = AppState;
 
@@ -88,9 +87,10 @@ impl service::Service for Auth {
         ]
     }
 
-    /// The same check as the health paths.
-    async fn ready(state: &AppState) -> Result<(), &'static str> {
-        routes::ops::down(state).await.map_or(Ok(()), Err)
+    /// PostgreSQL answers (the driver's message is not repeated). RabbitMQ is not
+    /// checked: logins work without it (the relay catches up).
+    async fn down(state: &AppState) -> Option<&'static str> {
+        (!hub_db::healthy(&state.pool).await).then_some("database unavailable")
     }
 
     async fn close(state: AppState) {

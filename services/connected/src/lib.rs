@@ -24,8 +24,8 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use hub_runtime::{
-    http::{self, ErrorRenderer},
-    service,
+    http::{self, ErrorRenderer, KeyOrder},
+    service::{self, Entry},
 };
 
 pub use crate::config::Config;
@@ -38,8 +38,7 @@ pub struct Connected;
 pub type App = service::App<Connected>;
 
 impl service::Service for Connected {
-    const NAME: &'static str = "connected";
-    const PORT: u16 = 5020;
+    const ENTRY: Entry = Entry::rest("connected", 5020, "/connected/health", KeyOrder::AsWritten);
     type Config = Config;
     type State = AppState;
 
@@ -69,9 +68,42 @@ impl service::Service for Connected {
         routes::router(state)
     }
 
-    /// The same check as the health paths.
-    async fn ready(state: &AppState) -> Result<(), &'static str> {
-        routes::ops::down(state).await.map_or(Ok(()), Err)
+    /// PostgreSQL (`SELECT 1`) and MongoDB (`ping`) both answer, checked at once, each
+    /// bounded; what is down is named without the driver's message.
+    async fn down(state: &AppState) -> Option<&'static str> {
+        let bound = state.mongo_timeout;
+        let (pg, mongo) = tokio::join!(
+            tokio::time::timeout(bound, hub_db::ping(&state.pool)),
+            tokio::time::timeout(bound, hub_mongo::ping(&state.mongo)),
+        );
+        let pg_ok = match pg {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "health check: PostgreSQL unavailable");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("health check: PostgreSQL timed out");
+                false
+            }
+        };
+        let mongo_ok = match mongo {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error.kind = %hub_mongo::kind_name(&e), "health check: MongoDB unavailable");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("health check: MongoDB timed out");
+                false
+            }
+        };
+        match (pg_ok, mongo_ok) {
+            (true, true) => None,
+            (false, true) => Some("PostgreSQL unavailable"),
+            (true, false) => Some("MongoDB unavailable"),
+            (false, false) => Some("PostgreSQL and MongoDB unavailable"),
+        }
     }
 
     async fn close(state: AppState) {

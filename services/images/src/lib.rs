@@ -32,8 +32,8 @@ use anyhow::Context;
 use axum::Router;
 use hub_identity::verifier::Verifier;
 use hub_runtime::{
-    http::{self, ErrorRenderer},
-    service,
+    http::{self, ErrorRenderer, KeyOrder},
+    service::{self, Entry},
 };
 use tokio::sync::Semaphore;
 
@@ -47,8 +47,7 @@ pub struct Images;
 pub type App = service::App<Images>;
 
 impl service::Service for Images {
-    const NAME: &'static str = "images";
-    const PORT: u16 = 5015;
+    const ENTRY: Entry = Entry::rest("images", 5015, "/profile-image/health", KeyOrder::Sorted);
     type Config = Config;
     type State = AppState;
 
@@ -77,8 +76,15 @@ impl service::Service for Images {
         routes::router(state)
     }
 
-    /// The same check as the health paths.
-    async fn ready(state: &AppState) -> Result<(), &'static str> {
-        routes::ops::down(state).await.map_or(Ok(()), Err)
+    /// The bucket answers `HeadBucket` (a bucket that vanished is put back first);
+    /// S3's message is not repeated.
+    async fn down(state: &AppState) -> Option<&'static str> {
+        match state.store.check().await {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "health check: S3 unavailable");
+                Some("storage unavailable")
+            }
+        }
     }
 }

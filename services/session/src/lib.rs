@@ -30,8 +30,8 @@ use anyhow::Context;
 use axum::Router;
 use hub_identity::verifier::Verifier;
 use hub_runtime::{
-    http::{self, ErrorRenderer},
-    service::{self, Task},
+    http::{self, ErrorRenderer, KeyOrder},
+    service::{self, Entry, Task},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -48,8 +48,7 @@ pub struct Session;
 pub type App = service::App<Session>;
 
 impl service::Service for Session {
-    const NAME: &'static str = "session";
-    const PORT: u16 = 5004;
+    const ENTRY: Entry = Entry::rest("session", 5004, "/session/health", KeyOrder::AsWritten);
     type Config = Config;
     type State = AppState;
 
@@ -112,9 +111,26 @@ impl service::Service for Session {
         ))]
     }
 
-    /// The same check as the health paths.
-    async fn ready(state: &AppState) -> Result<(), &'static str> {
-        routes::ops::down(state).await.map_or(Ok(()), Err)
+    /// MongoDB and PostgreSQL both answer (the original answered healthy without
+    /// checking anything), each bounded by its driver's fail-fast timeout (1 s); what is
+    /// down is named without the driver's message.
+    async fn down(state: &AppState) -> Option<&'static str> {
+        let (mongo, pg) = tokio::join!(state.sessions.ping(), hub_db::ping(&state.pool));
+        match (mongo, pg) {
+            (Ok(()), Ok(())) => None,
+            (Err(m), Err(p)) => {
+                tracing::warn!(mongo.error = %m, db.error = %p, "health check: MongoDB and PostgreSQL unavailable");
+                Some("MongoDB and PostgreSQL unavailable")
+            }
+            (Err(m), Ok(())) => {
+                tracing::warn!(mongo.error = %m, "health check: MongoDB unavailable");
+                Some("MongoDB unavailable")
+            }
+            (Ok(()), Err(p)) => {
+                tracing::warn!(db.error = %p, "health check: PostgreSQL unavailable");
+                Some("PostgreSQL unavailable")
+            }
+        }
     }
 
     /// Closes the pool and the MongoDB client (which the original never closed).

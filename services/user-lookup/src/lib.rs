@@ -24,7 +24,7 @@ use axum::Router;
 use hub_identity::verifier::Verifier;
 use hub_runtime::{
     http::ErrorRenderer,
-    service::{self, Task},
+    service::{self, Entry, Task},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -38,8 +38,7 @@ pub struct UserLookup;
 pub type App = service::App<UserLookup>;
 
 impl service::Service for UserLookup {
-    const NAME: &'static str = "user-lookup";
-    const PORT: u16 = 5016;
+    const ENTRY: Entry = Entry::soap("user-lookup", 5016, "/user-search/health", routes::HEALTH);
     type Config = Config;
     type State = AppState;
 
@@ -72,9 +71,9 @@ impl service::Service for UserLookup {
             .collect()
     }
 
-    /// The same check as the health paths.
-    async fn ready(state: &AppState) -> Result<(), &'static str> {
-        routes::ops::down(state).await.map_or(Ok(()), Err)
+    /// PostgreSQL answers (the driver's message is not repeated).
+    async fn down(state: &AppState) -> Option<&'static str> {
+        (!hub_db::healthy(&state.pool).await).then_some("PostgreSQL unavailable")
     }
 
     async fn close(state: AppState) {

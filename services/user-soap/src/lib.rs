@@ -30,7 +30,7 @@ use axum::{Router, http::HeaderMap};
 use hub_identity::pool::HashPool;
 use hub_runtime::{
     http::ErrorRenderer,
-    service::{self, Task},
+    service::{self, Entry, Task},
 };
 use tokio_util::sync::CancellationToken;
 
@@ -44,8 +44,7 @@ pub struct UserSoap;
 pub type App = service::App<UserSoap>;
 
 impl service::Service for UserSoap {
-    const NAME: &'static str = "user-soap";
-    const PORT: u16 = 5002;
+    const ENTRY: Entry = Entry::soap("user-soap", 5002, "/user-soap/health", routes::HEALTH);
     type Config = Config;
     type State = AppState;
 
@@ -106,9 +105,9 @@ impl service::Service for UserSoap {
         tasks
     }
 
-    /// The same check as the health paths.
-    async fn ready(state: &AppState) -> Result<(), &'static str> {
-        routes::ops::down(state).await.map_or(Ok(()), Err)
+    /// PostgreSQL answers (the driver's message is not repeated).
+    async fn down(state: &AppState) -> Option<&'static str> {
+        (!hub_db::healthy(&state.pool).await).then_some("PostgreSQL unavailable")
     }
 
     async fn close(state: AppState) {

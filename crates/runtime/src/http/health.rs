@@ -17,10 +17,40 @@ pub enum KeyOrder {
     AsWritten,
 }
 
+/// How a service answers `GET /health` and its legacy health path: as its original did.
+#[derive(Debug, Clone, Copy)]
+pub enum HealthBody {
+    /// The REST services: JSON, see [`health_json`].
+    Json(KeyOrder),
+    /// The SOAP services: fixed texts as `content_type`, see [`health_legacy`].
+    Text {
+        /// The `Content-Type` of both answers.
+        content_type: &'static str,
+        /// The 200 body.
+        healthy: &'static str,
+        /// The 500 body.
+        unhealthy: &'static str,
+    },
+}
+
+impl HealthBody {
+    /// The answer when `down` (what is down, if anything) is known.
+    pub fn render(self, down: Option<&str>) -> Response {
+        match self {
+            Self::Json(order) => health_json(down, order),
+            Self::Text {
+                content_type,
+                healthy,
+                unhealthy,
+            } => health_legacy(down.is_none(), content_type, healthy, unhealthy),
+        }
+    }
+}
+
 /// A REST service's health answer: 200 `{"status":"healthy"}` when nothing is `down`,
 /// else 500 with `"status":"unhealthy"` and `"error"` naming what is down (in `order`).
 /// The caller logs why, once, before.
-pub fn health_json(down: Option<&str>, order: KeyOrder) -> Response {
+fn health_json(down: Option<&str>, order: KeyOrder) -> Response {
     let Some(error) = down else {
         return (StatusCode::OK, Json(object([("status", "healthy")]))).into_response();
     };
@@ -34,7 +64,7 @@ pub fn health_json(down: Option<&str>, order: KeyOrder) -> Response {
 /// A SOAP service's legacy health answer: 200 `healthy` or 500 `unhealthy` as
 /// `content_type`; the 500 is marked [`verbatim`](super::verbatim) so the error rewrite
 /// keeps the original's non-SOAP body.
-pub fn health_legacy(
+fn health_legacy(
     ok: bool,
     content_type: &'static str,
     healthy: &'static str,

@@ -35,7 +35,7 @@ pub use errors::{
     json_renderer, json_renderer_for, verbatim,
 };
 pub use headers::{bearer_token, declares_json, media_type};
-pub use health::{KeyOrder, health_json, health_legacy};
+pub use health::{HealthBody, KeyOrder};
 pub use request_id::{REQUEST_ID, RequestId};
 pub use server::{ConnectionLimits, serve};
 

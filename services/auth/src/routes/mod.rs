@@ -1,14 +1,12 @@
 //! Every route of the auth service, in one list, with its OpenAPI document.
 
 mod login;
-pub(crate) mod ops;
+mod ops;
 mod profile;
 mod tokens;
 
 use axum::Router;
 use hub_runtime::openapi::{self, OpenApiRouter};
-use serde::Serialize;
-use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::state::AppState;
@@ -21,26 +19,18 @@ pub fn router(state: AppState, test_endpoints: bool) -> Router {
         .routes(routes!(profile::profile))
         .routes(routes!(tokens::refresh))
         .routes(routes!(tokens::logout))
-        .routes(routes!(tokens::jwks))
-        .routes(routes!(ops::health))
-        .routes(routes!(ops::health_alias));
+        .routes(routes!(tokens::jwks));
     if test_endpoints {
         router = router
             .routes(routes!(ops::test_db))
             .routes(routes!(ops::test_event));
     }
-    openapi::finish(
+    openapi::finish::<crate::Auth, _>(
         router,
-        "auth",
-        env!("CARGO_PKG_VERSION"),
         "Login, profile, refresh and logout; JWT (HS256, or EdDSA with a published JWKS). Port of the Flask auth-service.",
     )
     .with_state(state)
 }
 
 /// Every error body of this service (the original's shape).
-#[derive(Serialize, ToSchema)]
-pub struct Message {
-    /// What went wrong, e.g. `Invalid credentials`.
-    message: String,
-}
+pub use hub_runtime::openapi::Message;

@@ -1,37 +1,11 @@
-//! Health and the original's diagnostic endpoints.
+//! The original's diagnostic endpoints (`TEST_ENDPOINTS`).
 
-use axum::{Json, extract::State, response::Response};
+use axum::{Json, extract::State};
 use hub_events::{catalogue::TestEvent, outbox};
-use hub_runtime::http::{KeyOrder, RequestId, health_json};
+use hub_runtime::http::RequestId;
 use serde_json::{Value, json};
 
 use crate::{error::ApiResult, state::AppState};
-
-/// `GET /auth/health` and `/health`: 200 `{"status":"healthy"}` when PostgreSQL
-/// answers, else 500 `{"error","status":"unhealthy"}` as the original (without the
-/// driver's message, which leaked internals). RabbitMQ is not checked: logins work
-/// without it.
-#[utoipa::path(get, path = "/auth/health", responses(
-    (status = 200, description = "`{\"status\":\"healthy\"}`"),
-    (status = 500, description = "`{\"error\",\"status\":\"unhealthy\"}`"),
-))]
-pub async fn health(State(state): State<AppState>) -> Response {
-    health_json(down(&state).await, KeyOrder::Sorted)
-}
-
-/// What is down, if anything: the check of the health paths and of `/readyz`.
-pub(crate) async fn down(state: &AppState) -> Option<&'static str> {
-    (!hub_db::healthy(&state.pool).await).then_some("database unavailable")
-}
-
-/// `GET /health`: the same check as [`health`], at the path every service shares.
-#[utoipa::path(get, path = "/health", responses(
-    (status = 200, description = "`{\"status\":\"healthy\"}`"),
-    (status = 500, description = "`{\"error\",\"status\":\"unhealthy\"}`"),
-))]
-pub async fn health_alias(state: State<AppState>) -> Response {
-    health(state).await
-}
 
 /// `GET /test-db`: the database clock, formatted as Python's `str(datetime)`.
 #[utoipa::path(get, path = "/test-db", responses(

@@ -1,12 +1,9 @@
 //! Every route of the connected service, in one list, with its OpenAPI document.
 
 mod last_connection;
-pub(crate) mod ops;
 
 use axum::Router;
 use hub_runtime::openapi::{self, OpenApiRouter};
-use serde::Serialize;
-use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::state::AppState;
@@ -14,22 +11,13 @@ use crate::state::AppState;
 /// The service's routes (without the shared layers; see `hub_runtime::http::wrap`),
 /// plus `GET /openapi.json`, generated from the same list.
 pub fn router(state: AppState) -> Router {
-    let router = OpenApiRouter::new()
-        .routes(routes!(last_connection::last_connection))
-        .routes(routes!(ops::health))
-        .routes(routes!(ops::health_alias));
-    openapi::finish(
+    let router = OpenApiRouter::new().routes(routes!(last_connection::last_connection));
+    openapi::finish::<crate::Connected, _>(
         router,
-        "connected",
-        env!("CARGO_PKG_VERSION"),
         "When did a user last connect (port of the Express connected-service).",
     )
     .with_state(state)
 }
 
 /// Every error body of this service (the original's shape).
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// What went wrong, e.g. `User not found.`.
-    error: String,
-}
+pub use hub_runtime::openapi::ErrorBody;

@@ -1,12 +1,9 @@
 //! Every route of the images service, in one list, with its OpenAPI document.
 
 mod images;
-pub(crate) mod ops;
 
 use axum::Router;
 use hub_runtime::openapi::{self, OpenApiRouter};
-use serde::Serialize;
-use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::state::AppState;
@@ -16,21 +13,13 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let router = OpenApiRouter::new()
         .routes(routes!(images::upload_image))
-        .routes(routes!(images::list_images))
-        .routes(routes!(ops::health))
-        .routes(routes!(ops::health_alias));
-    openapi::finish(
+        .routes(routes!(images::list_images));
+    openapi::finish::<crate::Images, _>(
         router,
-        "images",
-        env!("CARGO_PKG_VERSION"),
         "Profile image upload and listing on S3 (port of the Flask profile-image-service).",
     )
     .with_state(state)
 }
 
 /// Every error body of this service (the original's shape).
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// What went wrong, e.g. `No file provided`.
-    error: String,
-}
+pub use hub_runtime::openapi::ErrorBody;

@@ -1,13 +1,10 @@
 //! Every route of the session service, in one list, with its OpenAPI document.
 
 mod caller;
-pub(crate) mod ops;
 mod sessions;
 
 use axum::Router;
 use hub_runtime::openapi::{self, OpenApiRouter};
-use serde::Serialize;
-use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::state::AppState;
@@ -21,21 +18,13 @@ pub fn router(state: AppState) -> Router {
     let router = OpenApiRouter::new()
         .routes(routes!(sessions::create_or_update))
         .routes(routes!(sessions::verify))
-        .routes(routes!(sessions::read, sessions::update, sessions::delete))
-        .routes(routes!(ops::health))
-        .routes(routes!(ops::health_alias));
-    openapi::finish(
+        .routes(routes!(sessions::read, sessions::update, sessions::delete));
+    openapi::finish::<crate::Session, _>(
         router,
-        "session",
-        env!("CARGO_PKG_VERSION"),
         "The caller's session document in MongoDB (port of the Express session-service).",
     )
     .with_state(state)
 }
 
-/// Every error body of this service (the original's shape), and `DELETE`'s answer.
-#[derive(Serialize, ToSchema)]
-pub struct Message {
-    /// What happened, e.g. `Session not found`.
-    message: String,
-}
+/// Every error body of this service (the original's shape).
+pub use hub_runtime::openapi::Message;

@@ -2,15 +2,23 @@
 
 mod gate;
 mod lookup;
-pub(crate) mod ops;
 
 use axum::{Extension, Router, handler::Handler, middleware, routing::get};
+use hub_runtime::http::HealthBody;
 use hub_soap::request::scope;
 
 use crate::state::AppState;
 
 /// The checked-in contract, served at `/user/soap?wsdl`.
 pub const WSDL: &str = include_str!("../../../../wsdl/user-lookup.wsdl");
+
+/// How `GET /health` and the legacy health path answer: Go original's bodies (the
+/// skeleton serves both from `Service::down`).
+pub const HEALTH: HealthBody = HealthBody::Text {
+    content_type: "text/plain; charset=utf-8",
+    healthy: "✅ Healthy",
+    unhealthy: "❌ Unhealthy\n",
+};
 
 /// The service's routes (without the shared layers; see `hub_runtime::http::wrap`);
 /// `wsdl` is where the served WSDL says the service lives.
@@ -27,8 +35,6 @@ pub fn router(state: AppState, wsdl: hub_soap::wsdl::Address) -> Router {
                 .post(lookup::soap.layer(middleware::from_fn(scope))),
         )
         .route("/user/lookup", get(lookup::http_get.layer(gate())))
-        .route("/user-search/health", get(ops::health))
-        .route("/health", get(ops::health))
         .layer(Extension(wsdl))
         .with_state(state)
 }

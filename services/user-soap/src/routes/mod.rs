@@ -2,15 +2,11 @@
 
 pub(crate) mod api;
 pub(crate) mod message;
-pub(crate) mod ops;
+mod ops;
 mod register;
 
-use axum::{
-    Extension, Router,
-    handler::Handler,
-    middleware,
-    routing::{get, post},
-};
+use axum::{Extension, Router, handler::Handler, middleware, routing::post};
+use hub_runtime::http::HealthBody;
 use hub_runtime::openapi::{self, OpenApiRouter};
 use hub_soap::request::scope;
 use utoipa_axum::routes;
@@ -20,14 +16,20 @@ use crate::state::AppState;
 /// The checked-in contract, served at `/register?wsdl`.
 pub const WSDL: &str = include_str!("../../../../wsdl/user-soap.wsdl");
 
+/// How `GET /health` and the legacy health path answer: original's bodies (the
+/// skeleton serves both from `Service::down`).
+pub const HEALTH: HealthBody = HealthBody::Text {
+    content_type: "text/html;charset=utf-8",
+    healthy: "Service is healthy",
+    unhealthy: "Database connection failed",
+};
+
 /// The service's routes (without the shared layers; see `hub_runtime::http::wrap`);
 /// `wsdl` is where the served WSDL says the service lives.
 pub fn router(state: AppState, wsdl: hub_soap::wsdl::Address) -> Router {
     // The JSON registration for REST front-ends, described at `GET /openapi.json`.
-    let rest = openapi::finish(
+    let rest = openapi::finish::<crate::UserSoap, _>(
         OpenApiRouter::new().routes(routes!(api::create_user)),
-        "user-soap",
-        env!("CARGO_PKG_VERSION"),
         "User registration: SOAP at /register (wsdl/user-soap.wsdl), and JSON at /api/users.",
     );
     rest.merge(
@@ -38,8 +40,6 @@ pub fn router(state: AppState, wsdl: hub_soap::wsdl::Address) -> Router {
                 "/register",
                 post(register::register.layer(middleware::from_fn(scope))).get(ops::wsdl),
             )
-            .route("/user-soap/health", get(ops::health))
-            .route("/health", get(ops::health))
             .layer(Extension(wsdl)),
     )
     .with_state(state)
