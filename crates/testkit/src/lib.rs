@@ -56,6 +56,17 @@ pub fn config_source(
     move |k: &str| vars.get(k).cloned()
 }
 
+/// [`config_source`] for a service started by [`spawn`]: `HOST` 127.0.0.1 and `PORT` 0
+/// (a free port), then `base`, then `extra`.
+pub fn local_source(
+    base: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> impl Fn(&str) -> Option<String> + use<> {
+    let local = [("HOST", "127.0.0.1"), ("PORT", "0")];
+    let base: Vec<(&str, &str)> = local.iter().chain(base).copied().collect();
+    config_source(&base, extra)
+}
+
 /// A service's `App::run` on a task of the test's runtime. Dropping it cancels the
 /// shutdown token; [`Running::stop`] also waits for `run` to return.
 pub struct Running {
@@ -97,6 +108,21 @@ impl Drop for Running {
     fn drop(&mut self) {
         self.shutdown.cancel();
     }
+}
+
+/// Runs `work` on a runtime of its own, on a thread of its own, and waits for it: async
+/// clean-up from a `Drop`, where the test's runtime cannot be awaited on (so `work` makes
+/// its own clients). Best effort: if no runtime can be built, nothing runs.
+pub fn block_on_own_thread(work: impl Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(work);
+        }
+    })
+    .join();
 }
 
 /// A fresh, empty database named `test_<prefix>_<uuid>`; returns its URL.
@@ -271,6 +297,11 @@ impl Spawned {
         self.http.post(format!("{}{path}", self.base))
     }
 
+    /// `<method> {base}{path}`, to be completed and sent with [`Go::go`].
+    pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
     /// Requests to `route` being served now (the `http_requests_in_flight` gauge).
     pub async fn in_flight(&self, route: &str) -> f64 {
         in_flight(&self.http, &self.base, route).await
@@ -279,6 +310,19 @@ impl Spawned {
     /// Cancels the shutdown token and waits for `App::run` to return.
     pub async fn stop(&mut self) -> anyhow::Result<()> {
         self.running.stop().await
+    }
+}
+
+/// Sends a request built by the test, failing the test when no response comes back
+/// (connection refused, reset, timeout): `app.req(Method::PUT, "/x").header(..).go().await`.
+pub trait Go {
+    /// `send().await.unwrap()`.
+    fn go(self) -> impl Future<Output = reqwest::Response> + Send;
+}
+
+impl Go for reqwest::RequestBuilder {
+    async fn go(self) -> reqwest::Response {
+        self.send().await.unwrap()
     }
 }
 
@@ -423,14 +467,23 @@ impl Message {
 
 /// A connection to the broker and a channel on it, with the durable `queue` declared.
 pub async fn queue_channel(queue: &str) -> (Connection, Channel) {
-    let conn = Connection::connect(&amqp_url(), ConnectionProperties::default())
-        .await
-        .unwrap();
-    let ch = conn.create_channel().await.unwrap();
     let opts = QueueDeclareOptions {
         durable: true,
         ..QueueDeclareOptions::default()
     };
+    declared_channel(&amqp_url(), queue, opts).await
+}
+
+/// A connection to the broker at `url` and a channel on it, with `queue` declared with `opts`.
+async fn declared_channel(
+    url: &str,
+    queue: &str,
+    opts: QueueDeclareOptions,
+) -> (Connection, Channel) {
+    let conn = Connection::connect(url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
     ch.queue_declare(queue.into(), opts, FieldTable::default())
         .await
         .unwrap();
@@ -447,17 +500,11 @@ pub async fn take_messages(queue: &str) -> Vec<Message> {
 /// [`take_messages`] from the broker at `url`, for a queue that exists already, of any
 /// type (declared passively: a classic declaration of a quorum queue would be refused).
 pub async fn take_messages_from(url: &str, queue: &str) -> Vec<Message> {
-    let conn = Connection::connect(url, ConnectionProperties::default())
-        .await
-        .unwrap();
-    let ch = conn.create_channel().await.unwrap();
     let opts = QueueDeclareOptions {
         passive: true,
         ..QueueDeclareOptions::default()
     };
-    ch.queue_declare(queue.into(), opts, FieldTable::default())
-        .await
-        .unwrap();
+    let (conn, ch) = declared_channel(url, queue, opts).await;
     drain(conn, ch, queue).await
 }
 
@@ -615,11 +662,7 @@ pub fn openapi_paths(doc: &Value) -> Vec<&str> {
 /// body, no token. Returns the document.
 pub async fn assert_openapi_matches_routes(base: &str, error_key: &str) -> Value {
     let http = reqwest::Client::new();
-    let resp = http
-        .get(format!("{base}/openapi.json"))
-        .send()
-        .await
-        .unwrap();
+    let resp = http.get(format!("{base}/openapi.json")).go().await;
     assert_eq!(resp.status(), 200, "GET /openapi.json");
     let doc: Value = resp.json().await.unwrap();
     assert!(
@@ -647,9 +690,8 @@ pub async fn assert_openapi_matches_routes(base: &str, error_key: &str) -> Value
             }
             let resp = http
                 .request(m.clone(), format!("{base}{concrete}"))
-                .send()
-                .await
-                .unwrap();
+                .go()
+                .await;
             let status = resp.status().as_u16();
             let body: Value = resp.json().await.unwrap_or(Value::Null);
             assert!(
@@ -660,12 +702,19 @@ pub async fn assert_openapi_matches_routes(base: &str, error_key: &str) -> Value
     }
     let resp = http
         .get(format!("{base}/no-such-path-{}", Uuid::new_v4().simple()))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
     assert!(router_404(status, &body), "unknown path: {status} {body}");
+    doc
+}
+
+/// [`assert_openapi_matches_routes`], then asserts that the document lists exactly
+/// `paths` (sorted). Returns the document.
+pub async fn assert_openapi_lists(base: &str, error_key: &str, paths: &[&str]) -> Value {
+    let doc = assert_openapi_matches_routes(base, error_key).await;
+    assert_eq!(openapi_paths(&doc), paths);
     doc
 }
 
@@ -693,6 +742,44 @@ pub fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
+}
+
+/// What a service process that keeps users and publishes their events (auth, user-soap)
+/// starts on: a database and a queue of its own, a fresh signing secret, the broker.
+pub struct ProcessBacking {
+    /// A fresh database ([`create_database`]).
+    pub db_url: String,
+    /// A fresh queue name ([`queue_name`]).
+    pub queue: String,
+    /// `process-secret-<uuid>`.
+    pub secret: String,
+    /// [`amqp_url`].
+    pub amqp: String,
+}
+
+impl ProcessBacking {
+    /// A database and a queue named after `prefix`, and a new secret.
+    pub async fn new(prefix: &str) -> Self {
+        Self {
+            db_url: create_database(prefix).await,
+            queue: queue_name(prefix),
+            secret: format!("process-secret-{}", Uuid::new_v4().simple()),
+            amqp: amqp_url(),
+        }
+    }
+
+    /// `DATABASE_URL`, `SECRET_KEY`, `AMQP_URL` and `RABBITMQ_QUEUE`, then `extra`, for
+    /// [`ServiceProcess::spawn`].
+    pub fn envs<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut envs = vec![
+            ("DATABASE_URL", self.db_url.as_str()),
+            ("SECRET_KEY", self.secret.as_str()),
+            ("AMQP_URL", self.amqp.as_str()),
+            ("RABBITMQ_QUEUE", self.queue.as_str()),
+        ];
+        envs.extend_from_slice(extra);
+        envs
+    }
 }
 
 /// A service binary running as its own OS process, for tests of what only a real
@@ -806,6 +893,19 @@ impl Drop for ServiceProcess {
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// `(token, refresh_token)` of auth's answer to a login or a refresh.
+pub fn token_pair(body: &Value) -> (String, String) {
+    (
+        body["token"].as_str().unwrap().to_owned(),
+        body["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Status and JSON body of an answer, whatever its content type says.
+pub async fn status_json(resp: reqwest::Response) -> (u16, Value) {
+    (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
 /// Status and body of a REST answer, asserting the body is JSON whatever the status.

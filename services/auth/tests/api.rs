@@ -5,20 +5,31 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestApp;
+use common::{TestApp, sign};
 use hub_identity::password::legacy_hash;
-use hub_testkit::json_body;
-use jsonwebtoken::{EncodingKey, Header};
+use hub_testkit::{Go as _, json_body};
+use reqwest::Method;
 use serde_json::{Value, json};
+
+/// The paths the OpenAPI document lists: every route auth serves, sorted.
+const ROUTES: [&str; 9] = [
+    "/.well-known/jwks.json",
+    "/auth/health",
+    "/health",
+    "/login",
+    "/logout",
+    "/profile",
+    "/test-db",
+    "/test-event",
+    "/token/refresh",
+];
 
 const DRAIN: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn legacy_user_logs_in_with_a_pyjwt_valid_token_and_is_upgraded_to_the_new_hash() {
     let app = TestApp::spawn().await;
-    let id = app
-        .insert_legacy_user("ana", "ana@example.com", "12345")
-        .await;
+    let id = app.legacy_user("ana", "12345").await;
     assert_eq!(app.stored_hash(id).await.len(), 128);
 
     let token = app.token_for("ana", "12345").await;
@@ -50,17 +61,13 @@ async fn legacy_user_logs_in_with_a_pyjwt_valid_token_and_is_upgraded_to_the_new
 #[tokio::test]
 async fn login_accepts_the_email_and_publishes_user_logged_in_with_the_request_id() {
     let app = TestApp::spawn().await;
-    let id = app
-        .insert_legacy_user("bob", "bob@example.com", "password")
-        .await;
+    let id = app.legacy_user("bob", "password").await;
     let resp = app
-        .http
-        .post(format!("{}/login", app.base))
+        .post("/login")
         .header("x-request-id", "req-login-1")
         .json(&json!({"username": "bob@example.com", "password": "password"}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(resp.headers()["x-request-id"], "req-login-1");
     let (status, body) = json_body(resp).await;
     assert_eq!(status, 200);
@@ -85,8 +92,7 @@ async fn login_accepts_the_email_and_publishes_user_logged_in_with_the_request_i
 #[tokio::test]
 async fn wrong_password_and_unknown_user_get_401_and_publish_user_login_failed() {
     let app = TestApp::spawn().await;
-    app.insert_legacy_user("carl", "carl@example.com", "right")
-        .await;
+    app.legacy_user("carl", "right").await;
 
     for (user, pw) in [("carl", "wrong"), ("nobody", "whatever"), ("", "")] {
         let (status, body) = json_body(app.login(user, pw).await).await;
@@ -120,96 +126,62 @@ async fn wrong_password_and_unknown_user_get_401_and_publish_user_login_failed()
 #[tokio::test]
 async fn bad_login_bodies_get_a_4xx_json_message_and_change_nothing() {
     let app = TestApp::spawn_with(&[("MAX_BODY_BYTES", "1024")]).await;
-    let id = app.insert_legacy_user("dan", "dan@example.com", "pw").await;
+    let id = app.legacy_user("dan", "pw").await;
     let before = app.stored_hash(id).await;
-    let post = |ct: &'static str, body: String| {
-        app.http
-            .post(format!("{}/login", app.base))
+    let check = async |ct: &str, body: String, want_status: u16, want_msg: &str| {
+        let req = app
+            .post("/login")
             .header("content-type", ct)
-            .body(body)
-            .send()
-    };
-    let cases: Vec<(&str, String, u16, &str)> = vec![
-        (
-            "text/plain",
-            r#"{"username":"dan","password":"pw"}"#.into(),
-            415,
-            "Content-Type must be application/json",
-        ),
-        (
-            "application/json",
-            "{\"username\":".into(),
-            400,
-            "Malformed JSON body",
-        ),
-        (
-            "application/json",
-            String::new(),
-            400,
-            "Malformed JSON body",
-        ),
-        (
-            "application/json",
-            "null".into(),
-            400,
-            "Request body must be a JSON object with username and password",
-        ),
-        (
-            "application/json",
-            "\"dan\"".into(),
-            400,
-            "Request body must be a JSON object with username and password",
-        ),
-        (
-            "application/json",
-            r#"{"password":"pw"}"#.into(),
-            400,
-            "Missing field: username",
-        ),
-        (
-            "application/json",
-            r#"{"username":null,"password":"pw"}"#.into(),
-            400,
-            "Missing field: username",
-        ),
-        (
-            "application/json",
-            r#"{"username":"dan"}"#.into(),
-            400,
-            "Missing field: password",
-        ),
-        (
-            "application/json",
-            r#"{"username":"dan","password":12}"#.into(),
-            400,
-            "Field password must be a string",
-        ),
-        (
-            "application/json",
-            format!(r#"{{"username":"dan","password":"{}"}}"#, "x".repeat(2000)),
-            413,
-            "Request body too large",
-        ),
-        (
-            "application/json",
-            "\u{feff}{}".into(),
-            400,
-            "Malformed JSON body",
-        ),
-        (
-            "application/json",
-            String::from_utf8_lossy(b"{\"username\":\"\xff\"}").into_owned(),
-            400,
-            "Missing field: password",
-        ),
-    ];
-    for (ct, body, want_status, want_msg) in cases {
-        let (status, json) = json_body(post(ct, body.clone()).await.unwrap()).await;
+            .body(body.clone());
+        let (status, json) = json_body(req.go().await).await;
         assert_eq!(
             (status, json),
             (want_status, json!({"message": want_msg})),
             "{ct} {body:.60}"
         );
+    };
+    check(
+        "text/plain",
+        r#"{"username":"dan","password":"pw"}"#.into(),
+        415,
+        "Content-Type must be application/json",
+    )
+    .await;
+    let malformed = "Malformed JSON body";
+    let not_an_object = "Request body must be a JSON object with username and password";
+    let no_username = "Missing field: username";
+    let no_password = "Missing field: password";
+    let json_cases: Vec<(String, u16, &str)> = vec![
+        ("{\"username\":".into(), 400, malformed),
+        (String::new(), 400, malformed),
+        ("null".into(), 400, not_an_object),
+        ("\"dan\"".into(), 400, not_an_object),
+        (r#"{"password":"pw"}"#.into(), 400, no_username),
+        (
+            r#"{"username":null,"password":"pw"}"#.into(),
+            400,
+            no_username,
+        ),
+        (r#"{"username":"dan"}"#.into(), 400, no_password),
+        (
+            r#"{"username":"dan","password":12}"#.into(),
+            400,
+            "Field password must be a string",
+        ),
+        (
+            format!(r#"{{"username":"dan","password":"{}"}}"#, "x".repeat(2000)),
+            413,
+            "Request body too large",
+        ),
+        ("\u{feff}{}".into(), 400, malformed),
+        (
+            String::from_utf8_lossy(b"{\"username\":\"\xff\"}").into_owned(),
+            400,
+            no_password,
+        ),
+    ];
+    for (body, want_status, want_msg) in json_cases {
+        check("application/json", body, want_status, want_msg).await;
     }
     // A NUL in the username cannot name a user: a plain 401, not a database error.
     let (status, _) = json_body(app.login("dan\0", "pw").await).await;
@@ -224,29 +196,20 @@ async fn bad_login_bodies_get_a_4xx_json_message_and_change_nothing() {
     assert_eq!(events, 0, "bad input records no login");
 }
 
-fn sign(secret: &str, claims: &Value) -> String {
-    jsonwebtoken::encode(
-        &Header::default(),
-        claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn profile_answers_as_the_original() {
     let app = TestApp::spawn().await;
-    let id = app.insert_legacy_user("eve", "eve@example.com", "pw").await;
+    let id = app.legacy_user("eve", "pw").await;
     let token = app.token_for("eve", "pw").await;
     let profile = |auth: Option<String>| {
-        let mut req = app.http.get(format!("{}/profile", app.base));
+        let mut req = app.req(Method::GET, "/profile");
         if let Some(a) = auth {
             req = req.header("authorization", a);
         }
-        req.send()
+        req.go()
     };
 
-    let (status, body) = json_body(profile(Some(format!("Bearer {token}"))).await.unwrap()).await;
+    let (status, body) = json_body(profile(Some(format!("Bearer {token}"))).await).await;
     assert_eq!(status, 200);
     assert_eq!(
         body,
@@ -254,6 +217,8 @@ async fn profile_answers_as_the_original() {
     );
 
     let now = chrono::Utc::now().timestamp();
+    let signed = |secret: &str, claims: Value| Some(format!("Bearer {}", sign(secret, &claims)));
+    let secret = app.secret.as_str();
     let cases = [
         (None, 403, "Token is missing"),
         (Some(format!("Token {token}")), 403, "Token is missing"),
@@ -264,63 +229,45 @@ async fn profile_answers_as_the_original() {
         (Some(format!("Bearer  {token}")), 401, "Invalid token"),
         (Some("Bearer not.a.jwt".into()), 401, "Invalid token"),
         (
-            Some(
-                format!(
-                    "Bearer {}",
-                    sign(
-                        "wrong-secret",
-                        &json!({"user_id": id, "username": "eve", "exp": now + 60})
-                    )
-                )
-                .to_string(),
+            signed(
+                "wrong-secret",
+                json!({"user_id": id, "username": "eve", "exp": now + 60}),
             ),
             401,
             "Invalid token",
         ),
         (
-            Some(format!(
-                "Bearer {}",
-                sign(
-                    &app.secret,
-                    &json!({"user_id": id, "username": "eve", "exp": now - 5})
-                )
-            )),
+            signed(
+                secret,
+                json!({"user_id": id, "username": "eve", "exp": now - 5}),
+            ),
             401,
             "Token expired",
         ),
         (
-            Some(format!(
-                "Bearer {}",
-                sign(
-                    &app.secret,
-                    &json!({"user_id": "42", "username": "eve", "exp": now + 60})
-                )
-            )),
+            signed(
+                secret,
+                json!({"user_id": "42", "username": "eve", "exp": now + 60}),
+            ),
             401,
             "Invalid token",
         ),
         (
-            Some(format!(
-                "Bearer {}",
-                sign(&app.secret, &json!({"username": "eve", "exp": now + 60}))
-            )),
+            signed(secret, json!({"username": "eve", "exp": now + 60})),
             401,
             "Invalid token",
         ),
         (
-            Some(format!(
-                "Bearer {}",
-                sign(
-                    &app.secret,
-                    &json!({"user_id": uuid::Uuid::new_v4(), "username": "x", "exp": now + 60})
-                )
-            )),
+            signed(
+                secret,
+                json!({"user_id": uuid::Uuid::new_v4(), "username": "x", "exp": now + 60}),
+            ),
             404,
             "User not found",
         ),
     ];
     for (auth, want_status, want_msg) in cases {
-        let (status, body) = json_body(profile(auth.clone()).await.unwrap()).await;
+        let (status, body) = json_body(profile(auth.clone()).await).await;
         assert_eq!(
             (status, body),
             (want_status, json!({"message": want_msg})),
@@ -349,14 +296,7 @@ async fn unknown_paths_and_wrong_methods_answer_in_json() {
 #[tokio::test]
 async fn request_ids_are_kept_when_sane_and_minted_otherwise() {
     let app = TestApp::spawn().await;
-    let kept = app
-        .http
-        .get(format!("{}/health", app.base))
-        .header("x-request-id", "abc-123")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(kept.headers()["x-request-id"], "abc-123");
+    assert_eq!(answered_request_id(&app, "abc-123").await, "abc-123");
     let minted = app.get("/health").await;
     let id = minted.headers()["x-request-id"]
         .to_str()
@@ -364,65 +304,55 @@ async fn request_ids_are_kept_when_sane_and_minted_otherwise() {
         .to_owned();
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
     let long = "a".repeat(500);
-    let replaced = app
-        .http
-        .get(format!("{}/health", app.base))
-        .header("x-request-id", &long)
-        .send()
-        .await
-        .unwrap();
-    assert_ne!(replaced.headers()["x-request-id"], long.as_str());
+    assert_ne!(answered_request_id(&app, &long).await, long);
+}
+
+/// The `x-request-id` answered to a `GET /health` that sent `id`.
+async fn answered_request_id(app: &TestApp, id: &str) -> String {
+    let req = app.req(Method::GET, "/health").header("x-request-id", id);
+    let resp = req.go().await;
+    resp.headers()["x-request-id"].to_str().unwrap().to_owned()
+}
+
+/// The `access-control-allow-origin` answered to a `GET path` from a page at `origin`.
+async fn allowed_origin(app: &TestApp, path: &str, origin: &str) -> Option<String> {
+    let req = app.req(Method::GET, path).header("origin", origin);
+    let resp = req.go().await;
+    let allowed = resp.headers().get("access-control-allow-origin");
+    allowed.map(|v| v.to_str().unwrap().to_owned())
 }
 
 #[tokio::test]
 async fn cors_headers_appear_only_for_allowed_origins() {
+    let app_origin = "https://app.example.com";
     let off = TestApp::spawn().await;
-    let resp = off
-        .http
-        .get(format!("{}/health", off.base))
-        .header("origin", "https://app.example.com")
-        .send()
-        .await
-        .unwrap();
     assert!(
-        resp.headers().get("access-control-allow-origin").is_none(),
+        allowed_origin(&off, "/health", app_origin).await.is_none(),
         "no CORS by default, as the original"
     );
 
-    let on = TestApp::spawn_with(&[("CORS_ALLOWED_ORIGINS", "https://app.example.com")]).await;
-    let resp = on
-        .http
-        .get(format!("{}/nope", on.base))
-        .header("origin", "https://app.example.com")
-        .send()
-        .await
-        .unwrap();
+    let on = TestApp::spawn_with(&[("CORS_ALLOWED_ORIGINS", app_origin)]).await;
     assert_eq!(
-        resp.headers()["access-control-allow-origin"],
-        "https://app.example.com",
+        allowed_origin(&on, "/nope", app_origin).await.as_deref(),
+        Some(app_origin),
         "error responses too"
     );
-    let resp = on
-        .http
-        .get(format!("{}/health", on.base))
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        allowed_origin(&on, "/health", "https://evil.example")
+            .await
+            .is_none()
+    );
     let preflight = on
-        .http
-        .request(reqwest::Method::OPTIONS, format!("{}/login", on.base))
-        .header("origin", "https://app.example.com")
+        .req(Method::OPTIONS, "/login")
+        .header("origin", app_origin)
         .header("access-control-request-method", "POST")
         .header("access-control-request-headers", "content-type")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert!(preflight.status().is_success());
     assert_eq!(
         preflight.headers()["access-control-allow-origin"],
-        "https://app.example.com"
+        app_origin
     );
 }
 
@@ -486,7 +416,7 @@ async fn shutdown_drains_and_returns_cleanly() {
 #[tokio::test]
 async fn rehash_on_login_can_be_turned_off_for_a_mixed_deployment() {
     let app = TestApp::spawn_with(&[("PASSWORD_REHASH_ON_LOGIN", "false")]).await;
-    let id = app.insert_legacy_user("gus", "gus@example.com", "pw").await;
+    let id = app.legacy_user("gus", "pw").await;
     app.token_for("gus", "pw").await;
     assert_eq!(
         app.stored_hash(id).await,
@@ -495,14 +425,36 @@ async fn rehash_on_login_can_be_turned_off_for_a_mixed_deployment() {
     );
 }
 
-async fn login_from(app: &TestApp, address: &str, user: &str, pw: &str) -> reqwest::Response {
-    app.http
-        .post(format!("{}/login", app.base))
+/// The service locking an account after `per_user` failed logins and an address after
+/// `per_address`.
+async fn with_login_limits(per_user: &str, per_address: &str) -> TestApp {
+    TestApp::spawn_with(&[
+        ("LOGIN_MAX_FAILURES_PER_USER", per_user),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", per_address),
+    ])
+    .await
+}
+
+/// [`with_login_limits`] behind a proxy: the test client, at 127.0.0.1, is trusted to
+/// say in `X-Forwarded-For` where each login comes from (see [`login_from`]).
+async fn behind_a_proxy(per_user: &str, per_address: &str) -> TestApp {
+    TestApp::spawn_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_MAX_FAILURES_PER_USER", per_user),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", per_address),
+    ])
+    .await
+}
+
+/// The status of a login of `user` with `pw` that a proxy says comes from `address`.
+async fn login_from(app: &TestApp, address: &str, user: &str, pw: &str) -> u16 {
+    app.post("/login")
         .header("x-forwarded-for", address)
         .json(&json!({"username": user, "password": pw}))
-        .send()
+        .go()
         .await
-        .unwrap()
+        .status()
+        .as_u16()
 }
 
 #[tokio::test]
@@ -512,9 +464,8 @@ async fn brute_force_on_a_username_gets_429_with_retry_after_while_other_users_l
         ("LOGIN_LOCKOUT_SECS", "120"),
     ])
     .await;
-    app.insert_legacy_user("ann", "ann@example.com", "right")
-        .await;
-    app.insert_legacy_user("ben", "ben@example.com", "pw").await;
+    app.legacy_user("ann", "right").await;
+    app.legacy_user("ben", "pw").await;
     for _ in 0..3 {
         assert_eq!(app.login("ann", "wrong").await.status(), 401);
     }
@@ -546,40 +497,23 @@ async fn brute_force_on_a_username_gets_429_with_retry_after_while_other_users_l
 async fn brute_force_from_one_address_is_throttled_without_blocking_other_addresses() {
     // The test client is the proxy: it connects from 127.0.0.1 and writes what a proxy
     // appends, the address it received the request from, on the right.
-    let app = TestApp::spawn_with(&[
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "3"),
-        ("LOGIN_MAX_FAILURES_PER_USER", "100"),
-    ])
-    .await;
-    app.insert_legacy_user("cat", "cat@example.com", "pw").await;
+    let app = behind_a_proxy("100", "3").await;
+    app.legacy_user("cat", "pw").await;
     // Documentation addresses (RFC 5737): header values only, no traffic goes there.
     for user in ["u1", "u2", "u3"] {
-        assert_eq!(
-            login_from(&app, "203.0.113.7", user, "x").await.status(),
-            401
-        );
+        assert_eq!(login_from(&app, "203.0.113.7", user, "x").await, 401);
     }
+    assert_eq!(login_from(&app, "203.0.113.7", "cat", "pw").await, 429);
     assert_eq!(
-        login_from(&app, "203.0.113.7", "cat", "pw").await.status(),
-        429
-    );
-    assert_eq!(
-        login_from(&app, "203.0.113.7, 198.51.100.9", "cat", "pw")
-            .await
-            .status(),
+        login_from(&app, "203.0.113.7, 198.51.100.9", "cat", "pw").await,
         200
     );
 }
 
 #[tokio::test]
 async fn a_successful_login_clears_the_username_failures_and_untrusted_forwarding_is_ignored() {
-    let app = TestApp::spawn_with(&[
-        ("LOGIN_MAX_FAILURES_PER_USER", "3"),
-        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "100"),
-    ])
-    .await;
-    app.insert_legacy_user("dee", "dee@example.com", "pw").await;
+    let app = with_login_limits("3", "100").await;
+    app.legacy_user("dee", "pw").await;
     for _ in 0..2 {
         assert_eq!(app.login("dee", "no").await.status(), 401);
     }
@@ -595,29 +529,17 @@ async fn a_successful_login_clears_the_username_failures_and_untrusted_forwardin
 
     // Without TRUST_FORWARDED_FOR a client cannot pick its address: all these count
     // against the real peer address.
-    let strict = TestApp::spawn_with(&[
-        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "2"),
-        ("LOGIN_MAX_FAILURES_PER_USER", "100"),
-    ])
-    .await;
+    let strict = with_login_limits("100", "2").await;
     for (i, addr) in ["203.0.113.1", "203.0.113.2"].into_iter().enumerate() {
-        assert_eq!(
-            login_from(&strict, addr, &format!("v{i}"), "x")
-                .await
-                .status(),
-            401
-        );
+        assert_eq!(login_from(&strict, addr, &format!("v{i}"), "x").await, 401);
     }
-    assert_eq!(
-        login_from(&strict, "203.0.113.3", "v9", "x").await.status(),
-        429
-    );
+    assert_eq!(login_from(&strict, "203.0.113.3", "v9", "x").await, 429);
 }
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status_and_show_the_pool_and_outbox() {
     let app = TestApp::spawn().await;
-    app.insert_legacy_user("mia", "mia@example.com", "pw").await;
+    app.legacy_user("mia", "pw").await;
     assert_eq!(app.login("mia", "nope").await.status(), 401);
     assert_eq!(app.get("/users/123/secret").await.status(), 404);
     app.wait_outbox_drained(DRAIN).await;
@@ -651,22 +573,7 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool_and_outbox
 #[tokio::test]
 async fn the_openapi_document_lists_exactly_the_routes_served() {
     let app = TestApp::spawn().await;
-    let doc = hub_testkit::assert_openapi_matches_routes(&app.base, "message").await;
-    let paths = hub_testkit::openapi_paths(&doc);
-    assert_eq!(
-        paths,
-        [
-            "/.well-known/jwks.json",
-            "/auth/health",
-            "/health",
-            "/login",
-            "/logout",
-            "/profile",
-            "/test-db",
-            "/test-event",
-            "/token/refresh"
-        ]
-    );
+    let doc = hub_testkit::assert_openapi_lists(&app.base, "message", &ROUTES).await;
     assert!(doc["paths"]["/login"]["post"]["responses"]["401"].is_object());
     assert!(
         doc["components"]["schemas"]["TokenResponse"]["properties"]["refresh_token"].is_object(),
@@ -692,12 +599,7 @@ async fn at_once(
     let statuses = futures_util::future::join_all((0..n).map(|i| {
         let (address, user, pw) = attempt(i);
         let app = instances[i % 2];
-        async move {
-            login_from(app, &address, &user, &pw)
-                .await
-                .status()
-                .as_u16()
-        }
+        async move { login_from(app, &address, &user, &pw).await }
     }))
     .await;
     let count = |code| statuses.iter().filter(|&&s| s == code).count();
@@ -711,12 +613,17 @@ const BEHIND_A_PROXY: &[(&str, &str)] = &[
     ("LOGIN_MAX_FAILURES_PER_ADDRESS", "10"),
 ];
 
-#[tokio::test]
-async fn simultaneous_guesses_on_two_instances_never_get_past_the_account_limit() {
+/// Two instances [`BEHIND_A_PROXY`] on one database, as two replicas behind a load balancer.
+async fn two_behind_a_proxy() -> (TestApp, TestApp) {
     let a = TestApp::spawn_with(BEHIND_A_PROXY).await;
     let b = a.spawn_beside(BEHIND_A_PROXY).await;
-    a.insert_legacy_user("ann", "ann@example.com", "right")
-        .await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn simultaneous_guesses_on_two_instances_never_get_past_the_account_limit() {
+    let (a, b) = two_behind_a_proxy().await;
+    a.legacy_user("ann", "right").await;
     // 40 guesses at once, each from its own address: only the account limit applies.
     let (checked, throttled) = at_once([&a, &b], 40, |i| {
         (format!("203.0.113.{i}"), "ann".into(), "wrong".into())
@@ -725,9 +632,7 @@ async fn simultaneous_guesses_on_two_instances_never_get_past_the_account_limit(
     assert!(checked <= 5, "{checked} guesses reached the password check");
     assert!(throttled >= 35, "{throttled}");
     assert_eq!(
-        login_from(&b, "198.51.100.1", "ann", "right")
-            .await
-            .status(),
+        login_from(&b, "198.51.100.1", "ann", "right").await,
         429,
         "the account is locked, right password or not"
     );
@@ -735,9 +640,8 @@ async fn simultaneous_guesses_on_two_instances_never_get_past_the_account_limit(
 
 #[tokio::test]
 async fn simultaneous_failures_from_one_address_on_two_instances_stop_at_its_limit() {
-    let a = TestApp::spawn_with(BEHIND_A_PROXY).await;
-    let b = a.spawn_beside(BEHIND_A_PROXY).await;
-    a.insert_legacy_user("bea", "bea@example.com", "pw").await;
+    let (a, b) = two_behind_a_proxy().await;
+    a.legacy_user("bea", "pw").await;
     let (checked, _) = at_once([&a, &b], 40, |i| {
         ("203.0.113.50".into(), format!("nobody{i}"), "x".into())
     })
@@ -746,12 +650,9 @@ async fn simultaneous_failures_from_one_address_on_two_instances_stop_at_its_lim
         checked <= 10,
         "{checked} failures reached the password check"
     );
+    assert_eq!(login_from(&a, "203.0.113.50", "bea", "pw").await, 429);
     assert_eq!(
-        login_from(&a, "203.0.113.50", "bea", "pw").await.status(),
-        429
-    );
-    assert_eq!(
-        login_from(&b, "198.51.100.2", "bea", "pw").await.status(),
+        login_from(&b, "198.51.100.2", "bea", "pw").await,
         200,
         "another address is unaffected"
     );
@@ -759,12 +660,8 @@ async fn simultaneous_failures_from_one_address_on_two_instances_stop_at_its_lim
 
 #[tokio::test]
 async fn a_username_and_its_email_share_one_account_limit() {
-    let app = TestApp::spawn_with(&[
-        ("LOGIN_MAX_FAILURES_PER_USER", "4"),
-        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "100"),
-    ])
-    .await;
-    app.insert_legacy_user("fay", "fay@example.com", "pw").await;
+    let app = with_login_limits("4", "100").await;
+    app.legacy_user("fay", "pw").await;
     for login in ["fay", "fay@example.com", "fay", "fay@example.com"] {
         assert_eq!(app.login(login, "guess").await.status(), 401, "{login}");
     }
@@ -777,34 +674,27 @@ async fn a_username_and_its_email_share_one_account_limit() {
 /// account limit, and nothing more. Forwarding entries the attacker writes are ignored.
 #[tokio::test]
 async fn behind_a_proxy_a_client_can_neither_pick_its_address_nor_lock_out_another() {
-    let settings = &[
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_MAX_FAILURES_PER_USER", "3"),
-        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "5"),
-    ];
-    let app = TestApp::spawn_with(settings).await;
-    app.insert_legacy_user("gil", "gil@example.com", "pw").await;
-    app.insert_legacy_user("hal", "hal@example.com", "pw").await;
+    let app = behind_a_proxy("3", "5").await;
+    app.legacy_user("gil", "pw").await;
+    app.legacy_user("hal", "pw").await;
     let (attacker, victim) = ("203.0.113.66", "198.51.100.20");
 
     // A new left-most entry each time (what the attacker writes) changes nothing: the
     // proxy's entry on the right is the address.
     for i in 0..5 {
         let chain = format!("10.9.9.{i}, {attacker}");
-        let status = login_from(&app, &chain, &format!("x{i}"), "bad")
-            .await
-            .status();
+        let status = login_from(&app, &chain, &format!("x{i}"), "bad").await;
         assert_eq!(status, 401);
     }
     for chain in [
         format!("10.9.9.99, {attacker}"),
         format!("{victim}, {attacker}"),
     ] {
-        let status = login_from(&app, &chain, "hal", "pw").await.status();
+        let status = login_from(&app, &chain, "hal", "pw").await;
         assert_eq!(status, 429, "{chain}: the attacker's own address is locked");
     }
     assert_eq!(
-        login_from(&app, victim, "gil", "pw").await.status(),
+        login_from(&app, victim, "gil", "pw").await,
         200,
         "the victim's address was never charged"
     );
@@ -812,14 +702,12 @@ async fn behind_a_proxy_a_client_can_neither_pick_its_address_nor_lock_out_anoth
     // From a fresh address, the attacker can still use up gil's account limit: the most
     // anyone can do to another user.
     for _ in 0..3 {
-        let status = login_from(&app, "203.0.113.67", "gil", "bad")
-            .await
-            .status();
+        let status = login_from(&app, "203.0.113.67", "gil", "bad").await;
         assert_eq!(status, 401);
     }
-    assert_eq!(login_from(&app, victim, "gil", "pw").await.status(), 429);
+    assert_eq!(login_from(&app, victim, "gil", "pw").await, 429);
     assert_eq!(
-        login_from(&app, victim, "hal", "pw").await.status(),
+        login_from(&app, victim, "hal", "pw").await,
         200,
         "other accounts at the victim's address log in"
     );
@@ -828,14 +716,7 @@ async fn behind_a_proxy_a_client_can_neither_pick_its_address_nor_lock_out_anoth
 /// The `user_id` of the profile that a login with `login` opens.
 async fn logged_in_id(app: &TestApp, login: &str, password: &str) -> String {
     let token = app.token_for(login, password).await;
-    let resp = app
-        .http
-        .get(format!("{}/profile", app.base))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    json_body(resp).await.1["user_id"]
+    app.profile(&token).await.1["user_id"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -846,9 +727,7 @@ async fn logged_in_id(app: &TestApp, login: &str, password: &str) -> String {
 #[tokio::test]
 async fn a_login_with_an_email_finds_its_owner_even_if_a_legacy_username_equals_it() {
     let app = TestApp::spawn().await;
-    let owner = app
-        .insert_legacy_user("ivy", "ivy@example.com", "ivy-pw")
-        .await;
+    let owner = app.legacy_user("ivy", "ivy-pw").await;
     app.insert_legacy_user("ivy@example.com", "squatter@example.com", "squatter-pw")
         .await;
     assert_eq!(
@@ -891,13 +770,8 @@ async fn an_expected_body_over_the_limit_gets_413_without_100_continue() {
 /// `auth locks`: an operator sees who is locked out and until when, and lifts it.
 #[tokio::test]
 async fn operators_list_and_clear_locks() {
-    let app = TestApp::spawn_with(&[
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-        ("LOGIN_MAX_FAILURES_PER_USER", "2"),
-        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "3"),
-    ])
-    .await;
-    app.insert_legacy_user("kay", "kay@example.com", "pw").await;
+    let app = behind_a_proxy("2", "3").await;
+    app.legacy_user("kay", "pw").await;
     let locks = async |args: &[&str]| {
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         let db_url = app.db_url.clone();
@@ -907,42 +781,27 @@ async fn operators_list_and_clear_locks() {
     assert_eq!(locks(&["list"]).await, "no locks");
 
     for _ in 0..2 {
-        let status = login_from(&app, "198.51.100.30", "kay", "bad")
-            .await
-            .status();
+        let status = login_from(&app, "198.51.100.30", "kay", "bad").await;
         assert_eq!(status, 401);
     }
-    let status = login_from(&app, "198.51.100.30", "nobody", "x")
-        .await
-        .status();
+    let status = login_from(&app, "198.51.100.30", "nobody", "x").await;
     assert_eq!(status, 401, "the address's third failure locks it");
-    let status = login_from(&app, "203.0.113.30", "zed", "bad")
-        .await
-        .status();
+    let status = login_from(&app, "203.0.113.30", "zed", "bad").await;
     assert_eq!(status, 401);
-    assert_eq!(
-        login_from(&app, "198.51.100.30", "any", "x").await.status(),
-        429
-    );
+    assert_eq!(login_from(&app, "198.51.100.30", "any", "x").await, 429);
 
     let listed = locks(&[]).await;
     assert!(listed.contains("(kay)"), "{listed}");
     assert!(listed.contains("addr:198.51.100.30"), "{listed}");
     assert!(!listed.contains("203.0.113.30"), "{listed}");
-    assert_eq!(
-        login_from(&app, "203.0.113.31", "kay", "pw").await.status(),
-        429
-    );
+    assert_eq!(login_from(&app, "203.0.113.31", "kay", "pw").await, 429);
 
     assert_eq!(
         locks(&["clear", "--account", "kay@example.com"]).await,
         "cleared 2 lock(s)",
         "the account, and its username as a login string (its email was never locked)"
     );
-    assert_eq!(
-        login_from(&app, "203.0.113.31", "kay", "pw").await.status(),
-        200
-    );
+    assert_eq!(login_from(&app, "203.0.113.31", "kay", "pw").await, 200);
     assert_eq!(
         locks(&["clear", "--address", "198.51.100.30"]).await,
         "cleared 1 lock(s)"
@@ -998,14 +857,8 @@ async fn another_spelling_of_a_canonical_name_finds_the_account_unless_ambiguous
 async fn metrics_stay_bounded_and_describe_themselves() {
     let app = TestApp::spawn().await;
     for i in 0..20 {
-        let method = reqwest::Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
-        let resp = app
-            .http
-            .request(method, format!("{}/login", app.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 405);
+        let method = Method::from_bytes(format!("MADEUP{i}").as_bytes()).unwrap();
+        assert_eq!(app.req(method, "/login").go().await.status(), 405);
     }
     let text = app.get("/metrics").await.text().await.unwrap();
     assert!(!text.contains("MADEUP"), "{text}");

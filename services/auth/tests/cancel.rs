@@ -13,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use common::TestApp;
-use hub_testkit::eventually;
+use hub_testkit::{Go as _, eventually};
 use tokio::task::JoinSet;
 
 const USERS: usize = 8;
@@ -42,8 +42,7 @@ async fn logins_abandoned_mid_request_leave_no_connection_inside_a_transaction()
     let mut users = Vec::new();
     for i in 0..USERS {
         let (name, password) = (format!("cx{i}"), format!("pw-{i}"));
-        app.insert_legacy_user(&name, &format!("{name}@example.com"), &password)
-            .await;
+        app.legacy_user(&name, &password).await;
         users.push((name, password));
     }
 
@@ -73,8 +72,8 @@ async fn logins_abandoned_mid_request_leave_no_connection_inside_a_transaction()
     let mut burst = JoinSet::new();
     for (name, password) in users.iter().cycle().take(32) {
         let body = serde_json::json!({ "username": name, "password": password });
-        let request = app.http.post(format!("{}/login", app.base)).json(&body);
-        burst.spawn(async move { request.send().await.unwrap().status() });
+        let request = app.post("/login").json(&body);
+        burst.spawn(async move { request.go().await.status() });
     }
     for status in burst.join_all().await {
         assert_eq!(status, 200);

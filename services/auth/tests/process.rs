@@ -5,35 +5,25 @@
 
 use std::time::Duration;
 
-use hub_testkit::ServiceProcess;
+use hub_testkit::{ProcessBacking, ServiceProcess};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 #[tokio::test]
 async fn sigterm_drains_in_flight_logins_exits_0_and_the_log_holds_no_secret() {
-    let db_url = hub_testkit::create_database("authproc").await;
-    let queue = hub_testkit::queue_name("authproc");
-    let secret = format!("process-secret-{}", Uuid::new_v4().simple());
-    let amqp = hub_testkit::amqp_url();
-    let mut service = ServiceProcess::spawn(
-        env!("CARGO_BIN_EXE_auth"),
-        &[
-            ("DATABASE_URL", &db_url),
-            ("SECRET_KEY", &secret),
-            ("AMQP_URL", &amqp),
-            ("RABBITMQ_QUEUE", &queue),
-            // Slow enough that the logins are still hashing when the signal lands.
-            ("PASSWORD_PBKDF2_ITERATIONS", "300000"),
-            ("SHUTDOWN_DRAIN_SECS", "20"),
-            ("RUST_LOG", "debug"),
-        ],
-        "/auth/health",
-    )
-    .await;
+    let backing = ProcessBacking::new("authproc").await;
+    let envs = backing.envs(&[
+        // Slow enough that the logins are still hashing when the signal lands.
+        ("PASSWORD_PBKDF2_ITERATIONS", "300000"),
+        ("SHUTDOWN_DRAIN_SECS", "20"),
+        ("RUST_LOG", "debug"),
+    ]);
+    let mut service =
+        ServiceProcess::spawn(env!("CARGO_BIN_EXE_auth"), &envs, "/auth/health").await;
 
     let password = format!("pw-{}", Uuid::new_v4().simple());
     hub_testkit::seed_user_with(
-        &db_url,
+        &backing.db_url,
         "proc",
         "proc@example.com",
         &hub_identity::password::legacy_hash(&password),
@@ -77,7 +67,10 @@ async fn sigterm_drains_in_flight_logins_exits_0_and_the_log_holds_no_secret() {
     let log = service.log();
     assert!(log.contains("shutdown complete"), "{log}");
     assert!(!log.contains(&password), "the password reached the log");
-    assert!(!log.contains(&secret), "the signing key reached the log");
+    assert!(
+        !log.contains(&backing.secret),
+        "the signing key reached the log"
+    );
     for token in &tokens {
         let signature = token.rsplit('.').next().unwrap();
         assert!(!log.contains(signature), "a token reached the log");

@@ -6,10 +6,9 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::TestApp;
+use common::{TestApp, sign};
 use hub_identity::keys::{SigningKey, generate_signing_pem};
-use hub_testkit::json_body;
-use jsonwebtoken::{EncodingKey, Header};
+use hub_testkit::{Go as _, json_body, token_pair};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -27,41 +26,20 @@ async fn login(app: &TestApp, name: &str, pw: &str) -> (String, String) {
     assert_eq!(resp.headers()["cache-control"], "no-store");
     let (status, body) = json_body(resp).await;
     assert_eq!(status, 200, "{body}");
-    pair(&body)
-}
-
-fn pair(body: &Value) -> (String, String) {
-    (
-        body["token"].as_str().unwrap().to_owned(),
-        body["refresh_token"].as_str().unwrap().to_owned(),
-    )
+    token_pair(&body)
 }
 
 async fn refresh(app: &TestApp, refresh_token: &str) -> (u16, Value) {
-    json_body(
-        app.post("/token/refresh")
-            .json(&json!({ "refresh_token": refresh_token }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    refresh_with(app, &json!({ "refresh_token": refresh_token })).await
 }
 
-async fn profile(app: &TestApp, token: &str) -> (u16, Value) {
-    json_body(
-        app.http
-            .get(format!("{}/profile", app.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+/// `POST /token/refresh` with `body`.
+async fn refresh_with(app: &TestApp, body: &Value) -> (u16, Value) {
+    json_body(app.post("/token/refresh").json(body).go().await).await
 }
 
 async fn logout(app: &TestApp, token: &str) -> (u16, Value) {
-    json_body(app.post("/logout").bearer_auth(token).send().await.unwrap()).await
+    json_body(app.post("/logout").bearer_auth(token).go().await).await
 }
 
 /// The claims, unverified.
@@ -81,14 +59,14 @@ async fn a_login_returns_a_refresh_token_that_rotates_once_and_a_reuse_revokes_t
     // The token is still what PyJWT (the originals' library) accepts in HS256 mode.
     let claims = hub_testkit::pyjwt_decode(&token, &app.secret).unwrap();
     assert_eq!(claims["username"], "ana");
-    assert_eq!(profile(&app, &token).await.0, 200);
+    assert_eq!(app.profile(&token).await.0, 200);
 
     let (status, body) = refresh(&app, &r1).await;
     assert_eq!(status, 200, "{body}");
-    let (t2, r2) = pair(&body);
+    let (t2, r2) = token_pair(&body);
     assert_ne!(r2, r1);
     assert_eq!(payload(&t2)["sid"], json!(sid), "the same login");
-    assert_eq!(profile(&app, &t2).await.0, 200);
+    assert_eq!(app.profile(&t2).await.0, 200);
 
     // r1 again: someone holds a copy. 401, and every token of the login is revoked.
     let (status, body) = refresh(&app, &r1).await;
@@ -98,7 +76,7 @@ async fn a_login_returns_a_refresh_token_that_rotates_once_and_a_reuse_revokes_t
     );
     assert_eq!(refresh(&app, &r2).await.0, 401, "the newest is revoked too");
     for t in [&token, &t2] {
-        assert_eq!(profile(&app, t).await, (401, json!({ "message": REVOKED })));
+        assert_eq!(app.profile(t).await, (401, json!({ "message": REVOKED })));
     }
     let reason: String =
         sqlx::query_scalar("SELECT revoked_reason FROM token_family WHERE id = $1::uuid")
@@ -110,7 +88,7 @@ async fn a_login_returns_a_refresh_token_that_rotates_once_and_a_reuse_revokes_t
 
     // Other logins are not affected; unknown and malformed refresh tokens are refused.
     let (fresh, _) = login(&app, "ana", "pw").await;
-    assert_eq!(profile(&app, &fresh).await.0, 200);
+    assert_eq!(app.profile(&fresh).await.0, 200);
     assert_eq!(refresh(&app, "made-up").await.0, 401);
     for (body, message) in [
         (json!({}), "Missing field: refresh_token"),
@@ -123,11 +101,10 @@ async fn a_login_returns_a_refresh_token_that_rotates_once_and_a_reuse_revokes_t
             "Request body must be a JSON object with refresh_token",
         ),
     ] {
-        let (status, answer) =
-            json_body(app.post("/token/refresh").json(&body).send().await.unwrap()).await;
+        let (status, answer) = refresh_with(&app, &body).await;
         assert_eq!((status, answer), (400, json!({ "message": message })));
     }
-    let not_json = app.post("/token/refresh").body("x").send().await.unwrap();
+    let not_json = app.post("/token/refresh").body("x").go().await;
     assert_eq!(not_json.status(), 415);
 }
 
@@ -146,9 +123,9 @@ async fn two_refreshes_of_one_token_on_two_instances_at_once_never_both_succeed(
         }
         // Whoever won holds tokens of a login that the reuse has revoked.
         if let Some((_, body)) = [&ra, &rb].into_iter().find(|(s, _)| *s == 200) {
-            let (token, newest) = pair(body);
+            let (token, newest) = token_pair(body);
             assert_eq!(refresh(&a, &newest).await.0, 401, "round {round}");
-            assert_eq!(profile(&b, &token).await.0, 401, "round {round}");
+            assert_eq!(b.profile(&token).await.0, 401, "round {round}");
         }
     }
 }
@@ -166,34 +143,30 @@ async fn logout_revokes_the_login_everywhere_and_only_that_login() {
         (200, json!({ "message": "Logged out" }))
     );
     assert_eq!(
-        profile(&other, &token).await,
+        other.profile(&token).await,
         (401, json!({ "message": REVOKED }))
     );
     assert_eq!(refresh(&other, &r).await.0, 401);
     assert_eq!(logout(&app, &token).await.0, 401, "already revoked");
-    assert_eq!(profile(&app, &phone).await.0, 200, "another login");
+    assert_eq!(app.profile(&phone).await.0, 200, "another login");
     assert_eq!(refresh(&app, &phone_refresh).await.0, 200);
 
-    let missing = app.post("/logout").send().await.unwrap();
+    let missing = app.post("/logout").go().await;
     assert_eq!(missing.status(), 403);
 }
 
 /// An HS256 token as the original auth minted it: no `sid`.
 fn original_token(app: &TestApp, id: Uuid, iat: i64) -> String {
-    jsonwebtoken::encode(
-        &Header::default(),
+    sign(
+        &app.secret,
         &json!({"user_id": id, "username": "ana", "exp": iat + 3600, "iat": iat}),
-        &EncodingKey::from_secret(app.secret.as_bytes()),
     )
-    .unwrap()
 }
 
 #[tokio::test]
 async fn a_password_change_or_the_operator_revokes_every_token_but_a_rehash_does_not() {
     let app = TestApp::spawn().await;
-    let id = app
-        .insert_legacy_user("ana", "ana@example.com", "12345")
-        .await;
+    let id = app.legacy_user("ana", "12345").await;
     // The first login upgrades the legacy hash: not a password change.
     let (first, first_refresh) = login(&app, "ana", "12345").await;
     let (second, _) = login(&app, "ana", "12345").await;
@@ -204,7 +177,7 @@ async fn a_password_change_or_the_operator_revokes_every_token_but_a_rehash_does
     let (third, _) = login(&stronger, "ana", "12345").await;
     assert!(app.stored_hash(id).await.contains("i=30000"));
     for t in [&first, &second, &third] {
-        assert_eq!(profile(&app, t).await.0, 200);
+        assert_eq!(app.profile(t).await.0, 200);
     }
 
     // A password change (whoever makes it) revokes everything issued until then.
@@ -218,13 +191,13 @@ async fn a_password_change_or_the_operator_revokes_every_token_but_a_rehash_does
         .await
         .unwrap();
     for t in [&first, &second, &third] {
-        assert_eq!(profile(&app, t).await, (401, json!({ "message": REVOKED })));
+        assert_eq!(app.profile(t).await, (401, json!({ "message": REVOKED })));
     }
     assert_eq!(refresh(&app, &first_refresh).await.0, 401);
     let old_original = original_token(&app, id, chrono::Utc::now().timestamp() - 5);
-    assert_eq!(profile(&app, &old_original).await.0, 401);
+    assert_eq!(app.profile(&old_original).await.0, 401);
     let (after, after_refresh) = login(&app, "ana", "changed").await;
-    assert_eq!(profile(&app, &after).await.0, 200);
+    assert_eq!(app.profile(&after).await.0, 200);
 
     // The operator's command does the same.
     let env: HashMap<String, String> = [("DATABASE_URL".to_owned(), app.db_url.clone())].into();
@@ -234,7 +207,7 @@ async fn a_password_change_or_the_operator_revokes_every_token_but_a_rehash_does
         .await
         .unwrap();
     assert!(out.contains(&id.to_string()), "{out}");
-    assert_eq!(profile(&app, &after).await.0, 401);
+    assert_eq!(app.profile(&after).await.0, 401);
     assert_eq!(refresh(&app, &after_refresh).await.0, 401);
     let err = auth::admin::tokens(&args(&["revoke", "--account", "nobody"]), &env)
         .await
@@ -249,7 +222,7 @@ async fn a_password_change_or_the_operator_revokes_every_token_but_a_rehash_does
     );
     // Logging in again works at once.
     let (again, _) = login(&app, "ana", "changed").await;
-    assert_eq!(profile(&app, &again).await.0, 200);
+    assert_eq!(app.profile(&again).await.0, 200);
 }
 
 #[tokio::test]
@@ -259,14 +232,14 @@ async fn logging_out_a_token_of_the_original_revokes_every_token_of_its_user() {
     let (mine, _) = login(&app, "ana", "pw").await;
     let original = original_token(&app, id, chrono::Utc::now().timestamp());
     assert_eq!(
-        profile(&app, &original).await.0,
+        app.profile(&original).await.0,
         200,
         "no sid: still accepted"
     );
     assert_eq!(logout(&app, &original).await.0, 200);
-    assert_eq!(profile(&app, &original).await.0, 401);
+    assert_eq!(app.profile(&original).await.0, 401);
     assert_eq!(
-        profile(&app, &mine).await.0,
+        app.profile(&mine).await.0,
         401,
         "it had no login of its own"
     );
@@ -306,12 +279,12 @@ async fn with_an_ed25519_key_tokens_are_eddsa_and_a_third_party_library_verifies
         .await
         .expect("PyJWT verifies");
     assert_eq!(claims["username"], "ana");
-    assert_eq!(profile(&app, &token).await.0, 200);
+    assert_eq!(app.profile(&token).await.0, 200);
 
     // An HS256 token signed with the secret still in the environment is refused.
     let hs = original_token(&app, Uuid::new_v4(), chrono::Utc::now().timestamp());
     assert_eq!(
-        profile(&app, &hs).await,
+        app.profile(&hs).await,
         (401, json!({ "message": "Invalid token" }))
     );
     assert!(
@@ -347,14 +320,14 @@ async fn a_rotated_key_keeps_verifying_until_retired_while_the_new_one_signs() {
         jsonwebtoken::decode_header(&new_token).unwrap().kid
     );
     for t in [&old_token, &new_token] {
-        assert_eq!(profile(&after, t).await.0, 200);
+        assert_eq!(after.profile(t).await.0, 200);
     }
     let (_, jwks) = json_body(after.get("/.well-known/jwks.json").await).await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     // A refresh token outlives the key change: the new key signs its next access token.
     let (status, body) = refresh(&after, &old_refresh).await;
     assert_eq!(status, 200, "{body}");
-    let (refreshed, _) = pair(&body);
+    let (refreshed, _) = token_pair(&body);
     assert_eq!(
         jsonwebtoken::decode_header(&refreshed).unwrap().kid,
         jsonwebtoken::decode_header(&new_token).unwrap().kid
@@ -364,8 +337,8 @@ async fn a_rotated_key_keeps_verifying_until_retired_while_the_new_one_signs() {
     let retired = before
         .spawn_beside(&[("JWT_SIGNING_KEY", new.as_str())])
         .await;
-    assert_eq!(profile(&retired, &old_token).await.0, 401);
-    assert_eq!(profile(&retired, &new_token).await.0, 200);
+    assert_eq!(retired.profile(&old_token).await.0, 401);
+    assert_eq!(retired.profile(&new_token).await.0, 200);
 }
 
 #[tokio::test]

@@ -7,8 +7,12 @@ use chrono::{DateTime, Duration, Utc};
 use std::time::Instant;
 
 use common::{Cut, TestApp, date, json_body, rfc3339, session, via_local_port};
+use hub_testkit::Go as _;
 use mongodb::bson::doc;
 use serde_json::json;
+
+/// The paths the OpenAPI document lists: every route connected serves, sorted.
+const ROUTES: [&str; 3] = ["/connected/health", "/health", "/last-connection"];
 
 #[tokio::test]
 async fn a_session_just_logged_in_reads_a_few_seconds_ago_with_the_users_id() {
@@ -35,7 +39,6 @@ async fn a_session_just_logged_in_reads_a_few_seconds_ago_with_the_users_id() {
         body.as_object().unwrap().keys().collect::<Vec<_>>(),
         ["userId", "lastConnection", "lastConnectionAt"]
     );
-    app.cleanup().await;
 }
 
 #[tokio::test]
@@ -58,19 +61,14 @@ async fn the_most_recent_login_wins_over_older_documents_and_the_first_created_a
         "updatedAt": date(Duration::days(-1)), "lastLoginAt": date(Duration::hours(-2)),
     })
     .await;
-    app.insert_session(session(
-        other,
-        date(Duration::days(-1)),
-        date(Duration::zero()),
-    ))
-    .await;
+    app.insert_login(other, Duration::days(-1), Duration::zero())
+        .await;
 
     let (status, body) = app.last_connection("bea").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["userId"], json!(id.to_string()));
     assert_eq!(body["lastConnection"], json!("5 minutes ago"));
     assert_eq!(body["lastConnectionAt"], json!(rfc3339(latest)));
-    app.cleanup().await;
 }
 
 #[tokio::test]
@@ -88,17 +86,8 @@ async fn a_legacy_session_reads_its_updated_at_and_one_with_only_created_at_read
     app.insert_session(doc! { "userId": bare.to_string(), "createdAt": date(Duration::days(-12)) })
         .await;
 
-    let (status, body) = app.last_connection("dora").await;
-    assert_eq!(
-        (status, &body["lastConnection"]),
-        (200, &json!("3 hours ago"))
-    );
-    let (status, body) = app.last_connection("eli").await;
-    assert_eq!(
-        (status, &body["lastConnection"]),
-        (200, &json!("12 days ago"))
-    );
-    app.cleanup().await;
+    app.assert_last_connection("dora", "3 hours ago").await;
+    app.assert_last_connection("eli", "12 days ago").await;
 }
 
 #[tokio::test]
@@ -107,41 +96,29 @@ async fn a_timestamp_in_the_future_reads_in_words() {
     let id = app.insert_user("fay").await;
     let ahead = date(Duration::hours(3));
     app.insert_session(session(id, ahead, ahead)).await;
-    let (status, body) = app.last_connection("fay").await;
-    assert_eq!(
-        (status, &body["lastConnection"]),
-        (200, &json!("in 3 hours"))
-    );
-    app.cleanup().await;
+    app.assert_last_connection("fay", "in 3 hours").await;
 }
 
 #[tokio::test]
 async fn a_missing_or_empty_username_gives_400_as_the_original() {
     let app = TestApp::spawn().await;
-    for path in [
-        "/last-connection",
-        "/last-connection?username=",
-        "/last-connection?user=ana",
-        "/last-connection?username[]=ana",
-    ] {
-        app.assert_400(path, "Username must be provided.").await;
+    for query in ["", "?username=", "?user=ana", "?username[]=ana"] {
+        app.assert_400(query, "Username must be provided.").await;
     }
-    app.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_repeated_username_gives_400_instead_of_guessing_which_one() {
     let app = TestApp::spawn().await;
     app.insert_user("gus").await;
-    for path in [
-        "/last-connection?username=gus&username=gus",
-        "/last-connection?username=gus&username=nobody",
-        "/last-connection?username=&username=gus",
+    for query in [
+        "?username=gus&username=gus",
+        "?username=gus&username=nobody",
+        "?username=&username=gus",
     ] {
-        app.assert_400(path, "Username must be provided only once.")
+        app.assert_400(query, "Username must be provided only once.")
             .await;
     }
-    app.cleanup().await;
 }
 
 #[tokio::test]
@@ -149,11 +126,8 @@ async fn an_unknown_user_gives_404_user_not_found() {
     let app = TestApp::spawn().await;
     app.insert_user("hal").await;
     for name in ["nobody", "HAL", "hal ", " "] {
-        let (status, body) = app.last_connection(name).await;
-        assert_eq!(status, 404, "{name:?}");
-        assert_eq!(body, json!({"error": "User not found."}), "{name:?}");
+        app.assert_404(name, "User not found.").await;
     }
-    app.cleanup().await;
 }
 
 #[tokio::test]
@@ -161,34 +135,23 @@ async fn a_user_without_a_timestamped_session_gives_404_no_sessions() {
     let app = TestApp::spawn().await;
     let id = app.insert_user("ivy").await;
     let other = app.insert_user("jon").await;
-    app.insert_session(session(
-        other,
-        date(Duration::days(-1)),
-        date(Duration::zero()),
-    ))
-    .await;
-    let expected = json!({"error": "No sessions found for this user."});
-    let (status, body) = app.last_connection("ivy").await;
-    assert_eq!((status, &body), (404, &expected));
+    app.insert_login(other, Duration::days(-1), Duration::zero())
+        .await;
+    let no_sessions = "No sessions found for this user.";
+    app.assert_404("ivy", no_sessions).await;
 
     // A document without any date (no session service writes one) is not a login.
     app.insert_session(doc! { "userId": id.to_string(), "data": {}, "createdAt": "yesterday" })
         .await;
-    let (status, body) = app.last_connection("ivy").await;
-    assert_eq!((status, &body), (404, &expected));
-    app.cleanup().await;
+    app.assert_404("ivy", no_sessions).await;
 }
 
 #[tokio::test]
 async fn sql_injection_looking_usernames_give_404_and_change_nothing() {
     let app = TestApp::spawn().await;
     let id = app.insert_user("kim").await;
-    app.insert_session(session(
-        id,
-        date(Duration::days(-1)),
-        date(Duration::minutes(-10)),
-    ))
-    .await;
+    app.insert_login(id, Duration::days(-1), Duration::minutes(-10))
+        .await;
     for name in [
         "' OR '1'='1",
         "kim' --",
@@ -202,21 +165,14 @@ async fn sql_injection_looking_usernames_give_404_and_change_nothing() {
         "ｋｉｍ",
         &"k".repeat(10_000),
     ] {
-        let (status, body) = app.last_connection(name).await;
-        assert_eq!(status, 404, "{name:?}");
-        assert_eq!(body, json!({"error": "User not found."}), "{name:?}");
+        app.assert_404(name, "User not found.").await;
     }
     let users: i64 = sqlx::query_scalar(r#"SELECT count(*) FROM "user""#)
         .fetch_one(&mut app.db().await)
         .await
         .unwrap();
     assert_eq!(users, 1);
-    let (status, body) = app.last_connection("kim").await;
-    assert_eq!(
-        (status, &body["lastConnection"]),
-        (200, &json!("10 minutes ago"))
-    );
-    app.cleanup().await;
+    app.assert_last_connection("kim", "10 minutes ago").await;
 }
 
 #[tokio::test]
@@ -229,21 +185,15 @@ async fn a_query_that_fails_gives_the_originals_opaque_500() {
     let (status, body) = app.last_connection("lia").await;
     assert_eq!(status, 500);
     assert_eq!(body, json!({"error": "An internal server error occurred."}));
-    app.cleanup().await;
 }
 
 #[tokio::test]
 async fn health_is_healthy_on_both_paths_when_both_databases_answer() {
     let app = TestApp::spawn().await;
     for path in ["/connected/health", "/health"] {
-        let (status, body) = json_body(app.get(path).await).await;
-        assert_eq!(
-            (status, body),
-            (200, json!({"status": "healthy"})),
-            "{path}"
-        );
+        let answer = json_body(app.get(path).await).await;
+        assert_eq!(answer, (200, json!({"status": "healthy"})), "{path}");
     }
-    app.cleanup().await;
 }
 
 #[tokio::test]
@@ -251,8 +201,8 @@ async fn unknown_paths_and_methods_answer_in_the_error_shape() {
     let app = TestApp::spawn().await;
     let (status, body) = json_body(app.get("/nope").await).await;
     assert_eq!((status, body), (404, json!({"error": "Not found"})));
-    let resp = app.post("/last-connection?username=x").send().await;
-    let (status, body) = json_body(resp.unwrap()).await;
+    let resp = app.post("/last-connection?username=x").go().await;
+    let (status, body) = json_body(resp).await;
     assert_eq!(
         (status, body),
         (405, json!({"error": "Method not allowed"}))
@@ -260,7 +210,6 @@ async fn unknown_paths_and_methods_answer_in_the_error_shape() {
     // Every answer carries a request id.
     let resp = app.get("/last-connection").await;
     assert!(resp.headers().contains_key("x-request-id"));
-    app.cleanup().await;
 }
 
 #[tokio::test]
@@ -273,12 +222,8 @@ async fn with_postgresql_unreachable_requests_get_a_fast_503_and_recover_by_them
     let (through, _) = via_local_port(&db_url, cut.port);
     let app = TestApp::spawn_on(db_url, &[("DATABASE_URL", through.as_str())]).await;
     let id = app.insert_user("pia").await;
-    app.insert_session(session(
-        id,
-        date(Duration::days(-1)),
-        date(Duration::hours(-4)),
-    ))
-    .await;
+    app.insert_login(id, Duration::days(-1), Duration::hours(-4))
+        .await;
     assert_eq!(app.last_connection("pia").await.0, 200);
 
     cut.cut();
@@ -316,15 +261,12 @@ async fn with_postgresql_unreachable_requests_get_a_fast_503_and_recover_by_them
     assert_eq!(body["lastConnection"], json!("4 hours ago"));
     let (status, _) = json_body(app.get("/connected/health").await).await;
     assert_eq!(status, 200);
-    app.cleanup().await;
 }
 
 #[tokio::test]
 async fn the_openapi_document_lists_exactly_the_routes_served() {
     let app = TestApp::spawn().await;
-    let doc = hub_testkit::assert_openapi_matches_routes(&app.base, "error").await;
-    let paths = hub_testkit::openapi_paths(&doc);
-    assert_eq!(paths, ["/connected/health", "/health", "/last-connection"]);
+    let doc = hub_testkit::assert_openapi_lists(&app.base, "error", &ROUTES).await;
     let get = &doc["paths"]["/last-connection"]["get"];
     assert_eq!(get["parameters"][0]["name"], "username");
     for status in ["200", "400", "404", "500", "503"] {
@@ -334,5 +276,4 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
     for key in ["userId", "lastConnection", "lastConnectionAt"] {
         assert!(answer[key].is_object(), "{key}: {answer}");
     }
-    app.cleanup().await;
 }

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{TestApp, date, json_body, session};
+use common::{TestApp, json_body};
 use hub_testkit::MongoDown;
 use serde_json::json;
 
@@ -17,17 +17,13 @@ const FAST: Duration = Duration::from_millis(2500);
 async fn with_mongodb_down_requests_get_a_fast_503_and_recover_without_a_restart() {
     let app = TestApp::spawn().await;
     let id = app.insert_user("mo").await;
-    app.insert_session(session(
+    app.insert_login(
         id,
-        date(chrono::Duration::days(-1)),
-        date(chrono::Duration::minutes(-7)),
-    ))
+        chrono::Duration::days(-1),
+        chrono::Duration::minutes(-7),
+    )
     .await;
-    let (status, body) = app.last_connection("mo").await;
-    assert_eq!(
-        (status, &body["lastConnection"]),
-        (200, &json!("7 minutes ago"))
-    );
+    app.assert_last_connection("mo", "7 minutes ago").await;
 
     let outage = MongoDown::stop();
     for _ in 0..3 {
@@ -85,5 +81,4 @@ async fn with_mongodb_down_requests_get_a_fast_503_and_recover_without_a_restart
         json_body(app.get("/readyz").await).await,
         (200, json!({"status": "ready"}))
     );
-    app.cleanup().await;
 }

@@ -8,8 +8,17 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::primitives::ByteStream;
 use common::{TestApp, anonymous_get, gif, jpeg, png, webp};
 use futures_util::{StreamExt, TryStreamExt, stream};
+use hub_testkit::{Go as _, status_json};
 use reqwest::multipart::{Form, Part};
-use serde_json::{Value, json};
+use serde_json::json;
+
+/// The paths the OpenAPI document lists: every route images serves, sorted.
+const ROUTES: [&str; 4] = [
+    "/health",
+    "/list_images",
+    "/profile-image/health",
+    "/upload_image",
+];
 
 const MIB: usize = 1024 * 1024;
 
@@ -60,9 +69,10 @@ async fn every_accepted_type_is_stored_with_its_content_type() {
         let resp = anonymous_get(&url).await;
         assert_eq!(resp.headers()["content-type"], mime, "{name}");
     }
-    let mut keys = app.stored_keys().await;
-    keys.sort();
-    assert_eq!(keys, ["a.png", "b.jpg", "c.gif", "d.webp"]);
+    assert_eq!(
+        app.sorted_keys().await,
+        ["a.png", "b.jpg", "c.gif", "d.webp"]
+    );
 }
 
 #[tokio::test]
@@ -80,10 +90,8 @@ async fn an_image_named_as_a_page_or_a_script_is_stored_under_its_image_extensio
     }
     let big = app.upload_ok("big.html", jpeg(6 * MIB)).await;
     assert_eq!(big, app.url_of("big.jpg"), "multipart uploads too");
-    let mut keys = app.stored_keys().await;
-    keys.sort();
     assert_eq!(
-        keys,
+        app.sorted_keys().await,
         [
             "big.jpg",
             "noext.webp",
@@ -113,11 +121,12 @@ async fn a_file_larger_than_one_part_is_streamed_as_a_multipart_upload_and_reads
 async fn an_oversize_upload_gets_413_json_and_stores_nothing_even_past_the_first_part() {
     let app = TestApp::spawn().await; // default limit: 10 MiB
     let resp = app.upload("huge.png", png(10 * MIB + 1)).await;
-    assert_eq!(resp.status(), 413);
-    let body: Value = resp.json().await.unwrap();
     assert_eq!(
-        body,
-        json!({ "error": "Image too large (limit 10485760 bytes)" })
+        status_json(resp).await,
+        (
+            413,
+            json!({ "error": "Image too large (limit 10485760 bytes)" })
+        )
     );
     assert!(app.stored_keys().await.is_empty());
     // The part already sent to S3 was discarded.
@@ -132,9 +141,8 @@ async fn a_body_over_the_transport_limit_gets_413_json_too() {
     let app = TestApp::spawn_with(&[("MAX_IMAGE_BYTES", "100000")]).await;
     let resp = app.upload("a.png", png(150_000)).await;
     assert_eq!(resp.status(), 413);
-    let resp = app.upload("b.png", png(400_000)).await;
-    assert_eq!(resp.status(), 413);
-    let body: Value = resp.json().await.unwrap();
+    let (status, body) = status_json(app.upload("b.png", png(400_000)).await).await;
+    assert_eq!(status, 413);
     assert_eq!(body["error"], "Image too large (limit 100000 bytes)");
     assert!(app.stored_keys().await.is_empty());
 }
@@ -142,6 +150,10 @@ async fn a_body_over_the_transport_limit_gets_413_json_too() {
 #[tokio::test]
 async fn content_that_is_not_an_accepted_image_gets_415_json_and_stores_nothing() {
     let app = TestApp::spawn().await;
+    let unsupported = (
+        415,
+        json!({ "error": "Unsupported image type: PNG, JPEG, GIF or WebP required" }),
+    );
     for (name, bytes) in [
         (
             "evil.png",
@@ -152,12 +164,7 @@ async fn content_that_is_not_an_accepted_image_gets_415_json_and_stores_nothing(
         ("short.png", b"\x89PN".to_vec()),
     ] {
         let resp = app.upload(name, bytes).await;
-        assert_eq!(resp.status(), 415, "{name}");
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(
-            body,
-            json!({ "error": "Unsupported image type: PNG, JPEG, GIF or WebP required" })
-        );
+        assert_eq!(status_json(resp).await, unsupported, "{name}");
     }
     assert!(app.stored_keys().await.is_empty());
 }
@@ -175,10 +182,8 @@ async fn traversal_and_odd_file_names_are_sanitised_into_flat_keys() {
         let url = app.upload_ok(name, png(64)).await;
         assert_eq!(url, app.url_of(key), "{name}");
     }
-    let mut keys = app.stored_keys().await;
-    keys.sort();
     assert_eq!(
-        keys,
+        app.sorted_keys().await,
         [
             "etc_passwd.png",
             "hidden.png",
@@ -190,10 +195,9 @@ async fn traversal_and_odd_file_names_are_sanitised_into_flat_keys() {
 
     // Nothing left after sanitising: refused (the original answered 500).
     let resp = app.upload("..", png(64)).await;
-    assert_eq!(resp.status(), 400);
     assert_eq!(
-        resp.json::<Value>().await.unwrap(),
-        json!({ "error": "Invalid file name" })
+        status_json(resp).await,
+        (400, json!({ "error": "Invalid file name" }))
     );
 }
 
@@ -203,27 +207,18 @@ async fn a_missing_file_or_an_empty_file_name_gets_the_originals_400() {
     let no_file = Form::new().text("other", "x");
     let empty_name = Form::new().part("file", Part::bytes(png(10)).file_name(""));
     let no_name = Form::new().part("file", Part::bytes(png(10)));
+    let no_file_provided = (400, json!({ "error": "No file provided" }));
     for form in [no_file, empty_name, no_name] {
         let resp = app.post_form(form).await;
-        assert_eq!(resp.status(), 400);
-        assert_eq!(
-            resp.json::<Value>().await.unwrap(),
-            json!({ "error": "No file provided" })
-        );
+        assert_eq!(status_json(resp).await, no_file_provided);
     }
     // Not multipart at all: the original's request.files was empty, the same answer.
     let resp = app
-        .http
-        .post(format!("{}/upload_image", app.base))
+        .post("/upload_image")
         .json(&json!({ "file": "x" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    assert_eq!(
-        resp.json::<Value>().await.unwrap(),
-        json!({ "error": "No file provided" })
-    );
+        .go()
+        .await;
+    assert_eq!(status_json(resp).await, no_file_provided);
     assert!(app.stored_keys().await.is_empty());
 }
 
@@ -311,22 +306,10 @@ async fn listed_urls_of_keys_made_by_other_tools_are_percent_encoded() {
 #[tokio::test]
 async fn a_bucket_deleted_behind_the_services_back_is_recreated_with_its_policy() {
     let app = TestApp::spawn().await;
-    app.store
-        .client()
-        .delete_bucket()
-        .bucket(&app.bucket)
-        .send()
-        .await
-        .unwrap();
+    app.delete_bucket().await;
     // The listing heals it (NoSuchBucket → create, policy, retry)...
     assert!(app.list().await.is_empty());
-    app.store
-        .client()
-        .delete_bucket()
-        .bucket(&app.bucket)
-        .send()
-        .await
-        .unwrap();
+    app.delete_bucket().await;
     // ...and so do an upload and the health check.
     let url = app.upload_ok("back.png", png(100)).await;
     assert_eq!(anonymous_get(&url).await.status(), 200, "policy set again");
@@ -338,35 +321,21 @@ async fn a_bucket_deleted_behind_the_services_back_is_recreated_with_its_policy(
 async fn health_answers_on_both_paths_and_unknown_paths_get_json_404() {
     let app = TestApp::spawn().await;
     for path in ["/profile-image/health", "/health"] {
-        let resp = app.get(path).await;
-        assert_eq!(resp.status(), 200);
         assert_eq!(
-            resp.json::<Value>().await.unwrap(),
-            json!({ "status": "healthy" })
+            status_json(app.get(path).await).await,
+            (200, json!({ "status": "healthy" }))
         );
     }
-    let resp = app.get("/nope").await;
-    assert_eq!(resp.status(), 404);
     assert_eq!(
-        resp.json::<Value>().await.unwrap(),
-        json!({ "error": "Not found" })
+        status_json(app.get("/nope").await).await,
+        (404, json!({ "error": "Not found" }))
     );
 }
 
 #[tokio::test]
 async fn the_openapi_document_lists_exactly_the_routes_served() {
     let app = TestApp::spawn().await;
-    let doc = hub_testkit::assert_openapi_matches_routes(&app.base, "error").await;
-    let paths = hub_testkit::openapi_paths(&doc);
-    assert_eq!(
-        paths,
-        [
-            "/health",
-            "/list_images",
-            "/profile-image/health",
-            "/upload_image"
-        ]
-    );
+    let doc = hub_testkit::assert_openapi_lists(&app.base, "error", &ROUTES).await;
     let upload = &doc["paths"]["/upload_image"]["post"];
     for status in ["200", "400", "401", "413", "415", "500", "503"] {
         assert!(upload["responses"][status].is_object(), "{status}");
@@ -391,30 +360,26 @@ async fn with_jwt_required_uploads_need_a_valid_bearer_token_and_write_only_thei
     let app = TestApp::spawn_with(&[("UPLOAD_REQUIRE_JWT", "true"), ("SECRET_KEY", secret)]).await;
     let keys = hub_identity::jwt::JwtKeys::new(&secret.to_owned().into(), Duration::from_secs(60));
     let upload = |name: &str, auth: Option<String>| {
+        let part = Part::bytes(png(100)).file_name(name.to_owned());
         let mut req = app
-            .http
-            .post(format!("{}/upload_image", app.base))
-            .multipart(Form::new().part("file", Part::bytes(png(100)).file_name(name.to_owned())));
+            .post("/upload_image")
+            .multipart(Form::new().part("file", part));
         if let Some(auth) = auth {
             req = req.header("authorization", auth);
         }
-        req.send()
+        req.go()
     };
 
-    let resp = upload("me.png", None).await.unwrap();
-    assert_eq!(resp.status(), 401);
+    let resp = upload("me.png", None).await;
     assert_eq!(resp.headers()["www-authenticate"], "Bearer");
     assert_eq!(
-        resp.json::<Value>().await.unwrap(),
-        json!({ "error": "Token is missing" })
+        status_json(resp).await,
+        (401, json!({ "error": "Token is missing" }))
     );
-    let resp = upload("me.png", Some("Bearer not.a.jwt".into()))
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
+    let resp = upload("me.png", Some("Bearer not.a.jwt".into())).await;
     assert_eq!(
-        resp.json::<Value>().await.unwrap(),
-        json!({ "error": "Invalid token" })
+        status_json(resp).await,
+        (401, json!({ "error": "Invalid token" }))
     );
     let ana = uuid::Uuid::new_v4();
     let mut expired = keys.claims_for(ana, "ana");
@@ -423,8 +388,7 @@ async fn with_jwt_required_uploads_need_a_valid_bearer_token_and_write_only_thei
         &format!("{ana}.png"),
         Some(format!("Bearer {}", keys.sign(&expired).unwrap())),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(resp.status(), 401);
     assert!(app.stored_keys().await.is_empty());
 
@@ -433,6 +397,10 @@ async fn with_jwt_required_uploads_need_a_valid_bearer_token_and_write_only_thei
         keys.sign(&keys.claims_for(ana, "ana")).unwrap()
     );
     // Any other key, another user's avatar included, is refused before anything is stored.
+    let not_own = (
+        403,
+        json!({ "error": "You may only upload your own image: name the file <your user id>.<extension>" }),
+    );
     let bob = uuid::Uuid::new_v4();
     for name in [
         "me.png".to_owned(),
@@ -441,12 +409,8 @@ async fn with_jwt_required_uploads_need_a_valid_bearer_token_and_write_only_thei
         format!("x{ana}.png"),
         format!("{ana}.old.png"),
     ] {
-        let resp = upload(&name, Some(bearer.clone())).await.unwrap();
-        assert_eq!(resp.status(), 403, "{name}");
-        assert_eq!(
-            resp.json::<Value>().await.unwrap(),
-            json!({ "error": "You may only upload your own image: name the file <your user id>.<extension>" })
-        );
+        let resp = upload(&name, Some(bearer.clone())).await;
+        assert_eq!(status_json(resp).await, not_own, "{name}");
     }
     assert!(app.stored_keys().await.is_empty());
 
@@ -456,12 +420,9 @@ async fn with_jwt_required_uploads_need_a_valid_bearer_token_and_write_only_thei
         format!("{}.html", ana.to_string().to_uppercase()),
         ana.to_string(),
     ] {
-        let resp = upload(&name, Some(bearer.clone())).await.unwrap();
-        assert_eq!(resp.status(), 200, "{name}");
-        assert_eq!(
-            resp.json::<Value>().await.unwrap()["url"],
-            json!(app.url_of(&format!("{ana}.png")))
-        );
+        let (status, body) = status_json(upload(&name, Some(bearer.clone())).await).await;
+        assert_eq!(status, 200, "{name}");
+        assert_eq!(body["url"], json!(app.url_of(&format!("{ana}.png"))));
     }
     // Reading stays public.
     assert_eq!(app.list().await, vec![app.url_of(&format!("{ana}.png"))]);

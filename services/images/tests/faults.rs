@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::{TestApp, anonymous_get, png};
 use hub_testkit::S3Down;
-use serde_json::{Value, json};
+use hub_testkit::status_json;
+use serde_json::json;
 
 #[tokio::test]
 async fn with_s3_down_requests_fail_fast_with_503_and_after_it_returns_empty_the_service_heals() {
@@ -18,23 +19,19 @@ async fn with_s3_down_requests_fail_fast_with_503_and_after_it_returns_empty_the
     let outage = S3Down::stop();
     for _ in 0..2 {
         let started = Instant::now();
+        let unavailable = (503, json!({ "error": "Storage temporarily unavailable" }));
         let resp = app.upload("during.png", png(100)).await;
-        assert_eq!(resp.status(), 503);
+        assert_eq!(status_json(resp).await, unavailable);
         assert_eq!(
-            resp.json::<Value>().await.unwrap(),
-            json!({ "error": "Storage temporarily unavailable" })
+            status_json(app.get("/list_images").await).await,
+            unavailable
         );
-        let resp = app.get("/list_images").await;
-        assert_eq!(resp.status(), 503);
         assert_eq!(
-            resp.json::<Value>().await.unwrap(),
-            json!({ "error": "Storage temporarily unavailable" })
-        );
-        let resp = app.get("/profile-image/health").await;
-        assert_eq!(resp.status(), 500);
-        assert_eq!(
-            resp.json::<Value>().await.unwrap(),
-            json!({ "error": "storage unavailable", "status": "unhealthy" })
+            status_json(app.get("/profile-image/health").await).await,
+            (
+                500,
+                json!({ "error": "storage unavailable", "status": "unhealthy" })
+            )
         );
         let took = started.elapsed();
         assert!(

@@ -5,10 +5,20 @@ mod common;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
 use common::{TestApp, json_body};
+use hub_testkit::Go as _;
 use jsonwebtoken::Algorithm;
 use mongodb::bson::{Bson, doc};
 use reqwest::Method;
 use serde_json::{Value, json};
+
+/// The paths the OpenAPI document lists: every route session serves, sorted.
+const ROUTES: [&str; 5] = [
+    "/api/sessions",
+    "/api/sessions/verify",
+    "/api/sessions/{userId}",
+    "/health",
+    "/session/health",
+];
 
 fn is_iso_millis(v: &Value) -> bool {
     let s = v.as_str().unwrap_or_default();
@@ -68,20 +78,16 @@ async fn post_creates_then_updates_and_get_returns_the_originals_json_shape() {
 #[tokio::test]
 async fn another_users_session_is_forbidden_for_get_put_and_delete() {
     let app = TestApp::spawn().await;
-    let (victim, victim_token) = app.user("victim").await;
+    let (victim, _, before) = app.user_with_session("victim", "secret").await;
     let (_, token) = app.user("mallory").await;
-    app.post_session(&victim_token, json!({"data": {"text": "secret"}}))
-        .await;
-    let before = app.session_doc(victim).await.unwrap();
 
     let path = format!("/api/sessions/{victim}");
     for method in [Method::GET, Method::PUT, Method::DELETE] {
         let resp = app
             .request(method.clone(), &path, Some(&token))
             .json(&json!({"data": {"text": "pwned"}}))
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         let (status, body) = json_body(resp).await;
         assert_eq!(status, 403, "{method}: {body}");
         assert!(
@@ -131,7 +137,7 @@ async fn put_persists_a_truthy_text_and_keeps_the_rest_of_the_data() {
     let path = format!("/api/sessions/{id}");
     let put = |body: Value| {
         let req = app.request(Method::PUT, &path, Some(&token)).json(&body);
-        async move { json_body(req.send().await.unwrap()).await }
+        async move { json_body(req.go().await).await }
     };
     assert_eq!(
         put(json!({"data": {"text": "x"}})).await,
@@ -170,15 +176,8 @@ async fn delete_removes_the_session_then_answers_404() {
     let (id, token) = app.user("dan").await;
     app.post_session(&token, json!({"data": {}})).await;
     let path = format!("/api/sessions/{id}");
-    let del = || async {
-        json_body(
-            app.request(Method::DELETE, &path, Some(&token))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
-    };
+    let del =
+        || async { json_body(app.request(Method::DELETE, &path, Some(&token)).go().await).await };
     assert_eq!(del().await, (200, json!({"message": "Session deleted"})));
     assert!(app.session_doc(id).await.is_none());
     assert_eq!(del().await, (404, json!({"message": "Session not found"})));
@@ -195,12 +194,10 @@ async fn missing_bad_expired_none_and_hs512_tokens_are_refused() {
         (403, json!({"message": "No token provided"}))
     );
     let resp = app
-        .http
-        .get(format!("{}/api/sessions/verify", app.base))
+        .req(Method::GET, "/api/sessions/verify")
         .header("authorization", "Basic abc")
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(
         json_body(resp).await,
         (403, json!({"message": "No token provided"}))
@@ -251,10 +248,7 @@ async fn a_valid_token_for_a_user_missing_from_postgresql_gets_401_user_not_foun
 #[tokio::test]
 async fn malformed_json_gets_a_json_400_and_changes_nothing() {
     let app = TestApp::spawn().await;
-    let (id, token) = app.user("mal").await;
-    app.post_session(&token, json!({"data": {"text": "keep"}}))
-        .await;
-    let before = app.session_doc(id).await.unwrap();
+    let (id, token, before) = app.user_with_session("mal", "keep").await;
     let cases = [
         (
             Method::POST,
@@ -273,9 +267,8 @@ async fn malformed_json_gets_a_json_400_and_changes_nothing() {
                 .request(method.clone(), &path, Some(&token))
                 .header("content-type", "application/json")
                 .body(raw)
-                .send()
-                .await
-                .unwrap();
+                .go()
+                .await;
             let (status, body) = json_body(resp).await;
             assert_eq!(status, 400, "{method} {raw}: {body}");
             assert!(body["message"].is_string());
@@ -391,18 +384,7 @@ async fn health_reports_postgresql_unhealthy_without_leaking_the_driver_message(
 #[tokio::test]
 async fn the_openapi_document_lists_exactly_the_routes_served() {
     let app = TestApp::spawn().await;
-    let doc = hub_testkit::assert_openapi_matches_routes(&app.base, "message").await;
-    let paths = hub_testkit::openapi_paths(&doc);
-    assert_eq!(
-        paths,
-        [
-            "/api/sessions",
-            "/api/sessions/verify",
-            "/api/sessions/{userId}",
-            "/health",
-            "/session/health"
-        ]
-    );
+    let doc = hub_testkit::assert_openapi_lists(&app.base, "message", &ROUTES).await;
     let by_id = &doc["paths"]["/api/sessions/{userId}"];
     for method in ["get", "put", "delete"] {
         assert!(by_id[method]["responses"]["403"].is_object(), "{method}");

@@ -8,7 +8,6 @@ use std::time::Duration;
 use common::{TestApp, user_logged_in};
 use lapin::types::AMQPValue;
 use mongodb::bson::{Bson, DateTime, doc};
-use serde_json::json;
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -23,13 +22,8 @@ fn millis(iso: &str) -> i64 {
 /// handles messages in order, so everything published before it has been handled.
 async fn barrier(app: &TestApp) {
     let user = Uuid::new_v4();
-    app.publish(
-        &user_logged_in(user, "2025-01-01T00:00:00+00:00"),
-        &Uuid::new_v4().to_string(),
-    )
-    .await;
-    app.wait_for_session(user, WAIT, |d| d.contains_key("lastLoginAt"))
-        .await;
+    app.publish_login(user, "2025-01-01T00:00:00+00:00").await;
+    app.wait_for_login(user, WAIT).await;
 }
 
 fn counter(metrics: &str, queue: &str, outcome: &str) -> u64 {
@@ -50,11 +44,8 @@ async fn user_logged_in_creates_the_session_with_last_login_at() {
     let app = TestApp::spawn().await;
     let user = Uuid::new_v4();
     let ts = "2025-07-05T23:40:01.123456+00:00";
-    app.publish(&user_logged_in(user, ts), &Uuid::new_v4().to_string())
-        .await;
-    let doc = app
-        .wait_for_session(user, WAIT, |d| d.contains_key("lastLoginAt"))
-        .await;
+    app.publish_login(user, ts).await;
+    let doc = app.wait_for_login(user, WAIT).await;
     assert_eq!(
         doc.get_datetime("lastLoginAt").unwrap().timestamp_millis(),
         millis(ts)
@@ -72,9 +63,7 @@ async fn the_same_event_delivered_twice_changes_nothing() {
     let id = Uuid::new_v4().to_string();
     let body = user_logged_in(user, "2025-07-05T23:40:01.123456+00:00");
     app.publish(&body, &id).await;
-    let first = app
-        .wait_for_session(user, WAIT, |d| d.contains_key("lastLoginAt"))
-        .await;
+    let first = app.wait_for_login(user, WAIT).await;
 
     app.publish(&body, &id).await;
     barrier(&app).await;
@@ -89,26 +78,16 @@ async fn the_same_event_delivered_twice_changes_nothing() {
 #[tokio::test]
 async fn a_login_updates_an_existing_session_and_an_older_login_never_moves_it_back() {
     let app = TestApp::spawn().await;
-    let (user, token) = app.user("lia").await;
-    app.post_session(&token, json!({"data": {"text": "mine"}}))
-        .await;
-    let created = app.session_doc(user).await.unwrap();
+    let (user, _, created) = app.user_with_session("lia", "mine").await;
 
     let newer = "2025-07-05T23:40:01.500000+00:00";
-    app.publish(&user_logged_in(user, newer), &Uuid::new_v4().to_string())
-        .await;
-    let doc = app
-        .wait_for_session(user, WAIT, |d| d.contains_key("lastLoginAt"))
-        .await;
+    app.publish_login(user, newer).await;
+    let doc = app.wait_for_login(user, WAIT).await;
     assert_eq!(doc.get("data"), created.get("data"), "data kept");
     assert_eq!(doc.get("_id"), created.get("_id"), "same document");
     assert!(doc.get_datetime("updatedAt").unwrap() >= created.get_datetime("updatedAt").unwrap());
 
-    app.publish(
-        &user_logged_in(user, "2024-01-01T00:00:00+00:00"),
-        &Uuid::new_v4().to_string(),
-    )
-    .await;
+    app.publish_login(user, "2024-01-01T00:00:00+00:00").await;
     barrier(&app).await;
     let after = app.session_doc(user).await.unwrap();
     assert_eq!(
@@ -183,11 +162,7 @@ async fn a_failing_write_is_retried_until_it_succeeds() {
     let app = TestApp::spawn_with(&[("CONSUMER_MAX_ATTEMPTS", "1000")]).await;
     block_login_writes(&app, true).await;
     let user = Uuid::new_v4();
-    app.publish(
-        &user_logged_in(user, "2025-07-05T23:40:01+00:00"),
-        &Uuid::new_v4().to_string(),
-    )
-    .await;
+    app.publish_login(user, "2025-07-05T23:40:01+00:00").await;
 
     hub_testkit::eventually(WAIT, async || {
         if counter(&app.metrics().await, &app.queue, "retried") >= 2 {
@@ -202,9 +177,7 @@ async fn a_failing_write_is_retried_until_it_succeeds() {
         "nothing written while blocked"
     );
     block_login_writes(&app, false).await;
-    let doc = app
-        .wait_for_session(user, WAIT, |d| d.contains_key("lastLoginAt"))
-        .await;
+    let doc = app.wait_for_login(user, WAIT).await;
     assert!(matches!(doc.get("lastLoginAt"), Some(Bson::DateTime(d)) if *d < DateTime::now()));
 }
 
@@ -238,13 +211,8 @@ async fn the_consumer_reconnects_by_itself_when_the_broker_cancels_it() {
     let _ = conn.close(0, "done".into()).await;
 
     let user = Uuid::new_v4();
-    app.publish(
-        &user_logged_in(user, "2025-07-05T23:40:01+00:00"),
-        &Uuid::new_v4().to_string(),
-    )
-    .await;
-    app.wait_for_session(user, WAIT, |d| d.contains_key("lastLoginAt"))
-        .await;
+    app.publish_login(user, "2025-07-05T23:40:01+00:00").await;
+    app.wait_for_login(user, WAIT).await;
     let metrics = app.metrics().await;
     assert!(
         metrics

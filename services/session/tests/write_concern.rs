@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::TestApp;
 use hub_runtime::{config::Vars, http::JsonError, service::ServiceConfig};
+use hub_testkit::Go as _;
 use mongodb::bson::{Bson, doc};
 use serde_json::json;
 use session::{error::ApiError, store::sessions::Sessions};
@@ -29,9 +30,8 @@ async fn with_a_majority_write_concern_every_session_write_is_acknowledged() {
             Some(&token),
         )
         .json(&json!({"data": {"text": "b"}}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(put.status(), 200);
     let doc = app.session_doc(user).await.unwrap();
     assert_eq!(doc.get_document("data").unwrap().get_str("text"), Ok("b"));
@@ -51,9 +51,8 @@ async fn with_a_majority_write_concern_every_session_write_is_acknowledged() {
             &format!("/api/sessions/{user}"),
             Some(&token),
         )
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(delete.status(), 200);
     assert!(app.session_doc(user).await.is_none());
 }
@@ -92,7 +91,7 @@ async fn a_write_concern_the_replica_set_cannot_meet_is_never_answered_as_a_succ
         .unwrap();
     client.database(&database).drop().await.unwrap();
     // Nor does the service start: its index creation carries the same concern.
-    let source = hub_testkit::config_source(
+    let source = hub_testkit::local_source(
         &[
             (
                 "DATABASE_URL",
@@ -103,8 +102,6 @@ async fn a_write_concern_the_replica_set_cannot_meet_is_never_answered_as_a_succ
             ("MONGODB_WRITE_CONCERN", "2"),
             ("JWT_SECRET", "s"),
             ("SESSION_CONSUMER", "false"),
-            ("HOST", "127.0.0.1"),
-            ("PORT", "0"),
         ],
         &[],
     );

@@ -5,7 +5,10 @@
 use std::time::Duration;
 
 use auth::Auth;
-use serde_json::Value;
+use hub_testkit::{Go as _, json_body};
+use jsonwebtoken::{EncodingKey, Header};
+use reqwest::Method;
+use serde_json::{Value, json};
 use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 
@@ -49,14 +52,12 @@ impl TestApp {
         secret: String,
         extra: &[(&str, &str)],
     ) -> Self {
-        let source = hub_testkit::config_source(
+        let source = hub_testkit::local_source(
             &[
                 ("DATABASE_URL", db_url.as_str()),
                 ("SECRET_KEY", secret.as_str()),
                 ("AMQP_URL", &hub_testkit::amqp_url()),
                 ("RABBITMQ_QUEUE", queue.as_str()),
-                ("HOST", "127.0.0.1"),
-                ("PORT", "0"),
                 ("PASSWORD_PBKDF2_ITERATIONS", TEST_ITERATIONS),
                 ("OUTBOX_POLL_MS", "200"),
                 ("OUTBOX_PUBLISH_TIMEOUT_MS", "2000"),
@@ -86,6 +87,12 @@ impl TestApp {
         .await
     }
 
+    /// [`TestApp::insert_legacy_user`] with the e-mail `<username>@example.com`.
+    pub async fn legacy_user(&self, username: &str, password: &str) -> Uuid {
+        let email = format!("{username}@example.com");
+        self.insert_legacy_user(username, &email, password).await
+    }
+
     pub async fn insert_user(&self, username: &str, email: &str, stored_hash: &str) -> Uuid {
         hub_testkit::seed_user_with(&self.db_url, username, email, stored_hash).await
     }
@@ -99,12 +106,16 @@ impl TestApp {
     }
 
     pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
-        self.http
-            .post(format!("{}/login", self.base))
-            .json(&serde_json::json!({ "username": username, "password": password }))
-            .send()
+        self.post("/login")
+            .json(&json!({ "username": username, "password": password }))
+            .go()
             .await
-            .unwrap()
+    }
+
+    /// `GET /profile` with `token` as the bearer: status and JSON body.
+    pub async fn profile(&self, token: &str) -> (u16, Value) {
+        let req = self.req(Method::GET, "/profile").bearer_auth(token);
+        json_body(req.go().await).await
     }
 
     pub async fn token_for(&self, username: &str, password: &str) -> String {
@@ -127,4 +138,14 @@ impl TestApp {
     pub async fn take_messages(&self) -> Vec<hub_testkit::Message> {
         hub_testkit::take_messages(&self.queue).await
     }
+}
+
+/// An HS256 token of `claims`, signed with `secret`.
+pub fn sign(secret: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &Header::default(),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }

@@ -4,10 +4,10 @@
 
 use std::net::SocketAddr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use connected::Connected;
 use mongodb::bson::{self, Document, doc};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::{Connection as _, PgConnection};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -32,13 +32,11 @@ impl TestApp {
     pub async fn spawn_on(db_url: String, extra: &[(&str, &str)]) -> Self {
         let mongo_name = hub_testkit::mongo_database("connected");
         let mongo_uri = hub_testkit::mongodb_uri();
-        let source = hub_testkit::config_source(
+        let source = hub_testkit::local_source(
             &[
                 ("DATABASE_URL", db_url.as_str()),
                 ("MONGODB_URI", mongo_uri.as_str()),
                 ("MONGODB_DATABASE", mongo_name.as_str()),
-                ("HOST", "127.0.0.1"),
-                ("PORT", "0"),
             ],
             extra,
         );
@@ -72,22 +70,51 @@ impl TestApp {
             .unwrap();
     }
 
+    /// Inserts the session document the session service writes for `user`: created
+    /// `created` from now, last logged in `last_login` from now (negative: the past).
+    pub async fn insert_login(&self, user: Uuid, created: Duration, last_login: Duration) {
+        self.insert_session(session(user, date(created), date(last_login)))
+            .await;
+    }
+
     /// `GET /last-connection?username=<name>` (properly encoded): status and JSON body.
     pub async fn last_connection(&self, username: &str) -> (u16, Value) {
         let path = format!("/last-connection?username={}", encode(username));
         json_body(self.get(&path).await).await
     }
 
-    /// `GET path` answers 400 `{"error": message}`.
-    pub async fn assert_400(&self, path: &str, message: &str) {
-        let (status, body) = json_body(self.get(path).await).await;
-        assert_eq!(status, 400, "{path}");
-        assert_eq!(body, serde_json::json!({ "error": message }), "{path}");
+    /// `last_connection(username)` answers 200 with `lastConnection` `words`.
+    pub async fn assert_last_connection(&self, username: &str, words: &str) {
+        let (status, body) = self.last_connection(username).await;
+        assert_eq!((status, &body["lastConnection"]), (200, &json!(words)));
     }
 
-    /// Drops the test's MongoDB database (PostgreSQL ones are dropped by scripts/test.sh).
-    pub async fn cleanup(self) {
-        self.mongo.drop().await.unwrap();
+    /// `last_connection(username)` answers 404 `{"error": message}`.
+    pub async fn assert_404(&self, username: &str, message: &str) {
+        let (status, body) = self.last_connection(username).await;
+        assert_eq!(status, 404, "{username:?}");
+        assert_eq!(body, json!({ "error": message }), "{username:?}");
+    }
+
+    /// `GET /last-connection<query>` answers 400 `{"error": message}`.
+    pub async fn assert_400(&self, query: &str, message: &str) {
+        let path = format!("/last-connection{query}");
+        let (status, body) = json_body(self.get(&path).await).await;
+        assert_eq!(status, 400, "{path}");
+        assert_eq!(body, json!({ "error": message }), "{path}");
+    }
+}
+
+impl Drop for TestApp {
+    /// Drops the test's MongoDB database (PostgreSQL ones are dropped by scripts/test.sh),
+    /// even when the test fails.
+    fn drop(&mut self) {
+        let name = self.mongo.name().to_owned();
+        hub_testkit::block_on_own_thread(async move {
+            if let Ok(client) = mongodb::Client::with_uri_str(hub_testkit::mongodb_uri()).await {
+                let _ = client.database(&name).drop().await;
+            }
+        });
     }
 }
 
@@ -107,7 +134,7 @@ pub fn encode(raw: &str) -> String {
 pub use hub_testkit::json_body;
 
 /// A BSON date `offset` away from now (negative: the past).
-pub fn date(offset: chrono::Duration) -> bson::DateTime {
+pub fn date(offset: Duration) -> bson::DateTime {
     bson::DateTime::from_millis((Utc::now() + offset).timestamp_millis())
 }
 

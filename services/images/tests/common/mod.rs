@@ -4,6 +4,7 @@
 
 use hub_runtime::service::ServiceConfig as _;
 
+use hub_testkit::Go as _;
 use images::{Config, Images, store::Store};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
@@ -56,7 +57,7 @@ impl TestApp {
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
         let bucket = hub_testkit::bucket_name("images");
         let endpoint = hub_testkit::env("S3_ENDPOINT");
-        let source = hub_testkit::config_source(
+        let source = hub_testkit::local_source(
             &[
                 ("S3_ENDPOINT", endpoint.as_str()),
                 ("AWS_ACCESS_KEY_ID", &hub_testkit::env("AWS_ACCESS_KEY_ID")),
@@ -66,8 +67,6 @@ impl TestApp {
                 ),
                 ("AWS_REGION", "us-east-1"),
                 ("AWS_BUCKET_NAME", bucket.as_str()),
-                ("HOST", "127.0.0.1"),
-                ("PORT", "0"),
             ],
             extra,
         );
@@ -92,12 +91,7 @@ impl TestApp {
     }
 
     pub async fn post_form(&self, form: Form) -> reqwest::Response {
-        self.http
-            .post(format!("{}/upload_image", self.base))
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
+        self.post("/upload_image").multipart(form).go().await
     }
 
     /// Uploads and returns the URL, asserting the original's success answer.
@@ -125,6 +119,24 @@ impl TestApp {
     /// The keys in the bucket, read from S3 directly (not through the service).
     pub async fn stored_keys(&self) -> Vec<String> {
         self.store.list_keys().await.unwrap()
+    }
+
+    /// [`TestApp::stored_keys`], sorted.
+    pub async fn sorted_keys(&self) -> Vec<String> {
+        let mut keys = self.stored_keys().await;
+        keys.sort();
+        keys
+    }
+
+    /// Deletes the (empty) bucket behind the service's back.
+    pub async fn delete_bucket(&self) {
+        let client = self.store.client();
+        client
+            .delete_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .unwrap();
     }
 
     /// Multipart uploads S3 still holds open for this bucket.

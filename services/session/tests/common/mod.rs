@@ -5,13 +5,14 @@
 
 use std::time::Duration;
 
-use hub_testkit::eventually;
+use hub_testkit::{Go as _, eventually};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lapin::{
     BasicProperties, Connection, ConnectionProperties,
     options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions},
 };
 use mongodb::bson::{Document, doc};
+use reqwest::Method;
 use serde_json::{Value, json};
 use session::Session;
 use uuid::Uuid;
@@ -37,7 +38,7 @@ impl TestApp {
         let queue = hub_testkit::queue_name("auth-events");
         let dlq = format!("{queue}.dlq");
         let secret = format!("test-secret-{}", Uuid::new_v4().simple());
-        let source = hub_testkit::config_source(
+        let source = hub_testkit::local_source(
             &[
                 ("DATABASE_URL", db_url.as_str()),
                 ("MONGODB_URI", &hub_testkit::mongodb_uri()),
@@ -47,8 +48,6 @@ impl TestApp {
                 ("CONSUMER_QUEUE", queue.as_str()),
                 ("CONSUMER_RETRY_BASE_MS", "50"),
                 ("CONSUMER_RETRY_MAX_MS", "500"),
-                ("HOST", "127.0.0.1"),
-                ("PORT", "0"),
             ],
             extra,
         );
@@ -115,7 +114,7 @@ impl TestApp {
         path: &str,
         token: Option<&str>,
     ) -> reqwest::RequestBuilder {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let mut req = self.req(method, path);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -123,30 +122,41 @@ impl TestApp {
     }
 
     pub async fn post_session(&self, token: &str, body: Value) -> (u16, Value) {
-        json_body(
-            self.request(reqwest::Method::POST, "/api/sessions", Some(token))
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        let req = self.request(Method::POST, "/api/sessions", Some(token));
+        json_body(req.json(&body).go().await).await
     }
 
     pub async fn get_json(&self, path: &str, token: Option<&str>) -> (u16, Value) {
-        json_body(
-            self.request(reqwest::Method::GET, path, token)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        json_body(self.request(Method::GET, path, token).go().await).await
+    }
+
+    /// A user with a session whose data is `{"text": text}`: the user's id and token, and
+    /// the session document as stored.
+    pub async fn user_with_session(&self, username: &str, text: &str) -> (Uuid, String, Document) {
+        let (id, token) = self.user(username).await;
+        self.post_session(&token, json!({"data": {"text": text}}))
+            .await;
+        let doc = self.session_doc(id).await.unwrap();
+        (id, token, doc)
     }
 
     /// Publishes `body` to the test's queue as auth's relay does (persistent, JSON,
     /// with a message id), waiting for the broker's confirm.
     pub async fn publish(&self, body: &[u8], message_id: &str) {
         publish_to(&self.queue, body, Some(message_id)).await;
+    }
+
+    /// Publishes a login of `user` at `timestamp` ([`user_logged_in`]) with a new message id.
+    pub async fn publish_login(&self, user: Uuid, timestamp: &str) {
+        let message_id = Uuid::new_v4().to_string();
+        self.publish(&user_logged_in(user, timestamp), &message_id)
+            .await;
+    }
+
+    /// Polls until the user's session document records a login ([`Self::wait_for_session`]).
+    pub async fn wait_for_login(&self, user: Uuid, within: Duration) -> Document {
+        self.wait_for_session(user, within, |d| d.contains_key("lastLoginAt"))
+            .await
     }
 
     /// Polls until `check` passes on the user's session document, or panics at the deadline.
@@ -165,14 +175,7 @@ impl TestApp {
 
     /// The service's Prometheus text.
     pub async fn metrics(&self) -> String {
-        self.http
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        self.get("/metrics").await.text().await.unwrap()
     }
 
     /// Polls the DLQ (without deleting it) until a message arrives.
@@ -194,31 +197,20 @@ impl Drop for TestApp {
         // Queues and the Mongo database are per test: remove them (best effort, on a runtime-free thread).
         let queues = [self.queue.clone(), self.dlq.clone()];
         let mongo_db = self.mongo_db.clone();
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(conn) =
-                    Connection::connect(&hub_testkit::amqp_url(), ConnectionProperties::default())
-                        .await
-                    && let Ok(ch) = conn.create_channel().await
-                {
-                    for q in queues {
-                        let _ = ch.queue_delete(q.as_str().into(), Default::default()).await;
-                    }
-                    let _ = conn.close(0, "done".into()).await;
+        hub_testkit::block_on_own_thread(async move {
+            if let Ok(conn) =
+                Connection::connect(&hub_testkit::amqp_url(), ConnectionProperties::default()).await
+                && let Ok(ch) = conn.create_channel().await
+            {
+                for q in queues {
+                    let _ = ch.queue_delete(q.as_str().into(), Default::default()).await;
                 }
-                if let Ok(client) = mongodb::Client::with_uri_str(hub_testkit::mongodb_uri()).await
-                {
-                    let _ = client.database(&mongo_db).drop().await;
-                }
-            });
-        })
-        .join();
+                let _ = conn.close(0, "done".into()).await;
+            }
+            if let Ok(client) = mongodb::Client::with_uri_str(hub_testkit::mongodb_uri()).await {
+                let _ = client.database(&mongo_db).drop().await;
+            }
+        });
     }
 }
 
