@@ -10,10 +10,9 @@
 //! ```ignore
 //! pub struct Connected;
 //! impl hub_runtime::service::Service for Connected {
-//!     const ENTRY: Entry = Entry::rest("connected", 5020, "/connected/health", KeyOrder::AsWritten);
+//!     const ENTRY: Entry = Entry::express("connected", 5020, "/connected/health", ApiError::KEY);
 //!     type Config = Config;
 //!     type State = AppState;
-//!     fn renderer() -> ErrorRenderer { http::json_renderer_for::<ApiError>() }
 //!     async fn state(config: &Config) -> anyhow::Result<AppState> { ... }
 //!     fn router(_: &Config, state: AppState, _: SocketAddr) -> Router { routes::router(state) }
 //!     async fn down(state: &AppState) -> Option<&'static str> { ... }
@@ -83,7 +82,7 @@ pub trait ServiceConfig: Sized + Send + Sync + 'static {
 }
 
 /// A service as `services.toml` lists it (name, port, legacy health path, protocol),
-/// and how its health paths answer.
+/// and how its health paths and framework-made errors answer.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry {
     /// Its folder under `services/`, its package and binary.
@@ -94,21 +93,46 @@ pub struct Entry {
     pub health_path: &'static str,
     /// How both health paths answer (the original's bodies); JSON for a REST service.
     pub health: HealthBody,
+    /// A REST service's error body key (`{"<key>": "..."}`), which the default
+    /// [`Service::renderer`] uses; `None` for a SOAP service, which renders Faults.
+    pub error_key: Option<&'static str>,
 }
 
 impl Entry {
-    /// A REST service: JSON health bodies, keys of the unhealthy one in `order`.
-    pub const fn rest(
+    /// A REST service ported from Flask, whose `jsonify` sorted the keys of its JSON
+    /// bodies; `error_key` is its error type's [`JsonError::KEY`](http::JsonError::KEY).
+    pub const fn flask(
+        name: &'static str,
+        port: u16,
+        health_path: &'static str,
+        error_key: &'static str,
+    ) -> Self {
+        Self::rest(name, port, health_path, KeyOrder::Sorted, error_key)
+    }
+
+    /// A REST service ported from Express, which kept keys in the order written.
+    pub const fn express(
+        name: &'static str,
+        port: u16,
+        health_path: &'static str,
+        error_key: &'static str,
+    ) -> Self {
+        Self::rest(name, port, health_path, KeyOrder::AsWritten, error_key)
+    }
+
+    const fn rest(
         name: &'static str,
         port: u16,
         health_path: &'static str,
         order: KeyOrder,
+        error_key: &'static str,
     ) -> Self {
         Self {
             name,
             port,
             health_path,
             health: HealthBody::Json(order),
+            error_key: Some(error_key),
         }
     }
 
@@ -124,6 +148,7 @@ impl Entry {
             port,
             health_path,
             health,
+            error_key: None,
         }
     }
 }
@@ -142,8 +167,11 @@ pub trait Service: Send + Sync + 'static {
     type State: Clone + Send + Sync + 'static;
 
     /// How errors the service did not render itself (404, 405, 413, timeouts, panics)
-    /// are rendered: `{"message"}`, `{"error"}` or a SOAP Fault.
-    fn renderer() -> ErrorRenderer;
+    /// are rendered: by default `{"<ENTRY.error_key>": "..."}` (`message` when none is
+    /// set); the SOAP services answer SOAP Faults instead.
+    fn renderer() -> ErrorRenderer {
+        http::json_renderer(Self::ENTRY.error_key.unwrap_or("message"))
+    }
 
     /// Connects to what the service needs (waiting up to each start-up timeout) and
     /// builds the state.

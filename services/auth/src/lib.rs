@@ -32,28 +32,21 @@ use std::{net::SocketAddr, time::Duration};
 use axum::Router;
 use hub_identity::pool::HashPool;
 use hub_runtime::{
-    http::{self, ErrorRenderer, KeyOrder},
+    http::JsonError as _,
     service::{self, Entry, Task},
 };
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
-use crate::state::AppState;
+use crate::{error::ApiError, state::AppState};
 
 /// The auth service, as the runtime's skeleton runs it.
 pub struct Auth;
 
-/// A built auth service (see [`service::App`]).
-pub type App = service::App<Auth>;
-
 impl service::Service for Auth {
-    const ENTRY: Entry = Entry::rest("auth", 5001, "/auth/health", KeyOrder::Sorted);
+    const ENTRY: Entry = Entry::flask("auth", 5001, "/auth/health", ApiError::KEY);
     type Config = Config;
     type State = AppState;
-
-    fn renderer() -> ErrorRenderer {
-        http::json_renderer_for::<error::ApiError>()
-    }
 
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
     async fn state(config: &Config) -> anyhow::Result<AppState> {

@@ -24,27 +24,20 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use hub_runtime::{
-    http::{self, ErrorRenderer, KeyOrder},
+    http::JsonError as _,
     service::{self, Entry},
 };
 
 pub use crate::config::Config;
-use crate::state::AppState;
+use crate::{error::ApiError, state::AppState};
 
 /// The connected service, as the runtime's skeleton runs it.
 pub struct Connected;
 
-/// A built connected service (see [`service::App`]).
-pub type App = service::App<Connected>;
-
 impl service::Service for Connected {
-    const ENTRY: Entry = Entry::rest("connected", 5020, "/connected/health", KeyOrder::AsWritten);
+    const ENTRY: Entry = Entry::express("connected", 5020, "/connected/health", ApiError::KEY);
     type Config = Config;
     type State = AppState;
-
-    fn renderer() -> ErrorRenderer {
-        http::json_renderer_for::<error::ApiError>()
-    }
 
     /// Waits for PostgreSQL (migrating it) and MongoDB, each up to its start-up
     /// timeout. Later outages need no restart: both clients reconnect.

@@ -32,28 +32,21 @@ use anyhow::Context;
 use axum::Router;
 use hub_identity::verifier::Verifier;
 use hub_runtime::{
-    http::{self, ErrorRenderer, KeyOrder},
+    http::JsonError as _,
     service::{self, Entry},
 };
 use tokio::sync::Semaphore;
 
 pub use crate::config::Config;
-use crate::{state::AppState, store::Store};
+use crate::{error::ApiError, state::AppState, store::Store};
 
 /// The images service, as the runtime's skeleton runs it.
 pub struct Images;
 
-/// A built images service (see [`service::App`]).
-pub type App = service::App<Images>;
-
 impl service::Service for Images {
-    const ENTRY: Entry = Entry::rest("images", 5015, "/profile-image/health", KeyOrder::Sorted);
+    const ENTRY: Entry = Entry::flask("images", 5015, "/profile-image/health", ApiError::KEY);
     type Config = Config;
     type State = AppState;
-
-    fn renderer() -> ErrorRenderer {
-        http::json_renderer_for::<error::ApiError>()
-    }
 
     /// Waits for S3 (up to `S3_STARTUP_TIMEOUT_SECS`), makes sure the bucket and its
     /// policy exist.

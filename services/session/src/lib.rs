@@ -30,13 +30,14 @@ use anyhow::Context;
 use axum::Router;
 use hub_identity::verifier::Verifier;
 use hub_runtime::{
-    http::{self, ErrorRenderer, KeyOrder},
+    http::JsonError as _,
     service::{self, Entry, Task},
 };
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
 use crate::{
+    error::ApiError,
     state::AppState,
     store::sessions::{IndexOutcome, Sessions},
 };
@@ -44,17 +45,10 @@ use crate::{
 /// The session service, as the runtime's skeleton runs it.
 pub struct Session;
 
-/// A built session service (see [`service::App`]).
-pub type App = service::App<Session>;
-
 impl service::Service for Session {
-    const ENTRY: Entry = Entry::rest("session", 5004, "/session/health", KeyOrder::AsWritten);
+    const ENTRY: Entry = Entry::express("session", 5004, "/session/health", ApiError::KEY);
     type Config = Config;
     type State = AppState;
-
-    fn renderer() -> ErrorRenderer {
-        http::json_renderer_for::<error::ApiError>()
-    }
 
     /// Connects to PostgreSQL (migrating) and MongoDB (each waiting up to its start-up
     /// timeout), ensures the unique `userId` index.

@@ -34,9 +34,6 @@ use crate::state::AppState;
 /// The user-lookup service, as the runtime's skeleton runs it.
 pub struct UserLookup;
 
-/// A built user-lookup service (see [`service::App`]).
-pub type App = service::App<UserLookup>;
-
 impl service::Service for UserLookup {
     const ENTRY: Entry = Entry::soap("user-lookup", 5016, "/user-search/health", routes::HEALTH);
     type Config = Config;

@@ -40,9 +40,6 @@ use crate::state::AppState;
 /// The user-soap service, as the runtime's skeleton runs it.
 pub struct UserSoap;
 
-/// A built user-soap service (see [`service::App`]).
-pub type App = service::App<UserSoap>;
-
 impl service::Service for UserSoap {
     const ENTRY: Entry = Entry::soap("user-soap", 5002, "/user-soap/health", routes::HEALTH);
     type Config = Config;

@@ -227,9 +227,3 @@ pub fn json_renderer(key: &'static str) -> ErrorRenderer {
         (status, axum::Json(body)).into_response()
     })
 }
-
-/// [`json_renderer`] with the body key of the service's own error type, so framework
-/// errors and the service's errors cannot disagree on it.
-pub fn json_renderer_for<E: JsonError>() -> ErrorRenderer {
-    json_renderer(E::KEY)
-}

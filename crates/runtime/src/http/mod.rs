@@ -32,7 +32,7 @@ use tower_http::{catch_panic::CatchPanicLayer, cors::CorsLayer, trace::TraceLaye
 pub use axum as __axum;
 pub use errors::{
     Cause, ErrorRenderer, Failure, JsonError, Verbatim, json_error, json_error_response,
-    json_renderer, json_renderer_for, verbatim,
+    json_renderer, verbatim,
 };
 pub use headers::{bearer_token, declares_json, media_type};
 pub use health::{HealthBody, KeyOrder};
