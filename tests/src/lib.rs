@@ -8,6 +8,16 @@ use std::path::{Path, PathBuf};
 
 pub use registry::{Protocol, Service, services};
 
+/// The settings every service these tests start in their own process takes besides its
+/// own: loopback on a free port, password hashing far cheaper than production's, and a
+/// quick outbox relay.
+pub const IN_PROCESS: [(&str, &str); 4] = [
+    ("HOST", "127.0.0.1"),
+    ("PORT", "0"),
+    ("PASSWORD_PBKDF2_ITERATIONS", "20000"),
+    ("OUTBOX_POLL_MS", "200"),
+];
+
 /// The repository root (the workspace's top folder).
 pub fn root() -> PathBuf {
     let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -51,4 +61,17 @@ pub fn service_dirs() -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The text after the first `open` in `text`, up to the next `close` (or `open`): an
+/// element's text, such as the id in a SOAP reply.
+pub fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    text.split(open).nth(1)?.split(close).next()
+}
+
+/// A SOAP client script of tests/soap-clients/.
+pub fn client_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("soap-clients")
+        .join(name)
 }

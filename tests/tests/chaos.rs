@@ -170,10 +170,7 @@ async fn client(
         let Some(body) = ledger.call(t0, "register", req, &[200]).await else {
             continue;
         };
-        let id = body
-            .split("<us:id>")
-            .nth(1)
-            .and_then(|rest| rest.split("</us:id>").next())
+        let id = hub_checks::between(&body, "<us:id>", "</us:id>")
             .expect("a registration reply carries the id")
             .to_owned();
         ledger

@@ -10,8 +10,10 @@ mod common;
 use std::time::Duration;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
+use hub_testkit::Go as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use mongodb::bson::{Document, doc};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 /// Everything a hostile request must not change, as one comparable value.
@@ -53,26 +55,11 @@ fn sign(alg: Algorithm, secret: &[u8], claims: &Value) -> String {
 #[tokio::test]
 async fn hostile_requests_get_4xx_in_the_callers_protocol_and_change_nothing() {
     let sys = common::start().await;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let http = &sys.http;
     // One real user with a session, so "changes nothing" has something to protect.
     let register = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>victim</u:username><u:password>pw</u:password><u:first_name>A</u:first_name><u:last_name>B</u:last_name><u:dni>victim</u:dni><u:email>victim@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>"#;
-    let resp = http
-        .post(format!("http://{}/register", sys.soap))
-        .header("content-type", "text/xml")
-        .body(register)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let resp = http
-        .post(format!("http://{}/login", sys.auth))
-        .json(&json!({"username": "victim", "password": "pw"}))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(sys.register(register).await.status(), 200);
+    let resp = sys.login("victim", "pw").await;
     let token = resp.json::<Value>().await.unwrap()["token"]
         .as_str()
         .unwrap()
@@ -80,13 +67,12 @@ async fn hostile_requests_get_4xx_in_the_callers_protocol_and_change_nothing() {
     let claims: Value =
         serde_json::from_slice(&B64URL.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
     let user_id = claims["user_id"].as_str().unwrap().to_owned();
-    let resp = http
-        .post(format!("http://{}/api/sessions", sys.session))
+    let resp = sys
+        .req(Method::POST, sys.session, "/api/sessions")
         .bearer_auth(&token)
         .json(&json!({"data": {"theme": "dark"}}))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     // 201, or 200 when session's consumer already made the session from the login event.
     assert!(matches!(resp.status().as_u16(), 200 | 201));
     // Let the consumer record the login before taking the snapshot.

@@ -7,8 +7,11 @@
 use std::{collections::HashMap, time::Duration};
 
 use hub_identity::keys::{SigningKey, generate_signing_pem};
-use hub_testkit::{Spawned, eventually, json_body, spawn};
-use reqwest::multipart::{Form, Part};
+use hub_testkit::{Go as _, Spawned, eventually, json_body, spawn};
+use reqwest::{
+    Method,
+    multipart::{Form, Part},
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -23,13 +26,13 @@ struct Stack {
 impl Stack {
     async fn new() -> Self {
         let db_url = hub_testkit::create_database("identity").await;
-        let common = vec![
+        let mut common: Vec<_> = hub_checks::IN_PROCESS
+            .map(|(k, v)| (k, v.to_owned()))
+            .into();
+        common.extend([
             ("DATABASE_URL", db_url.clone()),
             ("AMQP_URL", hub_testkit::amqp_url()),
             ("RABBITMQ_QUEUE", hub_testkit::queue_name("identity")),
-            ("HOST", "127.0.0.1".to_owned()),
-            ("PASSWORD_PBKDF2_ITERATIONS", "20000".to_owned()),
-            ("OUTBOX_POLL_MS", "200".to_owned()),
             ("MONGODB_URI", hub_testkit::mongodb_uri()),
             ("MONGODB_DATABASE", hub_testkit::mongo_database("identity")),
             ("SESSION_CONSUMER", "false".to_owned()),
@@ -44,7 +47,7 @@ impl Stack {
             // Quick re-fetches, so the test sees a rotation within seconds.
             ("JWKS_REFETCH_MIN_SECS", "1".to_owned()),
             ("JWKS_CACHE_SECS", "1".to_owned()),
-        ];
+        ]);
         Self { db_url, common }
     }
 
@@ -94,14 +97,8 @@ impl Stack {
 }
 
 async fn login(auth: &Spawned, name: &str) -> (String, String) {
-    let (status, body) = json_body(
-        auth.post("/login")
-            .json(&json!({"username": name, "password": "pw"}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let credentials = json!({"username": name, "password": "pw"});
+    let (status, body) = json_body(auth.post("/login").json(&credentials).go().await).await;
     assert_eq!(status, 200, "{body}");
     tokens(&body)
 }
@@ -114,43 +111,42 @@ fn tokens(body: &Value) -> (String, String) {
 }
 
 async fn refresh(auth: &Spawned, refresh_token: &str) -> (u16, Value) {
-    json_body(
-        auth.post("/token/refresh")
-            .json(&json!({ "refresh_token": refresh_token }))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    let body = json!({ "refresh_token": refresh_token });
+    json_body(auth.post("/token/refresh").json(&body).go().await).await
 }
 
 /// session's `POST /api/sessions` with `token`.
 async fn session_call(session: &Spawned, token: &str) -> (u16, Value) {
-    json_body(
-        session
-            .post("/api/sessions")
-            .bearer_auth(token)
-            .json(&json!({"data": {"text": "hi"}}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    let request = session.post("/api/sessions").bearer_auth(token);
+    json_body(request.json(&json!({"data": {"text": "hi"}})).go().await).await
 }
 
 /// images' upload of `name` with `token`.
 async fn upload(images: &Spawned, name: &str, token: &str) -> (u16, Value) {
     let part = Part::bytes(PNG.to_vec()).file_name(name.to_owned());
-    json_body(
-        images
-            .post("/upload_image")
-            .bearer_auth(token)
-            .multipart(Form::new().part("file", part))
-            .send()
-            .await
-            .unwrap(),
+    let request = images.post("/upload_image").bearer_auth(token);
+    json_body(request.multipart(Form::new().part("file", part)).go().await).await
+}
+
+/// Polls `call` (10 s at most) until it answers `want`.
+async fn until_status(want: u16, mut call: impl AsyncFnMut() -> (u16, Value)) {
+    eventually(Duration::from_secs(10), async || {
+        let (status, body) = call().await;
+        (status == want)
+            .then_some(())
+            .ok_or(format!("{status} {body}"))
+    })
+    .await;
+}
+
+/// An HS256 token for `user_id` ("ana"), signed with a secret no service has.
+fn hs256_token(user_id: Uuid) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"user_id": user_id, "username": "ana", "exp": chrono::Utc::now().timestamp() + 60}),
+        &jsonwebtoken::EncodingKey::from_secret(b"any-secret-at-all-0123456789abcdef"),
     )
-    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -175,12 +171,7 @@ async fn one_login_serves_session_and_images_until_logout_or_a_reused_refresh_to
     assert_eq!(status, 403, "another user's avatar");
 
     // An HS256 token, whatever its secret, is refused by JWKS verifiers.
-    let forged = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &json!({"user_id": ana, "username": "ana", "exp": chrono::Utc::now().timestamp() + 60}),
-        &jsonwebtoken::EncodingKey::from_secret(b"any-secret-at-all-0123456789abcdef"),
-    )
-    .unwrap();
+    let forged = hs256_token(ana);
     assert_eq!(
         session_call(&session, &forged).await,
         (401, json!({"message": "Invalid or expired token"}))
@@ -201,7 +192,7 @@ async fn one_login_serves_session_and_images_until_logout_or_a_reused_refresh_to
     // keeps uploading (its own avatar only) until it expires (services/images/README.md).
     let (t3, _) = login(&auth, "ana").await;
     assert_eq!(session_call(&session, &t3).await.0, 200);
-    let (status, _) = json_body(auth.post("/logout").bearer_auth(&t3).send().await.unwrap()).await;
+    let (status, _) = json_body(auth.post("/logout").bearer_auth(&t3).go().await).await;
     assert_eq!(status, 200);
     assert_eq!(session_call(&session, &t3).await, revoked);
     assert_eq!(upload(&images, &format!("{ana}.png"), &t3).await.0, 200);
@@ -230,13 +221,7 @@ async fn a_key_rotation_keeps_tokens_of_both_keys_valid_until_the_old_key_is_ret
     let (new_token, _) = login(&auth, "ana").await;
     // session has only the old key cached: the new kid makes it re-fetch (at most once
     // a second here).
-    eventually(Duration::from_secs(10), async || {
-        let (status, body) = session_call(&session, &new_token).await;
-        (status == 200)
-            .then_some(())
-            .ok_or(format!("{status} {body}"))
-    })
-    .await;
+    until_status(200, async || session_call(&session, &new_token).await).await;
     for token in [&old_token, &new_token] {
         assert_eq!(session_call(&session, token).await.0, 200);
         assert_eq!(upload(&images, &avatar, token).await.0, 200);
@@ -253,20 +238,8 @@ async fn a_key_rotation_keeps_tokens_of_both_keys_valid_until_the_old_key_is_ret
     // are refused and the new key's still accepted.
     auth.stop().await.unwrap();
     let _auth = stack.auth(port, &new, None).await;
-    eventually(Duration::from_secs(10), async || {
-        let (status, body) = session_call(&session, &old_token).await;
-        (status == 401)
-            .then_some(())
-            .ok_or(format!("{status} {body}"))
-    })
-    .await;
-    eventually(Duration::from_secs(10), async || {
-        let (status, body) = upload(&images, &avatar, &old_token).await;
-        (status == 401)
-            .then_some(())
-            .ok_or(format!("{status} {body}"))
-    })
-    .await;
+    until_status(401, async || session_call(&session, &old_token).await).await;
+    until_status(401, async || upload(&images, &avatar, &old_token).await).await;
     assert_eq!(session_call(&session, &new_token).await.0, 200);
     assert_eq!(upload(&images, &avatar, &new_token).await.0, 200);
 }
@@ -294,14 +267,12 @@ async fn the_lookup_accepts_auths_eddsa_token_through_the_jwks() {
     let ana = stack.user("ana").await;
     let (token, _) = login(&auth, "ana").await;
     let get = |bearer: Option<String>| {
-        let mut req = lookup
-            .http
-            .get(format!("{}/user/soap?username=ana", lookup.base));
+        let mut req = lookup.req(Method::GET, "/user/soap?username=ana");
         if let Some(t) = bearer {
             req = req.bearer_auth(t);
         }
         async move {
-            let resp = req.send().await.unwrap();
+            let resp = req.go().await;
             (resp.status().as_u16(), resp.text().await.unwrap())
         }
     };
@@ -309,12 +280,7 @@ async fn the_lookup_accepts_auths_eddsa_token_through_the_jwks() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(&ana.to_string()), "{body}");
     assert_eq!(get(None).await.0, 401);
-    let forged = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &json!({"user_id": ana, "username": "ana", "exp": chrono::Utc::now().timestamp() + 60}),
-        &jsonwebtoken::EncodingKey::from_secret(b"any-secret-at-all-0123456789abcdef"),
-    )
-    .unwrap();
+    let forged = hs256_token(ana);
     let (status, body) = get(Some(forged)).await;
     assert_eq!(status, 401);
     assert!(body.contains("FailedAuthentication"), "{body}");

@@ -294,22 +294,17 @@ fn exported_metrics() -> BTreeMap<String, &'static str> {
         described.len() >= 15 && described.contains_key("http_requests_total"),
         "reading the describe_* calls found only {described:?}"
     );
-    let undescribed: Vec<_> = recorded
-        .iter()
-        .filter(|n| !described.contains_key(*n))
-        .collect();
-    assert!(
-        undescribed.is_empty(),
-        "recorded without HELP (add a describe_* call in crates/runtime/src/metrics.rs): {undescribed:?}"
-    );
-    let unrecorded: Vec<_> = described
-        .keys()
-        .filter(|n| !recorded.contains(*n))
-        .collect();
-    assert!(
-        unrecorded.is_empty(),
-        "described but never recorded: {unrecorded:?}"
-    );
+    let undescribed = recorded.iter().filter(|n| !described.contains_key(*n));
+    let unrecorded = described.keys().filter(|n| !recorded.contains(*n));
+    for (what, names) in [
+        (
+            "recorded without HELP (add a describe_* call in crates/runtime/src/metrics.rs)",
+            undescribed.collect::<Vec<_>>(),
+        ),
+        ("described but never recorded", unrecorded.collect()),
+    ] {
+        assert!(names.is_empty(), "{what}: {names:?}");
+    }
     described
 }
 
@@ -631,15 +626,9 @@ fn compose_loads_the_rules_and_the_dashboard() {
 #[tokio::test]
 async fn the_services_export_what_the_code_describes() {
     let system = common::start().await;
-    let http = reqwest::Client::new();
+    let http = &system.http;
     // One SOAP Client fault, so soap_faults_total has a series.
-    let fault = http
-        .post(format!("http://{}/register", system.soap))
-        .header("content-type", "text/xml; charset=utf-8")
-        .body("<not-an-envelope/>")
-        .send()
-        .await
-        .unwrap();
+    let fault = system.register("<not-an-envelope/>").await;
     assert_eq!(fault.status(), 500, "a SOAP 1.1 Client fault is HTTP 500");
     // The services run in this one process, so they share one recorder.
     let url = format!("http://{}/metrics", system.auth);

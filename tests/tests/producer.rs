@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use hub_testkit::config_source;
+use hub_testkit::{Go as _, config_source};
 use sqlx::{Connection as _, PgConnection};
 
 const REGISTER: &str = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><soapenv:Body><u:RegisterUser><u:username>{u}</u:username><u:password>s3cret pw</u:password><u:first_name>Ana</u:first_name><u:last_name>Ruiz</u:last_name><u:dni>{u}</u:dni><u:email>{u}@example.com</u:email><u:city>Madrid</u:city></u:RegisterUser></soapenv:Body></soapenv:Envelope>"#;
@@ -14,15 +14,12 @@ const REGISTER: &str = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoa
 async fn a_registration_relayed_by_auths_relay_goes_out_labelled_user_soap() {
     let db_url = hub_testkit::create_database("producer").await;
     let queue = hub_testkit::queue_name("user-events");
-    let common = [
+    let own = [
         ("DATABASE_URL", db_url.as_str()),
         ("RABBITMQ_QUEUE", queue.as_str()),
-        ("HOST", "127.0.0.1"),
-        ("PORT", "0"),
-        ("PASSWORD_PBKDF2_ITERATIONS", "20000"),
-        ("OUTBOX_POLL_MS", "200"),
         ("OUTBOX_PUBLISH_TIMEOUT_MS", "2000"),
     ];
+    let common = [&hub_checks::IN_PROCESS[..], &own].concat();
     // user-soap's own relay cannot reach a broker (nothing listens on port 1), so the
     // row can only leave through auth's.
     let mut soap = hub_testkit::spawn::<user_soap::UserSoap>(config_source(
@@ -35,9 +32,8 @@ async fn a_registration_relayed_by_auths_relay_goes_out_labelled_user_soap() {
         .post("/register")
         .header("content-type", "text/xml; charset=utf-8")
         .body(REGISTER.replace("{u}", &user))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
 
     // A row from before the outbox recorded producers: the relay's own name, as then.

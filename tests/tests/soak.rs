@@ -96,52 +96,33 @@ async fn mixed_load_on_all_six_services_loses_nothing_and_does_not_grow() {
         ("OUTBOX_POLL_MS", "200"),
         ("RUST_LOG", "warn"),
     ];
-    let with = |extra: &[(&'static str, &str)]| -> Vec<(String, String)> {
-        common
-            .iter()
-            .chain(extra.iter())
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+    // Each binary with `common` and its own settings, healthy on its legacy path.
+    let spawn = async |name: &str, own: &[(&str, &str)]| {
+        let envs: Vec<(&str, &str)> = common.iter().chain(own).copied().collect();
+        let health = hub_checks::services()
+            .into_iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name} is not in services.toml"))
+            .health;
+        ServiceProcess::spawn(&service_binary(name), &envs, &health).await
     };
-    async fn spawn(name: &str, envs: Vec<(String, String)>, health: &str) -> ServiceProcess {
-        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        ServiceProcess::spawn(&service_binary(name), &envs, health).await
-    }
-    let auth = spawn(
-        "auth",
-        with(&[
-            ("RABBITMQ_QUEUE", &auth_queue),
-            ("LOGIN_MAX_FAILURES_PER_ADDRESS", "1000000"),
-        ]),
-        "/auth/health",
-    )
-    .await;
-    let soap = spawn(
-        "user-soap",
-        with(&[("RABBITMQ_QUEUE", &user_queue)]),
-        "/user-soap/health",
-    )
-    .await;
-    let lookup = spawn("user-lookup", with(&[]), "/user-search/health").await;
-    let session = spawn(
-        "session",
-        with(&[("RABBITMQ_QUEUE", &auth_queue)]),
-        "/session/health",
-    )
-    .await;
-    let connected = spawn("connected", with(&[]), "/connected/health").await;
-    let images = spawn(
-        "images",
-        with(&[
-            ("S3_ENDPOINT", &s3),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_BUCKET_NAME", &bucket),
-        ]),
-        "/profile-image/health",
-    )
-    .await;
+    let auth_settings = [
+        ("RABBITMQ_QUEUE", auth_queue.as_str()),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "1000000"),
+    ];
+    let auth = spawn("auth", &auth_settings).await;
+    let soap = spawn("user-soap", &[("RABBITMQ_QUEUE", &user_queue)]).await;
+    let lookup = spawn("user-lookup", &[]).await;
+    let session = spawn("session", &[("RABBITMQ_QUEUE", &auth_queue)]).await;
+    let connected = spawn("connected", &[]).await;
+    let images_settings = [
+        ("S3_ENDPOINT", s3.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_BUCKET_NAME", &bucket),
+    ];
+    let images = spawn("images", &images_settings).await;
     let services = [
         ("auth", &auth),
         ("user-soap", &soap),

@@ -15,13 +15,8 @@ mod common;
 use std::{path::PathBuf, process::Command};
 
 use common::{System, start};
-use serde_json::{Value, json};
-
-fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("soap-clients")
-        .join(name)
-}
+use hub_checks::client_script;
+use serde_json::Value;
 
 /// Runs a client script off the async workers (the services run on them). A script may
 /// print several JSON objects (one per SOAP version it was built for): they are merged.
@@ -52,6 +47,23 @@ fn tag() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_owned()
 }
 
+/// `program SCRIPT SOAP_BASE LOOKUP_BASE TAG`, the client script `name` against `sys`.
+fn command(sys: &System, program: &str, name: &str) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.arg(client_script(name))
+        .arg(format!("http://{}", sys.soap))
+        .arg(format!("http://{}", sys.lookup))
+        .arg(tag());
+    cmd
+}
+
+/// [`command`] with node's modules at hand (`HUB_NODE_PATH`).
+fn node_command(sys: &System, program: &str, name: &str) -> Command {
+    let mut cmd = command(sys, program, name);
+    cmd.env("NODE_PATH", hub_testkit::env("HUB_NODE_PATH"));
+    cmd
+}
+
 async fn lookup_get(sys: &System, username: &str) -> String {
     let url = reqwest::Url::parse_with_params(
         &format!("http://{}/user/soap", sys.lookup),
@@ -59,17 +71,6 @@ async fn lookup_get(sys: &System, username: &str) -> String {
     )
     .unwrap();
     reqwest::get(url).await.unwrap().text().await.unwrap()
-}
-
-async fn login(sys: &System, username: &str, password: &str) -> u16 {
-    reqwest::Client::new()
-        .post(format!("http://{}/login", sys.auth))
-        .json(&json!({"username": username, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 /// Checks what both clients report in common.
@@ -89,11 +90,8 @@ async fn check_common(sys: &System, out: &Value, client: &str) {
             "{client} {reg}: {envelope}"
         );
         // A user registered over SOAP logs in through auth with the same password.
-        assert_eq!(
-            login(sys, username, out["password"].as_str().unwrap()).await,
-            200,
-            "{client} {reg}"
-        );
+        let login = sys.login(username, out["password"].as_str().unwrap()).await;
+        assert_eq!(login.status(), 200, "{client} {reg}");
     }
     for inv in ["invalid11", "invalid12"] {
         assert_eq!(out[inv]["field"], "email", "{client} {inv}: {out}");
@@ -108,12 +106,7 @@ async fn check_common(sys: &System, out: &Value, client: &str) {
 #[tokio::test]
 async fn zeep_in_strict_mode_registers_looks_up_and_decodes_faults() {
     let sys = start().await;
-    let mut cmd = Command::new(hub_testkit::python());
-    cmd.arg(script("zeep_client.py"))
-        .arg(format!("http://{}", sys.soap))
-        .arg(format!("http://{}", sys.lookup))
-        .arg(tag());
-    let out = run_client(cmd).await;
+    let out = run_client(command(&sys, &hub_testkit::python(), "zeep_client.py")).await;
     check_common(&sys, &out, "zeep").await;
     assert_eq!(
         out["invalid11"]["message"],
@@ -148,13 +141,7 @@ async fn zeep_in_strict_mode_registers_looks_up_and_decodes_faults() {
 #[tokio::test]
 async fn node_soap_registers_looks_up_and_decodes_faults() {
     let sys = start().await;
-    let mut cmd = Command::new("node");
-    cmd.arg(script("node_client.js"))
-        .arg(format!("http://{}", sys.soap))
-        .arg(format!("http://{}", sys.lookup))
-        .arg(tag())
-        .env("NODE_PATH", hub_testkit::env("HUB_NODE_PATH"));
-    let out = run_client(cmd).await;
+    let out = run_client(node_command(&sys, "node", "node_client.js")).await;
     check_common(&sys, &out, "node-soap").await;
     assert_eq!(
         out["invalid11"]["reason"], "Invalid email: is not an email address",
@@ -212,30 +199,32 @@ fn check_example(out: &Value, client: &str, versions: &[&str]) {
     }
 }
 
-/// Runs a guide example (`program script SOAP_BASE LOOKUP_BASE TAG`) against a fresh system.
-async fn run_example(program: &str, name: &str) -> Value {
+/// Runs a guide example (`program script SOAP_BASE LOOKUP_BASE TAG`) against a fresh system
+/// and checks what it printed with [`check_example`]; returns that, for the checks
+/// particular to its stack.
+async fn example(program: &str, name: &str, client: &str, versions: &[&str]) -> Value {
     let sys = start().await;
-    let mut cmd = Command::new(program);
-    cmd.arg(script(name))
-        .arg(format!("http://{}", sys.soap))
-        .arg(format!("http://{}", sys.lookup))
-        .arg(tag())
-        .env("NODE_PATH", hub_testkit::env("HUB_NODE_PATH"));
-    run_client(cmd).await
+    let out = run_client(node_command(&sys, program, name)).await;
+    check_example(&out, client, versions);
+    out
 }
 
 #[tokio::test]
 async fn strong_soap_parses_the_registration_reply_and_the_duplicate_fault() {
     // Before the WSDL named its output registerUserResponseOutput, strong-soap resolved
     // every registration to `undefined` (wsdl/user-soap.wsdl).
-    let out = run_example("node", "strong_soap_client.js").await;
-    check_example(&out, "strong-soap", &["11", "12"]);
+    example(
+        "node",
+        "strong_soap_client.js",
+        "strong-soap",
+        &["11", "12"],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn suds_example_registers_and_decodes_the_typed_fault() {
-    let out = run_example(&hub_testkit::python(), "suds_client.py").await;
-    check_example(&out, "suds", &["11"]);
+    let out = example(&hub_testkit::python(), "suds_client.py", "suds", &["11"]).await;
     // The documented quirk: repr() of the faultstring shows its xml:lang.
     assert_eq!(
         out["duplicate11"]["repr"],
@@ -245,22 +234,25 @@ async fn suds_example_registers_and_decodes_the_typed_fault() {
 
 #[tokio::test]
 async fn pysimplesoap_example_works_around_its_soap12_namespace() {
-    let out = run_example(&hub_testkit::python(), "pysimplesoap_client.py").await;
-    check_example(&out, "PySimpleSOAP", &["11", "12"]);
+    example(
+        &hub_testkit::python(),
+        "pysimplesoap_client.py",
+        "PySimpleSOAP",
+        &["11", "12"],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn php_soapclient_example_registers_in_both_versions() {
-    let out = run_example("php", "php_client.php").await;
-    check_example(&out, "PHP", &["11", "12"]);
+    let out = example("php", "php_client.php", "PHP", &["11", "12"]).await;
     assert_eq!(out["duplicate11"]["code"], "soapenv:Client");
     assert_eq!(out["duplicate12"]["code"], "env:Sender");
 }
 
 #[tokio::test]
 async fn soap_lite_example_registers_in_both_versions() {
-    let out = run_example("perl", "soap_lite_client.pl").await;
-    check_example(&out, "SOAP::Lite", &["11", "12"]);
+    let out = example("perl", "soap_lite_client.pl", "SOAP::Lite", &["11", "12"]).await;
     // The documented quirk: faultstring reads the SOAP 1.1 path only.
     assert_eq!(
         out["duplicate11"]["faultstring"],
@@ -271,26 +263,22 @@ async fn soap_lite_example_registers_in_both_versions() {
 
 #[tokio::test]
 async fn soap_wsdl_example_resolves_the_fault_detail() {
-    let out = run_example("bash", "soap_wsdl_client.sh").await;
-    check_example(&out, "SOAP::WSDL", &["11"]);
+    example("bash", "soap_wsdl_client.sh", "SOAP::WSDL", &["11"]).await;
 }
 
 #[tokio::test]
 async fn gsoap_example_built_for_each_version() {
-    let out = run_example("bash", "gsoap_client.sh").await;
-    check_example(&out, "gSOAP", &["11", "12"]);
+    example("bash", "gsoap_client.sh", "gSOAP", &["11", "12"]).await;
 }
 
 #[tokio::test]
 async fn jaxws_example_raises_the_typed_fault_exception() {
-    let out = run_example("bash", "jaxws_client.sh").await;
-    check_example(&out, "JAX-WS", &["11", "12"]);
+    example("bash", "jaxws_client.sh", "JAX-WS", &["11", "12"]).await;
 }
 
 #[tokio::test]
 async fn mono_example_over_soap_11_12_and_http_get() {
-    let out = run_example("bash", "mono_client.sh").await;
-    check_example(&out, "Mono", &["11", "12"]);
+    let out = example("bash", "mono_client.sh", "Mono", &["11", "12"]).await;
     assert_eq!(out["lookup_get"], out["lookup"], "{out}");
 }
 

@@ -7,11 +7,12 @@
 //! mode off a `Security` header is refused exactly as before.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::{path::PathBuf, process::Command};
+use std::process::Command;
 
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
+use hub_checks::{IN_PROCESS, client_script};
 use hub_soap::wsse::{self, PASSWORD_DIGEST, WSSE_NS, WSU_NS};
-use hub_testkit::{Spawned, parts};
+use hub_testkit::{Go as _, Spawned, parts};
 use serde_json::Value;
 
 const USER: &str = "partner";
@@ -29,19 +30,13 @@ async fn start(extra: &[(&str, &str)]) -> Pair {
     let db_url = hub_testkit::create_database("wsse").await;
     let queue = hub_testkit::queue_name("wsse");
     let amqp = hub_testkit::amqp_url();
-    let source = hub_testkit::config_source(
-        &[
-            ("DATABASE_URL", &db_url),
-            ("AMQP_URL", &amqp),
-            ("RABBITMQ_QUEUE", &queue),
-            ("HOST", "127.0.0.1"),
-            ("PORT", "0"),
-            ("PASSWORD_PBKDF2_ITERATIONS", "20000"),
-            ("REGISTER_MAX_PER_ADDRESS", "1000000"),
-            ("OUTBOX_POLL_MS", "200"),
-        ],
-        extra,
-    );
+    let own = [
+        ("DATABASE_URL", db_url.as_str()),
+        ("AMQP_URL", &amqp),
+        ("RABBITMQ_QUEUE", &queue),
+        ("REGISTER_MAX_PER_ADDRESS", "1000000"),
+    ];
+    let source = hub_testkit::config_source(&[&IN_PROCESS[..], &own].concat(), extra);
     Pair {
         soap: hub_testkit::spawn::<user_soap::UserSoap>(&source).await,
         lookup: hub_testkit::spawn::<user_lookup::UserLookup>(&source).await,
@@ -51,12 +46,6 @@ async fn start(extra: &[(&str, &str)]) -> Pair {
 async fn required() -> Pair {
     let users = format!("{USER}:{PASSWORD}\nsomeone-else:other");
     start(&[("WSSE_MODE", "required"), ("WSSE_USERS", &users)]).await
-}
-
-fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("soap-clients")
-        .join(name)
 }
 
 /// Runs a command off the async workers (the services run on them); its stdout.
@@ -99,7 +88,7 @@ fn assert_registered_and_found(out: &Value, client: &str) {
 async fn zeep_username_tokens_text_and_digest_work_on_both_services() {
     let pair = required().await;
     let mut cmd = Command::new(hub_testkit::python());
-    cmd.arg(script("wsse_zeep.py"));
+    cmd.arg(client_script("wsse_zeep.py"));
     let out = run_client(cmd, &pair).await;
     assert_registered_and_found(&out, "zeep");
     let subcode = format!("{{{WSSE_NS}}}FailedAuthentication");
@@ -125,7 +114,7 @@ async fn zeep_username_tokens_text_and_digest_work_on_both_services() {
 async fn node_soap_ws_security_text_and_digest_work_on_both_services() {
     let pair = required().await;
     let mut cmd = Command::new("node");
-    cmd.arg(script("wsse_node.js"))
+    cmd.arg(client_script("wsse_node.js"))
         .env("NODE_PATH", hub_testkit::env("HUB_NODE_PATH"));
     let out = run_client(cmd, &pair).await;
     assert_registered_and_found(&out, "node-soap");
@@ -206,14 +195,9 @@ fn digest_header(nonce: &[u8]) -> String {
 }
 
 async fn post(service: &Spawned, path: &str, body: String) -> (u16, String, String) {
-    let resp = service
-        .post(path)
-        .header("content-type", "text/xml; charset=utf-8")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    parts(resp).await
+    let request = service.post(path).body(body);
+    let request = request.header("content-type", "text/xml; charset=utf-8");
+    parts(request.go().await).await
 }
 
 #[tokio::test]

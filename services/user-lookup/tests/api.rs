@@ -1,45 +1,22 @@
 //! user-lookup's contract against a real PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use hub_testkit::parts;
-use user_lookup::UserLookup;
+mod common;
+
+use common::{SOAP11, SOAP12, TestApp};
+use hub_testkit::{Go as _, parts};
+use reqwest::Method;
 use uuid::Uuid;
 
-struct TestApp {
-    /// The service on port 0: `addr`, `base`, `http` (through `Deref`).
-    service: hub_testkit::Spawned,
-    db_url: String,
-}
-
-hub_testkit::test_app!(TestApp);
-
 impl TestApp {
-    async fn spawn_with(extra: &[(&str, &str)]) -> Self {
-        let db_url = hub_testkit::create_database("lookup").await;
-        let source = hub_testkit::config_source(
-            &[
-                ("DATABASE_URL", &db_url),
-                ("HOST", "127.0.0.1"),
-                ("PORT", "0"),
-            ],
-            extra,
-        );
-        let service = hub_testkit::spawn::<UserLookup>(source).await;
-        Self { service, db_url }
-    }
-
-    async fn insert(&self, username: &str) -> Uuid {
-        hub_testkit::seed_user(&self.db_url, username).await
-    }
-
     async fn get(&self, path_and_query: &str) -> (u16, String, String) {
         parts(self.service.get(path_and_query).await).await
     }
 
     async fn soap(&self, content_type: &str, body: String) -> (u16, String, String) {
-        let request = self.service.post("/user/soap");
-        let resp = request.header("content-type", content_type).body(body);
-        parts(resp.send().await.unwrap()).await
+        let request = self.req(Method::POST, "/user/soap");
+        let request = request.header("content-type", content_type).body(body);
+        parts(request.go().await).await
     }
 
     /// Seeds `username`, then GETs `path_and_query`, which must find it: 200 as
@@ -123,12 +100,7 @@ fn op(version_ns: &str, username: &str) -> String {
 async fn the_soap_operation_answers_in_the_request_version() {
     let app = TestApp::spawn().await;
     let id = app.insert("kim").await;
-    let (s, ct, body) = app
-        .soap(
-            "text/xml; charset=utf-8",
-            op("http://schemas.xmlsoap.org/soap/envelope/", "kim"),
-        )
-        .await;
+    let (s, ct, body) = app.soap("text/xml; charset=utf-8", op(SOAP11, "kim")).await;
     assert_eq!((s, ct.as_str()), (200, "text/xml; charset=utf-8"));
     assert!(
         body.contains(&format!(
@@ -136,37 +108,22 @@ async fn the_soap_operation_answers_in_the_request_version() {
         )),
         "{body}"
     );
-    let (s, ct, body) = app
-        .soap(
-            "application/soap+xml",
-            op("http://www.w3.org/2003/05/soap-envelope", "kim"),
-        )
-        .await;
+    let (s, ct, body) = app.soap("application/soap+xml", op(SOAP12, "kim")).await;
     assert_eq!(
         (s, ct.as_str()),
         (200, "application/soap+xml; charset=utf-8")
     );
     assert!(body.contains("xmlns:soapenv=\"http://www.w3.org/2003/05/soap-envelope\""));
 
-    let (s, _, body) = app
-        .soap(
-            "text/xml",
-            op("http://schemas.xmlsoap.org/soap/envelope/", "ghost"),
-        )
-        .await;
+    let (s, _, body) = app.soap("text/xml", op(SOAP11, "ghost")).await;
     assert_eq!(s, 500);
     assert!(body.contains("<web:LookupFault"), "{body}");
-    let (s, _, body) = app
-        .soap(
-            "application/soap+xml",
-            op("http://www.w3.org/2003/05/soap-envelope", "ghost"),
-        )
-        .await;
+    let (s, _, body) = app.soap("application/soap+xml", op(SOAP12, "ghost")).await;
     assert_eq!(s, 400);
     assert!(body.contains("<env:Value>env:Sender</env:Value>"));
     let xxe = format!(
         "<!DOCTYPE e [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}",
-        op("http://schemas.xmlsoap.org/soap/envelope/", "&x;")
+        op(SOAP11, "&x;")
     );
     let (s, _, body) = app.soap("text/xml", xxe).await;
     assert_eq!(s, 500);

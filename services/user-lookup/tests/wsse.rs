@@ -4,49 +4,24 @@
 //! GET, and default off (nothing changes). Real clients: tests/tests/wsse.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
 use std::time::Duration;
 
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use chrono::{SecondsFormat, Utc};
+use common::{SOAP11, SOAP12, TestApp};
 use hub_identity::jwt::{Claims, JwtKeys};
 use hub_soap::wsse::{self, BASE64_BINARY, PASSWORD_DIGEST, PASSWORD_TEXT, WSSE_NS, WSU_NS};
-use hub_testkit::parts;
+use hub_testkit::{Go as _, parts};
+use reqwest::Method;
 use sqlx::{Connection as _, PgConnection};
-use user_lookup::UserLookup;
 use uuid::Uuid;
 
-const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
-const SOAP12: &str = "http://www.w3.org/2003/05/soap-envelope";
 const PASSWORD: &str = "pa:ss wörd<&>";
 const SECRET: &str = "bearer-test-secret-0123456789abcdef";
 
-struct TestApp {
-    service: hub_testkit::Spawned,
-    db_url: String,
-}
-
-hub_testkit::test_app!(TestApp);
-
 impl TestApp {
-    async fn spawn_with(extra: &[(&str, &str)]) -> Self {
-        let db_url = hub_testkit::create_database("lookupwsse").await;
-        let service = Self::instance(&db_url, extra).await;
-        Self { service, db_url }
-    }
-
-    /// Another instance on the same database.
-    async fn instance(db_url: &str, extra: &[(&str, &str)]) -> hub_testkit::Spawned {
-        let source = hub_testkit::config_source(
-            &[
-                ("DATABASE_URL", db_url),
-                ("HOST", "127.0.0.1"),
-                ("PORT", "0"),
-            ],
-            extra,
-        );
-        hub_testkit::spawn::<UserLookup>(source).await
-    }
-
     async fn required() -> Self {
         Self::spawn_with(&[
             ("WSSE_MODE", "required"),
@@ -133,7 +108,7 @@ async fn soap_with(
     if let Some(token) = bearer {
         request = request.bearer_auth(token);
     }
-    parts(request.send().await.unwrap()).await
+    parts(request.go().await).await
 }
 
 /// Asserts a WS-Security fault `code` in the version of `ns`, with its SOAP status.
@@ -167,7 +142,7 @@ fn found(id: Uuid, (status, _, body): &(u16, String, String)) {
 #[tokio::test]
 async fn off_by_default_nothing_changes_and_a_security_header_is_not_understood() {
     let app = TestApp::spawn().await;
-    let id = hub_testkit::seed_user(&app.db_url, "ana").await;
+    let id = app.insert("ana").await;
     let (status, _, body) = soap(&app, SOAP11, &text_token("svc", PASSWORD), "ana").await;
     assert_eq!(status, 500);
     assert!(
@@ -188,7 +163,7 @@ async fn off_by_default_nothing_changes_and_a_security_header_is_not_understood(
 #[tokio::test]
 async fn text_and_digest_tokens_authenticate_in_both_versions() {
     let app = TestApp::required().await;
-    let id = hub_testkit::seed_user(&app.db_url, "ana").await;
+    let id = app.insert("ana").await;
     for ns in [SOAP11, SOAP12] {
         found(
             id,
@@ -214,7 +189,7 @@ async fn text_and_digest_tokens_authenticate_in_both_versions() {
 #[tokio::test]
 async fn wrong_missing_malformed_and_stale_credentials_get_the_standard_faults() {
     let app = TestApp::required().await;
-    hub_testkit::seed_user(&app.db_url, "ana").await;
+    app.insert("ana").await;
     for ns in [SOAP11, SOAP12] {
         for (header, code) in [
             (String::new(), "FailedAuthentication"),
@@ -296,26 +271,16 @@ async fn a_nonce_is_accepted_once_across_two_instances() {
         &[("WSSE_MODE", "required"), ("WSSE_USERS", &users)],
     )
     .await;
-    let id = hub_testkit::seed_user(&app.db_url, "ana").await;
+    let id = app.insert("ana").await;
     let header = digest_token("svc", PASSWORD);
     let mut calls = tokio::task::JoinSet::new();
     for i in 0..24 {
-        let (http, base) = if i % 2 == 0 {
-            (app.http.clone(), app.base.clone())
-        } else {
-            (second.http.clone(), second.base.clone())
-        };
-        let body = envelope(SOAP11, &header, "ana");
-        calls.spawn(async move {
-            let resp = http
-                .post(format!("{base}/user/soap"))
-                .header("content-type", "text/xml")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            parts(resp).await
-        });
+        let instance = if i % 2 == 0 { &app.service } else { &second };
+        let request = instance
+            .post("/user/soap")
+            .header("content-type", "text/xml");
+        let request = request.body(envelope(SOAP11, &header, "ana"));
+        calls.spawn(async move { parts(request.go().await).await });
     }
     let answers = calls.join_all().await;
     let ok: Vec<_> = answers.iter().filter(|a| a.0 == 200).collect();
@@ -360,7 +325,7 @@ async fn expired_nonces_are_pruned() {
 #[tokio::test]
 async fn optional_mode_lets_anonymous_calls_through_but_checks_any_credentials() {
     let app = TestApp::spawn_with(&[("WSSE_MODE", "optional"), ("WSSE_USERS", "svc:pw")]).await;
-    let id = hub_testkit::seed_user(&app.db_url, "ana").await;
+    let id = app.insert("ana").await;
     found(id, &soap(&app, SOAP12, "", "ana").await);
     found(
         id,
@@ -393,7 +358,7 @@ async fn a_bearer_token_stands_in_for_a_username_token() {
         ("SECRET_KEY", SECRET),
     ])
     .await;
-    let id = hub_testkit::seed_user(&app.db_url, "ana").await;
+    let id = app.insert("ana").await;
     let keys = JwtKeys::new(&SECRET.to_owned().into(), Duration::from_secs(60));
     let good = bearer_for(&keys, 60);
     let expired = bearer_for(&keys, -10);
@@ -423,8 +388,7 @@ async fn a_bearer_token_stands_in_for_a_username_token() {
 
     // GET: 401 Fault with a challenge, the contract stays public.
     for path in ["/user/lookup?username=ana", "/user/soap?username=ana"] {
-        let url = format!("{}{path}", app.base);
-        let resp = app.http.get(&url).send().await.unwrap();
+        let resp = app.get(path).await;
         assert_eq!(resp.headers()["www-authenticate"], "Bearer");
         let (status, ct, body) = parts(resp).await;
         assert_eq!(
@@ -436,19 +400,13 @@ async fn a_bearer_token_stands_in_for_a_username_token() {
             body.contains("<faultcode>wsse:FailedAuthentication</faultcode>"),
             "{body}"
         );
-        let resp = app
-            .http
-            .get(&url)
-            .bearer_auth(&expired)
-            .send()
-            .await
-            .unwrap();
+        let resp = app.req(Method::GET, path).bearer_auth(&expired).go().await;
         assert_eq!(
             resp.headers()["www-authenticate"],
             r#"Bearer error="invalid_token""#
         );
         assert_eq!(resp.status(), 401);
-        let answer = parts(app.http.get(&url).bearer_auth(&good).send().await.unwrap()).await;
+        let answer = parts(app.req(Method::GET, path).bearer_auth(&good).go().await).await;
         found(id, &answer);
     }
     let (status, _, wsdl) = parts(app.get("/user/soap?wsdl").await).await;
@@ -459,7 +417,7 @@ async fn a_bearer_token_stands_in_for_a_username_token() {
 #[tokio::test]
 async fn required_without_bearer_closes_the_gets_and_settings_are_checked() {
     let app = TestApp::required().await;
-    hub_testkit::seed_user(&app.db_url, "ana").await;
+    app.insert("ana").await;
     let resp = app.get("/user/lookup?username=ana").await;
     assert!(resp.headers().get("www-authenticate").is_none());
     let (status, _, body) = parts(resp).await;

@@ -3,12 +3,13 @@
 
 mod common;
 
-use common::{TestApp, extract_id, legacy_envelope, pairs, parts, soap12_envelope, user_fields};
+use common::{
+    TEXT_XML, TestApp, assert_has, extract_id, legacy_envelope, pairs, parts, soap12_envelope, tag,
+    user_fields,
+};
+use hub_testkit::Go as _;
+use reqwest::Method;
 use serde_json::json;
-
-fn tag() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
-}
 
 #[tokio::test]
 async fn the_front_end_envelope_registers_and_gets_the_original_reply_bytes() {
@@ -16,14 +17,10 @@ async fn the_front_end_envelope_registers_and_gets_the_original_reply_bytes() {
     let t = tag();
     let fields = user_fields(&t);
     let resp = app
-        .http
-        .post(format!("{}/register", app.base))
-        .header("content-type", "text/xml")
+        .request("text/xml", legacy_envelope(&pairs(&fields)))
         .header("x-request-id", "reg-1")
-        .body(legacy_envelope(&pairs(&fields)))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (status, ct, body) = parts(resp).await;
     assert_eq!(status, 200);
     assert_eq!(ct, "text/xml; charset=utf-8");
@@ -108,11 +105,7 @@ async fn a_taken_username_dni_or_email_gets_the_original_409_and_a_failed_event(
         let keep = first.iter().find(|(k, _)| k == field).unwrap().1.clone();
         again.iter_mut().find(|(k, _)| k == field).unwrap().1 = keep;
         let (status, ct, body) = app.register11(&pairs(&again)).await;
-        assert_eq!(
-            (status, ct.as_str()),
-            (409, "text/xml; charset=utf-8"),
-            "{field}"
-        );
+        assert_eq!((status, ct.as_str()), (409, TEXT_XML), "{field}");
         assert!(
             body.contains("<us:message>Duplicate user information detected (username, dni, or email).</us:message>"),
             "{field}: {body}"
@@ -166,25 +159,13 @@ async fn invalid_fields_get_a_client_fault_naming_the_field_and_store_nothing() 
             None => fields.retain(|(k, _)| k != field),
         }
         let (status, ct, body) = app.register11(&pairs(&fields)).await;
-        assert_eq!(
-            (status, ct.as_str()),
-            (500, "text/xml; charset=utf-8"),
-            "{field}"
+        assert_eq!((status, ct.as_str()), (500, TEXT_XML), "{field}");
+        assert_has(&body, "<faultcode>soapenv:Client</faultcode>");
+        assert_has(
+            &body,
+            &format!("<faultstring xml:lang=\"en\">{reason}</faultstring>"),
         );
-        assert!(
-            body.contains("<faultcode>soapenv:Client</faultcode>"),
-            "{body}"
-        );
-        assert!(
-            body.contains(&format!(
-                "<faultstring xml:lang=\"en\">{reason}</faultstring>"
-            )),
-            "{body}"
-        );
-        assert!(
-            body.contains(&format!("<us:field>{field}</us:field>")),
-            "{body}"
-        );
+        assert_has(&body, &format!("<us:field>{field}</us:field>"));
 
         let resp = app
             .post("application/soap+xml", soap12_envelope(&pairs(&fields)))
@@ -239,13 +220,7 @@ async fn markup_quotes_and_non_ascii_round_trip_exactly() {
 async fn the_wsdl_is_served_with_the_public_address() {
     let app = TestApp::spawn().await;
     for q in ["wsdl", "WSDL"] {
-        let resp = app
-            .http
-            .get(format!("{}/register?{q}", app.base))
-            .send()
-            .await
-            .unwrap();
-        let (status, ct, body) = parts(resp).await;
+        let (status, ct, body) = parts(app.get(&format!("/register?{q}")).await).await;
         assert_eq!((status, ct.as_str()), (200, "text/xml; charset=utf-8"));
         assert!(body.starts_with("<?xml"));
         assert!(
@@ -258,15 +233,7 @@ async fn the_wsdl_is_served_with_the_public_address() {
         assert!(!body.contains("localhost:0"));
     }
     let configured = TestApp::spawn_with(&[("PUBLIC_BASE_URL", "https://soap.example.com")]).await;
-    let body = configured
-        .http
-        .get(format!("{}/register?wsdl", configured.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = configured.get("/register?wsdl").await.text().await.unwrap();
     assert!(body.contains("location=\"https://soap.example.com/register\""));
 }
 
@@ -277,42 +244,18 @@ async fn every_framework_error_is_a_soap_fault() {
         assert_eq!(ct, "text/xml; charset=utf-8", "{status} {body}");
         assert!(body.contains("<soapenv:Fault>"), "{status} {body}");
     };
-    let (s, ct, b) = parts(
-        app.http
-            .get(format!("{}/register", app.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 405);
-    fault11(s, &b, &ct);
-    let (s, ct, b) = parts(
-        app.http
-            .put(format!("{}/register", app.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 405);
-    fault11(s, &b, &ct);
-    let (s, ct, b) = parts(
-        app.http
-            .post(format!("{}/nowhere", app.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(s, 404);
-    fault11(s, &b, &ct);
-    let (s, ct, b) = parts(app.post("application/json", "{}").await).await;
-    assert_eq!(s, 415);
-    fault11(s, &b, &ct);
-    let (s, ct, b) = parts(app.post("text/xml", "x".repeat(10_000)).await).await;
-    assert_eq!(s, 413);
-    fault11(s, &b, &ct);
+    let cases = [
+        (app.req(Method::GET, "/register"), 405),
+        (app.req(Method::PUT, "/register"), 405),
+        (app.req(Method::POST, "/nowhere"), 404),
+        (app.request("application/json", "{}"), 415),
+        (app.request("text/xml", "x".repeat(10_000)), 413),
+    ];
+    for (request, status) in cases {
+        let (s, ct, b) = parts(request.go().await).await;
+        assert_eq!(s, status);
+        fault11(s, &b, &ct);
+    }
     let (s, ct, b) = parts(app.post("application/soap+xml", "x".repeat(10_000)).await).await;
     assert_eq!(
         (s, ct.as_str()),
@@ -325,14 +268,7 @@ async fn every_framework_error_is_a_soap_fault() {
 async fn health_keeps_the_original_bodies() {
     let app = TestApp::spawn().await;
     for path in ["/user-soap/health", "/health"] {
-        let (status, ct, body) = parts(
-            app.http
-                .get(format!("{}{path}", app.base))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, ct, body) = parts(app.get(path).await).await;
         assert_eq!(
             (status, ct.as_str(), body.as_str()),
             (200, "text/html;charset=utf-8", "Service is healthy")
@@ -350,13 +286,11 @@ async fn a_username_that_could_be_an_email_is_refused_and_legacy_collisions_are_
     fields[0].1 = format!("{}@example.com", tag());
     let (status, _, body) = app.register11(&pairs(&fields)).await;
     assert_eq!(status, 500, "{body}");
-    assert!(
-        body.contains(
-            "<faultstring xml:lang=\"en\">Invalid username: must not contain @</faultstring>"
-        ),
-        "{body}"
+    assert_has(
+        &body,
+        "<faultstring xml:lang=\"en\">Invalid username: must not contain @</faultstring>",
     );
-    assert!(body.contains("<us:field>username</us:field>"), "{body}");
+    assert_has(&body, "<us:field>username</us:field>");
 
     // Legacy rows, written before the rule: a username holding `@`, an email without.
     let legacy_name = format!("{}@example.com", tag());
@@ -429,11 +363,11 @@ async fn look_alike_usernames_and_emails_are_duplicates_and_invisible_characters
         fields.iter_mut().find(|(k, _)| k == field).unwrap().1 = value;
         let (status, _, body) = app.register11(&pairs(&fields)).await;
         assert_eq!(status, 500, "{body}");
-        assert!(
-            body.contains(&format!(
+        assert_has(
+            &body,
+            &format!(
                 "Invalid {field}: must not contain invisible or bidirectional control characters"
-            )),
-            "{body}"
+            ),
         );
     }
     assert_eq!(app.users().await, 1);
@@ -486,14 +420,10 @@ async fn registrations_from_one_address_stop_at_its_limit_across_two_instances()
     let register_from = async |app: &TestApp, address: &str| {
         let fields = user_fields(&tag());
         let resp = app
-            .http
-            .post(format!("{}/register", app.base))
-            .header("content-type", "text/xml; charset=utf-8")
+            .request(TEXT_XML, legacy_envelope(&pairs(&fields)))
             .header("x-forwarded-for", address)
-            .body(legacy_envelope(&pairs(&fields)))
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         let retry_after = resp.headers().get("retry-after").cloned();
         let (status, _, body) = parts(resp).await;
         (status, retry_after, body)
@@ -514,13 +444,10 @@ async fn registrations_from_one_address_stop_at_its_limit_across_two_instances()
             .parse()
             .unwrap();
         assert!((1..=60).contains(&secs), "{secs}");
-        assert!(
-            body.contains("<faultcode>soapenv:Client</faultcode>"),
-            "{body}"
-        );
-        assert!(
-            body.contains("Too many registrations from this address; retry after"),
-            "{body}"
+        assert_has(body, "<faultcode>soapenv:Client</faultcode>");
+        assert_has(
+            body,
+            "Too many registrations from this address; retry after",
         );
     }
     assert_eq!(a.users().await, 3);
@@ -533,20 +460,16 @@ async fn registrations_from_one_address_stop_at_its_limit_across_two_instances()
 #[tokio::test]
 async fn a_duplicate_is_a_registration_fault_for_soap_toolkits_and_409_for_the_front_end() {
     let register = async |app: &TestApp, fields: &[(String, String)], how: &str| {
-        let req = app.http.post(format!("{}/register", app.base));
+        let legacy = legacy_envelope(&pairs(fields));
         let req = match how {
-            "1.1+SOAPAction" => req
-                .header("content-type", "text/xml; charset=utf-8")
-                .header("soapaction", "\"\"")
-                .body(legacy_envelope(&pairs(fields))),
-            "1.1" => req
-                .header("content-type", "text/xml; charset=utf-8")
-                .body(legacy_envelope(&pairs(fields))),
-            _ => req
-                .header("content-type", "application/soap+xml; charset=utf-8")
-                .body(soap12_envelope(&pairs(fields))),
+            "1.1+SOAPAction" => app.request(TEXT_XML, legacy).header("soapaction", "\"\""),
+            "1.1" => app.request(TEXT_XML, legacy),
+            _ => app.request(
+                "application/soap+xml; charset=utf-8",
+                soap12_envelope(&pairs(fields)),
+            ),
         };
-        parts(req.send().await.unwrap()).await
+        parts(req.go().await).await
     };
     let app = TestApp::spawn().await;
     let first = user_fields(&tag());
@@ -557,27 +480,16 @@ async fn a_duplicate_is_a_registration_fault_for_soap_toolkits_and_409_for_the_f
         again.iter_mut().find(|(k, _)| k == field).unwrap().1 = keep;
         let (status, _, body) = register(&app, &again, "1.1+SOAPAction").await;
         assert_eq!(status, 500, "{field}: {body}");
-        assert!(
-            body.contains("<faultcode>soapenv:Client</faultcode>"),
-            "{body}"
+        assert_has(&body, "<faultcode>soapenv:Client</faultcode>");
+        assert_has(
+            &body,
+            &format!("<faultstring xml:lang=\"en\">{field} is already registered</faultstring>"),
         );
-        assert!(
-            body.contains(&format!(
-                "<faultstring xml:lang=\"en\">{field} is already registered</faultstring>"
-            )),
-            "{body}"
-        );
-        assert!(
-            body.contains(&format!("<us:field>{field}</us:field>")),
-            "{body}"
-        );
+        assert_has(&body, &format!("<us:field>{field}</us:field>"));
         let (status, _, body) = register(&app, &again, "1.2").await;
         assert_eq!(status, 400, "{field}: {body}");
-        assert!(body.contains("<env:Value>env:Sender</env:Value>"), "{body}");
-        assert!(
-            body.contains(&format!("<us:field>{field}</us:field>")),
-            "{body}"
-        );
+        assert_has(&body, "<env:Value>env:Sender</env:Value>");
+        assert_has(&body, &format!("<us:field>{field}</us:field>"));
         let (status, _, body) = register(&app, &again, "1.1").await;
         assert_eq!(status, 409, "{field}: {body}");
         assert!(extract_id(&body).is_none());
@@ -603,42 +515,28 @@ async fn an_overlong_uri_or_header_section_gets_a_soap_fault() {
     let app = TestApp::spawn().await;
     let long = "x".repeat(17 * 1024);
     let resp = app
-        .http
-        .post(format!("{}/register?q={long}", app.base))
-        .header("content-type", "text/xml; charset=utf-8")
+        .req(Method::POST, &format!("/register?q={long}"))
+        .header("content-type", TEXT_XML)
         .body(legacy_envelope(&pairs(&user_fields(&tag()))))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     let (status, ct, body) = parts(resp).await;
-    assert_eq!(
-        (status, ct.as_str()),
-        (414, "text/xml; charset=utf-8"),
-        "{body}"
-    );
-    assert!(
-        body.contains("<faultcode>soapenv:Client</faultcode>"),
-        "{body}"
-    );
-    assert!(body.contains("Request URI too long"), "{body}");
+    assert_eq!((status, ct.as_str()), (414, TEXT_XML), "{body}");
+    assert_has(&body, "<faultcode>soapenv:Client</faultcode>");
+    assert_has(&body, "Request URI too long");
 
-    let mut req = app
-        .http
-        .post(format!("{}/register", app.base))
-        .header("content-type", "application/soap+xml; charset=utf-8");
+    let mut req = app.request(
+        "application/soap+xml; charset=utf-8",
+        soap12_envelope(&pairs(&user_fields(&tag()))),
+    );
     for i in 0..70 {
         req = req.header(format!("x-filler-{i}"), "y");
     }
-    let resp = req
-        .body(soap12_envelope(&pairs(&user_fields(&tag()))))
-        .send()
-        .await
-        .unwrap();
-    let (status, ct, body) = parts(resp).await;
+    let (status, ct, body) = parts(req.go().await).await;
     assert_eq!(status, 431, "{body}");
     assert!(ct.starts_with("application/soap+xml"), "{ct}");
-    assert!(body.contains("env:Sender"), "{body}");
-    assert!(body.contains("Request headers too large"), "{body}");
+    assert_has(&body, "env:Sender");
+    assert_has(&body, "Request headers too large");
     assert_eq!(app.users().await, 0);
 }
 
@@ -651,11 +549,7 @@ async fn the_legacy_envelope_registers_under_any_content_type() {
         "text/plain;charset=UTF-8",
         "application/x-www-form-urlencoded",
     ] {
-        let (status, _, body) = parts(
-            app.post(ct, legacy_envelope(&pairs(&user_fields(&tag()))))
-                .await,
-        )
-        .await;
+        let (status, _, body) = app.register_as(ct, &pairs(&user_fields(&tag()))).await;
         assert_eq!(status, 200, "{ct}: {body}");
         assert!(extract_id(&body).is_some(), "{body}");
     }

@@ -11,7 +11,8 @@ use std::{
     time::Duration,
 };
 
-use common::{TestApp, legacy_envelope, pairs, user_fields};
+use common::{TEXT_XML, TestApp, legacy_envelope, pairs, register_request, user_fields};
+use hub_testkit::Go as _;
 use sqlx::PgConnection;
 use tracing::{
     Event, Level, Metadata,
@@ -79,7 +80,7 @@ impl tracing::Subscriber for TransactionNotices {
 /// Sends one whole registration, hangs up after 0-30 ms (random).
 async fn register_and_hang_up(addr: SocketAddr, tag: String) {
     let body = legacy_envelope(&pairs(&user_fields(&tag)));
-    let request = hub_testkit::raw_post(addr, "/register", "text/xml; charset=utf-8", &body);
+    let request = hub_testkit::raw_post(addr, "/register", TEXT_XML, &body);
     hub_testkit::send_and_hang_up(addr, request, 30).await;
 }
 
@@ -101,7 +102,6 @@ async fn clients_hanging_up_mid_registration_leave_no_connection_in_a_transactio
     let app = TestApp::spawn_with(&[
         ("DB_MAX_CONNECTIONS", "4"),
         ("PASSWORD_PBKDF2_ITERATIONS", "1000"),
-        ("REGISTER_MAX_PER_ADDRESS", "1000000"),
         ("HASHING_CONCURRENCY", "8"),
     ])
     .await;
@@ -133,17 +133,8 @@ async fn clients_hanging_up_mid_registration_leave_no_connection_in_a_transactio
     let burst: Vec<_> = (0..16)
         .map(|i| {
             let fields = user_fields(&format!("{run}after{i}"));
-            let http = app.http.clone();
-            let url = format!("{}/register", app.base);
-            tokio::spawn(async move {
-                http.post(url)
-                    .header("content-type", "text/xml; charset=utf-8")
-                    .body(legacy_envelope(&pairs(&fields)))
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .unwrap()
-            })
+            let request = register_request(&app.http, &app.base, &fields);
+            tokio::spawn(async move { request.go().await.status().as_u16() })
         })
         .collect();
     for (i, request) in burst.into_iter().enumerate() {

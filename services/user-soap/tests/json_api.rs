@@ -5,12 +5,10 @@
 
 mod common;
 
-use common::{TestApp, pairs, user_fields};
+use common::{TestApp, pairs, tag, user_fields};
+use hub_testkit::Go as _;
+use reqwest::Method;
 use serde_json::{Map, Value, json};
-
-fn tag() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
-}
 
 fn body(fields: &[(String, String)]) -> Value {
     Value::Object(
@@ -21,14 +19,13 @@ fn body(fields: &[(String, String)]) -> Value {
     )
 }
 
+/// `POST /api/users`, to be completed and sent.
+fn users_request(app: &TestApp) -> reqwest::RequestBuilder {
+    app.req(Method::POST, "/api/users")
+}
+
 async fn post_json(app: &TestApp, body: &Value) -> (u16, Value) {
-    let resp = app
-        .http
-        .post(format!("{}/api/users", app.base))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+    let resp = users_request(app).json(body).go().await;
     let status = resp.status().as_u16();
     assert_eq!(
         resp.headers()["content-type"],
@@ -157,28 +154,22 @@ async fn bad_input_is_a_400_naming_the_field_and_changes_nothing() {
     );
 
     // Not declared as JSON: 415, in JSON.
-    let resp = app
-        .http
-        .post(format!("{}/api/users", app.base))
+    let resp = users_request(&app)
         .header("content-type", "text/plain")
         .body(valid.to_string())
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(resp.status(), 415);
     assert_eq!(
         resp.json::<Value>().await.unwrap(),
         json!({"error": "Content-Type must be application/json"})
     );
     // Over the body limit: the framework's 413, rendered in JSON for a JSON caller.
-    let resp = app
-        .http
-        .post(format!("{}/api/users", app.base))
+    let resp = users_request(&app)
         .header("content-type", "application/json")
         .body(vec![b' '; 2 * 1024 * 1024])
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(resp.status(), 413);
     assert!(
         resp.json::<Value>().await.unwrap()["error"].is_string(),

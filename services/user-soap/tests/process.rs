@@ -7,28 +7,22 @@ mod common;
 
 use std::time::Duration;
 
-use common::{legacy_envelope, pairs, user_fields};
-use hub_testkit::ServiceProcess;
+use common::{Backing, TEXT_XML, register_request, user_fields};
+use hub_testkit::Go as _;
 use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 
 #[tokio::test]
 async fn sigkill_mid_registration_leaves_no_partial_user_and_no_lost_event() {
-    let db_url = hub_testkit::create_database("soapkill").await;
-    let queue = hub_testkit::queue_name("soapkill");
+    let backing = Backing::new("soapkill", "soapkill").await;
     let secret = format!("process-secret-{}", Uuid::new_v4().simple());
-    let amqp = hub_testkit::amqp_url();
     let envs = [
-        ("DATABASE_URL", db_url.as_str()),
         ("SECRET_KEY", secret.as_str()),
-        ("AMQP_URL", amqp.as_str()),
-        ("RABBITMQ_QUEUE", queue.as_str()),
         // Slow hashing keeps registrations in flight when the process dies.
         ("PASSWORD_PBKDF2_ITERATIONS", "300000"),
         ("REGISTER_MAX_PER_ADDRESS", "1000000"),
     ];
-    let service =
-        ServiceProcess::spawn(env!("CARGO_BIN_EXE_user-soap"), &envs, "/user-soap/health").await;
+    let service = backing.process(&envs).await;
 
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -40,13 +34,7 @@ async fn sigkill_mid_registration_leaves_no_partial_user_and_no_lost_event() {
             "done{i}{}",
             &Uuid::new_v4().simple().to_string()[..6]
         ));
-        let resp = http
-            .post(format!("{}/register", service.base))
-            .header("content-type", "text/xml; charset=utf-8")
-            .body(legacy_envelope(&pairs(&fields)))
-            .send()
-            .await
-            .unwrap();
+        let resp = register_request(&http, &service.base, &fields).go().await;
         assert_eq!(resp.status(), 200);
     }
     let requests: Vec<_> = (0..6)
@@ -55,10 +43,7 @@ async fn sigkill_mid_registration_leaves_no_partial_user_and_no_lost_event() {
                 "kill{i}{}",
                 &Uuid::new_v4().simple().to_string()[..6]
             ));
-            let req = http
-                .post(format!("{}/register", service.base))
-                .header("content-type", "text/xml; charset=utf-8")
-                .body(legacy_envelope(&pairs(&fields)));
+            let req = register_request(&http, &service.base, &fields);
             tokio::spawn(async move { req.send().await.map(|r| r.status().as_u16()) })
         })
         .collect();
@@ -74,7 +59,7 @@ async fn sigkill_mid_registration_leaves_no_partial_user_and_no_lost_event() {
     }
     drop(service);
 
-    let mut db = PgConnection::connect(&db_url).await.unwrap();
+    let mut db = PgConnection::connect(&backing.db_url).await.unwrap();
     let users: Vec<String> = sqlx::query_scalar(r#"SELECT id::text FROM "user" ORDER BY 1"#)
         .fetch_all(&mut db)
         .await
@@ -96,10 +81,9 @@ async fn sigkill_mid_registration_leaves_no_partial_user_and_no_lost_event() {
     );
 
     // Restarted on the same database, the relay publishes what the dead process left.
-    let _restarted =
-        ServiceProcess::spawn(env!("CARGO_BIN_EXE_user-soap"), &envs, "/user-soap/health").await;
-    hub_testkit::wait_outbox_drained(&db_url, Duration::from_secs(30)).await;
-    let published = hub_testkit::take_messages(&queue).await;
+    let _restarted = backing.process(&envs).await;
+    hub_testkit::wait_outbox_drained(&backing.db_url, Duration::from_secs(30)).await;
+    let published = hub_testkit::take_messages(&backing.queue).await;
     let mut ids: Vec<String> = published
         .iter()
         .filter(|m| m.event() == "UserRegistered")
@@ -118,42 +102,26 @@ async fn sigkill_mid_registration_leaves_no_partial_user_and_no_lost_event() {
 /// fault code.
 #[tokio::test]
 async fn client_faults_are_counted_by_code_and_never_logged_as_errors() {
-    let db_url = hub_testkit::create_database("soapfaults").await;
-    let amqp = hub_testkit::amqp_url();
-    let queue = hub_testkit::queue_name("soapfaults");
-    let envs = [
-        ("DATABASE_URL", db_url.as_str()),
-        ("AMQP_URL", amqp.as_str()),
-        ("RABBITMQ_QUEUE", queue.as_str()),
-        ("RUST_LOG", "info"),
-    ];
-    let service =
-        ServiceProcess::spawn(env!("CARGO_BIN_EXE_user-soap"), &envs, "/user-soap/health").await;
+    let backing = Backing::new("soapfaults", "soapfaults").await;
+    let service = backing.process(&[("RUST_LOG", "info")]).await;
     let http = reqwest::Client::new();
     let bodies = [
         "not xml at all",
         "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\"><soapenv:Body>",
         "<!DOCTYPE x [<!ENTITY a \"b\">]><x/>",
     ];
+    let register = format!("{}/register", service.base);
     for body in bodies {
         let resp = http
-            .post(format!("{}/register", service.base))
-            .header("content-type", "text/xml; charset=utf-8")
+            .post(&register)
+            .header("content-type", TEXT_XML)
             .body(body)
-            .send()
-            .await
-            .unwrap();
+            .go()
+            .await;
         assert_eq!(resp.status(), 500);
         assert!(resp.text().await.unwrap().contains("soapenv:Client"));
     }
-    let metrics = http
-        .get(format!("{}/metrics", service.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = hub_testkit::get_text(&http, &format!("{}/metrics", service.base)).await;
     assert!(
         metrics
             .lines()
@@ -169,28 +137,17 @@ async fn client_faults_are_counted_by_code_and_never_logged_as_errors() {
 /// route, method, numeric status and latency, and the service, at the top level.
 #[tokio::test]
 async fn json_logs_are_flat_with_the_request_fields_at_the_top() {
-    let db_url = hub_testkit::create_database("soapjson").await;
-    let amqp = hub_testkit::amqp_url();
-    let queue = hub_testkit::queue_name("soapjson");
+    let backing = Backing::new("soapjson", "soapjson").await;
     let envs = [
-        ("DATABASE_URL", db_url.as_str()),
-        ("AMQP_URL", amqp.as_str()),
-        ("RABBITMQ_QUEUE", queue.as_str()),
         ("LOG_FORMAT", "json"),
         ("PASSWORD_PBKDF2_ITERATIONS", "1000"),
     ];
-    let service =
-        ServiceProcess::spawn(env!("CARGO_BIN_EXE_user-soap"), &envs, "/user-soap/health").await;
-    let resp = reqwest::Client::new()
-        .post(format!("{}/register", service.base))
-        .header("content-type", "text/xml; charset=utf-8")
+    let service = backing.process(&envs).await;
+    let fields = user_fields(&common::tag());
+    let resp = register_request(&reqwest::Client::new(), &service.base, &fields)
         .header("x-request-id", "req-json-1")
-        .body(legacy_envelope(&pairs(&user_fields(
-            &Uuid::new_v4().simple().to_string()[..12],
-        ))))
-        .send()
-        .await
-        .unwrap();
+        .go()
+        .await;
     assert_eq!(resp.status(), 200);
     let lines: Vec<serde_json::Value> =
         hub_testkit::eventually(Duration::from_secs(10), async || {

@@ -3,9 +3,11 @@
 //! the login events auth publishes are the ones session consumes.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::{collections::HashMap, net::SocketAddr};
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
-use hub_testkit::{Running, Spawned, spawn};
+use hub_testkit::{Go as _, Running, Spawned, spawn};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
 
 pub struct System {
     pub soap: SocketAddr,
@@ -19,6 +21,8 @@ pub struct System {
     pub mongo_db: String,
     /// The JWT secret auth signs with and session verifies with.
     pub secret: String,
+    /// A client with a 30 s timeout.
+    pub http: reqwest::Client,
     /// The five services; dropping them shuts them down.
     running: Vec<Running>,
 }
@@ -29,20 +33,19 @@ pub async fn start() -> System {
     let queue = hub_testkit::queue_name("system");
     let mongo_db = hub_testkit::mongo_database("system");
     let secret = format!("secret-{}", uuid::Uuid::new_v4());
-    let vars: HashMap<&str, String> = [
-        ("DATABASE_URL", db_url.clone()),
-        ("AMQP_URL", hub_testkit::amqp_url()),
-        ("RABBITMQ_QUEUE", queue),
-        ("HOST", "127.0.0.1".into()),
-        ("PORT", "0".into()),
-        ("PASSWORD_PBKDF2_ITERATIONS", "20000".into()),
-        ("REGISTER_MAX_PER_ADDRESS", "1000000".into()),
-        ("SECRET_KEY", secret.clone()),
-        ("MONGODB_URI", hub_testkit::mongodb_uri()),
-        ("MONGODB_DATABASE", mongo_db.clone()),
-        ("OUTBOX_POLL_MS", "200".into()),
-    ]
-    .into();
+    let vars: HashMap<&str, String> = hub_checks::IN_PROCESS
+        .map(|(k, v)| (k, v.to_owned()))
+        .into_iter()
+        .chain([
+            ("DATABASE_URL", db_url.clone()),
+            ("AMQP_URL", hub_testkit::amqp_url()),
+            ("RABBITMQ_QUEUE", queue),
+            ("REGISTER_MAX_PER_ADDRESS", "1000000".into()),
+            ("SECRET_KEY", secret.clone()),
+            ("MONGODB_URI", hub_testkit::mongodb_uri()),
+            ("MONGODB_DATABASE", mongo_db.clone()),
+        ])
+        .collect();
     let source = move |k: &str| vars.get(k).cloned();
     let services: [Spawned; 5] = [
         spawn::<user_soap::UserSoap>(&source).await,
@@ -61,6 +64,52 @@ pub async fn start() -> System {
         db_url,
         mongo_db,
         secret,
+        http: client(),
         running: services.into_iter().map(|s| s.running).collect(),
+    }
+}
+
+/// A client with a 30 s timeout.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+impl System {
+    /// `<method> http://{addr}{path}`, to be completed and sent with `Go::go`.
+    pub fn req(&self, method: Method, addr: SocketAddr, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("http://{addr}{path}"))
+    }
+
+    /// `GET http://{addr}{path}`.
+    pub async fn get(&self, addr: SocketAddr, path: &str) -> Response {
+        self.req(Method::GET, addr, path).go().await
+    }
+
+    /// The body of `GET http://{addr}{path}`, whatever the status.
+    pub async fn text(&self, addr: SocketAddr, path: &str) -> String {
+        self.get(addr, path).await.text().await.unwrap()
+    }
+
+    /// `POST http://{addr}{path}` with `body` as JSON.
+    pub async fn post_json(&self, addr: SocketAddr, path: &str, body: &Value) -> Response {
+        self.req(Method::POST, addr, path).json(body).go().await
+    }
+
+    /// A SOAP 1.1 `envelope` posted to user-soap's `/register`.
+    pub async fn register(&self, envelope: impl Into<reqwest::Body>) -> Response {
+        self.req(Method::POST, self.soap, "/register")
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(envelope)
+            .go()
+            .await
+    }
+
+    /// auth's `POST /login` with `username` and `password`.
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        let credentials = json!({"username": username, "password": password});
+        self.post_json(self.auth, "/login", &credentials).await
     }
 }

@@ -3,10 +3,15 @@
 
 use std::time::Duration;
 
+use hub_testkit::{Go as _, ServiceProcess};
+use reqwest::Method;
 use sqlx::{Connection as _, PgConnection};
 use user_soap::UserSoap;
 
 pub const USER_NS: &str = "http://example.com/user";
+
+/// The front-end's content type for the SOAP 1.1 envelope.
+pub const TEXT_XML: &str = "text/xml; charset=utf-8";
 
 pub struct TestApp {
     /// The service on port 0: `addr`, `base`, `http`, `running` (through `Deref`).
@@ -17,12 +22,14 @@ pub struct TestApp {
 
 hub_testkit::test_app!(TestApp);
 
+/// `fields` as elements, each written by `element(name, value)`.
+fn elements(fields: &[(&str, &str)], element: impl Fn(&str, &str) -> String) -> String {
+    fields.iter().map(|(k, v)| element(k, v)).collect()
+}
+
 /// The front-end's envelope (docs/LEGACY.md, user-soap), fields escaped by the caller.
 pub fn legacy_envelope(fields: &[(&str, &str)]) -> String {
-    let body: String = fields
-        .iter()
-        .map(|(k, v)| format!("      <user:{k}>{v}</user:{k}>\n"))
-        .collect();
+    let body = elements(fields, |k, v| format!("      <user:{k}>{v}</user:{k}>\n"));
     format!(
         "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:user=\"{USER_NS}\">\n  <soapenv:Header/>\n  <soapenv:Body>\n    <user:RegisterUser>\n{body}    </user:RegisterUser>\n  </soapenv:Body>\n</soapenv:Envelope>"
     )
@@ -30,10 +37,7 @@ pub fn legacy_envelope(fields: &[(&str, &str)]) -> String {
 
 /// The same registration as a SOAP 1.2 envelope with a default namespace on the wrapper.
 pub fn soap12_envelope(fields: &[(&str, &str)]) -> String {
-    let body: String = fields
-        .iter()
-        .map(|(k, v)| format!("<{k}>{v}</{k}>"))
-        .collect();
+    let body = elements(fields, |k, v| format!("<{k}>{v}</{k}>"));
     format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?><env:Envelope xmlns:env=\"http://www.w3.org/2003/05/soap-envelope\"><env:Body><RegisterUser xmlns=\"{USER_NS}\">{body}</RegisterUser></env:Body></env:Envelope>"
     )
@@ -59,31 +63,94 @@ pub fn pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// Twelve hex digits, unique per call: the unique part of a test user.
+pub fn tag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+/// `POST {base}/register` of the front-end's envelope of `fields`, to be sent.
+pub fn register_request(
+    http: &reqwest::Client,
+    base: &str,
+    fields: &[(String, String)],
+) -> reqwest::RequestBuilder {
+    http.post(format!("{base}/register"))
+        .header("content-type", TEXT_XML)
+        .body(legacy_envelope(&pairs(fields)))
+}
+
+/// Asserts that `body` holds `part`, showing the body when it does not.
+#[track_caller]
+pub fn assert_has(body: &str, part: &str) {
+    assert!(body.contains(part), "{body}");
+}
+
+/// What every test instance is given besides its database and queue.
+const SETTINGS: &[(&str, &str)] = &[
+    ("HOST", "127.0.0.1"),
+    ("PORT", "0"),
+    ("PASSWORD_PBKDF2_ITERATIONS", "20000"),
+    // Tests register from 127.0.0.1; the limit has its own test.
+    ("REGISTER_MAX_PER_ADDRESS", "1000000"),
+    ("OUTBOX_POLL_MS", "200"),
+    ("OUTBOX_PUBLISH_TIMEOUT_MS", "2000"),
+];
+
+/// A fresh database and queue for one test, and the broker they are on.
+pub struct Backing {
+    pub db_url: String,
+    pub queue: String,
+    pub amqp: String,
+}
+
+impl Backing {
+    /// A database named after `db_prefix` and a queue after `queue_prefix`.
+    pub async fn new(db_prefix: &str, queue_prefix: &str) -> Self {
+        Self {
+            db_url: hub_testkit::create_database(db_prefix).await,
+            queue: hub_testkit::queue_name(queue_prefix),
+            amqp: hub_testkit::amqp_url(),
+        }
+    }
+
+    /// `DATABASE_URL`, `AMQP_URL` and `RABBITMQ_QUEUE`, then `extra`.
+    pub fn settings<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let own = [
+            ("DATABASE_URL", self.db_url.as_str()),
+            ("AMQP_URL", self.amqp.as_str()),
+            ("RABBITMQ_QUEUE", self.queue.as_str()),
+        ];
+        own.into_iter().chain(extra.iter().copied()).collect()
+    }
+
+    /// The user-soap binary as its own process with [`Backing::settings`]`(extra)`.
+    pub async fn process(&self, extra: &[(&str, &str)]) -> ServiceProcess {
+        let bin = env!("CARGO_BIN_EXE_user-soap");
+        ServiceProcess::spawn(bin, &self.settings(extra), "/user-soap/health").await
+    }
+}
+
 impl TestApp {
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
-        let db_url = hub_testkit::create_database("usersoap").await;
-        let queue = hub_testkit::queue_name("user-events");
-        let source = hub_testkit::config_source(
-            &[
-                ("DATABASE_URL", db_url.as_str()),
-                ("AMQP_URL", &hub_testkit::amqp_url()),
-                ("RABBITMQ_QUEUE", queue.as_str()),
-                ("HOST", "127.0.0.1"),
-                ("PORT", "0"),
-                ("PASSWORD_PBKDF2_ITERATIONS", "20000"),
-                // Tests register from 127.0.0.1; the limit has its own test.
-                ("REGISTER_MAX_PER_ADDRESS", "1000000"),
-                ("OUTBOX_POLL_MS", "200"),
-                ("OUTBOX_PUBLISH_TIMEOUT_MS", "2000"),
-            ],
-            extra,
-        );
+        let backing = Backing::new("usersoap", "user-events").await;
+        let source = hub_testkit::config_source(&backing.settings(SETTINGS), extra);
         let service = hub_testkit::spawn::<UserSoap>(source).await;
         Self {
             service,
-            db_url,
-            queue,
+            db_url: backing.db_url,
+            queue: backing.queue,
         }
+    }
+
+    /// `POST /register` with `body` as `content_type`, to be completed and sent.
+    pub fn request(
+        &self,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::RequestBuilder {
+        self.req(Method::POST, "/register")
+            .header("content-type", content_type)
+            .body(body)
     }
 
     pub async fn post(
@@ -91,20 +158,20 @@ impl TestApp {
         content_type: &str,
         body: impl Into<reqwest::Body>,
     ) -> reqwest::Response {
-        self.http
-            .post(format!("{}/register", self.base))
-            .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .unwrap()
+        self.request(content_type, body).go().await
     }
 
     pub async fn register11(&self, fields: &[(&str, &str)]) -> (u16, String, String) {
-        let resp = self
-            .post("text/xml; charset=utf-8", legacy_envelope(fields))
-            .await;
-        parts(resp).await
+        self.register_as(TEXT_XML, fields).await
+    }
+
+    /// The front-end's envelope of `fields`, posted as `content_type`.
+    pub async fn register_as(
+        &self,
+        content_type: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, String, String) {
+        parts(self.post(content_type, legacy_envelope(fields)).await).await
     }
 
     pub async fn users(&self) -> i64 {
