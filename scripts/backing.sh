@@ -281,13 +281,15 @@ rabbit_start() {
   fi
 }
 
+# Starts RabbitMQ unless its port is open; either way returns once await_startup has
+# succeeded (an open port alone can be a node still booting).
 up_rabbitmq() {
   local t0 how="already running"
   t0=$(now_us)
   if ! port_open "$AMQP_PORT"; then
     how=$(rabbit_start)
-    rabbit_wait_ready 120
   fi
+  rabbit_wait_ready 120
   log "rabbitmq  ready in $(since "$t0")s ($how) $HOST:$AMQP_PORT"
 }
 
@@ -384,17 +386,7 @@ s3_stop() {
 }
 s3_start() { need_venv; take_lock; up_moto; }
 
-rabbitmq_start() {
-  take_lock
-  local t0 how="already running"
-  t0=$(now_us)
-  if ! port_open "$AMQP_PORT"; then
-    how=$(rabbit_start)
-  fi
-  # Also when the port was open: the contract is that await_startup has succeeded on return.
-  rabbit_wait_ready 120
-  log "rabbitmq  ready in $(since "$t0")s ($how) $HOST:$AMQP_PORT"
-}
+rabbitmq_start() { take_lock; up_rabbitmq; }
 
 # ---------------------------------------------------------------------------------------------
 # MongoDB: mongod 6.0.5 as the single-node replica set rs0 (transactions need a replica set).
