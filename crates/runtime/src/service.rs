@@ -10,7 +10,7 @@
 //! ```ignore
 //! pub struct Connected;
 //! impl hub_runtime::service::Service for Connected {
-//!     const ENTRY: Entry = Entry::express("connected", 5020, "/connected/health", ApiError::KEY);
+//!     const ENTRY: Entry = Entry::express::<ApiError>("connected", 5020, "/connected/health");
 //!     type Config = Config;
 //!     type State = AppState;
 //!     async fn state(config: &Config) -> anyhow::Result<AppState> { ... }
@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{ConfigError, Env, ProcessEnv, SecretFiles, Vars},
-    http::{self, ErrorRenderer, HealthBody, HttpConfig, KeyOrder},
+    http::{self, ErrorRenderer, HealthBody, HttpConfig, JsonError, KeyOrder},
     shutdown, telemetry,
 };
 
@@ -93,31 +93,30 @@ pub struct Entry {
     pub health_path: &'static str,
     /// How both health paths answer (the original's bodies); JSON for a REST service.
     pub health: HealthBody,
-    /// A REST service's error body key (`{"<key>": "..."}`), which the default
+    /// A REST service's error body key (`{"<key>": "..."}`, its error type's
+    /// [`JsonError::KEY`]), which the default
     /// [`Service::renderer`] uses; `None` for a SOAP service, which renders Faults.
     pub error_key: Option<&'static str>,
 }
 
 impl Entry {
     /// A REST service ported from Flask, whose `jsonify` sorted the keys of its JSON
-    /// bodies; `error_key` is its error type's [`JsonError::KEY`](http::JsonError::KEY).
-    pub const fn flask(
+    /// bodies; `E` is its error type, whose body key framework-made errors share.
+    pub const fn flask<E: JsonError>(
         name: &'static str,
         port: u16,
         health_path: &'static str,
-        error_key: &'static str,
     ) -> Self {
-        Self::rest(name, port, health_path, KeyOrder::Sorted, error_key)
+        Self::rest(name, port, health_path, KeyOrder::Sorted, E::KEY)
     }
 
     /// A REST service ported from Express, which kept keys in the order written.
-    pub const fn express(
+    pub const fn express<E: JsonError>(
         name: &'static str,
         port: u16,
         health_path: &'static str,
-        error_key: &'static str,
     ) -> Self {
-        Self::rest(name, port, health_path, KeyOrder::AsWritten, error_key)
+        Self::rest(name, port, health_path, KeyOrder::AsWritten, E::KEY)
     }
 
     const fn rest(

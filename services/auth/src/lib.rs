@@ -31,10 +31,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use axum::Router;
 use hub_identity::pool::HashPool;
-use hub_runtime::{
-    http::JsonError as _,
-    service::{self, Entry, Task},
-};
+use hub_runtime::service::{self, Entry, Task};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
@@ -44,7 +41,7 @@ use crate::{error::ApiError, state::AppState};
 pub struct Auth;
 
 impl service::Service for Auth {
-    const ENTRY: Entry = Entry::flask("auth", 5001, "/auth/health", ApiError::KEY);
+    const ENTRY: Entry = Entry::flask::<ApiError>("auth", 5001, "/auth/health");
     type Config = Config;
     type State = AppState;
 
@@ -67,16 +64,32 @@ impl service::Service for Auth {
         routes::router(state, config.test_endpoints)
     }
 
-    /// The outbox relay, and the pruning of old throttle rows.
+    /// The outbox relay; the pruning, every five minutes, of throttle rows that no longer
+    /// count and, every ten, of token families expired or revoked longer than an access
+    /// token lives (any instance may prune: the statements are idempotent).
     fn tasks(config: &Config, state: &AppState, shutdown: &CancellationToken) -> Vec<Task> {
+        let per_user = &config.throttle.per_user;
+        let (keep, ttl) = (per_user.window.max(per_user.lockout), config.jwt.ttl());
+        let prune = |minutes: u64, what, chore: hub_db::Chore| {
+            let period = Duration::from_secs(minutes * 60);
+            hub_db::every(state.pool.clone(), period, shutdown.clone(), what, chore)
+        };
         vec![
             Box::pin(hub_events::relay::run(
                 state.pool.clone(),
                 config.relay.clone(),
                 shutdown.clone(),
             )),
-            prune_throttle(state.pool.clone(), &config.throttle, shutdown.clone()),
-            prune_token_families(state.pool.clone(), config.jwt.ttl(), shutdown.clone()),
+            prune(
+                5,
+                "login throttle prune",
+                Box::new(move |conn| Box::pin(store::throttle::prune(conn, keep))),
+            ),
+            prune(
+                10,
+                "token family prune",
+                Box::new(move |conn| Box::pin(store::tokens::prune(conn, ttl))),
+            ),
         ]
     }
 
@@ -89,33 +102,4 @@ impl service::Service for Auth {
     async fn close(state: AppState) {
         state.pool.close().await;
     }
-}
-
-/// Every ten minutes, deletes token families expired or revoked longer than an access
-/// token lives (any instance may do it; the statement is idempotent).
-fn prune_token_families(pool: sqlx::PgPool, ttl: Duration, shutdown: CancellationToken) -> Task {
-    hub_db::every(
-        pool,
-        Duration::from_secs(600),
-        shutdown,
-        "token family prune",
-        Box::new(move |conn| Box::pin(store::tokens::prune(conn, ttl))),
-    )
-}
-
-/// Every five minutes, deletes throttle rows that no longer count (any instance may do
-/// it; the statement is idempotent).
-fn prune_throttle(
-    pool: sqlx::PgPool,
-    throttle: &config::ThrottleConfig,
-    shutdown: CancellationToken,
-) -> Task {
-    let keep = throttle.per_user.window.max(throttle.per_user.lockout);
-    hub_db::every(
-        pool,
-        Duration::from_secs(300),
-        shutdown,
-        "login throttle prune",
-        Box::new(move |conn| Box::pin(store::throttle::prune(conn, keep))),
-    )
 }

@@ -23,10 +23,7 @@ pub mod store;
 use std::net::SocketAddr;
 
 use axum::Router;
-use hub_runtime::{
-    http::JsonError as _,
-    service::{self, Entry},
-};
+use hub_runtime::service::{self, Entry};
 
 pub use crate::config::Config;
 use crate::{error::ApiError, state::AppState};
@@ -35,7 +32,7 @@ use crate::{error::ApiError, state::AppState};
 pub struct Connected;
 
 impl service::Service for Connected {
-    const ENTRY: Entry = Entry::express("connected", 5020, "/connected/health", ApiError::KEY);
+    const ENTRY: Entry = Entry::express::<ApiError>("connected", 5020, "/connected/health");
     type Config = Config;
     type State = AppState;
 

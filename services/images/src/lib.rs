@@ -31,10 +31,7 @@ use std::{net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use axum::Router;
 use hub_identity::verifier::Verifier;
-use hub_runtime::{
-    http::JsonError as _,
-    service::{self, Entry},
-};
+use hub_runtime::service::{self, Entry};
 use tokio::sync::Semaphore;
 
 pub use crate::config::Config;
@@ -44,7 +41,7 @@ use crate::{error::ApiError, state::AppState, store::Store};
 pub struct Images;
 
 impl service::Service for Images {
-    const ENTRY: Entry = Entry::flask("images", 5015, "/profile-image/health", ApiError::KEY);
+    const ENTRY: Entry = Entry::flask::<ApiError>("images", 5015, "/profile-image/health");
     type Config = Config;
     type State = AppState;
 

@@ -29,10 +29,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use axum::Router;
 use hub_identity::verifier::Verifier;
-use hub_runtime::{
-    http::JsonError as _,
-    service::{self, Entry, Task},
-};
+use hub_runtime::service::{self, Entry, Task};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
@@ -46,7 +43,7 @@ use crate::{
 pub struct Session;
 
 impl service::Service for Session {
-    const ENTRY: Entry = Entry::express("session", 5004, "/session/health", ApiError::KEY);
+    const ENTRY: Entry = Entry::express::<ApiError>("session", 5004, "/session/health");
     type Config = Config;
     type State = AppState;
 
