@@ -185,6 +185,19 @@ impl<'a> Vars<'a> {
         }
     }
 
+    /// A number of at least 1 (a count, a size, a limit), or `default` when unset.
+    pub fn positive_or<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + From<u8>,
+        T::Err: Display,
+    {
+        let value = self.parse_or(name, default)?;
+        if value < T::from(1) {
+            return Err(ConfigError::invalid(name, "must be at least 1"));
+        }
+        Ok(value)
+    }
+
     /// A duration given in whole seconds, or `default`; zero is refused.
     pub fn seconds_or(
         &self,
@@ -446,5 +459,19 @@ mod tests {
         assert_eq!(v.string("A"), None);
         assert_eq!(v.list("L"), vec!["http://a", "http://b"]);
         assert!(v.bool_or("B", true).unwrap());
+    }
+
+    #[test]
+    fn positive_numbers_refuse_zero_and_below() {
+        let e = env(&[("ZERO", "0"), ("NEG", "-3"), ("TWO", "2")]);
+        let v = Vars::new(&e);
+        assert_eq!(v.positive_or("UNSET", 5u32).unwrap(), 5);
+        assert_eq!(v.positive_or("TWO", 5usize).unwrap(), 2);
+        for err in [
+            v.positive_or("ZERO", 5u64).unwrap_err(),
+            v.positive_or("NEG", 5i32).unwrap_err(),
+        ] {
+            assert!(err.to_string().ends_with("must be at least 1"), "{err}");
+        }
     }
 }

@@ -16,8 +16,7 @@ use hub_runtime::{
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// PostgreSQL: `DATABASE_URL` (or the originals' `POSTGRESQL_*` / `PG_*` parts),
-    /// required; `DB_*` pool settings.
+    /// PostgreSQL ([`PgSettings`]): `DATABASE_URL` or the originals' parts, required; `DB_*`.
     pub db: PgSettings,
     /// Access tokens: `JWT_ALGORITHM` (`HS256` with `SECRET_KEY` or `JWT_SECRET`, the
     /// default while no signing key is set; or `EdDSA` with `JWT_SIGNING_KEY` and
@@ -96,12 +95,8 @@ impl ThrottleConfig {
         let window = vars.seconds_or("LOGIN_FAILURE_WINDOW_SECS", Duration::from_secs(900))?;
         let lockout = vars.seconds_or("LOGIN_LOCKOUT_SECS", Duration::from_secs(900))?;
         let limit = |name: &'static str, default: i32| -> Result<Limit, ConfigError> {
-            let max_failures = vars.parse_or(name, default)?;
-            if max_failures < 1 {
-                return Err(ConfigError::invalid(name, "must be at least 1"));
-            }
             Ok(Limit {
-                max_failures,
+                max_failures: vars.positive_or(name, default)?,
                 window,
                 lockout,
             })

@@ -11,11 +11,10 @@ use hub_runtime::{
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// PostgreSQL: `DATABASE_URL` (or the originals' `POSTGRESQL_*` / `PG_*` parts),
-    /// required; `DB_*` pool settings.
+    /// PostgreSQL ([`PgSettings`]): `DATABASE_URL` or the originals' parts, required; `DB_*`.
     pub db: PgSettings,
-    /// `MONGODB_URI` or the original's `MONGO_URI` (required), `MONGODB_DATABASE`,
-    /// `MONGODB_TIMEOUT_MS`, `MONGODB_OPERATION_TIMEOUT_MS`, `MONGODB_STARTUP_TIMEOUT_SECS`, `MONGODB_MAX_POOL_SIZE`.
+    /// MongoDB ([`MongoSettings`]): `MONGODB_URI` or the original's `MONGO_URI`, required;
+    /// `MONGODB_*`.
     pub mongo: MongoSettings,
     /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 16 KiB, ...).
     pub http: HttpConfig,
@@ -38,20 +37,12 @@ impl ServiceConfig for Config {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
-    use std::collections::HashMap;
-
     use secrecy::ExposeSecret;
 
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let env = move |k: &str| map.get(k).cloned();
-        Config::from_source(&env)
+        Config::from_source(&hub_testkit::config_source(pairs, &[]))
     }
 
     #[test]

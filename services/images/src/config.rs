@@ -80,25 +80,12 @@ impl ServiceConfig for Config {
     }
 
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
-        let max_image_bytes: u64 = vars.parse_or("MAX_IMAGE_BYTES", 10 * 1024 * 1024)?;
-        if max_image_bytes == 0 {
-            return Err(ConfigError::invalid(
-                "MAX_IMAGE_BYTES",
-                "must be at least 1",
-            ));
-        }
-        let max_concurrent_uploads = vars.parse_or("MAX_CONCURRENT_UPLOADS", 16usize)?;
-        if max_concurrent_uploads == 0 {
-            return Err(ConfigError::invalid(
-                "MAX_CONCURRENT_UPLOADS",
-                "must be at least 1",
-            ));
-        }
-        let upload_jwt = if vars.bool_or("UPLOAD_REQUIRE_JWT", false)? {
-            Some(VerifierConfig::from_vars(vars)?)
-        } else {
-            None
-        };
+        let max_image_bytes: u64 = vars.positive_or("MAX_IMAGE_BYTES", 10 * 1024 * 1024)?;
+        let max_concurrent_uploads = vars.positive_or("MAX_CONCURRENT_UPLOADS", 16)?;
+        let upload_jwt = vars
+            .bool_or("UPLOAD_REQUIRE_JWT", false)?
+            .then(|| VerifierConfig::from_vars(vars))
+            .transpose()?;
         let default_body_limit = usize::try_from(max_image_bytes)
             .unwrap_or(usize::MAX)
             .saturating_add(MULTIPART_OVERHEAD);
@@ -137,13 +124,7 @@ impl S3Config {
                 "must be at least 5242880 (S3's smallest part)",
             ));
         }
-        let max_attempts = vars.parse_or("S3_MAX_ATTEMPTS", 3u32)?;
-        if max_attempts == 0 {
-            return Err(ConfigError::invalid(
-                "S3_MAX_ATTEMPTS",
-                "must be at least 1",
-            ));
-        }
+        let max_attempts = vars.positive_or("S3_MAX_ATTEMPTS", 3)?;
         Ok(Self {
             endpoint,
             access_key_id: vars
@@ -197,18 +178,12 @@ fn is_valid_bucket_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use secrecy::ExposeSecret;
 
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_source(&move |k: &str| map.get(k).cloned())
+        Config::from_source(&hub_testkit::config_source(pairs, &[]))
     }
 
     const BASE: &[(&str, &str)] = &[

@@ -13,12 +13,10 @@ use hub_runtime::{
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// PostgreSQL: `DATABASE_URL` (or the originals' `POSTGRESQL_*` / `PG_*` parts),
-    /// required; `DB_*` pool settings.
+    /// PostgreSQL ([`PgSettings`]): `DATABASE_URL` or the originals' parts, required; `DB_*`.
     pub db: PgSettings,
-    /// `MONGODB_URI` (or the original's `MONGO_URI`), `MONGODB_DATABASE`,
-    /// `MONGODB_TIMEOUT_MS`, `MONGODB_OPERATION_TIMEOUT_MS`, `MONGODB_STARTUP_TIMEOUT_SECS`,
-    /// `MONGODB_MAX_POOL_SIZE`, `MONGODB_WRITE_CONCERN` (on a replica set: `majority`).
+    /// MongoDB ([`MongoSettings`]): `MONGODB_URI` or the original's `MONGO_URI`, required;
+    /// `MONGODB_*` (on a replica set, `MONGODB_WRITE_CONCERN=majority`).
     pub mongo: MongoSettings,
     /// How tokens are verified: `JWKS_URL` (auth's public keys, EdDSA; `JWKS_*` tuning)
     /// or else `SECRET_KEY` / `JWT_SECRET` (the key auth signs with, HS256), required

@@ -12,8 +12,7 @@ use hub_soap::wsse;
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// PostgreSQL: `DATABASE_URL` (or the originals' `POSTGRESQL_*` / `PG_*` parts),
-    /// required; `DB_*` pool settings.
+    /// PostgreSQL ([`PgSettings`]): `DATABASE_URL` or the originals' parts, required; `DB_*`.
     pub db: PgSettings,
     /// `PUBLIC_BASE_URL`: the address written into the served WSDL (default: derived
     /// from each request's Host / X-Forwarded-* headers).

@@ -1,6 +1,6 @@
 //! user-soap configuration, read once from the environment at start-up.
 
-use std::time::Duration;
+use std::{str::FromStr, time::Duration};
 
 use hub_db::PgSettings;
 use hub_events::{catalogue::queues, relay::RelayConfig};
@@ -16,8 +16,7 @@ use crate::store::throttle::Limit;
 /// Everything the service needs; each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// PostgreSQL: `DATABASE_URL` (or the originals' `POSTGRESQL_*` / `PG_*` parts),
-    /// required; `DB_*` pool settings.
+    /// PostgreSQL ([`PgSettings`]): `DATABASE_URL` or the originals' parts, required; `DB_*`.
     pub db: PgSettings,
     /// `PASSWORD_PBKDF2_ITERATIONS` (default 600 000), `HASHING_CONCURRENCY` (default: CPUs).
     pub hashing: HashSettings,
@@ -56,29 +55,11 @@ impl ServiceConfig for Config {
             public_base_url: hub_soap::wsdl::configured_base(vars)?,
             relay: RelayConfig::from_vars(vars, "user-soap")?,
             register_limit: Limit {
-                max: match vars.parse_or("REGISTER_MAX_PER_ADDRESS", 10)? {
-                    n if n >= 1 => n,
-                    _ => {
-                        return Err(ConfigError::invalid(
-                            "REGISTER_MAX_PER_ADDRESS",
-                            "must be at least 1",
-                        ));
-                    }
-                },
+                max: vars.positive_or("REGISTER_MAX_PER_ADDRESS", 10)?,
                 window: vars.seconds_or("REGISTER_WINDOW_SECS", Duration::from_secs(60))?,
             },
             proxies: ProxyTrust::from_vars(vars)?,
-            duplicate_reply: match vars.string("REGISTER_DUPLICATE_REPLY").as_deref() {
-                None | Some("auto") => DuplicateReply::Auto,
-                Some("legacy") => DuplicateReply::Legacy,
-                Some("fault") => DuplicateReply::Fault,
-                Some(_) => {
-                    return Err(ConfigError::invalid(
-                        "REGISTER_DUPLICATE_REPLY",
-                        "auto, legacy or fault",
-                    ));
-                }
-            },
+            duplicate_reply: vars.parse_or("REGISTER_DUPLICATE_REPLY", DuplicateReply::Auto)?,
             wsse: hub_soap::wsse::Settings::from_vars(vars)?,
             http: HttpConfig::from_vars(vars, crate::UserSoap::PORT, 64 * 1024)?,
         })
@@ -97,4 +78,50 @@ pub enum DuplicateReply {
     Legacy,
     /// Always a `RegistrationFault`.
     Fault,
+}
+
+impl FromStr for DuplicateReply {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "legacy" => Ok(Self::Legacy),
+            "fault" => Ok(Self::Fault),
+            _ => Err("auto, legacy or fault"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let base = [("DATABASE_URL", "postgres://u@h/db")];
+        Config::from_source(&hub_testkit::config_source(&base, extra))
+    }
+
+    #[test]
+    fn duplicate_replies_and_the_register_limit_are_checked() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.duplicate_reply, DuplicateReply::Auto);
+        assert_eq!(c.register_limit.max, 10);
+        let c = config(&[("REGISTER_DUPLICATE_REPLY", "legacy")]).unwrap();
+        assert_eq!(c.duplicate_reply, DuplicateReply::Legacy);
+        for (var, value, reason) in [
+            (
+                "REGISTER_DUPLICATE_REPLY",
+                "Legacy",
+                "auto, legacy or fault",
+            ),
+            ("REGISTER_MAX_PER_ADDRESS", "0", "must be at least 1"),
+        ] {
+            let err = config(&[(var, value)]).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!("invalid value for environment variable {var}: {reason}")
+            );
+        }
+    }
 }
