@@ -16,7 +16,7 @@ use std::time::Duration;
 use hub_config::{ConfigError, Vars};
 use lapin::{
     Channel, Connection, ConnectionProperties,
-    options::QueueDeclareOptions,
+    options::{ConfirmSelectOptions, QueueDeclareOptions},
     types::{AMQPValue, FieldTable},
     uri::AMQPUri,
 };
@@ -104,18 +104,46 @@ impl Brokers {
             let addr = address(&uri);
             self.last = Some(i);
             let props = ConnectionProperties::default().with_connection_name(name.into());
-            match tokio::time::timeout(timeout, Connection::connect_uri(uri, props)).await {
-                Ok(Ok(conn)) => {
+            match bounded(timeout, Connection::connect_uri(uri, props)).await {
+                Ok(conn) => {
                     if n > 1 {
                         tracing::info!(broker = %addr, connection = name, "connected to the broker");
                     }
                     return Ok(conn);
                 }
-                Ok(Err(e)) => failures.push(format!("{addr}: {e}")),
-                Err(_) => failures.push(format!("{addr}: no answer within {timeout:?}")),
+                Err(e) => failures.push(format!("{addr}: {e}")),
             }
         }
         Err(failures.join("; "))
+    }
+
+    /// [`connect`](Self::connect)s, then opens a channel with publisher confirms on,
+    /// each step bounded by `timeout`. The connection must outlive the channel.
+    pub(crate) async fn open_confirmed(
+        &mut self,
+        url: &SecretString,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<(Connection, Channel), String> {
+        let conn = self.connect(url, name, timeout).await?;
+        let channel = bounded(timeout, conn.create_channel()).await?;
+        bounded(
+            timeout,
+            channel.confirm_select(ConfirmSelectOptions::default()),
+        )
+        .await?;
+        Ok((conn, channel))
+    }
+}
+
+/// `op`, bounded by `timeout`; either failure as text.
+async fn bounded<T>(
+    timeout: Duration,
+    op: impl Future<Output = Result<T, lapin::Error>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(timeout, op).await {
+        Ok(done) => done.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {timeout:?}")),
     }
 }
 

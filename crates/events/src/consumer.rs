@@ -40,7 +40,7 @@ use lapin::{
     message::Delivery,
     options::{
         BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
-        BasicQosOptions, ConfirmSelectOptions,
+        BasicQosOptions,
     },
     types::{AMQPValue, FieldTable},
 };
@@ -103,20 +103,8 @@ impl ConsumerConfig {
                 "must differ from the consumed queue",
             ));
         }
-        let prefetch: u16 = vars.parse_or("CONSUMER_PREFETCH", 10)?;
-        if prefetch == 0 {
-            return Err(ConfigError::invalid(
-                "CONSUMER_PREFETCH",
-                "must be at least 1",
-            ));
-        }
-        let max_attempts: u32 = vars.parse_or("CONSUMER_MAX_ATTEMPTS", 5)?;
-        if max_attempts == 0 {
-            return Err(ConfigError::invalid(
-                "CONSUMER_MAX_ATTEMPTS",
-                "must be at least 1",
-            ));
-        }
+        let prefetch: u16 = vars.positive_or("CONSUMER_PREFETCH", 10)?;
+        let max_attempts: u32 = vars.positive_or("CONSUMER_MAX_ATTEMPTS", 5)?;
         Ok(Self {
             amqp_url: crate::broker::url_from_vars(vars)?,
             app_id: app_id.to_owned(),
@@ -256,16 +244,10 @@ async fn consume<H: Handler>(
     healthy: &mut bool,
 ) -> Result<(), BrokerError> {
     let name = format!("{}-consumer", cfg.app_id);
-    let conn = brokers
-        .connect(&cfg.amqp_url, &name, cfg.timeout)
+    let (conn, channel) = brokers
+        .open_confirmed(&cfg.amqp_url, &name, cfg.timeout)
         .await
         .map_err(BrokerError)?;
-    let channel = within(cfg.timeout, conn.create_channel()).await??;
-    within(
-        cfg.timeout,
-        channel.confirm_select(ConfirmSelectOptions::default()),
-    )
-    .await??;
     within(
         cfg.timeout,
         channel.basic_qos(cfg.prefetch, BasicQosOptions::default()),

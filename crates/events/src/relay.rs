@@ -18,7 +18,7 @@ use std::{collections::HashSet, time::Duration};
 use hub_config::{ConfigError, Vars};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection,
-    options::{BasicPublishOptions, ConfirmSelectOptions},
+    options::BasicPublishOptions,
     types::{AMQPValue, FieldTable},
 };
 use secrecy::SecretString;
@@ -96,16 +96,10 @@ struct Publisher {
 impl Publisher {
     async fn connect(cfg: &RelayConfig, brokers: &mut Brokers) -> Result<Self, RelayError> {
         let name = format!("{}-outbox-relay", cfg.app_id);
-        let conn = brokers
-            .connect(&cfg.amqp_url, &name, cfg.publish_timeout)
+        let (conn, channel) = brokers
+            .open_confirmed(&cfg.amqp_url, &name, cfg.publish_timeout)
             .await
             .map_err(RelayError::Broker)?;
-        let channel = within(cfg.publish_timeout, conn.create_channel()).await??;
-        within(
-            cfg.publish_timeout,
-            channel.confirm_select(ConfirmSelectOptions::default()),
-        )
-        .await??;
         Ok(Self {
             _conn: conn,
             channel,

@@ -31,16 +31,9 @@ impl HashSettings {
         let hasher = Hasher::new(iterations)
             .map_err(|e| ConfigError::invalid("PASSWORD_PBKDF2_ITERATIONS", e.to_string()))?;
         let cpus = std::thread::available_parallelism().map_or(2, usize::from);
-        let concurrency = vars.parse_or("HASHING_CONCURRENCY", cpus)?;
-        if concurrency == 0 {
-            return Err(ConfigError::invalid(
-                "HASHING_CONCURRENCY",
-                "must be at least 1",
-            ));
-        }
         Ok(Self {
             hasher,
-            concurrency,
+            concurrency: vars.positive_or("HASHING_CONCURRENCY", cpus)?,
         })
     }
 }

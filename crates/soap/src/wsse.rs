@@ -501,48 +501,28 @@ fn verify_security<'a>(
     security: &'a Element,
     now: DateTime<Utc>,
 ) -> Result<Verified<'a>, Refusal> {
-    let mut token = None;
-    let mut timestamp = None;
-    for child in &security.children {
-        let slot = if child.is(WSSE_NS, "UsernameToken") {
-            &mut token
-        } else if child.is(WSU_NS, "Timestamp") {
-            &mut timestamp
-        } else {
-            return Err(Refusal::Invalid(
-                "only a UsernameToken and a Timestamp are supported",
-            ));
-        };
-        if slot.replace(child).is_some() {
-            return Err(Refusal::Invalid("more than one UsernameToken or Timestamp"));
-        }
-    }
+    let [token, timestamp] = distinct_children(
+        security,
+        [(WSSE_NS, "UsernameToken"), (WSU_NS, "Timestamp")],
+        "only a UsernameToken and a Timestamp are supported",
+        "more than one UsernameToken or Timestamp",
+    )?;
     if let Some(timestamp) = timestamp {
         check_timestamp(timestamp, skew, now)?;
     }
     let token = token.ok_or(Refusal::Invalid("no UsernameToken"))?;
 
-    let (mut username, mut password, mut nonce, mut created) = (None, None, None, None);
-    for child in &token.children {
-        let slot = if child.is(WSSE_NS, "Username") {
-            &mut username
-        } else if child.is(WSSE_NS, "Password") {
-            &mut password
-        } else if child.is(WSSE_NS, "Nonce") {
-            &mut nonce
-        } else if child.is(WSU_NS, "Created") {
-            &mut created
-        } else {
-            return Err(Refusal::Invalid(
-                "the UsernameToken holds an unsupported element",
-            ));
-        };
-        if slot.replace(child).is_some() {
-            return Err(Refusal::Invalid(
-                "an element of the UsernameToken is repeated",
-            ));
-        }
-    }
+    let [username, password, nonce, created] = distinct_children(
+        token,
+        [
+            (WSSE_NS, "Username"),
+            (WSSE_NS, "Password"),
+            (WSSE_NS, "Nonce"),
+            (WSU_NS, "Created"),
+        ],
+        "the UsernameToken holds an unsupported element",
+        "an element of the UsernameToken is repeated",
+    )?;
     let username: &Element =
         username.ok_or(Refusal::Invalid("the UsernameToken has no Username"))?;
     let password: &Element =
@@ -648,21 +628,12 @@ fn check_timestamp(
     skew: TimeDelta,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
-    let (mut created, mut expires) = (None, None);
-    for child in &timestamp.children {
-        let slot = if child.is(WSU_NS, "Created") {
-            &mut created
-        } else if child.is(WSU_NS, "Expires") {
-            &mut expires
-        } else {
-            return Err(Refusal::Invalid(
-                "the Timestamp holds an unsupported element",
-            ));
-        };
-        if slot.replace(child).is_some() {
-            return Err(Refusal::Invalid("an element of the Timestamp is repeated"));
-        }
-    }
+    let [created, expires] = distinct_children(
+        timestamp,
+        [(WSU_NS, "Created"), (WSU_NS, "Expires")],
+        "the Timestamp holds an unsupported element",
+        "an element of the Timestamp is repeated",
+    )?;
     if let Some(created) = created {
         fresh(
             instant(&created.text)?,
@@ -677,6 +648,28 @@ fn check_timestamp(
         return Err(Refusal::Expired("the Timestamp's Expires has passed"));
     }
     Ok(())
+}
+
+/// The children of `parent`, which may only be the elements `names` (namespace, local
+/// name), each at most once: `found[i]` is the one named `names[i]`. Any other child is
+/// refused as `unsupported`, a second one of the same name as `repeated`.
+fn distinct_children<'a, const N: usize>(
+    parent: &'a Element,
+    names: [(&str, &str); N],
+    unsupported: &'static str,
+    repeated: &'static str,
+) -> Result<[Option<&'a Element>; N], Refusal> {
+    let mut found = [None; N];
+    for child in &parent.children {
+        let i = names
+            .iter()
+            .position(|&(ns, local)| child.is(ns, local))
+            .ok_or(Refusal::Invalid(unsupported))?;
+        if found[i].replace(child).is_some() {
+            return Err(Refusal::Invalid(repeated));
+        }
+    }
+    Ok(found)
 }
 
 /// Refuses `at` further than `skew` from `now`, either way.
