@@ -45,15 +45,8 @@ impl PoolSettings {
     /// Reads the `DB_*` variables, defaults as [`PoolSettings::default`].
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         let d = Self::default();
-        let max_connections = vars.parse_or("DB_MAX_CONNECTIONS", d.max_connections)?;
-        if max_connections == 0 {
-            return Err(ConfigError::invalid(
-                "DB_MAX_CONNECTIONS",
-                "must be at least 1",
-            ));
-        }
         Ok(Self {
-            max_connections,
+            max_connections: vars.positive_or("DB_MAX_CONNECTIONS", d.max_connections)?,
             acquire_timeout: vars.millis_or("DB_ACQUIRE_TIMEOUT_MS", d.acquire_timeout)?,
             statement_timeout: vars.millis_or("DB_STATEMENT_TIMEOUT_MS", d.statement_timeout)?,
             startup_timeout: vars.seconds_or("DB_STARTUP_TIMEOUT_SECS", d.startup_timeout)?,

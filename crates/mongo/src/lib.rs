@@ -60,13 +60,7 @@ impl MongoSettings {
                 "must start with mongodb:// or mongodb+srv://",
             ));
         }
-        let max_pool_size = vars.parse_or("MONGODB_MAX_POOL_SIZE", 10u32)?;
-        if max_pool_size == 0 {
-            return Err(ConfigError::invalid(
-                "MONGODB_MAX_POOL_SIZE",
-                "must be at least 1",
-            ));
-        }
+        let max_pool_size = vars.positive_or("MONGODB_MAX_POOL_SIZE", 10u32)?;
         Ok(Self {
             uri: uri.into(),
             database: vars.string("MONGODB_DATABASE"),
