@@ -4,9 +4,10 @@
 //! each handler carries a `#[utoipa::path]` annotation. The same call registers the
 //! axum route and its OpenAPI path, so the served document cannot drift from the
 //! routes: a route exists in one exactly when it exists in the other. [`finish`]
-//! splits the two and serves the document at `GET /openapi.json`.
+//! splits the two and serves the document at `GET /openapi.json`. The error rows many
+//! operations share are declared once with [`error_responses!`](crate::error_responses).
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
     Router,
@@ -14,10 +15,12 @@ use axum::{
     routing::get,
 };
 use serde::Serialize;
+#[doc(hidden)]
+pub use utoipa as __utoipa;
 use utoipa::{
     ToSchema,
     openapi::{
-        Response,
+        ContentBuilder, Ref, RefOr, Response, ResponseBuilder,
         path::{HttpMethod, Operation, OperationBuilder},
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
@@ -41,6 +44,97 @@ pub struct Message {
 pub struct ErrorBody {
     /// What went wrong, e.g. `No file provided`.
     pub error: String,
+}
+
+/// Declares sets of error responses that several operations share, to list in
+/// `#[utoipa::path(responses(...))]` beside each operation's own rows, e.g.
+/// `responses((status = 200, body = Profile), TokenFailures)`:
+///
+/// ```ignore
+/// hub_runtime::error_responses! {
+///     /// What every route behind the token check may answer.
+///     pub TokenFailures(Message) {
+///         401 => "Invalid token",
+///         403 => "Token is missing",
+///     }
+///     /// `: Base` starts from `Base`'s rows; a row of the same status replaces Base's.
+///     pub OwnerFailures(Message): TokenFailures {
+///         403 => "Token is missing, or another user's id",
+///     }
+/// }
+/// ```
+///
+/// Each set is an uninhabited type implementing `utoipa::IntoResponses`; every row is
+/// answered with the JSON body named in parentheses, as a row
+/// `(status = 401, description = "...", body = Message)` is. utoipa registers only the
+/// schemas of an operation's own rows, so some operation's own row must name the body
+/// too (the tests' OpenAPI check fails on a reference to an undefined schema).
+#[macro_export]
+macro_rules! error_responses {
+    ($(
+        $(#[$attr:meta])*
+        $vis:vis $name:ident($body:ty) $(: $base:ty)? {
+            $($status:literal => $description:expr),+ $(,)?
+        }
+    )+) => {$(
+        $(#[$attr])*
+        $vis enum $name {}
+
+        impl $crate::openapi::__utoipa::IntoResponses for $name {
+            fn responses() -> ::std::collections::BTreeMap<
+                ::std::string::String,
+                $crate::openapi::__utoipa::openapi::RefOr<$crate::openapi::__utoipa::openapi::Response>,
+            > {
+                let mut responses = ::std::collections::BTreeMap::new();
+                $(responses.extend(<$base as $crate::openapi::__utoipa::IntoResponses>::responses());)?
+                responses.extend($crate::openapi::error_rows::<$body>(&[$(($status, $description)),+]));
+                responses
+            }
+        }
+    )+};
+}
+
+/// The responses of [`error_responses!`](crate::error_responses): each
+/// `(status, description)` with the JSON body `B`.
+#[doc(hidden)]
+pub fn error_rows<B: ToSchema>(rows: &[(u16, &str)]) -> BTreeMap<String, RefOr<Response>> {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name(B::name())))
+        .build();
+    rows.iter()
+        .map(|&(status, description)| {
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content("application/json", content.clone())
+                .build();
+            (status.to_string(), RefOr::T(response))
+        })
+        .collect()
+}
+
+/// The first schema the document refers to (`$ref`) without defining it, if any: a
+/// shared error set whose body no operation's own row names (see `error_responses!`).
+/// The tests' OpenAPI check asserts there is none.
+pub fn undefined_schema(doc: &serde_json::Value) -> Option<&str> {
+    let defined = &doc["components"]["schemas"];
+    let mut stack = vec![doc];
+    while let Some(value) = stack.pop() {
+        match value {
+            serde_json::Value::Object(map) => {
+                let name = map
+                    .get("$ref")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/components/schemas/"));
+                if let Some(name) = name.filter(|name| defined.get(name).is_none()) {
+                    return Some(name);
+                }
+                stack.extend(map.values());
+            }
+            serde_json::Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// `GET` of a JSON health path (the check of `/readyz`, the original's bodies).
@@ -114,4 +208,57 @@ where
             }
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, dead_code)]
+    use serde_json::json;
+    use utoipa::Path;
+
+    use super::*;
+
+    crate::error_responses! {
+        /// A set.
+        Base(Message) {
+            401 => "Who?",
+            500 => "Oops",
+        }
+        /// A set on top of another.
+        Extended(Message): Base {
+            401 => "Who are you?",
+            404 => "Gone",
+        }
+    }
+
+    #[utoipa::path(get, path = "/", responses(
+        (status = 200, description = "Fine"),
+        (status = 401, description = "Who are you?", body = Message),
+        (status = 404, description = "Gone", body = Message),
+        (status = 500, description = "Oops", body = Message),
+    ))]
+    async fn with_rows() {}
+
+    #[utoipa::path(get, path = "/", responses((status = 200, description = "Fine"), Extended))]
+    async fn with_a_set() {}
+
+    #[test]
+    fn a_set_documents_what_its_rows_would() {
+        let responses = |op: Operation| serde_json::to_value(op.responses).unwrap();
+        assert_eq!(
+            responses(__path_with_a_set::operation()),
+            responses(__path_with_rows::operation())
+        );
+    }
+
+    #[test]
+    fn a_reference_to_an_undefined_schema_is_found() {
+        let schema = json!({"$ref": "#/components/schemas/Message"});
+        let mut doc = json!({"paths": {"/": {"get": {"responses": {"401": {"content": {
+            "application/json": {"schema": schema}
+        }}}}}}});
+        assert_eq!(undefined_schema(&doc), Some("Message"));
+        doc["components"] = json!({"schemas": {"Message": {}}});
+        assert_eq!(undefined_schema(&doc), None);
+    }
 }

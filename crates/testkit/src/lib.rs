@@ -672,6 +672,11 @@ pub async fn assert_openapi_matches_routes(base: &str, error_key: &str) -> Value
             .starts_with("3."),
         "{doc}"
     );
+    assert_eq!(
+        hub_runtime::openapi::undefined_schema(&doc),
+        None,
+        "the document refers to a schema it does not define"
+    );
     let paths = doc["paths"].as_object().expect("paths");
     assert!(!paths.is_empty(), "no paths documented");
     let router_404 = |status: u16, body: &Value| status == 404 && body[error_key] == "Not found";

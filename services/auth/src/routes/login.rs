@@ -53,6 +53,16 @@ impl TokenResponse {
     }
 }
 
+hub_runtime::error_responses! {
+    /// What `POST /login` and `POST /token/refresh` may answer besides their own rows:
+    /// both read a JSON object ([`json_object`]) and store tokens in the database.
+    pub IssueFailures(super::Message) {
+        400 => "Malformed body or missing field",
+        415 => "Body not declared as JSON",
+        503 => "Database unavailable",
+    }
+}
+
 /// Logs a user in by username or email; answers `{"token", "refresh_token"}` or 401.
 ///
 /// Every attempt records an event in the outbox (`UserLoggedIn` in the same
@@ -64,11 +74,9 @@ impl TokenResponse {
     request_body(content = LoginRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
-        (status = 400, description = "Malformed body or missing field", body = super::Message),
         (status = 401, description = "Invalid credentials", body = super::Message),
-        (status = 415, description = "Body not declared as JSON", body = super::Message),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = super::Message),
-        (status = 503, description = "Database unavailable", body = super::Message),
+        IssueFailures,
     )
 )]
 #[tracing::instrument(name = "login", skip_all)]

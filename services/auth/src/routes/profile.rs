@@ -56,6 +56,16 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
+hub_runtime::error_responses! {
+    /// What every route taking an [`Authenticated`] caller may answer besides its own rows.
+    pub TokenFailures(super::Message) {
+        401 => "`Token expired`, `Invalid token` or `Token has been revoked` (logout, refresh-token reuse, password change, operator)",
+        403 => "Token is missing",
+        404 => "User not found",
+        503 => "Database unavailable",
+    }
+}
+
 /// The profile body; fields in the original's (sorted) order.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Profile {
@@ -71,10 +81,7 @@ pub struct Profile {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's profile", body = Profile),
-        (status = 401, description = "`Token expired`, `Invalid token` or `Token has been revoked` (logout, refresh-token reuse, password change, operator)", body = super::Message),
-        (status = 403, description = "Token is missing", body = super::Message),
-        (status = 404, description = "User not found", body = super::Message),
-        (status = 503, description = "Database unavailable", body = super::Message),
+        TokenFailures,
     )
 )]
 #[tracing::instrument(name = "profile", skip_all, fields(user.id = %caller.user.id))]

@@ -11,8 +11,8 @@ use hub_runtime::http::Failure;
 use secrecy::SecretString;
 
 use super::{
-    login::{TokenResponse, json_object, string_field},
-    profile::Authenticated,
+    login::{IssueFailures, TokenResponse, json_object, string_field},
+    profile::{Authenticated, TokenFailures},
 };
 use crate::{
     error::{ApiError, ApiResult},
@@ -39,10 +39,8 @@ pub struct RefreshRequest {
     request_body(content = RefreshRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "New tokens", body = TokenResponse),
-        (status = 400, description = "Malformed body or missing field", body = super::Message),
         (status = 401, description = "`Invalid refresh token`: unknown, already used (its login is now revoked), revoked or expired", body = super::Message),
-        (status = 415, description = "Body not declared as JSON", body = super::Message),
-        (status = 503, description = "Database unavailable", body = super::Message),
+        IssueFailures,
     )
 )]
 #[tracing::instrument(name = "token_refresh", skip_all)]
@@ -86,10 +84,7 @@ pub struct LoggedOut {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Revoked", body = LoggedOut),
-        (status = 401, description = "`Token expired`, `Invalid token` or `Token has been revoked`", body = super::Message),
-        (status = 403, description = "Token is missing", body = super::Message),
-        (status = 404, description = "User not found", body = super::Message),
-        (status = 503, description = "Database unavailable", body = super::Message),
+        TokenFailures,
     )
 )]
 #[tracing::instrument(name = "logout", skip_all, fields(user.id = %caller.user.id))]

@@ -63,6 +63,14 @@ impl FromRequestParts<AppState> for UploadAuth {
     }
 }
 
+hub_runtime::error_responses! {
+    /// What every route of this service may answer besides its own rows.
+    pub StorageFailures(super::ErrorBody) {
+        500 => "`Internal server error`",
+        503 => "S3 unavailable: `Storage temporarily unavailable`",
+    }
+}
+
 /// The upload answer, in the original's (sorted) key order.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Uploaded {
@@ -107,8 +115,7 @@ pub struct ImageList {
         (status = 403, description = "Only with `UPLOAD_REQUIRE_JWT=true`: the file is not named `<user_id of the token>.<extension>`", body = super::ErrorBody),
         (status = 413, description = "Over `MAX_IMAGE_BYTES`: `Image too large (limit <n> bytes)`", body = super::ErrorBody),
         (status = 415, description = "Not a PNG, JPEG, GIF or WebP image (by content): `Unsupported image type: PNG, JPEG, GIF or WebP required`", body = super::ErrorBody),
-        (status = 500, description = "`Internal server error`", body = super::ErrorBody),
-        (status = 503, description = "S3 unavailable: `Storage temporarily unavailable`", body = super::ErrorBody),
+        StorageFailures,
     )
 )]
 #[tracing::instrument(name = "upload_image", skip_all, fields(image.key))]
@@ -204,8 +211,7 @@ fn content_length(headers: &HeaderMap) -> u64 {
     path = "/list_images",
     responses(
         (status = 200, description = "Every object's URL, all pages", body = ImageList),
-        (status = 500, description = "`Internal server error`", body = super::ErrorBody),
-        (status = 503, description = "S3 unavailable: `Storage temporarily unavailable`", body = super::ErrorBody),
+        StorageFailures,
     )
 )]
 pub async fn list_images(State(state): State<AppState>) -> ApiResult<Json<ImageList>> {

@@ -7,6 +7,17 @@ use uuid::Uuid;
 
 use crate::{error::ApiError, state::AppState, store::users};
 
+hub_runtime::error_responses! {
+    /// What every route taking a [`Caller`] (all of them read or write MongoDB) may answer
+    /// besides its own rows.
+    pub CallerFailures(super::Message) {
+        401 => "`Invalid or expired token`, `User not found` (its user no longer exists) or `Token has been revoked`",
+        403 => "No token provided",
+        500 => "Unexpected failure",
+        503 => "MongoDB or PostgreSQL unavailable",
+    }
+}
+
 /// The caller named by `Authorization: Bearer <jwt>`.
 #[derive(Debug, Clone)]
 pub struct Caller {

@@ -11,13 +11,21 @@ use serde_json::{Value, json};
 
 use crate::{
     error::{ApiError, ApiResult},
-    routes::caller::Caller,
+    routes::caller::{Caller, CallerFailures},
     state::AppState,
-    store::sessions::{SessionJson, SetText},
+    store::sessions::{SessionDoc, SessionJson, SetText},
 };
 
 /// Deepest `data` accepted (BSON allows 100 levels; the margin is for our own nesting).
 const MAX_DEPTH: usize = 64;
+
+hub_runtime::error_responses! {
+    /// What the routes of `/api/sessions/{userId}` may answer besides their own rows.
+    pub OwnSessionFailures(super::Message): CallerFailures {
+        403 => "No token provided, or another user's id",
+        404 => "Session not found",
+    }
+}
 
 /// `POST /api/sessions` body.
 #[derive(utoipa::ToSchema)]
@@ -83,10 +91,7 @@ pub struct SessionValid {
         (status = 200, description = "Session updated (data replaced)", body = SessionMessage),
         (status = 201, description = "Session created", body = SessionMessage),
         (status = 400, description = "Malformed JSON, or data MongoDB cannot store", body = super::Message),
-        (status = 401, description = "`Invalid or expired token`, `User not found` (its user no longer exists) or `Token has been revoked`", body = super::Message),
-        (status = 403, description = "No token provided", body = super::Message),
-        (status = 500, description = "Unexpected failure", body = super::Message),
-        (status = 503, description = "MongoDB or PostgreSQL unavailable", body = super::Message),
+        CallerFailures,
     )
 )]
 #[tracing::instrument(name = "session.upsert", skip_all, fields(user.id = %caller.user_id))]
@@ -127,22 +132,15 @@ pub async fn create_or_update(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The token is valid and the caller has a session", body = SessionValid),
-        (status = 401, description = "`Invalid or expired token`, `User not found` (its user no longer exists) or `Token has been revoked`", body = super::Message),
-        (status = 403, description = "No token provided", body = super::Message),
         (status = 404, description = "Session not found", body = super::Message),
-        (status = 500, description = "Unexpected failure", body = super::Message),
-        (status = 503, description = "MongoDB or PostgreSQL unavailable", body = super::Message),
+        CallerFailures,
     )
 )]
 pub async fn verify(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Json<SessionValid>> {
-    let doc = state
-        .sessions
-        .find(&caller.key())
-        .await?
-        .ok_or(ApiError::SessionNotFound)?;
+    let doc = session_of(&state, &caller).await?;
     Ok(Json(SessionValid {
         message: "Session is valid",
         user_id: caller.key(),
@@ -158,11 +156,7 @@ pub async fn verify(
     params(("userId" = String, Path, description = "The caller's own user id (another user's ⇒ 403)")),
     responses(
         (status = 200, description = "The caller's session", body = SessionJson),
-        (status = 401, description = "`Invalid or expired token`, `User not found` (its user no longer exists) or `Token has been revoked`", body = super::Message),
-        (status = 403, description = "No token provided, or another user's id", body = super::Message),
-        (status = 404, description = "Session not found", body = super::Message),
-        (status = 500, description = "Unexpected failure", body = super::Message),
-        (status = 503, description = "MongoDB or PostgreSQL unavailable", body = super::Message),
+        OwnSessionFailures,
     )
 )]
 pub async fn read(
@@ -171,12 +165,16 @@ pub async fn read(
     Path(user_id): Path<String>,
 ) -> ApiResult<Json<SessionJson>> {
     caller.must_own(&user_id)?;
-    let doc = state
+    Ok(Json(session_of(&state, &caller).await?.into()))
+}
+
+/// The caller's session; 404 when it has none.
+async fn session_of(state: &AppState, caller: &Caller) -> ApiResult<SessionDoc> {
+    state
         .sessions
         .find(&caller.key())
         .await?
-        .ok_or(ApiError::SessionNotFound)?;
-    Ok(Json(doc.into()))
+        .ok_or(ApiError::SessionNotFound)
 }
 
 /// `PUT /api/sessions/{userId}` `{"data":{"text": <value>}}`: sets `data.text` when
@@ -195,12 +193,8 @@ pub async fn read(
     responses(
         (status = 200, description = "Session updated", body = SessionMessage),
         (status = 400, description = "Malformed JSON, or a text MongoDB cannot store", body = super::Message),
-        (status = 401, description = "`Invalid or expired token`, `User not found` (its user no longer exists) or `Token has been revoked`", body = super::Message),
-        (status = 403, description = "No token provided, or another user's id", body = super::Message),
-        (status = 404, description = "Session not found", body = super::Message),
         (status = 409, description = "The stored data is not an object, so it has no text to set", body = super::Message),
-        (status = 500, description = "Unexpected failure", body = super::Message),
-        (status = 503, description = "MongoDB or PostgreSQL unavailable", body = super::Message),
+        OwnSessionFailures,
     )
 )]
 #[tracing::instrument(name = "session.update", skip_all, fields(user.id = %caller.user_id))]
@@ -246,11 +240,7 @@ pub async fn update(
     params(("userId" = String, Path, description = "The caller's own user id (another user's ⇒ 403)")),
     responses(
         (status = 200, description = "`{\"message\":\"Session deleted\"}`", body = super::Message),
-        (status = 401, description = "`Invalid or expired token`, `User not found` (its user no longer exists) or `Token has been revoked`", body = super::Message),
-        (status = 403, description = "No token provided, or another user's id", body = super::Message),
-        (status = 404, description = "Session not found", body = super::Message),
-        (status = 500, description = "Unexpected failure", body = super::Message),
-        (status = 503, description = "MongoDB or PostgreSQL unavailable", body = super::Message),
+        OwnSessionFailures,
     )
 )]
 #[tracing::instrument(name = "session.delete", skip_all, fields(user.id = %caller.user_id))]
