@@ -137,6 +137,16 @@ impl<F: Fn(&str) -> Option<String>> Env for F {
     }
 }
 
+/// A fixed set of variables (tests, tools): each of `pairs` by name, a later pair
+/// overriding an earlier one, nothing else set.
+pub fn fixed(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |k: &str| map.get(k).cloned()
+}
+
 /// Typed reading of variables from an [`Env`].
 ///
 /// Empty values count as unset: `FOO=` in a compose file means "not configured".
@@ -345,19 +355,12 @@ fn encode_userinfo(raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use secrecy::ExposeSecret;
 
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |k: &str| map.get(k).cloned()
-    }
+    use super::fixed as env;
 
     #[test]
     fn secrets_are_read_from_files_and_placeholders_are_refused() {

@@ -556,11 +556,7 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<ConsumerConfig, ConfigError> {
-        let map: std::collections::HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let env = move |k: &str| map.get(k).cloned();
+        let env = hub_config::fixed(vars);
         ConsumerConfig::from_vars(&Vars::new(&env), "t", "auth-events")
     }
 

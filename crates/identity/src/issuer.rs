@@ -190,17 +190,12 @@ impl Issuer {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use super::*;
     use crate::keys::generate_signing_pem;
 
     fn issuer(pairs: &[(&str, &str)]) -> Result<Issuer, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let env = move |k: &str| map.get(k).cloned();
+        let env = hub_config::fixed(pairs);
         Issuer::from_vars(&Vars::new(&env))
     }
 

@@ -269,16 +269,11 @@ impl JwksClient {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Result<VerifierConfig, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let env = move |k: &str| map.get(k).cloned();
+        let env = hub_config::fixed(pairs);
         VerifierConfig::from_vars(&Vars::new(&env))
     }
 

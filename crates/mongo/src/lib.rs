@@ -252,11 +252,7 @@ mod tests {
     use mongodb::bson;
 
     fn settings(vars: &[(&str, &str)]) -> Result<MongoSettings, ConfigError> {
-        let map: std::collections::HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let env = move |k: &str| map.get(k).cloned();
+        let env = hub_config::fixed(vars);
         MongoSettings::from_vars(&Vars::new(&env))
     }
 

@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{
-    collections::HashMap,
     fmt::Display,
     future::Future,
     net::SocketAddr,
@@ -48,12 +47,8 @@ pub fn config_source(
     base: &[(&str, &str)],
     extra: &[(&str, &str)],
 ) -> impl Fn(&str) -> Option<String> + use<> {
-    let vars: HashMap<String, String> = base
-        .iter()
-        .chain(extra)
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    move |k: &str| vars.get(k).cloned()
+    let pairs: Vec<(&str, &str)> = base.iter().chain(extra).copied().collect();
+    hub_runtime::config::fixed(&pairs)
 }
 
 /// [`config_source`] for a service started by [`spawn`]: `HOST` 127.0.0.1 and `PORT` 0

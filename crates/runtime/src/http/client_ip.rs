@@ -198,18 +198,13 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::collections::HashMap;
 
     use axum::http::HeaderValue;
 
     use super::*;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<ProxyTrust, ConfigError> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let env = move |k: &str| map.get(k).cloned();
+        let env = hub_config::fixed(pairs);
         ProxyTrust::from_vars(&Vars::new(&env))
     }
 
