@@ -84,30 +84,12 @@ impl HttpConfig {
             request_timeout: vars.seconds_or("REQUEST_TIMEOUT_SECS", Duration::from_secs(30))?,
             drain_timeout: vars.seconds_or("SHUTDOWN_DRAIN_SECS", Duration::from_secs(10))?,
             connections: ConnectionLimits {
-                header_read_timeout: positive(
-                    "HEADER_READ_TIMEOUT_SECS",
-                    vars.seconds_or("HEADER_READ_TIMEOUT_SECS", Duration::from_secs(30))?,
-                )?,
-                max_connections: match vars.parse_or("MAX_CONNECTIONS", 10_000usize)? {
-                    0 => {
-                        return Err(ConfigError::invalid(
-                            "MAX_CONNECTIONS",
-                            "must be at least 1",
-                        ));
-                    }
-                    n => n,
-                },
+                header_read_timeout: vars
+                    .seconds_or("HEADER_READ_TIMEOUT_SECS", Duration::from_secs(30))?,
+                max_connections: vars.positive_or("MAX_CONNECTIONS", 10_000usize)?,
             },
         })
     }
-}
-
-/// `value`, unless it is zero.
-fn positive(var: &'static str, value: Duration) -> Result<Duration, ConfigError> {
-    if value.is_zero() {
-        return Err(ConfigError::invalid(var, "must be at least 1"));
-    }
-    Ok(value)
 }
 
 /// Applies the shared layers to a service's finished router.
