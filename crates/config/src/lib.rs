@@ -355,7 +355,6 @@ fn encode_userinfo(raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-
     use secrecy::ExposeSecret;
 
     use super::*;

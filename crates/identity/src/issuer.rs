@@ -190,7 +190,6 @@ impl Issuer {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
     use crate::keys::generate_signing_pem;
 

@@ -269,7 +269,6 @@ impl JwksClient {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
 
     fn config(pairs: &[(&str, &str)]) -> Result<VerifierConfig, ConfigError> {
