@@ -614,10 +614,6 @@ EOF
   printf 'export HUB_NODE_PATH=%q\n' "$NODE_DIR/node_modules"
 }
 
-usage() {
-  sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"
-}
-
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in

@@ -888,8 +888,6 @@ services_down() {
   done
 }
 
-usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; }
-
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in

