@@ -7,22 +7,20 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backing, TEXT_XML, register_request, user_fields};
-use hub_testkit::Go as _;
+use common::{TEXT_XML, process, register_request, user_fields};
+use hub_testkit::{Go as _, ProcessBacking};
 use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 
 #[tokio::test]
 async fn sigkill_mid_registration_leaves_no_partial_user_and_no_lost_event() {
-    let backing = Backing::new("soapkill", "soapkill").await;
-    let secret = format!("process-secret-{}", Uuid::new_v4().simple());
+    let backing = ProcessBacking::new("soapkill").await;
     let envs = [
-        ("SECRET_KEY", secret.as_str()),
         // Slow hashing keeps registrations in flight when the process dies.
         ("PASSWORD_PBKDF2_ITERATIONS", "300000"),
         ("REGISTER_MAX_PER_ADDRESS", "1000000"),
     ];
-    let service = backing.process(&envs).await;
+    let service = process(&backing, &envs).await;
 
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -81,7 +79,7 @@ async fn sigkill_mid_registration_leaves_no_partial_user_and_no_lost_event() {
     );
 
     // Restarted on the same database, the relay publishes what the dead process left.
-    let _restarted = backing.process(&envs).await;
+    let _restarted = process(&backing, &envs).await;
     hub_testkit::wait_outbox_drained(&backing.db_url, Duration::from_secs(30)).await;
     let published = hub_testkit::take_messages(&backing.queue).await;
     let mut ids: Vec<String> = published
@@ -102,8 +100,8 @@ async fn sigkill_mid_registration_leaves_no_partial_user_and_no_lost_event() {
 /// fault code.
 #[tokio::test]
 async fn client_faults_are_counted_by_code_and_never_logged_as_errors() {
-    let backing = Backing::new("soapfaults", "soapfaults").await;
-    let service = backing.process(&[("RUST_LOG", "info")]).await;
+    let backing = ProcessBacking::new("soapfaults").await;
+    let service = process(&backing, &[("RUST_LOG", "info")]).await;
     let http = reqwest::Client::new();
     let bodies = [
         "not xml at all",
@@ -137,12 +135,12 @@ async fn client_faults_are_counted_by_code_and_never_logged_as_errors() {
 /// route, method, numeric status and latency, and the service, at the top level.
 #[tokio::test]
 async fn json_logs_are_flat_with_the_request_fields_at_the_top() {
-    let backing = Backing::new("soapjson", "soapjson").await;
+    let backing = ProcessBacking::new("soapjson").await;
     let envs = [
         ("LOG_FORMAT", "json"),
         ("PASSWORD_PBKDF2_ITERATIONS", "1000"),
     ];
-    let service = backing.process(&envs).await;
+    let service = process(&backing, &envs).await;
     let fields = user_fields(&common::tag());
     let resp = register_request(&reqwest::Client::new(), &service.base, &fields)
         .header("x-request-id", "req-json-1")

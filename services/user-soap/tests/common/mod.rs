@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hub_testkit::{Go as _, ServiceProcess};
+use hub_testkit::{Go as _, ProcessBacking, ServiceProcess};
 use reqwest::Method;
 use sqlx::{Connection as _, PgConnection};
 use user_soap::UserSoap;
@@ -96,44 +96,17 @@ const SETTINGS: &[(&str, &str)] = &[
     ("OUTBOX_PUBLISH_TIMEOUT_MS", "2000"),
 ];
 
-/// A fresh database and queue for one test, and the broker they are on.
-pub struct Backing {
-    pub db_url: String,
-    pub queue: String,
-    pub amqp: String,
-}
-
-impl Backing {
-    /// A database named after `db_prefix` and a queue after `queue_prefix`.
-    pub async fn new(db_prefix: &str, queue_prefix: &str) -> Self {
-        Self {
-            db_url: hub_testkit::create_database(db_prefix).await,
-            queue: hub_testkit::queue_name(queue_prefix),
-            amqp: hub_testkit::amqp_url(),
-        }
-    }
-
-    /// `DATABASE_URL`, `AMQP_URL` and `RABBITMQ_QUEUE`, then `extra`.
-    pub fn settings<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-        let own = [
-            ("DATABASE_URL", self.db_url.as_str()),
-            ("AMQP_URL", self.amqp.as_str()),
-            ("RABBITMQ_QUEUE", self.queue.as_str()),
-        ];
-        own.into_iter().chain(extra.iter().copied()).collect()
-    }
-
-    /// The user-soap binary as its own process with [`Backing::settings`]`(extra)`.
-    pub async fn process(&self, extra: &[(&str, &str)]) -> ServiceProcess {
-        let bin = env!("CARGO_BIN_EXE_user-soap");
-        ServiceProcess::spawn(bin, &self.settings(extra), "/user-soap/health").await
-    }
+/// The user-soap binary as its own process on `backing`'s database and queue, with
+/// `extra` settings.
+pub async fn process(backing: &ProcessBacking, extra: &[(&str, &str)]) -> ServiceProcess {
+    let bin = env!("CARGO_BIN_EXE_user-soap");
+    ServiceProcess::spawn(bin, &backing.envs(extra), "/user-soap/health").await
 }
 
 impl TestApp {
     pub async fn spawn_with(extra: &[(&str, &str)]) -> Self {
-        let backing = Backing::new("usersoap", "user-events").await;
-        let source = hub_testkit::config_source(&backing.settings(SETTINGS), extra);
+        let backing = ProcessBacking::new("usersoap").await;
+        let source = hub_testkit::config_source(&backing.envs(SETTINGS), extra);
         let service = hub_testkit::spawn::<UserSoap>(source).await;
         Self {
             service,
