@@ -7,7 +7,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use hub_identity::keys::{SigningKey, generate_signing_pem};
-use hub_testkit::{Go as _, Spawned, eventually, json_body, spawn};
+use hub_testkit::{Go as _, Spawned, eventually, json_body, spawn, token_pair};
 use reqwest::{
     Method,
     multipart::{Form, Part},
@@ -100,14 +100,7 @@ async fn login(auth: &Spawned, name: &str) -> (String, String) {
     let credentials = json!({"username": name, "password": "pw"});
     let (status, body) = json_body(auth.post("/login").json(&credentials).go().await).await;
     assert_eq!(status, 200, "{body}");
-    tokens(&body)
-}
-
-fn tokens(body: &Value) -> (String, String) {
-    (
-        body["token"].as_str().unwrap().to_owned(),
-        body["refresh_token"].as_str().unwrap().to_owned(),
-    )
+    token_pair(&body)
 }
 
 async fn refresh(auth: &Spawned, refresh_token: &str) -> (u16, Value) {
@@ -181,7 +174,7 @@ async fn one_login_serves_session_and_images_until_logout_or_a_reused_refresh_to
     // Refresh: the new token works everywhere; presenting r1 again revokes the login.
     let (status, body) = refresh(&auth, &r1).await;
     assert_eq!(status, 200, "{body}");
-    let (t2, _) = tokens(&body);
+    let (t2, _) = token_pair(&body);
     assert_eq!(session_call(&session, &t2).await.0, 200);
     assert_eq!(refresh(&auth, &r1).await.0, 401);
     let revoked = (401, json!({"message": "Token has been revoked"}));
@@ -230,7 +223,9 @@ async fn a_key_rotation_keeps_tokens_of_both_keys_valid_until_the_old_key_is_ret
     let (status, body) = refresh(&auth, &old_refresh).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        jsonwebtoken::decode_header(&tokens(&body).0).unwrap().kid,
+        jsonwebtoken::decode_header(&token_pair(&body).0)
+            .unwrap()
+            .kid,
         jsonwebtoken::decode_header(&new_token).unwrap().kid
     );
 

@@ -3,7 +3,7 @@
 //! the login events auth publishes are the ones session consumes.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, time::Duration};
 
 use hub_testkit::{Go as _, Running, Spawned, spawn};
 use reqwest::{Method, RequestBuilder, Response};
@@ -33,20 +33,17 @@ pub async fn start() -> System {
     let queue = hub_testkit::queue_name("system");
     let mongo_db = hub_testkit::mongo_database("system");
     let secret = format!("secret-{}", uuid::Uuid::new_v4());
-    let vars: HashMap<&str, String> = hub_checks::IN_PROCESS
-        .map(|(k, v)| (k, v.to_owned()))
-        .into_iter()
-        .chain([
-            ("DATABASE_URL", db_url.clone()),
-            ("AMQP_URL", hub_testkit::amqp_url()),
-            ("RABBITMQ_QUEUE", queue),
-            ("REGISTER_MAX_PER_ADDRESS", "1000000".into()),
-            ("SECRET_KEY", secret.clone()),
-            ("MONGODB_URI", hub_testkit::mongodb_uri()),
-            ("MONGODB_DATABASE", mongo_db.clone()),
-        ])
-        .collect();
-    let source = move |k: &str| vars.get(k).cloned();
+    let (amqp, mongo_uri) = (hub_testkit::amqp_url(), hub_testkit::mongodb_uri());
+    let own = [
+        ("DATABASE_URL", db_url.as_str()),
+        ("AMQP_URL", amqp.as_str()),
+        ("RABBITMQ_QUEUE", queue.as_str()),
+        ("REGISTER_MAX_PER_ADDRESS", "1000000"),
+        ("SECRET_KEY", secret.as_str()),
+        ("MONGODB_URI", mongo_uri.as_str()),
+        ("MONGODB_DATABASE", mongo_db.as_str()),
+    ];
+    let source = hub_testkit::config_source(&hub_checks::IN_PROCESS, &own);
     let services: [Spawned; 5] = [
         spawn::<user_soap::UserSoap>(&source).await,
         spawn::<user_lookup::UserLookup>(&source).await,
