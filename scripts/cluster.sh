@@ -34,7 +34,9 @@
 #                      returns once it is down. Prints the node's name.
 #
 # Run as root (apt; PostgreSQL runs as the postgres user). State under CLUSTER_STATE_DIR
-# (default <repo>/.backing/cluster: data, logs, pid files, generated configs and passwords).
+# (default <repo>/.backing/cluster: data, logs, pid files, generated configs and passwords;
+# /var/tmp/hub-cluster-<hash of the checkout path> when the postgres user cannot reach the
+# checkout, e.g. one made with `mktemp -d`). `env` prints the one in use.
 # Ports (all on 127.0.0.1, apart from the machine's 5432, 5672, 27017, 9000):
 #   etcd 17379 (peer 17380); PostgreSQL nodes 17441-17442, Patroni REST 17451-17452;
 #   MongoDB 17017-17019 (replica set hubrs); RabbitMQ nodes 17671-17673 (distribution
@@ -47,7 +49,27 @@ PATH=$PATH:/usr/sbin:/sbin
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 BACKING=${BACKING_STATE_DIR:-$ROOT/.backing}
-S=${CLUSTER_STATE_DIR:-$BACKING/cluster}
+
+# Patroni runs PostgreSQL as the postgres user, who must be able to walk down to the
+# state directory. A checkout inside a private directory (`mktemp -d`, /root) does not
+# allow that, so the state then lives under /var/tmp, one directory per checkout. The
+# choice depends on permissions alone, so every command of this script makes the same one.
+others_can_reach() {
+  local d=$1
+  while [ ! -e "$d" ]; do d=$(dirname "$d"); done
+  while :; do
+    [ -n "$(find "$d" -maxdepth 0 -perm -o+x)" ] || return 1
+    [ "$d" = / ] && return 0
+    d=$(dirname "$d")
+  done
+}
+if [ -n "${CLUSTER_STATE_DIR:-}" ]; then
+  S=$CLUSTER_STATE_DIR
+elif others_can_reach "$BACKING"; then
+  S=$BACKING/cluster
+else
+  S=/var/tmp/hub-cluster-$(printf %s "$ROOT" | sha256sum | cut -c1-12)
+fi
 BVPY=$BACKING/venv/bin/python        # backing.sh's venv: mongod wheel, pymongo
 PVENV=$S/patroni-venv                 # Patroni runs as postgres: made from Debian's python3
 PATRONI_REQUIREMENTS=('patroni[etcd3,psycopg3]==4.1.5')
@@ -840,6 +862,7 @@ export AWS_ACCESS_KEY_ID='test'
 export AWS_SECRET_ACCESS_KEY='test'
 export AWS_REGION='us-east-1'
 export CLUSTER_HAPROXY_STATS='http://$HOST:$STATS_PORT/'
+export CLUSTER_STATE_DIR='$S'
 EOF
 }
 

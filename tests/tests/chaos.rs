@@ -767,9 +767,7 @@ async fn faults_on_every_tier_under_load_lose_no_acknowledged_write_or_event() {
     for line in &report {
         eprintln!("chaos: {line}");
     }
-    let state = std::env::var("CLUSTER_STATE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join(".backing/cluster"));
+    let state = PathBuf::from(&env["CLUSTER_STATE_DIR"]);
     let _ = std::fs::write(state.join("chaos-report.txt"), report.join("\n") + "\n");
 
     // ---- promises ----------------------------------------------------------------------
