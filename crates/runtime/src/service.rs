@@ -58,27 +58,68 @@ where
     })
 }
 
-/// A service's configuration, read once from the environment at start-up.
+/// A service's own configuration, read once from the environment at start-up; the
+/// shared HTTP settings are the skeleton's ([`Settings`]).
 pub trait ServiceConfig: Sized + Send + Sync + 'static {
     /// Reads every setting from `vars`; an error names the variable.
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError>;
 
-    /// The shared HTTP settings (address, CORS, body limit, timeout, drain).
-    fn http(&self) -> &HttpConfig;
+    /// The default of `MAX_BODY_BYTES`, the largest request body the service reads.
+    const BODY_LIMIT: usize = 64 * 1024;
 
-    /// Reads the process environment.
-    fn from_env() -> Result<Self, ConfigError> {
-        Self::from_source(&ProcessEnv)
+    /// The default of `MAX_BODY_BYTES` once the settings are read (by default
+    /// [`BODY_LIMIT`](Self::BODY_LIMIT)).
+    fn default_body_limit(&self) -> usize {
+        Self::BODY_LIMIT
     }
 
-    /// Reads from any variable source (tests pass a map): secrets may come from
-    /// `<NAME>_FILE` files, and the `.env.example` placeholders are refused
-    /// ([`SecretFiles`]).
+    /// Reads from any variable source (tests pass a map) as [`Settings::from_source`]
+    /// does, without the HTTP settings.
     fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
-        let files = SecretFiles::read(env)?;
-        let env = files.over(env);
-        Self::from_vars(&Vars::new(&env))
+        with_vars(env, Self::from_vars)
     }
+}
+
+/// Everything a service reads at start-up: the shared HTTP settings ([`HttpConfig`]:
+/// `PORT`, `HOST`, `MAX_BODY_BYTES`, CORS, timeouts, drain) and its own, which it
+/// dereferences to.
+#[derive(Debug, Clone)]
+pub struct Settings<C> {
+    /// The HTTP stack's settings, read after the service's own.
+    pub http: HttpConfig,
+    /// The service's own settings.
+    pub service: C,
+}
+
+impl<C: ServiceConfig> Settings<C> {
+    /// Reads any variable source (tests pass a map); `port` is the default of `PORT`.
+    /// Secrets may come from `<NAME>_FILE` files, and the `.env.example` placeholders
+    /// are refused ([`SecretFiles`]).
+    pub fn from_source(env: &dyn Env, port: u16) -> Result<Self, ConfigError> {
+        with_vars(env, |vars| {
+            let service = C::from_vars(vars)?;
+            let http = HttpConfig::from_vars(vars, port, service.default_body_limit())?;
+            Ok(Self { http, service })
+        })
+    }
+}
+
+impl<C> std::ops::Deref for Settings<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.service
+    }
+}
+
+/// Runs `read` over `env` with secrets from `<NAME>_FILE` files laid over it.
+fn with_vars<T>(
+    env: &dyn Env,
+    read: impl FnOnce(&Vars<'_>) -> Result<T, ConfigError>,
+) -> Result<T, ConfigError> {
+    let files = SecretFiles::read(env)?;
+    let env = files.over(env);
+    read(&Vars::new(&env))
 }
 
 /// A service as `services.toml` lists it (name, port, legacy health path, protocol),
@@ -207,7 +248,7 @@ pub struct App<S: Service> {
     listener: TcpListener,
     router: Router,
     state: S::State,
-    config: S::Config,
+    settings: Settings<S::Config>,
 }
 
 impl<S: Service> App<S> {
@@ -215,20 +256,20 @@ impl<S: Service> App<S> {
     /// timeouts), then binds the listener and wraps the routes in the shared HTTP layers.
     /// Binding last: until the service can serve, connections are refused (a load
     /// balancer or probe moves on at once) rather than queued unanswered.
-    pub async fn build(config: S::Config) -> anyhow::Result<Self> {
-        let state = S::state(&config).await?;
-        let addr = config.http().addr;
+    pub async fn build(settings: Settings<S::Config>) -> anyhow::Result<Self> {
+        let state = S::state(&settings).await?;
+        let addr = settings.http.addr;
         let listener = http::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let routes = S::router(&config, state.clone(), listener.local_addr()?);
-        let router = http::wrap(probes::<S>(routes, &state), config.http(), S::renderer());
+        let routes = S::router(&settings, state.clone(), listener.local_addr()?);
+        let router = http::wrap(probes::<S>(routes, &state), &settings.http, S::renderer());
         crate::metrics::set_build_info(S::NAME);
         Ok(Self {
             listener,
             router,
             state,
-            config,
+            settings,
         })
     }
 
@@ -240,7 +281,7 @@ impl<S: Service> App<S> {
     /// Serves requests and runs the background tasks until `shutdown` is cancelled, then
     /// drains requests, waits for the tasks to finish the item in hand, closes the clients.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let tasks = S::tasks(&self.config, &self.state, &shutdown)
+        let tasks = S::tasks(&self.settings, &self.state, &shutdown)
             .into_iter()
             .map(tokio::spawn)
             .collect();
@@ -249,7 +290,7 @@ impl<S: Service> App<S> {
             self.listener,
             self.router,
             shutdown,
-            self.config.http(),
+            &self.settings.http,
             tasks,
         )
         .await;
@@ -308,8 +349,8 @@ pub fn run<S: Service>() -> ExitCode {
     };
     runtime.block_on(async {
         telemetry::init(telemetry::LogFormat::from_env(), S::NAME);
-        let config = match S::Config::from_env() {
-            Ok(c) => c,
+        let settings = match Settings::from_source(&ProcessEnv, S::PORT) {
+            Ok(s) => s,
             Err(e) => {
                 tracing::error!(service = S::NAME, error = %e, "invalid configuration");
                 return ExitCode::from(2);
@@ -317,7 +358,7 @@ pub fn run<S: Service>() -> ExitCode {
         };
         let token = CancellationToken::new();
         tokio::spawn(shutdown::cancel_on_signal(token.clone()));
-        let result = match App::<S>::build(config).await {
+        let result = match App::<S>::build(settings).await {
             Ok(app) => app.run(token).await,
             Err(e) => Err(e),
         };

@@ -16,7 +16,7 @@ use std::{
 
 use hub_runtime::{
     config::Env,
-    service::{App, Service, ServiceConfig},
+    service::{App, Service, Settings},
 };
 use lapin::{
     Channel, Connection, ConnectionProperties,
@@ -42,7 +42,7 @@ pub fn amqp_url() -> String {
 }
 
 /// A service's settings for one test: `base`, overridden by `extra`, read the way the
-/// services read their environment (`Config::from_source`).
+/// services read their environment (`Settings::from_source`).
 pub fn config_source(
     base: &[(&str, &str)],
     extra: &[(&str, &str)],
@@ -380,17 +380,17 @@ macro_rules! test_app {
     };
 }
 
-/// Reads `S`'s configuration from `source` (which should set `HOST` and `PORT=0`),
-/// then [`spawn_config`].
+/// Reads `S`'s settings from `source` (which should set `HOST` and `PORT=0`), then
+/// [`spawn_config`].
 pub async fn spawn<S: Service>(source: impl Env) -> Spawned {
-    let config = S::Config::from_source(&source).expect("valid test config");
-    spawn_config::<S>(config).await
+    let settings = Settings::from_source(&source, S::PORT).expect("valid test config");
+    spawn_config::<S>(settings).await
 }
 
-/// Builds `S` from `config` (binding its listener, reaching its backing servers) and
+/// Builds `S` from `settings` (binding its listener, reaching its backing servers) and
 /// runs it on the test's runtime.
-pub async fn spawn_config<S: Service>(config: S::Config) -> Spawned {
-    let app = App::<S>::build(config).await.expect("app builds");
+pub async fn spawn_config<S: Service>(settings: Settings<S::Config>) -> Spawned {
+    let app = App::<S>::build(settings).await.expect("app builds");
     let addr = app.local_addr().unwrap();
     let running = Running::start(|token| app.run(token));
     Spawned {

@@ -9,11 +9,12 @@ use hub_events::{catalogue::queues, relay::RelayConfig};
 use hub_identity::{issuer::Issuer, pool::HashSettings};
 use hub_runtime::{
     config::{ConfigError, Vars},
-    http::{HttpConfig, client_ip::ProxyTrust},
-    service::{Service as _, ServiceConfig},
+    http::client_ip::ProxyTrust,
+    service::ServiceConfig,
 };
 
-/// Everything the service needs; each field names its variable and default.
+/// What the service reads besides the skeleton's HTTP settings
+/// ([`Settings`](hub_runtime::service::Settings)); each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// PostgreSQL ([`PgSettings`]): `DATABASE_URL` or the originals' parts, required; `DB_*`.
@@ -40,15 +41,9 @@ pub struct Config {
     pub test_endpoints: bool,
     /// Outbox relay settings (`AMQP_URL` or `RABBITMQ_HOST`/`RABBITMQ_PORT`, `OUTBOX_*`).
     pub relay: RelayConfig,
-    /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 64 KiB, ...).
-    pub http: HttpConfig,
 }
 
 impl ServiceConfig for Config {
-    fn http(&self) -> &HttpConfig {
-        &self.http
-    }
-
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             db: PgSettings::from_vars(vars)?,
@@ -63,7 +58,6 @@ impl ServiceConfig for Config {
             queue: vars.string_or("RABBITMQ_QUEUE", queues::AUTH_EVENTS),
             test_endpoints: vars.bool_or("AUTH_TEST_ENDPOINTS", true)?,
             relay: RelayConfig::from_vars(vars, "auth")?,
-            http: HttpConfig::from_vars(vars, crate::Auth::PORT, 64 * 1024)?,
         })
     }
 }

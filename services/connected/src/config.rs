@@ -4,11 +4,11 @@ use hub_db::PgSettings;
 use hub_mongo::MongoSettings;
 use hub_runtime::{
     config::{ConfigError, Vars},
-    http::HttpConfig,
-    service::{Service as _, ServiceConfig},
+    service::ServiceConfig,
 };
 
-/// Everything the service needs; each field names its variable and default.
+/// What the service reads besides the skeleton's HTTP settings
+/// ([`Settings`](hub_runtime::service::Settings)); each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// PostgreSQL ([`PgSettings`]): `DATABASE_URL` or the originals' parts, required; `DB_*`.
@@ -16,23 +16,18 @@ pub struct Config {
     /// MongoDB ([`MongoSettings`]): `MONGODB_URI` or the original's `MONGO_URI`, required;
     /// `MONGODB_*`.
     pub mongo: MongoSettings,
-    /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 16 KiB, ...).
-    pub http: HttpConfig,
 }
 
 impl ServiceConfig for Config {
-    fn http(&self) -> &HttpConfig {
-        &self.http
-    }
-
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             db: PgSettings::from_vars(vars)?,
             mongo: MongoSettings::from_vars(vars)?,
-            // Only GET endpoints: no request needs a body.
-            http: HttpConfig::from_vars(vars, crate::Connected::PORT, 16 * 1024)?,
         })
     }
+
+    /// `MAX_BODY_BYTES` default: 16 KiB (only GET endpoints; no request needs a body).
+    const BODY_LIMIT: usize = 16 * 1024;
 }
 
 #[cfg(test)]
@@ -41,8 +36,13 @@ mod tests {
 
     use super::*;
 
-    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_source(&hub_testkit::config_source(pairs, &[]))
+    use hub_runtime::service::{Service as _, Settings};
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Settings<Config>, ConfigError> {
+        Settings::from_source(
+            &hub_testkit::config_source(pairs, &[]),
+            crate::Connected::PORT,
+        )
     }
 
     #[test]

@@ -5,8 +5,7 @@ use std::time::Duration;
 use hub_identity::verifier::VerifierConfig;
 use hub_runtime::{
     config::{ConfigError, Vars},
-    http::HttpConfig,
-    service::{Service as _, ServiceConfig},
+    service::ServiceConfig,
 };
 use secrecy::SecretString;
 
@@ -17,7 +16,8 @@ pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 /// top of the largest image, in the default request body limit.
 const MULTIPART_OVERHEAD: usize = 64 * 1024;
 
-/// Everything the service needs; each field names its variable and default.
+/// What the service reads besides the skeleton's HTTP settings
+/// ([`Settings`](hub_runtime::service::Settings)); each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Where the images live.
@@ -32,9 +32,6 @@ pub struct Config {
     /// else with `SECRET_KEY` (or `JWT_SECRET`), and a user may only write the key named
     /// by their own id.
     pub upload_jwt: Option<VerifierConfig>,
-    /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default
-    /// `MAX_IMAGE_BYTES` + 64 KiB, ...).
-    pub http: HttpConfig,
 }
 
 /// The S3 connection and bucket.
@@ -75,8 +72,11 @@ pub struct S3Config {
 }
 
 impl ServiceConfig for Config {
-    fn http(&self) -> &HttpConfig {
-        &self.http
+    /// `MAX_BODY_BYTES` default: `MAX_IMAGE_BYTES` plus room for the multipart framing.
+    fn default_body_limit(&self) -> usize {
+        usize::try_from(self.max_image_bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_add(MULTIPART_OVERHEAD)
     }
 
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
@@ -86,15 +86,11 @@ impl ServiceConfig for Config {
             .bool_or("UPLOAD_REQUIRE_JWT", false)?
             .then(|| VerifierConfig::from_vars(vars))
             .transpose()?;
-        let default_body_limit = usize::try_from(max_image_bytes)
-            .unwrap_or(usize::MAX)
-            .saturating_add(MULTIPART_OVERHEAD);
         Ok(Self {
             s3: S3Config::from_vars(vars)?,
             max_image_bytes,
             max_concurrent_uploads,
             upload_jwt,
-            http: HttpConfig::from_vars(vars, crate::Images::PORT, default_body_limit)?,
         })
     }
 }
@@ -182,8 +178,10 @@ mod tests {
 
     use super::*;
 
-    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_source(&hub_testkit::config_source(pairs, &[]))
+    use hub_runtime::service::{Service as _, Settings};
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Settings<Config>, ConfigError> {
+        Settings::from_source(&hub_testkit::config_source(pairs, &[]), crate::Images::PORT)
     }
 
     const BASE: &[(&str, &str)] = &[

@@ -6,11 +6,11 @@ use hub_identity::verifier::VerifierConfig;
 use hub_mongo::MongoSettings;
 use hub_runtime::{
     config::{ConfigError, Vars},
-    http::HttpConfig,
-    service::{Service as _, ServiceConfig},
+    service::ServiceConfig,
 };
 
-/// Everything the service needs; each field names its variable and default.
+/// What the service reads besides the skeleton's HTTP settings
+/// ([`Settings`](hub_runtime::service::Settings)); each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// PostgreSQL ([`PgSettings`]): `DATABASE_URL` or the originals' parts, required; `DB_*`.
@@ -30,16 +30,9 @@ pub struct Config {
     /// `SESSION_CONSUMER` (default true): consume login events. Off, the service
     /// serves HTTP only.
     pub consume_events: bool,
-    /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 100 KiB as
-    /// the original's `express.json()`, ...).
-    pub http: HttpConfig,
 }
 
 impl ServiceConfig for Config {
-    fn http(&self) -> &HttpConfig {
-        &self.http
-    }
-
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             db: PgSettings::from_vars(vars)?,
@@ -47,7 +40,9 @@ impl ServiceConfig for Config {
             jwt: VerifierConfig::from_vars(vars)?,
             consumer: ConsumerConfig::from_vars(vars, "session", queues::AUTH_EVENTS)?,
             consume_events: vars.bool_or("SESSION_CONSUMER", true)?,
-            http: HttpConfig::from_vars(vars, crate::Session::PORT, 100 * 1024)?,
         })
     }
+
+    /// `MAX_BODY_BYTES` default: 100 KiB, the original's `express.json()` limit.
+    const BODY_LIMIT: usize = 100 * 1024;
 }

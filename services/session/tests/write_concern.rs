@@ -9,7 +9,11 @@ mod common;
 use std::time::Duration;
 
 use common::TestApp;
-use hub_runtime::{config::Vars, http::JsonError, service::ServiceConfig};
+use hub_runtime::{
+    config::Vars,
+    http::JsonError,
+    service::{Service as _, Settings},
+};
 use hub_testkit::Go as _;
 use mongodb::bson::{Bson, doc};
 use serde_json::json;
@@ -105,8 +109,8 @@ async fn a_write_concern_the_replica_set_cannot_meet_is_never_answered_as_a_succ
         ],
         &[],
     );
-    let config = session::Config::from_source(&source).unwrap();
-    let built = hub_runtime::service::App::<session::Session>::build(config).await;
+    let settings = Settings::from_source(&source, session::Session::PORT).unwrap();
+    let built = hub_runtime::service::App::<session::Session>::build(settings).await;
     assert!(built.is_err());
 }
 

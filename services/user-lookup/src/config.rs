@@ -4,12 +4,12 @@ use hub_db::PgSettings;
 use hub_identity::verifier::VerifierConfig;
 use hub_runtime::{
     config::{ConfigError, Vars},
-    http::HttpConfig,
-    service::{Service as _, ServiceConfig},
+    service::ServiceConfig,
 };
 use hub_soap::wsse;
 
-/// Everything the service needs; each field names its variable and default.
+/// What the service reads besides the skeleton's HTTP settings
+/// ([`Settings`](hub_runtime::service::Settings)); each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// PostgreSQL ([`PgSettings`]): `DATABASE_URL` or the originals' parts, required; `DB_*`.
@@ -26,15 +26,9 @@ pub struct Config {
     /// UsernameToken, verified as session and images verify it: through auth's JWKS
     /// (`JWKS_URL`, EdDSA) or else with `SECRET_KEY` / `JWT_SECRET` (HS256).
     pub bearer: Option<VerifierConfig>,
-    /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 16 KiB, ...).
-    pub http: HttpConfig,
 }
 
 impl ServiceConfig for Config {
-    fn http(&self) -> &HttpConfig {
-        &self.http
-    }
-
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         let wsse = wsse::Settings::from_vars(vars)?;
         let bearer = match vars.bool_or("LOOKUP_ACCEPT_BEARER", false)? {
@@ -52,7 +46,9 @@ impl ServiceConfig for Config {
             public_base_url: hub_soap::wsdl::configured_base(vars)?,
             wsse,
             bearer,
-            http: HttpConfig::from_vars(vars, crate::UserLookup::PORT, 16 * 1024)?,
         })
     }
+
+    /// `MAX_BODY_BYTES` default: 16 KiB (a SOAP lookup is a few hundred bytes).
+    const BODY_LIMIT: usize = 16 * 1024;
 }

@@ -7,13 +7,14 @@ use hub_events::{catalogue::queues, relay::RelayConfig};
 use hub_identity::pool::HashSettings;
 use hub_runtime::{
     config::{ConfigError, Vars},
-    http::{HttpConfig, client_ip::ProxyTrust},
-    service::{Service as _, ServiceConfig},
+    http::client_ip::ProxyTrust,
+    service::ServiceConfig,
 };
 
 use crate::store::throttle::Limit;
 
-/// Everything the service needs; each field names its variable and default.
+/// What the service reads besides the skeleton's HTTP settings
+/// ([`Settings`](hub_runtime::service::Settings)); each field names its variable and default.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// PostgreSQL ([`PgSettings`]): `DATABASE_URL` or the originals' parts, required; `DB_*`.
@@ -38,15 +39,9 @@ pub struct Config {
     /// WS-Security UsernameToken (`WSSE_MODE` default off, `WSSE_USERS`,
     /// `WSSE_MAX_SKEW_SECS`; see `hub_soap::wsse`).
     pub wsse: hub_soap::wsse::Settings,
-    /// HTTP stack settings (`CORS_ALLOWED_ORIGINS`, `MAX_BODY_BYTES` default 64 KiB, ...).
-    pub http: HttpConfig,
 }
 
 impl ServiceConfig for Config {
-    fn http(&self) -> &HttpConfig {
-        &self.http
-    }
-
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
             db: PgSettings::from_vars(vars)?,
@@ -61,7 +56,6 @@ impl ServiceConfig for Config {
             proxies: ProxyTrust::from_vars(vars)?,
             duplicate_reply: vars.parse_or("REGISTER_DUPLICATE_REPLY", DuplicateReply::Auto)?,
             wsse: hub_soap::wsse::Settings::from_vars(vars)?,
-            http: HttpConfig::from_vars(vars, crate::UserSoap::PORT, 64 * 1024)?,
         })
     }
 }

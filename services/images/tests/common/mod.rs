@@ -2,10 +2,10 @@
 //! the real S3 test server started by scripts/backing.sh.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use hub_runtime::service::ServiceConfig as _;
+use hub_runtime::service::{Service as _, Settings};
 
 use hub_testkit::Go as _;
-use images::{Config, Images, store::Store};
+use images::{Images, store::Store};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
@@ -70,9 +70,10 @@ impl TestApp {
             ],
             extra,
         );
-        let config = Config::from_source(&source).expect("valid test config");
-        let store = Store::new(&config.s3);
-        let service = hub_testkit::spawn_config::<Images>(config).await;
+        let settings: Settings<images::Config> =
+            Settings::from_source(&source, Images::PORT).expect("valid test config");
+        let store = Store::new(&settings.s3);
+        let service = hub_testkit::spawn_config::<Images>(settings).await;
         Self {
             service,
             bucket,
