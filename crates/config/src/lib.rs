@@ -340,17 +340,17 @@ impl<'a> Vars<'a> {
     }
 }
 
+/// Every byte but RFC 3986's unreserved characters (letters, digits, `-._~`) is
+/// percent-encoded, in URLs built from parts.
+pub const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// Percent-encodes everything but RFC 3986 unreserved characters.
 fn encode_userinfo(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(raw, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! unreserved set percent-encoded: the original concatenated raw strings, which
 //! broke for keys created by other tools (spaces, `#`, `?`, non-ASCII).
 
+use hub_runtime::config::NOT_UNRESERVED;
+use percent_encoding::AsciiSet;
 use unicode_normalization::UnicodeNormalization;
 
 /// Werkzeug's `secure_filename` on POSIX: NFKD-normalise, drop what is not ASCII,
@@ -95,15 +97,8 @@ pub fn object_url(base: &str, bucket: &str, key: &str) -> String {
 
 /// Percent-encodes every byte outside RFC 3986's unreserved set, keeping `/`.
 fn encode_path(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    const PATH: &AsciiSet = &NOT_UNRESERVED.remove(b'/');
+    percent_encoding::utf8_percent_encode(raw, PATH).to_string()
 }
 
 #[cfg(test)]
