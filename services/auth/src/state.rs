@@ -23,3 +23,9 @@ pub struct AppState {
     /// The queue events go to (`RABBITMQ_QUEUE`).
     pub queue: Arc<str>,
 }
+
+impl hub_runtime::http::client_ip::TrustsProxies for AppState {
+    fn proxy_trust(&self) -> &hub_runtime::http::client_ip::ProxyTrust {
+        &self.throttle.proxies
+    }
+}

@@ -23,3 +23,9 @@ pub struct AppState {
     /// The WS-Security check, when `WSSE_MODE` is not off.
     pub wsse: Option<hub_soap::wsse::Guard>,
 }
+
+impl hub_runtime::http::client_ip::TrustsProxies for AppState {
+    fn proxy_trust(&self) -> &hub_runtime::http::client_ip::ProxyTrust {
+        &self.proxies
+    }
+}

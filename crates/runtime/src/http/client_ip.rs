@@ -20,7 +20,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::http::HeaderMap;
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::{HeaderMap, request::Parts},
+    response::{IntoResponse, Response},
+};
 use ipnet::IpNet;
 
 use crate::config::{ConfigError, Vars};
@@ -45,6 +49,28 @@ pub struct ProxyTrust {
     pub trust_any_peer: bool,
     /// `CLIENT_ADDRESS_HEADER` (default `X-Forwarded-For`).
     pub header: Option<ForwardingHeader>,
+}
+
+/// A service state that says whom to believe about the client's address.
+pub trait TrustsProxies {
+    /// The deployment's proxies.
+    fn proxy_trust(&self) -> &ProxyTrust;
+}
+
+/// Extractor: the client's address, as [`ProxyTrust::client_ip`] finds it from the peer
+/// and the forwarding headers, with the state's [`TrustsProxies`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl<S: TrustsProxies + Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self(state.proxy_trust().client_ip(&parts.headers, peer)))
+    }
 }
 
 impl ProxyTrust {

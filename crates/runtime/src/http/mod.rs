@@ -12,6 +12,8 @@ pub mod client_ip;
 mod errors;
 mod headers;
 mod health;
+/// Request bodies read from a JSON object field by field, with the service's own errors.
+pub mod json_body;
 mod metrics;
 mod request_id;
 mod server;

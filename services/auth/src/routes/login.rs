@@ -1,17 +1,14 @@
 //! `POST /login`.
 
-use std::net::SocketAddr;
-
-use axum::{
-    Json,
-    body::Bytes,
-    extract::{ConnectInfo, State},
-    http::{HeaderMap, header},
-    response::IntoResponse,
+use axum::{Json, extract::State, http::header, response::IntoResponse};
+use hub_runtime::http::{
+    Failure, RequestId,
+    client_ip::ClientIp,
+    json_body::{
+        self, FieldError, FromJsonObject, JsonBody, JsonBodyError, JsonObject, NotAnObject,
+    },
 };
-use hub_runtime::http::{Failure, RequestId};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{Map, Value};
 
 use crate::{
     error::{ApiError, ApiResult},
@@ -21,12 +18,33 @@ use crate::{
 
 /// `POST /login` body.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documentation only: the handler parses the body itself, for precise errors
 pub struct LoginRequest {
     /// Username or email.
     username: String,
     /// The password.
-    password: String,
+    #[schema(value_type = String)]
+    password: SecretString,
+}
+
+impl From<LoginRequest> for Credentials {
+    fn from(req: LoginRequest) -> Self {
+        Self {
+            login: req.username,
+            password: req.password,
+        }
+    }
+}
+
+impl FromJsonObject for LoginRequest {
+    type Error = ApiError;
+    const FIELDS: &'static str = "username and password";
+
+    fn from_object(object: JsonObject) -> ApiResult<Self> {
+        Ok(Self {
+            username: string_field(&object, "username")?,
+            password: string_field(&object, "password")?.into(),
+        })
+    }
 }
 
 /// `POST /login` and `POST /token/refresh` answer (sent with `Cache-Control: no-store`).
@@ -55,7 +73,7 @@ impl TokenResponse {
 
 hub_runtime::error_responses! {
     /// What `POST /login` and `POST /token/refresh` may answer besides their own rows:
-    /// both read a JSON object ([`json_object`]) and store tokens in the database.
+    /// both read a JSON object ([`JsonBodyError`]) and store tokens in the database.
     pub IssueFailures(super::Message) {
         400 => "Malformed body or missing field",
         415 => "Body not declared as JSON",
@@ -83,13 +101,10 @@ hub_runtime::error_responses! {
 pub async fn login(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    ClientIp(from): ClientIp,
+    JsonBody(req): JsonBody<LoginRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let creds = credentials(&headers, &body)?;
-    let from = ClientAddr(state.throttle.proxies.client_ip(&headers, peer));
-    let issued = crate::login::login(&state, from, creds, request_id).await?;
+    let issued = crate::login::login(&state, ClientAddr(from), req.into(), request_id).await?;
     Ok(TokenResponse::reply(issued))
 }
 
@@ -108,41 +123,28 @@ impl From<LoginError> for ApiError {
     }
 }
 
-/// Reads `{"username", "password"}`, with a clear 4xx for every way it can be wrong.
-fn credentials(headers: &HeaderMap, body: &[u8]) -> ApiResult<Credentials> {
-    let mut obj = json_object(headers, body, "username and password")?;
-    let login = string_field(&mut obj, "username")?;
-    let password = SecretString::from(string_field(&mut obj, "password")?);
-    Ok(Credentials { login, password })
-}
-
-/// A request body that must be a JSON object with the fields `fields` names (for the
-/// error text): 415 unless declared as JSON (Flask's `is_json`: the original refused any
-/// other body), 400 unless an object.
-pub(super) fn json_object(
-    headers: &HeaderMap,
-    body: &[u8],
-    fields: &str,
-) -> ApiResult<Map<String, Value>> {
-    if !hub_runtime::http::declares_json(headers) {
-        return Err(ApiError::NotJson);
+/// A body that is not a JSON object: 415 unless declared as JSON (Flask's `is_json`:
+/// the original refused any other body), else 400.
+impl JsonBodyError for ApiError {
+    fn not_an_object(why: NotAnObject, fields: &str) -> Option<Self> {
+        Some(match why {
+            NotAnObject::NotJson => Self::NotJson,
+            NotAnObject::Empty | NotAnObject::Malformed => {
+                Self::BadRequest("Malformed JSON body".into())
+            }
+            NotAnObject::Array | NotAnObject::Scalar => {
+                Self::BadRequest(format!("Request body must be a JSON object with {fields}"))
+            }
+        })
     }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| ApiError::BadRequest("Malformed JSON body".into()))?;
-    let Value::Object(obj) = value else {
-        return Err(ApiError::BadRequest(format!(
-            "Request body must be a JSON object with {fields}"
-        )));
-    };
-    Ok(obj)
 }
 
-/// The string field `name` of `obj` (taken out of it): 400 if missing, null or another type.
-pub(super) fn string_field(obj: &mut Map<String, Value>, name: &str) -> ApiResult<String> {
-    match obj.remove(name) {
-        None | Some(Value::Null) => Err(ApiError::BadRequest(format!("Missing field: {name}"))),
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(ApiError::BadRequest(format!(
+/// The string field `name` of `object`: 400 if missing, null or another type.
+pub(super) fn string_field(object: &JsonObject, name: &str) -> ApiResult<String> {
+    match json_body::string_field(object, name) {
+        Ok(text) => Ok(text.to_owned()),
+        Err(FieldError::Missing) => Err(ApiError::BadRequest(format!("Missing field: {name}"))),
+        Err(FieldError::NotAString) => Err(ApiError::BadRequest(format!(
             "Field {name} must be a string"
         ))),
     }
@@ -150,7 +152,7 @@ pub(super) fn string_field(obj: &mut Map<String, Value>, name: &str) -> ApiResul
 
 #[cfg(test)]
 mod tests {
-    use axum::http::{HeaderValue, header};
+    use axum::http::{HeaderMap, HeaderValue, header};
 
     use super::*;
 
@@ -160,8 +162,13 @@ mod tests {
         h
     }
 
+    fn credentials(headers: &HeaderMap, body: &[u8]) -> ApiResult<LoginRequest> {
+        json_body::read(hub_runtime::http::declares_json(headers), body)
+    }
+
     fn err(headers: &HeaderMap, body: &str) -> String {
         credentials(headers, body.as_bytes())
+            .map(drop)
             .unwrap_err()
             .to_string()
     }

@@ -1,17 +1,14 @@
 //! `POST /token/refresh`, `POST /logout` and `GET /.well-known/jwks.json`.
 
-use axum::{
-    Json,
-    body::Bytes,
-    extract::State,
-    http::{HeaderMap, header},
-    response::IntoResponse,
+use axum::{Json, extract::State, http::header, response::IntoResponse};
+use hub_runtime::http::{
+    Failure,
+    json_body::{FromJsonObject, JsonBody, JsonObject},
 };
-use hub_runtime::http::Failure;
 use secrecy::SecretString;
 
 use super::{
-    login::{IssueFailures, TokenResponse, json_object, string_field},
+    login::{IssueFailures, TokenResponse, string_field},
     profile::{Authenticated, TokenFailures},
 };
 use crate::{
@@ -22,10 +19,20 @@ use crate::{
 
 /// `POST /token/refresh` body.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documentation only: the handler parses the body itself, for precise errors
 pub struct RefreshRequest {
     /// The refresh token from the login or the last refresh.
-    refresh_token: String,
+    #[schema(value_type = String)]
+    refresh_token: SecretString,
+}
+
+impl FromJsonObject for RefreshRequest {
+    type Error = ApiError;
+    const FIELDS: &'static str = "refresh_token";
+
+    fn from_object(object: JsonObject) -> ApiResult<Self> {
+        let refresh_token = string_field(&object, "refresh_token")?.into();
+        Ok(Self { refresh_token })
+    }
 }
 
 /// Exchanges a refresh token for a new access token and a new refresh token; the one
@@ -46,12 +53,9 @@ pub struct RefreshRequest {
 #[tracing::instrument(name = "token_refresh", skip_all)]
 pub async fn refresh(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    JsonBody(req): JsonBody<RefreshRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let mut obj = json_object(&headers, &body, "refresh_token")?;
-    let presented = SecretString::from(string_field(&mut obj, "refresh_token")?);
-    let issued = tokens::refresh(&state, &presented).await?;
+    let issued = tokens::refresh(&state, &req.refresh_token).await?;
     Ok(TokenResponse::reply(issued))
 }
 

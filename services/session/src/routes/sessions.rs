@@ -2,9 +2,12 @@
 
 use axum::{
     Json,
-    body::Bytes,
-    extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    extract::{FromRequestParts, Path, State},
+    http::{StatusCode, request::Parts},
+    response::{IntoResponse, Response},
+};
+use hub_runtime::http::json_body::{
+    FromJsonObject, JsonBody, JsonBodyError, JsonObject, NotAnObject,
 };
 use mongodb::bson::Bson;
 use serde_json::{Value, json};
@@ -29,16 +32,25 @@ hub_runtime::error_responses! {
 
 /// `POST /api/sessions` body.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documentation only: the handler reads the body itself, as express.json() did
 pub struct CreateSession {
     /// Any JSON value, stored as the session's `data` (replacing the old one); `{}` if
     /// missing. Keys must not start with `$` or hold `.` or NUL; at most 64 levels deep.
     data: Option<serde_json::Value>,
 }
 
+impl FromJsonObject for CreateSession {
+    type Error = ApiError;
+    const FIELDS: &'static str = "data";
+
+    fn from_object(mut object: JsonObject) -> ApiResult<Self> {
+        Ok(Self {
+            data: object.remove("data"),
+        })
+    }
+}
+
 /// `PUT /api/sessions/{userId}` body.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documentation only
 pub struct UpdateSession {
     /// Only `text` is read.
     #[schema(nullable = false)]
@@ -47,10 +59,62 @@ pub struct UpdateSession {
 
 /// `data` of `UpdateSession`.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // documentation only
 pub struct UpdateSessionData {
     /// Stored as `data.text` when truthy (JavaScript's rules); else nothing changes.
     text: Option<serde_json::Value>,
+}
+
+impl FromJsonObject for UpdateSession {
+    type Error = ApiError;
+    const FIELDS: &'static str = "data";
+
+    /// A `data` that is not an object has no `text`.
+    fn from_object(mut object: JsonObject) -> ApiResult<Self> {
+        let data = match object.remove("data") {
+            Some(Value::Object(mut data)) => Some(UpdateSessionData {
+                text: data.remove("text"),
+            }),
+            _ => None,
+        };
+        Ok(Self { data })
+    }
+}
+
+/// A body as `express.json()` read it: only a JSON content type is parsed (any other
+/// body is ignored, as there); an empty body is no body, and an array has no fields;
+/// malformed JSON, or a top-level value that is neither an object nor an array, is a
+/// 400 (the original answered an HTML page with a stack trace).
+impl JsonBodyError for ApiError {
+    fn not_an_object(why: NotAnObject, _fields: &str) -> Option<Self> {
+        match why {
+            NotAnObject::NotJson | NotAnObject::Empty | NotAnObject::Array => None,
+            NotAnObject::Malformed => Some(Self::BadRequest("Malformed JSON body".into())),
+            NotAnObject::Scalar => Some(Self::BadRequest(
+                "Request body must be a JSON object".into(),
+            )),
+        }
+    }
+}
+
+/// The caller, once the path's `{userId}` is its own (403 otherwise): checked before
+/// the body is read.
+pub struct Owner(Caller);
+
+impl FromRequestParts<AppState> for Owner {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let caller = Caller::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Path(user_id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        caller
+            .must_own(&user_id)
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self(caller))
+    }
 }
 
 /// The answer of `POST /api/sessions` and `PUT /api/sessions/{userId}` (fields in the
@@ -98,14 +162,9 @@ pub struct SessionValid {
 pub async fn create_or_update(
     State(state): State<AppState>,
     caller: Caller,
-    headers: HeaderMap,
-    body: Bytes,
+    JsonBody(req): JsonBody<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<SessionMessage>)> {
-    let data = match json_body(&headers, &body)? {
-        Some(Value::Object(mut obj)) => obj.remove("data"),
-        _ => None,
-    }
-    .unwrap_or_else(|| json!({}));
+    let data = req.data.unwrap_or_else(|| json!({}));
     let (doc, created) = state
         .sessions
         .upsert(&caller.key(), to_bson(&data)?)
@@ -161,10 +220,8 @@ pub async fn verify(
 )]
 pub async fn read(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(user_id): Path<String>,
+    Owner(caller): Owner,
 ) -> ApiResult<Json<SessionJson>> {
-    caller.must_own(&user_id)?;
     Ok(Json(session_of(&state, &caller).await?.into()))
 }
 
@@ -200,19 +257,10 @@ async fn session_of(state: &AppState, caller: &Caller) -> ApiResult<SessionDoc> 
 #[tracing::instrument(name = "session.update", skip_all, fields(user.id = %caller.user_id))]
 pub async fn update(
     State(state): State<AppState>,
-    caller: Caller,
-    Path(user_id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Owner(caller): Owner,
+    JsonBody(req): JsonBody<UpdateSession>,
 ) -> ApiResult<Json<SessionMessage>> {
-    caller.must_own(&user_id)?;
-    let text = match json_body(&headers, &body)? {
-        Some(Value::Object(mut obj)) => match obj.remove("data") {
-            Some(Value::Object(mut data)) => data.remove("text").filter(truthy),
-            _ => None,
-        },
-        _ => None,
-    };
+    let text = req.data.and_then(|data| data.text).filter(truthy);
     let doc = match text {
         None => state.sessions.find(&caller.key()).await?,
         Some(text) => match state
@@ -244,33 +292,11 @@ pub async fn update(
     )
 )]
 #[tracing::instrument(name = "session.delete", skip_all, fields(user.id = %caller.user_id))]
-pub async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(user_id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    caller.must_own(&user_id)?;
+pub async fn delete(State(state): State<AppState>, Owner(caller): Owner) -> ApiResult<Json<Value>> {
     if state.sessions.delete(&caller.key()).await? == 0 {
         return Err(ApiError::SessionNotFound);
     }
     Ok(Json(json!({ "message": "Session deleted" })))
-}
-
-/// The body as `express.json()` read it: only a JSON content type is parsed (any other
-/// body is ignored, as there); an empty body is no body; malformed JSON, or a top-level
-/// value that is neither an object nor an array, is a 400 (the original answered an
-/// HTML page with a stack trace).
-fn json_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Option<Value>> {
-    if !hub_runtime::http::declares_json(headers) || body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(v @ (Value::Object(_) | Value::Array(_))) => Ok(Some(v)),
-        Ok(_) => Err(ApiError::BadRequest(
-            "Request body must be a JSON object".into(),
-        )),
-        Err(_) => Err(ApiError::BadRequest("Malformed JSON body".into())),
-    }
 }
 
 /// JavaScript truthiness, for the original's `data.text || session.data.text`.
@@ -319,9 +345,16 @@ fn check_keys(v: &Value, depth: usize) -> ApiResult<()> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use axum::http::{HeaderValue, header};
+    use axum::http::{HeaderMap, HeaderValue, header};
 
     use super::*;
+
+    /// The `data` a `POST` reads from `body`, in the object it came in.
+    fn json_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<Option<Value>> {
+        let declared = hub_runtime::http::declares_json(headers);
+        let req: CreateSession = hub_runtime::http::json_body::read(declared, body)?;
+        Ok(req.data.map(|data| json!({ "data": data })))
+    }
 
     fn json_headers() -> HeaderMap {
         let mut h = HeaderMap::new();

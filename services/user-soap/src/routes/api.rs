@@ -3,18 +3,22 @@
 //! per-address limit, transaction and `UserRegistered` / `UserRegistrationFailed`
 //! events; only the translation differs.
 
-use std::net::SocketAddr;
-
 use axum::{
     Json,
-    body::Bytes,
-    extract::{ConnectInfo, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use hub_runtime::http::{Cause, RequestId, declares_json, json_error};
+use hub_runtime::http::{
+    Cause, RequestId,
+    client_ip::ClientIp,
+    json_body::{
+        self, FieldError, FromJsonObject, JsonBody, JsonBodyError, JsonObject, NotAnObject,
+    },
+    json_error,
+};
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::Serialize;
-use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::{
@@ -27,13 +31,13 @@ pub(crate) const ERROR_KEY: &str = "error";
 
 /// `POST /api/users` body: every field a string, all required.
 #[derive(ToSchema)]
-#[allow(dead_code)] // documentation only: `read` parses the body by field name, for precise errors
 pub struct NewUserRequest {
     /// At most 80 characters, no `@`, no invisible or bidirectional control characters;
     /// unique under Unicode NFKC and case folding.
     username: String,
     /// At most 1024 characters; stored hashed, never returned.
-    password: String,
+    #[schema(value_type = String)]
+    password: SecretString,
     /// At most 100 characters.
     first_name: String,
     /// At most 100 characters.
@@ -44,6 +48,60 @@ pub struct NewUserRequest {
     email: String,
     /// At most 100 characters.
     city: String,
+}
+
+impl NewUserRequest {
+    /// The registration asked for, checked with the SOAP operation's rules.
+    fn registration(&self) -> Result<Registration, Invalid> {
+        Registration::from_fields(|field| Ok(self.text(field)))
+    }
+
+    fn text(&self, field: Field) -> &str {
+        match field {
+            Field::Username => &self.username,
+            Field::Password => self.password.expose_secret(),
+            Field::FirstName => &self.first_name,
+            Field::LastName => &self.last_name,
+            Field::Dni => &self.dni,
+            Field::Email => &self.email,
+            Field::City => &self.city,
+        }
+    }
+}
+
+impl FromJsonObject for NewUserRequest {
+    type Error = ApiError;
+    const FIELDS: &'static str = "the user's fields";
+
+    /// Field by field, in [`Field::ALL`]'s order. A field missing or not a string is
+    /// reported as over SOAP: after any invalid value of an earlier field.
+    fn from_object(object: JsonObject) -> Result<Self, ApiError> {
+        let read = || -> Result<Self, Invalid> {
+            Ok(Self {
+                username: field_text(&object, Field::Username)?.to_owned(),
+                password: field_text(&object, Field::Password)?.to_owned().into(),
+                first_name: field_text(&object, Field::FirstName)?.to_owned(),
+                last_name: field_text(&object, Field::LastName)?.to_owned(),
+                dni: field_text(&object, Field::Dni)?.to_owned(),
+                email: field_text(&object, Field::Email)?.to_owned(),
+                city: field_text(&object, Field::City)?.to_owned(),
+            })
+        };
+        read().map_err(|missing| {
+            let first = Registration::from_fields(|field| field_text(&object, field)).err();
+            first.unwrap_or(missing).into()
+        })
+    }
+}
+
+/// 415 unless declared as JSON; any other body that is not a JSON object is a 400.
+impl JsonBodyError for ApiError {
+    fn not_an_object(why: NotAnObject, fields: &str) -> Option<Self> {
+        Some(match why {
+            NotAnObject::NotJson => Self::NotJson,
+            _ => Self::Malformed(format!("Request body must be a JSON object with {fields}")),
+        })
+    }
 }
 
 /// `201` answer.
@@ -73,7 +131,7 @@ pub enum ApiError {
     NotJson,
     /// 400: the body is not a JSON object.
     #[error("{0}")]
-    Malformed(&'static str),
+    Malformed(String),
     /// 400: a field is missing, not a string or invalid.
     #[error(transparent)]
     Invalid(#[from] Invalid),
@@ -144,12 +202,10 @@ impl IntoResponse for ApiError {
 pub async fn create_user(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    ClientIp(from): ClientIp,
+    JsonBody(req): JsonBody<NewUserRequest>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    let input = read(&headers, &body)?;
-    let from = state.proxies.client_ip(&headers, peer);
+    let input = req.registration()?;
     let registered = registration::register(&state, &request_id, from, input).await?;
     Ok((
         StatusCode::CREATED,
@@ -160,31 +216,24 @@ pub async fn create_user(
     ))
 }
 
-/// Reads the registration from a JSON object, field by name, with the SOAP operation's
-/// rules and messages.
-fn read(headers: &HeaderMap, body: &[u8]) -> Result<Registration, ApiError> {
-    if !declares_json(headers) {
-        return Err(ApiError::NotJson);
-    }
-    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
-        return Err(ApiError::Malformed(
-            "Request body must be a JSON object with the user's fields",
-        ));
-    };
-    Ok(Registration::from_fields(|field| field_text(&obj, field))?)
-}
-
-fn field_text(obj: &Map<String, Value>, field: Field) -> Result<&str, Invalid> {
-    match obj.get(field.name()) {
-        None | Some(Value::Null) => Err(Invalid::new(field, "is required")),
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(Invalid::new(field, "must be a string")),
-    }
+/// The text of `field` in `object`, with the SOAP operation's messages.
+fn field_text(object: &JsonObject, field: Field) -> Result<&str, Invalid> {
+    json_body::string_field(object, field.name()).map_err(|e| match e {
+        FieldError::Missing => Invalid::new(field, "is required"),
+        FieldError::NotAString => Invalid::new(field, "must be a string"),
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderMap;
+
     use super::*;
+
+    fn read(headers: &HeaderMap, body: &[u8]) -> Result<Registration, ApiError> {
+        let declared = hub_runtime::http::declares_json(headers);
+        Ok(json_body::read::<NewUserRequest>(declared, body)?.registration()?)
+    }
 
     fn json() -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -196,10 +245,10 @@ mod tests {
     }
 
     fn refused(headers: &HeaderMap, body: &str) -> String {
-        match read(headers, body.as_bytes()) {
-            Ok(_) => panic!("accepted {body}"),
-            Err(e) => e.to_string(),
-        }
+        read(headers, body.as_bytes())
+            .map(drop)
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -217,6 +266,11 @@ mod tests {
         assert_eq!(
             refused(&json(), r#"{"username":"ana","password":7}"#),
             "Invalid password: must be a string"
+        );
+        // An earlier field's invalid value comes before a later one's absence, as over SOAP.
+        assert_eq!(
+            refused(&json(), r#"{"username":" ","password":7}"#),
+            "Invalid username: must not be empty"
         );
         let all = r#"{"username":"ana","password":"pw","first_name":"A","last_name":"B","dni":"1","email":"not-an-email","city":"C"}"#;
         assert_eq!(

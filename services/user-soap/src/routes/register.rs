@@ -1,13 +1,11 @@
 //! `POST /register`: the envelope in, the use case, the original's reply out.
 
-use std::net::SocketAddr;
-
 use axum::{
-    extract::{ConnectInfo, State},
+    extract::State,
     http::{HeaderMap, StatusCode},
     response::Response,
 };
-use hub_runtime::http::RequestId;
+use hub_runtime::http::{RequestId, client_ip::ClientIp};
 use hub_soap::{Envelope, SoapVersion};
 
 use super::message;
@@ -25,7 +23,7 @@ use crate::{
 pub async fn register(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(from): ClientIp,
     headers: HeaderMap,
     Envelope(request): Envelope,
 ) -> Result<Response, Error> {
@@ -33,7 +31,6 @@ pub async fn register(
         return Err(Error::UnknownOperation(request.body.qname()));
     }
     let input = message::read(&request.body)?;
-    let from = state.proxies.client_ip(&headers, peer);
     let version = request.version;
     let registered = match registration::register(&state, &request_id, from, input).await {
         Ok(registered) => registered,
