@@ -137,11 +137,20 @@ async fn a_login_and_the_session_update_it_causes_are_one_trace() {
             .into_iter()
             .filter(|s| s["trace_id"] == trace_id.as_str())
             .collect();
-        spans
+        // Each service exports its spans in its own batches: wait until the whole chain
+        // from session's span up to the caller's has arrived.
+        let by_id = |id: &str| spans.iter().find(|s| s["span_id"] == id);
+        let mut at = spans
             .iter()
-            .any(|s| s["service"] == "session" && s["name"] == format!("{queue} process"))
-            .then_some(spans)
-            .ok_or("session's span has not arrived")
+            .find(|s| s["service"] == "session" && s["name"] == format!("{queue} process"))
+            .ok_or("session's span has not arrived")?;
+        while let Some(parent) = at["parent_span_id"].as_str().and_then(by_id) {
+            at = parent;
+        }
+        let complete = at["parent_span_id"] == caller_span.as_str();
+        complete
+            .then_some(spans.clone())
+            .ok_or("an ancestor span has not arrived")
     })
     .await;
     let by_id = |id: &str| spans.iter().find(|s| s["span_id"] == id);
