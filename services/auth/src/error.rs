@@ -5,7 +5,10 @@
 //! cause chain, and answered with an opaque 500. Database outages answer 503 fast.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use hub_runtime::http::{Failure, JsonError};
+use hub_runtime::http::{
+    Failure, JsonError,
+    json_body::{JsonBodyError, NotAnObject},
+};
 
 /// `Result` with [`ApiError`].
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -76,6 +79,22 @@ impl JsonError for ApiError {
         if let Self::TooManyAttempts(secs) = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
         }
+    }
+}
+
+/// A body that is not a JSON object: 415 unless declared as JSON (Flask's `is_json`:
+/// the original refused any other body), else 400.
+impl JsonBodyError for ApiError {
+    fn not_an_object(why: NotAnObject, fields: &str) -> Option<Self> {
+        Some(match why {
+            NotAnObject::NotJson => Self::NotJson,
+            NotAnObject::Empty | NotAnObject::Malformed => {
+                Self::BadRequest("Malformed JSON body".into())
+            }
+            NotAnObject::Array | NotAnObject::Scalar => {
+                Self::BadRequest(format!("Request body must be a JSON object with {fields}"))
+            }
+        })
     }
 }
 

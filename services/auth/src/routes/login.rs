@@ -4,9 +4,7 @@ use axum::{Json, extract::State, http::header, response::IntoResponse};
 use hub_runtime::http::{
     Failure, RequestId,
     client_ip::ClientIp,
-    json_body::{
-        self, FieldError, FromJsonObject, JsonBody, JsonBodyError, JsonObject, NotAnObject,
-    },
+    json_body::{self, FieldError, FromJsonObject, JsonBody, JsonObject},
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -73,7 +71,8 @@ impl TokenResponse {
 
 hub_runtime::error_responses! {
     /// What `POST /login` and `POST /token/refresh` may answer besides their own rows:
-    /// both read a JSON object ([`JsonBodyError`]) and store tokens in the database.
+    /// both read a JSON object (auth's `JsonBodyError` in `error.rs`) and store tokens in
+    /// the database.
     pub IssueFailures(super::Message) {
         400 => "Malformed body or missing field",
         415 => "Body not declared as JSON",
@@ -120,22 +119,6 @@ impl From<LoginError> for ApiError {
             // Only a runtime shutting down cancels the write: a retry elsewhere will do.
             LoginError::Interrupted(e) => Failure::Unavailable(e.into()).into(),
         }
-    }
-}
-
-/// A body that is not a JSON object: 415 unless declared as JSON (Flask's `is_json`:
-/// the original refused any other body), else 400.
-impl JsonBodyError for ApiError {
-    fn not_an_object(why: NotAnObject, fields: &str) -> Option<Self> {
-        Some(match why {
-            NotAnObject::NotJson => Self::NotJson,
-            NotAnObject::Empty | NotAnObject::Malformed => {
-                Self::BadRequest("Malformed JSON body".into())
-            }
-            NotAnObject::Array | NotAnObject::Scalar => {
-                Self::BadRequest(format!("Request body must be a JSON object with {fields}"))
-            }
-        })
     }
 }
 
