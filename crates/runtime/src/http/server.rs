@@ -111,8 +111,12 @@ mod tests {
 
     use super::*;
 
-    /// A server on port 0 answering `GET /` with `ok`; stopped when the token drops.
-    async fn start(limits: ConnectionLimits) -> (SocketAddr, tokio_util::sync::DropGuard) {
+    /// A server on port 0 answering `GET /` with `ok`, with these limits; stopped when
+    /// the guard drops.
+    async fn start(
+        header_read_timeout: Duration,
+        max_connections: usize,
+    ) -> (SocketAddr, tokio_util::sync::DropGuard) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
@@ -122,7 +126,10 @@ mod tests {
             app,
             shutdown.clone(),
             Duration::from_secs(1),
-            limits,
+            ConnectionLimits {
+                header_read_timeout,
+                max_connections,
+            },
         ));
         (addr, shutdown.drop_guard())
     }
@@ -146,13 +153,22 @@ mod tests {
 
     const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
 
+    /// Asserts that the request already written on `stream` gets a 200 and the
+    /// connection closes (it asked for `Connection: close`) within 5 s.
+    async fn assert_served(stream: &mut TcpStream) {
+        let body = closed_within(stream, Duration::from_secs(5))
+            .await
+            .expect("the connection stayed open");
+        assert!(
+            body.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+
     #[tokio::test]
     async fn a_client_trickling_its_headers_is_cut_off_at_the_bound() {
-        let (addr, _server) = start(ConnectionLimits {
-            header_read_timeout: Duration::from_secs(1),
-            max_connections: 10,
-        })
-        .await;
+        let (addr, _server) = start(Duration::from_secs(1), 10).await;
         let mut slow = TcpStream::connect(addr).await.unwrap();
         let started = Instant::now();
         slow.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n")
@@ -185,23 +201,12 @@ mod tests {
         // A normal client is served as before.
         let mut ok = TcpStream::connect(addr).await.unwrap();
         ok.write_all(GET).await.unwrap();
-        let body = closed_within(&mut ok, Duration::from_secs(5))
-            .await
-            .unwrap();
-        assert!(
-            body.starts_with(b"HTTP/1.1 200"),
-            "{}",
-            String::from_utf8_lossy(&body)
-        );
+        assert_served(&mut ok).await;
     }
 
     #[tokio::test]
     async fn at_the_connection_bound_new_clients_wait_until_one_closes() {
-        let (addr, _server) = start(ConnectionLimits {
-            header_read_timeout: Duration::from_secs(30),
-            max_connections: 2,
-        })
-        .await;
+        let (addr, _server) = start(Duration::from_secs(30), 2).await;
         let idle: Vec<TcpStream> = vec![
             TcpStream::connect(addr).await.unwrap(),
             TcpStream::connect(addr).await.unwrap(),
@@ -212,13 +217,6 @@ mod tests {
         let waiting = tokio::time::timeout(Duration::from_millis(500), third.read_u8()).await;
         assert!(waiting.is_err(), "served beyond the bound: {waiting:?}");
         drop(idle);
-        let body = closed_within(&mut third, Duration::from_secs(5))
-            .await
-            .unwrap();
-        assert!(
-            body.starts_with(b"HTTP/1.1 200"),
-            "{}",
-            String::from_utf8_lossy(&body)
-        );
+        assert_served(&mut third).await;
     }
 }
