@@ -138,7 +138,7 @@ pub fn pool(
     let sampled = pool.clone();
     let name = app_name.to_owned();
     let max = settings.max_connections;
-    hub_runtime::metrics::on_scrape(move || {
+    hub_metrics::on_scrape(move || {
         let (size, idle) = (
             sampled.size(),
             u32::try_from(sampled.num_idle()).unwrap_or(u32::MAX),
@@ -191,12 +191,6 @@ pub async fn healthy(pool: &PgPool) -> bool {
     }
 }
 
-/// A database error as a REST service's [`Failure`](hub_runtime::http::Failure):
-/// `Unavailable` for an outage ([`is_unavailable`]), else `Internal`.
-pub fn failure(e: sqlx::Error) -> hub_runtime::http::Failure {
-    hub_runtime::http::Failure::new(is_unavailable(&e), e)
-}
-
 /// True when the error means "database unavailable" (connection refused or lost, pool
 /// exhausted, timeout) rather than a bad query: the edge answers 503 for these.
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
@@ -216,7 +210,7 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
-/// A database chore of one connection (a prune, say), as [`every`] runs it.
+/// A database chore of one connection (a prune, say), as [`chore_on`] runs it.
 pub type Chore = Box<
     dyn for<'c> Fn(
             &'c mut sqlx::PgConnection,
@@ -226,20 +220,21 @@ pub type Chore = Box<
         + Sync,
 >;
 
-/// A background task that runs `chore` on a pooled connection every `period` until
-/// `shutdown`. Every instance runs it, so it must be idempotent; a failure is logged at
-/// DEBUG (the next period retries) under `what`.
-pub fn every(
+/// One run of a [`Chore`], as [`chore_on`] makes it.
+pub type ChoreRun = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// What a periodic background task (`hub_runtime::service::every`) runs: `chore` on a
+/// connection taken from `pool`. Every instance runs it, so it must be idempotent; a
+/// failure is logged at DEBUG (the next period retries) under `what`.
+pub fn chore_on(
     pool: PgPool,
-    period: std::time::Duration,
-    shutdown: tokio_util::sync::CancellationToken,
     what: &'static str,
     chore: Chore,
-) -> hub_runtime::service::Task {
+) -> impl FnMut() -> ChoreRun + Send + 'static {
     let chore = std::sync::Arc::new(chore);
-    hub_runtime::service::every(period, shutdown, move || {
+    move || {
         let (pool, chore) = (pool.clone(), chore.clone());
-        async move {
+        Box::pin(async move {
             let done = match pool.acquire().await {
                 Ok(mut conn) => chore(&mut conn).await,
                 Err(e) => Err(e),
@@ -247,8 +242,8 @@ pub fn every(
             if let Err(e) = done {
                 tracing::debug!(error = %e, chore = what, "database chore failed");
             }
-        }
-    })
+        })
+    }
 }
 
 /// The work was cut short before it finished: the runtime is shutting down.
@@ -284,7 +279,9 @@ pub use sqlx as __sqlx;
 
 /// `impl From<sqlx::Error> for $error`: an outage ([`is_unavailable`]) becomes
 /// `$error::Unavailable`, anything else `$error::Internal`, both holding an
-/// `anyhow::Error`; with `($error, $failed)`, `$error::$failed(`[`failure`]`(e))`.
+/// `anyhow::Error`; with `($error, $failed)`, a REST service's
+/// `$error::$failed(hub_runtime::http::Failure)`, unavailable or internal alike (the
+/// calling crate depends on `hub_runtime`, as every service does).
 /// Every service error enum has these (the edge answers 503 and 500); the macro keeps
 /// the one classification in one place, which a shared `impl` cannot do (neither the
 /// error type nor `From` is this crate's).
@@ -293,7 +290,10 @@ macro_rules! impl_from_sqlx_error {
     ($error:ty, $failed:ident) => {
         impl ::core::convert::From<$crate::__sqlx::Error> for $error {
             fn from(e: $crate::__sqlx::Error) -> Self {
-                Self::$failed($crate::failure(e))
+                Self::$failed(::hub_runtime::http::Failure::new(
+                    $crate::is_unavailable(&e),
+                    e,
+                ))
             }
         }
     };

@@ -23,7 +23,7 @@
 //! Gauges that are cheap to read but change constantly (pool sizes, process figures)
 //! are sampled when Prometheus scrapes, through [`on_scrape`] hooks.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use axum::{
     http::{StatusCode, header},
@@ -31,10 +31,10 @@ use axum::{
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-type Hook = Box<dyn Fn() + Send + Sync>;
+/// Registers a hook that samples gauges before each scrape (see `hub-metrics`).
+pub use hub_metrics::on_scrape;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-static HOOKS: Mutex<Vec<Hook>> = Mutex::new(Vec::new());
 
 /// Latency buckets (seconds): from a cached lookup to a slow password hash.
 const BUCKETS: &[f64] = &[
@@ -224,13 +224,6 @@ mod process {
     }
 }
 
-/// Registers `hook` to run before each scrape (to sample gauges).
-pub fn on_scrape(hook: impl Fn() + Send + Sync + 'static) {
-    if let Ok(mut hooks) = HOOKS.lock() {
-        hooks.push(Box::new(hook));
-    }
-}
-
 /// `GET /metrics`: Prometheus text exposition format.
 pub async fn render() -> Response {
     let Some(handle) = handle() else {
@@ -240,11 +233,7 @@ pub async fn render() -> Response {
         )
             .into_response();
     };
-    if let Ok(hooks) = HOOKS.lock() {
-        for hook in hooks.iter() {
-            hook();
-        }
-    }
+    hub_metrics::sample();
     handle.run_upkeep();
     (
         [(

@@ -429,12 +429,14 @@ impl Guard {
     /// margin of the allowed skew for clocks that differ between instances).
     pub fn prune_task(&self, shutdown: CancellationToken) -> Task {
         let margin = self.0.max_skew_std;
-        hub_db::every(
-            self.0.pool.clone(),
+        hub_runtime::service::every(
             PRUNE_EVERY,
             shutdown,
-            "wsse nonce prune",
-            Box::new(move |conn| Box::pin(prune(conn, margin))),
+            hub_db::chore_on(
+                self.0.pool.clone(),
+                "wsse nonce prune",
+                Box::new(move |conn| Box::pin(prune(conn, margin))),
+            ),
         )
     }
 }

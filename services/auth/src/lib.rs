@@ -72,7 +72,11 @@ impl service::Service for Auth {
         let (keep, ttl) = (per_user.window.max(per_user.lockout), config.jwt.ttl());
         let prune = |minutes: u64, what, chore: hub_db::Chore| {
             let period = Duration::from_secs(minutes * 60);
-            hub_db::every(state.pool.clone(), period, shutdown.clone(), what, chore)
+            service::every(
+                period,
+                shutdown.clone(),
+                hub_db::chore_on(state.pool.clone(), what, chore),
+            )
         };
         vec![
             Box::pin(hub_events::relay::run(

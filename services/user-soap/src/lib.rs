@@ -90,12 +90,14 @@ impl service::Service for UserSoap {
                 config.relay.clone(),
                 shutdown.clone(),
             )),
-            hub_db::every(
-                state.pool.clone(),
+            service::every(
                 Duration::from_secs(300),
                 shutdown.clone(),
-                "registration throttle prune",
-                Box::new(move |conn| Box::pin(store::throttle::prune(conn, keep))),
+                hub_db::chore_on(
+                    state.pool.clone(),
+                    "registration throttle prune",
+                    Box::new(move |conn| Box::pin(store::throttle::prune(conn, keep))),
+                ),
             ),
         ];
         tasks.extend(state.wsse.as_ref().map(|g| g.prune_task(shutdown.clone())));
