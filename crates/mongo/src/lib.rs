@@ -186,6 +186,26 @@ pub async fn ping(db: &Database) -> Result<(), Error> {
     db.run_command(doc! { "ping": 1 }).await.map(drop)
 }
 
+/// [`ping`] for a health endpoint, bounded by `within`: true when MongoDB answers in
+/// time. A failure is logged (WARN, the error's kind only: a driver message may echo
+/// parts of the connection string) and never reaches the body.
+pub async fn healthy(db: &Database, within: Duration) -> bool {
+    match tokio::time::timeout(within, ping(db)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error.kind = %kind_name(&e), "health check: MongoDB unavailable");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(
+                within_ms = within.as_millis(),
+                "health check: MongoDB timed out"
+            );
+            false
+        }
+    }
+}
+
 /// Server error codes that mean "no writable primary right now" or "the write concern
 /// was not met in time", not a bad operation: `NotWritablePrimary` (10107),
 /// `NotPrimaryNoSecondaryOk` (13435), `NotPrimaryOrSecondary` (13436), `LegacyNotPrimary`

@@ -15,7 +15,7 @@
 //!     type State = AppState;
 //!     async fn state(config: &Config) -> anyhow::Result<AppState> { ... }
 //!     fn router(_: &Config, state: AppState, _: SocketAddr) -> Router { routes::router(state) }
-//!     async fn down(state: &AppState) -> Option<&'static str> { ... }
+//!     async fn down(state: &AppState) -> Option<String> { ... }
 //!     async fn close(state: AppState) { state.pool.close().await }
 //! }
 //! // main.rs
@@ -231,9 +231,10 @@ pub trait Service: Send + Sync + 'static {
     }
 
     /// What is down, if anything: `Some(what)` while a backing server the service needs
-    /// to answer requests is unreachable (the caller logs why, once). `GET /readyz` and
-    /// both health paths run this check. Nothing to check by default.
-    fn down(_state: &Self::State) -> impl Future<Output = Option<&'static str>> + Send {
+    /// to answer requests is unreachable (the check logs why, once), as [`unavailable`]
+    /// words it. `GET /readyz` and both health paths run this check. Nothing to check
+    /// by default.
+    fn down(_state: &Self::State) -> impl Future<Output = Option<String>> + Send {
         async { None }
     }
 
@@ -241,6 +242,24 @@ pub trait Service: Send + Sync + 'static {
     fn close(_state: Self::State) -> impl Future<Output = ()> + Send {
         async {}
     }
+}
+
+/// What [`Service::down`] answers from its checks, each a backing server's name and
+/// whether it answered (the check logs its own failure): `None` when all answered,
+/// else the names of those that did not, in the order given, as
+/// `"PostgreSQL and MongoDB unavailable"`.
+pub fn unavailable(checks: &[(&str, bool)]) -> Option<String> {
+    let down: Vec<&str> = checks
+        .iter()
+        .filter(|(_, answered)| !answered)
+        .map(|(name, _)| *name)
+        .collect();
+    let (last, rest) = down.split_last()?;
+    Some(if rest.is_empty() {
+        format!("{last} unavailable")
+    } else {
+        format!("{} and {last} unavailable", rest.join(", "))
+    })
 }
 
 /// A built service: dependencies reached, listener bound, not yet serving.
@@ -309,7 +328,7 @@ impl<S: Service> App<S> {
 fn probes<S: Service>(routes: Router, state: &S::State) -> Router {
     use axum::{Json, extract::State, http::StatusCode, response::IntoResponse, routing::get};
     let health = get(|State(state): State<S::State>| async move {
-        S::ENTRY.health.render(S::down(&state).await)
+        S::ENTRY.health.render(S::down(&state).await.as_deref())
     });
     let ready = get(|State(state): State<S::State>| async move {
         match S::down(&state).await {
@@ -404,4 +423,34 @@ async fn serve(
         }
     }
     served.context("HTTP server failed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unavailable;
+
+    #[test]
+    fn unavailable_names_what_did_not_answer_in_the_order_given() {
+        assert_eq!(unavailable(&[]), None);
+        assert_eq!(
+            unavailable(&[("PostgreSQL", true), ("MongoDB", true)]),
+            None
+        );
+        assert_eq!(
+            unavailable(&[("database", false)]).as_deref(),
+            Some("database unavailable")
+        );
+        assert_eq!(
+            unavailable(&[("PostgreSQL", true), ("MongoDB", false)]).as_deref(),
+            Some("MongoDB unavailable")
+        );
+        assert_eq!(
+            unavailable(&[("MongoDB", false), ("PostgreSQL", false)]).as_deref(),
+            Some("MongoDB and PostgreSQL unavailable")
+        );
+        assert_eq!(
+            unavailable(&[("A", false), ("B", true), ("C", false), ("D", false)]).as_deref(),
+            Some("A, C and D unavailable")
+        );
+    }
 }

@@ -99,8 +99,8 @@ impl service::Service for Auth {
 
     /// PostgreSQL answers (the driver's message is not repeated). RabbitMQ is not
     /// checked: logins work without it (the relay catches up).
-    async fn down(state: &AppState) -> Option<&'static str> {
-        (!hub_db::healthy(&state.pool).await).then_some("database unavailable")
+    async fn down(state: &AppState) -> Option<String> {
+        service::unavailable(&[("database", hub_db::healthy(&state.pool).await)])
     }
 
     async fn close(state: AppState) {

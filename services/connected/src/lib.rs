@@ -58,42 +58,15 @@ impl service::Service for Connected {
         routes::router(state)
     }
 
-    /// PostgreSQL (`SELECT 1`) and MongoDB (`ping`) both answer, checked at once, each
-    /// bounded; what is down is named without the driver's message.
-    async fn down(state: &AppState) -> Option<&'static str> {
-        let bound = state.mongo_timeout;
+    /// PostgreSQL (`SELECT 1`) and MongoDB (`ping`) both answer, checked at once:
+    /// MongoDB within the operation timeout, PostgreSQL within the pool's acquire and
+    /// statement timeouts. What is down is named without the driver's message.
+    async fn down(state: &AppState) -> Option<String> {
         let (pg, mongo) = tokio::join!(
-            tokio::time::timeout(bound, hub_db::ping(&state.pool)),
-            tokio::time::timeout(bound, hub_mongo::ping(&state.mongo)),
+            hub_db::healthy(&state.pool),
+            hub_mongo::healthy(&state.mongo, state.mongo_timeout),
         );
-        let pg_ok = match pg {
-            Ok(Ok(())) => true,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "health check: PostgreSQL unavailable");
-                false
-            }
-            Err(_) => {
-                tracing::warn!("health check: PostgreSQL timed out");
-                false
-            }
-        };
-        let mongo_ok = match mongo {
-            Ok(Ok(())) => true,
-            Ok(Err(e)) => {
-                tracing::warn!(error.kind = %hub_mongo::kind_name(&e), "health check: MongoDB unavailable");
-                false
-            }
-            Err(_) => {
-                tracing::warn!("health check: MongoDB timed out");
-                false
-            }
-        };
-        match (pg_ok, mongo_ok) {
-            (true, true) => None,
-            (false, true) => Some("PostgreSQL unavailable"),
-            (true, false) => Some("MongoDB unavailable"),
-            (false, false) => Some("PostgreSQL and MongoDB unavailable"),
-        }
+        service::unavailable(&[("PostgreSQL", pg), ("MongoDB", mongo)])
     }
 
     async fn close(state: AppState) {

@@ -68,13 +68,10 @@ impl service::Service for Images {
 
     /// The bucket answers `HeadBucket` (a bucket that vanished is put back first);
     /// S3's message is not repeated.
-    async fn down(state: &AppState) -> Option<&'static str> {
-        match state.store.check().await {
-            Ok(()) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, "health check: S3 unavailable");
-                Some("storage unavailable")
-            }
-        }
+    async fn down(state: &AppState) -> Option<String> {
+        let answered = state.store.check().await.inspect_err(|e| {
+            tracing::warn!(error = %e, "health check: S3 unavailable");
+        });
+        service::unavailable(&[("storage", answered.is_ok())])
     }
 }

@@ -103,25 +103,12 @@ impl service::Service for Session {
     }
 
     /// MongoDB and PostgreSQL both answer (the original answered healthy without
-    /// checking anything), each bounded by its driver's fail-fast timeout (1 s); what is
-    /// down is named without the driver's message.
-    async fn down(state: &AppState) -> Option<&'static str> {
-        let (mongo, pg) = tokio::join!(state.sessions.ping(), hub_db::ping(&state.pool));
-        match (mongo, pg) {
-            (Ok(()), Ok(())) => None,
-            (Err(m), Err(p)) => {
-                tracing::warn!(mongo.error = %m, db.error = %p, "health check: MongoDB and PostgreSQL unavailable");
-                Some("MongoDB and PostgreSQL unavailable")
-            }
-            (Err(m), Ok(())) => {
-                tracing::warn!(mongo.error = %m, "health check: MongoDB unavailable");
-                Some("MongoDB unavailable")
-            }
-            (Ok(()), Err(p)) => {
-                tracing::warn!(db.error = %p, "health check: PostgreSQL unavailable");
-                Some("PostgreSQL unavailable")
-            }
-        }
+    /// checking anything), checked at once: MongoDB within the operation timeout,
+    /// PostgreSQL within the pool's acquire and statement timeouts. What is down is
+    /// named without the driver's message.
+    async fn down(state: &AppState) -> Option<String> {
+        let (mongo, pg) = tokio::join!(state.sessions.healthy(), hub_db::healthy(&state.pool));
+        service::unavailable(&[("MongoDB", mongo), ("PostgreSQL", pg)])
     }
 
     /// Closes the pool and the MongoDB client (which the original never closed).

@@ -105,8 +105,8 @@ impl service::Service for UserSoap {
     }
 
     /// PostgreSQL answers (the driver's message is not repeated).
-    async fn down(state: &AppState) -> Option<&'static str> {
-        (!hub_db::healthy(&state.pool).await).then_some("PostgreSQL unavailable")
+    async fn down(state: &AppState) -> Option<String> {
+        service::unavailable(&[("PostgreSQL", hub_db::healthy(&state.pool).await)])
     }
 
     async fn close(state: AppState) {

@@ -157,9 +157,9 @@ impl Sessions {
         }
     }
 
-    /// `{ping: 1}`, bounded: the health check.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.bounded(hub_mongo::ping(&self.db)).await
+    /// The health check: `{ping: 1}` within the operation timeout (a failure is logged).
+    pub async fn healthy(&self) -> bool {
+        hub_mongo::healthy(&self.db, self.timeout).await
     }
 
     async fn bounded<T, F>(&self, op: F) -> Result<T, StoreError>
