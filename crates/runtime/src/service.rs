@@ -1,25 +1,26 @@
 //! The one service skeleton: what every service's `main()` and life cycle share.
 //!
 //! A service is its configuration, its state, its routes and its background tasks; it
-//! says so by implementing [`Service`]. Everything else lives here, once: reading the
-//! configuration (a bad value exits 2 naming the variable), telemetry, binding (port 0
-//! allowed, so tests learn the real port), wrapping the routes in the shared HTTP layers,
-//! serving until SIGINT/SIGTERM, draining within a bound, letting background tasks
-//! finish the item in hand, closing clients and logging "shutdown complete".
+//! says so by implementing [`Service`] on its state. Everything else lives here, once:
+//! reading the configuration (a bad value exits 2 naming the variable), telemetry,
+//! binding (port 0 allowed, so tests learn the real port), wrapping the routes in the
+//! shared HTTP layers, serving until SIGINT/SIGTERM, draining within a bound, letting
+//! background tasks finish the item in hand, closing clients and logging "shutdown
+//! complete".
 //!
 //! ```ignore
-//! pub struct Connected;
-//! impl hub_runtime::service::Service for Connected {
+//! // lib.rs: the state, under the service's name.
+//! pub use crate::state::AppState as Connected;
+//! impl hub_runtime::service::Service for AppState {
 //!     const ENTRY: Entry = Entry::express::<ApiError>("connected", 5020, "/connected/health");
 //!     type Config = Config;
-//!     type State = AppState;
-//!     async fn state(config: &Config) -> anyhow::Result<AppState> { ... }
-//!     fn router(_: &Config, state: AppState, _: SocketAddr) -> Router { routes::router(state) }
-//!     async fn down(state: &AppState) -> Option<String> { ... }
-//!     async fn close(state: AppState) { state.pool.close().await }
+//!     async fn connect(config: &Config) -> anyhow::Result<Self> { ... }
+//!     fn router(self, _: &Config, _: SocketAddr) -> Router { routes::router(self) }
+//!     async fn down(&self) -> Option<String> { ... }
+//!     async fn close(self) { self.pool.close().await }
 //! }
 //! // main.rs
-//! fn main() -> ExitCode { hub_runtime::service::run::<Connected>() }
+//! fn main() -> ExitCode { hub_runtime::service::run::<connected::Connected>() }
 //! ```
 
 use std::{future::Future, net::SocketAddr, pin::Pin, process::ExitCode, time::Duration};
@@ -194,7 +195,11 @@ impl Entry {
 }
 
 /// What makes a service different from the others; the life cycle is [`App`]'s.
-pub trait Service: Send + Sync + 'static {
+///
+/// It is implemented on the service's state, what its handlers share (cheap handles:
+/// pools, clients, settings): a service is built from its configuration
+/// ([`connect`](Self::connect)), turned into routes, checked, and closed.
+pub trait Service: Clone + Send + Sync + 'static {
     /// Its entry in `services.toml` (checked against it by `tests/tests/registry.rs`).
     const ENTRY: Entry;
     /// `ENTRY.name`: its folder, its package, the `service` field of its logs.
@@ -203,8 +208,6 @@ pub trait Service: Send + Sync + 'static {
     const PORT: u16 = Self::ENTRY.port;
     /// Its configuration.
     type Config: ServiceConfig;
-    /// What its handlers share: cheap handles (pools, clients, settings).
-    type State: Clone + Send + Sync + 'static;
 
     /// How errors the service did not render itself (404, 405, 413, timeouts, panics)
     /// are rendered: by default `{"<ENTRY.error_key>": "..."}` (`message` when none is
@@ -215,18 +218,14 @@ pub trait Service: Send + Sync + 'static {
 
     /// Connects to what the service needs (waiting up to each start-up timeout) and
     /// builds the state.
-    fn state(config: &Self::Config) -> impl Future<Output = anyhow::Result<Self::State>> + Send;
+    fn connect(config: &Self::Config) -> impl Future<Output = anyhow::Result<Self>> + Send;
 
-    /// Every route of the service, with its state applied. `local` is the bound address
+    /// Every route of the service, with this state applied. `local` is the bound address
     /// (the SOAP services' last resort for the address in their WSDL).
-    fn router(config: &Self::Config, state: Self::State, local: SocketAddr) -> Router;
+    fn router(self, config: &Self::Config, local: SocketAddr) -> Router;
 
     /// Background tasks started beside the server; each watches `shutdown`.
-    fn tasks(
-        _config: &Self::Config,
-        _state: &Self::State,
-        _shutdown: &CancellationToken,
-    ) -> Vec<Task> {
+    fn tasks(&self, _config: &Self::Config, _shutdown: &CancellationToken) -> Vec<Task> {
         Vec::new()
     }
 
@@ -234,12 +233,12 @@ pub trait Service: Send + Sync + 'static {
     /// to answer requests is unreachable (the check logs why, once), as [`unavailable`]
     /// words it. `GET /readyz` and both health paths run this check. Nothing to check
     /// by default.
-    fn down(_state: &Self::State) -> impl Future<Output = Option<String>> + Send {
+    fn down(&self) -> impl Future<Output = Option<String>> + Send {
         async { None }
     }
 
-    /// Closes the clients in `state` once requests and tasks are done.
-    fn close(_state: Self::State) -> impl Future<Output = ()> + Send {
+    /// Closes the clients once requests and tasks are done.
+    fn close(self) -> impl Future<Output = ()> + Send {
         async {}
     }
 }
@@ -266,7 +265,7 @@ pub fn unavailable(checks: &[(&str, bool)]) -> Option<String> {
 pub struct App<S: Service> {
     listener: TcpListener,
     router: Router,
-    state: S::State,
+    state: S,
     settings: Settings<S::Config>,
 }
 
@@ -276,12 +275,12 @@ impl<S: Service> App<S> {
     /// Binding last: until the service can serve, connections are refused (a load
     /// balancer or probe moves on at once) rather than queued unanswered.
     pub async fn build(settings: Settings<S::Config>) -> anyhow::Result<Self> {
-        let state = S::state(&settings).await?;
+        let state = S::connect(&settings).await?;
         let addr = settings.http.addr;
         let listener = http::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let routes = S::router(&settings, state.clone(), listener.local_addr()?);
+        let routes = state.clone().router(&settings, listener.local_addr()?);
         let router = http::wrap(probes::<S>(routes, &state), &settings.http, S::renderer());
         crate::metrics::set_build_info(S::NAME);
         Ok(Self {
@@ -300,7 +299,9 @@ impl<S: Service> App<S> {
     /// Serves requests and runs the background tasks until `shutdown` is cancelled, then
     /// drains requests, waits for the tasks to finish the item in hand, closes the clients.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let tasks = S::tasks(&self.settings, &self.state, &shutdown)
+        let tasks = self
+            .state
+            .tasks(&self.settings, &shutdown)
             .into_iter()
             .map(tokio::spawn)
             .collect();
@@ -313,7 +314,7 @@ impl<S: Service> App<S> {
             tasks,
         )
         .await;
-        S::close(self.state).await;
+        self.state.close().await;
         tracing::info!(service = S::NAME, "shutdown complete");
         served
     }
@@ -325,13 +326,13 @@ impl<S: Service> App<S> {
 /// 200 `{"status":"ready"}`, else 503 `{"status":"unready","error":<what is down>}`
 /// (take the instance out of rotation). `GET /health` and the entry's `health_path`: the
 /// original's answer (the entry's `health`).
-fn probes<S: Service>(routes: Router, state: &S::State) -> Router {
+fn probes<S: Service>(routes: Router, state: &S) -> Router {
     use axum::{Json, extract::State, http::StatusCode, response::IntoResponse, routing::get};
-    let health = get(|State(state): State<S::State>| async move {
-        S::ENTRY.health.render(S::down(&state).await.as_deref())
+    let health = get(|State(state): State<S>| async move {
+        S::ENTRY.health.render(state.down().await.as_deref())
     });
-    let ready = get(|State(state): State<S::State>| async move {
-        match S::down(&state).await {
+    let ready = get(|State(state): State<S>| async move {
+        match state.down().await {
             None => Json(serde_json::json!({ "status": "ready" })).into_response(),
             Some(down) => (
                 StatusCode::SERVICE_UNAVAILABLE,

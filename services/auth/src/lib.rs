@@ -35,21 +35,19 @@ use hub_runtime::service::{self, Entry, Task};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
-use crate::{error::ApiError, state::AppState};
-
-/// The auth service, as the runtime's skeleton runs it.
-pub struct Auth;
+use crate::error::ApiError;
+/// The auth service, as the runtime's skeleton runs it: its state.
+pub use crate::state::AppState as Auth;
 
 impl service::Service for Auth {
     const ENTRY: Entry = Entry::flask::<ApiError>("auth", 5001, "/auth/health");
     type Config = Config;
-    type State = AppState;
 
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
-    async fn state(config: &Config) -> anyhow::Result<AppState> {
+    async fn connect(config: &Config) -> anyhow::Result<Self> {
         config.throttle.proxies.warn_if_deprecated();
         let pool = config.db.connect(Self::NAME).await?;
-        Ok(AppState {
+        Ok(Self {
             pool,
             hashing: HashPool::new(config.hashing),
             rehash_on_login: config.rehash_on_login,
@@ -60,14 +58,14 @@ impl service::Service for Auth {
         })
     }
 
-    fn router(config: &Config, state: AppState, _local: SocketAddr) -> Router {
-        routes::router(state, config.test_endpoints)
+    fn router(self, config: &Config, _local: SocketAddr) -> Router {
+        routes::router(self, config.test_endpoints)
     }
 
     /// The outbox relay; the pruning, every five minutes, of throttle rows that no longer
     /// count and, every ten, of token families expired or revoked longer than an access
     /// token lives (any instance may prune: the statements are idempotent).
-    fn tasks(config: &Config, state: &AppState, shutdown: &CancellationToken) -> Vec<Task> {
+    fn tasks(&self, config: &Config, shutdown: &CancellationToken) -> Vec<Task> {
         let per_user = &config.throttle.per_user;
         let (keep, ttl) = (per_user.window.max(per_user.lockout), config.jwt.ttl());
         let prune = |minutes: u64, what, chore: hub_db::Chore| {
@@ -75,12 +73,12 @@ impl service::Service for Auth {
             service::every(
                 period,
                 shutdown.clone(),
-                hub_db::chore_on(state.pool.clone(), what, chore),
+                hub_db::chore_on(self.pool.clone(), what, chore),
             )
         };
         vec![
             Box::pin(hub_events::relay::run(
-                state.pool.clone(),
+                self.pool.clone(),
                 config.relay.clone(),
                 shutdown.clone(),
             )),
@@ -99,11 +97,11 @@ impl service::Service for Auth {
 
     /// PostgreSQL answers (the driver's message is not repeated). RabbitMQ is not
     /// checked: logins work without it (the relay catches up).
-    async fn down(state: &AppState) -> Option<String> {
-        service::unavailable(&[("database", hub_db::healthy(&state.pool).await)])
+    async fn down(&self) -> Option<String> {
+        service::unavailable(&[("database", hub_db::healthy(&self.pool).await)])
     }
 
-    async fn close(state: AppState) {
-        state.pool.close().await;
+    async fn close(self) {
+        self.pool.close().await;
     }
 }

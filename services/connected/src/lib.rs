@@ -26,19 +26,17 @@ use axum::Router;
 use hub_runtime::service::{self, Entry};
 
 pub use crate::config::Config;
-use crate::{error::ApiError, state::AppState};
-
-/// The connected service, as the runtime's skeleton runs it.
-pub struct Connected;
+use crate::error::ApiError;
+/// The connected service, as the runtime's skeleton runs it: its state.
+pub use crate::state::AppState as Connected;
 
 impl service::Service for Connected {
     const ENTRY: Entry = Entry::express::<ApiError>("connected", 5020, "/connected/health");
     type Config = Config;
-    type State = AppState;
 
     /// Waits for PostgreSQL (migrating it) and MongoDB, each up to its start-up
     /// timeout. Later outages need no restart: both clients reconnect.
-    async fn state(config: &Config) -> anyhow::Result<AppState> {
+    async fn connect(config: &Config) -> anyhow::Result<Self> {
         let (_client, db) = hub_mongo::connect(&config.mongo, Self::NAME).await?;
         let (pool, ready) = tokio::join!(
             config.db.connect(Self::NAME),
@@ -46,7 +44,7 @@ impl service::Service for Connected {
         );
         let pool = pool?;
         ready?;
-        Ok(AppState {
+        Ok(Self {
             pool,
             sessions: db.collection(store::sessions::COLLECTION),
             mongo: db,
@@ -54,23 +52,23 @@ impl service::Service for Connected {
         })
     }
 
-    fn router(_config: &Config, state: AppState, _local: SocketAddr) -> Router {
-        routes::router(state)
+    fn router(self, _config: &Config, _local: SocketAddr) -> Router {
+        routes::router(self)
     }
 
     /// PostgreSQL (`SELECT 1`) and MongoDB (`ping`) both answer, checked at once:
     /// MongoDB within the operation timeout, PostgreSQL within the pool's acquire and
     /// statement timeouts. What is down is named without the driver's message.
-    async fn down(state: &AppState) -> Option<String> {
+    async fn down(&self) -> Option<String> {
         let (pg, mongo) = tokio::join!(
-            hub_db::healthy(&state.pool),
-            hub_mongo::healthy(&state.mongo, state.mongo_timeout),
+            hub_db::healthy(&self.pool),
+            hub_mongo::healthy(&self.mongo, self.mongo_timeout),
         );
         service::unavailable(&[("PostgreSQL", pg), ("MongoDB", mongo)])
     }
 
-    async fn close(state: AppState) {
-        state.pool.close().await;
-        hub_mongo::close(&state.mongo).await;
+    async fn close(self) {
+        self.pool.close().await;
+        hub_mongo::close(&self.mongo).await;
     }
 }

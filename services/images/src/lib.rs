@@ -35,25 +35,23 @@ use hub_runtime::service::{self, Entry};
 use tokio::sync::Semaphore;
 
 pub use crate::config::Config;
-use crate::{error::ApiError, state::AppState, store::Store};
-
-/// The images service, as the runtime's skeleton runs it.
-pub struct Images;
+/// The images service, as the runtime's skeleton runs it: its state.
+pub use crate::state::AppState as Images;
+use crate::{error::ApiError, store::Store};
 
 impl service::Service for Images {
     const ENTRY: Entry = Entry::flask::<ApiError>("images", 5015, "/profile-image/health");
     type Config = Config;
-    type State = AppState;
 
     /// Waits for S3 (up to `S3_STARTUP_TIMEOUT_SECS`), makes sure the bucket and its
     /// policy exist.
-    async fn state(config: &Config) -> anyhow::Result<AppState> {
+    async fn connect(config: &Config) -> anyhow::Result<Self> {
         let store = Store::new(&config.s3);
         store
             .wait_ready(config.s3.startup_timeout)
             .await
             .with_context(|| format!("cannot prepare bucket {}", config.s3.bucket))?;
-        Ok(AppState {
+        Ok(Self {
             store,
             max_image_bytes: config.max_image_bytes,
             part_size: config.s3.part_size,
@@ -62,14 +60,14 @@ impl service::Service for Images {
         })
     }
 
-    fn router(_config: &Config, state: AppState, _local: SocketAddr) -> Router {
-        routes::router(state)
+    fn router(self, _config: &Config, _local: SocketAddr) -> Router {
+        routes::router(self)
     }
 
     /// The bucket answers `HeadBucket` (a bucket that vanished is put back first);
     /// S3's message is not repeated.
-    async fn down(state: &AppState) -> Option<String> {
-        let answered = state.store.check().await.inspect_err(|e| {
+    async fn down(&self) -> Option<String> {
+        let answered = self.store.check().await.inspect_err(|e| {
             tracing::warn!(error = %e, "health check: S3 unavailable");
         });
         service::unavailable(&[("storage", answered.is_ok())])

@@ -33,23 +33,20 @@ use hub_runtime::service::{self, Entry, Task};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
+/// The session service, as the runtime's skeleton runs it: its state.
+pub use crate::state::AppState as Session;
 use crate::{
     error::ApiError,
-    state::AppState,
     store::sessions::{IndexOutcome, Sessions},
 };
-
-/// The session service, as the runtime's skeleton runs it.
-pub struct Session;
 
 impl service::Service for Session {
     const ENTRY: Entry = Entry::express::<ApiError>("session", 5004, "/session/health");
     type Config = Config;
-    type State = AppState;
 
     /// Connects to PostgreSQL (migrating) and MongoDB (each waiting up to its start-up
     /// timeout), ensures the unique `userId` index.
-    async fn state(config: &Config) -> anyhow::Result<AppState> {
+    async fn connect(config: &Config) -> anyhow::Result<Self> {
         let pool = config.db.connect(Self::NAME).await?;
         let (_client, db) = hub_mongo::connect(&config.mongo, Self::NAME).await?;
         hub_mongo::wait_ready(&db, config.mongo.startup_timeout).await?;
@@ -76,7 +73,7 @@ impl service::Service for Session {
                  keeping it (if it is not unique, duplicates stay possible)"
             ),
         }
-        Ok(AppState {
+        Ok(Self {
             pool,
             sessions,
             jwt: Verifier::new(&config.jwt)?,
@@ -84,19 +81,19 @@ impl service::Service for Session {
         })
     }
 
-    fn router(_config: &Config, state: AppState, _local: SocketAddr) -> Router {
-        routes::router(state)
+    fn router(self, _config: &Config, _local: SocketAddr) -> Router {
+        routes::router(self)
     }
 
     /// The `auth-events` consumer that records logins, unless turned off.
-    fn tasks(config: &Config, state: &AppState, shutdown: &CancellationToken) -> Vec<Task> {
+    fn tasks(&self, config: &Config, shutdown: &CancellationToken) -> Vec<Task> {
         if !config.consume_events {
             return Vec::new();
         }
         vec![Box::pin(hub_events::consumer::run(
             config.consumer.clone(),
             events::LoginRecorder {
-                sessions: state.sessions.clone(),
+                sessions: self.sessions.clone(),
             },
             shutdown.clone(),
         ))]
@@ -106,14 +103,14 @@ impl service::Service for Session {
     /// checking anything), checked at once: MongoDB within the operation timeout,
     /// PostgreSQL within the pool's acquire and statement timeouts. What is down is
     /// named without the driver's message.
-    async fn down(state: &AppState) -> Option<String> {
-        let (mongo, pg) = tokio::join!(state.sessions.healthy(), hub_db::healthy(&state.pool));
+    async fn down(&self) -> Option<String> {
+        let (mongo, pg) = tokio::join!(self.sessions.healthy(), hub_db::healthy(&self.pool));
         service::unavailable(&[("MongoDB", mongo), ("PostgreSQL", pg)])
     }
 
     /// Closes the pool and the MongoDB client (which the original never closed).
-    async fn close(state: AppState) {
-        state.pool.close().await;
-        hub_mongo::close(&state.mongo).await;
+    async fn close(self) {
+        self.pool.close().await;
+        hub_mongo::close(&self.mongo).await;
     }
 }

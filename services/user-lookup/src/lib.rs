@@ -29,51 +29,47 @@ use hub_runtime::{
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
-use crate::state::AppState;
-
-/// The user-lookup service, as the runtime's skeleton runs it.
-pub struct UserLookup;
+/// The user-lookup service, as the runtime's skeleton runs it: its state.
+pub use crate::state::AppState as UserLookup;
 
 impl service::Service for UserLookup {
     const ENTRY: Entry = Entry::soap("user-lookup", 5016, "/user-search/health", routes::HEALTH);
     type Config = Config;
-    type State = AppState;
 
     fn renderer() -> ErrorRenderer {
         hub_soap::fault::renderer()
     }
 
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
-    async fn state(config: &Config) -> anyhow::Result<AppState> {
+    async fn connect(config: &Config) -> anyhow::Result<Self> {
         let pool = config.db.connect(Self::NAME).await?;
         let bearer = config.bearer.as_ref().map(Verifier::new).transpose()?;
-        Ok(AppState {
+        Ok(Self {
             wsse: config.wsse.guard(pool.clone(), bearer),
             pool,
         })
     }
 
-    fn router(config: &Config, state: AppState, local: SocketAddr) -> Router {
+    fn router(self, config: &Config, local: SocketAddr) -> Router {
         let wsdl = hub_soap::wsdl::Address::new(config.public_base_url.as_deref(), local);
-        let guard = state.wsse.clone();
-        hub_soap::wsse::install(routes::router(state, wsdl), guard)
+        let guard = self.wsse.clone();
+        hub_soap::wsse::install(routes::router(self, wsdl), guard)
     }
 
     /// With WS-Security on, the pruning of old nonces.
-    fn tasks(_: &Config, state: &AppState, shutdown: &CancellationToken) -> Vec<Task> {
-        state
-            .wsse
+    fn tasks(&self, _: &Config, shutdown: &CancellationToken) -> Vec<Task> {
+        self.wsse
             .iter()
             .map(|g| g.prune_task(shutdown.clone()))
             .collect()
     }
 
     /// PostgreSQL answers (the driver's message is not repeated).
-    async fn down(state: &AppState) -> Option<String> {
-        service::unavailable(&[("PostgreSQL", hub_db::healthy(&state.pool).await)])
+    async fn down(&self) -> Option<String> {
+        service::unavailable(&[("PostgreSQL", hub_db::healthy(&self.pool).await)])
     }
 
-    async fn close(state: AppState) {
-        state.pool.close().await;
+    async fn close(self) {
+        self.pool.close().await;
     }
 }

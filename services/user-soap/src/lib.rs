@@ -35,15 +35,12 @@ use hub_runtime::{
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
-use crate::state::AppState;
-
-/// The user-soap service, as the runtime's skeleton runs it.
-pub struct UserSoap;
+/// The user-soap service, as the runtime's skeleton runs it: its state.
+pub use crate::state::AppState as UserSoap;
 
 impl service::Service for UserSoap {
     const ENTRY: Entry = Entry::soap("user-soap", 5002, "/user-soap/health", routes::HEALTH);
     type Config = Config;
-    type State = AppState;
 
     /// SOAP Faults, except for a request that declares a JSON body (`POST /api/users`),
     /// whose framework-made errors (413, timeout, ...) answer `{"error"}` like its own.
@@ -60,10 +57,10 @@ impl service::Service for UserSoap {
     }
 
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
-    async fn state(config: &Config) -> anyhow::Result<AppState> {
+    async fn connect(config: &Config) -> anyhow::Result<Self> {
         config.proxies.warn_if_deprecated();
         let pool = config.db.connect(Self::NAME).await?;
-        Ok(AppState {
+        Ok(Self {
             wsse: config.wsse.guard(pool.clone(), None),
             pool,
             hashing: HashPool::new(config.hashing),
@@ -74,19 +71,19 @@ impl service::Service for UserSoap {
         })
     }
 
-    fn router(config: &Config, state: AppState, local: SocketAddr) -> Router {
+    fn router(self, config: &Config, local: SocketAddr) -> Router {
         let wsdl = hub_soap::wsdl::Address::new(config.public_base_url.as_deref(), local);
-        let guard = state.wsse.clone();
-        hub_soap::wsse::install(routes::router(state, wsdl), guard)
+        let guard = self.wsse.clone();
+        hub_soap::wsse::install(routes::router(self, wsdl), guard)
     }
 
     /// The outbox relay, the pruning of old registration counters and, with WS-Security
     /// on, of old nonces.
-    fn tasks(config: &Config, state: &AppState, shutdown: &CancellationToken) -> Vec<Task> {
+    fn tasks(&self, config: &Config, shutdown: &CancellationToken) -> Vec<Task> {
         let keep = config.register_limit.window;
         let mut tasks = vec![
             Box::pin(hub_events::relay::run(
-                state.pool.clone(),
+                self.pool.clone(),
                 config.relay.clone(),
                 shutdown.clone(),
             )),
@@ -94,22 +91,22 @@ impl service::Service for UserSoap {
                 Duration::from_secs(300),
                 shutdown.clone(),
                 hub_db::chore_on(
-                    state.pool.clone(),
+                    self.pool.clone(),
                     "registration throttle prune",
                     Box::new(move |conn| Box::pin(store::throttle::prune(conn, keep))),
                 ),
             ),
         ];
-        tasks.extend(state.wsse.as_ref().map(|g| g.prune_task(shutdown.clone())));
+        tasks.extend(self.wsse.as_ref().map(|g| g.prune_task(shutdown.clone())));
         tasks
     }
 
     /// PostgreSQL answers (the driver's message is not repeated).
-    async fn down(state: &AppState) -> Option<String> {
-        service::unavailable(&[("PostgreSQL", hub_db::healthy(&state.pool).await)])
+    async fn down(&self) -> Option<String> {
+        service::unavailable(&[("PostgreSQL", hub_db::healthy(&self.pool).await)])
     }
 
-    async fn close(state: AppState) {
-        state.pool.close().await;
+    async fn close(self) {
+        self.pool.close().await;
     }
 }

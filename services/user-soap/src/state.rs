@@ -1,4 +1,5 @@
-//! Shared handler state.
+//! Shared handler state, which is also the service: `lib.rs` implements the skeleton's
+//! `Service` on it.
 
 use std::sync::Arc;
 
