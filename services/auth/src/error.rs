@@ -4,7 +4,7 @@
 //! Client errors say what was wrong; anything unexpected is logged once here, with its
 //! cause chain, and answered with an opaque 500. Database outages answer 503 fast.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use hub_runtime::http::{
     Failure, JsonError,
     json_body::{JsonBodyError, NotAnObject},
@@ -14,68 +14,64 @@ use hub_runtime::http::{
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// Everything a handler can answer besides success.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, JsonError)]
+#[json(key = "message", headers = Self::retry_after)]
 pub enum ApiError {
     /// 400: the request is malformed; the text says how.
+    #[json(status = BAD_REQUEST)]
     #[error("{0}")]
     BadRequest(String),
     /// 415: the body is not declared as JSON.
+    #[json(status = UNSUPPORTED_MEDIA_TYPE)]
     #[error("Content-Type must be application/json")]
     NotJson,
     /// 401: wrong password or unknown user (indistinguishable on purpose).
+    #[json(status = UNAUTHORIZED)]
     #[error("Invalid credentials")]
     InvalidCredentials,
     /// 403: no `Authorization: Bearer` header (the original's status and text).
+    #[json(status = FORBIDDEN)]
     #[error("Token is missing")]
     TokenMissing,
     /// 401: the token's `exp` has passed.
+    #[json(status = UNAUTHORIZED)]
     #[error("Token expired")]
     TokenExpired,
     /// 401: any other token problem.
+    #[json(status = UNAUTHORIZED)]
     #[error("Invalid token")]
     InvalidToken,
     /// 401: a valid token that was revoked (logout, reuse of its refresh token, an
     /// operator's revocation, a password change).
+    #[json(status = UNAUTHORIZED)]
     #[error("Token has been revoked")]
     TokenRevoked,
     /// 401: the refresh token is unknown, already used, revoked or expired.
+    #[json(status = UNAUTHORIZED)]
     #[error("Invalid refresh token")]
     InvalidRefreshToken,
     /// 404: `/.well-known/jwks.json` while tokens are signed with HS256.
+    #[json(status = NOT_FOUND)]
     #[error("No public keys: this deployment signs tokens with HS256")]
     NoPublicKeys,
     /// 404: the token names a user that no longer exists.
+    #[json(status = NOT_FOUND)]
     #[error("User not found")]
     UserNotFound,
     /// 429: too many failed logins for this username or address; retry after the
     /// given number of seconds.
+    #[json(status = TOO_MANY_REQUESTS)]
     #[error("Too many failed login attempts; try again later")]
     TooManyAttempts(u64),
     /// 503 when a backing service is down or saturated (retry later), else 500.
+    #[json(failure)]
     #[error("{}", .0.text("Service temporarily unavailable", "Internal server error"))]
     Failed(#[from] Failure),
 }
 
-impl JsonError for ApiError {
-    const KEY: &'static str = "message";
-
-    fn status(&self) -> StatusCode {
-        match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::InvalidCredentials
-            | Self::TokenExpired
-            | Self::InvalidToken
-            | Self::TokenRevoked
-            | Self::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
-            Self::TokenMissing => StatusCode::FORBIDDEN,
-            Self::UserNotFound | Self::NoPublicKeys => StatusCode::NOT_FOUND,
-            Self::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Failed(failure) => failure.status(),
-        }
-    }
-
-    fn headers(&self, headers: &mut HeaderMap) {
+impl ApiError {
+    /// `Retry-After` on a 429: when to try again.
+    fn retry_after(&self, headers: &mut HeaderMap) {
         if let Self::TooManyAttempts(secs) = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
         }
@@ -115,5 +111,3 @@ impl From<hub_identity::pool::HashPoolError> for ApiError {
         Failure::new(busy, e).into()
     }
 }
-
-hub_runtime::impl_json_error_response!(ApiError, Failed);

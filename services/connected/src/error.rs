@@ -5,42 +5,35 @@
 //! and answered with the original's opaque 500; a backing server that is down or slow
 //! answers 503 fast, so callers know to retry.
 
-use axum::http::StatusCode;
 use hub_runtime::http::{Failure, JsonError};
 
 /// `Result` with [`ApiError`].
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// Everything a handler can answer besides success.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, JsonError)]
+#[json(key = "error")]
 pub enum ApiError {
     /// 400: no `username`, or an empty one (the original's text).
+    #[json(status = BAD_REQUEST)]
     #[error("Username must be provided.")]
     MissingUsername,
     /// 400: `username` given more than once (the original passed an array to pg).
+    #[json(status = BAD_REQUEST)]
     #[error("Username must be provided only once.")]
     RepeatedUsername,
     /// 404: no user has this username.
+    #[json(status = NOT_FOUND)]
     #[error("User not found.")]
     UserNotFound,
     /// 404: the user has no session with a timestamp.
+    #[json(status = NOT_FOUND)]
     #[error("No sessions found for this user.")]
     NoSessions,
     /// 503 when PostgreSQL or MongoDB is down or too slow (retry later), else 500.
+    #[json(failure)]
     #[error("{}", .0.text("Service temporarily unavailable.", "An internal server error occurred."))]
     Failed(#[from] Failure),
-}
-
-impl JsonError for ApiError {
-    const KEY: &'static str = "error";
-
-    fn status(&self) -> StatusCode {
-        match self {
-            Self::MissingUsername | Self::RepeatedUsername => StatusCode::BAD_REQUEST,
-            Self::UserNotFound | Self::NoSessions => StatusCode::NOT_FOUND,
-            Self::Failed(failure) => failure.status(),
-        }
-    }
 }
 
 hub_db::impl_from_sqlx_error!(ApiError, Failed);
@@ -52,5 +45,3 @@ impl From<mongodb::error::Error> for ApiError {
         Self::Failed(Failure::new(hub_mongo::is_unavailable(&e), cause))
     }
 }
-
-hub_runtime::impl_json_error_response!(ApiError, Failed);

@@ -5,7 +5,7 @@
 //! errors say what was wrong, S3 outages answer 503, and anything unexpected is logged
 //! once, with its cause, and answered with an opaque 500.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use hub_runtime::http::{Failure, JsonError};
 
 use crate::store::StoreError;
@@ -14,57 +14,54 @@ use crate::store::StoreError;
 pub type ApiResult<T> = Result<T, ApiError>;
 
 /// Everything a handler can answer besides success.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, JsonError)]
+#[json(key = "error", headers = Self::bearer_challenge)]
 pub enum ApiError {
     /// 400: no multipart field `file`, or an empty file name (the original's text).
+    #[json(status = BAD_REQUEST)]
     #[error("No file provided")]
     NoFile,
     /// 400: the file name has nothing left after sanitising (e.g. `文件` or `..`).
+    #[json(status = BAD_REQUEST)]
     #[error("Invalid file name")]
     InvalidFileName,
     /// 400: the multipart body is malformed.
+    #[json(status = BAD_REQUEST)]
     #[error("Malformed multipart body")]
     MalformedBody,
     /// 413: the file is larger than the limit (bytes).
+    #[json(status = PAYLOAD_TOO_LARGE)]
     #[error("Image too large (limit {0} bytes)")]
     TooLarge(u64),
     /// 415: the content is not a PNG, JPEG, GIF or WebP image.
+    #[json(status = UNSUPPORTED_MEDIA_TYPE)]
     #[error("Unsupported image type: PNG, JPEG, GIF or WebP required")]
     UnsupportedType,
     /// 401: uploads require a token and none was sent.
+    #[json(status = UNAUTHORIZED)]
     #[error("Token is missing")]
     TokenMissing,
     /// 401: the token's `exp` has passed.
+    #[json(status = UNAUTHORIZED)]
     #[error("Token expired")]
     TokenExpired,
     /// 401: any other token problem.
+    #[json(status = UNAUTHORIZED)]
     #[error("Invalid token")]
     InvalidToken,
     /// 403: with tokens required, a user writes only `<own user id>.<ext>`.
+    #[json(status = FORBIDDEN)]
     #[error("You may only upload your own image: name the file <your user id>.<extension>")]
     NotOwnKey,
     /// 503 when S3 is down or overloaded (retry later), else 500.
+    #[json(failure)]
     #[error("{}", .0.text("Storage temporarily unavailable", "Internal server error"))]
     Failed(#[from] Failure),
 }
 
-impl JsonError for ApiError {
-    const KEY: &'static str = "error";
-
-    fn status(&self) -> StatusCode {
-        match self {
-            Self::NoFile | Self::InvalidFileName | Self::MalformedBody => StatusCode::BAD_REQUEST,
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::NotOwnKey => StatusCode::FORBIDDEN,
-            Self::TokenMissing | Self::TokenExpired | Self::InvalidToken => {
-                StatusCode::UNAUTHORIZED
-            }
-            Self::Failed(failure) => failure.status(),
-        }
-    }
-
-    fn headers(&self, headers: &mut HeaderMap) {
+impl ApiError {
+    /// `WWW-Authenticate: Bearer` on a 401: how to authenticate.
+    fn bearer_challenge(&self, headers: &mut HeaderMap) {
         if matches!(
             self,
             Self::TokenMissing | Self::TokenExpired | Self::InvalidToken
@@ -81,5 +78,3 @@ impl From<StoreError> for ApiError {
         Self::Failed(Failure::new(matches!(e, StoreError::Unavailable(_)), e))
     }
 }
-
-hub_runtime::impl_json_error_response!(ApiError, Failed);

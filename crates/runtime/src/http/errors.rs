@@ -70,9 +70,9 @@ pub fn json_error(status: StatusCode, key: &str, message: &str, cause: Cause<'_>
     (status, axum::Json(serde_json::Value::Object(body))).into_response()
 }
 
-/// A REST service's error enum: its status per variant and its body key. With
-/// [`impl_json_error_response!`](crate::impl_json_error_response) it answers
-/// `{"<KEY>": "<Display text>"}`, logging a failure once, as [`json_error`] does.
+/// A REST service's error enum: its status per variant and its body key. Derived
+/// (`#[derive(JsonError)]`, from `hub-derive`, with the enum's `IntoResponse`), it
+/// answers `{"<KEY>": "<Display text>"}`, logging a failure once, as [`json_error`] does.
 pub trait JsonError: std::fmt::Display {
     /// The original's body key: `message` or `error`.
     const KEY: &'static str;
@@ -151,25 +151,6 @@ impl std::error::Error for Failure {
             Self::Unavailable(e) | Self::Internal(e) => Some(e.as_ref()),
         }
     }
-}
-
-/// `impl IntoResponse` for a [`JsonError`] enum: with `(ApiError, Failed)`, its
-/// `Failed(`[`Failure`]`)` variant is the server's failure (logged at WARN or ERROR);
-/// every other variant is the caller's mistake (not logged). A macro because
-/// `IntoResponse` is axum's trait: no shared blanket `impl` may name it.
-#[macro_export]
-macro_rules! impl_json_error_response {
-    ($error:ty, $failed:ident) => {
-        impl $crate::http::__axum::response::IntoResponse for $error {
-            fn into_response(self) -> $crate::http::__axum::response::Response {
-                let cause = match &self {
-                    Self::$failed(failure) => failure.cause(),
-                    _ => $crate::http::Cause::Client,
-                };
-                $crate::http::json_error_response(&self, cause)
-            }
-        }
-    };
 }
 
 /// The safe message a layer attaches to a body-less error for the renderer to use.

@@ -38,6 +38,8 @@ pub use errors::{
 };
 pub use headers::{bearer_token, declares_json, media_type};
 pub use health::{HealthBody, KeyOrder};
+/// `#[derive(JsonError)]`: the trait's impl and the enum's `IntoResponse` (see `hub-derive`).
+pub use hub_derive::JsonError;
 pub use request_id::{REQUEST_ID, RequestId};
 pub use server::{ConnectionLimits, serve};
 
