@@ -16,7 +16,13 @@ use serde_json::Value;
 /// dependencies: not dev or build).
 fn workspace_graph() -> BTreeMap<String, BTreeSet<String>> {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(root())
         .output()
         .expect("cargo metadata runs");
@@ -75,7 +81,10 @@ fn the_crates_beneath_the_runtime_do_not_build_it() {
     ];
     let mut problems = Vec::new();
     for package in beneath {
-        assert!(graph.contains_key(package), "{package}: not in the workspace");
+        assert!(
+            graph.contains_key(package),
+            "{package}: not in the workspace"
+        );
         let builds = closure(&graph, package);
         if builds.contains("hub-runtime") {
             problems.push(format!("{package} builds hub-runtime (through {builds:?})"));
