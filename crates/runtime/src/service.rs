@@ -11,7 +11,7 @@
 //! ```ignore
 //! // lib.rs: the state, under the service's name.
 //! pub use crate::state::AppState as Connected;
-//! impl hub_runtime::service::Service for AppState {
+//! impl hub_runtime::service::Service for Connected {
 //!     const ENTRY: Entry = Entry::express::<ApiError>("connected", 5020, "/connected/health");
 //!     type Config = Config;
 //!     async fn connect(config: &Config) -> anyhow::Result<Self> { ... }
