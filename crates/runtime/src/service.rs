@@ -65,13 +65,10 @@ pub trait ServiceConfig: Sized + Send + Sync + 'static {
     /// Reads every setting from `vars`; an error names the variable.
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError>;
 
-    /// The default of `MAX_BODY_BYTES`, the largest request body the service reads.
-    const BODY_LIMIT: usize = 64 * 1024;
-
-    /// The default of `MAX_BODY_BYTES` once the settings are read (by default
-    /// [`BODY_LIMIT`](Self::BODY_LIMIT)).
+    /// The default of `MAX_BODY_BYTES`, the largest request body the service reads:
+    /// 64 KiB unless the service says otherwise (from its settings, if it must).
     fn default_body_limit(&self) -> usize {
-        Self::BODY_LIMIT
+        64 * 1024
     }
 
     /// Reads from any variable source (tests pass a map) as [`Settings::from_source`]

@@ -27,7 +27,9 @@ impl ServiceConfig for Config {
     }
 
     /// `MAX_BODY_BYTES` default: 16 KiB (only GET endpoints; no request needs a body).
-    const BODY_LIMIT: usize = 16 * 1024;
+    fn default_body_limit(&self) -> usize {
+        16 * 1024
+    }
 }
 
 #[cfg(test)]

@@ -44,5 +44,7 @@ impl ServiceConfig for Config {
     }
 
     /// `MAX_BODY_BYTES` default: 100 KiB, the original's `express.json()` limit.
-    const BODY_LIMIT: usize = 100 * 1024;
+    fn default_body_limit(&self) -> usize {
+        100 * 1024
+    }
 }

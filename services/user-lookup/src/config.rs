@@ -50,5 +50,7 @@ impl ServiceConfig for Config {
     }
 
     /// `MAX_BODY_BYTES` default: 16 KiB (a SOAP lookup is a few hundred bytes).
-    const BODY_LIMIT: usize = 16 * 1024;
+    fn default_body_limit(&self) -> usize {
+        16 * 1024
+    }
 }
