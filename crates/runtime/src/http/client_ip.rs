@@ -39,7 +39,7 @@ pub enum ForwardingHeader {
 }
 
 /// Whom the service believes about the client's address.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ProxyTrust {
     /// `TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges of the proxies in
     /// front of the service (default none: the peer address is the client).
@@ -49,6 +49,24 @@ pub struct ProxyTrust {
     pub trust_any_peer: bool,
     /// `CLIENT_ADDRESS_HEADER` (default `X-Forwarded-For`).
     pub header: Option<ForwardingHeader>,
+    /// `CLIENT_IPV6_PREFIX` (default 64, 1 to 128): how many leading bits of an IPv6
+    /// address name one client for per-address limits ([`ProxyTrust::client_key`]).
+    pub ipv6_prefix: u8,
+}
+
+/// The default of `CLIENT_IPV6_PREFIX`: a /64 is one subscriber's smallest allocation
+/// (RFC 6177), so one host can change its address within it at will.
+pub const DEFAULT_IPV6_PREFIX: u8 = 64;
+
+impl Default for ProxyTrust {
+    fn default() -> Self {
+        Self {
+            proxies: Vec::new(),
+            trust_any_peer: false,
+            header: None,
+            ipv6_prefix: DEFAULT_IPV6_PREFIX,
+        }
+    }
 }
 
 /// A service state that says whom to believe about the client's address.
@@ -101,11 +119,32 @@ impl ProxyTrust {
                 ));
             }
         };
+        let ipv6_prefix = vars.parse_or("CLIENT_IPV6_PREFIX", DEFAULT_IPV6_PREFIX)?;
+        if !(1..=128).contains(&ipv6_prefix) {
+            return Err(ConfigError::invalid(
+                "CLIENT_IPV6_PREFIX",
+                "a prefix length from 1 to 128",
+            ));
+        }
         Ok(Self {
             proxies,
             trust_any_peer: vars.bool_or("TRUST_FORWARDED_FOR", false)?,
             header,
+            ipv6_prefix,
         })
+    }
+
+    /// The network that per-address limits count `ip` under: an IPv4 address on its
+    /// own, an IPv6 address by its first `CLIENT_IPV6_PREFIX` bits (default /64), since
+    /// one IPv6 host may pick any address of its prefix for each request. Its text
+    /// (`192.0.2.1/32`, `2001:db8:1:2::/64`) is a stable key.
+    pub fn client_key(&self, ip: IpAddr) -> IpNet {
+        client_key(ip, self.ipv6_prefix)
+    }
+
+    /// Whether `ip` is one of `TRUSTED_PROXIES`.
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusts(ip)
     }
 
     /// Logs, once at start-up, a warning for the deprecated alias.
@@ -152,6 +191,17 @@ impl ProxyTrust {
             }
         }
         client
+    }
+}
+
+/// See [`ProxyTrust::client_key`]; `ipv6_prefix` above 128 counts as 128.
+pub fn client_key(ip: IpAddr, ipv6_prefix: u8) -> IpNet {
+    match canonical(ip) {
+        IpAddr::V4(v4) => IpNet::from(v4),
+        IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, ipv6_prefix.min(128))
+            .unwrap_or_else(|_| v6.into())
+            .trunc()
+            .into(),
     }
 }
 
@@ -351,8 +401,32 @@ mod tests {
     }
 
     #[test]
+    fn limits_count_an_ipv6_client_by_its_prefix_and_an_ipv4_client_by_its_address() {
+        let t = trust(&[]);
+        let key = |ip: &str| t.client_key(ip.parse().unwrap()).to_string();
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:1:2:3"), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("192.0.2.1"), "192.0.2.1/32");
+        assert_eq!(key("::ffff:192.0.2.1"), "192.0.2.1/32");
+        let t48 = trust(&[("CLIENT_IPV6_PREFIX", "48")]);
+        assert_eq!(
+            t48.client_key("2001:db8:1:2::1".parse().unwrap()).to_string(),
+            "2001:db8:1::/48"
+        );
+        let t128 = trust(&[("CLIENT_IPV6_PREFIX", "128")]);
+        assert_eq!(
+            t128.client_key("2001:db8::1".parse().unwrap()).to_string(),
+            "2001:db8::1/128"
+        );
+    }
+
+    #[test]
     fn bad_settings_name_their_variable() {
         for (var, value) in [
+            ("CLIENT_IPV6_PREFIX", "0"),
+            ("CLIENT_IPV6_PREFIX", "129"),
+            ("CLIENT_IPV6_PREFIX", "x"),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("TRUSTED_PROXIES", "proxy.example"),
             ("CLIENT_ADDRESS_HEADER", "X-Real-IP"),
