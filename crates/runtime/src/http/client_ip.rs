@@ -197,7 +197,7 @@ impl ProxyTrust {
 /// See [`ProxyTrust::client_key`]; `ipv6_prefix` above 128 counts as 128.
 pub fn client_key(ip: IpAddr, ipv6_prefix: u8) -> IpNet {
     match canonical(ip) {
-        IpAddr::V4(v4) => IpNet::from(v4),
+        IpAddr::V4(v4) => ipnet::Ipv4Net::from(v4).into(),
         IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, ipv6_prefix.min(128))
             .unwrap_or_else(|_| v6.into())
             .trunc()
