@@ -8,6 +8,7 @@
 //! | `http_requests_total` | counter | `route` (matched pattern, or `unmatched`), `method` (standard, or `other`), `status` | every request |
 //! | `http_request_duration_seconds` | histogram | `route`, `method`, `status` | every request |
 //! | `http_requests_in_flight` | gauge | `route` | every request |
+//! | `http_connections_refused_total` | counter | `reason` (`client_share`) | the server loop, a connection closed at accept |
 //! | `db_pool_connections` | gauge | `pool`, `state` (`in_use`, `idle`) | `hub-db`, sampled at scrape |
 //! | `db_pool_max_connections` | gauge | `pool` | `hub-db` (`DB_MAX_CONNECTIONS`), at scrape |
 //! | `outbox_pending`, `outbox_oldest_pending_seconds` | gauge | | the outbox relay |
@@ -74,6 +75,10 @@ fn describe() {
     describe_gauge!(
         "http_requests_in_flight",
         "HTTP requests being served now, by matched route."
+    );
+    describe_counter!(
+        "http_connections_refused_total",
+        "Connections closed at accept, by reason (client_share: the client held its MAX_CONNECTIONS_PER_CLIENT)."
     );
     describe_gauge!(
         "db_pool_connections",

@@ -411,7 +411,7 @@ async fn serve(
         router,
         shutdown.clone(),
         http.drain_timeout,
-        http.connections,
+        http.connections.clone(),
     )
     .await;
     shutdown.cancel();

@@ -411,7 +411,8 @@ mod tests {
         assert_eq!(key("::ffff:192.0.2.1"), "192.0.2.1/32");
         let t48 = trust(&[("CLIENT_IPV6_PREFIX", "48")]);
         assert_eq!(
-            t48.client_key("2001:db8:1:2::1".parse().unwrap()).to_string(),
+            t48.client_key("2001:db8:1:2::1".parse().unwrap())
+                .to_string(),
             "2001:db8:1::/48"
         );
         let t128 = trust(&[("CLIENT_IPV6_PREFIX", "128")]);

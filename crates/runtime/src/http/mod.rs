@@ -60,8 +60,9 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// `SHUTDOWN_DRAIN_SECS`: how long in-flight requests may finish after SIGTERM; default 10.
     pub drain_timeout: Duration,
-    /// `HEADER_READ_TIMEOUT_SECS` (default 30) and `MAX_CONNECTIONS` (default 10 000):
-    /// see [`server`].
+    /// `HEADER_READ_TIMEOUT_SECS` (default 30), `MAX_CONNECTIONS` (default 10 000) and
+    /// `MAX_CONNECTIONS_PER_CLIENT` (default half of that, at most 256; `TRUSTED_PROXIES`
+    /// exempt): see [`server`].
     pub connections: ConnectionLimits,
 }
 
@@ -81,6 +82,7 @@ impl HttpConfig {
                 ));
             }
         }
+        let max_connections = vars.positive_or("MAX_CONNECTIONS", 10_000usize)?;
         Ok(Self {
             addr: vars.listen_addr(default_port)?,
             cors_origins,
@@ -90,7 +92,12 @@ impl HttpConfig {
             connections: ConnectionLimits {
                 header_read_timeout: vars
                     .seconds_or("HEADER_READ_TIMEOUT_SECS", Duration::from_secs(30))?,
-                max_connections: vars.positive_or("MAX_CONNECTIONS", 10_000usize)?,
+                max_connections,
+                max_per_client: vars.positive_or(
+                    "MAX_CONNECTIONS_PER_CLIENT",
+                    server::default_per_client(max_connections),
+                )?,
+                clients: client_ip::ProxyTrust::from_vars(vars)?,
             },
         })
     }
