@@ -150,3 +150,161 @@ async fn a_user_registered_with_json_logs_in_and_is_looked_up() {
     let resp = sys.login(&format!("{user}@example.com"), "s3cret pw").await;
     assert_eq!(resp.status(), 200);
 }
+
+/// The legacy front-end's origin, allowed by the operator.
+const FRONT_END: &str = "http://front-end.example";
+
+/// A browser's CORS preflight for `method` with `headers` from the front-end: asserts
+/// that the browser may go on.
+async fn preflight(
+    sys: &System,
+    addr: std::net::SocketAddr,
+    path: &str,
+    method: &str,
+    headers: &str,
+) {
+    let resp = sys
+        .req(Method::OPTIONS, addr, path)
+        .header("origin", FRONT_END)
+        .header("access-control-request-method", method)
+        .header("access-control-request-headers", headers)
+        .go()
+        .await;
+    assert!(
+        resp.status().is_success(),
+        "preflight {method} {path}: {}",
+        resp.status()
+    );
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        FRONT_END,
+        "{path}"
+    );
+}
+
+/// A browser's request from the front-end: the page can read the answer only if the
+/// origin is allowed on it.
+async fn from_page(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let resp = req.header("origin", FRONT_END).go().await;
+    assert_eq!(
+        resp.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap()),
+        Some(FRONT_END),
+        "the browser hides this answer from the page"
+    );
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+/// The legacy login page's exact sequence (`POST /login`; `GET /api/sessions/<username>`,
+/// which it expects to answer 404; then `POST /api/sessions {"data":{}}`), as a browser
+/// sends it from another origin, preflights included. With a 403 on the second step the
+/// page stayed on the login form with no message.
+#[tokio::test]
+async fn the_legacy_login_page_logs_in_and_creates_its_session() {
+    let sys = common::start_with(&[("CORS_ALLOWED_ORIGINS", FRONT_END)]).await;
+    let user = format!("page{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let resp = sys.register(REGISTER.replace("{u}", &user)).await;
+    assert_eq!(resp.status(), 200);
+
+    preflight(&sys, sys.auth, "/login", "POST", "content-type").await;
+    let (status, body) = from_page(
+        sys.req(Method::POST, sys.auth, "/login")
+            .json(&json!({"username": user, "password": "s3cret pw"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+
+    let by_username = format!("/api/sessions/{user}");
+    preflight(&sys, sys.session, &by_username, "GET", "authorization").await;
+    let (status, body) = from_page(
+        sys.req(Method::GET, sys.session, &by_username)
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (404, json!({"message": "Session not found"})),
+        "the page handles only 404 here"
+    );
+
+    preflight(
+        &sys,
+        sys.session,
+        "/api/sessions",
+        "POST",
+        "authorization,content-type",
+    )
+    .await;
+    let (status, body) = from_page(
+        sys.req(Method::POST, sys.session, "/api/sessions")
+            .bearer_auth(&token)
+            .json(&json!({"data": {}})),
+    )
+    .await;
+    assert!(matches!(status, 200 | 201), "response.ok: {status} {body}");
+    assert_eq!(body["session"]["data"], json!({}), "{body}");
+
+    // The next login takes the same path: a username is still never a session id.
+    let (status, _) = from_page(
+        sys.req(Method::GET, sys.session, &by_username)
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+/// The newer registration page sends `credentials: 'include'`: a browser then needs
+/// `Access-Control-Allow-Credentials: true`, which only an operator's opt-in gives, and
+/// only to the listed origins.
+#[tokio::test]
+async fn credentials_are_allowed_only_when_the_operator_opts_in_and_only_for_listed_origins() {
+    let ask = async |sys: &System, origin: &str| {
+        let resp = sys
+            .req(Method::OPTIONS, sys.soap, "/register")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .go()
+            .await;
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        (
+            header("access-control-allow-origin"),
+            header("access-control-allow-credentials"),
+        )
+    };
+    let without = common::start_with(&[("CORS_ALLOWED_ORIGINS", FRONT_END)]).await;
+    assert_eq!(
+        ask(&without, FRONT_END).await,
+        (Some(FRONT_END.into()), None)
+    );
+
+    let with = common::start_with(&[
+        ("CORS_ALLOWED_ORIGINS", FRONT_END),
+        ("CORS_ALLOW_CREDENTIALS", "true"),
+    ])
+    .await;
+    assert_eq!(
+        ask(&with, FRONT_END).await,
+        (Some(FRONT_END.into()), Some("true".into()))
+    );
+    assert_eq!(ask(&with, "http://evil.example").await.0, None);
+    // The registration itself, as the page sends it with credentials.
+    let user = format!("cred{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let resp = with
+        .req(Method::POST, with.soap, "/register")
+        .header("origin", FRONT_END)
+        .header("content-type", "text/xml; charset=utf-8")
+        .body(REGISTER.replace("{u}", &user))
+        .go()
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
+    assert_eq!(resp.headers()["access-control-allow-origin"], FRONT_END);
+}

@@ -36,11 +36,7 @@ pub enum ApiError {
     #[json(status = UNAUTHORIZED)]
     #[error("Token has been revoked")]
     TokenRevoked,
-    /// 403: the path names another user's session.
-    #[json(status = FORBIDDEN)]
-    #[error("Access denied: you can only access your own session")]
-    NotOwner,
-    /// 404: the caller has no session.
+    /// 404: the caller has no session, or the path is not the caller's own id.
     #[json(status = NOT_FOUND)]
     #[error("Session not found")]
     SessionNotFound,

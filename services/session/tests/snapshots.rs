@@ -43,7 +43,7 @@ async fn session_replies_match_their_snapshots() {
             "put_200",
             call(Method::PUT, &own).json(&json!({"data": {"text": "hi"}})),
         ),
-        ("get_403_another_users", call(Method::GET, &others)),
+        ("get_404_another_users", call(Method::GET, &others)),
         ("delete_200", call(Method::DELETE, &own)),
         ("delete_404", call(Method::DELETE, &own)),
         ("not_found_404", call(Method::GET, "/nope")),

@@ -29,6 +29,11 @@ pub struct System {
 
 /// user-soap, user-lookup and auth on one fresh database, each on port 0.
 pub async fn start() -> System {
+    start_with(&[]).await
+}
+
+/// As [`start`], with `extra` settings for all five services.
+pub async fn start_with(extra: &[(&str, &str)]) -> System {
     let db_url = hub_testkit::create_database("system").await;
     let queue = hub_testkit::queue_name("system");
     let mongo_db = hub_testkit::mongo_database("system");
@@ -43,6 +48,7 @@ pub async fn start() -> System {
         ("MONGODB_URI", mongo_uri.as_str()),
         ("MONGODB_DATABASE", mongo_db.as_str()),
     ];
+    let own: Vec<(&str, &str)> = own.iter().chain(extra).copied().collect();
     let source = hub_testkit::config_source(&hub_checks::IN_PROCESS, &own);
     let services: [Spawned; 5] = [
         spawn::<user_soap::UserSoap>(&source).await,

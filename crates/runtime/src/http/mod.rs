@@ -54,6 +54,10 @@ pub struct HttpConfig {
     /// `CORS_ALLOWED_ORIGINS`: comma-separated exact origins; default none (no CORS
     /// headers at all, as the originals behind their proxy).
     pub cors_origins: Vec<String>,
+    /// `CORS_ALLOW_CREDENTIALS` (default false): `Access-Control-Allow-Credentials: true`
+    /// for the listed origins, so a page may send cookies or HTTP authentication with
+    /// `credentials: 'include'`. Only with `CORS_ALLOWED_ORIGINS` (never for any origin).
+    pub cors_credentials: bool,
     /// `MAX_BODY_BYTES`: request bodies above this get 413; default per service.
     pub body_limit: usize,
     /// `REQUEST_TIMEOUT_SECS`: a request still running after this gets 503; default 30.
@@ -82,10 +86,18 @@ impl HttpConfig {
                 ));
             }
         }
+        let cors_credentials = vars.bool_or("CORS_ALLOW_CREDENTIALS", false)?;
+        if cors_credentials && cors_origins.is_empty() {
+            return Err(ConfigError::invalid(
+                "CORS_ALLOW_CREDENTIALS",
+                "credentials are allowed only for the exact origins of CORS_ALLOWED_ORIGINS, which is empty",
+            ));
+        }
         let max_connections = vars.positive_or("MAX_CONNECTIONS", 10_000usize)?;
         Ok(Self {
             addr: vars.listen_addr(default_port)?,
             cors_origins,
+            cors_credentials,
             body_limit: vars.parse_or("MAX_BODY_BYTES", default_body_limit)?,
             request_timeout: vars.seconds_or("REQUEST_TIMEOUT_SECS", Duration::from_secs(30))?,
             drain_timeout: vars.seconds_or("SHUTDOWN_DRAIN_SECS", Duration::from_secs(10))?,
@@ -151,7 +163,7 @@ pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
         }))
         // Outside the error rewrite: it sees the final status, timeouts and panics included.
         .layer(middleware::from_fn(metrics::record_metrics));
-    if let Some(cors) = cors_layer(&cfg.cors_origins) {
+    if let Some(cors) = cors_layer(&cfg.cors_origins, cfg.cors_credentials) {
         router = router.layer(cors);
     }
     router
@@ -270,7 +282,7 @@ async fn refuse_oversized_head(req: Request, next: Next) -> axum::response::Resp
     next.run(req).await
 }
 
-fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+fn cors_layer(origins: &[String], credentials: bool) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
     }
@@ -295,6 +307,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 HeaderName::from_static("soapaction"),
             ])
             .expose_headers([REQUEST_ID.clone()])
+            .allow_credentials(credentials)
             .max_age(Duration::from_secs(600)),
     )
 }
@@ -302,4 +315,35 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 /// Binds `addr` (port 0 allowed: tests learn the real port from the listener).
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn read(pairs: &[(&str, &str)]) -> Result<HttpConfig, ConfigError> {
+        let env = hub_config::fixed(pairs);
+        HttpConfig::from_vars(&Vars::new(&env), 5001, 1024)
+    }
+
+    #[test]
+    fn credentials_need_an_origin_list_and_any_origin_is_refused() {
+        let err = read(&[("CORS_ALLOW_CREDENTIALS", "true")]).unwrap_err();
+        assert!(err.to_string().contains("CORS_ALLOW_CREDENTIALS"), "{err}");
+        let err = read(&[
+            ("CORS_ALLOW_CREDENTIALS", "true"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("CORS_ALLOWED_ORIGINS"), "{err}");
+        let cfg = read(&[
+            ("CORS_ALLOW_CREDENTIALS", "true"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+        ])
+        .unwrap();
+        assert!(cfg.cors_credentials);
+        assert!(!read(&[]).unwrap().cors_credentials);
+    }
 }

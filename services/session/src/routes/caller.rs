@@ -32,11 +32,14 @@ impl Caller {
     }
 
     /// Only the caller's own session may be touched (the original let any token read,
-    /// change or delete anyone's). The path must name the caller's id.
+    /// change or delete anyone's). The path must name the caller's id; any other path
+    /// (another user's id, or a username, which the legacy front-end sends after login
+    /// and then creates the session when told 404) answers as a missing session did,
+    /// which also tells nobody which ids exist.
     pub fn must_own(&self, path_user_id: &str) -> Result<(), ApiError> {
         match Uuid::parse_str(path_user_id) {
             Ok(id) if id == self.user_id => Ok(()),
-            _ => Err(ApiError::NotOwner),
+            _ => Err(ApiError::SessionNotFound),
         }
     }
 }

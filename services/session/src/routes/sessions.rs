@@ -25,8 +25,8 @@ const MAX_DEPTH: usize = 64;
 hub_runtime::error_responses! {
     /// What the routes of `/api/sessions/{userId}` may answer besides their own rows.
     pub OwnSessionFailures(super::Message): CallerFailures {
-        403 => "No token provided, or another user's id",
-        404 => "Session not found",
+        403 => "No token provided",
+        404 => "Session not found: the caller has none, or the path is not the caller's own id",
     }
 }
 
@@ -96,8 +96,8 @@ impl JsonBodyError for ApiError {
     }
 }
 
-/// The caller, once the path's `{userId}` is its own (403 otherwise): checked before
-/// the body is read.
+/// The caller, once the path's `{userId}` is its own (404 otherwise, as a missing
+/// session): checked before the body is read.
 pub struct Owner(Caller);
 
 impl FromRequestParts<AppState> for Owner {
@@ -212,7 +212,7 @@ pub async fn verify(
     get,
     path = "/api/sessions/{userId}",
     security(("bearer" = [])),
-    params(("userId" = String, Path, description = "The caller's own user id (another user's ⇒ 403)")),
+    params(("userId" = String, Path, description = "The caller's own user id (anything else ⇒ 404, as a missing session)")),
     responses(
         (status = 200, description = "The caller's session", body = SessionJson),
         OwnSessionFailures,
@@ -241,7 +241,7 @@ async fn session_of(state: &AppState, caller: &Caller) -> ApiResult<SessionDoc> 
     put,
     path = "/api/sessions/{userId}",
     security(("bearer" = [])),
-    params(("userId" = String, Path, description = "The caller's own user id (another user's ⇒ 403)")),
+    params(("userId" = String, Path, description = "The caller's own user id (anything else ⇒ 404, as a missing session)")),
     request_body(
         content = UpdateSession,
         content_type = "application/json",
@@ -285,7 +285,7 @@ pub async fn update(
     delete,
     path = "/api/sessions/{userId}",
     security(("bearer" = [])),
-    params(("userId" = String, Path, description = "The caller's own user id (another user's ⇒ 403)")),
+    params(("userId" = String, Path, description = "The caller's own user id (anything else ⇒ 404, as a missing session)")),
     responses(
         (status = 200, description = "`{\"message\":\"Session deleted\"}`", body = super::Message),
         OwnSessionFailures,
