@@ -360,3 +360,83 @@ async fn hostile_requests_get_4xx_in_the_callers_protocol_and_change_nothing() {
         "a hostile request changed stored state"
     );
 }
+
+/// Reads until the peer closes `stream` or `within` passes; whether it closed.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = [0u8; 4096];
+    let read = async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(within, read).await.is_ok()
+}
+
+/// A connection to `addr` from the loopback address `from`.
+async fn connect_from(from: &str, addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// One host's connections against every service: a socket that never sends a byte and a
+/// cleartext HTTP/2 connection idle after its preface are closed within the configured
+/// bound, and one address holding as many silent sockets as the whole cap leaves another
+/// address answered at once (before: all still open after 300 s; another client
+/// unanswered for 12 s).
+#[tokio::test]
+async fn silent_and_idle_connections_are_closed_and_one_host_cannot_take_every_connection() {
+    use tokio::io::AsyncWriteExt as _;
+    let bound = Duration::from_secs(1);
+    let sys =
+        common::start_with(&[("HEADER_READ_TIMEOUT_SECS", "1"), ("MAX_CONNECTIONS", "50")]).await;
+    let services = [
+        (sys.soap, "/user-soap/health"),
+        (sys.lookup, "/user-search/health"),
+        (sys.auth, "/auth/health"),
+        (sys.session, "/session/health"),
+        (sys.connected, "/connected/health"),
+    ];
+    for (addr, health) in services {
+        let mut silent = connect_from("127.0.0.1", addr).await;
+        let mut h2c = connect_from("127.0.0.1", addr).await;
+        h2c.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+            .await
+            .unwrap();
+        let within = bound * 2 + Duration::from_secs(1);
+        assert!(
+            closed_within(&mut silent, within).await,
+            "{health}: silent socket open"
+        );
+        assert!(
+            closed_within(&mut h2c, within).await,
+            "{health}: idle h2c open"
+        );
+
+        let mut hog = Vec::new();
+        for _ in 0..50 {
+            hog.push(connect_from("127.0.0.1", addr).await);
+        }
+        let started = std::time::Instant::now();
+        let other = reqwest::Client::builder()
+            .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let resp = other
+            .get(format!("http://{addr}{health}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{health}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{health}: another address answered after {:?}",
+            started.elapsed()
+        );
+    }
+}
