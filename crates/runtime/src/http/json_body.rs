@@ -72,7 +72,13 @@ impl<T: FromJsonObject, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 
 /// Reads `body` as a `T`; `declared_json` is whether its Content-Type declares JSON
 /// ([`declares_json`]). Anything but an object goes to [`JsonBodyError::not_an_object`].
+///
+/// A leading UTF-8 byte order mark is skipped, as both originals did (Python's
+/// `json.loads` and Express's decoder drop it; RFC 8259 §8.1 lets a parser ignore it).
+/// UTF-16 and UTF-32 bodies are malformed: JSON between systems is UTF-8 (RFC 8259
+/// §8.1), and Express refused them too (declared in docs/COMPATIBILITY.md).
 pub fn read<T: FromJsonObject>(declared_json: bool, body: &[u8]) -> Result<T, T::Error> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let why = if !declared_json {
         NotAnObject::NotJson
     } else if body.iter().all(u8::is_ascii_whitespace) {
@@ -158,5 +164,19 @@ mod tests {
         assert_eq!(string_field(&object, "b"), Err(FieldError::Missing));
         assert_eq!(string_field(&object, "z"), Err(FieldError::Missing));
         assert_eq!(string_field(&object, "c"), Err(FieldError::NotAString));
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_is_skipped_and_utf16_is_malformed() {
+        let Ok(Echo(object)) = read::<Echo>(true, b"\xEF\xBB\xBF{\"a\":\"x\"}") else {
+            panic!("a body after a BOM is read");
+        };
+        assert_eq!(string_field(&object, "a"), Ok("x"));
+        assert_eq!(read::<Echo>(true, b"\xEF\xBB\xBF"), Err(NotAnObject::Empty));
+        let utf16: Vec<u8> = "\u{feff}{\"a\":\"x\"}"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(read::<Echo>(true, &utf16), Err(NotAnObject::Malformed));
     }
 }
