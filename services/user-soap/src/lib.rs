@@ -19,6 +19,7 @@
 
 pub mod config;
 pub mod error;
+pub mod look_alike;
 pub mod registration;
 pub mod routes;
 pub mod state;
