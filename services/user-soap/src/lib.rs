@@ -19,6 +19,7 @@
 
 pub mod config;
 pub mod error;
+pub mod look_alike;
 pub mod registration;
 pub mod routes;
 pub mod state;
@@ -56,10 +57,12 @@ impl service::Service for UserSoap {
         })
     }
 
-    /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
+    /// Connects (waiting for PostgreSQL up to its start-up timeout), migrates, and fills
+    /// the look-alike keys of older users before serving (see [`fill_skeletons`]).
     async fn connect(config: &Config) -> anyhow::Result<Self> {
         config.proxies.warn_if_deprecated();
         let pool = config.db.connect(Self::NAME).await?;
+        fill_skeletons(&pool).await;
         Ok(Self {
             wsse: config.wsse.guard(pool.clone(), None),
             pool,
@@ -77,8 +80,8 @@ impl service::Service for UserSoap {
         hub_soap::wsse::install(routes::router(self, wsdl), guard)
     }
 
-    /// The outbox relay, the pruning of old registration counters and, with WS-Security
-    /// on, of old nonces.
+    /// The outbox relay, the pruning of old registration counters, the look-alike keys
+    /// of rows older writers insert, and, with WS-Security on, the pruning of old nonces.
     fn tasks(&self, config: &Config, shutdown: &CancellationToken) -> Vec<Task> {
         let keep = config.register_limit.window;
         let mut tasks = vec![
@@ -96,6 +99,15 @@ impl service::Service for UserSoap {
                     Box::new(move |conn| Box::pin(store::throttle::prune(conn, keep))),
                 ),
             ),
+            service::every(
+                FILL_SKELETONS_EVERY,
+                shutdown.clone(),
+                hub_db::chore_on(
+                    self.pool.clone(),
+                    "username look-alike keys",
+                    Box::new(|conn| Box::pin(store::users::fill_skeletons(conn))),
+                ),
+            ),
         ];
         tasks.extend(self.wsse.as_ref().map(|g| g.prune_task(shutdown.clone())));
         tasks
@@ -108,5 +120,29 @@ impl service::Service for UserSoap {
 
     async fn close(self) {
         self.pool.close().await;
+    }
+}
+
+/// How often each instance fills the look-alike keys of rows written without one (by an
+/// original service or an older release still running): until then, registration
+/// computes them in its check.
+const FILL_SKELETONS_EVERY: Duration = Duration::from_secs(60);
+
+/// Fills the look-alike keys of rows written before the migration `username_skeleton`
+/// (once, on the first start after it: about the time of reading every username), so
+/// that registration's check of such rows stays an index lookup. Not fatal: on failure
+/// the registration check computes the missing keys itself, and the periodic chore
+/// tries again.
+async fn fill_skeletons(pool: &sqlx::PgPool) {
+    let filled = match pool.acquire().await {
+        Ok(mut conn) => store::users::fill_skeletons(&mut conn).await,
+        Err(e) => Err(e),
+    };
+    match filled {
+        Ok(0) => {}
+        Ok(rows) => tracing::info!(rows, "filled the look-alike keys of older users"),
+        Err(e) => {
+            tracing::warn!(error = %e, "filling the look-alike keys of older users failed; retried every minute")
+        }
     }
 }

@@ -15,6 +15,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
+    look_alike,
     state::AppState,
     store::{
         throttle,
@@ -278,8 +279,9 @@ impl RegisterError {
 
 /// Registers a user: hashes the password (current format, so the user can log in
 /// through auth at once), inserts the row and records `UserRegistered` in the same
-/// transaction. A taken username, dni or email records `UserRegistrationFailed` and
-/// is [`RegisterError::Duplicate`]. `correlation_id` goes on the event.
+/// transaction. A taken username, dni or email (a look-alike username counts as taken:
+/// [`look_alike`]) records `UserRegistrationFailed` and is
+/// [`RegisterError::Duplicate`]. `correlation_id` goes on the event.
 ///
 /// Each registration from `from` counts against its address's limit before the
 /// password is hashed (the expensive part), atomically with the check.
@@ -317,6 +319,7 @@ pub async fn register(
         .await?;
     let user = NewUser {
         id: Uuid::new_v4(),
+        username_skeleton: look_alike::username_skeleton(&username),
         username,
         password_hash,
         first_name,
@@ -377,6 +380,7 @@ fn registered(user: &NewUser) -> UserRegistered {
     let NewUser {
         id,
         username,
+        username_skeleton: _,
         password_hash: _,
         first_name,
         last_name,

@@ -405,6 +405,292 @@ async fn simultaneous_look_alike_registrations_on_two_instances_store_exactly_on
     assert_eq!(a.users().await, 1);
 }
 
+/// The look-alike key (UTS #39 skeleton, case folded) the service stores for `name`.
+fn key(name: &str) -> String {
+    user_soap::look_alike::username_skeleton(name)
+}
+
+/// A username that looks like a taken one under UTS #39 (Cyrillic `һ` for `h`, `1` for
+/// `l`, `rn` for `m`) gets exactly the reply of a taken username on every SOAP
+/// answer; names that only resemble each other loosely still register.
+#[tokio::test]
+async fn uts39_look_alike_usernames_get_the_taken_username_reply() {
+    let register = async |app: &TestApp, name: &str, how: &str| {
+        let mut fields = user_fields(&tag());
+        fields[0].1 = name.to_owned();
+        let req = match how {
+            "1.1" => app.request(TEXT_XML, legacy_envelope(&pairs(&fields))),
+            "1.1+SOAPAction" => app
+                .request(TEXT_XML, legacy_envelope(&pairs(&fields)))
+                .header("soapaction", "\"\""),
+            _ => app.request(
+                "application/soap+xml; charset=utf-8",
+                soap12_envelope(&pairs(&fields)),
+            ),
+        };
+        parts(req.go().await).await
+    };
+    let app = TestApp::spawn().await;
+    let t = tag();
+    for name in [
+        format!("john_{t}"),
+        format!("bob1_{t}"),
+        format!("rnary_{t}"),
+    ] {
+        assert_eq!(register(&app, &name, "1.1").await.0, 200, "{name}");
+    }
+    let (skeleton, unique): (Option<String>, bool) = sqlx::query_as(
+        r#"SELECT username_skeleton, username_skeleton_unique FROM "user" WHERE username = $1"#,
+    )
+    .bind(format!("john_{t}"))
+    .fetch_one(&mut app.db().await)
+    .await
+    .unwrap();
+    assert_eq!(
+        skeleton.as_deref(),
+        Some(key(&format!("john_{t}")).as_str())
+    );
+    assert!(unique, "registered rows are in the unique index");
+
+    let look_alikes = [
+        format!("jo\u{04BB}n_{t}"), // Cyrillic shha for h
+        format!("bobl_{t}"),
+        format!("BOBI_{t}"),
+        format!("mary_{t}"),
+    ];
+    for name in &look_alikes {
+        let (status, ct, body) = register(&app, name, "1.1").await;
+        assert_eq!((status, ct.as_str()), (409, TEXT_XML), "{name}: {body}");
+        assert_has(
+            &body,
+            "<us:message>Duplicate user information detected (username, dni, or email).</us:message>",
+        );
+        assert!(extract_id(&body).is_none(), "{body}");
+        let (status, _, body) = register(&app, name, "1.1+SOAPAction").await;
+        assert_eq!(status, 500, "{name}: {body}");
+        assert_has(&body, "<faultcode>soapenv:Client</faultcode>");
+        assert_has(
+            &body,
+            "<faultstring xml:lang=\"en\">username is already registered</faultstring>",
+        );
+        assert_has(&body, "<us:field>username</us:field>");
+        let (status, _, body) = register(&app, name, "1.2").await;
+        assert_eq!(status, 400, "{name}: {body}");
+        assert_has(&body, "<env:Value>env:Sender</env:Value>");
+        assert_has(&body, "<us:field>username</us:field>");
+    }
+
+    // Different names, however close: `i` is not `l`, `jane` is not `john`.
+    for name in [
+        format!("bobi_{t}"),
+        format!("jane_{t}"),
+        format!("johnn_{t}"),
+    ] {
+        assert_eq!(register(&app, &name, "1.1").await.0, 200, "{name}");
+    }
+    assert_eq!(app.users().await, 6);
+    let failed: Vec<_> = app
+        .take_messages()
+        .await
+        .into_iter()
+        .filter(|m| m.event() == "UserRegistrationFailed")
+        .collect();
+    assert_eq!(failed.len(), look_alikes.len() * 3);
+    assert!(
+        failed
+            .iter()
+            .all(|m| m.body["data"]["details"] == "username is already registered")
+    );
+}
+
+/// Look-alikes under UTS #39 that are different names canonically, racing on two
+/// instances: the unique index on the look-alike key lets exactly one in.
+#[tokio::test]
+async fn simultaneous_uts39_look_alike_registrations_on_two_instances_store_exactly_one() {
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_with(&[("DATABASE_URL", a.db_url.as_str())]).await;
+    let t = tag();
+    let spellings = [
+        format!("john{t}"),
+        format!("jo\u{04BB}n{t}"),               // Cyrillic shha
+        format!("\u{0458}ohn{t}"),               // Cyrillic je
+        format!("j\u{03BF}hn{t}"),               // Greek omicron
+        format!("j\u{043E}hn{t}"),               // Cyrillic o
+        format!("\u{0458}\u{043E}\u{04BB}n{t}"), // all three
+    ];
+    for s in &spellings {
+        assert_eq!(key(s), key(&spellings[0]), "{s}");
+    }
+    let registrations = spellings
+        .iter()
+        .chain(spellings.iter())
+        .enumerate()
+        .map(|(i, name)| {
+            let mut fields = user_fields(&tag());
+            fields[0].1 = name.clone();
+            let app = if i % 2 == 0 { &a } else { &b };
+            async move { app.register11(&pairs(&fields)).await.0 }
+        });
+    let mut statuses = futures_util::future::join_all(registrations).await;
+    statuses.sort_unstable();
+    let mut expected = vec![409; spellings.len() * 2 - 1];
+    expected.insert(0, 200);
+    assert_eq!(statuses, expected);
+    assert_eq!(a.users().await, 1);
+}
+
+/// Rows written without a look-alike key (before the migration, or by an older writer):
+/// a look-alike of one is a duplicate before its key is filled (the registration
+/// computes it) and after (by the stored key); filling never fails on legacy rows that
+/// look alike among themselves, and a starting instance fills every missing key.
+#[tokio::test]
+async fn legacy_rows_without_a_key_are_found_as_look_alikes_before_and_after_the_backfill() {
+    let app = TestApp::spawn().await;
+    let t = tag();
+    let register = async |name: String| {
+        let mut fields = user_fields(&tag());
+        fields[0].1 = name;
+        app.register11(&pairs(&fields)).await.0
+    };
+    hub_testkit::seed_user_with(
+        &app.db_url,
+        &format!("bobl{t}"),
+        &format!("{t}@x.example"),
+        "x",
+    )
+    .await;
+    // Legacy rows that look alike among themselves, one of them from the previous
+    // release (canonically unique, no key).
+    for name in [format!("ann1{t}"), format!("annl{t}")] {
+        hub_testkit::seed_user_with(&app.db_url, &name, &format!("{}@x.example", tag()), "x").await;
+    }
+    let previous = hub_testkit::seed_user_with(
+        &app.db_url,
+        &format!("ANNI{t}"),
+        &format!("{}@x.example", tag()),
+        "x",
+    )
+    .await;
+    sqlx::query(r#"UPDATE "user" SET canonical_unique = true WHERE id = $1"#)
+        .bind(previous)
+        .execute(&mut app.db().await)
+        .await
+        .unwrap();
+    let unfilled = async || -> i64 {
+        sqlx::query_scalar(r#"SELECT count(*) FROM "user" WHERE username_skeleton IS NULL"#)
+            .fetch_one(&mut app.db().await)
+            .await
+            .unwrap()
+    };
+    assert_eq!(unfilled().await, 4);
+
+    // Not filled yet: the registration computes the legacy rows' keys.
+    assert_eq!(register(format!("bob1{t}")).await, 409);
+    assert_eq!(register(format!("\u{0430}nnl{t}")).await, 409); // Cyrillic a
+    assert_eq!(unfilled().await, 4, "the check writes nothing");
+
+    let filled = user_soap::store::users::fill_skeletons(&mut app.db().await)
+        .await
+        .unwrap();
+    assert_eq!((filled, unfilled().await), (4, 0));
+    let rows: Vec<(String, Option<String>, bool)> = sqlx::query_as(
+        r#"SELECT username, username_skeleton, username_skeleton_unique FROM "user""#,
+    )
+    .fetch_all(&mut app.db().await)
+    .await
+    .unwrap();
+    for (username, skeleton, unique) in &rows {
+        assert_eq!(
+            skeleton.as_deref(),
+            Some(key(username).as_str()),
+            "{username}"
+        );
+        assert!(!unique, "{username} stays legacy");
+    }
+    let again = user_soap::store::users::fill_skeletons(&mut app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "idempotent");
+
+    // Filled: found by the stored key.
+    assert_eq!(register(format!("BOB1{t}")).await, 409);
+    assert_eq!(register(format!("\u{0430}nn1{t}")).await, 409);
+    assert_eq!(register(format!("bobi{t}")).await, 200);
+
+    // A row an older writer inserts now is filled by the next instance to start, before
+    // it serves.
+    hub_testkit::seed_user_with(
+        &app.db_url,
+        &format!("late{t}"),
+        &format!("l{t}@x.example"),
+        "x",
+    )
+    .await;
+    assert_eq!(unfilled().await, 1);
+    let _b = TestApp::spawn_with(&[("DATABASE_URL", app.db_url.as_str())]).await;
+    assert_eq!(unfilled().await, 0);
+    assert_eq!(register(format!("1ate{t}")).await, 409);
+    assert_eq!(app.users().await, 6);
+}
+
+/// Many legacy rows, some looking alike pairwise, filled by two starting instances and
+/// two more fillers at once: every row gets its key exactly once, nothing fails.
+#[tokio::test]
+async fn the_backfill_on_several_instances_at_once_fills_every_row_once() {
+    let a = TestApp::spawn().await;
+    let t = tag();
+    sqlx::query(
+        r#"INSERT INTO "user" (id, username, password, first_name, last_name, dni, email, city,
+                               canonical_unique)
+           SELECT gen_random_uuid(),
+                  CASE WHEN i % 2 = 0 THEN 'bf1_' ELSE 'bfl_' END || $1 || '_' || (i / 2),
+                  'x', 'Ana', 'Peña', 'D' || left($1, 8) || i, $1 || '.' || i || '@x.example',
+                  'Málaga', i % 3 = 0
+           FROM generate_series(1, 2400) AS i"#,
+    )
+    .bind(&t)
+    .execute(&mut a.db().await)
+    .await
+    .unwrap();
+
+    let fill = async || {
+        user_soap::store::users::fill_skeletons(&mut a.db().await)
+            .await
+            .unwrap()
+    };
+    let beside = [("DATABASE_URL", a.db_url.as_str())];
+    let spawn = || TestApp::spawn_with(&beside);
+    let (b, c, x, y) = tokio::join!(spawn(), spawn(), fill(), fill());
+    assert!(x + y <= 2400, "{x} + {y}");
+
+    let rows: Vec<(String, Option<String>, bool)> = sqlx::query_as(
+        r#"SELECT username, username_skeleton, username_skeleton_unique FROM "user""#,
+    )
+    .fetch_all(&mut a.db().await)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 2400);
+    for (username, skeleton, unique) in &rows {
+        assert_eq!(
+            skeleton.as_deref(),
+            Some(key(username).as_str()),
+            "{username}"
+        );
+        assert!(!unique, "{username}");
+    }
+    assert_eq!(
+        key(&format!("bf1_{t}_7")),
+        key(&format!("bfl_{t}_7")),
+        "pairs look alike"
+    );
+    // And a registration looking like one of them is a duplicate, on any instance.
+    for app in [&a, &b, &c] {
+        let mut fields = user_fields(&tag());
+        fields[0].1 = format!("BFI_{t}_7");
+        assert_eq!(app.register11(&pairs(&fields)).await.0, 409);
+    }
+}
+
 /// Registrations are bounded per client address, on every instance together: the rest
 /// get a 429 Client fault with `Retry-After`; another address is unaffected.
 #[tokio::test]

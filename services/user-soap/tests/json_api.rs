@@ -100,6 +100,41 @@ async fn a_taken_field_is_a_409_naming_it_and_records_the_failure() {
     );
 }
 
+/// A username that looks like a taken one under UTS #39 (Cyrillic `һ` for `h`, `1` for
+/// `l`) is answered exactly as a taken username, and recorded as one.
+#[tokio::test]
+async fn a_look_alike_username_is_the_409_of_a_taken_username() {
+    let app = TestApp::spawn().await;
+    let t = tag();
+    for name in [format!("john{t}"), format!("bobl{t}")] {
+        let mut fields = user_fields(&tag());
+        fields[0].1 = name;
+        assert_eq!(app.register11(&pairs(&fields)).await.0, 200, "over SOAP");
+    }
+    for name in [format!("jo\u{04BB}n{t}"), format!("bob1{t}")] {
+        let mut fields = user_fields(&tag());
+        fields[0].1 = name;
+        assert_eq!(
+            post_json(&app, &body(&fields)).await,
+            (
+                409,
+                json!({"error": "username is already registered", "field": "username"})
+            )
+        );
+    }
+    let mut different = user_fields(&tag());
+    different[0].1 = format!("bobi{t}");
+    assert_eq!(post_json(&app, &body(&different)).await.0, 201);
+    assert_eq!(app.users().await, 3);
+    let failed = app
+        .take_messages()
+        .await
+        .iter()
+        .filter(|m| m.event() == "UserRegistrationFailed")
+        .count();
+    assert_eq!(failed, 2);
+}
+
 #[tokio::test]
 async fn bad_input_is_a_400_naming_the_field_and_changes_nothing() {
     let app = TestApp::spawn().await;

@@ -33,7 +33,7 @@ pub(crate) const ERROR_KEY: &str = "error";
 #[derive(ToSchema)]
 pub struct NewUserRequest {
     /// At most 80 characters, no `@`, no invisible or bidirectional control characters;
-    /// unique under Unicode NFKC and case folding.
+    /// unique under Unicode NFKC and case folding, and no look-alike (UTS #39) of another.
     username: String,
     /// At most 1024 characters; stored hashed, never returned.
     #[schema(value_type = String)]
