@@ -173,7 +173,8 @@ async fn bad_login_bodies_get_a_4xx_json_message_and_change_nothing() {
             413,
             "Request body too large",
         ),
-        ("\u{feff}{}".into(), 400, malformed),
+        // A UTF-8 byte order mark is skipped, as Flask did: the object is read.
+        ("\u{feff}{}".into(), 400, no_username),
         (
             String::from_utf8_lossy(b"{\"username\":\"\xff\"}").into_owned(),
             400,
