@@ -83,7 +83,8 @@ pub enum LoginError {
 ///
 /// The attempt is charged, before any password work and atomically with the limit
 /// check, to the account the login names (or to the login string when it names none),
-/// to the login string, and to the client address; see [`throttle`]. The writes run to
+/// to the login string, and to the client (its address, or its IPv6 prefix); see
+/// [`throttle`]. The writes run to
 /// completion even if the returned future is dropped (a client that hangs up): a
 /// `begin()` cut short would hand its connection back to the pool inside a
 /// transaction.
@@ -191,7 +192,9 @@ struct NewFamily {
 
 /// The counters one attempt is charged to: the account once the login names one, the
 /// login string (so a spelling that names no account is limited too, and a username
-/// and its email share the account's count), and the client address.
+/// and its email share the account's count), and the client, by
+/// [`ProxyTrust::client_key`](hub_runtime::http::client_ip::ProxyTrust::client_key)
+/// (an IPv6 client by its prefix).
 fn throttle_keys(
     login: &str,
     user: Option<&User>,
@@ -206,7 +209,7 @@ fn throttle_keys(
     let mut keys = vec![
         key(throttle_user_key(login), limits.per_user, OnSuccess::Clear),
         key(
-            format!("addr:{}", from.0),
+            throttle_address_key(&limits.proxies.client_key_text(from.0)),
             limits.per_address,
             OnSuccess::Release,
         ),
@@ -289,4 +292,10 @@ pub fn throttle_user_key(login: &str) -> String {
         "user:{}",
         hex::encode(sha2::Sha256::digest(login.to_lowercase().as_bytes()))
     )
+}
+
+/// The throttle key of a client, given its key text
+/// ([`ProxyTrust::client_key_text`](hub_runtime::http::client_ip::ProxyTrust::client_key_text)).
+pub fn throttle_address_key(client: &str) -> String {
+    format!("addr:{client}")
 }

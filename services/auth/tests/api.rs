@@ -909,3 +909,100 @@ async fn metrics_stay_bounded_and_describe_themselves() {
         );
     }
 }
+
+/// `(status, Retry-After seconds)` of a login that a proxy says comes from `address`.
+async fn throttled_from(app: &TestApp, address: &str, user: &str, pw: &str) -> (u16, Option<u64>) {
+    let resp = app
+        .post("/login")
+        .header("x-forwarded-for", address)
+        .json(&json!({"username": user, "password": pw}))
+        .go()
+        .await;
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (resp.status().as_u16(), retry)
+}
+
+/// An IPv6 client may use any address of its /64 for each request: its failures count
+/// together (`CLIENT_IPV6_PREFIX`), another /64 is counted apart, and an operator lifts
+/// the lockout by any address of the prefix.
+#[tokio::test]
+async fn failures_from_one_ipv6_prefix_share_its_limit_and_other_prefixes_are_counted_apart() {
+    let app = behind_a_proxy("100", "5").await;
+    app.legacy_user("cat", "pw").await;
+    for i in 1..=5 {
+        let address = format!("2001:db8:1:2:{i:x}::{i:x}");
+        assert_eq!(login_from(&app, &address, &format!("u{i}"), "x").await, 401);
+    }
+    let (status, retry) =
+        throttled_from(&app, "2001:db8:1:2:ffff:ffff:ffff:ffff", "cat", "pw").await;
+    assert_eq!(
+        status, 429,
+        "a sixth address of the same /64, right password or not"
+    );
+    assert!((1..=900).contains(&retry.unwrap()), "{retry:?}");
+    assert_eq!(
+        login_from(&app, "2001:db8:1:3::1", "cat", "pw").await,
+        200,
+        "the next /64 is another client"
+    );
+    assert_eq!(login_from(&app, "203.0.113.9", "cat", "pw").await, 200);
+
+    let locks = async |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let db_url = app.db_url.clone();
+        let env = move |k: &str| (k == "DATABASE_URL").then(|| db_url.clone());
+        auth::admin::locks(&args, &env).await.unwrap()
+    };
+    let listed = locks(&[]).await;
+    assert!(listed.contains("addr:2001:db8:1:2::/64"), "{listed}");
+    assert_eq!(
+        locks(&["clear", "--address", "2001:db8:1:2::abcd"]).await,
+        "cleared 1 lock(s)"
+    );
+    assert_eq!(login_from(&app, "2001:db8:1:2::9", "cat", "pw").await, 200);
+
+    // The prefix is a setting: /48 puts different /64s of one /48 together.
+    let wide = TestApp::spawn_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "3"),
+        ("CLIENT_IPV6_PREFIX", "48"),
+    ])
+    .await;
+    for i in 1..=3 {
+        let address = format!("2001:db8:7:{i:x}::1");
+        assert_eq!(
+            login_from(&wide, &address, &format!("u{i}"), "x").await,
+            401
+        );
+    }
+    assert_eq!(login_from(&wide, "2001:db8:7:ff::1", "u9", "x").await, 429);
+    assert_eq!(login_from(&wide, "2001:db8:8::1", "u9", "x").await, 401);
+}
+
+#[tokio::test]
+async fn simultaneous_failures_from_one_ipv6_prefix_on_two_instances_stop_at_its_limit() {
+    let (a, b) = two_behind_a_proxy().await;
+    a.legacy_user("bea", "pw").await;
+    // 40 at once, each from its own address of one /64: one client, limit 10.
+    let (checked, throttled) = at_once([&a, &b], 40, |i| {
+        (
+            format!("2001:db8:50:1::{:x}", i + 1),
+            format!("nobody{i}"),
+            "x".into(),
+        )
+    })
+    .await;
+    assert_eq!((checked, throttled), (10, 30));
+    assert_eq!(
+        login_from(&b, "2001:db8:50:1:abcd::1", "bea", "pw").await,
+        429
+    );
+    assert_eq!(
+        login_from(&a, "2001:db8:50:2::1", "bea", "pw").await,
+        200,
+        "another /64 is unaffected"
+    );
+}
