@@ -25,7 +25,7 @@ use crate::{
 pub const USAGE: &str = "\
 usage: auth locks [list]
        auth locks clear --account <username or email>
-       auth locks clear --login <login string as typed>
+       auth locks clear --login <login string, any spelling>
        auth locks clear --address <ip or CIDR prefix>
        auth locks clear --key <key as listed>
 
@@ -163,9 +163,10 @@ pub fn keys(args: &[String], stdin: &mut dyn std::io::Read) -> Result<String, Ad
     }
 }
 
-/// The throttle keys an operator's `clear` names. An address's key is what it is
-/// counted under now, and also the address alone where that differs (the previous
-/// release's key for an IPv6 address).
+/// The throttle keys an operator's `clear` names. A login string's key is its canonical
+/// form's, and also its lower-cased form's where that differs (the key the previous
+/// release wrote); an address's is what it is counted under now, and also the address
+/// alone where that differs (the previous release's key for an IPv6 address).
 async fn keys_for(
     conn: &mut sqlx::PgConnection,
     clients: &ProxyTrust,
@@ -178,13 +179,12 @@ async fn keys_for(
                 .await
                 .map_err(db)?
                 .ok_or_else(|| AdminError::Usage(format!("no account has the login {value:?}")))?;
-            vec![
-                format!("account:{}", user.id),
-                throttle_user_key(&user.username),
-                throttle_user_key(&user.email),
-            ]
+            let mut keys = vec![format!("account:{}", user.id)];
+            keys.extend(login_keys(conn, &user.username).await?);
+            keys.extend(login_keys(conn, &user.email).await?);
+            keys
         }
-        "--login" => vec![throttle_user_key(value)],
+        "--login" => login_keys(conn, value).await?,
         "--address" => {
             if let Ok(ip) = value.parse::<IpAddr>() {
                 vec![
@@ -205,6 +205,19 @@ async fn keys_for(
     keys.sort();
     keys.dedup();
     Ok(keys)
+}
+
+/// The keys a login string may be counted under (see [`keys_for`]).
+async fn login_keys(conn: &mut sqlx::PgConnection, login: &str) -> Result<Vec<String>, AdminError> {
+    let lowered = login.to_lowercase();
+    if login.contains('\0') {
+        return Ok(vec![throttle_user_key(&lowered)]);
+    }
+    let canonical = users::canonical(conn, login).await.map_err(db)?;
+    Ok(vec![
+        throttle_user_key(&canonical),
+        throttle_user_key(&lowered),
+    ])
 }
 
 /// One line per lock: what is locked (the username for an account), until when.

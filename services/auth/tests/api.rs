@@ -1006,3 +1006,70 @@ async fn simultaneous_failures_from_one_ipv6_prefix_on_two_instances_stop_at_its
         "another /64 is unaffected"
     );
 }
+
+/// The throttle must not tell whether an account exists: every spelling of a login
+/// string that names no account shares one count (its canonical form), as every
+/// spelling of an account does, so both answer 429 with `Retry-After` alike.
+#[tokio::test]
+async fn a_name_that_exists_and_one_that_does_not_are_throttled_alike_in_every_spelling() {
+    let app = with_login_limits("5", "100").await;
+    app.legacy_user("ann", "right").await;
+    let attempt = async |login: &str| {
+        let resp = app.login(login, "wrong").await;
+        let retry = resp.headers().get("retry-after").map(|v| {
+            let secs: u64 = v.to_str().unwrap().parse().unwrap();
+            assert!((1..=900).contains(&secs), "{secs}");
+        });
+        let (status, body) = json_body(resp).await;
+        (status, retry.is_some(), body)
+    };
+    for _ in 0..5 {
+        let (exists, missing) = (attempt("ann").await, attempt("bob").await);
+        assert_eq!(exists.0, 401);
+        assert_eq!(exists, missing);
+    }
+    for (exists, missing) in [
+        ("ann", "bob"),
+        ("ANN", "BOB"),
+        ("Ａｎｎ", "Ｂｏｂ"),
+        ("ａＮｎ", "ｂＯｂ"),
+    ] {
+        let (exists, missing) = (attempt(exists).await, attempt(missing).await);
+        assert_eq!(exists.0, 429);
+        assert!(exists.1, "Retry-After");
+        assert_eq!(exists, missing);
+    }
+    assert_eq!(app.login("Ａｎｎ", "right").await.status(), 429);
+    let other = app.login("zoe", "wrong").await.status();
+    assert_eq!(other, 401, "another name has its own count");
+}
+
+/// Many simultaneous guesses in many spellings, each from its own address, on two
+/// instances: for a name that exists and one that does not, side by side, exactly the
+/// limit reach the password check and the rest get 429.
+#[tokio::test]
+async fn simultaneous_guesses_in_many_spellings_stop_at_the_limit_whether_the_name_exists_or_not() {
+    let (a, b) = two_behind_a_proxy().await;
+    a.legacy_user("ann", "right").await;
+    let spell = |names: [&'static str; 4]| move |i: usize| names[i % 4].to_owned();
+    let (ann, zed) = (
+        spell(["ann", "ANN", "Ａｎｎ", "aNn"]),
+        spell(["zed", "ZED", "Ｚｅｄ", "zEd"]),
+    );
+    let (exists, missing) = tokio::join!(
+        at_once([&a, &b], 40, |i| (
+            format!("203.0.113.{i}"),
+            ann(i),
+            "wrong".into()
+        )),
+        at_once([&b, &a], 40, |i| (
+            format!("198.51.100.{i}"),
+            zed(i),
+            "wrong".into()
+        )),
+    );
+    assert_eq!(exists, (5, 35), "an account");
+    assert_eq!(missing, (5, 35), "a name without an account");
+    assert_eq!(login_from(&a, "192.0.2.1", "ann", "right").await, 429);
+    assert_eq!(login_from(&b, "192.0.2.2", "ｚｅｄ", "x").await, 429);
+}
