@@ -47,6 +47,9 @@ impl Stack {
             // Quick re-fetches, so the test sees a rotation within seconds.
             ("JWKS_REFETCH_MIN_SECS", "1".to_owned()),
             ("JWKS_CACHE_SECS", "1".to_owned()),
+            // A refresh token used twice revokes the login at once, without auth's reuse
+            // grace (services/auth/tests/tokens.rs tests the grace).
+            ("REFRESH_REUSE_GRACE_SECS", "0".to_owned()),
         ]);
         Self { db_url, common }
     }

@@ -14,16 +14,22 @@
 //!
 //! Default: `EdDSA` when `JWT_SIGNING_KEY` is set, else `HS256`, so an existing
 //! deployment keeps working unchanged.
+//!
+//! Either secret also yields, through a labelled HMAC, the key that derives refresh
+//! tokens' successors ([`SuccessorKey`]): the same on every instance that signs with
+//! the same secret.
 
 use std::{sync::Arc, time::Duration};
 
 use hub_config::{ConfigError, Vars};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
     jwt::{self, Claims, JwtKeys, TokenError, Verified},
     keys::{self, KeySet, PublicKey, SigningKey},
+    revocation::SuccessorKey,
 };
 
 /// Signs and verifies auth's tokens. Cheap to clone; `Debug` shows no key material.
@@ -35,6 +41,7 @@ pub struct Issuer {
 struct Inner {
     ttl: Duration,
     mode: Mode,
+    successor: SuccessorKey,
 }
 
 enum Mode {
@@ -84,7 +91,7 @@ impl Issuer {
                 ));
             }
             let secret = jwt::secret_from_env(vars)?;
-            return Ok(Self::hs256(JwtKeys::new(&secret, ttl)));
+            return Ok(Self::hs256(&secret, ttl));
         }
         let signing_pem = signing_pem.ok_or_else(|| {
             ConfigError::Missing("JWT_SIGNING_KEY (JWT_ALGORITHM is EdDSA)".into())
@@ -106,12 +113,13 @@ impl Issuer {
         Ok(Self::eddsa(signing, &additional, ttl))
     }
 
-    /// An HS256 issuer.
-    pub fn hs256(keys: JwtKeys) -> Self {
+    /// An HS256 issuer signing with `secret`, issuing tokens valid for `ttl`.
+    pub fn hs256(secret: &SecretString, ttl: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
-                ttl: keys.ttl(),
-                mode: Mode::Hs256(keys),
+                ttl,
+                mode: Mode::Hs256(JwtKeys::new(secret, ttl)),
+                successor: SuccessorKey::derive(secret.expose_secret().as_bytes()),
             }),
         }
     }
@@ -127,9 +135,11 @@ impl Issuer {
         }
         let jwks = json!({ "keys": published.iter().map(|k| k.jwk()).collect::<Vec<_>>() });
         let verifying = KeySet::new(published);
+        let successor = signing.successor_key().clone();
         Self {
             inner: Arc::new(Inner {
                 ttl,
+                successor,
                 mode: Mode::EdDsa {
                     signing,
                     verifying,
@@ -178,6 +188,12 @@ impl Issuer {
         }
     }
 
+    /// The key that derives refresh tokens' successors, from this issuer's signing
+    /// secret.
+    pub fn successor_key(&self) -> &SuccessorKey {
+        &self.inner.successor
+    }
+
     /// The JWKS document (`{"keys": [...]}`), or `None` in HS256 mode, which publishes
     /// nothing (its key is secret).
     pub fn jwks(&self) -> Option<&Value> {
@@ -207,6 +223,37 @@ mod tests {
             .sign(&i.claims_for(Uuid::new_v4(), "ana"), Some(Uuid::nil()))
             .unwrap();
         assert_eq!(i.verify(&token).unwrap().sid, Some(Uuid::nil()));
+    }
+
+    #[test]
+    fn the_successor_key_follows_the_signing_secret_and_nothing_else() {
+        let successor = |pairs: &[(&str, &str)]| {
+            issuer(pairs)
+                .unwrap()
+                .successor_key()
+                .successor("a refresh token")
+                .0
+        };
+        let (secret, other) = ("s".repeat(40), "t".repeat(40));
+        let hs = successor(&[("SECRET_KEY", &secret)]);
+        assert_eq!(
+            hs,
+            successor(&[("SECRET_KEY", &secret), ("JWT_TTL_SECS", "60")]),
+            "another instance with the same secret"
+        );
+        assert_ne!(hs, successor(&[("SECRET_KEY", &other)]));
+        let key = generate_signing_pem();
+        let ed = successor(&[("JWT_SIGNING_KEY", &key)]);
+        assert_eq!(
+            ed,
+            successor(&[("JWT_SIGNING_KEY", &key), ("SECRET_KEY", &secret)]),
+            "in EdDSA mode an unused secret changes nothing"
+        );
+        assert_ne!(
+            ed,
+            successor(&[("JWT_SIGNING_KEY", &generate_signing_pem())])
+        );
+        assert_ne!(ed, hs);
     }
 
     #[test]

@@ -22,7 +22,10 @@ use jsonwebtoken::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::jwt::{self, Claims, TokenError, Verified};
+use crate::{
+    jwt::{self, Claims, TokenError, Verified},
+    revocation::SuccessorKey,
+};
 
 /// PKCS#8 v1 DER of an Ed25519 private key: this prefix, then the 32-byte seed.
 const PKCS8_PREFIX: [u8; 16] = [
@@ -111,6 +114,7 @@ impl PublicKey {
 pub struct SigningKey {
     encoding: EncodingKey,
     public: PublicKey,
+    successor: SuccessorKey,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -142,7 +146,13 @@ impl SigningKey {
         Ok(Self {
             encoding,
             public: PublicKey::from_raw(&raw)?,
+            successor: SuccessorKey::derive(&der[PKCS8_PREFIX.len()..]),
         })
+    }
+
+    /// The key that derives refresh tokens' successors, from this private key's seed.
+    pub(crate) fn successor_key(&self) -> &SuccessorKey {
+        &self.successor
     }
 
     /// The public half.

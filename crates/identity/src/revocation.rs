@@ -8,9 +8,15 @@
 //! on each request (auth's `/profile`, session) read the family in the same indexed
 //! query and ask [`Standing::admits`]. Tokens minted by the originals have no `sid`:
 //! only `tokens_valid_after` can revoke them, by their `iat`.
+//!
+//! A refresh token's successor is not random: it is derived from the token it replaces
+//! with a keyed hash ([`SuccessorKey`]), so that every instance that sees the same
+//! token presented twice within the grace window can answer the same successor,
+//! although the database keeps only digests.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::jwt::Verified;
@@ -87,6 +93,50 @@ pub fn refresh_digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// The key that derives a refresh token's successor: HMAC-SHA256 of the presented
+/// token's text. Derived in turn from the issuer's signing secret (the HS256 secret, or
+/// the Ed25519 private key), so every auth instance has the same one with nothing more
+/// to configure, and nobody without that secret can compute a successor: a stolen
+/// refresh token, once rotated, cannot be turned into its successor offline and used
+/// without being presented (which reuse detection sees). `Debug` shows nothing.
+#[derive(Clone)]
+pub struct SuccessorKey([u8; 32]);
+
+impl std::fmt::Debug for SuccessorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SuccessorKey(..)")
+    }
+}
+
+/// What the subkey is for. A JWT's HS256 signing input always holds a `.` and this
+/// label none, so the subkey is never the MAC of anything the secret also signs.
+const SUCCESSOR_LABEL: &[u8] = b"hub-identity refresh-token successor key v1";
+
+impl SuccessorKey {
+    /// The subkey of `secret` (the signing material): HMAC-SHA256(secret, label).
+    pub(crate) fn derive(secret: &[u8]) -> Self {
+        Self(hmac_sha256(secret, SUCCESSOR_LABEL))
+    }
+
+    /// The successor of the refresh token `presented`: its text (43 characters of
+    /// base64url, like a login's first token) and the digest to store. The same for the
+    /// same `presented` on every instance.
+    pub fn successor(&self, presented: &str) -> (String, Vec<u8>) {
+        let token = B64URL.encode(hmac_sha256(&self.0, presented.as_bytes()));
+        let digest = refresh_digest(&token);
+        (token, digest)
+    }
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key) else {
+        unreachable!("HMAC accepts keys of every length")
+    };
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -158,5 +208,32 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_eq!(refresh_digest(&a), da);
         assert_eq!(da.len(), 32);
+    }
+
+    #[test]
+    fn a_successor_is_the_same_for_the_same_token_and_key_and_unguessable_without_the_key() {
+        let key = SuccessorKey::derive(b"secret material");
+        let (token, _) = new_refresh_token();
+        let (s1, d1) = key.successor(&token);
+        let (s2, d2) = SuccessorKey::derive(b"secret material").successor(&token);
+        assert_eq!((&s1, &d1), (&s2, &d2), "every instance derives the same");
+        assert_eq!(s1.len(), 43);
+        assert_eq!(refresh_digest(&s1), d1);
+        assert_ne!(s1, token);
+        assert_ne!(key.successor(&new_refresh_token().0).0, s1, "another token");
+        assert_ne!(
+            SuccessorKey::derive(b"other material").successor(&token).0,
+            s1,
+            "another key"
+        );
+        // Neither the token's digest (what the database holds) nor the token alone
+        // gives the successor: an unkeyed hash of either is something else.
+        assert_ne!(B64URL.encode(Sha256::digest(token.as_bytes())), s1);
+        assert_eq!(format!("{key:?}"), "SuccessorKey(..)");
+        // RFC 4231 test case 2: the MAC is HMAC-SHA256.
+        assert_eq!(
+            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
     }
 }

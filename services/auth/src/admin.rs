@@ -11,10 +11,13 @@
 use std::net::IpAddr;
 
 use hub_db::PgSettings;
-use hub_runtime::config::{Env, Vars};
+use hub_runtime::{
+    config::{Env, Vars},
+    http::client_ip::{self, ProxyTrust},
+};
 
 use crate::{
-    login::throttle_user_key,
+    login::{throttle_address_key, throttle_user_key},
     store::{self, throttle, users},
 };
 
@@ -22,13 +25,14 @@ use crate::{
 pub const USAGE: &str = "\
 usage: auth locks [list]
        auth locks clear --account <username or email>
-       auth locks clear --login <login string as typed>
-       auth locks clear --address <ip>
+       auth locks clear --login <login string, any spelling>
+       auth locks clear --address <ip or CIDR prefix>
        auth locks clear --key <key as listed>
 
 list:   every account, login string and client address locked out now, and until when
 clear:  lifts a lockout and forgets its failures; --account also clears the account's
-        username and email as login strings";
+        username and email as login strings; --address clears what the address is
+        counted under (an IPv6 address: its CLIENT_IPV6_PREFIX prefix)";
 
 /// The usage text of `auth tokens`.
 pub const TOKENS_USAGE: &str = "\
@@ -83,13 +87,15 @@ pub async fn locks(args: &[String], env: &dyn Env) -> Result<String, AdminError>
     if matches!(args.as_slice(), ["--help" | "-h" | "help"]) {
         return Ok(USAGE.to_owned());
     }
-    let settings = PgSettings::from_vars(&Vars::new(env))?;
+    let vars = Vars::new(env);
+    let settings = PgSettings::from_vars(&vars)?;
+    let clients = ProxyTrust::from_vars(&vars)?;
     let pool = settings.connect("auth-admin").await.map_err(db)?;
     let mut conn = pool.acquire().await.map_err(db)?;
     let out = match args.as_slice() {
         [] | ["list"] => list(&throttle::locks(&mut conn).await.map_err(db)?),
         ["clear", flag, value] => {
-            let keys = keys_for(&mut conn, flag, value).await?;
+            let keys = keys_for(&mut conn, &clients, flag, value).await?;
             let n = throttle::unlock(&mut conn, &keys).await.map_err(db)?;
             format!("cleared {n} lock(s)")
         }
@@ -157,34 +163,61 @@ pub fn keys(args: &[String], stdin: &mut dyn std::io::Read) -> Result<String, Ad
     }
 }
 
-/// The throttle keys an operator's `clear` names.
+/// The throttle keys an operator's `clear` names. A login string's key is its canonical
+/// form's, and also its lower-cased form's where that differs (the key the previous
+/// release wrote); an address's is what it is counted under now, and also the address
+/// alone where that differs (the previous release's key for an IPv6 address).
 async fn keys_for(
     conn: &mut sqlx::PgConnection,
+    clients: &ProxyTrust,
     flag: &str,
     value: &str,
 ) -> Result<Vec<String>, AdminError> {
-    Ok(match flag {
+    let mut keys = match flag {
         "--account" => {
             let user = users::find_by_login(conn, value)
                 .await
                 .map_err(db)?
                 .ok_or_else(|| AdminError::Usage(format!("no account has the login {value:?}")))?;
-            vec![
-                format!("account:{}", user.id),
-                throttle_user_key(&user.username),
-                throttle_user_key(&user.email),
-            ]
+            let mut keys = vec![format!("account:{}", user.id)];
+            keys.extend(login_keys(conn, &user.username).await?);
+            keys.extend(login_keys(conn, &user.email).await?);
+            keys
         }
-        "--login" => vec![throttle_user_key(value)],
+        "--login" => login_keys(conn, value).await?,
         "--address" => {
-            let ip: IpAddr = value
-                .parse()
-                .map_err(|_| AdminError::Usage(format!("not an IP address: {value:?}")))?;
-            vec![format!("addr:{ip}")]
+            if let Ok(ip) = value.parse::<IpAddr>() {
+                vec![
+                    throttle_address_key(&clients.client_key_text(ip)),
+                    throttle_address_key(&ip.to_string()),
+                ]
+            } else if let Ok(net) = value.parse() {
+                vec![throttle_address_key(&client_ip::key_text(net))]
+            } else {
+                return Err(AdminError::Usage(format!(
+                    "not an IP address or CIDR prefix: {value:?}"
+                )));
+            }
         }
         "--key" => vec![value.to_owned()],
         other => return Err(AdminError::Usage(format!("unknown option {other:?}"))),
-    })
+    };
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
+/// The keys a login string may be counted under (see [`keys_for`]).
+async fn login_keys(conn: &mut sqlx::PgConnection, login: &str) -> Result<Vec<String>, AdminError> {
+    let lowered = login.to_lowercase();
+    if login.contains('\0') {
+        return Ok(vec![throttle_user_key(&lowered)]);
+    }
+    let canonical = users::canonical(conn, login).await.map_err(db)?;
+    Ok(vec![
+        throttle_user_key(&canonical),
+        throttle_user_key(&lowered),
+    ])
 }
 
 /// One line per lock: what is locked (the username for an account), until when.

@@ -27,6 +27,10 @@ pub struct Config {
     /// `REFRESH_TOKEN_TTL_SECS` (default 1 209 600, 14 days): how long after a login its
     /// refresh tokens keep working; then the user logs in again.
     pub refresh_ttl: Duration,
+    /// `REFRESH_REUSE_GRACE_SECS` (default 30, at most 60, 0 turns it off): how long
+    /// after a refresh token's rotation a copy of it presented again gets the same
+    /// successor instead of revoking the login.
+    pub refresh_grace: Duration,
     /// `PASSWORD_PBKDF2_ITERATIONS` (default 600 000), `HASHING_CONCURRENCY` (default: CPUs).
     pub hashing: HashSettings,
     /// `PASSWORD_REHASH_ON_LOGIN` (default true): replace a legacy or weaker hash after
@@ -52,6 +56,7 @@ impl ServiceConfig for Config {
                 "REFRESH_TOKEN_TTL_SECS",
                 Duration::from_secs(14 * 24 * 3600),
             )?,
+            refresh_grace: refresh_grace(vars)?,
             hashing: HashSettings::from_vars(vars)?,
             rehash_on_login: vars.bool_or("PASSWORD_REHASH_ON_LOGIN", true)?,
             throttle: ThrottleConfig::from_vars(vars)?,
@@ -60,6 +65,23 @@ impl ServiceConfig for Config {
             relay: RelayConfig::from_vars(vars, "auth")?,
         })
     }
+}
+
+/// The longest `REFRESH_REUSE_GRACE_SECS`: a copy of a rotated token is worth more to a
+/// thief the longer it keeps working.
+pub const MAX_REFRESH_GRACE_SECS: u64 = 60;
+
+/// `REFRESH_REUSE_GRACE_SECS`: 0 to 60 seconds, default 30 (WSO2 Identity Server's
+/// default for the same mechanism).
+fn refresh_grace(vars: &Vars<'_>) -> Result<Duration, ConfigError> {
+    let secs: u64 = vars.parse_or("REFRESH_REUSE_GRACE_SECS", 30)?;
+    if secs > MAX_REFRESH_GRACE_SECS {
+        return Err(ConfigError::invalid(
+            "REFRESH_REUSE_GRACE_SECS",
+            format!("0 (off) to {MAX_REFRESH_GRACE_SECS} seconds"),
+        ));
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 /// Login brute-force throttling: attempts are counted per account (a username and its
@@ -100,5 +122,30 @@ impl ThrottleConfig {
             per_address: limit("LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
             proxies: ProxyTrust::from_vars(vars)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grace(value: Option<&str>) -> Result<Duration, ConfigError> {
+        let pairs: Vec<(&str, &str)> = value
+            .map(|v| ("REFRESH_REUSE_GRACE_SECS", v))
+            .into_iter()
+            .collect();
+        let env = hub_runtime::config::fixed(&pairs);
+        refresh_grace(&Vars::new(&env))
+    }
+
+    #[test]
+    fn the_refresh_grace_defaults_to_30_s_allows_0_to_60_and_names_itself_otherwise() {
+        assert_eq!(grace(None).unwrap(), Duration::from_secs(30));
+        assert_eq!(grace(Some("0")).unwrap(), Duration::ZERO);
+        assert_eq!(grace(Some("60")).unwrap(), Duration::from_secs(60));
+        for bad in ["61", "-1", "ten", "1.5"] {
+            let err = grace(Some(bad)).unwrap_err().to_string();
+            assert!(err.contains("REFRESH_REUSE_GRACE_SECS"), "{bad}: {err}");
+        }
     }
 }

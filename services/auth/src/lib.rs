@@ -5,7 +5,8 @@
 //! * `POST /login` `{"username": <username or email>, "password"}` → 200
 //!   `{"token","refresh_token"}` or 401 `{"message":"Invalid credentials"}`.
 //! * `POST /token/refresh` `{"refresh_token"}` → 200 `{"token","refresh_token"}` (the
-//!   one presented is used up; presenting it again revokes the login) or 401.
+//!   one presented is used up: presenting it again within `REFRESH_REUSE_GRACE_SECS`
+//!   answers the same new refresh token, after that revokes the login) or 401.
 //! * `POST /logout` with `Authorization: Bearer <jwt>` → 200: the login's tokens revoked.
 //! * `GET /profile` with `Authorization: Bearer <jwt>` → 200 `{"email","user_id","username"}`;
 //!   403 / 401 / 404 `{"message"}` as the original; 401 for a revoked token.
@@ -54,6 +55,7 @@ impl service::Service for Auth {
             throttle: config.throttle.clone(),
             jwt: config.jwt.clone(),
             refresh_ttl: config.refresh_ttl,
+            refresh_grace: config.refresh_grace,
             queue: config.queue.as_str().into(),
         })
     }

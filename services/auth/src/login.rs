@@ -82,8 +82,9 @@ pub enum LoginError {
 /// or `UserLoginFailed` in the outbox, `correlation_id` on the event).
 ///
 /// The attempt is charged, before any password work and atomically with the limit
-/// check, to the account the login names (or to the login string when it names none),
-/// to the login string, and to the client address; see [`throttle`]. The writes run to
+/// check, to the account the login names (if any), to the login string under the
+/// canonical form (whether or not it names an account), and to the client (its
+/// address, or its IPv6 prefix); see [`throttle`]. The writes run to
 /// completion even if the returned future is dropped (a client that hangs up): a
 /// `begin()` cut short would hand its connection back to the pool inside a
 /// transaction.
@@ -95,16 +96,17 @@ pub async fn login(
 ) -> Result<Issued, LoginError> {
     let Credentials { login, password } = creds;
 
-    // PostgreSQL text cannot hold NUL, so such a login names no user; skip the query
-    // (it would fail) but not the throttle or the hashing work.
-    let user = if login.contains('\0') {
-        None
+    // PostgreSQL text cannot hold NUL, so such a login names no user; skip the queries
+    // (they would fail) but not the throttle or the hashing work.
+    let (user, canonical) = if login.contains('\0') {
+        (None, login.to_lowercase())
     } else {
         let mut conn = state.pool.acquire().await?;
-        users::find_by_login(&mut conn, &login).await?
+        let user = users::find_by_login(&mut conn, &login).await?;
+        (user, users::canonical(&mut conn, &login).await?)
     };
 
-    let keys = throttle_keys(&login, user.as_ref(), from, &state.throttle);
+    let keys = throttle_keys(&canonical, user.as_ref(), from, &state.throttle);
     let reservation =
         match hub_db::to_completion(throttle::reserve(state.pool.clone(), keys)).await?? {
             Ok(reservation) => reservation,
@@ -189,11 +191,15 @@ struct NewFamily {
     lifetime: std::time::Duration,
 }
 
-/// The counters one attempt is charged to: the account once the login names one, the
-/// login string (so a spelling that names no account is limited too, and a username
-/// and its email share the account's count), and the client address.
+/// The counters one attempt is charged to: the account once the login names one (so a
+/// username and its email, and every spelling of either, share the account's count);
+/// the login string under the canonical form `canonical`, whether or not it names an
+/// account (so every spelling of a name that matches none shares one count too, and
+/// the throttle answers alike for names that exist and names that do not); and the
+/// client, by [`ProxyTrust::client_key`](hub_runtime::http::client_ip::ProxyTrust::client_key)
+/// (an IPv6 client by its prefix).
 fn throttle_keys(
-    login: &str,
+    canonical: &str,
     user: Option<&User>,
     from: ClientAddr,
     limits: &ThrottleConfig,
@@ -204,9 +210,13 @@ fn throttle_keys(
         on_success,
     };
     let mut keys = vec![
-        key(throttle_user_key(login), limits.per_user, OnSuccess::Clear),
         key(
-            format!("addr:{}", from.0),
+            throttle_user_key(canonical),
+            limits.per_user,
+            OnSuccess::Clear,
+        ),
+        key(
+            throttle_address_key(&limits.proxies.client_key_text(from.0)),
             limits.per_address,
             OnSuccess::Release,
         ),
@@ -281,12 +291,21 @@ impl Record {
     }
 }
 
-/// The throttle key of a login string: a digest of the lower-cased string, so any input
-/// (NUL, 60 KB of text) makes a short valid key and the table holds no usernames.
-pub fn throttle_user_key(login: &str) -> String {
+/// The throttle key of a login string, given its canonical form (`users::canonical`,
+/// the form logins are matched by): a digest, so any input (NUL, 60 KB of text) makes a
+/// short valid key and the table holds no usernames. For ASCII the canonical form is
+/// the lower-cased string, which is what the previous release digested: its counters
+/// carry over.
+pub fn throttle_user_key(canonical: &str) -> String {
     use sha2::Digest;
     format!(
         "user:{}",
-        hex::encode(sha2::Sha256::digest(login.to_lowercase().as_bytes()))
+        hex::encode(sha2::Sha256::digest(canonical.as_bytes()))
     )
+}
+
+/// The throttle key of a client, given its key text
+/// ([`ProxyTrust::client_key_text`](hub_runtime::http::client_ip::ProxyTrust::client_key_text)).
+pub fn throttle_address_key(client: &str) -> String {
+    format!("addr:{client}")
 }

@@ -19,6 +19,9 @@ pub struct AppState {
     pub jwt: Issuer,
     /// How long a login's refresh tokens keep working (`REFRESH_TOKEN_TTL_SECS`).
     pub refresh_ttl: Duration,
+    /// How long a rotated refresh token, presented again, gets the same successor
+    /// (`REFRESH_REUSE_GRACE_SECS`; zero: never).
+    pub refresh_grace: Duration,
     /// Brute-force throttle settings.
     pub throttle: crate::config::ThrottleConfig,
     /// The queue events go to (`RABBITMQ_QUEUE`).

@@ -2,10 +2,7 @@
 //!
 //! No HTTP here: `routes::tokens` turns requests into calls and results into responses.
 
-use hub_identity::{
-    jwt::Verified,
-    revocation::{new_refresh_token, refresh_digest},
-};
+use hub_identity::{jwt::Verified, revocation::refresh_digest};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
@@ -17,7 +14,8 @@ use crate::{
 /// Why no tokens were issued.
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
-    /// Unknown, already used (its family is now revoked), revoked or expired.
+    /// Unknown, already used (its family is now revoked, or, within the grace, it was
+    /// rotated to another successor), revoked or expired.
     #[error("invalid refresh token")]
     Refused,
     /// A query failed.
@@ -32,42 +30,67 @@ pub enum RefreshError {
 }
 
 /// Rotates `presented`: a new access token (same `sid`) and a new refresh token, the
-/// presented one used up. A refresh token presented after it was rotated revokes its
-/// whole family (reuse detection): whoever holds the current one (the user or a thief)
-/// must log in again.
+/// presented one used up. The new refresh token is derived from `presented` with the
+/// issuer's [`SuccessorKey`](hub_identity::revocation::SuccessorKey), so a copy of
+/// `presented` shown again within `REFRESH_REUSE_GRACE_SECS` of its rotation (two tabs,
+/// a retry after a lost answer), on any instance, gets that same refresh token (and an
+/// access token of the same login) instead of a second one. Shown again after the
+/// grace, it revokes its whole family (reuse detection): whoever holds the current one
+/// (the user or a thief) must log in again.
 pub async fn refresh(state: &AppState, presented: &SecretString) -> Result<Issued, RefreshError> {
     let old = refresh_digest(presented.expose_secret());
-    let (refresh_token, new) = new_refresh_token();
-    let rotation = hub_db::to_completion(tokens::rotate(state.pool.clone(), old, new)).await??;
-    match rotation {
+    let (refresh_token, new) = state
+        .jwt
+        .successor_key()
+        .successor(presented.expose_secret());
+    let rotation = hub_db::to_completion(tokens::rotate(
+        state.pool.clone(),
+        old,
+        new,
+        state.refresh_grace,
+    ))
+    .await??;
+    let (family_id, user_id, username, repeated) = match rotation {
         Rotation::Rotated {
             family_id,
             user_id,
             username,
-        } => {
-            let token = state
-                .jwt
-                .sign(&state.jwt.claims_for(user_id, &username), Some(family_id))
-                .map_err(|e| RefreshError::Token(e.into()))?;
-            tracing::info!(user.id = %user_id, token.sid = %family_id, "tokens refreshed");
-            Ok(Issued {
-                token,
-                refresh_token: refresh_token.into(),
-            })
-        }
+        } => (family_id, user_id, username, false),
+        Rotation::Repeated {
+            family_id,
+            user_id,
+            username,
+        } => (family_id, user_id, username, true),
         Rotation::Reused { family_id, user_id } => {
             tracing::warn!(
                 user.id = %user_id,
                 token.sid = %family_id,
-                "a rotated refresh token was presented again; its family is revoked"
+                "a rotated refresh token was presented again after the grace; its family is revoked"
             );
-            Err(RefreshError::Refused)
+            return Err(RefreshError::Refused);
         }
         Rotation::Refused => {
             tracing::info!("refresh token refused");
-            Err(RefreshError::Refused)
+            return Err(RefreshError::Refused);
         }
+    };
+    let token = state
+        .jwt
+        .sign(&state.jwt.claims_for(user_id, &username), Some(family_id))
+        .map_err(|e| RefreshError::Token(e.into()))?;
+    if repeated {
+        tracing::info!(
+            user.id = %user_id,
+            token.sid = %family_id,
+            "a just-rotated refresh token was presented again within the grace; same successor answered"
+        );
+    } else {
+        tracing::info!(user.id = %user_id, token.sid = %family_id, "tokens refreshed");
     }
+    Ok(Issued {
+        token,
+        refresh_token: refresh_token.into(),
+    })
 }
 
 /// Revokes the caller's token family: the access token presented and every token the

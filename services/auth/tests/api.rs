@@ -910,3 +910,167 @@ async fn metrics_stay_bounded_and_describe_themselves() {
         );
     }
 }
+
+/// `(status, Retry-After seconds)` of a login that a proxy says comes from `address`.
+async fn throttled_from(app: &TestApp, address: &str, user: &str, pw: &str) -> (u16, Option<u64>) {
+    let resp = app
+        .post("/login")
+        .header("x-forwarded-for", address)
+        .json(&json!({"username": user, "password": pw}))
+        .go()
+        .await;
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    (resp.status().as_u16(), retry)
+}
+
+/// An IPv6 client may use any address of its /64 for each request: its failures count
+/// together (`CLIENT_IPV6_PREFIX`), another /64 is counted apart, and an operator lifts
+/// the lockout by any address of the prefix.
+#[tokio::test]
+async fn failures_from_one_ipv6_prefix_share_its_limit_and_other_prefixes_are_counted_apart() {
+    let app = behind_a_proxy("100", "5").await;
+    app.legacy_user("cat", "pw").await;
+    for i in 1..=5 {
+        let address = format!("2001:db8:1:2:{i:x}::{i:x}");
+        assert_eq!(login_from(&app, &address, &format!("u{i}"), "x").await, 401);
+    }
+    let (status, retry) =
+        throttled_from(&app, "2001:db8:1:2:ffff:ffff:ffff:ffff", "cat", "pw").await;
+    assert_eq!(
+        status, 429,
+        "a sixth address of the same /64, right password or not"
+    );
+    assert!((1..=900).contains(&retry.unwrap()), "{retry:?}");
+    assert_eq!(
+        login_from(&app, "2001:db8:1:3::1", "cat", "pw").await,
+        200,
+        "the next /64 is another client"
+    );
+    assert_eq!(login_from(&app, "203.0.113.9", "cat", "pw").await, 200);
+
+    let locks = async |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let db_url = app.db_url.clone();
+        let env = move |k: &str| (k == "DATABASE_URL").then(|| db_url.clone());
+        auth::admin::locks(&args, &env).await.unwrap()
+    };
+    let listed = locks(&[]).await;
+    assert!(listed.contains("addr:2001:db8:1:2::/64"), "{listed}");
+    assert_eq!(
+        locks(&["clear", "--address", "2001:db8:1:2::abcd"]).await,
+        "cleared 1 lock(s)"
+    );
+    assert_eq!(login_from(&app, "2001:db8:1:2::9", "cat", "pw").await, 200);
+
+    // The prefix is a setting: /48 puts different /64s of one /48 together.
+    let wide = TestApp::spawn_with(&[
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOGIN_MAX_FAILURES_PER_ADDRESS", "3"),
+        ("CLIENT_IPV6_PREFIX", "48"),
+    ])
+    .await;
+    for i in 1..=3 {
+        let address = format!("2001:db8:7:{i:x}::1");
+        assert_eq!(
+            login_from(&wide, &address, &format!("u{i}"), "x").await,
+            401
+        );
+    }
+    assert_eq!(login_from(&wide, "2001:db8:7:ff::1", "u9", "x").await, 429);
+    assert_eq!(login_from(&wide, "2001:db8:8::1", "u9", "x").await, 401);
+}
+
+#[tokio::test]
+async fn simultaneous_failures_from_one_ipv6_prefix_on_two_instances_stop_at_its_limit() {
+    let (a, b) = two_behind_a_proxy().await;
+    a.legacy_user("bea", "pw").await;
+    // 40 at once, each from its own address of one /64: one client, limit 10.
+    let (checked, throttled) = at_once([&a, &b], 40, |i| {
+        (
+            format!("2001:db8:50:1::{:x}", i + 1),
+            format!("nobody{i}"),
+            "x".into(),
+        )
+    })
+    .await;
+    assert_eq!((checked, throttled), (10, 30));
+    assert_eq!(
+        login_from(&b, "2001:db8:50:1:abcd::1", "bea", "pw").await,
+        429
+    );
+    assert_eq!(
+        login_from(&a, "2001:db8:50:2::1", "bea", "pw").await,
+        200,
+        "another /64 is unaffected"
+    );
+}
+
+/// The throttle must not tell whether an account exists: every spelling of a login
+/// string that names no account shares one count (its canonical form), as every
+/// spelling of an account does, so both answer 429 with `Retry-After` alike.
+#[tokio::test]
+async fn a_name_that_exists_and_one_that_does_not_are_throttled_alike_in_every_spelling() {
+    let app = with_login_limits("5", "100").await;
+    app.legacy_user("ann", "right").await;
+    let attempt = async |login: &str| {
+        let resp = app.login(login, "wrong").await;
+        let retry = resp.headers().get("retry-after").map(|v| {
+            let secs: u64 = v.to_str().unwrap().parse().unwrap();
+            assert!((1..=900).contains(&secs), "{secs}");
+        });
+        let (status, body) = json_body(resp).await;
+        (status, retry.is_some(), body)
+    };
+    for _ in 0..5 {
+        let (exists, missing) = (attempt("ann").await, attempt("bob").await);
+        assert_eq!(exists.0, 401);
+        assert_eq!(exists, missing);
+    }
+    for (exists, missing) in [
+        ("ann", "bob"),
+        ("ANN", "BOB"),
+        ("Ａｎｎ", "Ｂｏｂ"),
+        ("ａＮｎ", "ｂＯｂ"),
+    ] {
+        let (exists, missing) = (attempt(exists).await, attempt(missing).await);
+        assert_eq!(exists.0, 429);
+        assert!(exists.1, "Retry-After");
+        assert_eq!(exists, missing);
+    }
+    assert_eq!(app.login("Ａｎｎ", "right").await.status(), 429);
+    let other = app.login("zoe", "wrong").await.status();
+    assert_eq!(other, 401, "another name has its own count");
+}
+
+/// Many simultaneous guesses in many spellings, each from its own address, on two
+/// instances: for a name that exists and one that does not, side by side, exactly the
+/// limit reach the password check and the rest get 429.
+#[tokio::test]
+async fn simultaneous_guesses_in_many_spellings_stop_at_the_limit_whether_the_name_exists_or_not() {
+    let (a, b) = two_behind_a_proxy().await;
+    a.legacy_user("ann", "right").await;
+    let spell = |names: [&'static str; 4]| move |i: usize| names[i % 4].to_owned();
+    let (ann, zed) = (
+        spell(["ann", "ANN", "Ａｎｎ", "aNn"]),
+        spell(["zed", "ZED", "Ｚｅｄ", "zEd"]),
+    );
+    let (exists, missing) = tokio::join!(
+        at_once([&a, &b], 40, |i| (
+            format!("203.0.113.{i}"),
+            ann(i),
+            "wrong".into()
+        )),
+        at_once([&b, &a], 40, |i| (
+            format!("198.51.100.{i}"),
+            zed(i),
+            "wrong".into()
+        )),
+    );
+    assert_eq!(exists, (5, 35), "an account");
+    assert_eq!(missing, (5, 35), "a name without an account");
+    assert_eq!(login_from(&a, "192.0.2.1", "ann", "right").await, 429);
+    assert_eq!(login_from(&b, "192.0.2.2", "ｚｅｄ", "x").await, 429);
+}

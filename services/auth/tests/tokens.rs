@@ -49,9 +49,208 @@ fn payload(token: &str) -> Value {
 
 const REVOKED: &str = "Token has been revoked";
 
+/// The refresh-reuse grace turned off: every second use is a reuse, as before it existed.
+const GRACE_OFF: &[(&str, &str)] = &[("REFRESH_REUSE_GRACE_SECS", "0")];
+
+/// `(refresh tokens of the login not yet rotated, whether the login is revoked)`.
+async fn login_state(app: &TestApp, sid: &str) -> (i64, bool) {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM refresh_token WHERE family_id = f.id AND rotated_at IS NULL),
+                f.revoked_at IS NOT NULL
+         FROM token_family f WHERE f.id = $1::uuid",
+    )
+    .bind(sid)
+    .fetch_one(&mut app.db().await)
+    .await
+    .unwrap()
+}
+
+fn sid_of(token: &str) -> String {
+    payload(token)["sid"].as_str().unwrap().to_owned()
+}
+
+/// `n` refreshes of `refresh_token` at once, alternating between `a` and `b`: each must
+/// succeed, all with the same new refresh token and access tokens of the same login,
+/// leaving that one refresh token live. Returns it.
+async fn race(a: &TestApp, b: &TestApp, refresh_token: &str, n: usize) -> String {
+    let answers = futures_util::future::join_all(
+        (0..n).map(|i| refresh(if i % 2 == 0 { a } else { b }, refresh_token)),
+    )
+    .await;
+    for (status, body) in &answers {
+        assert_eq!(*status, 200, "{n} at once: {answers:?} ({body})");
+    }
+    let pairs: Vec<(String, String)> = answers.iter().map(|(_, body)| token_pair(body)).collect();
+    let successor = pairs[0].1.clone();
+    assert_ne!(successor, refresh_token);
+    let sid = sid_of(&pairs[0].0);
+    for (token, next) in &pairs {
+        assert_eq!(next, &successor, "{n} at once: one successor for all");
+        assert_eq!(sid_of(token), sid, "the same login");
+        assert_eq!(b.profile(token).await.0, 200);
+    }
+    assert_eq!(
+        login_state(a, &sid).await,
+        (1, false),
+        "{n} at once: one live refresh token, login not revoked"
+    );
+    successor
+}
+
+#[tokio::test]
+async fn simultaneous_refreshes_of_one_token_on_two_instances_all_get_one_successor() {
+    let a = TestApp::spawn().await;
+    let b = a.spawn_beside(&[]).await;
+    user(&a, "ana", "pw").await;
+    for n in [2, 4, 8] {
+        let (_, r) = login(&a, "ana", "pw").await;
+        let successor = race(&a, &b, &r, n).await;
+        // The successor is the live token: it refreshes, once more all alike.
+        let next = race(&b, &a, &successor, n).await;
+        let (status, body) = refresh(&a, &next).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // EdDSA: the successor key comes from the signing key, which both instances share.
+    let key = generate_signing_pem();
+    let ed = [("JWT_SIGNING_KEY", key.as_str())];
+    let a = TestApp::spawn_with(&ed).await;
+    let b = a.spawn_beside(&ed).await;
+    user(&a, "eve", "pw").await;
+    let (_, r) = login(&a, "eve", "pw").await;
+    race(&a, &b, &r, 8).await;
+}
+
+#[tokio::test]
+async fn a_copy_presented_after_the_grace_revokes_the_whole_login() {
+    let short = [("REFRESH_REUSE_GRACE_SECS", "2")];
+    let app = TestApp::spawn_with(&short).await;
+    let other = app.spawn_beside(&short).await;
+    user(&app, "ana", "pw").await;
+    let (t1, r1) = login(&app, "ana", "pw").await;
+    let sid = sid_of(&t1);
+    let (status, body) = refresh(&app, &r1).await;
+    assert_eq!(status, 200, "{body}");
+    let (t2, r2) = token_pair(&body);
+
+    // Wait, by the database's clock (the one the grace is measured by), until r1 was
+    // rotated more than the grace ago.
+    hub_testkit::eventually(std::time::Duration::from_secs(20), async || {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT rotated_at < clock_timestamp() - interval '2 seconds'
+             FROM refresh_token r JOIN token_family f ON f.id = r.family_id
+             WHERE f.id = $1::uuid AND r.rotated_at IS NOT NULL",
+        )
+        .bind(&sid)
+        .fetch_one(&mut app.db().await)
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!(
+        refresh(&other, &r1).await,
+        (401, json!({ "message": "Invalid refresh token" }))
+    );
+    assert_eq!(login_state(&app, &sid).await, (1, true), "revoked");
+    assert_eq!(refresh(&app, &r2).await.0, 401, "the newest too");
+    for t in [&t1, &t2] {
+        assert_eq!(app.profile(t).await, (401, json!({ "message": REVOKED })));
+    }
+    let reason: String =
+        sqlx::query_scalar("SELECT revoked_reason FROM token_family WHERE id = $1::uuid")
+            .bind(&sid)
+            .fetch_one(&mut app.db().await)
+            .await
+            .unwrap();
+    assert_eq!(reason, "reuse");
+}
+
+/// Logout, a password change and the operator end what the grace handed out, and a copy
+/// presented within the grace afterwards gets nothing.
+#[tokio::test]
+async fn the_grace_never_extends_a_revoked_login() {
+    let app = TestApp::spawn().await;
+    let other = app.spawn_beside(&[]).await;
+    let id = user(&app, "ana", "pw").await;
+    let env: HashMap<String, String> = [("DATABASE_URL".to_owned(), app.db_url.clone())].into();
+    let env = move |k: &str| env.get(k).cloned();
+
+    for how in ["logout", "password change", "operator"] {
+        let (_, r) = login(&app, "ana", "pw").await;
+        let (status, body) = refresh(&app, &r).await;
+        assert_eq!(status, 200, "{body}");
+        let (t2, r2) = token_pair(&body);
+        // Within the grace, a copy gets the same successor: what the grace hands out.
+        let (status, body) = refresh(&other, &r).await;
+        assert_eq!(status, 200, "{how}: {body}");
+        let (t3, r3) = token_pair(&body);
+        assert_eq!(r3, r2, "{how}");
+        match how {
+            "logout" => assert_eq!(logout(&other, &t3).await.0, 200),
+            "password change" => {
+                let hash = hub_identity::password::Hasher::new(20000)
+                    .unwrap()
+                    .hash("pw");
+                sqlx::query(r#"UPDATE "user" SET password = $2 WHERE id = $1"#)
+                    .bind(id)
+                    .bind(&hash)
+                    .execute(&mut app.db().await)
+                    .await
+                    .unwrap();
+            }
+            _ => {
+                let args = ["revoke", "--account", "ana"].map(str::to_owned);
+                auth::admin::tokens(&args, &env).await.unwrap();
+            }
+        }
+        for instance in [&app, &other] {
+            assert_eq!(refresh(instance, &r).await.0, 401, "{how}: the copy");
+            assert_eq!(refresh(instance, &r2).await.0, 401, "{how}: the successor");
+        }
+        for t in [&t2, &t3] {
+            assert_eq!(app.profile(t).await, (401, json!({ "message": REVOKED })));
+        }
+    }
+    let reasons: Vec<Option<String>> =
+        sqlx::query_scalar("SELECT revoked_reason FROM token_family ORDER BY created_at")
+            .fetch_all(&mut app.db().await)
+            .await
+            .unwrap();
+    assert_eq!(
+        reasons[0].as_deref(),
+        Some("logout"),
+        "not turned into a reuse"
+    );
+}
+
+/// A token the previous release rotated (no successor recorded), or one rotated by an
+/// instance whose key derives another successor, presented again within the grace: the
+/// grace has no successor to repeat, so 401, and the login stays with whoever holds its
+/// newest token.
+#[tokio::test]
+async fn a_copy_the_grace_cannot_answer_is_refused_without_revoking_the_login() {
+    let app = TestApp::spawn().await;
+    user(&app, "ana", "pw").await;
+    let (t1, r1) = login(&app, "ana", "pw").await;
+    let (status, body) = refresh(&app, &r1).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, r2) = token_pair(&body);
+    sqlx::query("UPDATE refresh_token SET successor = NULL")
+        .execute(&mut app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(refresh(&app, &r1).await.0, 401);
+    assert_eq!(login_state(&app, &sid_of(&t1)).await, (1, false));
+    let (status, body) = refresh(&app, &r2).await;
+    assert_eq!(status, 200, "the newest still refreshes: {body}");
+}
+
+/// With the grace off (`REFRESH_REUSE_GRACE_SECS=0`), any second use revokes the login
+/// at once; with it on, the same after the grace
+/// (`a_copy_presented_after_the_grace_revokes_the_whole_login`).
 #[tokio::test]
 async fn a_login_returns_a_refresh_token_that_rotates_once_and_a_reuse_revokes_the_login() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(GRACE_OFF).await;
     let id = user(&app, "ana", "pw").await;
     let (token, r1) = login(&app, "ana", "pw").await;
     let sid = payload(&token)["sid"].as_str().unwrap().to_owned();
@@ -108,10 +307,13 @@ async fn a_login_returns_a_refresh_token_that_rotates_once_and_a_reuse_revokes_t
     assert_eq!(not_json.status(), 415);
 }
 
+/// With the grace off, the database still lets exactly one of two simultaneous uses
+/// rotate, and the other is a reuse. (With it on, all get the same successor:
+/// `simultaneous_refreshes_of_one_token_on_two_instances_all_get_one_successor`.)
 #[tokio::test]
 async fn two_refreshes_of_one_token_on_two_instances_at_once_never_both_succeed() {
-    let a = TestApp::spawn().await;
-    let b = a.spawn_beside(&[]).await;
+    let a = TestApp::spawn_with(GRACE_OFF).await;
+    let b = a.spawn_beside(GRACE_OFF).await;
     user(&a, "ana", "pw").await;
     for round in 0..5 {
         let (_, r) = login(&a, "ana", "pw").await;

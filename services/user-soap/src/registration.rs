@@ -283,8 +283,9 @@ impl RegisterError {
 /// [`look_alike`]) records `UserRegistrationFailed` and is
 /// [`RegisterError::Duplicate`]. `correlation_id` goes on the event.
 ///
-/// Each registration from `from` counts against its address's limit before the
-/// password is hashed (the expensive part), atomically with the check.
+/// Each registration from `from` counts against its address's limit (an IPv6 address's
+/// prefix's, `CLIENT_IPV6_PREFIX`) before the password is hashed (the expensive part),
+/// atomically with the check.
 pub async fn register(
     state: &AppState,
     correlation_id: &str,
@@ -292,9 +293,10 @@ pub async fn register(
     input: Registration,
 ) -> Result<Registered, RegisterError> {
     let (pool, limit) = (state.pool.clone(), state.register_limit);
+    let client = state.proxies.client_key_text(from);
     let counted = hub_db::to_completion(async move {
         let mut conn = pool.acquire().await?;
-        throttle::count(&mut conn, from, limit).await
+        throttle::count(&mut conn, &client, limit).await
     })
     .await??;
     if let Err(secs) = counted {

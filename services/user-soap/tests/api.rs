@@ -740,6 +740,50 @@ async fn registrations_from_one_address_stop_at_its_limit_across_two_instances()
     assert_eq!(register_from(&b, "198.51.100.40").await.0, 200);
 }
 
+/// An IPv6 client may use any address of its /64 for each registration: they count
+/// together (`CLIENT_IPV6_PREFIX`), across instances; another /64 is counted apart.
+#[tokio::test]
+async fn registrations_from_one_ipv6_prefix_stop_at_its_limit_across_two_instances() {
+    let settings = [
+        ("REGISTER_MAX_PER_ADDRESS", "3"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+    ];
+    let a = TestApp::spawn_with(&settings).await;
+    let mut beside = settings.to_vec();
+    beside.push(("DATABASE_URL", a.db_url.as_str()));
+    let b = TestApp::spawn_with(&beside).await;
+    let register_from = async |app: &TestApp, address: String| {
+        let fields = user_fields(&tag());
+        let resp = app
+            .request(TEXT_XML, legacy_envelope(&pairs(&fields)))
+            .header("x-forwarded-for", address)
+            .go()
+            .await;
+        let retry_after = resp.headers().contains_key("retry-after");
+        (resp.status().as_u16(), retry_after)
+    };
+    // Ten at once, each from its own address of 2001:db8:40:1::/64.
+    let replies = futures_util::future::join_all((0..10).map(|i| {
+        let address = format!("2001:db8:40:1:{:x}::{:x}", i * 7, i + 1);
+        register_from(if i % 2 == 0 { &a } else { &b }, address)
+    }))
+    .await;
+    let stored = replies.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(stored, 3, "{replies:?}");
+    assert!(
+        replies
+            .iter()
+            .all(|r| *r == (200, false) || *r == (429, true)),
+        "{replies:?}"
+    );
+    assert_eq!(a.users().await, 3);
+    assert_eq!(
+        register_from(&b, "2001:db8:40:2::1".into()).await,
+        (200, false),
+        "the next /64 is another client"
+    );
+}
+
 /// A duplicate, as each caller can read it: a `RegistrationFault` naming the field for
 /// SOAP toolkits (1.1 with `SOAPAction`, any 1.2), the original's 409 for the legacy
 /// front-end (1.1 without `SOAPAction`), or either for all with the setting.

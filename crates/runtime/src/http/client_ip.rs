@@ -142,6 +142,12 @@ impl ProxyTrust {
         client_key(ip, self.ipv6_prefix)
     }
 
+    /// [`client_key`](Self::client_key) as the text a stored counter is keyed by
+    /// ([`key_text`]): `192.0.2.1`, `2001:db8:1:2::/64`.
+    pub fn client_key_text(&self, ip: IpAddr) -> String {
+        key_text(self.client_key(ip))
+    }
+
     /// Whether `ip` is one of `TRUSTED_PROXIES`.
     pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
         self.trusts(ip)
@@ -202,6 +208,20 @@ pub fn client_key(ip: IpAddr, ipv6_prefix: u8) -> IpNet {
             .unwrap_or_else(|_| v6.into())
             .trunc()
             .into(),
+    }
+}
+
+/// The text of a client key for a stored counter, as PostgreSQL's `inet` prints it: a
+/// single address alone (`192.0.2.1`, and an IPv6 address with `CLIENT_IPV6_PREFIX=128`),
+/// so counters keyed before prefixes existed, by the address alone, are the same
+/// counters; a shorter prefix in CIDR notation, truncated (`2001:db8:1:2::/64`). One
+/// text per network, whatever address of it the client used.
+pub fn key_text(net: IpNet) -> String {
+    let net = net.trunc();
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
     }
 }
 
@@ -419,6 +439,26 @@ mod tests {
         assert_eq!(
             t128.client_key("2001:db8::1".parse().unwrap()).to_string(),
             "2001:db8::1/128"
+        );
+    }
+
+    #[test]
+    fn a_stored_key_is_a_single_address_alone_as_before_and_a_prefix_in_cidr() {
+        let text = |t: &ProxyTrust, ip: &str| t.client_key_text(ip.parse().unwrap());
+        let t = trust(&[]);
+        assert_eq!(
+            text(&t, "192.0.2.1"),
+            "192.0.2.1",
+            "as keys were written before"
+        );
+        assert_eq!(text(&t, "::ffff:192.0.2.1"), "192.0.2.1");
+        assert_eq!(text(&t, "2001:DB8:1:2:AAAA::1"), "2001:db8:1:2::/64");
+        let t128 = trust(&[("CLIENT_IPV6_PREFIX", "128")]);
+        assert_eq!(text(&t128, "2001:db8::1"), "2001:db8::1");
+        assert_eq!(
+            key_text("2001:db8:1:2::7/64".parse().unwrap()),
+            "2001:db8:1:2::/64",
+            "a range as typed is truncated to its network"
         );
     }
 

@@ -38,15 +38,17 @@ impl FromJsonObject for RefreshRequest {
 /// Exchanges a refresh token for a new access token and a new refresh token; the one
 /// presented is used up.
 ///
-/// Presenting a refresh token that was already exchanged revokes every token of its
-/// login (reuse detection): of two refreshes of one token, at most one succeeds.
+/// Presenting a refresh token again within `REFRESH_REUSE_GRACE_SECS` (30 s) of its
+/// exchange (two tabs, a retry after a lost answer) answers the same new refresh token,
+/// on any instance, so one refresh token of the login stays live. Presenting it later
+/// revokes every token of its login (reuse detection).
 #[utoipa::path(
     post,
     path = "/token/refresh",
     request_body(content = RefreshRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "New tokens", body = TokenResponse),
-        (status = 401, description = "`Invalid refresh token`: unknown, already used (its login is now revoked), revoked or expired", body = super::Message),
+        (status = 401, description = "`Invalid refresh token`: unknown, already used before the grace (its login is now revoked), revoked or expired", body = super::Message),
         IssueFailures,
     )
 )]

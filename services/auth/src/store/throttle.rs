@@ -37,7 +37,8 @@ pub enum OnSuccess {
 /// One counter an attempt is charged to.
 #[derive(Debug, Clone)]
 pub struct Key {
-    /// `account:<id>`, `user:<digest of a login string>` or `addr:<ip>`.
+    /// `account:<id>`, `user:<digest of a login string's canonical form>` or
+    /// `addr:<client>` (an address, or an IPv6 prefix: `addr:2001:db8:1:2::/64`).
     pub name: String,
     /// Its limit.
     pub limit: Limit,
@@ -221,7 +222,8 @@ pub async fn blocked_for(
 /// A key locked out now, for operators.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lock {
-    /// The key: `account:<id>`, `user:<digest of a login string>` or `addr:<ip>`.
+    /// The key: `account:<id>`, `user:<digest of a login string's canonical form>` or
+    /// `addr:<client address or IPv6 prefix>`.
     pub key: String,
     /// The account's username, for an `account:` key whose user still exists.
     pub username: Option<String>,

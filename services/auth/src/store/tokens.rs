@@ -49,70 +49,63 @@ pub enum Rotation {
         /// The user's username now.
         username: String,
     },
-    /// It had already been rotated: someone else holds a copy. The family is revoked.
+    /// It was rotated to `new` within the grace window (a second tab, a client
+    /// retrying after a lost answer) and its family is alive: `new` is answered again.
+    /// Nothing changed.
+    Repeated {
+        /// The family (the new access token's `sid`).
+        family_id: Uuid,
+        /// Its user.
+        user_id: Uuid,
+        /// The user's username now.
+        username: String,
+    },
+    /// It had been rotated before the grace window: someone else holds a copy. The
+    /// family is revoked.
     Reused {
         /// The family now revoked.
         family_id: Uuid,
         /// Its user.
         user_id: Uuid,
     },
-    /// Unknown, or its family is revoked, expired or cut off: nothing changed.
+    /// Unknown; or its family is revoked, expired or cut off; or it was rotated within
+    /// the grace window to a successor other than `new` (by the previous release, or
+    /// by an instance signing with another key): nothing changed.
     Refused,
 }
 
-/// Rotates the refresh token `old` (digests) to `new`, in one transaction.
+/// Rotates the refresh token `old` (digests) to `new`, its derived successor
+/// (`hub_identity::revocation::SuccessorKey`), in one transaction.
 ///
 /// Marking `old` rotated is one `UPDATE ... WHERE rotated_at IS NULL`: of concurrent
 /// uses, on any instances, the first holds the row until it commits and the others then
-/// find it rotated, which is a reuse. Owns its arguments so that it can run to completion
-/// in its own task ([`hub_db::to_completion`]).
-pub async fn rotate(pool: PgPool, old: Vec<u8>, new: Vec<u8>) -> Result<Rotation, sqlx::Error> {
+/// find it rotated. Within `grace` of that rotation a later use is answered with the
+/// same `new` (every instance derives the same one), so exactly one refresh token of
+/// the family stays live; after it, a later use is a reuse and revokes the family.
+/// Owns its arguments so that it can run to completion in its own task
+/// ([`hub_db::to_completion`]).
+pub async fn rotate(
+    pool: PgPool,
+    old: Vec<u8>,
+    new: Vec<u8>,
+    grace: Duration,
+) -> Result<Rotation, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let family = sqlx::query_scalar!(
-        r#"UPDATE refresh_token SET rotated_at = clock_timestamp()
+        r#"UPDATE refresh_token SET rotated_at = clock_timestamp(), successor = $2
            WHERE digest = $1 AND rotated_at IS NULL
            RETURNING family_id"#,
-        old
+        old,
+        new,
     )
     .fetch_optional(&mut *tx)
     .await?;
     let Some(family_id) = family else {
-        // Unknown, or used before: a second use revokes the family (the first reason
-        // given stays).
-        let reused = sqlx::query!(
-            r#"UPDATE token_family f
-               SET revoked_at = coalesce(f.revoked_at, clock_timestamp()),
-                   revoked_reason = coalesce(f.revoked_reason, 'reuse')
-               FROM refresh_token r
-               WHERE r.digest = $1 AND r.family_id = f.id
-               RETURNING f.id, f.user_id"#,
-            old
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
+        let rotation = presented_again(&mut tx, &old, &new, grace).await?;
         tx.commit().await?;
-        return Ok(match reused {
-            Some(row) => Rotation::Reused {
-                family_id: row.id,
-                user_id: row.user_id,
-            },
-            None => Rotation::Refused,
-        });
+        return Ok(rotation);
     };
-    let row = sqlx::query!(
-        r#"SELECT f.user_id, u.username, u.tokens_valid_after, f.created_at,
-                  f.revoked_at IS NOT NULL AS "revoked!"
-           FROM token_family f JOIN "user" u ON u.id = f.user_id
-           WHERE f.id = $1 AND f.expires_at > clock_timestamp()"#,
-        family_id
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let alive = row.filter(|r| {
-        Standing::from_columns(r.tokens_valid_after, Some(r.created_at), Some(r.revoked))
-            .family_alive()
-    });
-    let Some(row) = alive else {
+    let Some((user_id, username)) = live_family(&mut tx, family_id).await? else {
         tx.rollback().await?;
         return Ok(Rotation::Refused);
     };
@@ -126,9 +119,88 @@ pub async fn rotate(pool: PgPool, old: Vec<u8>, new: Vec<u8>) -> Result<Rotation
     tx.commit().await?;
     Ok(Rotation::Rotated {
         family_id,
-        user_id: row.user_id,
-        username: row.username,
+        user_id,
+        username,
     })
+}
+
+/// `old` is unknown or was rotated before: within the grace, to `new`, with the family
+/// alive, it is [`Rotation::Repeated`]; within the grace otherwise, refused and nothing
+/// changes; after the grace, its family is revoked (the first reason given stays).
+async fn presented_again(
+    conn: &mut PgConnection,
+    old: &[u8],
+    new: &[u8],
+    grace: Duration,
+) -> Result<Rotation, sqlx::Error> {
+    let Some(seen) = sqlx::query!(
+        r#"SELECT family_id,
+                  successor IS NOT DISTINCT FROM $2 AS "same_successor!",
+                  coalesce($3::float8 > 0 AND rotated_at > clock_timestamp() - make_interval(secs => $3),
+                           false) AS "within_grace!"
+           FROM refresh_token WHERE digest = $1"#,
+        old,
+        new,
+        grace.as_secs_f64(),
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(Rotation::Refused);
+    };
+    if seen.within_grace {
+        if !seen.same_successor {
+            return Ok(Rotation::Refused);
+        }
+        return Ok(match live_family(conn, seen.family_id).await? {
+            Some((user_id, username)) => Rotation::Repeated {
+                family_id: seen.family_id,
+                user_id,
+                username,
+            },
+            None => Rotation::Refused,
+        });
+    }
+    let reused = sqlx::query!(
+        r#"UPDATE token_family
+           SET revoked_at = coalesce(revoked_at, clock_timestamp()),
+               revoked_reason = coalesce(revoked_reason, 'reuse')
+           WHERE id = $1
+           RETURNING id, user_id"#,
+        seen.family_id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(match reused {
+        Some(row) => Rotation::Reused {
+            family_id: row.id,
+            user_id: row.user_id,
+        },
+        None => Rotation::Refused,
+    })
+}
+
+/// The user (id, username) of family `id` if the family may still refresh: not
+/// expired, not revoked, not opened before its user's `tokens_valid_after`.
+async fn live_family(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT f.user_id, u.username, u.tokens_valid_after, f.created_at,
+                  f.revoked_at IS NOT NULL AS "revoked!"
+           FROM token_family f JOIN "user" u ON u.id = f.user_id
+           WHERE f.id = $1 AND f.expires_at > clock_timestamp()"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row
+        .filter(|r| {
+            Standing::from_columns(r.tokens_valid_after, Some(r.created_at), Some(r.revoked))
+                .family_alive()
+        })
+        .map(|r| (r.user_id, r.username)))
 }
 
 /// Revokes `user_id`'s family `id` (logout). Returns whether it was still open.

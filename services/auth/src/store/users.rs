@@ -50,6 +50,15 @@ pub async fn find_by_login(
     })
 }
 
+/// `login` under the canonical form (`identity_canonical`: NFKC, then case folded), as
+/// [`find_by_login`] compares it: two strings that could name the same account have the
+/// same canonical form. `login` must not hold NUL (PostgreSQL text cannot).
+pub async fn canonical(conn: &mut PgConnection, login: &str) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar!(r#"SELECT identity_canonical($1) AS "canonical!""#, login)
+        .fetch_one(conn)
+        .await
+}
+
 /// The user with primary key `id`, and what revokes a token of theirs whose `sid` is
 /// `sid`: one indexed read (two primary-key lookups), done on every authenticated
 /// request.

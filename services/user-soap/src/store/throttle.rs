@@ -1,8 +1,10 @@
 //! Registrations per client address (table `registration_throttle`), shared by every
 //! user-soap instance: a fixed window, counted and checked in one row-locking
 //! statement, so no number of simultaneous requests gets more than the limit through.
+//! An IPv6 client is counted by its prefix (`CLIENT_IPV6_PREFIX`, /64 by default), since
+//! it may use any address of it for each request.
 
-use std::{net::IpAddr, time::Duration};
+use std::time::Duration;
 
 use sqlx::PgConnection;
 
@@ -15,12 +17,14 @@ pub struct Limit {
     pub window: Duration,
 }
 
-/// Counts one registration from `from`; `Err(seconds)` until its window ends when the
-/// address is over the limit (the refused attempt counts too, which changes nothing:
-/// the window does not move).
+/// Counts one registration from the client `from`, given as the text of its key
+/// (`ProxyTrust::client_key_text`: an IPv4 address, or an IPv6 prefix); `Err(seconds)`
+/// until its window ends when the client is over the limit (the refused attempt counts
+/// too, which changes nothing: the window does not move). The row's key is
+/// `addr:192.0.2.1` as before, or `addr:2001:db8:1:2::/64`.
 pub async fn count(
     conn: &mut PgConnection,
-    from: IpAddr,
+    from: &str,
     limit: Limit,
 ) -> Result<Result<(), u64>, sqlx::Error> {
     let row = sqlx::query!(

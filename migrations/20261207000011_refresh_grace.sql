@@ -1,0 +1,13 @@
+-- Refresh-token reuse grace (services/auth/README.md, "Tokens"; REFRESH_REUSE_GRACE_SECS).
+--
+-- A refresh token's successor is derived from it with a keyed hash, so every auth
+-- instance computes the same one. When a token is rotated, its successor's digest is
+-- kept here: a copy of the token presented again within the grace window is answered
+-- with that same successor (never a second one), instead of revoking the login; after
+-- the window, a reuse revokes it as before.
+--
+-- Expand-only: a nullable column without default (adding it rewrites nothing). The
+-- previous release neither writes nor reads it; a token it rotated keeps NULL here, and
+-- the grace, knowing no successor to repeat, answers a copy of it within the window
+-- with 401 and leaves the login alone.
+ALTER TABLE refresh_token ADD COLUMN IF NOT EXISTS successor BYTEA;
