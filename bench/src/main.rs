@@ -91,7 +91,10 @@ async fn s3put(args: &[String]) -> Result<(), String> {
         tasks.push(tokio::spawn(async move {
             let (mut done, mut failed) = (0u64, 0u64);
             while Instant::now() < until {
-                match store.put(&key, "image/png", body.clone()).await {
+                // Each key is written again and again: unconditional writes, as the
+                // service makes with UPLOAD_ANONYMOUS_REPLACE (bench/run.sh).
+                let write = images::access::Write::Replace;
+                match store.put(&key, "image/png", body.clone(), write).await {
                     Ok(()) => done += 1,
                     Err(e) => {
                         if failed == 0 {

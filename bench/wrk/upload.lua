@@ -1,7 +1,8 @@
 -- POST /upload_image: a multipart body with one PNG of BENCH_UPLOAD_BYTES bytes (default
 -- 1 MiB). Names cycle through BENCH_UPLOAD_KEYS keys per wrk thread (run.sh passes twice
 -- the connections), so no two uploads in flight write the same key: moto (the S3 test
--- server) fails concurrent writes of one key, which MinIO and S3 serialise.
+-- server) fails concurrent writes of one key, which MinIO and S3 serialise. Writing a name
+-- again is a replacement: run.sh starts images with UPLOAD_ANONYMOUS_REPLACE=true.
 local size = tonumber(os.getenv("BENCH_UPLOAD_BYTES") or "1048576")
 local keys = tonumber(os.getenv("BENCH_UPLOAD_KEYS") or "16")
 local boundary = "hubbenchboundary7c1d"

@@ -1,7 +1,8 @@
 //! Identity across services, every hop a real server: auth signs with Ed25519 and
-//! publishes its public keys; session and images verify through that JWKS alone (no
-//! secret in their environment), session also checks revocation. Logout, refresh-token
-//! reuse and a key rotation with tokens of both keys in flight, as front-ends see them.
+//! publishes its public keys; session, images and user-lookup verify through that JWKS
+//! alone (no secret in their environment) and check revocation. Logout, refresh-token
+//! reuse, a password change and a key rotation with tokens of both keys in flight, as
+//! front-ends see them.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::{collections::HashMap, time::Duration};
@@ -181,17 +182,35 @@ async fn one_login_serves_session_and_images_until_logout_or_a_reused_refresh_to
     assert_eq!(session_call(&session, &t2).await.0, 200);
     assert_eq!(refresh(&auth, &r1).await.0, 401);
     let revoked = (401, json!({"message": "Token has been revoked"}));
+    let invalid_at_images = (401, json!({"error": "Invalid token"}));
     assert_eq!(session_call(&session, &t2).await, revoked);
     assert_eq!(session_call(&session, &t1).await, revoked);
+    assert_eq!(
+        upload(&images, &format!("{ana}.png"), &t2).await,
+        invalid_at_images
+    );
 
-    // Logout: session refuses the token at once. images has no database: the token
-    // keeps uploading (its own avatar only) until it expires (services/images/README.md).
+    // Logout: session and images refuse the token at once (images answers a revoked
+    // token as an invalid one, its existing answer).
     let (t3, _) = login(&auth, "ana").await;
     assert_eq!(session_call(&session, &t3).await.0, 200);
+    assert_eq!(upload(&images, &format!("{ana}.png"), &t3).await.0, 200);
     let (status, _) = json_body(auth.post("/logout").bearer_auth(&t3).go().await).await;
     assert_eq!(status, 200);
     assert_eq!(session_call(&session, &t3).await, revoked);
-    assert_eq!(upload(&images, &format!("{ana}.png"), &t3).await.0, 200);
+    assert_eq!(
+        upload(&images, &format!("{ana}.png"), &t3).await,
+        invalid_at_images
+    );
+
+    // A password change (whoever writes it) revokes every token of the user everywhere.
+    let (t4, _) = login(&auth, "ana").await;
+    hub_testkit::change_password(&stack.db_url, ana).await;
+    assert_eq!(session_call(&session, &t4).await, revoked);
+    assert_eq!(
+        upload(&images, &format!("{ana}.png"), &t4).await,
+        invalid_at_images
+    );
 }
 
 #[tokio::test]
@@ -274,7 +293,7 @@ async fn the_lookup_accepts_auths_eddsa_token_through_the_jwks() {
             (resp.status().as_u16(), resp.text().await.unwrap())
         }
     };
-    let (status, body) = get(Some(token)).await;
+    let (status, body) = get(Some(token.clone())).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(&ana.to_string()), "{body}");
     assert_eq!(get(None).await.0, 401);
@@ -282,4 +301,16 @@ async fn the_lookup_accepts_auths_eddsa_token_through_the_jwks() {
     let (status, body) = get(Some(forged)).await;
     assert_eq!(status, 401);
     assert!(body.contains("FailedAuthentication"), "{body}");
+
+    // Logged out at auth: refused at once, as an invalid token; another login opens it.
+    let (kept, _) = login(&auth, "ana").await;
+    let (status, _) = json_body(auth.post("/logout").bearer_auth(&token).go().await).await;
+    assert_eq!(status, 200);
+    let (status, body) = get(Some(token)).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("FailedAuthentication"), "{body}");
+    assert_eq!(get(Some(kept.clone())).await.0, 200);
+    // A password change revokes that one too.
+    hub_testkit::change_password(&stack.db_url, ana).await;
+    assert_eq!(get(Some(kept)).await.0, 401);
 }

@@ -9,7 +9,8 @@
 //! * [`issuer`]: auth's side: signs (HS256 or EdDSA), verifies its own, publishes a JWKS.
 //! * [`verifier`]: the side of the services that trust auth's tokens: HS256 with the
 //!   shared secret, or EdDSA through auth's JWKS (fetched, cached, bounded).
-//! * [`revocation`]: when a valid token is revoked anyway, and refresh-token material.
+//! * [`revocation`]: when a valid token is revoked anyway, the one read of it every
+//!   service that accepts tokens makes (feature `postgres`), and refresh-token material.
 
 pub mod issuer;
 pub mod jwt;

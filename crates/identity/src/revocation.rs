@@ -4,10 +4,12 @@
 //! A login opens a *family* (a row of `token_family`, its id the access tokens' `sid`
 //! claim). Logout, or a refresh token presented twice (reuse), revokes the family; an
 //! operator's "revoke all" or a password change sets the user's `tokens_valid_after`,
-//! which revokes every family opened until then. The services that read the user row
-//! on each request (auth's `/profile`, session) read the family in the same indexed
-//! query and ask [`Standing::admits`]. Tokens minted by the originals have no `sid`:
-//! only `tokens_valid_after` can revoke them, by their `iat`.
+//! which revokes every family opened until then. Every service that accepts a token
+//! reads the user row and the family in one indexed query on each request and asks
+//! [`Standing::admits`]: auth's `/profile` in the user-row read it already makes, the
+//! others (session, images, user-lookup) through [`check`] (feature `postgres`), the one
+//! copy of that read. Tokens minted by the originals have no `sid`: only
+//! `tokens_valid_after` can revoke them, by their `iat`.
 //!
 //! A refresh token's successor is not random: it is derived from the token it replaces
 //! with a keyed hash ([`SuccessorKey`]), so that every instance that sees the same
@@ -75,6 +77,54 @@ impl Standing {
             !f.revoked && self.tokens_valid_after.is_none_or(|cut| f.created_at > cut)
         })
     }
+}
+
+/// What the database says of a verified token ([`check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Its user exists and it is not revoked.
+    Admitted,
+    /// Its user is no longer in `"user"`.
+    UnknownUser,
+    /// Revoked: its family was (logout, refresh-token reuse), or `tokens_valid_after`
+    /// cut it off (password change, operator).
+    Revoked,
+}
+
+/// What revokes a token of user `user_id` whose `sid` is `sid`, or `None` if no such
+/// user: one indexed read (two primary-key lookups), made on every request that carries
+/// a token.
+#[cfg(feature = "postgres")]
+pub async fn standing(
+    db: impl sqlx::PgExecutor<'_>,
+    user_id: uuid::Uuid,
+    sid: Option<uuid::Uuid>,
+) -> Result<Option<Standing>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT u.tokens_valid_after, f.created_at AS "family_created_at?",
+                  f.revoked_at IS NOT NULL AS "family_revoked?"
+           FROM "user" u
+           LEFT JOIN token_family f ON f.id = $2 AND f.user_id = u.id
+           WHERE u.id = $1"#,
+        user_id,
+        sid as Option<uuid::Uuid>,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| {
+        Standing::from_columns(r.tokens_valid_after, r.family_created_at, r.family_revoked)
+    }))
+}
+
+/// Whether the verified `token` still stands: [`standing`], then [`Standing::admits`].
+/// An error is the database's: the caller answers 503 (or 500), never accepts the token.
+#[cfg(feature = "postgres")]
+pub async fn check(db: impl sqlx::PgExecutor<'_>, token: &Verified) -> Result<Check, sqlx::Error> {
+    Ok(match standing(db, token.claims.user_id, token.sid).await? {
+        None => Check::UnknownUser,
+        Some(standing) if standing.admits(token) => Check::Admitted,
+        Some(_) => Check::Revoked,
+    })
 }
 
 /// A new refresh token: 256 random bits, base64url (43 characters), and the digest to

@@ -1,4 +1,4 @@
-//! Token verification for the services that trust auth's tokens (session, images).
+//! Token verification for the services that trust auth's tokens (session, images, user-lookup).
 //!
 //! Two modes, chosen by configuration ([`VerifierConfig::from_vars`]):
 //!
@@ -56,6 +56,15 @@ pub struct JwksSettings {
 }
 
 impl VerifierConfig {
+    /// [`VerifierConfig::from_vars`] when a way to verify is configured (`JWKS_URL`, or
+    /// `SECRET_KEY` / `JWT_SECRET`), else `None`: for services where tokens are optional.
+    pub fn from_vars_if_set(vars: &Vars<'_>) -> Result<Option<Self>, ConfigError> {
+        let configured = vars
+            .first_of(&["JWKS_URL", "SECRET_KEY", "JWT_SECRET"])
+            .is_some();
+        configured.then(|| Self::from_vars(vars)).transpose()
+    }
+
     /// JWKS when `JWKS_URL` is set (a `SECRET_KEY`/`JWT_SECRET` also set is then
     /// unused, and a warning says to remove it); otherwise HS256 with the secret, which
     /// is then required (see [`crate::jwt::secret_from_env`]).

@@ -138,6 +138,87 @@ pub async fn create_database(prefix: &str) -> String {
     format!("{base}/{name}")
 }
 
+/// A TCP relay in front of a backing server, that a test cuts: the server goes away for
+/// whatever connects through the relay (one service's pool), while the shared server
+/// stays up for every other test. Cheaper than [`Down`], and safe in parallel.
+pub struct TcpRelay {
+    addr: SocketAddr,
+    cut: CancellationToken,
+    task: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl TcpRelay {
+    /// Relays a new local port to `target` (`host:port`).
+    pub async fn start(target: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = CancellationToken::new();
+        let (target, stop) = (target.to_owned(), cut.clone());
+        let task = tokio::spawn(async move {
+            let mut relayed = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    accepted = listener.accept() => {
+                        let Ok((mut client, _)) = accepted else { continue };
+                        let target = target.clone();
+                        relayed.spawn(async move {
+                            if let Ok(mut server) = tokio::net::TcpStream::connect(&target).await {
+                                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                            }
+                        });
+                    }
+                }
+            }
+            // The listener goes with this task (new connections are refused), and every
+            // relayed connection is dropped (reset).
+            relayed.shutdown().await;
+        });
+        Self {
+            addr,
+            cut,
+            task: tokio::sync::Mutex::new(Some(task)),
+        }
+    }
+
+    /// A relay to the server of `url` (`scheme://[user:password@]host:port/...`), and
+    /// `url` through it.
+    pub async fn for_url(url: &str) -> (Self, String) {
+        let (head, authority, path) = split_url(url);
+        let relay = Self::start(authority).await;
+        let through = format!("{head}{}{path}", relay.addr);
+        (relay, through)
+    }
+
+    /// The relay's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Closes the relay and every connection through it; returns once the port refuses
+    /// connections.
+    pub async fn cut(&self) {
+        self.cut.cancel();
+        if let Some(task) = self.task.lock().await.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+impl Drop for TcpRelay {
+    fn drop(&mut self) {
+        self.cut.cancel();
+    }
+}
+
+/// `url` as (scheme and credentials, `host:port`, path and query).
+fn split_url(url: &str) -> (&str, &str, &str) {
+    let start = url.find("://").expect("a URL with a scheme") + 3;
+    let start = url[start..].find('@').map_or(start, |at| start + at + 1);
+    let end = url[start..].find('/').map_or(url.len(), |at| start + at);
+    (&url[..start], &url[start..end], &url[end..])
+}
+
 /// A unique queue name for one test.
 pub fn queue_name(prefix: &str) -> String {
     format!("{prefix}-test-{}", Uuid::new_v4().simple())
@@ -411,6 +492,48 @@ pub async fn spawn_config<S: Service>(settings: Settings<S::Config>) -> Spawned 
 pub async fn seed_user(db_url: &str, username: &str) -> Uuid {
     let email = format!("{}@example.com", Uuid::new_v4().simple());
     seed_user_with(db_url, username, &email, "x").await
+}
+
+/// A login of `user`, as auth opens one: a `token_family` row, whose id (returned) is
+/// the `sid` of the login's tokens.
+pub async fn open_login(db_url: &str, user: Uuid) -> Uuid {
+    let sid = Uuid::new_v4();
+    let mut conn = PgConnection::connect(db_url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO token_family (id, user_id, expires_at) VALUES ($1, $2, now() + interval '1 day')",
+    )
+    .bind(sid)
+    .bind(user)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sid
+}
+
+/// Logs the login `sid` out, as auth's `POST /logout` does: its tokens are revoked.
+pub async fn log_out(db_url: &str, sid: Uuid) {
+    let mut conn = PgConnection::connect(db_url).await.unwrap();
+    let done = sqlx::query(
+        "UPDATE token_family SET revoked_at = clock_timestamp(), revoked_reason = 'logout' WHERE id = $1",
+    )
+    .bind(sid)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(done.rows_affected(), 1, "no login {sid}");
+}
+
+/// Changes `user`'s password in the table, as any writer may (an original service
+/// included): the migration's trigger then revokes every token the user had.
+pub async fn change_password(db_url: &str, user: Uuid) {
+    let mut conn = PgConnection::connect(db_url).await.unwrap();
+    let done = sqlx::query(r#"UPDATE "user" SET password = $2 WHERE id = $1"#)
+        .bind(user)
+        .bind(format!("changed-{}", Uuid::new_v4().simple()))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1, "no user {user}");
 }
 
 /// [`seed_user`] with the given e-mail and stored password hash.

@@ -2,12 +2,15 @@
 
 use std::time::Duration;
 
+use hub_db::PgSettings;
 use hub_identity::verifier::VerifierConfig;
 use hub_runtime::{
     config::{ConfigError, Vars},
     service::ServiceConfig,
 };
 use secrecy::SecretString;
+
+use crate::access::Policy;
 
 /// S3's smallest part (every part of a multipart upload but the last).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
@@ -27,10 +30,15 @@ pub struct Config {
     /// `MAX_CONCURRENT_UPLOADS` (default 16): uploads buffering at once; each holds at
     /// most one part (`S3_PART_SIZE_BYTES`) in memory, so this bounds the total.
     pub max_concurrent_uploads: usize,
-    /// `UPLOAD_REQUIRE_JWT` (default false, as the original): when true, uploads need
-    /// `Authorization: Bearer <jwt>`, verified with auth's public keys (`JWKS_URL`) or
-    /// else with `SECRET_KEY` (or `JWT_SECRET`), and a user may only write the key named
-    /// by their own id.
+    /// PostgreSQL ([`PgSettings`]): `DATABASE_URL` or the originals' parts, required;
+    /// `DB_*`. Read only for uploads that carry a token: whether it was revoked.
+    pub db: PgSettings,
+    /// Who may write which key: `UPLOAD_REQUIRE_JWT` (default false) and
+    /// `UPLOAD_ANONYMOUS_REPLACE` (default false); see [`Policy`].
+    pub policy: Policy,
+    /// How tokens are verified: auth's public keys (`JWKS_URL`) or else `SECRET_KEY` (or
+    /// `JWT_SECRET`). Required with `UPLOAD_REQUIRE_JWT=true`; otherwise optional, and
+    /// without one no token is read, so no image can be replaced.
     pub upload_jwt: Option<VerifierConfig>,
 }
 
@@ -82,14 +90,32 @@ impl ServiceConfig for Config {
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         let max_image_bytes: u64 = vars.positive_or("MAX_IMAGE_BYTES", 10 * 1024 * 1024)?;
         let max_concurrent_uploads = vars.positive_or("MAX_CONCURRENT_UPLOADS", 16)?;
-        let upload_jwt = vars
-            .bool_or("UPLOAD_REQUIRE_JWT", false)?
-            .then(|| VerifierConfig::from_vars(vars))
-            .transpose()?;
+        let policy = match (
+            vars.bool_or("UPLOAD_REQUIRE_JWT", false)?,
+            vars.bool_or("UPLOAD_ANONYMOUS_REPLACE", false)?,
+        ) {
+            (true, true) => {
+                return Err(ConfigError::invalid(
+                    "UPLOAD_ANONYMOUS_REPLACE",
+                    "cannot be true with UPLOAD_REQUIRE_JWT=true (no upload is anonymous then)",
+                ));
+            }
+            (true, false) => Policy::TokenRequired,
+            (false, true) => Policy::AnonymousReplace,
+            (false, false) => Policy::CreateOnly,
+        };
+        let upload_jwt = match policy {
+            Policy::TokenRequired => Some(VerifierConfig::from_vars(vars)?),
+            Policy::CreateOnly => VerifierConfig::from_vars_if_set(vars)?,
+            // Tokens are not read: anyone replaces anything, as the original.
+            Policy::AnonymousReplace => None,
+        };
         Ok(Self {
             s3: S3Config::from_vars(vars)?,
+            db: PgSettings::from_vars(vars)?,
             max_image_bytes,
             max_concurrent_uploads,
+            policy,
             upload_jwt,
         })
     }
@@ -185,6 +211,7 @@ mod tests {
     }
 
     const BASE: &[(&str, &str)] = &[
+        ("DATABASE_URL", "postgres://app:pw@postgres:5432/app"),
         ("AWS_ENDPOINT_URL", "http://minio:9000/"),
         ("AWS_ACCESS_KEY_ID", "ak"),
         ("AWS_SECRET_ACCESS_KEY", "sk-very-secret"),
@@ -202,6 +229,7 @@ mod tests {
         assert_eq!(c.max_image_bytes, 10 * 1024 * 1024);
         assert_eq!(c.http.body_limit, 10 * 1024 * 1024 + 64 * 1024);
         assert!(c.upload_jwt.is_none());
+        assert_eq!(c.policy, Policy::CreateOnly);
     }
 
     #[test]
@@ -229,13 +257,16 @@ mod tests {
 
     #[test]
     fn missing_and_invalid_settings_name_their_variable() {
-        let err = config(&BASE[1..]).unwrap_err().to_string();
+        let err = config(&BASE[2..]).unwrap_err().to_string();
         assert!(err.contains("S3_ENDPOINT"), "{err}");
+        let err = config(&BASE[1..]).unwrap_err().to_string();
+        assert!(err.contains("DATABASE_URL"), "{err}");
         for (var, value) in [
             ("AWS_BUCKET_NAME", "Bad_Bucket"),
             ("S3_PART_SIZE_BYTES", "1024"),
             ("MAX_IMAGE_BYTES", "0"),
             ("MAX_CONCURRENT_UPLOADS", "0"),
+            ("UPLOAD_ANONYMOUS_REPLACE", "maybe"),
         ] {
             let mut vars = BASE.to_vec();
             vars.push((var, value));
@@ -260,5 +291,21 @@ mod tests {
             config(&vars).unwrap().upload_jwt,
             Some(VerifierConfig::Jwks(_))
         ));
+    }
+
+    #[test]
+    fn by_default_a_configured_key_lets_owners_replace_and_the_originals_rule_is_opt_in() {
+        let mut vars = BASE.to_vec();
+        vars.push(("SECRET_KEY", "a-long-enough-secret-for-tests-0123456789"));
+        let c = config(&vars).unwrap();
+        assert_eq!(c.policy, Policy::CreateOnly);
+        assert!(matches!(c.upload_jwt, Some(VerifierConfig::Hs256(_))));
+        vars.push(("UPLOAD_ANONYMOUS_REPLACE", "true"));
+        let c = config(&vars).unwrap();
+        assert_eq!(c.policy, Policy::AnonymousReplace);
+        assert!(c.upload_jwt.is_none(), "tokens are not read then");
+        vars.push(("UPLOAD_REQUIRE_JWT", "true"));
+        let err = config(&vars).unwrap_err().to_string();
+        assert!(err.contains("UPLOAD_ANONYMOUS_REPLACE"), "{err}");
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Bodies keep the original's shape, `{"error": "..."}`, because clients parse it. The
 //! original answered `str(e)` (boto3's messages, with endpoint and bucket); here client
-//! errors say what was wrong, S3 outages answer 503, and anything unexpected is logged
-//! once, with its cause, and answered with an opaque 500.
+//! errors say what was wrong, S3 outages (and PostgreSQL's, while checking a token)
+//! answer 503, and anything unexpected is logged once, with its cause, and answered with
+//! an opaque 500.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use hub_runtime::http::{Failure, JsonError};
@@ -49,10 +50,16 @@ pub enum ApiError {
     #[json(status = UNAUTHORIZED)]
     #[error("Invalid token")]
     InvalidToken,
-    /// 403: with tokens required, a user writes only `<own user id>.<ext>`.
+    /// 403: a user writes only `<own user id>.<ext>` (with tokens required: any other
+    /// key; by default: another key that exists already).
     #[json(status = FORBIDDEN)]
     #[error("You may only upload your own image: name the file <your user id>.<extension>")]
     NotOwnKey,
+    /// 409: by default, an upload without its owner's token may create a key but never
+    /// replace one; nothing was stored.
+    #[json(status = CONFLICT)]
+    #[error("An image with this name already exists; replacing it needs its owner's token")]
+    ImageExists,
     /// 503 when S3 is down or overloaded (retry later), else 500.
     #[json(failure)]
     #[error("{}", .0.text("Storage temporarily unavailable", "Internal server error"))]
@@ -73,8 +80,16 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        // `NoSuchBucket` is only reachable when putting the bucket back failed in a way
-        // S3 called "no such bucket" again: an internal problem, not the client's.
-        Self::Failed(Failure::new(matches!(e, StoreError::Unavailable(_)), e))
+        match e {
+            // A create-only write found the key taken; the handler says who could have
+            // replaced it (`access::key_taken`).
+            StoreError::Exists => Self::ImageExists,
+            // `NoSuchBucket` is only reachable when putting the bucket back failed in a
+            // way S3 called "no such bucket" again: an internal problem, not the client's.
+            e => Self::Failed(Failure::new(matches!(e, StoreError::Unavailable(_)), e)),
+        }
     }
 }
+
+// The revocation read: PostgreSQL down answers 503, as S3 down does.
+hub_db::impl_from_sqlx_error!(ApiError, Failed);

@@ -7,17 +7,20 @@
 //!   `MAX_IMAGE_BYTES`; 415 unless PNG, JPEG, GIF or WebP (by content); 503 when S3 is
 //!   down. The object key is the file name through Werkzeug's `secure_filename`, its
 //!   extension made to match the detected type (a PNG sent as `x.html` is stored as
-//!   `x.png`); uploading the same name again replaces the object (front-ends upload
-//!   `<user-id>.png` to change an avatar). Optionally requires a JWT
-//!   (`UPLOAD_REQUIRE_JWT`), and then a user may only write `<own user id>.<ext>` (403
-//!   otherwise).
+//!   `x.png`). By default anyone may create a key that does not exist yet (409 if it
+//!   does), and only the owner's token (not revoked) replaces `<own user id>.<ext>`
+//!   ([`access`]); `UPLOAD_REQUIRE_JWT` requires a token for every upload (a user then
+//!   writes only `<own user id>.<ext>`, 403 otherwise), `UPLOAD_ANONYMOUS_REPLACE` lets
+//!   any upload replace, as the original.
 //! * `GET /list_images` → 200 `{"urls":[...]}`, every object of the bucket.
 //! * `GET /profile-image/health`, `GET /health`.
 //! * `GET /openapi.json`: the OpenAPI document, generated from the routes ([`routes`]).
 //!
 //! Data: one S3 bucket (`AWS_BUCKET_NAME`), created at start-up if absent, with a
-//! bucket policy for public reads (MinIO ignores ACLs). No database, no events.
+//! bucket policy for public reads (MinIO ignores ACLs). PostgreSQL, read only to check
+//! that a token was not revoked. No events.
 
+pub mod access;
 pub mod config;
 pub mod error;
 pub mod keys;
@@ -37,22 +40,37 @@ use tokio::sync::Semaphore;
 pub use crate::config::Config;
 /// The images service, as the runtime's skeleton runs it: its state.
 pub use crate::state::AppState as Images;
-use crate::{error::ApiError, store::Store};
+use crate::{access::Policy, error::ApiError, store::Store};
 
 impl service::Service for Images {
     const ENTRY: Entry = Entry::flask::<ApiError>("images", 5015, "/profile-image/health");
     type Config = Config;
 
     /// Waits for S3 (up to `S3_STARTUP_TIMEOUT_SECS`), makes sure the bucket and its
-    /// policy exist.
+    /// policy exist; meanwhile connects to PostgreSQL (waiting up to its start-up
+    /// timeout) and migrates.
     async fn connect(config: &Config) -> anyhow::Result<Self> {
         let store = Store::new(&config.s3);
-        store
-            .wait_ready(config.s3.startup_timeout)
-            .await
-            .with_context(|| format!("cannot prepare bucket {}", config.s3.bucket))?;
+        let bucket = async {
+            store
+                .wait_ready(config.s3.startup_timeout)
+                .await
+                .with_context(|| format!("cannot prepare bucket {}", config.s3.bucket))
+        };
+        let (pool, ()) = tokio::try_join!(
+            async { anyhow::Ok(config.db.connect(Self::NAME).await?) },
+            bucket
+        )?;
+        if config.policy == Policy::CreateOnly && config.upload_jwt.is_none() {
+            tracing::warn!(
+                "no JWT key (JWKS_URL, SECRET_KEY or JWT_SECRET): uploads only create images, \
+                 and nobody can replace one, their owners included"
+            );
+        }
         Ok(Self {
             store,
+            pool,
+            policy: config.policy,
             max_image_bytes: config.max_image_bytes,
             part_size: config.s3.part_size,
             upload_permits: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
@@ -64,12 +82,19 @@ impl service::Service for Images {
         routes::router(self)
     }
 
-    /// The bucket answers `HeadBucket` (a bucket that vanished is put back first);
-    /// S3's message is not repeated.
+    /// The bucket answers `HeadBucket` (a bucket that vanished is put back first) and
+    /// PostgreSQL answers; neither driver's message is repeated.
     async fn down(&self) -> Option<String> {
-        let answered = self.store.check().await.inspect_err(|e| {
-            tracing::warn!(error = %e, "health check: S3 unavailable");
-        });
-        service::unavailable(&[("storage", answered.is_ok())])
+        let storage = async {
+            self.store.check().await.inspect_err(|e| {
+                tracing::warn!(error = %e, "health check: S3 unavailable");
+            })
+        };
+        let (storage, pg) = tokio::join!(storage, hub_db::healthy(&self.pool));
+        service::unavailable(&[("storage", storage.is_ok()), ("PostgreSQL", pg)])
+    }
+
+    async fn close(self) {
+        self.pool.close().await;
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::primitives::ByteStream;
 use common::{TestApp, anonymous_get, gif, jpeg, png, webp};
 use futures_util::{StreamExt, TryStreamExt, stream};
+use hub_identity::jwt::JwtKeys;
 use hub_testkit::{Go as _, status_json};
 use reqwest::multipart::{Form, Part};
 use serde_json::json;
@@ -235,12 +236,20 @@ async fn other_fields_around_the_file_are_ignored() {
 }
 
 #[tokio::test]
-async fn uploading_the_same_name_again_replaces_the_object() {
+async fn the_owner_replaces_their_image_with_their_token() {
+    // Was `uploading_the_same_name_again_replaces_the_object`: anonymous uploads replaced
+    // anyone's image. Now only the owner's token replaces (the item 6).
     let app = TestApp::spawn().await;
-    let avatar = "3f1c2d4e-0000-4000-8000-000000000001.png";
-    let first = app.upload_ok(avatar, png(1000)).await;
+    let ana = app.user("ana").await;
+    let (token, _) = app.login(ana).await;
+    let avatar = format!("{ana}.png");
+    // The legacy registration page: uploaded before the user has a token.
+    let first = app.upload_ok(&avatar, png(1000)).await;
     let second_bytes = png(2000);
-    let second = app.upload_ok(avatar, second_bytes.clone()).await;
+    let resp = app.upload_as(&avatar, second_bytes.clone(), &token).await;
+    let (status, body) = status_json(resp).await;
+    assert_eq!(status, 200, "{body}");
+    let second = body["url"].as_str().unwrap().to_owned();
     assert_eq!(first, second);
     let resp = anonymous_get(&second).await;
     assert_eq!(resp.headers()["content-type"], "image/png");
@@ -250,12 +259,235 @@ async fn uploading_the_same_name_again_replaces_the_object() {
     );
     assert_eq!(app.list().await, vec![second.clone()]);
     // Another type under the same name is another key: its extension says its type.
-    let third = app.upload_ok(avatar, jpeg(500)).await;
-    assert_eq!(
-        third,
-        app.url_of("3f1c2d4e-0000-4000-8000-000000000001.jpg")
-    );
+    let third = status_json(app.upload_as(&avatar, jpeg(500), &token).await).await;
+    assert_eq!(third.0, 200);
+    assert_eq!(third.1["url"], json!(app.url_of(&format!("{ana}.jpg"))));
     assert_eq!(app.list().await.len(), 2);
+    // A file over one part (a multipart upload) replaces too.
+    let big = png(6 * MIB);
+    assert_eq!(
+        app.upload_as(&avatar, big.clone(), &token).await.status(),
+        200
+    );
+    assert!(app.stored(&avatar).await.unwrap() == big, "replaced");
+}
+
+/// The answer to an upload without its owner's token to a name that exists.
+fn image_exists() -> (u16, serde_json::Value) {
+    (
+        409,
+        json!({ "error": "An image with this name already exists; replacing it needs its owner's token" }),
+    )
+}
+
+#[tokio::test]
+async fn without_a_token_an_upload_creates_a_new_name_but_never_replaces_one() {
+    let app = TestApp::spawn().await;
+    let avatar = format!("{}.png", uuid::Uuid::new_v4());
+    let original = png(1000);
+    app.upload_ok(&avatar, original.clone()).await;
+    for bytes in [png(2000), png(6 * MIB)] {
+        let resp = app.upload(&avatar, bytes).await;
+        assert_eq!(status_json(resp).await, image_exists());
+        assert!(app.stored(&avatar).await.unwrap() == original, "unchanged");
+    }
+    // The refused multipart upload's parts are discarded (the abort runs beside the
+    // answer).
+    hub_testkit::eventually(Duration::from_secs(10), async || {
+        match app.open_multipart_uploads().await {
+            0 => Ok(()),
+            n => Err(format!("{n} multipart uploads open")),
+        }
+    })
+    .await;
+    // Names that are nobody's id are create-only as well; a new name is still created.
+    app.upload_ok("avatar.png", png(10)).await;
+    let resp = app.upload("avatar.png", png(20)).await;
+    assert_eq!(status_json(resp).await, image_exists());
+    let mut keys = vec![avatar.clone(), "avatar.png".to_owned()];
+    keys.sort();
+    assert_eq!(app.sorted_keys().await, keys, "nothing else stored");
+}
+
+#[tokio::test]
+async fn another_users_token_cannot_replace_and_a_token_that_does_not_count_says_why() {
+    let app = TestApp::spawn().await;
+    let (ana, bob) = (app.user("ana").await, app.user("bob").await);
+    let (bob_token, _) = app.login(bob).await;
+    let avatar = format!("{ana}.png");
+    let original = png(1000);
+    app.upload_ok(&avatar, original.clone()).await;
+
+    let not_own = (
+        403,
+        json!({ "error": "You may only upload your own image: name the file <your user id>.<extension>" }),
+    );
+    let resp = app.upload_as(&avatar, png(2000), &bob_token).await;
+    assert_eq!(status_json(resp).await, not_own);
+    // A token that does not verify (here: another secret, expired) only makes the
+    // upload anonymous; replacing needed it, so it is what the answer names.
+    let keys = JwtKeys::new(&app.secret.clone().into(), Duration::from_secs(60));
+    let mut expired = keys.claims_for(ana, "ana");
+    expired.exp = chrono_free_past();
+    let expired = keys.sign(&expired).unwrap();
+    let other_keys = JwtKeys::new(
+        &"another-secret-0123456789abcdefghij".to_owned().into(),
+        Duration::from_secs(60),
+    );
+    let forged = other_keys.sign(&other_keys.claims_for(ana, "ana")).unwrap();
+    for (token, error) in [(&expired, "Token expired"), (&forged, "Invalid token")] {
+        let resp = app.upload_as(&avatar, png(2000), token).await;
+        assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+        assert_eq!(status_json(resp).await, (401, json!({ "error": error })));
+    }
+    assert!(app.stored(&avatar).await.unwrap() == original, "unchanged");
+    // A new name is created whatever the token.
+    for (i, token) in [&bob_token, &expired, &forged].into_iter().enumerate() {
+        let resp = app.upload_as(&format!("new{i}.png"), png(10), token).await;
+        assert_eq!(resp.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn simultaneous_anonymous_uploads_of_one_new_name_on_two_instances_store_exactly_one() {
+    let app = TestApp::spawn().await;
+    let other = app.spawn_beside(&[]).await;
+    let avatar = format!("{}.png", uuid::Uuid::new_v4());
+    let n = 24;
+    // Each upload its own bytes, so the stored object tells which one won.
+    let bodies: Vec<Vec<u8>> = (0..n).map(|i| png(3000 + i)).collect();
+    let answers =
+        futures_util::future::join_all(bodies.iter().enumerate().map(|(i, bytes)| {
+            let service = if i % 2 == 0 { &app.service } else { &other };
+            let avatar = avatar.clone();
+            async move {
+                status_json(TestApp::upload_on(service, &avatar, bytes.clone(), None).await).await
+            }
+        }))
+        .await;
+    let winners: Vec<usize> = (0..n).filter(|&i| answers[i].0 == 200).collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    for (i, answer) in answers.iter().enumerate() {
+        if i != winners[0] {
+            assert_eq!(*answer, image_exists(), "upload {i}");
+        }
+    }
+    assert!(
+        app.stored(&avatar).await.unwrap() == bodies[winners[0]],
+        "the winner's bytes"
+    );
+    assert_eq!(app.sorted_keys().await, [avatar]);
+}
+
+#[tokio::test]
+async fn a_logged_out_token_is_refused_at_once_on_every_instance_and_other_logins_still_work() {
+    let app = TestApp::spawn_with(&[("UPLOAD_REQUIRE_JWT", "true")]).await;
+    let other = app.spawn_beside(&[("UPLOAD_REQUIRE_JWT", "true")]).await;
+    let ana = app.user("ana").await;
+    let avatar = format!("{ana}.png");
+    let (token, sid) = app.login(ana).await;
+    let (kept, _) = app.login(ana).await;
+    for service in [&app.service, &other] {
+        let resp = TestApp::upload_on(service, &avatar, png(100), Some(&token)).await;
+        assert_eq!(resp.status(), 200);
+    }
+
+    hub_testkit::log_out(&app.db_url, sid).await;
+    let invalid = (401, json!({ "error": "Invalid token" }));
+    for service in [&app.service, &other] {
+        let resp = TestApp::upload_on(service, &avatar, png(200), Some(&token)).await;
+        assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+        assert_eq!(status_json(resp).await, invalid);
+        // The same user's other login is untouched.
+        let resp = TestApp::upload_on(service, &avatar, png(300), Some(&kept)).await;
+        assert_eq!(resp.status(), 200);
+    }
+    assert!(app.stored(&avatar).await.unwrap() == png(300));
+
+    // A token whose user is gone is refused the same way.
+    let ghost = uuid::Uuid::new_v4();
+    let resp = app
+        .upload_as(&format!("{ghost}.png"), png(10), &app.token_of(ghost, None))
+        .await;
+    assert_eq!(status_json(resp).await, invalid);
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_every_token_of_the_user_at_once() {
+    let app = TestApp::spawn().await;
+    let (ana, bob) = (app.user("ana").await, app.user("bob").await);
+    let avatar = format!("{ana}.png");
+    let (login_token, _) = app.login(ana).await;
+    // A token as the original auth minted them: no login, revoked only by its `iat`.
+    let legacy_token = app.token_of(ana, None);
+    let (bob_token, _) = app.login(bob).await;
+    app.upload_ok(&avatar, png(100)).await;
+    for token in [&login_token, &legacy_token] {
+        assert_eq!(app.upload_as(&avatar, png(150), token).await.status(), 200);
+    }
+
+    hub_testkit::change_password(&app.db_url, ana).await;
+    // Replacing needs the owner's token: a revoked one is answered as invalid.
+    for token in [&login_token, &legacy_token] {
+        let resp = app.upload_as(&avatar, png(200), token).await;
+        assert_eq!(
+            status_json(resp).await,
+            (401, json!({ "error": "Invalid token" }))
+        );
+    }
+    assert!(app.stored(&avatar).await.unwrap() == png(150), "unchanged");
+    // Another user's token, and a login after the change, still work.
+    let resp = app
+        .upload_as(&format!("{bob}.png"), png(10), &bob_token)
+        .await;
+    assert_eq!(resp.status(), 200);
+    let resp = app
+        .upload_as(&format!("{bob}.png"), png(20), &bob_token)
+        .await;
+    assert_eq!(resp.status(), 200, "bob replaces his own");
+    let (new_token, _) = app.login(ana).await;
+    assert_eq!(
+        app.upload_as(&avatar, png(300), &new_token).await.status(),
+        200
+    );
+    assert!(app.stored(&avatar).await.unwrap() == png(300));
+}
+
+#[tokio::test]
+async fn with_postgresql_unreachable_a_token_gets_a_fast_503_and_anonymous_creates_go_on() {
+    let app = TestApp::spawn().await;
+    let (db, through_relay) = hub_testkit::TcpRelay::for_url(&app.db_url).await;
+    let app_on_relay = app.spawn_beside(&[("DATABASE_URL", &through_relay)]).await;
+    let ana = app.user("ana").await;
+    let (token, _) = app.login(ana).await;
+    let avatar = format!("{ana}.png");
+    let resp = TestApp::upload_on(&app_on_relay, &avatar, png(100), Some(&token)).await;
+    assert_eq!(resp.status(), 200);
+
+    db.cut().await;
+    let started = Instant::now();
+    let resp = TestApp::upload_on(&app_on_relay, &avatar, png(200), Some(&token)).await;
+    assert_eq!(
+        status_json(resp).await,
+        (503, json!({ "error": "Storage temporarily unavailable" }))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(app.stored(&avatar).await.unwrap() == png(100), "unchanged");
+    let resp = app_on_relay.get("/profile-image/health").await;
+    assert_eq!(
+        status_json(resp).await,
+        (
+            500,
+            json!({ "error": "PostgreSQL unavailable", "status": "unhealthy" })
+        )
+    );
+    // No token, no database read: the registration page's upload still works.
+    let resp = TestApp::upload_on(&app_on_relay, "new.png", png(10), None).await;
+    assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]
@@ -337,7 +569,9 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
     let app = TestApp::spawn().await;
     let doc = hub_testkit::assert_openapi_lists(&app.base, "error", &ROUTES).await;
     let upload = &doc["paths"]["/upload_image"]["post"];
-    for status in ["200", "400", "401", "413", "415", "500", "503"] {
+    for status in [
+        "200", "400", "401", "403", "409", "413", "415", "500", "503",
+    ] {
         assert!(upload["responses"][status].is_object(), "{status}");
     }
     let form = &upload["requestBody"]["content"]["multipart/form-data"]["schema"];
@@ -358,7 +592,7 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
 async fn with_jwt_required_uploads_need_a_valid_bearer_token_and_write_only_their_own_key() {
     let secret = "images-test-secret-0123456789abcdef";
     let app = TestApp::spawn_with(&[("UPLOAD_REQUIRE_JWT", "true"), ("SECRET_KEY", secret)]).await;
-    let keys = hub_identity::jwt::JwtKeys::new(&secret.to_owned().into(), Duration::from_secs(60));
+    let keys = JwtKeys::new(&secret.to_owned().into(), Duration::from_secs(60));
     let upload = |name: &str, auth: Option<String>| {
         let part = Part::bytes(png(100)).file_name(name.to_owned());
         let mut req = app
@@ -381,7 +615,7 @@ async fn with_jwt_required_uploads_need_a_valid_bearer_token_and_write_only_thei
         status_json(resp).await,
         (401, json!({ "error": "Invalid token" }))
     );
-    let ana = uuid::Uuid::new_v4();
+    let ana = app.user("ana").await;
     let mut expired = keys.claims_for(ana, "ana");
     expired.exp = chrono_free_past();
     let resp = upload(
@@ -401,7 +635,7 @@ async fn with_jwt_required_uploads_need_a_valid_bearer_token_and_write_only_thei
         403,
         json!({ "error": "You may only upload your own image: name the file <your user id>.<extension>" }),
     );
-    let bob = uuid::Uuid::new_v4();
+    let bob = app.user("bob").await;
     for name in [
         "me.png".to_owned(),
         format!("{bob}.png"),

@@ -7,10 +7,11 @@
 //! unavailable, else 500), which logs the cause once and never sends it.
 
 use axum::{
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use hub_soap::{Fault, ServerError, xml::escape};
+use hub_identity::jwt::TokenError;
+use hub_soap::{Fault, ServerError, wsse::Refusal, xml::escape};
 
 use crate::lookup::WEB_NS;
 
@@ -29,6 +30,13 @@ pub enum Error {
     /// The Body's element is not `getUserByUsername` (its `{namespace}local` name).
     #[error("Unknown operation {0}")]
     UnknownOperation(String),
+    /// A Bearer token the WS-Security guard accepted is revoked, or its user is gone
+    /// (`routes::bearer`): the guard's answer to an invalid token.
+    #[error("revoked bearer token")]
+    RevokedBearer,
+    /// auth's public keys could not be had to read a Bearer token again.
+    #[error("token verification keys unavailable")]
+    KeysUnavailable,
     /// The database failed.
     #[error("database error")]
     Db(#[from] sqlx::Error),
@@ -38,13 +46,21 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         // Without an envelope (the GET bindings) there is no SOAP status rule to follow:
         // the HTTP status says what went wrong, 400 or 404.
-        let get_status = match (&self, hub_soap::request::envelope_version()) {
-            (Self::MissingUsername, None) => Some(StatusCode::BAD_REQUEST),
-            (Self::NotFound, None) => Some(StatusCode::NOT_FOUND),
+        let get = hub_soap::request::envelope_version().is_none();
+        let get_status = match (&self, get) {
+            (Self::MissingUsername, true) => Some(StatusCode::BAD_REQUEST),
+            (Self::NotFound, true) => Some(StatusCode::NOT_FOUND),
+            (Self::RevokedBearer, true) => Some(StatusCode::UNAUTHORIZED),
             _ => None,
         };
+        // As the guard answers a GET's invalid token: 401 with the challenge.
+        let challenge = matches!(self, Self::RevokedBearer) && get;
         let fault = match self {
             Self::UnknownOperation(_) => Fault::client(self.to_string()),
+            Self::RevokedBearer => Refusal::BadBearer.fault(),
+            Self::KeysUnavailable => {
+                ServerError::Unavailable(TokenError::Unavailable.into()).into()
+            }
             Self::Db(e) => ServerError::from(e).into(),
             Self::MissingUsername | Self::RepeatedUsername | Self::NotFound => {
                 lookup_fault(&self.to_string())
@@ -54,7 +70,14 @@ impl IntoResponse for Error {
             Some(status) => fault.with_status(status),
             None => fault,
         };
-        fault.in_request_version().into_response()
+        let mut response = fault.in_request_version().into_response();
+        if challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+            );
+        }
+        response
     }
 }
 

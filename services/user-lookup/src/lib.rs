@@ -9,7 +9,8 @@
 //! * `GET /user/soap?wsdl`: the contract (`wsdl/user-lookup.wsdl`) with the public address.
 //! * `GET /user-search/health`, `GET /health`.
 //!
-//! Data: reads `id, username` from the shared `"user"` table. No events.
+//! Data: reads `id, username` from the shared `"user"` table, and, for a Bearer token,
+//! whether it was revoked (`routes::bearer`). No events.
 
 pub mod config;
 pub mod error;
@@ -45,7 +46,8 @@ impl service::Service for UserLookup {
         let pool = config.db.connect(Self::NAME).await?;
         let bearer = config.bearer.as_ref().map(Verifier::new).transpose()?;
         Ok(Self {
-            wsse: config.wsse.guard(pool.clone(), bearer),
+            wsse: config.wsse.guard(pool.clone(), bearer.clone()),
+            bearer,
             pool,
         })
     }

@@ -339,14 +339,154 @@ async fn optional_mode_lets_anonymous_calls_through_but_checks_any_credentials()
     found(id, &parts(app.get("/user/lookup?username=ana").await).await);
 }
 
-fn bearer_for(keys: &JwtKeys, exp_offset: i64) -> String {
+/// A token of `user` (who must exist: a token whose user is gone is refused) expiring
+/// `exp_offset` seconds from now, as the original auth minted them (no `iat`, no `sid`).
+fn bearer_for(keys: &JwtKeys, user: Uuid, exp_offset: i64) -> String {
     let claims = Claims {
-        user_id: Uuid::new_v4(),
+        user_id: user,
         username: "browser".into(),
         exp: Utc::now().timestamp() + exp_offset,
         iat: None,
     };
     keys.sign(&claims).unwrap()
+}
+
+/// A token of `user` issued now, of a new login (its `sid`), as auth's `/login` answers.
+async fn login(app: &TestApp, keys: &JwtKeys, user: Uuid) -> (String, Uuid) {
+    let sid = hub_testkit::open_login(&app.db_url, user).await;
+    let token = keys.sign_session(&keys.claims_for(user, "browser"), Some(sid));
+    (token.unwrap(), sid)
+}
+
+const BEARER: &[(&str, &str)] = &[
+    ("WSSE_MODE", "required"),
+    ("WSSE_USERS", "svc:pw"),
+    ("LOOKUP_ACCEPT_BEARER", "true"),
+    ("SECRET_KEY", SECRET),
+];
+
+/// The GET lookup with `token` is refused as the guard refuses an invalid token.
+async fn assert_get_refused(app: &hub_testkit::Spawned, token: &str) {
+    for path in ["/user/lookup?username=ana", "/user/soap?username=ana"] {
+        let resp = app.req(Method::GET, path).bearer_auth(token).go().await;
+        assert_eq!(
+            resp.headers()["www-authenticate"],
+            r#"Bearer error="invalid_token""#
+        );
+        let (status, ct, body) = parts(resp).await;
+        assert_eq!(
+            (status, ct.as_str()),
+            (401, "text/xml; charset=utf-8"),
+            "{body}"
+        );
+        assert!(
+            body.contains("<faultcode>wsse:FailedAuthentication</faultcode>"),
+            "{body}"
+        );
+    }
+    for ns in [SOAP11, SOAP12] {
+        let answer = soap_with(app, ns, "", "ana", Some(token)).await;
+        assert_wsse_fault(ns, &answer, "FailedAuthentication");
+    }
+}
+
+/// The GET and SOAP lookups of `ana` (`id`) with `token` find her.
+async fn assert_found_with(app: &hub_testkit::Spawned, id: Uuid, token: &str) {
+    for path in ["/user/lookup?username=ana", "/user/soap?username=ana"] {
+        found(
+            id,
+            &parts(app.req(Method::GET, path).bearer_auth(token).go().await).await,
+        );
+    }
+    for ns in [SOAP11, SOAP12] {
+        found(id, &soap_with(app, ns, "", "ana", Some(token)).await);
+    }
+}
+
+#[tokio::test]
+async fn a_logged_out_bearer_token_is_refused_at_once_on_every_instance() {
+    let app = TestApp::spawn_with(BEARER).await;
+    let other = TestApp::instance(&app.db_url, BEARER).await;
+    let id = app.insert("ana").await;
+    let keys = JwtKeys::new(&SECRET.to_owned().into(), Duration::from_secs(60));
+    let (token, sid) = login(&app, &keys, id).await;
+    let (kept, _) = login(&app, &keys, id).await;
+    for instance in [&app.service, &other] {
+        assert_found_with(instance, id, &token).await;
+    }
+
+    hub_testkit::log_out(&app.db_url, sid).await;
+    for instance in [&app.service, &other] {
+        assert_get_refused(instance, &token).await;
+        // Beside a valid UsernameToken too: whatever is presented must hold.
+        let answer = soap_with(
+            instance,
+            SOAP12,
+            &text_token("svc", "pw"),
+            "ana",
+            Some(&token),
+        )
+        .await;
+        assert_wsse_fault(SOAP12, &answer, "FailedAuthentication");
+        // The user's other login is untouched.
+        assert_found_with(instance, id, &kept).await;
+    }
+    // A token whose user is gone is refused the same way.
+    assert_get_refused(&app, &bearer_for(&keys, Uuid::new_v4(), 60)).await;
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_every_bearer_token_of_the_user_at_once() {
+    let app = TestApp::spawn_with(BEARER).await;
+    let id = app.insert("ana").await;
+    let bob = app.insert("bob").await;
+    let keys = JwtKeys::new(&SECRET.to_owned().into(), Duration::from_secs(60));
+    let (login_token, _) = login(&app, &keys, id).await;
+    let legacy_token = bearer_for(&keys, id, 60);
+    let (bob_token, _) = login(&app, &keys, bob).await;
+    for token in [&login_token, &legacy_token] {
+        assert_found_with(&app, id, token).await;
+    }
+
+    hub_testkit::change_password(&app.db_url, id).await;
+    for token in [&login_token, &legacy_token] {
+        assert_get_refused(&app, token).await;
+    }
+    // Another user's token, and a login after the change, still open the lookup.
+    assert_found_with(&app, id, &bob_token).await;
+    let (new_token, _) = login(&app, &keys, id).await;
+    assert_found_with(&app, id, &new_token).await;
+}
+
+#[tokio::test]
+async fn with_postgresql_unreachable_a_bearer_token_gets_a_503_fault_never_an_answer() {
+    let app = TestApp::spawn_with(BEARER).await;
+    let id = app.insert("ana").await;
+    let (db, through_relay) = hub_testkit::TcpRelay::for_url(&app.db_url).await;
+    let mut settings = BEARER.to_vec();
+    settings.push(("DATABASE_URL", &through_relay));
+    let on_relay = TestApp::instance(&app.db_url, &settings).await;
+    let keys = JwtKeys::new(&SECRET.to_owned().into(), Duration::from_secs(60));
+    let (token, _) = login(&app, &keys, id).await;
+    assert_found_with(&on_relay, id, &token).await;
+
+    db.cut().await;
+    let (status, _, body) = parts(
+        on_relay
+            .req(Method::GET, "/user/lookup?username=ana")
+            .bearer_auth(&token)
+            .go()
+            .await,
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("Service temporarily unavailable"), "{body}");
+    let (status, _, body) = soap_with(&on_relay, SOAP12, "", "ana", Some(&token)).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("<env:Value>env:Receiver</env:Value>"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -360,13 +500,14 @@ async fn a_bearer_token_stands_in_for_a_username_token() {
     .await;
     let id = app.insert("ana").await;
     let keys = JwtKeys::new(&SECRET.to_owned().into(), Duration::from_secs(60));
-    let good = bearer_for(&keys, 60);
-    let expired = bearer_for(&keys, -10);
+    let good = bearer_for(&keys, id, 60);
+    let expired = bearer_for(&keys, id, -10);
     let forged = bearer_for(
         &JwtKeys::new(
             &"another-secret-0123456789abcdefghij".to_owned().into(),
             Duration::from_secs(60),
         ),
+        id,
         60,
     );
 

@@ -17,12 +17,15 @@ use axum::{
     http::{HeaderMap, StatusCode, header, request::Parts},
 };
 use bytes::Bytes;
-use hub_identity::jwt::TokenError;
+use hub_identity::{
+    jwt::TokenError,
+    revocation::{self, Check},
+};
 use hub_runtime::http::Failure;
 use serde::Serialize;
-use uuid::Uuid;
 
 use crate::{
+    access::{self, Policy, TokenProblem, Uploader, Write},
     error::{ApiError, ApiResult},
     keys,
     magic::{self, Sniff},
@@ -33,32 +36,59 @@ use crate::{
 /// S3's longest key, in bytes.
 const MAX_KEY_BYTES: usize = 1024;
 
-/// Who may write which key. Passes with `None` when uploads need no token (the default,
-/// as the original); otherwise the request must carry `Authorization: Bearer <jwt>`
-/// that verifies (HS256 with the secret, or EdDSA through auth's JWKS), and the caller
-/// is its `user_id`.
-///
-/// Revocation is not checked here: this service has no database. A revoked token keeps
-/// uploading (to its own user's key only) until its `exp`, at most `JWT_TTL_SECS`.
-pub struct UploadAuth(pub Option<Uuid>);
+/// The uploader, from `Authorization: Bearer <jwt>` ([`crate::access`] decides what it
+/// may write). A token is verified (HS256 with the secret, or EdDSA through auth's JWKS)
+/// and then checked against revocation in PostgreSQL, in the one indexed read session
+/// and user-lookup make (`hub_identity::revocation::check`), so a token revoked by a
+/// logout, a refresh-token reuse, a password change or an operator counts for nothing
+/// at once. With tokens required, a missing, invalid, expired or revoked one is refused
+/// here (401); otherwise it only makes the upload anonymous, and is answered if the
+/// upload needed it ([`access::key_taken`]). The JWKS or PostgreSQL unreachable while
+/// checking a token that was sent: 503, never an accepted token.
+pub struct UploadAuth(pub Uploader);
 
 impl FromRequestParts<AppState> for UploadAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        const NONE: Uploader = Uploader::Anonymous { refused: None };
+        let required = state.policy == Policy::TokenRequired;
+        // Without a verifier (anonymous replace, or no key configured) tokens are not read.
         let Some(verifier) = &state.upload_jwt else {
-            return Ok(Self(None));
+            return Ok(Self(NONE));
         };
-        let token =
-            hub_runtime::http::bearer_token(&parts.headers).ok_or(ApiError::TokenMissing)?;
-        match verifier.verify(token).await {
-            Ok(token) => {
-                tracing::debug!(user.id = %token.claims.user_id, "upload authorised");
-                Ok(Self(Some(token.claims.user_id)))
-            }
-            Err(TokenError::Expired) => Err(ApiError::TokenExpired),
-            Err(TokenError::Invalid) => Err(ApiError::InvalidToken),
-            Err(e @ TokenError::Unavailable) => Err(Failure::Unavailable(e.into()).into()),
+        let Some(token) = hub_runtime::http::bearer_token(&parts.headers) else {
+            return if required {
+                Err(ApiError::TokenMissing)
+            } else {
+                Ok(Self(NONE))
+            };
+        };
+        let problem = match verifier.verify(token).await {
+            Ok(token) => match revocation::check(&state.pool, &token).await? {
+                Check::Admitted => {
+                    tracing::debug!(user.id = %token.claims.user_id, "upload authorised");
+                    return Ok(Self(Uploader::User(token.claims.user_id)));
+                }
+                Check::UnknownUser => {
+                    tracing::info!(user.id = %token.claims.user_id, "valid token for a user that no longer exists");
+                    TokenProblem::Invalid
+                }
+                Check::Revoked => {
+                    tracing::info!(user.id = %token.claims.user_id, "revoked token refused");
+                    TokenProblem::Invalid
+                }
+            },
+            Err(TokenError::Expired) => TokenProblem::Expired,
+            Err(TokenError::Invalid) => TokenProblem::Invalid,
+            Err(e @ TokenError::Unavailable) => return Err(Failure::Unavailable(e.into()).into()),
+        };
+        if required {
+            Err(problem.error())
+        } else {
+            Ok(Self(Uploader::Anonymous {
+                refused: Some(problem),
+            }))
         }
     }
 }
@@ -67,7 +97,7 @@ hub_runtime::error_responses! {
     /// What every route of this service may answer besides its own rows.
     pub StorageFailures(super::ErrorBody) {
         500 => "`Internal server error`",
-        503 => "S3 unavailable: `Storage temporarily unavailable`",
+        503 => "S3 unavailable (or PostgreSQL, while checking a token that was sent): `Storage temporarily unavailable`",
     }
 }
 
@@ -102,17 +132,20 @@ pub struct ImageList {
     post,
     path = "/upload_image",
     description = "Stores the image under its sanitised file name, with the extension of \
-        its detected type (`x.html` holding a PNG is stored as `x.png`); the same name again \
-        replaces the object. The bearer token is optional: it is required only when the \
-        deployment sets `UPLOAD_REQUIRE_JWT=true`, and then the file must be named \
-        `<user_id of the token>.<extension>`; otherwise any `Authorization` header is ignored.",
+        its detected type (`x.html` holding a PNG is stored as `x.png`). By default anyone \
+        may create a name that does not exist yet, and only its owner replaces it: the file \
+        named `<user_id of the token>.<extension>`, with that user's bearer token (not \
+        revoked); replacing without it is 409, with another user's token 403. With \
+        `UPLOAD_REQUIRE_JWT=true` the token is required and only the caller's own name is \
+        written; with `UPLOAD_ANONYMOUS_REPLACE=true` any upload replaces (the original).",
     request_body(content = inline(UploadForm), content_type = "multipart/form-data"),
     security((), ("bearer" = [])),
     responses(
         (status = 200, description = "Stored", body = Uploaded),
         (status = 400, description = "`No file provided`, `Invalid file name` or `Malformed multipart body`", body = super::ErrorBody),
-        (status = 401, description = "Only with `UPLOAD_REQUIRE_JWT=true`: `Token is missing`, `Token expired` or `Invalid token`; with `WWW-Authenticate: Bearer`", body = super::ErrorBody),
-        (status = 403, description = "Only with `UPLOAD_REQUIRE_JWT=true`: the file is not named `<user_id of the token>.<extension>`", body = super::ErrorBody),
+        (status = 401, description = "`Token is missing` (with `UPLOAD_REQUIRE_JWT=true`), `Token expired` or `Invalid token` (also revoked, or its user gone): with tokens required, for any upload; by default, when the upload needed the token (the name exists); with `WWW-Authenticate: Bearer`", body = super::ErrorBody),
+        (status = 403, description = "The file is not named `<user_id of the token>.<extension>`: with `UPLOAD_REQUIRE_JWT=true` always refused; by default, when that name exists already", body = super::ErrorBody),
+        (status = 409, description = "By default, without the owner's token: `An image with this name already exists; replacing it needs its owner's token`; nothing stored", body = super::ErrorBody),
         (status = 413, description = "Over `MAX_IMAGE_BYTES`: `Image too large (limit <n> bytes)`", body = super::ErrorBody),
         (status = 415, description = "Not a PNG, JPEG, GIF or WebP image (by content): `Unsupported image type: PNG, JPEG, GIF or WebP required`", body = super::ErrorBody),
         StorageFailures,
@@ -121,7 +154,7 @@ pub struct ImageList {
 #[tracing::instrument(name = "upload_image", skip_all, fields(image.key))]
 pub async fn upload_image(
     State(state): State<AppState>,
-    UploadAuth(owner): UploadAuth,
+    UploadAuth(uploader): UploadAuth,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Uploaded>> {
@@ -136,7 +169,8 @@ pub async fn upload_image(
             Err(e) => return Err(body_error(&e, state.max_image_bytes)),
         }
     };
-    let name = object_name(field.file_name().unwrap_or_default(), owner)?;
+    let name = object_name(field.file_name().unwrap_or_default())?;
+    let (name, write) = access::target(state.policy, uploader, name)?;
 
     let _permit = state
         .upload_permits
@@ -146,7 +180,7 @@ pub async fn upload_image(
         .map_err(|e| Failure::Internal(e.into()))?;
     // The request's length bounds the file's: it sizes the part buffer in one allocation
     // (never above one part), instead of growing it by copies.
-    let receiver = Receiver::new(&state, &name, content_length(&headers));
+    let receiver = Receiver::new(&state, &name, write, content_length(&headers));
     let stored = receiver.receive(&mut field).await;
     if stored.is_err() {
         // Read (and discard) what the client is still sending, within the body limit,
@@ -157,7 +191,10 @@ pub async fn upload_image(
             while let Ok(Some(_)) = other.chunk().await {}
         }
     }
-    let (bytes, mime, key) = stored?;
+    let (bytes, mime, key) = stored.map_err(|e| match e {
+        ApiError::ImageExists => access::key_taken(uploader),
+        e => e,
+    })?;
     tracing::Span::current().record("image.key", key.as_str());
     tracing::info!(
         image.bytes = bytes,
@@ -170,11 +207,10 @@ pub async fn upload_image(
     }))
 }
 
-/// The name an uploaded file is stored under, before its extension follows its type:
-/// the original's `secure_filename`, refused when nothing is left of it or it is longer
-/// than S3 allows. With an `owner` (tokens required), it must be `<owner>.<ext>`, and is
-/// then exactly that (the id in its canonical lower-case form).
-fn object_name(filename: &str, owner: Option<Uuid>) -> Result<String, ApiError> {
+/// The name an uploaded file is stored under, before [`access::target`] and before its
+/// extension follows its type: the original's `secure_filename`, refused when nothing is
+/// left of it or it is longer than S3 allows.
+fn object_name(filename: &str) -> Result<String, ApiError> {
     if filename.is_empty() {
         return Err(ApiError::NoFile);
     }
@@ -182,18 +218,7 @@ fn object_name(filename: &str, owner: Option<Uuid>) -> Result<String, ApiError> 
     if name.is_empty() || name.len() > MAX_KEY_BYTES - keys::MAX_ADDED_EXTENSION {
         return Err(ApiError::InvalidFileName);
     }
-    let Some(owner) = owner else {
-        return Ok(name);
-    };
-    match keys::split_extension(&name) {
-        (stem, ext) if stem.eq_ignore_ascii_case(&owner.to_string()) => {
-            Ok(ext.map_or_else(|| owner.to_string(), |ext| format!("{owner}.{ext}")))
-        }
-        _ => {
-            tracing::info!(user.id = %owner, "upload to another key refused");
-            Err(ApiError::NotOwnKey)
-        }
-    }
+    Ok(name)
 }
 
 /// The request's declared length (0 when absent or unreadable).
@@ -235,6 +260,8 @@ struct Receiver<'a> {
     /// The sanitised name; the key is this with the type's extension, once known.
     name: &'a str,
     key: String,
+    /// Create-only or replacing.
+    write: Write,
     max: u64,
     part_size: usize,
     /// The request's `Content-Length` (0 if unknown): at least the file's size.
@@ -246,11 +273,12 @@ struct Receiver<'a> {
 }
 
 impl<'a> Receiver<'a> {
-    fn new(state: &'a AppState, name: &'a str, expected: u64) -> Self {
+    fn new(state: &'a AppState, name: &'a str, write: Write, expected: u64) -> Self {
         Self {
             store: &state.store,
             name,
             key: String::new(),
+            write,
             max: state.max_image_bytes,
             part_size: state.part_size,
             expected,
@@ -297,13 +325,13 @@ impl<'a> Receiver<'a> {
         };
         let rest = Bytes::from(std::mem::take(&mut self.buf));
         match self.upload.as_mut() {
-            None => self.store.put(&self.key, mime, rest).await?,
+            None => self.store.put(&self.key, mime, rest, self.write).await?,
             Some(upload) => {
                 if !rest.is_empty() {
                     upload.upload_part(rest).await?;
                 }
                 if let Some(upload) = self.upload.take() {
-                    upload.complete().await?;
+                    upload.complete(self.write).await?;
                 }
             }
         }

@@ -25,7 +25,7 @@ use bytes::Bytes;
 use secrecy::ExposeSecret;
 
 pub use self::multipart::MultipartUpload;
-use crate::{config::S3Config, keys};
+use crate::{access::Write, config::S3Config, keys};
 
 /// Why an S3 call failed, as far as callers care.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,11 @@ pub enum StoreError {
     /// The bucket does not exist (any more).
     #[error("the bucket does not exist")]
     NoSuchBucket,
+    /// A create-only write ([`Write::CreateOnly`]) found the key taken: S3 answered
+    /// 412 `PreconditionFailed`, or 409 `ConditionalRequestConflict` (another write of
+    /// the key was under way). Nothing was written.
+    #[error("the key exists already")]
+    Exists,
     /// Anything else (credentials, permissions, a bug).
     #[error("S3 error: {0}")]
     Failed(String),
@@ -152,14 +157,24 @@ impl Store {
     }
 
     /// Stores `body` under `key` in one `PutObject` (S3 replaces an existing object
-    /// atomically: readers see the old or the new bytes, never a mix).
-    pub async fn put(&self, key: &str, content_type: &str, body: Bytes) -> Result<(), StoreError> {
+    /// atomically: readers see the old or the new bytes, never a mix). With
+    /// [`Write::CreateOnly`], only if the key does not exist: `If-None-Match: *`, which S3
+    /// checks and writes as one step, so of simultaneous writes of a new key one wins;
+    /// the others, and any write of a taken key, get [`StoreError::Exists`].
+    pub async fn put(
+        &self,
+        key: &str,
+        content_type: &str,
+        body: Bytes,
+        write: Write,
+    ) -> Result<(), StoreError> {
         self.healing(|| async {
             self.client
                 .put_object()
                 .bucket(&self.bucket)
                 .key(key)
                 .content_type(content_type)
+                .set_if_none_match(if_none_match(write))
                 .body(ByteStream::from(body.clone()))
                 .send()
                 .await
@@ -246,6 +261,11 @@ impl Store {
     }
 }
 
+/// The `If-None-Match` of a write: `*` (only if no object has the key) for a create-only one.
+pub(crate) fn if_none_match(write: Write) -> Option<String> {
+    (write == Write::CreateOnly).then(|| "*".to_owned())
+}
+
 fn client_config(cfg: &S3Config) -> aws_sdk_s3::Config {
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
@@ -325,6 +345,12 @@ where
         }
         SdkError::ServiceError(s) if s.err().code() == Some("NoSuchBucket") => {
             StoreError::NoSuchBucket
+        }
+        SdkError::ServiceError(s)
+            if s.raw().status().as_u16() == 412
+                || s.err().code() == Some("ConditionalRequestConflict") =>
+        {
+            StoreError::Exists
         }
         SdkError::ServiceError(s) if s.raw().status().is_server_error() => {
             StoreError::Unavailable(message)

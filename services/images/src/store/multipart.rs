@@ -7,7 +7,8 @@ use aws_sdk_s3::{
 };
 use bytes::Bytes;
 
-use super::{StoreError, classify};
+use super::{StoreError, classify, if_none_match};
+use crate::access::Write;
 
 /// An upload in progress. Parts are sent in order; the object exists only after
 /// [`MultipartUpload::complete`]. [`MultipartUpload::abort`] discards the parts; if the
@@ -58,14 +59,17 @@ impl MultipartUpload {
         Ok(())
     }
 
-    /// Assembles the parts into the object (replacing any object with the same key).
-    pub async fn complete(mut self) -> Result<(), StoreError> {
+    /// Assembles the parts into the object, replacing any object with the same key; with
+    /// [`Write::CreateOnly`], only if the key does not exist (`If-None-Match: *`, checked
+    /// by S3 when it completes), else [`StoreError::Exists`] and the parts are discarded.
+    pub async fn complete(mut self, write: Write) -> Result<(), StoreError> {
         let result = self
             .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(&self.key)
             .upload_id(&self.upload_id)
+            .set_if_none_match(if_none_match(write))
             .multipart_upload(
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(std::mem::take(&mut self.parts)))

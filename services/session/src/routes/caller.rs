@@ -1,11 +1,14 @@
 //! The authenticated caller: a verified, unrevoked bearer token whose user still exists.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
-use hub_identity::jwt::TokenError;
+use hub_identity::{
+    jwt::TokenError,
+    revocation::{self, Check},
+};
 use hub_runtime::http::Failure;
 use uuid::Uuid;
 
-use crate::{error::ApiError, state::AppState, store::users};
+use crate::{error::ApiError, state::AppState};
 
 hub_runtime::error_responses! {
     /// What every route taking a [`Caller`] (all of them read or write MongoDB) may answer
@@ -59,14 +62,16 @@ impl FromRequestParts<AppState> for Caller {
             Err(TokenError::Expired | TokenError::Invalid) => return Err(ApiError::InvalidToken),
         };
         let user_id = token.claims.user_id;
-        let Some(standing) = users::standing(&state.pool, user_id, token.sid).await? else {
-            tracing::info!(user.id = %user_id, "valid token for a user that no longer exists");
-            return Err(ApiError::UnknownUser);
-        };
-        if !standing.admits(&token) {
-            tracing::info!(user.id = %user_id, "revoked token refused");
-            return Err(ApiError::TokenRevoked);
+        match revocation::check(&state.pool, &token).await? {
+            Check::Admitted => Ok(Self { user_id }),
+            Check::UnknownUser => {
+                tracing::info!(user.id = %user_id, "valid token for a user that no longer exists");
+                Err(ApiError::UnknownUser)
+            }
+            Check::Revoked => {
+                tracing::info!(user.id = %user_id, "revoked token refused");
+                Err(ApiError::TokenRevoked)
+            }
         }
-        Ok(Self { user_id })
     }
 }

@@ -1,7 +1,6 @@
 //! All database access of the session service; handlers hold no queries.
 
 pub mod sessions;
-pub mod users;
 
 use std::time::Duration;
 
