@@ -156,13 +156,7 @@ async fn a_copy_presented_after_the_grace_revokes_the_whole_login() {
     for t in [&t1, &t2] {
         assert_eq!(app.profile(t).await, (401, json!({ "message": REVOKED })));
     }
-    let reason: String =
-        sqlx::query_scalar("SELECT revoked_reason FROM token_family WHERE id = $1::uuid")
-            .bind(&sid)
-            .fetch_one(&mut app.db().await)
-            .await
-            .unwrap();
-    assert_eq!(reason, "reuse");
+    assert_eq!(revoked_reason(&app, &sid).await, "reuse");
 }
 
 /// Logout, a password change and the operator end what the grace handed out, and a copy
@@ -277,13 +271,7 @@ async fn a_login_returns_a_refresh_token_that_rotates_once_and_a_reuse_revokes_t
     for t in [&token, &t2] {
         assert_eq!(app.profile(t).await, (401, json!({ "message": REVOKED })));
     }
-    let reason: String =
-        sqlx::query_scalar("SELECT revoked_reason FROM token_family WHERE id = $1::uuid")
-            .bind(&sid)
-            .fetch_one(&mut app.db().await)
-            .await
-            .unwrap();
-    assert_eq!(reason, "reuse");
+    assert_eq!(revoked_reason(&app, &sid).await, "reuse");
 
     // Other logins are not affected; unknown and malformed refresh tokens are refused.
     let (fresh, _) = login(&app, "ana", "pw").await;
@@ -559,4 +547,13 @@ async fn the_keys_command_generates_a_key_and_shows_its_kid_and_public_half() {
     assert!(!out.contains("PRIVATE"));
     let err = auth::admin::keys(&args(&["public"]), &mut "junk".as_bytes()).unwrap_err();
     assert_eq!(err.exit_code(), 2);
+}
+
+/// Why the login (token family) `sid` was revoked.
+async fn revoked_reason(app: &TestApp, sid: &str) -> String {
+    sqlx::query_scalar("SELECT revoked_reason FROM token_family WHERE id = $1::uuid")
+        .bind(sid)
+        .fetch_one(&mut app.db().await)
+        .await
+        .unwrap()
 }
