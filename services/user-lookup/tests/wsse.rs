@@ -161,6 +161,43 @@ async fn off_by_default_nothing_changes_and_a_security_header_is_not_understood(
 }
 
 #[tokio::test]
+async fn a_soap12_must_understand_fault_names_each_block_not_understood() {
+    let app = TestApp::spawn().await;
+    app.insert("ana").await;
+    let headers = format!(
+        r#"{}<x:Trace xmlns:x="urn:trace" s:mustUnderstand="true"/><x:Info xmlns:x="urn:trace" s:mustUnderstand="false"/><x:Other xmlns:x="urn:trace" s:mustUnderstand="1" s:role="urn:somebody-else"/>"#,
+        text_token("svc", PASSWORD)
+    );
+    let (status, _, body) = soap(&app, SOAP12, &headers, "ana").await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("<env:Value>env:MustUnderstand</env:Value>"),
+        "{body}"
+    );
+    assert_eq!(
+        hub_testkit::soap::not_understood(&body),
+        [
+            format!("{{{WSSE_NS}}}Security"),
+            "{urn:trace}Trace".to_owned()
+        ],
+        "one NotUnderstood per mandatory block addressed to us, none for the others: {body}"
+    );
+    // SOAP 1.1 has no NotUnderstood header: its fault is as it was.
+    let (status, _, body) = soap(&app, SOAP11, &headers, "ana").await;
+    assert_eq!(status, 500);
+    assert!(
+        !body.contains("NotUnderstood") && !body.contains(":Header"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "<faultcode>soapenv:MustUnderstand</faultcode><faultstring xml:lang=\"en\">Header block {{{WSSE_NS}}}Security is not understood</faultstring>"
+        )),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn text_and_digest_tokens_authenticate_in_both_versions() {
     let app = TestApp::required().await;
     let id = app.insert("ana").await;

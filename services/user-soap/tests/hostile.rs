@@ -120,3 +120,43 @@ async fn the_hostile_corpus_gets_faults_and_stores_nothing() {
     assert_eq!(s, 500);
     assert_eq!(app.users().await, 1);
 }
+
+/// A SOAP 1.2 envelope with mandatory header blocks we do not understand: the
+/// MustUnderstand fault names each in an `env:NotUnderstood` header block (SOAP 1.2 Part
+/// 1 §5.4.8), its namespace declared, and nothing is stored.
+#[tokio::test]
+async fn a_soap12_must_understand_fault_names_every_block_not_understood() {
+    let app = TestApp::spawn().await;
+    let fields = user_fields("hostile02");
+    let envelope = common::soap12_envelope(&pairs(&fields)).replace(
+        "<env:Body>",
+        concat!(
+            "<env:Header>",
+            r#"<w:Security xmlns:w="urn:wsse" env:mustUnderstand="true"/>"#,
+            r#"<t:Trace xmlns:t="urn:t" env:mustUnderstand="1"/>"#,
+            r#"<t:Hint xmlns:t="urn:t" env:mustUnderstand="false"/>"#,
+            r#"<t:Relay xmlns:t="urn:t" env:mustUnderstand="1" env:role="urn:next-hop"/>"#,
+            "</env:Header><env:Body>"
+        ),
+    );
+    let (status, ct, body) = parts(
+        app.post("application/soap+xml; charset=utf-8", envelope)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (500, "application/soap+xml; charset=utf-8"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<env:Code><env:Value>env:MustUnderstand</env:Value></env:Code>"),
+        "{body}"
+    );
+    assert_eq!(
+        hub_testkit::soap::not_understood(&body),
+        ["{urn:wsse}Security", "{urn:t}Trace"],
+        "{body}"
+    );
+    assert_eq!(app.users().await, 0);
+}
