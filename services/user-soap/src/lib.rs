@@ -60,14 +60,15 @@ impl service::Service for UserSoap {
     async fn connect(config: &Config) -> anyhow::Result<Self> {
         config.proxies.warn_if_deprecated();
         let pool = config.db.connect(Self::NAME).await?;
+        let proxies = Arc::new(config.proxies.clone());
         Ok(Self {
-            wsse: config.wsse.guard(pool.clone(), None),
+            wsse: config.wsse.guard(pool.clone(), None, proxies.clone()),
             pool,
             hashing: HashPool::new(config.hashing),
             queue: config.queue.as_str().into(),
             register_limit: config.register_limit,
             duplicate_reply: config.duplicate_reply,
-            proxies: Arc::new(config.proxies.clone()),
+            proxies,
         })
     }
 
