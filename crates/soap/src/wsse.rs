@@ -11,7 +11,9 @@
 //! text is accepted only on a request that came over TLS (a trusted proxy says so:
 //! [`ProxyTrust::forwarded_https`]) unless `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP` allows
 //! it; otherwise `wsse:UnsupportedSecurityToken`, before the password is looked at.
-//! Passwords and digests are compared in constant time. `Created` (the token's, and a `wsu:Timestamp`'s)
+//! The same credentials and the same rule serve a door without an envelope (user-soap's
+//! JSON registration) as HTTP Basic ([`Guard::check_basic`]). Passwords and
+//! digests are compared in constant time. `Created` (the token's, and a `wsu:Timestamp`'s)
 //! must lie within `WSSE_MAX_SKEW_SECS` of our clock and a Timestamp's `Expires` must
 //! not have passed, else `wsse:MessageExpired`. A token with a `Nonce` is accepted once:
 //! the `(username, nonce)` pair goes into the `wsse_nonce` table, which every instance
@@ -149,7 +151,8 @@ pub struct Settings {
     /// also how long a nonce is remembered.
     pub max_skew: Duration,
     /// `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP` (default false): accept a password sent as
-    /// text (`#PasswordText`) on a request that did not come over TLS. Off, such a request is refused: the password crossed the
+    /// text (`#PasswordText`, or HTTP Basic where a door takes it) on a request that did
+    /// not come over TLS. Off, such a request is refused: the password crossed the
     /// network readable by anyone on the path.
     pub allow_text_over_http: bool,
 }
@@ -479,6 +482,59 @@ impl Guard {
         Some(response)
     }
 
+    /// Checks the HTTP Basic credentials of a request that carries no envelope (user-soap's
+    /// JSON registration) against the same `WSSE_USERS`, under the same rules: Basic
+    /// credentials that are sent must be valid and, being a password as text, must have
+    /// come over TLS (or `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP` allows them; checked before
+    /// the password); in `required` mode they must be sent. Another `Authorization`
+    /// scheme is not credentials of ours, as good as none. A refusal is logged at INFO
+    /// (a client's mistake) and returned for the door to answer in its own protocol.
+    pub fn check_basic(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Result<(), Refusal> {
+        self.basic(headers, peer).inspect_err(|refusal| {
+            tracing::info!(reason = %refusal, "HTTP Basic credentials refused");
+        })
+    }
+
+    fn basic(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<(), Refusal> {
+        let mut values = headers.get_all(header::AUTHORIZATION).iter();
+        let value = match (values.next(), values.next()) {
+            (None, _) => return self.anonymous("send HTTP Basic credentials"),
+            (Some(_), Some(_)) => {
+                return Err(Refusal::Invalid("more than one Authorization header"));
+            }
+            (Some(value), None) => value,
+        };
+        let Some(encoded) = value.to_str().ok().and_then(basic_credentials) else {
+            return self.anonymous("send HTTP Basic credentials");
+        };
+        if !self.text_allowed(headers, peer) {
+            return Err(Refusal::TextOverHttp);
+        }
+        let decoded = BASE64
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or(Refusal::Invalid(
+                "Basic credentials are not Base64 of UTF-8 text",
+            ))?;
+        let (user, password) = decoded
+            .split_once(':')
+            .ok_or(Refusal::Invalid("Basic credentials are not user:password"))?;
+        password_matches(&self.0.users, user, password, Sent::Text)
+    }
+
+    /// No credentials: fine unless they are required (`what` says which to send).
+    fn anonymous(&self, what: &'static str) -> Result<(), Refusal> {
+        match self.0.mode {
+            Mode::Required => Err(Refusal::Missing(what)),
+            Mode::Optional | Mode::Off => Ok(()),
+        }
+    }
+
     /// The background task deleting remembered nonces whose time has passed (with a
     /// margin of the allowed skew for clocks that differ between instances).
     pub fn prune_task(&self, shutdown: CancellationToken) -> Task {
@@ -493,6 +549,15 @@ impl Guard {
             ),
         )
     }
+}
+
+/// The credentials of an `Authorization: Basic <credentials>` value (the scheme in any
+/// case); `None` for another scheme.
+fn basic_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("basic")
+        .then(|| credentials.trim())
 }
 
 /// Records `(username, nonce)` until `until`; true when it was not there yet. One
@@ -930,6 +995,14 @@ mod tests {
             "{}",
             fault.to_xml()
         );
+    }
+
+    #[test]
+    fn basic_credentials_are_read_in_any_case_of_the_scheme() {
+        assert_eq!(basic_credentials("Basic dTpw"), Some("dTpw"));
+        assert_eq!(basic_credentials(" bAsIc  dTpw "), Some("dTpw"));
+        assert_eq!(basic_credentials("Bearer x.y.z"), None);
+        assert_eq!(basic_credentials("Basic"), None);
     }
 
     #[test]

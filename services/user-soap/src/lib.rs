@@ -8,7 +8,8 @@
 //!   dni or email: the original's 409 envelope; invalid input: a Client fault naming
 //!   the field.
 //! * `POST /api/users`: the same registration in JSON for REST front-ends (201
-//!   `{"id","message"}`, 409/400 `{"error","field"}`), described at `GET /openapi.json`.
+//!   `{"id","message"}`, 409/400 `{"error","field"}`), described at `GET /openapi.json`;
+//!   with `WSSE_MODE` on, the SOAP door's credentials as HTTP Basic (401/403 `{"error"}`).
 //! * `GET /register?wsdl`: the contract (`wsdl/user-soap.wsdl`) with the public address.
 //! * `GET /user-soap/health`, `GET /health`.
 //!
