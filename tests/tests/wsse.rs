@@ -43,9 +43,16 @@ async fn start(extra: &[(&str, &str)]) -> Pair {
     }
 }
 
+/// Both services requiring WS-Security. The clients send PasswordText over plain HTTP
+/// to 127.0.0.1, which `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP` allows.
 async fn required() -> Pair {
     let users = format!("{USER}:{PASSWORD}\nsomeone-else:other");
-    start(&[("WSSE_MODE", "required"), ("WSSE_USERS", &users)]).await
+    start(&[
+        ("WSSE_MODE", "required"),
+        ("WSSE_USERS", &users),
+        ("WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP", "true"),
+    ])
+    .await
 }
 
 /// Runs a command off the async workers (the services run on them); its stdout.

@@ -163,15 +163,27 @@ pub fn parse_understanding(
         return Err(client("Nothing may follow the Body in the envelope"));
     }
 
-    for block in &header_blocks {
-        let known = understood.iter().any(|(ns, local)| block.is(ns, local));
-        if !known && must_understand(block, version) {
-            return Err(Fault::new(
-                FaultCode::MustUnderstand,
-                format!("Header block {} is not understood", block.qname()),
-            )
-            .with_version(version));
-        }
+    // Every mandatory block we do not understand: the reason names the first (as it
+    // always has), a SOAP 1.2 fault's NotUnderstood header blocks name each.
+    let not_understood: Vec<&Element> = header_blocks
+        .iter()
+        .filter(|block| {
+            let known = understood.iter().any(|(ns, local)| block.is(ns, local));
+            !known && must_understand(block, version)
+        })
+        .collect();
+    if let [first, ..] = not_understood.as_slice() {
+        return Err(Fault::new(
+            FaultCode::MustUnderstand,
+            format!("Header block {} is not understood", first.qname()),
+        )
+        .with_version(version)
+        .with_not_understood(
+            not_understood
+                .iter()
+                .map(|b| (b.ns.clone(), b.local.clone()))
+                .collect(),
+        ));
     }
 
     let mut body_children = body_el.children.into_iter();
@@ -292,6 +304,33 @@ mod tests {
                 r#"<w:T xmlns:w="urn:w" s:mustUnderstand="1" s:actor="urn:someone-else"/>"#
             ))
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn every_mandatory_block_not_understood_is_named_in_order() {
+        let xml = r#"<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Header><a:X xmlns:a="urn:a" e:mustUnderstand="true"/><a:Y xmlns:a="urn:a"/><b:Z xmlns:b="urn:b" e:mustUnderstand="1"/><b:Sec xmlns:b="urn:b" e:mustUnderstand="1"/></e:Header><e:Body><x xmlns="urn:op"/></e:Body></e:Envelope>"#;
+        let fault = parse_understanding(
+            xml.as_bytes(),
+            &headers("application/soap+xml"),
+            &Limits::default(),
+            &[("urn:b", "Sec")],
+        )
+        .unwrap_err();
+        assert_eq!(
+            (fault.code, fault.version, fault.reason.as_str()),
+            (
+                FaultCode::MustUnderstand,
+                SoapVersion::V12,
+                "Header block {urn:a}X is not understood"
+            )
+        );
+        assert_eq!(
+            fault.not_understood.to_vec(),
+            [
+                (Some("urn:a".to_owned()), "X".to_owned()),
+                (Some("urn:b".to_owned()), "Z".to_owned())
+            ]
         );
     }
 

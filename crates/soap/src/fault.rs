@@ -49,6 +49,11 @@ pub struct Fault {
     pub version: SoapVersion,
     /// An HTTP status other than the protocol's default (the GET lookup's 400/404).
     pub status: Option<StatusCode>,
+    /// The mandatory header blocks not understood, by `(namespace, local name)`: in SOAP
+    /// 1.2 each becomes an `env:NotUnderstood` header block of the fault (Part 1
+    /// §5.4.8); SOAP 1.1 has no such header, and its fault stays as it was. (A boxed
+    /// slice: empty, it allocates nothing and keeps every `Result<_, Fault>` small.)
+    pub not_understood: Box<[(Option<String>, String)]>,
 }
 
 impl Fault {
@@ -61,6 +66,7 @@ impl Fault {
             detail: None,
             version: SoapVersion::V11,
             status: None,
+            not_understood: Box::default(),
         }
     }
 
@@ -89,6 +95,12 @@ impl Fault {
     /// Refines the code with `subcode` (see [`Subcode`]).
     pub fn with_subcode(mut self, subcode: Subcode) -> Self {
         self.subcode = Some(subcode);
+        self
+    }
+
+    /// Names the header blocks not understood (see [`Fault::not_understood`]).
+    pub fn with_not_understood(mut self, blocks: Vec<(Option<String>, String)>) -> Self {
+        self.not_understood = blocks.into_boxed_slice();
         self
     }
 
@@ -143,12 +155,13 @@ impl Fault {
             SoapVersion::V12 => format!(
                 concat!(
                     r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-                    r#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"{xmlns}><env:Body><env:Fault>"#,
+                    r#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"{xmlns}>{header}<env:Body><env:Fault>"#,
                     "<env:Code><env:Value>env:{name}</env:Value>{subcode}</env:Code>",
                     "<env:Reason><env:Text xml:lang=\"en\">{reason}</env:Text></env:Reason>{detail}",
                     "</env:Fault></env:Body></env:Envelope>"
                 ),
                 xmlns = xmlns,
+                header = self.not_understood_header(),
                 name = name,
                 subcode = self
                     .subcode
@@ -161,6 +174,38 @@ impl Fault {
                 detail = detail("env:Detail")
             ),
         }
+    }
+}
+
+impl Fault {
+    /// SOAP 1.2's `env:Header` naming each block not understood, or nothing: one
+    /// `<env:NotUnderstood qname="nu:local" xmlns:nu="namespace"/>` per block, its
+    /// prefix declared on itself. An unqualified block's `qname` has no prefix (no
+    /// default namespace is in scope); the two namespaces no other prefix may be bound
+    /// to keep their own, predeclared prefixes.
+    fn not_understood_header(&self) -> String {
+        const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+        const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+        if self.not_understood.is_empty() {
+            return String::new();
+        }
+        let blocks: String = self
+            .not_understood
+            .iter()
+            .map(|(ns, local)| {
+                let local = escape(local);
+                match ns.as_deref() {
+                    None => format!(r#"<env:NotUnderstood qname="{local}"/>"#),
+                    Some(XML_NS) => format!(r#"<env:NotUnderstood qname="xml:{local}"/>"#),
+                    Some(XMLNS_NS) => format!(r#"<env:NotUnderstood qname="xmlns:{local}"/>"#),
+                    Some(ns) => format!(
+                        r#"<env:NotUnderstood qname="nu:{local}" xmlns:nu="{}"/>"#,
+                        escape(ns)
+                    ),
+                }
+            })
+            .collect();
+        format!("<env:Header>{blocks}</env:Header>")
     }
 }
 
@@ -282,6 +327,44 @@ mod tests {
             ("Internal server error", StatusCode::INTERNAL_SERVER_ERROR)
         );
         assert!(bug.detail.is_none());
+    }
+
+    #[test]
+    fn soap12_must_understand_faults_name_each_block_in_a_not_understood_header() {
+        let blocks = vec![
+            (Some("urn:a\"<&".to_owned()), "One".to_owned()),
+            (
+                Some("http://www.w3.org/XML/1998/namespace".to_owned()),
+                "lang".to_owned(),
+            ),
+            (None, "Bare".to_owned()),
+        ];
+        let f = Fault::new(
+            FaultCode::MustUnderstand,
+            "Header block {urn:a}One is not understood",
+        )
+        .with_not_understood(blocks);
+        let v12 = f.clone().with_version(SoapVersion::V12).to_xml();
+        assert!(
+            v12.contains(concat!(
+                r#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"><env:Header>"#,
+                r#"<env:NotUnderstood qname="nu:One" xmlns:nu="urn:a&quot;&lt;&amp;"/>"#,
+                r#"<env:NotUnderstood qname="xml:lang"/>"#,
+                r#"<env:NotUnderstood qname="Bare"/>"#,
+                "</env:Header><env:Body><env:Fault><env:Code><env:Value>env:MustUnderstand</env:Value></env:Code>"
+            )),
+            "{v12}"
+        );
+        // SOAP 1.1 has no such header: the fault is as it always was.
+        assert_eq!(
+            f.to_xml(),
+            Fault::new(
+                FaultCode::MustUnderstand,
+                "Header block {urn:a}One is not understood"
+            )
+            .to_xml()
+        );
+        assert!(!f.to_xml().contains("NotUnderstood"));
     }
 
     #[test]

@@ -20,8 +20,10 @@
 //! * [`wsdl`]: serves a checked-in WSDL unchanged but for its address, set to the
 //!   public URL.
 //! * [`wsse`]: WS-Security UsernameToken (text or digest, clock skew, a replay cache in
-//!   PostgreSQL shared by every instance), off unless `WSSE_MODE` switches it on; the
-//!   [`Envelope`](request::Envelope) extractor checks it when a service installs it.
+//!   PostgreSQL shared by every instance, text only over TLS as a trusted proxy reports
+//!   it), off unless `WSSE_MODE` switches it on; the [`Envelope`](request::Envelope)
+//!   extractor checks it when a service installs it, and a door without an envelope can
+//!   check the same credentials as HTTP Basic.
 //!
 //! Why not yaserde or quick-xml's serde: the first is quadratic in nesting depth and
 //! the second ignores namespaces (docs/SOAP-CLIENTS.md, parsing them in Rust); the

@@ -7,11 +7,11 @@
 //! through [`Fault::in_request_version`]. A request that carried no envelope (the HTTP
 //! GET binding) is answered in SOAP 1.1, as the originals did.
 
-use std::cell::OnceCell;
+use std::{cell::OnceCell, net::SocketAddr};
 
 use axum::{
     body::Bytes,
-    extract::{FromRequest, Request},
+    extract::{ConnectInfo, FromRequest, Request},
     http::HeaderMap,
     middleware::Next,
     response::{IntoResponse, Response},
@@ -71,6 +71,11 @@ impl<S: Send + Sync> FromRequest<S> for Envelope {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let headers = request.headers().clone();
         let guard = request.extensions().get::<wsse::Guard>().cloned();
+        // Where the request came from: whether it came over TLS depends on who says so.
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| *peer);
         let understood = if guard.is_some() {
             wsse::UNDERSTOOD
         } else {
@@ -102,7 +107,7 @@ impl<S: Send + Sync> FromRequest<S> for Envelope {
         }
         if let Some(guard) = guard {
             guard
-                .check(&parsed, &headers)
+                .check(&parsed, &headers, peer)
                 .await
                 .map_err(IntoResponse::into_response)?;
         }

@@ -7,21 +7,27 @@
 //! them, a Bearer JWT). The service credentials are the secret `WSSE_USERS`.
 //!
 //! A token carries its password as text (`#PasswordText`) or as a digest
-//! (`#PasswordDigest`: Base64(SHA-1(nonce bytes + Created + password))). Passwords and
+//! (`#PasswordDigest`: Base64(SHA-1(nonce bytes + Created + password))). A password as
+//! text is accepted only on a request that came over TLS (a trusted proxy says so:
+//! [`ProxyTrust::forwarded_https`]) unless `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP` allows
+//! it; otherwise `wsse:UnsupportedSecurityToken`, before the password is looked at.
+//! The same credentials and the same rule serve a door without an envelope (user-soap's
+//! JSON registration) as HTTP Basic ([`Guard::check_basic`]). Passwords and
 //! digests are compared in constant time. `Created` (the token's, and a `wsu:Timestamp`'s)
 //! must lie within `WSSE_MAX_SKEW_SECS` of our clock and a Timestamp's `Expires` must
 //! not have passed, else `wsse:MessageExpired`. A token with a `Nonce` is accepted once:
 //! the `(username, nonce)` pair goes into the `wsse_nonce` table, which every instance
 //! (and both SOAP services) shares, by one `INSERT ... ON CONFLICT DO NOTHING` whose row
 //! count says whether this is its first use. Refusals are the standard faults
-//! (`wsse:FailedAuthentication`, `wsse:InvalidSecurity`, `wsse:MessageExpired`) in the
-//! request's SOAP version, counted and logged as the client's faults.
+//! (`wsse:FailedAuthentication`, `wsse:InvalidSecurity`, `wsse:MessageExpired`,
+//! `wsse:UnsupportedSecurityToken`) in the request's SOAP version, counted and logged as
+//! the client's faults.
 //!
 //! The guard travels as a request extension ([`install`]); the
 //! [`Envelope`](crate::Envelope) extractor then understands the `Security` header and
 //! checks it ([`Guard::check`]) before any handler runs.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Extension, Router,
@@ -32,7 +38,7 @@ use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use hub_config::{ConfigError, Vars};
 use hub_identity::verifier::Verifier;
-use hub_runtime::service::Task;
+use hub_runtime::{http::client_ip::ProxyTrust, service::Task};
 use secrecy::{ExposeSecret as _, SecretString};
 use sha1::{Digest as _, Sha1};
 use sha2::Sha256;
@@ -144,10 +150,16 @@ pub struct Settings {
     /// `WSSE_MAX_SKEW_SECS` (default 300): how far a `Created` may lie from our clock;
     /// also how long a nonce is remembered.
     pub max_skew: Duration,
+    /// `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP` (default false): accept a password sent as
+    /// text (`#PasswordText`, or HTTP Basic where a door takes it) on a request that did
+    /// not come over TLS. Off, such a request is refused: the password crossed the
+    /// network readable by anyone on the path.
+    pub allow_text_over_http: bool,
 }
 
 impl Settings {
-    /// Reads `WSSE_MODE`, `WSSE_USERS` and `WSSE_MAX_SKEW_SECS`.
+    /// Reads `WSSE_MODE`, `WSSE_USERS`, `WSSE_MAX_SKEW_SECS` and
+    /// `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP`.
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         let mode = match vars
             .string("WSSE_MODE")
@@ -184,13 +196,20 @@ impl Settings {
             mode,
             users: Arc::new(users),
             max_skew,
+            allow_text_over_http: vars.bool_or("WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP", false)?,
         })
     }
 
     /// The guard to [`install`], or `None` when the mode is `off`. `bearer`: the
     /// verifier (HS256 or auth's JWKS) of `Authorization: Bearer` JWTs accepted instead of
-    /// a UsernameToken.
-    pub fn guard(&self, pool: PgPool, bearer: Option<Verifier>) -> Option<Guard> {
+    /// a UsernameToken; `proxies`: the service's `TRUSTED_PROXIES`, the only ones
+    /// believed when they say a request came over TLS.
+    pub fn guard(
+        &self,
+        pool: PgPool,
+        bearer: Option<Verifier>,
+        proxies: Arc<ProxyTrust>,
+    ) -> Option<Guard> {
         if self.mode == Mode::Off {
             return None;
         }
@@ -200,6 +219,8 @@ impl Settings {
             // At most a day (checked when read), which a TimeDelta holds.
             max_skew: TimeDelta::from_std(self.max_skew).unwrap_or(TimeDelta::MAX),
             max_skew_std: self.max_skew,
+            allow_text_over_http: self.allow_text_over_http,
+            proxies,
             pool,
             bearer,
         })))
@@ -215,6 +236,8 @@ struct Inner {
     users: Arc<Credentials>,
     max_skew: TimeDelta,
     max_skew_std: Duration,
+    allow_text_over_http: bool,
+    proxies: Arc<ProxyTrust>,
     pool: PgPool,
     bearer: Option<Verifier>,
 }
@@ -225,6 +248,7 @@ impl std::fmt::Debug for Guard {
             .field("mode", &self.0.mode)
             .field("users", &self.0.users)
             .field("max_skew", &self.0.max_skew_std)
+            .field("allow_text_over_http", &self.0.allow_text_over_http)
             .field("bearer", &self.0.bearer.is_some())
             .finish_non_exhaustive()
     }
@@ -261,6 +285,10 @@ pub enum Refusal {
     /// A `Created` too far from our clock, or an `Expires` that has passed.
     #[error("message expired: {0}")]
     Expired(&'static str),
+    /// A password sent as text on a request that did not come over TLS, while
+    /// `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP` is off.
+    #[error("password sent as text over plain HTTP")]
+    TextOverHttp,
 }
 
 /// The standard reason of `wsse:FailedAuthentication`.
@@ -280,6 +308,14 @@ impl Refusal {
                 format!("An error was discovered processing the <wsse:Security> header: {why}"),
             ),
             Self::Expired(why) => ("MessageExpired", format!("The message has expired: {why}")),
+            // WSS 1.1 SOAP Message Security §12: the "unsupported" class, a token
+            // (here: a password as text, on this transport) the receiver does not take.
+            Self::TextOverHttp => (
+                "UnsupportedSecurityToken",
+                "An unsupported token was provided: a PasswordText is accepted only over \
+                 HTTPS; send a PasswordDigest"
+                    .to_owned(),
+            ),
         };
         Fault::client(reason).with_subcode(Subcode {
             ns: WSSE_NS,
@@ -321,20 +357,34 @@ impl Rejection {
 }
 
 impl Guard {
-    /// Checks the credentials of a SOAP request: its `Security` header addressed to us,
-    /// if any, and, where Bearer tokens are accepted, its `Authorization: Bearer` JWT,
-    /// if any. Whatever is presented must be valid; in `required` mode something must
-    /// be. A refusal is the WS-Security fault in the request's version.
-    pub async fn check(&self, request: &SoapRequest, headers: &HeaderMap) -> Result<(), Fault> {
-        self.authenticate(request, headers)
+    /// Checks the credentials of a SOAP request that arrived from `peer` (`None`:
+    /// unknown, taken as plain HTTP): its `Security` header addressed to us, if any, and,
+    /// where Bearer tokens are accepted, its `Authorization: Bearer` JWT, if any.
+    /// Whatever is presented must be valid; in `required` mode something must be. A
+    /// refusal is the WS-Security fault in the request's version.
+    pub async fn check(
+        &self,
+        request: &SoapRequest,
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Result<(), Fault> {
+        self.authenticate(request, headers, peer)
             .await
             .map_err(|r| r.into_fault().with_version(request.version))
+    }
+
+    /// Whether a password may be taken as text on this request: it came over TLS (a
+    /// trusted proxy says so), or `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP` allows it.
+    fn text_allowed(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> bool {
+        self.0.allow_text_over_http
+            || peer.is_some_and(|peer| self.0.proxies.forwarded_https(headers, peer))
     }
 
     async fn authenticate(
         &self,
         request: &SoapRequest,
         headers: &HeaderMap,
+        peer: Option<SocketAddr>,
     ) -> Result<(), Rejection> {
         let inner = &self.0;
         let blocks: Vec<&Element> = request
@@ -345,7 +395,14 @@ impl Guard {
         let mut authenticated = match blocks.as_slice() {
             [] => false,
             [security] => {
-                let token = verify_security(&inner.users, inner.max_skew, security, Utc::now())?;
+                let text_allowed = self.text_allowed(headers, peer);
+                let token = verify_security(
+                    &inner.users,
+                    inner.max_skew,
+                    security,
+                    text_allowed,
+                    Utc::now(),
+                )?;
                 if let Some(nonce) = &token.nonce
                     && !first_use(&inner.pool, token.username, nonce, token.remember_until).await?
                 {
@@ -425,6 +482,59 @@ impl Guard {
         Some(response)
     }
 
+    /// Checks the HTTP Basic credentials of a request that carries no envelope (user-soap's
+    /// JSON registration) against the same `WSSE_USERS`, under the same rules: Basic
+    /// credentials that are sent must be valid and, being a password as text, must have
+    /// come over TLS (or `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP` allows them; checked before
+    /// the password); in `required` mode they must be sent. Another `Authorization`
+    /// scheme is not credentials of ours, as good as none. A refusal is logged at INFO
+    /// (a client's mistake) and returned for the door to answer in its own protocol.
+    pub fn check_basic(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<SocketAddr>,
+    ) -> Result<(), Refusal> {
+        self.basic(headers, peer).inspect_err(|refusal| {
+            tracing::info!(reason = %refusal, "HTTP Basic credentials refused");
+        })
+    }
+
+    fn basic(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<(), Refusal> {
+        let mut values = headers.get_all(header::AUTHORIZATION).iter();
+        let value = match (values.next(), values.next()) {
+            (None, _) => return self.anonymous("send HTTP Basic credentials"),
+            (Some(_), Some(_)) => {
+                return Err(Refusal::Invalid("more than one Authorization header"));
+            }
+            (Some(value), None) => value,
+        };
+        let Some(encoded) = value.to_str().ok().and_then(basic_credentials) else {
+            return self.anonymous("send HTTP Basic credentials");
+        };
+        if !self.text_allowed(headers, peer) {
+            return Err(Refusal::TextOverHttp);
+        }
+        let decoded = BASE64
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or(Refusal::Invalid(
+                "Basic credentials are not Base64 of UTF-8 text",
+            ))?;
+        let (user, password) = decoded
+            .split_once(':')
+            .ok_or(Refusal::Invalid("Basic credentials are not user:password"))?;
+        password_matches(&self.0.users, user, password, Sent::Text)
+    }
+
+    /// No credentials: fine unless they are required (`what` says which to send).
+    fn anonymous(&self, what: &'static str) -> Result<(), Refusal> {
+        match self.0.mode {
+            Mode::Required => Err(Refusal::Missing(what)),
+            Mode::Optional | Mode::Off => Ok(()),
+        }
+    }
+
     /// The background task deleting remembered nonces whose time has passed (with a
     /// margin of the allowed skew for clocks that differ between instances).
     pub fn prune_task(&self, shutdown: CancellationToken) -> Task {
@@ -439,6 +549,15 @@ impl Guard {
             ),
         )
     }
+}
+
+/// The credentials of an `Authorization: Basic <credentials>` value (the scheme in any
+/// case); `None` for another scheme.
+fn basic_credentials(value: &str) -> Option<&str> {
+    let (scheme, credentials) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("basic")
+        .then(|| credentials.trim())
 }
 
 /// Records `(username, nonce)` until `until`; true when it was not there yet. One
@@ -496,11 +615,13 @@ struct Verified<'a> {
 }
 
 /// Checks a `Security` header at `now`: an optional `wsu:Timestamp` and exactly one
-/// `UsernameToken`, whose password matches the user's.
+/// `UsernameToken`, whose password matches the user's. A password as text is refused
+/// unless `text_allowed` (see [`Guard::text_allowed`]), before it is compared.
 fn verify_security<'a>(
     users: &Credentials,
     skew: TimeDelta,
     security: &'a Element,
+    text_allowed: bool,
     now: DateTime<Utc>,
 ) -> Result<Verified<'a>, Refusal> {
     let [token, timestamp] = distinct_children(
@@ -548,8 +669,10 @@ fn verify_security<'a>(
                 ));
             }
         }
-    } else {
+    } else if text_allowed {
         Sent::Text
+    } else {
+        return Err(Refusal::TextOverHttp);
     };
     if let Some(created_at) = created_at {
         fresh(
@@ -746,7 +869,7 @@ mod tests {
     }
 
     fn check(sec: &Element, now: &str) -> Result<Option<Vec<u8>>, Refusal> {
-        verify_security(&users(), SKEW, sec, at(now)).map(|v| v.nonce)
+        verify_security(&users(), SKEW, sec, true, at(now)).map(|v| v.nonce)
     }
 
     /// Produced by the clients themselves: zeep 4.3 (`UsernameToken(use_digest=True,
@@ -827,6 +950,59 @@ mod tests {
             check(&ghost, "2026-12-01T10:00:00Z"),
             Err(Refusal::BadPassword)
         );
+    }
+
+    #[test]
+    fn a_text_password_is_refused_unless_allowed_before_it_is_compared() {
+        let now = at("2026-12-01T10:00:00Z");
+        let text = |pw: &str| {
+            security(&token(
+                &format!(r#"<wsse:Password Type="{PASSWORD_TEXT}">{pw}</wsse:Password>"#),
+                "",
+            ))
+        };
+        for pw in ["s3cret wörd", "wrong"] {
+            assert_eq!(
+                verify_security(&users(), SKEW, &text(pw), false, now).map(|v| v.nonce),
+                Err(Refusal::TextOverHttp),
+                "{pw}"
+            );
+        }
+        let untyped = security(&token("<wsse:Password>s3cret wörd</wsse:Password>", ""));
+        assert_eq!(
+            verify_security(&users(), SKEW, &untyped, false, now).map(|v| v.nonce),
+            Err(Refusal::TextOverHttp),
+            "an untyped password is text"
+        );
+        // A digest needs no TLS.
+        let digest = digest_token(
+            "k5mTTI1vbWVY65kjKp31i8qAmSo=",
+            "MDEyMzQ1Njc4OWFiY2RlZg==",
+            "2026-12-01T10:00:00+00:00",
+        );
+        assert!(verify_security(&users(), SKEW, &digest, false, now).is_ok());
+        // A malformed token is still said to be malformed.
+        assert!(matches!(
+            verify_security(&users(), SKEW, &security(""), false, now),
+            Err(Refusal::Invalid(_))
+        ));
+        let fault = Refusal::TextOverHttp.fault().with_version(SoapVersion::V12);
+        assert_eq!(fault.status(), StatusCode::BAD_REQUEST);
+        assert!(
+            fault.to_xml().contains(
+                "<env:Subcode><env:Value>wsse:UnsupportedSecurityToken</env:Value></env:Subcode>"
+            ),
+            "{}",
+            fault.to_xml()
+        );
+    }
+
+    #[test]
+    fn basic_credentials_are_read_in_any_case_of_the_scheme() {
+        assert_eq!(basic_credentials("Basic dTpw"), Some("dTpw"));
+        assert_eq!(basic_credentials(" bAsIc  dTpw "), Some("dTpw"));
+        assert_eq!(basic_credentials("Bearer x.y.z"), None);
+        assert_eq!(basic_credentials("Basic"), None);
     }
 
     #[test]
@@ -970,5 +1146,25 @@ mod tests {
         );
         let bad = |k: &str| (k == "WSSE_MODE").then(|| "on".to_owned());
         assert!(Settings::from_vars(&Vars::new(&bad)).is_err());
+        assert!(
+            !Settings::from_vars(&Vars::new(&none))
+                .unwrap()
+                .allow_text_over_http
+        );
+        let allow =
+            |k: &str| (k == "WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP").then(|| "true".to_owned());
+        assert!(
+            Settings::from_vars(&Vars::new(&allow))
+                .unwrap()
+                .allow_text_over_http
+        );
+        let typo =
+            |k: &str| (k == "WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP").then(|| "yes please".to_owned());
+        assert!(
+            Settings::from_vars(&Vars::new(&typo))
+                .unwrap_err()
+                .to_string()
+                .contains("WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP")
+        );
     }
 }

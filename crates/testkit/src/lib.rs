@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub mod snapshot;
+pub mod soap;
 
 /// A required environment variable, with a hint when it is missing.
 pub fn env(name: &str) -> String {

@@ -4,6 +4,7 @@ use hub_db::PgSettings;
 use hub_identity::verifier::VerifierConfig;
 use hub_runtime::{
     config::{ConfigError, Vars},
+    http::client_ip::ProxyTrust,
     service::ServiceConfig,
 };
 use hub_soap::wsse;
@@ -26,6 +27,10 @@ pub struct Config {
     /// UsernameToken, verified as session and images verify it: through auth's JWKS
     /// (`JWKS_URL`, EdDSA) or else with `SECRET_KEY` / `JWT_SECRET` (HS256).
     pub bearer: Option<VerifierConfig>,
+    /// The proxies in front (`TRUSTED_PROXIES`, `CLIENT_ADDRESS_HEADER`, as auth): only
+    /// theirs is the word that a request came over TLS (`X-Forwarded-Proto`), which a
+    /// WS-Security password as text needs (`WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP`).
+    pub proxies: ProxyTrust,
 }
 
 impl ServiceConfig for Config {
@@ -46,6 +51,7 @@ impl ServiceConfig for Config {
             public_base_url: hub_soap::wsdl::configured_base(vars)?,
             wsse,
             bearer,
+            proxies: ProxyTrust::from_vars(vars)?,
         })
     }
 

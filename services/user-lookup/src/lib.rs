@@ -19,7 +19,7 @@ pub mod routes;
 pub mod state;
 pub mod store;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::Router;
 use hub_identity::verifier::Verifier;
@@ -43,10 +43,12 @@ impl service::Service for UserLookup {
 
     /// Connects (waiting for PostgreSQL up to its start-up timeout) and migrates.
     async fn connect(config: &Config) -> anyhow::Result<Self> {
+        config.proxies.warn_if_deprecated();
         let pool = config.db.connect(Self::NAME).await?;
         let bearer = config.bearer.as_ref().map(Verifier::new).transpose()?;
+        let proxies = Arc::new(config.proxies.clone());
         Ok(Self {
-            wsse: config.wsse.guard(pool.clone(), bearer.clone()),
+            wsse: config.wsse.guard(pool.clone(), bearer.clone(), proxies),
             bearer,
             pool,
         })

@@ -21,11 +21,15 @@ use uuid::Uuid;
 const PASSWORD: &str = "pa:ss wörd<&>";
 const SECRET: &str = "bearer-test-secret-0123456789abcdef";
 
+/// The tests send PasswordText over plain HTTP to 127.0.0.1, which this allows.
+const TEXT_OVER_HTTP: (&str, &str) = ("WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP", "true");
+
 impl TestApp {
     async fn required() -> Self {
         Self::spawn_with(&[
             ("WSSE_MODE", "required"),
             ("WSSE_USERS", &format!("svc:{PASSWORD}\nother:x")),
+            TEXT_OVER_HTTP,
         ])
         .await
     }
@@ -111,6 +115,23 @@ async fn soap_with(
     parts(request.go().await).await
 }
 
+/// [`soap`] with the HTTP headers `http` (e.g. a proxy's `X-Forwarded-Proto`).
+async fn soap_via(
+    app: &hub_testkit::Spawned,
+    ns: &str,
+    header: &str,
+    http: &[(&str, &str)],
+) -> (u16, String, String) {
+    let mut request = app
+        .post("/user/soap")
+        .header("content-type", content_type(ns))
+        .body(envelope(ns, header, "ana"));
+    for (name, value) in http {
+        request = request.header(*name, *value);
+    }
+    parts(request.go().await).await
+}
+
 /// Asserts a WS-Security fault `code` in the version of `ns`, with its SOAP status.
 fn assert_wsse_fault(ns: &str, (status, _, body): &(u16, String, String), code: &str) {
     assert!(
@@ -158,6 +179,136 @@ async fn off_by_default_nothing_changes_and_a_security_header_is_not_understood(
     assert!(!body.contains("xmlns:wsse"), "{body}");
     found(id, &soap(&app, SOAP11, "", "ana").await);
     found(id, &parts(app.get("/user/lookup?username=ana").await).await);
+}
+
+#[tokio::test]
+async fn a_soap12_must_understand_fault_names_each_block_not_understood() {
+    let app = TestApp::spawn().await;
+    app.insert("ana").await;
+    let headers = format!(
+        r#"{}<x:Trace xmlns:x="urn:trace" s:mustUnderstand="true"/><x:Info xmlns:x="urn:trace" s:mustUnderstand="false"/><x:Other xmlns:x="urn:trace" s:mustUnderstand="1" s:role="urn:somebody-else"/>"#,
+        text_token("svc", PASSWORD)
+    );
+    let (status, _, body) = soap(&app, SOAP12, &headers, "ana").await;
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("<env:Value>env:MustUnderstand</env:Value>"),
+        "{body}"
+    );
+    assert_eq!(
+        hub_testkit::soap::not_understood(&body),
+        [
+            format!("{{{WSSE_NS}}}Security"),
+            "{urn:trace}Trace".to_owned()
+        ],
+        "one NotUnderstood per mandatory block addressed to us, none for the others: {body}"
+    );
+    // SOAP 1.1 has no NotUnderstood header: its fault is as it was.
+    let (status, _, body) = soap(&app, SOAP11, &headers, "ana").await;
+    assert_eq!(status, 500);
+    assert!(
+        !body.contains("NotUnderstood") && !body.contains(":Header"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "<faultcode>soapenv:MustUnderstand</faultcode><faultstring xml:lang=\"en\">Header block {{{WSSE_NS}}}Security is not understood</faultstring>"
+        )),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn password_text_needs_tls_from_a_trusted_proxy_or_the_setting() {
+    let users = format!("svc:{PASSWORD}");
+    let required = [("WSSE_MODE", "required"), ("WSSE_USERS", users.as_str())];
+    // The test client, 127.0.0.1, is the deployment's proxy.
+    let proxied =
+        TestApp::spawn_with(&[&required[..], &[("TRUSTED_PROXIES", "127.0.0.1")]].concat()).await;
+    let id = proxied.insert("ana").await;
+    let https = [("x-forwarded-proto", "https")];
+    for ns in [SOAP11, SOAP12] {
+        // Plain HTTP: refused before the password is looked at, right or wrong, and
+        // its nonce is not spent.
+        let with_nonce = security(&format!(
+            r#"<wsse:UsernameToken><wsse:Username>svc</wsse:Username><wsse:Password>{}</wsse:Password><wsse:Nonce>{}</wsse:Nonce><wsu:Created>{}</wsu:Created></wsse:UsernameToken>"#,
+            escape(PASSWORD),
+            BASE64.encode(Uuid::new_v4().as_bytes()),
+            now_text(0)
+        ));
+        for token in [
+            text_token("svc", PASSWORD),
+            text_token("svc", "wrong"),
+            with_nonce,
+        ] {
+            for http in [
+                &[][..],
+                &[("x-forwarded-proto", "http")],
+                &[("x-forwarded-proto", "https, http")],
+            ] {
+                let answer = soap_via(&proxied, ns, &token, http).await;
+                assert_wsse_fault(ns, &answer, "UnsupportedSecurityToken");
+                assert!(
+                    answer
+                        .2
+                        .contains("a PasswordText is accepted only over HTTPS"),
+                    "{}",
+                    answer.2
+                );
+                assert!(!answer.2.contains(PASSWORD), "{}", answer.2);
+            }
+        }
+        // The proxy says the client came over TLS: accepted, and checked as ever.
+        found(
+            id,
+            &soap_via(&proxied, ns, &text_token("svc", PASSWORD), &https).await,
+        );
+        assert_wsse_fault(
+            ns,
+            &soap_via(&proxied, ns, &text_token("svc", "wrong"), &https).await,
+            "FailedAuthentication",
+        );
+        // A digest is unaffected by the transport.
+        found(
+            id,
+            &soap(&proxied, ns, &digest_token("svc", PASSWORD), "ana").await,
+        );
+    }
+    assert_eq!(
+        hub_testkit::count(&proxied.db_url, "SELECT count(*) FROM wsse_nonce").await,
+        2,
+        "only the two digests' nonces were spent"
+    );
+
+    // The same header from a peer that is not a trusted proxy counts for nothing.
+    let direct =
+        TestApp::spawn_with(&[&required[..], &[("TRUSTED_PROXIES", "10.0.0.0/8")]].concat()).await;
+    direct.insert("ana").await;
+    for ns in [SOAP11, SOAP12] {
+        let answer = soap_via(&direct, ns, &text_token("svc", PASSWORD), &https).await;
+        assert_wsse_fault(ns, &answer, "UnsupportedSecurityToken");
+    }
+
+    // The setting allows plain HTTP.
+    let allowed = TestApp::spawn_with(&[&required[..], &[TEXT_OVER_HTTP]].concat()).await;
+    let id = allowed.insert("ana").await;
+    for ns in [SOAP11, SOAP12] {
+        found(
+            id,
+            &soap(&allowed, ns, &text_token("svc", PASSWORD), "ana").await,
+        );
+    }
+
+    // Counted as the client's faults, never ours.
+    let metrics = hub_testkit::get_text(&direct.http, &format!("{}/metrics", direct.base)).await;
+    assert!(
+        !metrics.contains("soap_faults_total{code=\"Server\"}"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("soap_faults_total{code=\"Receiver\"}"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -324,7 +475,12 @@ async fn expired_nonces_are_pruned() {
 
 #[tokio::test]
 async fn optional_mode_lets_anonymous_calls_through_but_checks_any_credentials() {
-    let app = TestApp::spawn_with(&[("WSSE_MODE", "optional"), ("WSSE_USERS", "svc:pw")]).await;
+    let app = TestApp::spawn_with(&[
+        ("WSSE_MODE", "optional"),
+        ("WSSE_USERS", "svc:pw"),
+        TEXT_OVER_HTTP,
+    ])
+    .await;
     let id = app.insert("ana").await;
     found(id, &soap(&app, SOAP12, "", "ana").await);
     found(
@@ -496,6 +652,7 @@ async fn a_bearer_token_stands_in_for_a_username_token() {
         ("WSSE_USERS", "svc:pw"),
         ("LOOKUP_ACCEPT_BEARER", "true"),
         ("SECRET_KEY", SECRET),
+        TEXT_OVER_HTTP,
     ])
     .await;
     let id = app.insert("ana").await;

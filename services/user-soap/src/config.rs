@@ -37,7 +37,8 @@ pub struct Config {
     /// is answered (see [`DuplicateReply`]).
     pub duplicate_reply: DuplicateReply,
     /// WS-Security UsernameToken (`WSSE_MODE` default off, `WSSE_USERS`,
-    /// `WSSE_MAX_SKEW_SECS`; see `hub_soap::wsse`).
+    /// `WSSE_MAX_SKEW_SECS`, `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP`; see `hub_soap::wsse`):
+    /// the policy of both doors, `/register` and, as HTTP Basic, `/api/users`.
     pub wsse: hub_soap::wsse::Settings,
 }
 

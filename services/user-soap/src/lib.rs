@@ -8,7 +8,8 @@
 //!   dni or email: the original's 409 envelope; invalid input: a Client fault naming
 //!   the field.
 //! * `POST /api/users`: the same registration in JSON for REST front-ends (201
-//!   `{"id","message"}`, 409/400 `{"error","field"}`), described at `GET /openapi.json`.
+//!   `{"id","message"}`, 409/400 `{"error","field"}`), described at `GET /openapi.json`;
+//!   with `WSSE_MODE` on, the SOAP door's credentials as HTTP Basic (401/403 `{"error"}`).
 //! * `GET /register?wsdl`: the contract (`wsdl/user-soap.wsdl`) with the public address.
 //! * `GET /user-soap/health`, `GET /health`.
 //!
@@ -63,14 +64,15 @@ impl service::Service for UserSoap {
         config.proxies.warn_if_deprecated();
         let pool = config.db.connect(Self::NAME).await?;
         fill_skeletons(&pool).await;
+        let proxies = Arc::new(config.proxies.clone());
         Ok(Self {
-            wsse: config.wsse.guard(pool.clone(), None),
+            wsse: config.wsse.guard(pool.clone(), None, proxies.clone()),
             pool,
             hashing: HashPool::new(config.hashing),
             queue: config.queue.as_str().into(),
             register_limit: config.register_limit,
             duplicate_reply: config.duplicate_reply,
-            proxies: Arc::new(config.proxies.clone()),
+            proxies,
         })
     }
 

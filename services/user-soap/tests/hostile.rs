@@ -120,3 +120,134 @@ async fn the_hostile_corpus_gets_faults_and_stores_nothing() {
     assert_eq!(s, 500);
     assert_eq!(app.users().await, 1);
 }
+
+/// A SOAP 1.2 envelope with mandatory header blocks we do not understand: the
+/// MustUnderstand fault names each in an `env:NotUnderstood` header block (SOAP 1.2 Part
+/// 1 §5.4.8), its namespace declared, and nothing is stored.
+#[tokio::test]
+async fn a_soap12_must_understand_fault_names_every_block_not_understood() {
+    let app = TestApp::spawn().await;
+    let fields = user_fields("hostile02");
+    let envelope = common::soap12_envelope(&pairs(&fields)).replace(
+        "<env:Body>",
+        concat!(
+            "<env:Header>",
+            r#"<w:Security xmlns:w="urn:wsse" env:mustUnderstand="true"/>"#,
+            r#"<t:Trace xmlns:t="urn:t" env:mustUnderstand="1"/>"#,
+            r#"<t:Hint xmlns:t="urn:t" env:mustUnderstand="false"/>"#,
+            r#"<t:Relay xmlns:t="urn:t" env:mustUnderstand="1" env:role="urn:next-hop"/>"#,
+            "</env:Header><env:Body>"
+        ),
+    );
+    let (status, ct, body) = parts(
+        app.post("application/soap+xml; charset=utf-8", envelope)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, ct.as_str()),
+        (500, "application/soap+xml; charset=utf-8"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<env:Code><env:Value>env:MustUnderstand</env:Value></env:Code>"),
+        "{body}"
+    );
+    assert_eq!(
+        hub_testkit::soap::not_understood(&body),
+        ["{urn:wsse}Security", "{urn:t}Trace"],
+        "{body}"
+    );
+    assert_eq!(app.users().await, 0);
+}
+
+/// With WS-Security required, neither door lets a registration through without the
+/// service credentials, however it is dressed: no credentials on the JSON door, a
+/// password in the clear over plain HTTP on either door, a client's own
+/// `X-Forwarded-Proto: https` (the peer is no trusted proxy), on two instances at once.
+/// Every attempt gets its protocol's refusal; nothing is stored, no event written.
+#[tokio::test]
+async fn with_ws_security_required_neither_door_registers_without_credentials() {
+    let users = "partner:pa:ss wörd";
+    let settings = [
+        ("WSSE_MODE", "required"),
+        ("WSSE_USERS", users),
+        ("TRUSTED_PROXIES", "10.0.0.0/8"),
+    ];
+    let a = TestApp::spawn_with(&settings).await;
+    let mut beside = settings.to_vec();
+    beside.push(("DATABASE_URL", a.db_url.as_str()));
+    let b = TestApp::spawn_with(&beside).await;
+    let spoof = ("x-forwarded-proto", "https");
+    let text_token = r#"<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><wsse:UsernameToken><wsse:Username>partner</wsse:Username><wsse:Password>pa:ss wörd</wsse:Password></wsse:UsernameToken></wsse:Security>"#;
+
+    let attempts = (0..24).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let fields = user_fields(&format!("bypass{i:02}"));
+        async move {
+            let request = match i % 4 {
+                // The JSON door, no credentials (with and without the spoofed header).
+                0 | 1 => {
+                    let body: serde_json::Map<_, _> = fields
+                        .iter()
+                        .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                        .collect();
+                    let r = app.req(reqwest::Method::POST, "/api/users").json(&body);
+                    if i % 4 == 1 {
+                        r.header(spoof.0, spoof.1)
+                    } else {
+                        r
+                    }
+                }
+                // The JSON door, the right password in the clear, spoofed "TLS".
+                2 => app
+                    .req(reqwest::Method::POST, "/api/users")
+                    .basic_auth("partner", Some("pa:ss wörd"))
+                    .header(spoof.0, spoof.1)
+                    .json(&serde_json::json!({})),
+                // The SOAP door, the right PasswordText, spoofed "TLS".
+                _ => app
+                    .request(
+                        "text/xml; charset=utf-8",
+                        legacy_envelope(&pairs(&fields)).replace(
+                            "<soapenv:Header/>",
+                            &format!("<soapenv:Header>{text_token}</soapenv:Header>"),
+                        ),
+                    )
+                    .header(spoof.0, spoof.1),
+            };
+            let (status, ct, body) = parts(hub_testkit::Go::go(request).await).await;
+            (i % 4, status, ct, body)
+        }
+    });
+    for (kind, status, ct, body) in futures_util::future::join_all(attempts).await {
+        assert!(!body.contains("pa:ss"), "{body}");
+        match kind {
+            0 | 1 => {
+                assert_eq!((status, ct.as_str()), (401, "application/json"), "{body}");
+                assert!(body.contains("Authentication required"), "{body}");
+            }
+            2 => {
+                assert_eq!((status, ct.as_str()), (403, "application/json"), "{body}");
+                assert!(body.contains("only over HTTPS"), "{body}");
+            }
+            _ => {
+                assert_eq!(
+                    (status, ct.as_str()),
+                    (500, "text/xml; charset=utf-8"),
+                    "{body}"
+                );
+                assert!(
+                    body.contains("<faultcode>wsse:UnsupportedSecurityToken</faultcode>"),
+                    "{body}"
+                );
+            }
+        }
+    }
+    assert_eq!(a.users().await, 0, "nothing was registered");
+    assert_eq!(
+        hub_testkit::count(&a.db_url, "SELECT count(*) FROM outbox").await,
+        0,
+        "no event was written"
+    );
+}

@@ -198,6 +198,41 @@ impl ProxyTrust {
         }
         client
     }
+
+    /// Whether a request that arrived from `peer` with `headers` reached the deployment
+    /// over TLS, as far as can be trusted: the services themselves serve plain HTTP, so
+    /// only a trusted proxy (as for [`ProxyTrust::client_ip`]) can say so. The peer
+    /// must be one, and the protocol it wrote must be `https`: the right-most
+    /// `X-Forwarded-Proto` entry (the one the peer wrote, whether it appends or
+    /// replaces), or with `CLIENT_ADDRESS_HEADER=Forwarded` the `proto=` of the
+    /// right-most `Forwarded` element (the header the proxy writes; the other passes
+    /// through from the client). Anything else, an untrusted peer's headers
+    /// included, is plain HTTP.
+    pub fn forwarded_https(&self, headers: &HeaderMap, peer: SocketAddr) -> bool {
+        if !(self.trust_any_peer || self.trusts(peer.ip())) {
+            return false;
+        }
+        let proto = match self.header.unwrap_or(ForwardingHeader::XForwardedFor) {
+            ForwardingHeader::XForwardedFor => last_entry(headers, "x-forwarded-proto"),
+            ForwardingHeader::Forwarded => last_entry(headers, "forwarded").and_then(|element| {
+                element.split(';').find_map(|pair| {
+                    let (name, value) = pair.trim().split_once('=')?;
+                    name.trim()
+                        .eq_ignore_ascii_case("proto")
+                        .then(|| value.trim().trim_matches('"').to_owned())
+                })
+            }),
+        };
+        proto.is_some_and(|p| p.eq_ignore_ascii_case("https"))
+    }
+}
+
+/// The right-most comma-separated entry of the header `name` across its repetitions,
+/// trimmed; `None` when it is absent or that entry is not text.
+fn last_entry(headers: &HeaderMap, name: &str) -> Option<String> {
+    let last = headers.get_all(name).iter().next_back()?;
+    let text = last.to_str().ok()?;
+    text.rsplit(',').next().map(|e| e.trim().to_owned())
 }
 
 /// See [`ProxyTrust::client_key`]; `ipv6_prefix` above 128 counts as 128.
@@ -440,6 +475,52 @@ mod tests {
             t128.client_key("2001:db8::1".parse().unwrap()).to_string(),
             "2001:db8::1/128"
         );
+    }
+
+    fn https(t: &ProxyTrust, peer: &str, header: &'static str, values: &[&'static str]) -> bool {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(header, HeaderValue::from_static(v));
+        }
+        t.forwarded_https(&headers, peer.parse().unwrap())
+    }
+
+    #[test]
+    fn only_a_trusted_proxy_says_the_request_came_over_tls() {
+        const XFP: &str = "x-forwarded-proto";
+        let t = trust(&[("TRUSTED_PROXIES", "10.0.0.0/8")]);
+        assert!(https(&t, "10.0.0.5:1", XFP, &["https"]));
+        assert!(https(&t, "10.0.0.5:1", XFP, &["HTTPS"]));
+        // The right-most entry is the peer's; a client's `https` further left is not.
+        assert!(https(&t, "10.0.0.5:1", XFP, &["http, https"]));
+        assert!(!https(&t, "10.0.0.5:1", XFP, &["https, http"]));
+        assert!(!https(&t, "10.0.0.5:1", XFP, &["https", "http"]));
+        assert!(!https(&t, "10.0.0.5:1", XFP, &[]));
+        assert!(!https(&t, "10.0.0.5:1", XFP, &["wss"]));
+        // An untrusted peer, or no proxies at all: its headers count for nothing.
+        assert!(!https(&t, "203.0.113.9:1", XFP, &["https"]));
+        assert!(!https(&trust(&[]), "10.0.0.5:1", XFP, &["https"]));
+        // The deprecated alias trusts any peer.
+        let any = trust(&[("TRUST_FORWARDED_FOR", "true")]);
+        assert!(https(&any, "203.0.113.9:1", XFP, &["https"]));
+        // With `Forwarded` configured, only its right-most element's proto counts.
+        let fwd = trust(&[
+            ("TRUSTED_PROXIES", "10.0.0.0/8"),
+            ("CLIENT_ADDRESS_HEADER", "Forwarded"),
+        ]);
+        assert!(!https(&fwd, "10.0.0.5:1", XFP, &["https"]));
+        assert!(https(
+            &fwd,
+            "10.0.0.5:1",
+            "forwarded",
+            &["for=1.2.3.4;proto=http, for=198.51.100.20;Proto=\"https\""]
+        ));
+        assert!(!https(
+            &fwd,
+            "10.0.0.5:1",
+            "forwarded",
+            &["for=1.2.3.4;proto=https, for=198.51.100.20"]
+        ));
     }
 
     #[test]

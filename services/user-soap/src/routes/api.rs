@@ -1,12 +1,15 @@
 //! `POST /api/users`: the registration for REST front-ends, JSON in and out. The same
 //! use case as the SOAP operation ([`registration::register`]): the same validation,
 //! per-address limit, transaction and `UserRegistered` / `UserRegistrationFailed`
-//! events; only the translation differs.
+//! events; only the translation differs. And the same door policy: with `WSSE_MODE` on,
+//! the SOAP operation's credentials (`WSSE_USERS`) as HTTP Basic ([`Admitted`]).
+
+use std::net::SocketAddr;
 
 use axum::{
     Json,
-    extract::State,
-    http::{HeaderValue, StatusCode, header},
+    extract::{ConnectInfo, FromRequestParts, State},
+    http::{HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use hub_runtime::http::{
@@ -17,6 +20,7 @@ use hub_runtime::http::{
     },
     json_error,
 };
+use hub_soap::wsse::Refusal;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -28,6 +32,35 @@ use crate::{
 
 /// The body key of every error, as the REST services that answer `{"error"}` use.
 pub(crate) const ERROR_KEY: &str = "error";
+
+/// The challenge of a 401: HTTP Basic, UTF-8 (RFC 7617).
+const CHALLENGE: &str = r#"Basic realm="user-soap", charset="UTF-8""#;
+
+/// A request the registration policy admits: with `WSSE_MODE` off, any; with it on,
+/// the SOAP door's rules for a door that carries no envelope
+/// ([`hub_soap::wsse::Guard::check_basic`]): HTTP Basic credentials of `WSSE_USERS`,
+/// required in `required` mode and checked whenever sent, over TLS only unless
+/// `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP` allows plain HTTP. Checked before the body is
+/// read, so a refused request costs nothing and stores nothing.
+pub struct Admitted;
+
+impl FromRequestParts<AppState> for Admitted {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(guard) = &state.wsse else {
+            return Ok(Self);
+        };
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| *peer);
+        guard
+            .check_basic(&parts.headers, peer)
+            .map(|()| Self)
+            .map_err(ApiError::Refused)
+    }
+}
 
 /// `POST /api/users` body: every field a string, all required.
 #[derive(ToSchema)]
@@ -138,6 +171,26 @@ pub enum ApiError {
     /// 409 for a taken username, dni or email; 429, 503 or 500 otherwise.
     #[error(transparent)]
     Register(#[from] RegisterError),
+    /// 401 (with a Basic challenge) for credentials missing or wrong, 403 for a
+    /// password sent in the clear over plain HTTP: see [`Admitted`].
+    #[error("{}", refusal_text(.0))]
+    Refused(Refusal),
+}
+
+/// What a refused request is told: which credentials to send, or that they were wrong
+/// (never which part), or that they need HTTPS.
+fn refusal_text(refusal: &Refusal) -> &'static str {
+    match refusal {
+        Refusal::Missing(_) => {
+            "Authentication required: send HTTP Basic credentials (the WS-Security users)"
+        }
+        Refusal::TextOverHttp => "HTTP Basic credentials are accepted only over HTTPS",
+        Refusal::Invalid(_)
+        | Refusal::BadPassword
+        | Refusal::Replayed
+        | Refusal::BadBearer
+        | Refusal::Expired(_) => "Invalid credentials",
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -167,6 +220,17 @@ impl IntoResponse for ApiError {
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 resp
             }
+            Self::Refused(Refusal::TextOverHttp) => {
+                answer(StatusCode::FORBIDDEN, self.to_string(), None)
+            }
+            Self::Refused(_) => {
+                let mut resp = answer(StatusCode::UNAUTHORIZED, self.to_string(), None);
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(CHALLENGE),
+                );
+                resp
+            }
             Self::Register(e) => {
                 let failure = e.failure();
                 json_error(
@@ -182,7 +246,8 @@ impl IntoResponse for ApiError {
 
 /// Registers a user from a JSON object: 201 `{"id","message"}`; a taken username, dni
 /// or email is 409 naming the field (and records `UserRegistrationFailed`, as over
-/// SOAP); bad input is 400 naming the field.
+/// SOAP); bad input is 400 naming the field. With `WSSE_MODE` on, the SOAP door's
+/// credentials as HTTP Basic (see [`Admitted`]): 401 or 403 before the body is read.
 #[utoipa::path(
     post,
     path = "/api/users",
@@ -190,6 +255,8 @@ impl IntoResponse for ApiError {
     responses(
         (status = 201, description = "Registered", body = Created),
         (status = 400, description = "Malformed body, or a field missing, not a string or invalid; `field` names it", body = ErrorBody),
+        (status = 401, description = "With `WSSE_MODE=required`: no HTTP Basic credentials; with it on: wrong ones (`WWW-Authenticate: Basic`)", body = ErrorBody),
+        (status = 403, description = "With `WSSE_MODE` on: HTTP Basic credentials over plain HTTP (HTTPS needed unless `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP`)", body = ErrorBody),
         (status = 409, description = "The username, dni or email is taken; `field` names which", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body not declared as JSON", body = ErrorBody),
@@ -203,6 +270,7 @@ pub async fn create_user(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     ClientIp(from): ClientIp,
+    _admitted: Admitted,
     JsonBody(req): JsonBody<NewUserRequest>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     let input = req.registration()?;
