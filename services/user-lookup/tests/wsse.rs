@@ -519,6 +519,7 @@ const BEARER: &[(&str, &str)] = &[
     ("WSSE_USERS", "svc:pw"),
     ("LOOKUP_ACCEPT_BEARER", "true"),
     ("SECRET_KEY", SECRET),
+    TEXT_OVER_HTTP,
 ];
 
 /// The GET lookup with `token` is refused as the guard refuses an invalid token.
