@@ -50,3 +50,25 @@ async fn a_connection_the_server_dropped_while_idle_is_replaced_before_use() {
     let second = backend_pid(&pool).await.expect("a fresh connection");
     assert_ne!(first, second);
 }
+
+/// A database that a newer release has migrated further (a migration this build does
+/// not know is applied) still migrates, so the previous release starts on it during a
+/// rolling upgrade or after a rollback.
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_release_is_no_error() {
+    let url = hub_testkit::create_database("db_newer").await;
+    let pool = hub_db::pool(&url.clone().into(), &PoolSettings::default(), "newer-test").unwrap();
+    hub_db::migrate(&pool, Duration::from_secs(10))
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99991231000001, 'from a newer release', true, '\\x00', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    hub_db::migrate(&pool, Duration::from_secs(10))
+        .await
+        .expect("a newer release's migration is not this build's business");
+}

@@ -37,7 +37,7 @@ const WITHIN: Duration = Duration::from_secs(15);
 async fn database() -> (String, PgPool) {
     let url = hub_testkit::create_database("events").await;
     let pool = PgPool::connect(&url).await.unwrap();
-    hub_db::MIGRATOR.run(&pool).await.unwrap();
+    hub_db::migrator().run(&pool).await.unwrap();
     (url, pool)
 }
 
