@@ -6,6 +6,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+
+# Rust first: a missing or too old toolchain says how to install it, before anything starts.
+. scripts/lib/toolchain.sh
+need_toolchain scripts/soak.sh
 minutes=5 clients=32
 while [ $# -gt 0 ]; do
   case "$1" in
