@@ -18,6 +18,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
+# Rust first: a missing or too old toolchain says how to install it, before anything starts.
+. scripts/lib/toolchain.sh
+need_toolchain bench/run.sh
+
 smoke=false
 [ "${1:-}" = "--smoke" ] && smoke=true
 if $smoke; then
@@ -35,15 +39,23 @@ eval "$(bash scripts/backing.sh env)"
 # The services and their health paths come from the registry (services.toml); each runs
 # here on its historical port + 20000, beside any scripts/run.sh.
 . scripts/lib/registry.sh
-registry=$(registry_services)
+registry=$(registry_services "$root/services.toml")
 declare -A bport bhealth
 pkgs=()
 while read -r name port health _; do
   bport[$name]=$((port + 20000)); bhealth[$name]=$health; pkgs+=(-p "$name")
 done <<<"$registry"
-pkgs+=(-p hub-bench)
-if [ "$PROFILE" = release ]; then cargo build --release --locked "${pkgs[@]}"; else cargo build --locked "${pkgs[@]}"; fi
-bin=target/$PROFILE
+if [ "$PROFILE" = release ]; then
+  # The services exactly as scripts/run.sh builds them (same command, same HUB_GIT_COMMIT:
+  # scripts/lib/build.sh), so either reuses the other's build; hub-bench on its own, so its
+  # dependencies cannot change the features the services are built with.
+  . scripts/lib/build.sh
+  build_release bench "${pkgs[@]}"
+  cargo build --release --locked -p hub-bench
+else
+  cargo build --locked "${pkgs[@]}" -p hub-bench
+fi
+bin=${CARGO_TARGET_DIR:-$root/target}/$PROFILE
 
 work=$(mktemp -d)
 db="bench_$(date +%s)_$$"
@@ -51,7 +63,8 @@ db_url="${DATABASE_URL%/*}/$db"
 # session and connected share one MongoDB database (dropped by cleanup).
 export MONGODB_DATABASE=$db
 # images' bucket (moto keeps objects in memory: cleanup deletes it).
-export AWS_BUCKET_NAME="bench-images-$(date +%s)-$$"
+AWS_BUCKET_NAME="bench-images-$(date +%s)-$$"
+export AWS_BUCKET_NAME
 pids=()
 started=()   # services started by start(), in order
 cleanup() {
@@ -88,7 +101,7 @@ start connected none
 for name in "${!bport[@]}"; do
   [[ " ${started[*]} " == *" $name "* ]] || echo "bench: $name (services.toml) is not benchmarked: add a start line" >&2
 done
-"$bin/hub-bench" empty 25099 >"$work/empty.log" 2>&1 & pids+=($!); pid_empty=$!
+"$bin/hub-bench" empty 25099 >"$work/empty.log" 2>&1 & pids+=($!)
 health_urls=()
 for name in "${started[@]}"; do health_urls+=("${bport[$name]}${bhealth[$name]}"); done
 for hp in "${health_urls[@]}" 25099/; do

@@ -14,9 +14,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
+# Rust first: a missing or too old toolchain says how to install it, before anything starts.
+. scripts/lib/toolchain.sh
+need_toolchain scripts/run.sh
+
 # "name port health protocol", one line per service, from the registry (services.toml).
 . scripts/lib/registry.sh
-registry=$(registry_services)
+registry=$(registry_services "$root/services.toml")
 mapfile -t SERVICES <<<"$registry"
 
 bash scripts/backing.sh install
@@ -41,10 +45,10 @@ fi
 
 names=()
 for s in "${SERVICES[@]}"; do names+=("-p" "${s%% *}"); done
-# The commit the hub_build_info metric reports.
-HUB_GIT_COMMIT=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-export HUB_GIT_COMMIT
-cargo build --release --locked "${names[@]}"
+# The same build as bench/run.sh's (scripts/lib/build.sh): one reuses the other's.
+. scripts/lib/build.sh
+build_release run.sh "${names[@]}"
+bin=${CARGO_TARGET_DIR:-$root/target}/release
 
 pids=()
 stop() {
@@ -57,7 +61,7 @@ trap stop INT TERM EXIT
 
 for s in "${SERVICES[@]}"; do
   read -r name port health _ <<<"$s"
-  PORT=$port "target/release/$name" >>"$state/logs/$name.log" 2>&1 &
+  PORT=$port "$bin/$name" >>"$state/logs/$name.log" 2>&1 &
   pids+=($!)
   deadline=$((SECONDS + 60))
   until curl -fsS "http://127.0.0.1:$port$health" >/dev/null 2>&1; do

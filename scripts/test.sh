@@ -3,8 +3,11 @@
 #
 #   scripts/test.sh            install + start the backing servers, then run all tests
 #
+# 0. the Rust toolchain (scripts/lib/toolchain.sh): missing or older than Cargo.toml's
+#    rust-version stops here with the rustup commands that install or update it
 # 1. scripts/backing.sh install && up   (PostgreSQL, RabbitMQ, MongoDB, S3; idempotent)
-# 2. the Kubernetes manifests: tests/kubernetes/check.py renders deploy/kubernetes, validates
+# 2. the scripts' own tests (tests/scripts/*.sh: no build, no network; ~1 s), then the
+#    Kubernetes manifests: tests/kubernetes/check.py renders deploy/kubernetes, validates
 #    it strictly and checks its policy (no cluster, no network; ~3 s)
 # 3. cargo nextest, all tests but the fault tests, in parallel (each test owns its
 #    database and queue names)
@@ -17,6 +20,10 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
+# Rust first: a missing or too old toolchain says how to install it, before anything starts.
+. scripts/lib/toolchain.sh
+need_toolchain scripts/test.sh
+
 bash scripts/backing.sh install
 bash scripts/backing.sh up
 eval "$(bash scripts/backing.sh env)"
@@ -24,6 +31,7 @@ eval "$(bash scripts/backing.sh env)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
+for t in tests/scripts/*.sh; do bash "$t" | tee -a "$log"; done
 "$HUB_PYTHON" tests/kubernetes/check.py | tee -a "$log"
 
 if ! cargo nextest --version >/dev/null 2>&1; then
@@ -50,7 +58,7 @@ flock -o -w "$wait_lock" -s "$lock" cargo nextest run --workspace --no-tests=war
 flock -o -w "$wait_lock" -x "$lock" cargo nextest run --workspace --no-tests=warn -E 'binary(faults) | binary(soak) | binary(chaos)' --test-threads 1 "$@" 2>&1 | tee -a "$log"
 
 # One closing line for the whole run (nextest prints one summary per invocation, the
-# Kubernetes check its own).
+# scripts' tests and the Kubernetes check their own `<name>: N passed`).
 passed=$(grep -Eo '[0-9]+ tests? run: [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
-passed=$((passed + $(grep -Eo '^kubernetes: [0-9]+ passed' "$log" | awk '{s+=$2} END {print s+0}')))
+passed=$((passed + $(grep -Eo '^[a-z-]+: [0-9]+ passed' "$log" | awk '{s+=$2} END {print s+0}')))
 echo "tests: $passed passed, 0 failed"
