@@ -49,8 +49,9 @@ case "${JWT_ALGORITHM:-EdDSA}" in
       fi
       auth_env+=("JWT_SIGNING_KEY_FILE=$state/jwt_signing_key")
     fi
+    # auth's port from the registry; auth starts first, and the others fetch on first use.
     auth_port=$(printf '%s\n' "${SERVICES[@]}" | awk '$1 == "auth" { print $2 }')
-    export JWKS_URL="${JWKS_URL:-http://127.0.0.1:${auth_port:-5001}/.well-known/jwks.json}"
+    export JWKS_URL="${JWKS_URL:-http://127.0.0.1:$auth_port/.well-known/jwks.json}"
     ;;
   [Hh][Ss]256)
     export JWT_ALGORITHM=HS256
