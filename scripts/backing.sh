@@ -129,6 +129,7 @@ install() {
   ldconfig -p | grep 'libcurl\.so\.4 ' >/dev/null || pkgs+=(libcurl4)   # mongod links it
   [ -s /etc/ssl/certs/ca-certificates.crt ] || pkgs+=(ca-certificates)
   command -v curl >/dev/null || pkgs+=(curl)                            # scripts/run.sh health probes
+  command -v openssl >/dev/null || pkgs+=(openssl)                      # scripts/run.sh: auth's Ed25519 key
   base_python >/dev/null || pkgs+=(python3 python3-venv)
   command -v npm >/dev/null || pkgs+=(nodejs npm)                       # node-soap for the SOAP tests
   # The SOAP client examples of docs/SOAP-CLIENTS.md (tests/tests/soap_clients.rs).

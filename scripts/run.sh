@@ -8,8 +8,11 @@
 # Production-like alternative with containers: `docker compose up` (see README).
 #
 # Configuration: any variable a service reads may be exported before running this.
-# SECRET_KEY defaults to a random value generated once into .backing/secret_key
-# (a development convenience of this script only; the services have no default).
+# JWTs are EdDSA: auth signs with an Ed25519 key generated once into
+# .backing/jwt_signing_key, the others verify through auth's JWKS. JWT_ALGORITHM=HS256 opts
+# in to the shared SECRET_KEY (legacy verifiers), which defaults to a random value generated
+# once into .backing/secret_key. Both keys are conveniences of this script only: the services
+# have no default key (and auth given neither JWT_ALGORITHM nor a signing key signs HS256).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -35,13 +38,37 @@ psql -qAt "$DATABASE_URL" -c "SELECT 1 FROM pg_database WHERE datname = 'hub'" |
   psql -q "$DATABASE_URL" -c "CREATE DATABASE hub" >/dev/null
 export DATABASE_URL="${DATABASE_URL%/*}/hub"
 
-if [ -z "${SECRET_KEY:-}${JWT_SECRET:-}" ]; then
-  if [ ! -s "$state/secret_key" ]; then
-    (umask 077; head -c 48 /dev/urandom | base64 | tr -d '\n=+/' >"$state/secret_key")
-  fi
-  SECRET_KEY=$(cat "$state/secret_key")
-  export SECRET_KEY
-fi
+# JWTs: EdDSA by default. auth signs with an Ed25519 key generated once into
+# .backing/jwt_signing_key (given to auth only); session, images and user-lookup verify
+# through auth's JWKS (JWKS_URL) and hold no key that signs. JWT_ALGORITHM=HS256 opts in to
+# the shared SECRET_KEY instead, for legacy verifiers (the originals only know HS256).
+auth_env=()
+case "${JWT_ALGORITHM:-EdDSA}" in
+  [Ee][Dd][Dd][Ss][Aa])
+    export JWT_ALGORITHM=EdDSA
+    if [ -z "${JWT_SIGNING_KEY:-}${JWT_SIGNING_KEY_FILE:-}" ]; then
+      if [ ! -s "$state/jwt_signing_key" ]; then
+        (umask 077; openssl genpkey -algorithm ed25519 -out "$state/jwt_signing_key.tmp" &&
+          mv "$state/jwt_signing_key.tmp" "$state/jwt_signing_key")
+      fi
+      auth_env+=("JWT_SIGNING_KEY_FILE=$state/jwt_signing_key")
+    fi
+    # auth's port from the registry; auth starts first, and the others fetch on first use.
+    auth_port=$(printf '%s\n' "${SERVICES[@]}" | awk '$1 == "auth" { print $2 }')
+    export JWKS_URL="${JWKS_URL:-http://127.0.0.1:$auth_port/.well-known/jwks.json}"
+    ;;
+  [Hh][Ss]256)
+    export JWT_ALGORITHM=HS256
+    if [ -z "${SECRET_KEY:-}${JWT_SECRET:-}" ]; then
+      if [ ! -s "$state/secret_key" ]; then
+        (umask 077; head -c 48 /dev/urandom | base64 | tr -d '\n=+/' >"$state/secret_key")
+      fi
+      SECRET_KEY=$(cat "$state/secret_key")
+      export SECRET_KEY
+    fi
+    ;;
+  *) echo "run.sh: JWT_ALGORITHM must be EdDSA (the default) or HS256" >&2; exit 2 ;;
+esac
 
 names=()
 for s in "${SERVICES[@]}"; do names+=("-p" "${s%% *}"); done
@@ -61,7 +88,9 @@ trap stop INT TERM EXIT
 
 for s in "${SERVICES[@]}"; do
   read -r name port health _ <<<"$s"
-  PORT=$port "$bin/$name" >>"$state/logs/$name.log" 2>&1 &
+  service_env=("PORT=$port")
+  [ "$name" != auth ] || service_env+=("${auth_env[@]}")
+  env "${service_env[@]}" "$bin/$name" >>"$state/logs/$name.log" 2>&1 &
   pids+=($!)
   deadline=$((SECONDS + 60))
   until curl -fsS "http://127.0.0.1:$port$health" >/dev/null 2>&1; do

@@ -18,7 +18,8 @@ Needs the test venv of `scripts/backing.sh install`: kubectl (the kubectl-cli-bi
    a read-only root filesystem and no privilege escalation; replicas spread over nodes; no
    secret variable is set in clear; every <NAME>_FILE names a file of a mounted Secret that
    the overlay makes (or its operator does), and every Secret of the repository holds a
-   placeholder; the NetworkPolicies let each service reach exactly what it uses.
+   placeholder; the NetworkPolicies let each service reach exactly what it uses; every overlay
+   signs EdDSA tokens (components/eddsa; HS256 is the opt-in).
 
 Prints one line per check and closes with `kubernetes: N passed, M failed`; exits 1 on a
 failure. No secret value is ever printed.
@@ -375,6 +376,26 @@ def check_configuration(docs: list[dict]) -> list[str]:
     return problems
 
 
+def check_eddsa_default(docs: list[dict]) -> list[str]:
+    """A new deployment signs EdDSA tokens (components/eddsa): auth has its signing key, session
+    and images verify through auth's JWKS, and no service holds the HS256 secret, which is
+    the opt-in for legacy verifiers (an overlay without the component)."""
+    problems = []
+    configmaps = by_kind(docs, "ConfigMap")
+    for name, dep in by_kind(docs, "Deployment").items():
+        env = environment(dep["spec"]["template"]["spec"]["containers"][0], configmaps)
+        for var in ("SECRET_KEY", "SECRET_KEY_FILE", "JWT_SECRET", "JWT_SECRET_FILE"):
+            if var in env:
+                problems.append(f"{name}: {var} (HS256 is the opt-in)")
+        if name == "auth" and "JWT_SIGNING_KEY_FILE" not in env:
+            problems.append("auth: no JWT_SIGNING_KEY_FILE")
+        if name != "auth" and any(v.startswith("JWT_SIGNING_KEY") for v in env):
+            problems.append(f"{name}: holds auth's signing key")
+        if name in ("session", "images") and "JWKS_URL" not in env:
+            problems.append(f"{name}: no JWKS_URL")
+    return problems
+
+
 def reach(docs: list[dict], labels: dict, direction: str) -> tuple[bool, list[tuple[int | str, bool]]]:
     """Whether a pod is isolated in `direction` ("Ingress"/"Egress"), and the (port, has_peer)
     pairs its policies allow."""
@@ -446,6 +467,7 @@ def main() -> int:
         report.check(f"{target}: each service reaches only what it uses, on its port only", check_network(docs, services))
         if overlay:
             report.check(f"{target}: every service gets the settings it needs", check_configuration(docs))
+            report.check(f"{target}: signs EdDSA tokens by default (components/eddsa)", check_eddsa_default(docs))
             report.check(f"{target}: autoscaler ceilings fit PostgreSQL's max_connections", check_connection_budget(docs))
     print(f"kubernetes: {report.passed} passed, {report.failed} failed")
     return 1 if report.failed else 0

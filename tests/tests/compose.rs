@@ -63,7 +63,7 @@ fn backing_servers_have_pinned_images_healthchecks_and_no_default_secrets() {
         "MINIO_APP_PASSWORD",
         "MINIO_ROOT_USER",
         "MINIO_ROOT_PASSWORD",
-        "SECRET_KEY",
+        "JWT_SIGNING_KEY",
     ] {
         assert!(
             text.contains(&format!("${{{secret}:?")),
@@ -72,6 +72,45 @@ fn backing_servers_have_pinned_images_healthchecks_and_no_default_secrets() {
         assert!(
             !text.contains(&format!("${{{secret}:-")),
             "{secret} must have no default"
+        );
+    }
+    // HS256 is the opt-in (docker-compose.hs256.yml): there the shared secret is required.
+    let hs256 = read("docker-compose.hs256.yml");
+    assert!(
+        hs256.contains("${SECRET_KEY:?"),
+        "SECRET_KEY must be required"
+    );
+    assert!(
+        !hs256.contains("${SECRET_KEY:-"),
+        "SECRET_KEY must have no default"
+    );
+}
+
+/// A new deployment signs EdDSA tokens: auth gets the Ed25519 key, session and images verify
+/// through auth's JWKS and get no key that signs; HS256 is docker-compose.hs256.yml's opt-in.
+#[test]
+fn new_deployments_sign_eddsa_and_only_auth_holds_the_key() {
+    let doc = merged();
+    let env = |name: &str| doc["services"][name]["environment"].clone();
+    assert_eq!(env("auth")["JWT_ALGORITHM"].as_str(), Some("EdDSA"));
+    assert!(
+        env("auth")["JWT_SIGNING_KEY"].is_string(),
+        "auth: JWT_SIGNING_KEY"
+    );
+    for (name, svc) in app_containers(&doc) {
+        let env = &svc["environment"];
+        for var in ["SECRET_KEY", "JWT_SECRET"] {
+            assert!(env[var].is_null(), "{name}: {var} is HS256's, the opt-in");
+        }
+        if name != "auth" {
+            assert!(env["JWT_SIGNING_KEY"].is_null(), "{name}: holds auth's key");
+        }
+    }
+    for name in ["session", "images"] {
+        assert_eq!(
+            env(name)["JWKS_URL"].as_str(),
+            Some("http://auth:5001/.well-known/jwks.json"),
+            "{name}: verifies with auth's JWKS"
         );
     }
 }
