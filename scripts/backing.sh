@@ -140,6 +140,7 @@ install() {
   command -v wsimport >/dev/null || pkgs+=(jaxws)
   { command -v wsdl >/dev/null && command -v mcs >/dev/null; } || pkgs+=(mono-devel)
   command -v promtool >/dev/null || pkgs+=(prometheus)                  # promtool: tests/tests/observability.rs
+  command -v shellcheck >/dev/null || pkgs+=(shellcheck)                # tests/scripts/shellcheck.sh
   if [ ${#pkgs[@]} -gt 0 ]; then
     need_root "installing ${pkgs[*]}"
     log "apt: installing ${pkgs[*]}"

@@ -17,5 +17,6 @@ jars=(jaxws-api jaxb-api jws-api javax.activation geronimo-annotation-1.3-spec j
   jaxb-runtime jaxb-core saaj-impl stax-ex streambuffer istack-commons-runtime gmbal
   glassfish-management-api metro-policy mimepull)
 cp=$(printf '/usr/share/java/%s.jar:' "${jars[@]}")
-javac -nowarn -encoding UTF-8 -cp "$cp" -d classes $(find gen -name '*.java') "$src/JaxWsClient.java"
+mapfile -t generated < <(find gen -name '*.java')
+javac -nowarn -encoding UTF-8 -cp "$cp" -d classes "${generated[@]}" "$src/JaxWsClient.java"
 java -cp "classes:$cp" JaxWsClient "$3" 2> >(grep -v -e 'FactoryFinder find' -e 'deprecated META-INF' >&2)
