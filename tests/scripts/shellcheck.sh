@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# shellcheck over every shell script of the repository (the tracked *.sh files and
+# Runs shellcheck over every shell script of the repository (the tracked *.sh files and
 # .ci/run), warnings and errors: one count per clean file. Run by scripts/test.sh, which
 # installs shellcheck through scripts/backing.sh install; alone: `bash tests/scripts/shellcheck.sh`.
 set -euo pipefail
