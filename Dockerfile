@@ -5,7 +5,7 @@
 # SERVICE is one of: auth, user-soap, session, images, user-lookup, connected (package name =
 # binary name). docker-compose.yml passes it per service.
 
-# Every base image is pinned to an exact release (tests/tests/compose.rs checks): a rebuild
+# Every base image is pinned to an exact release (tests/tests/it/compose.rs checks): a rebuild
 # gets the same toolchain and the same Debian, and an upgrade is a reviewed one-line change.
 ARG RUST_VERSION=1.95.0
 

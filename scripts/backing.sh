@@ -132,14 +132,14 @@ install() {
   command -v openssl >/dev/null || pkgs+=(openssl)                      # scripts/run.sh: auth's Ed25519 key
   base_python >/dev/null || pkgs+=(python3 python3-venv)
   command -v npm >/dev/null || pkgs+=(nodejs npm)                       # node-soap for the SOAP tests
-  # The SOAP client examples of docs/SOAP-CLIENTS.md (tests/tests/soap_clients.rs).
+  # The SOAP client examples of docs/SOAP-CLIENTS.md (tests/tests/it/soap_clients.rs).
   { command -v php >/dev/null && php -m | grep -x soap >/dev/null; } || pkgs+=(php-cli php-soap)
   perl -MSOAP::Lite -e1 2>/dev/null || pkgs+=(libsoap-lite-perl)
   perl -MSOAP::WSDL -e1 2>/dev/null || pkgs+=(libsoap-wsdl-perl)
   { command -v soapcpp2 >/dev/null && [ -f /usr/include/stdsoap2.h ]; } || pkgs+=(gsoap libgsoap-dev)
   command -v wsimport >/dev/null || pkgs+=(jaxws)
   { command -v wsdl >/dev/null && command -v mcs >/dev/null; } || pkgs+=(mono-devel)
-  command -v promtool >/dev/null || pkgs+=(prometheus)                  # promtool: tests/tests/observability.rs
+  command -v promtool >/dev/null || pkgs+=(prometheus)                  # promtool: tests/tests/it/observability.rs
   command -v shellcheck >/dev/null || pkgs+=(shellcheck)                # tests/scripts/shellcheck.sh
   if [ ${#pkgs[@]} -gt 0 ]; then
     need_root "installing ${pkgs[*]}"

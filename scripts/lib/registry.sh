@@ -7,7 +7,7 @@
 # It reads the part of TOML that services.toml keeps to: [[service]] tables of `key = "text"`
 # and `key = integer` lines, comments and blank lines; anything else, or a service without
 # all four fields, is an error (message on stderr, status 1) rather than a silent skip.
-# tests/tests/registry.rs checks that this and a real TOML parser read the same services.
+# tests/tests/it/registry.rs checks that this and a real TOML parser read the same services.
 
 registry_services() {
   local file=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/services.toml}

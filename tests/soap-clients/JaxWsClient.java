@@ -1,7 +1,7 @@
 // JAX-WS RI: register over SOAP 1.1 and 1.2, a duplicate, a lookup; through classes generated with
 //   wsimport -extension -Xnocompile -d src -p hub.register SOAP_BASE/register?wsdl
 //   wsimport -extension -Xnocompile -d src -p hub.lookup LOOKUP_BASE/user/soap?wsdl
-// Usage: java JaxWsClient TAG  -> one JSON object (tests/tests/soap_clients.rs)
+// Usage: java JaxWsClient TAG  -> one JSON object (tests/tests/it/soap_clients.rs)
 import hub.lookup.UserLookupService;
 import hub.register.RegistrationFault_Exception;
 import hub.register.UserService;

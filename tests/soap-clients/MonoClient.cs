@@ -4,7 +4,7 @@
 //   wsdl -protocol:SOAP12 -n:Hub.Soap12 -out:register12.cs SOAP_BASE/register?wsdl
 //   wsdl -n:Hub.Lookup -out:lookup.cs LOOKUP_BASE/user/soap?wsdl
 //   wsdl -protocol:HttpGet -n:Hub.Get -out:lookupget.cs LOOKUP_BASE/user/soap?wsdl
-// Usage: mono client.exe TAG  -> one JSON object (tests/tests/soap_clients.rs)
+// Usage: mono client.exe TAG  -> one JSON object (tests/tests/it/soap_clients.rs)
 using System;
 using System.Text;
 using System.Web.Services.Protocols;

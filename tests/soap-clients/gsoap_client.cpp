@@ -1,6 +1,6 @@
 // gSOAP (C++): register, a duplicate, a lookup, through stubs generated from the served WSDLs
 // (gsoap_client.sh builds this twice: with soapcpp2 -1 for SOAP 1.1, -2 for SOAP 1.2).
-// Usage: ./client TAG  -> one JSON object (tests/tests/soap_clients.rs)
+// Usage: ./client TAG  -> one JSON object (tests/tests/it/soap_clients.rs)
 #include <iostream>
 #include <string>
 

@@ -1,6 +1,6 @@
 // Drives user-soap and user-lookup with node-soap, from their served WSDLs.
 // Usage: node node_client.js SOAP_BASE LOOKUP_BASE TAG  -> prints one JSON object of results.
-// Called by tests/tests/soap_clients.rs; every value it prints is asserted there.
+// Called by tests/tests/it/soap_clients.rs; every value it prints is asserted there.
 const soap = require('soap');
 
 const [soapBase, lookupBase, tag] = process.argv.slice(2);

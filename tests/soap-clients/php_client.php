@@ -1,6 +1,6 @@
 <?php
 // PHP SoapClient (ext/soap): register over SOAP 1.1 and 1.2, a duplicate, a lookup.
-// Usage: php php_client.php SOAP_BASE LOOKUP_BASE TAG  -> one JSON object (tests/tests/soap_clients.rs)
+// Usage: php php_client.php SOAP_BASE LOOKUP_BASE TAG  -> one JSON object (tests/tests/it/soap_clients.rs)
 [, $soapBase, $lookupBase, $tag] = $argv;
 $out = [];
 foreach (['11' => SOAP_1_1, '12' => SOAP_1_2] as $v => $version) {

@@ -1,6 +1,6 @@
 """PySimpleSOAP: register over SOAP 1.1 and 1.2, a duplicate, a lookup; from the served WSDLs.
 
-Usage: pysimplesoap_client.py SOAP_BASE LOOKUP_BASE TAG  -> one JSON object (tests/tests/soap_clients.rs)
+Usage: pysimplesoap_client.py SOAP_BASE LOOKUP_BASE TAG  -> one JSON object (tests/tests/it/soap_clients.rs)
 """
 import json
 import sys

@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # SOAP::Lite: register over SOAP 1.1 and 1.2, a duplicate, a lookup; calls written by hand.
-# Usage: perl soap_lite_client.pl SOAP_BASE LOOKUP_BASE TAG  -> one JSON object (tests/tests/soap_clients.rs)
+# Usage: perl soap_lite_client.pl SOAP_BASE LOOKUP_BASE TAG  -> one JSON object (tests/tests/it/soap_clients.rs)
 use strict;
 use warnings;
 use utf8;

@@ -1,5 +1,5 @@
 // strong-soap: register over SOAP 1.1 and 1.2, a duplicate, a lookup; from the served WSDLs.
-// Usage: node strong_soap_client.js SOAP_BASE LOOKUP_BASE TAG  -> one JSON object (tests/tests/soap_clients.rs)
+// Usage: node strong_soap_client.js SOAP_BASE LOOKUP_BASE TAG  -> one JSON object (tests/tests/it/soap_clients.rs)
 const { soap } = require('strong-soap');
 
 const [soapBase, lookupBase, tag] = process.argv.slice(2);

@@ -1,6 +1,6 @@
 """suds (suds-community): register over SOAP 1.1, a duplicate, a lookup; from the served WSDLs.
 
-Usage: suds_client.py SOAP_BASE LOOKUP_BASE TAG  -> one JSON object (tests/tests/soap_clients.rs)
+Usage: suds_client.py SOAP_BASE LOOKUP_BASE TAG  -> one JSON object (tests/tests/it/soap_clients.rs)
 suds speaks SOAP 1.1 only: it sends a 1.1 envelope even through the WSDL's 1.2 port.
 """
 import json

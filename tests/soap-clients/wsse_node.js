@@ -3,7 +3,7 @@
 // and 1.2, from their served WSDLs.
 // Usage: node wsse_node.js SOAP_BASE LOOKUP_BASE TAG  (WSSE_TEST_USER / WSSE_TEST_PASSWORD
 // in the environment: the service credentials) -> prints one JSON object of results.
-// Called by tests/tests/wsse.rs; every value it prints is asserted there.
+// Called by tests/tests/it/wsse.rs; every value it prints is asserted there.
 const soap = require('soap');
 
 const [soapBase, lookupBase, tag] = process.argv.slice(2);

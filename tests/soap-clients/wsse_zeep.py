@@ -3,7 +3,7 @@ digest), over SOAP 1.1 and 1.2, from their served WSDLs.
 
 Usage: wsse_zeep.py SOAP_BASE LOOKUP_BASE TAG   (WSSE_TEST_USER / WSSE_TEST_PASSWORD in
 the environment: the service credentials) -> prints one JSON object of results.
-Called by tests/tests/wsse.rs; every value it prints is asserted there.
+Called by tests/tests/it/wsse.rs; every value it prints is asserted there.
 """
 import json
 import os

@@ -1,7 +1,7 @@
 """Drives user-soap and user-lookup with zeep in strict mode, from their served WSDLs.
 
 Usage: zeep_client.py SOAP_BASE LOOKUP_BASE TAG   -> prints one JSON object of results.
-Called by tests/tests/soap_clients.rs; every value it prints is asserted there.
+Called by tests/tests/it/soap_clients.rs; every value it prints is asserted there.
 """
 import json
 import sys

@@ -1,8 +1,10 @@
 //! Workspace-level checks live in `tests/`. This library is what several of them read:
 //! the service registry (`services.toml`, see [`registry`]) and the files checked
-//! against it, starting with docker-compose.yml.
+//! against it, starting with docker-compose.yml; and the five services started
+//! in-process on shared backing resources ([`system`]).
 
 pub mod registry;
+pub mod system;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! The service registry: `services.toml` at the repository root, one `[[service]]` entry
 //! per service (name, historical port, legacy health path, protocol).
 //!
-//! The scripts read the same file with awk (scripts/lib/registry.sh); tests/tests/registry.rs
+//! The scripts read the same file with awk (scripts/lib/registry.sh); tests/tests/it/registry.rs
 //! checks that both readings agree and that every file which cannot read the registry
 //! (compose, Dockerfile, Prometheus, README, the services' sources) agrees with it.
 

@@ -1,7 +1,9 @@
 //! user-soap, user-lookup, auth, session and connected started in-process on one fresh
 //! PostgreSQL database, one fresh MongoDB database and one fresh `auth-events` queue:
-//! the login events auth publishes are the ones session consumes.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+//! the login events auth publishes are the ones session consumes. Used by the `it` and
+//! `faults` test binaries.
+// Test support: a failure to start or to reach a service fails the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -9,11 +11,17 @@ use hub_testkit::{Go as _, Running, Spawned, spawn};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
+/// The five services running, and what they share.
 pub struct System {
+    /// user-soap's address.
     pub soap: SocketAddr,
+    /// user-lookup's address.
     pub lookup: SocketAddr,
+    /// auth's address.
     pub auth: SocketAddr,
+    /// session's address.
     pub session: SocketAddr,
+    /// connected's address.
     pub connected: SocketAddr,
     /// The PostgreSQL database all five share.
     pub db_url: String,
@@ -24,7 +32,7 @@ pub struct System {
     /// A client with a 30 s timeout.
     pub http: reqwest::Client,
     /// The five services; dropping them shuts them down.
-    running: Vec<Running>,
+    _running: Vec<Running>,
 }
 
 /// user-soap, user-lookup and auth on one fresh database, each on port 0.
@@ -49,7 +57,7 @@ pub async fn start_with(extra: &[(&str, &str)]) -> System {
         ("MONGODB_DATABASE", mongo_db.as_str()),
     ];
     let own: Vec<(&str, &str)> = own.iter().chain(extra).copied().collect();
-    let source = hub_testkit::config_source(&hub_checks::IN_PROCESS, &own);
+    let source = hub_testkit::config_source(&crate::IN_PROCESS, &own);
     let services: [Spawned; 5] = [
         spawn::<user_soap::UserSoap>(&source).await,
         spawn::<user_lookup::UserLookup>(&source).await,
@@ -68,7 +76,7 @@ pub async fn start_with(extra: &[(&str, &str)]) -> System {
         mongo_db,
         secret,
         http: client(),
-        running: services.into_iter().map(|s| s.running).collect(),
+        _running: services.into_iter().map(|s| s.running).collect(),
     }
 }
 

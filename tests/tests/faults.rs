@@ -3,12 +3,10 @@
 //! server is back. Stops a shared server, so it runs alone (scripts/test.sh).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::start;
-use hub_testkit::{BrokerDown, DatabaseDown};
+use hub_checks::system::start;
+use hub_testkit::{Down, Server};
 use serde_json::{Value, json};
 
 const REGISTER: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>{tag}</u:username><u:password>pw</u:password><u:first_name>A</u:first_name><u:last_name>B</u:last_name><u:dni>{tag}</u:dni><u:email>{tag}@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>"#;
@@ -91,7 +89,7 @@ async fn with_postgresql_down_under_load_requests_fail_fast_and_service_resumes_
         })
         .collect();
 
-    let outage = DatabaseDown::stop();
+    let outage = Down::stop(Server::Postgres);
     // "Fast" = the pool's 1 s acquire timeout, not a hang; 3 s leaves room for a busy CI.
     let fast = Duration::from_secs(3);
     let (s, ct, body, took) = call(login()).await;
@@ -256,7 +254,7 @@ async fn rabbitmq_stopped_under_mixed_load_loses_no_event_and_applies_none_twice
     for c in run_clients("before") {
         users.extend(c.await.unwrap());
     }
-    let outage = BrokerDown::stop();
+    let outage = Down::stop(Server::Broker);
     for c in run_clients("during") {
         users.extend(c.await.unwrap());
     }

@@ -197,7 +197,7 @@ impl Entry {
 /// pools, clients, settings): a service is built from its configuration
 /// ([`connect`](Self::connect)), turned into routes, checked, and closed.
 pub trait Service: Clone + Send + Sync + 'static {
-    /// Its entry in `services.toml` (checked against it by `tests/tests/registry.rs`).
+    /// Its entry in `services.toml` (checked against it by `tests/tests/it/registry.rs`).
     const ENTRY: Entry;
     /// `ENTRY.name`: its folder, its package, the `service` field of its logs.
     const NAME: &'static str = Self::ENTRY.name;

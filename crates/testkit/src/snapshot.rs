@@ -1,6 +1,6 @@
 //! Snapshot tests of whole replies with [insta]: the status line, the headers that
 //! matter and the body as text, in reviewable `.snap` files that insta keeps beside
-//! each service's `tests/snapshots.rs` (in `tests/snapshots/`).
+//! each service's `tests/it/snapshots.rs` (in `tests/it/snapshots/`).
 //!
 //! What changes from run to run is made deterministic before the comparison: first the
 //! values the test knows are replaced literally (the service's base URL by

@@ -2,15 +2,16 @@
 //! (scripts/test.sh runs this binary on its own with one thread).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+#[path = "it/harness.rs"]
+mod harness;
 
 use std::{
     collections::HashSet,
     time::{Duration, Instant},
 };
 
-use common::TestApp;
-use hub_testkit::BrokerDown;
+use harness::{AuthApp as _, TestApp};
+use hub_testkit::{Down, Server};
 
 async fn timed_login(app: &TestApp, user: &str, pw: &str) -> Duration {
     let t = Instant::now();
@@ -31,7 +32,7 @@ async fn logins_succeed_while_rabbitmq_is_down_and_every_event_arrives_exactly_o
     }
     app.wait_outbox_drained(Duration::from_secs(20)).await;
 
-    let outage = BrokerDown::stop();
+    let outage = Down::stop(Server::Broker);
     let mut worst = Duration::ZERO;
     const DURING: usize = 8;
     for _ in 0..DURING {

@@ -2,12 +2,13 @@
 //! (scripts/test.sh runs this binary on its own with one thread).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+#[path = "it/harness.rs"]
+mod harness;
 
 use std::time::{Duration, Instant};
 
-use common::{TestApp, json_body};
-use hub_testkit::MongoDown;
+use harness::{ConnectedApp as _, TestApp};
+use hub_testkit::{Down, Server, json_body};
 use serde_json::json;
 
 /// How fast an outage must turn into an answer (the driver's bound is 1 s).
@@ -25,7 +26,7 @@ async fn with_mongodb_down_requests_get_a_fast_503_and_recover_without_a_restart
     .await;
     app.assert_last_connection("mo", "7 minutes ago").await;
 
-    let outage = MongoDown::stop();
+    let outage = Down::stop(Server::Mongo);
     for _ in 0..3 {
         let t = Instant::now();
         let (status, body) = app.last_connection("mo").await;

@@ -2,13 +2,13 @@
 //! (scripts/test.sh runs this binary on its own with one thread).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+#[path = "it/harness.rs"]
+mod harness;
 
 use std::time::{Duration, Instant};
 
-use common::{TestApp, anonymous_get, png};
-use hub_testkit::S3Down;
-use hub_testkit::status_json;
+use harness::{ImagesApp as _, TestApp, anonymous_get, png};
+use hub_testkit::{Down, Server, status_json};
 use serde_json::json;
 
 #[tokio::test]
@@ -16,7 +16,7 @@ async fn with_s3_down_requests_fail_fast_with_503_and_after_it_returns_empty_the
     let app = TestApp::spawn().await;
     app.upload_ok("before.png", png(100)).await;
 
-    let outage = S3Down::stop();
+    let outage = Down::stop(Server::S3);
     for _ in 0..2 {
         let started = Instant::now();
         let unavailable = (503, json!({ "error": "Storage temporarily unavailable" }));

@@ -2,12 +2,13 @@
 //! (scripts/test.sh runs this binary on its own with one thread).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+#[path = "it/harness.rs"]
+mod harness;
 
 use std::time::{Duration, Instant};
 
-use common::TestApp;
-use hub_testkit::MongoDown;
+use harness::{SessionApp as _, TestApp};
+use hub_testkit::{Down, Server};
 use serde_json::json;
 
 #[tokio::test]
@@ -20,7 +21,7 @@ async fn with_mongodb_stopped_requests_get_fast_503s_and_everything_recovers_aft
     );
     let path = format!("/api/sessions/{id}");
 
-    let outage = MongoDown::stop();
+    let outage = Down::stop(Server::Mongo);
     for _ in 0..3 {
         let t = Instant::now();
         let (status, body) = app.get_json(&path, Some(&token)).await;

@@ -1,17 +1,18 @@
 //! Stops the shared RabbitMQ: runs alone, after the other tests (scripts/test.sh).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+#[path = "it/harness.rs"]
+mod harness;
 
 use std::{collections::HashSet, time::Duration};
 
-use common::{TestApp, pairs, user_fields};
-use hub_testkit::BrokerDown;
+use harness::{SoapApp as _, TestApp, pairs, user_fields};
+use hub_testkit::{Down, Server};
 
 #[tokio::test]
 async fn a_registration_during_a_rabbitmq_outage_is_delivered_exactly_once_after_recovery() {
     let app = TestApp::spawn().await;
-    let outage = BrokerDown::stop();
+    let outage = Down::stop(Server::Broker);
     let (status, _, body) = app.register11(&pairs(&user_fields("outage01"))).await;
     assert_eq!(status, 200, "registration does not need the broker: {body}");
     assert_eq!(hub_testkit::outbox_pending(&app.db_url).await, 1);

@@ -2,10 +2,8 @@
 //! matrix against every route that takes a token: each answer is a 4xx in the caller's
 //! protocol (JSON for REST, a SOAP Fault for SOAP), no service panics or stops, and the
 //! stored state (users, sessions, published-on-success events) is the same after as
-//! before. The SOAP bodies have their own corpus (services/user-soap/tests/hostile.rs).
+//! before. The SOAP bodies have their own corpus (services/user-soap/tests/it/hostile.rs).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
-
-mod common;
 
 use std::time::Duration;
 
@@ -17,7 +15,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// Everything a hostile request must not change, as one comparable value.
-async fn state(sys: &common::System) -> (Vec<String>, i64, Vec<String>) {
+async fn state(sys: &hub_checks::system::System) -> (Vec<String>, i64, Vec<String>) {
     let users: Vec<String> = {
         use sqlx::Connection as _;
         let mut db = sqlx::PgConnection::connect(&sys.db_url).await.unwrap();
@@ -54,7 +52,7 @@ fn sign(alg: Algorithm, secret: &[u8], claims: &Value) -> String {
 
 #[tokio::test]
 async fn hostile_requests_get_4xx_in_the_callers_protocol_and_change_nothing() {
-    let sys = common::start().await;
+    let sys = hub_checks::system::start().await;
     let http = &sys.http;
     // One real user with a session, so "changes nothing" has something to protect.
     let register = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>victim</u:username><u:password>pw</u:password><u:first_name>A</u:first_name><u:last_name>B</u:last_name><u:dni>victim</u:dni><u:email>victim@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>"#;
@@ -392,8 +390,11 @@ async fn connect_from(from: &str, addr: std::net::SocketAddr) -> tokio::net::Tcp
 async fn silent_and_idle_connections_are_closed_and_one_host_cannot_take_every_connection() {
     use tokio::io::AsyncWriteExt as _;
     let bound = Duration::from_secs(1);
-    let sys =
-        common::start_with(&[("HEADER_READ_TIMEOUT_SECS", "1"), ("MAX_CONNECTIONS", "50")]).await;
+    let sys = hub_checks::system::start_with(&[
+        ("HEADER_READ_TIMEOUT_SECS", "1"),
+        ("MAX_CONNECTIONS", "50"),
+    ])
+    .await;
     let services = [
         (sys.soap, "/user-soap/health"),
         (sys.lookup, "/user-search/health"),

@@ -49,7 +49,7 @@ impl Stack {
             ("JWKS_REFETCH_MIN_SECS", "1".to_owned()),
             ("JWKS_CACHE_SECS", "1".to_owned()),
             // A refresh token used twice revokes the login at once, without auth's reuse
-            // grace (services/auth/tests/tokens.rs tests the grace).
+            // grace (services/auth/tests/it/tokens.rs tests the grace).
             ("REFRESH_REUSE_GRACE_SECS", "0".to_owned()),
         ]);
         Self { db_url, common }

@@ -4,12 +4,10 @@
 //! RabbitMQ and recorded it in MongoDB. Every hop is a real server.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::System;
+use hub_checks::system::System;
 use hub_testkit::{Go as _, eventually};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -43,7 +41,7 @@ fn last_connection_of(user: &str) -> String {
 
 #[tokio::test]
 async fn a_user_registered_over_soap_logs_in_and_connected_says_a_few_seconds_ago() {
-    let sys = common::start().await;
+    let sys = hub_checks::system::start().await;
     let user = format!("journey{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
 
     let resp = sys.register(REGISTER.replace("{u}", &user)).await;
@@ -112,7 +110,7 @@ async fn a_user_registered_over_soap_logs_in_and_connected_says_a_few_seconds_ag
 /// `/readyz` after checking what it needs.
 #[tokio::test]
 async fn every_service_answers_livez_and_readyz() {
-    let sys = common::start().await;
+    let sys = hub_checks::system::start().await;
     for addr in [sys.soap, sys.lookup, sys.auth, sys.session, sys.connected] {
         for (path, want) in [
             ("/livez", json!({"status": "alive"})),
@@ -129,7 +127,7 @@ async fn every_service_answers_livez_and_readyz() {
 /// logs in through auth and the lookup service finds the same id.
 #[tokio::test]
 async fn a_user_registered_with_json_logs_in_and_is_looked_up() {
-    let sys = common::start().await;
+    let sys = hub_checks::system::start().await;
     let user = format!("json{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let fields = json!({
         "username": user, "password": "s3cret pw", "first_name": "José",
@@ -203,7 +201,7 @@ async fn from_page(req: reqwest::RequestBuilder) -> (u16, Value) {
 /// page stayed on the login form with no message.
 #[tokio::test]
 async fn the_legacy_login_page_logs_in_and_creates_its_session() {
-    let sys = common::start_with(&[("CORS_ALLOWED_ORIGINS", FRONT_END)]).await;
+    let sys = hub_checks::system::start_with(&[("CORS_ALLOWED_ORIGINS", FRONT_END)]).await;
     let user = format!("page{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let resp = sys.register(REGISTER.replace("{u}", &user)).await;
     assert_eq!(resp.status(), 200);
@@ -279,13 +277,13 @@ async fn credentials_are_allowed_only_when_the_operator_opts_in_and_only_for_lis
             header("access-control-allow-credentials"),
         )
     };
-    let without = common::start_with(&[("CORS_ALLOWED_ORIGINS", FRONT_END)]).await;
+    let without = hub_checks::system::start_with(&[("CORS_ALLOWED_ORIGINS", FRONT_END)]).await;
     assert_eq!(
         ask(&without, FRONT_END).await,
         (Some(FRONT_END.into()), None)
     );
 
-    let with = common::start_with(&[
+    let with = hub_checks::system::start_with(&[
         ("CORS_ALLOWED_ORIGINS", FRONT_END),
         ("CORS_ALLOW_CREDENTIALS", "true"),
     ])

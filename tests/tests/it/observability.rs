@@ -7,8 +7,6 @@
 //! /metrics really shows.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::{Path, PathBuf},
@@ -625,7 +623,7 @@ fn compose_loads_the_rules_and_the_dashboard() {
 /// (the DLQ depth, the pool limit) are exported from the start.
 #[tokio::test]
 async fn the_services_export_what_the_code_describes() {
-    let system = common::start().await;
+    let system = hub_checks::system::start().await;
     let http = &system.http;
     // One SOAP Client fault, so soap_faults_total has a series.
     let fault = system.register("<not-an-envelope/>").await;

@@ -329,7 +329,7 @@ fn each_service_defaults_to_its_registry_port_and_serves_its_health_path() {
     for s in services() {
         match code.iter().find(|(name, ..)| *name == s.name) {
             None => problems.push(format!(
-                "tests/tests/registry.rs: {}: no Service with that NAME in skeletons()",
+                "tests/tests/it/registry.rs: {}: no Service with that NAME in skeletons()",
                 s.name
             )),
             Some((_, port, _)) if *port != s.port => problems.push(format!(

@@ -10,12 +10,10 @@
 //! that every quote still matches its file.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::{path::PathBuf, process::Command};
 
-use common::{System, start};
 use hub_checks::client_script;
+use hub_checks::system::{System, start};
 use serde_json::Value;
 
 /// Runs a client script off the async workers (the services run on them). A script may

@@ -1,11 +1,9 @@
 //! The auth service's HTTP contract, against real PostgreSQL and RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestApp, sign};
+use crate::app::{AuthApp as _, AuthHelpers as _, TestApp, sign};
 use hub_identity::password::legacy_hash;
 use hub_testkit::{Go as _, json_body};
 use reqwest::Method;
@@ -617,7 +615,7 @@ const BEHIND_A_PROXY: &[(&str, &str)] = &[
 /// Two instances [`BEHIND_A_PROXY`] on one database, as two replicas behind a load balancer.
 async fn two_behind_a_proxy() -> (TestApp, TestApp) {
     let a = TestApp::spawn_with(BEHIND_A_PROXY).await;
-    let b = a.spawn_beside(BEHIND_A_PROXY).await;
+    let b = a.beside(BEHIND_A_PROXY).await;
     (a, b)
 }
 

@@ -8,11 +8,9 @@
 //! this test makes many of them.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::TestApp;
+use crate::app::{AuthApp as _, TestApp};
 use hub_testkit::{Go as _, eventually};
 use tokio::task::JoinSet;
 

@@ -2,11 +2,9 @@
 //! PostgreSQL (each test on its own database).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::{TestApp, sign};
+use crate::app::{AuthApp as _, AuthHelpers as _, TestApp, sign};
 use hub_identity::keys::{SigningKey, generate_signing_pem};
 use hub_testkit::{Go as _, json_body, token_pair};
 use serde_json::{Value, json};
@@ -15,7 +13,7 @@ use uuid::Uuid;
 /// A user with a current-format hash of `pw` (no upgrade on login).
 async fn user(app: &TestApp, name: &str, pw: &str) -> Uuid {
     let hasher =
-        hub_identity::password::Hasher::new(common::TEST_ITERATIONS.parse().unwrap()).unwrap();
+        hub_identity::password::Hasher::new(crate::app::TEST_ITERATIONS.parse().unwrap()).unwrap();
     app.insert_user(name, &format!("{name}@example.com"), &hasher.hash(pw))
         .await
 }
@@ -100,7 +98,7 @@ async fn race(a: &TestApp, b: &TestApp, refresh_token: &str, n: usize) -> String
 #[tokio::test]
 async fn simultaneous_refreshes_of_one_token_on_two_instances_all_get_one_successor() {
     let a = TestApp::spawn().await;
-    let b = a.spawn_beside(&[]).await;
+    let b = a.beside(&[]).await;
     user(&a, "ana", "pw").await;
     for n in [2, 4, 8] {
         let (_, r) = login(&a, "ana", "pw").await;
@@ -115,7 +113,7 @@ async fn simultaneous_refreshes_of_one_token_on_two_instances_all_get_one_succes
     let key = generate_signing_pem();
     let ed = [("JWT_SIGNING_KEY", key.as_str())];
     let a = TestApp::spawn_with(&ed).await;
-    let b = a.spawn_beside(&ed).await;
+    let b = a.beside(&ed).await;
     user(&a, "eve", "pw").await;
     let (_, r) = login(&a, "eve", "pw").await;
     race(&a, &b, &r, 8).await;
@@ -125,7 +123,7 @@ async fn simultaneous_refreshes_of_one_token_on_two_instances_all_get_one_succes
 async fn a_copy_presented_after_the_grace_revokes_the_whole_login() {
     let short = [("REFRESH_REUSE_GRACE_SECS", "2")];
     let app = TestApp::spawn_with(&short).await;
-    let other = app.spawn_beside(&short).await;
+    let other = app.beside(&short).await;
     user(&app, "ana", "pw").await;
     let (t1, r1) = login(&app, "ana", "pw").await;
     let sid = sid_of(&t1);
@@ -164,7 +162,7 @@ async fn a_copy_presented_after_the_grace_revokes_the_whole_login() {
 #[tokio::test]
 async fn the_grace_never_extends_a_revoked_login() {
     let app = TestApp::spawn().await;
-    let other = app.spawn_beside(&[]).await;
+    let other = app.beside(&[]).await;
     let id = user(&app, "ana", "pw").await;
     let env: HashMap<String, String> = [("DATABASE_URL".to_owned(), app.db_url.clone())].into();
     let env = move |k: &str| env.get(k).cloned();
@@ -301,7 +299,7 @@ async fn a_login_returns_a_refresh_token_that_rotates_once_and_a_reuse_revokes_t
 #[tokio::test]
 async fn two_refreshes_of_one_token_on_two_instances_at_once_never_both_succeed() {
     let a = TestApp::spawn_with(GRACE_OFF).await;
-    let b = a.spawn_beside(GRACE_OFF).await;
+    let b = a.beside(GRACE_OFF).await;
     user(&a, "ana", "pw").await;
     for round in 0..5 {
         let (_, r) = login(&a, "ana", "pw").await;
@@ -323,7 +321,7 @@ async fn two_refreshes_of_one_token_on_two_instances_at_once_never_both_succeed(
 #[tokio::test]
 async fn logout_revokes_the_login_everywhere_and_only_that_login() {
     let app = TestApp::spawn().await;
-    let other = app.spawn_beside(&[]).await;
+    let other = app.beside(&[]).await;
     user(&app, "ana", "pw").await;
     let (token, r) = login(&app, "ana", "pw").await;
     let (phone, phone_refresh) = login(&app, "ana", "pw").await;
@@ -361,9 +359,7 @@ async fn a_password_change_or_the_operator_revokes_every_token_but_a_rehash_does
     let (first, first_refresh) = login(&app, "ana", "12345").await;
     let (second, _) = login(&app, "ana", "12345").await;
     // A stronger cost on another instance upgrades it again, still the same password.
-    let stronger = app
-        .spawn_beside(&[("PASSWORD_PBKDF2_ITERATIONS", "30000")])
-        .await;
+    let stronger = app.beside(&[("PASSWORD_PBKDF2_ITERATIONS", "30000")]).await;
     let (third, _) = login(&stronger, "ana", "12345").await;
     assert!(app.stored_hash(id).await.contains("i=30000"));
     for t in [&first, &second, &third] {
@@ -499,7 +495,7 @@ async fn a_rotated_key_keeps_verifying_until_retired_while_the_new_one_signs() {
 
     // The new key signs; the old one is still published and accepted.
     let after = before
-        .spawn_beside(&[
+        .beside(&[
             ("JWT_SIGNING_KEY", new.as_str()),
             ("JWT_ADDITIONAL_PUBLIC_KEYS", old_public.as_str()),
         ])
@@ -524,9 +520,7 @@ async fn a_rotated_key_keeps_verifying_until_retired_while_the_new_one_signs() {
     );
 
     // Retired: without the old key, its tokens no longer verify.
-    let retired = before
-        .spawn_beside(&[("JWT_SIGNING_KEY", new.as_str())])
-        .await;
+    let retired = before.beside(&[("JWT_SIGNING_KEY", new.as_str())]).await;
     assert_eq!(retired.profile(&old_token).await.0, 401);
     assert_eq!(retired.profile(&new_token).await.0, 200);
 }

@@ -1,12 +1,13 @@
 //! The connected service's HTTP contract, against real PostgreSQL and MongoDB.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use chrono::{DateTime, Duration, Utc};
 use std::time::Instant;
 
-use common::{Cut, TestApp, date, json_body, rfc3339, session, via_local_port};
+use crate::app::{
+    ConnectedApp as _, ConnectedHelpers as _, Cut, TestApp, date, json_body, rfc3339, session,
+    via_local_port,
+};
 use hub_testkit::Go as _;
 use mongodb::bson::doc;
 use serde_json::json;

@@ -3,10 +3,8 @@
 //! Review or update them with `cargo insta review` (docs/ARCHITECTURE.md, Testing).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
+use crate::app::{ConnectedApp as _, TestApp};
 use chrono::Duration;
-use common::TestApp;
 use hub_testkit::snapshot::Replies;
 use reqwest::Method;
 

@@ -1,12 +1,12 @@
 //! The images service against the real S3 test server (moto), each test on its own bucket.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::app::{
+    ImagesApp as _, ImagesHelpers as _, TestApp, anonymous_get, gif, jpeg, png, webp,
+};
 use aws_sdk_s3::primitives::ByteStream;
-use common::{TestApp, anonymous_get, gif, jpeg, png, webp};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use hub_identity::jwt::JwtKeys;
 use hub_testkit::{Go as _, status_json};
@@ -38,7 +38,7 @@ async fn an_uploaded_image_is_publicly_readable_at_its_url_with_its_type_and_lis
 
     assert_eq!(app.list().await, vec![url]);
     let acl = app
-        .store
+        .store()
         .client()
         .get_object_acl()
         .bucket(&app.bucket)
@@ -351,20 +351,17 @@ async fn another_users_token_cannot_replace_and_a_token_that_does_not_count_says
 #[tokio::test]
 async fn simultaneous_anonymous_uploads_of_one_new_name_on_two_instances_store_exactly_one() {
     let app = TestApp::spawn().await;
-    let other = app.spawn_beside(&[]).await;
+    let other = app.beside(&[]).await;
     let avatar = format!("{}.png", uuid::Uuid::new_v4());
     let n = 24;
     // Each upload its own bytes, so the stored object tells which one won.
     let bodies: Vec<Vec<u8>> = (0..n).map(|i| png(3000 + i)).collect();
-    let answers =
-        futures_util::future::join_all(bodies.iter().enumerate().map(|(i, bytes)| {
-            let service = if i % 2 == 0 { &app.service } else { &other };
-            let avatar = avatar.clone();
-            async move {
-                status_json(TestApp::upload_on(service, &avatar, bytes.clone(), None).await).await
-            }
-        }))
-        .await;
+    let answers = futures_util::future::join_all(bodies.iter().enumerate().map(|(i, bytes)| {
+        let service = if i % 2 == 0 { &app } else { &other };
+        let avatar = avatar.clone();
+        async move { status_json(service.upload_with(&avatar, bytes.clone(), None).await).await }
+    }))
+    .await;
     let winners: Vec<usize> = (0..n).filter(|&i| answers[i].0 == 200).collect();
     assert_eq!(winners.len(), 1, "{answers:?}");
     for (i, answer) in answers.iter().enumerate() {
@@ -382,24 +379,24 @@ async fn simultaneous_anonymous_uploads_of_one_new_name_on_two_instances_store_e
 #[tokio::test]
 async fn a_logged_out_token_is_refused_at_once_on_every_instance_and_other_logins_still_work() {
     let app = TestApp::spawn_with(&[("UPLOAD_REQUIRE_JWT", "true")]).await;
-    let other = app.spawn_beside(&[("UPLOAD_REQUIRE_JWT", "true")]).await;
+    let other = app.beside(&[("UPLOAD_REQUIRE_JWT", "true")]).await;
     let ana = app.user("ana").await;
     let avatar = format!("{ana}.png");
     let (token, sid) = app.login(ana).await;
     let (kept, _) = app.login(ana).await;
-    for service in [&app.service, &other] {
-        let resp = TestApp::upload_on(service, &avatar, png(100), Some(&token)).await;
+    for service in [&app, &other] {
+        let resp = service.upload_with(&avatar, png(100), Some(&token)).await;
         assert_eq!(resp.status(), 200);
     }
 
     hub_testkit::log_out(&app.db_url, sid).await;
     let invalid = (401, json!({ "error": "Invalid token" }));
-    for service in [&app.service, &other] {
-        let resp = TestApp::upload_on(service, &avatar, png(200), Some(&token)).await;
+    for service in [&app, &other] {
+        let resp = service.upload_with(&avatar, png(200), Some(&token)).await;
         assert_eq!(resp.headers()["www-authenticate"], "Bearer");
         assert_eq!(status_json(resp).await, invalid);
         // The same user's other login is untouched.
-        let resp = TestApp::upload_on(service, &avatar, png(300), Some(&kept)).await;
+        let resp = service.upload_with(&avatar, png(300), Some(&kept)).await;
         assert_eq!(resp.status(), 200);
     }
     assert!(app.stored(&avatar).await.unwrap() == png(300));
@@ -457,16 +454,20 @@ async fn a_password_change_revokes_every_token_of_the_user_at_once() {
 async fn with_postgresql_unreachable_a_token_gets_a_fast_503_and_anonymous_creates_go_on() {
     let app = TestApp::spawn().await;
     let (db, through_relay) = hub_testkit::TcpRelay::for_url(&app.db_url).await;
-    let app_on_relay = app.spawn_beside(&[("DATABASE_URL", &through_relay)]).await;
+    let app_on_relay = app.beside(&[("DATABASE_URL", &through_relay)]).await;
     let ana = app.user("ana").await;
     let (token, _) = app.login(ana).await;
     let avatar = format!("{ana}.png");
-    let resp = TestApp::upload_on(&app_on_relay, &avatar, png(100), Some(&token)).await;
+    let resp = app_on_relay
+        .upload_with(&avatar, png(100), Some(&token))
+        .await;
     assert_eq!(resp.status(), 200);
 
     db.cut().await;
     let started = Instant::now();
-    let resp = TestApp::upload_on(&app_on_relay, &avatar, png(200), Some(&token)).await;
+    let resp = app_on_relay
+        .upload_with(&avatar, png(200), Some(&token))
+        .await;
     assert_eq!(
         status_json(resp).await,
         (503, json!({ "error": "Storage temporarily unavailable" }))
@@ -486,14 +487,14 @@ async fn with_postgresql_unreachable_a_token_gets_a_fast_503_and_anonymous_creat
         )
     );
     // No token, no database read: the registration page's upload still works.
-    let resp = TestApp::upload_on(&app_on_relay, "new.png", png(10), None).await;
+    let resp = app_on_relay.upload_with("new.png", png(10), None).await;
     assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]
 async fn the_listing_follows_continuation_tokens_past_1000_keys() {
     let app = TestApp::spawn().await;
-    let client = app.store.client().clone();
+    let client = app.store().client().clone();
     let keys: Vec<String> = (0..1003).map(|i| format!("k{i:05}.png")).collect();
     stream::iter(keys.clone())
         .map(|key| {
@@ -521,7 +522,7 @@ async fn the_listing_follows_continuation_tokens_past_1000_keys() {
 #[tokio::test]
 async fn listed_urls_of_keys_made_by_other_tools_are_percent_encoded() {
     let app = TestApp::spawn().await;
-    app.store
+    app.store()
         .client()
         .put_object()
         .bucket(&app.bucket)

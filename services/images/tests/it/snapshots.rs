@@ -3,9 +3,7 @@
 //! Review or update them with `cargo insta review` (docs/ARCHITECTURE.md, Testing).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
-use common::{TestApp, png};
+use crate::app::{ImagesApp as _, ImagesHelpers as _, TestApp, png};
 use hub_testkit::snapshot::Replies;
 use reqwest::{
     Method,
@@ -38,7 +36,7 @@ async fn images_replies_match_their_snapshots() {
     ];
     Replies::new(&app.base)
         .known(&app.bucket, "[bucket]")
-        .known(app.endpoint.trim_end_matches('/'), "[s3-endpoint]")
+        .known(app.endpoint().trim_end_matches('/'), "[s3-endpoint]")
         .check(cases, |name, reply| insta::assert_snapshot!(name, reply))
         .await;
 }

@@ -1,10 +1,8 @@
 //! The session service's HTTP contract, against real PostgreSQL and MongoDB.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
+use crate::app::{SessionApp as _, SessionHelpers as _, TestApp, json_body};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64URL};
-use common::{TestApp, json_body};
 use hub_testkit::Go as _;
 use jsonwebtoken::Algorithm;
 use mongodb::bson::{Bson, doc};

@@ -1,11 +1,9 @@
 //! The `auth-events` consumer, against real RabbitMQ and MongoDB.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestApp, user_logged_in};
+use crate::app::{SessionApp as _, SessionHelpers as _, TestApp, user_logged_in};
 use lapin::types::AMQPValue;
 use mongodb::bson::{Bson, DateTime, doc};
 use uuid::Uuid;
@@ -151,7 +149,7 @@ async fn block_login_writes(app: &TestApp, blocked: bool) {
     } else {
         doc! {}
     };
-    app.mongo
+    app.mongo()
         .run_command(doc! { "collMod": "sessions", "validator": validator })
         .await
         .unwrap();

@@ -3,9 +3,7 @@
 //! Review or update them with `cargo insta review` (docs/ARCHITECTURE.md, Testing).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
-use common::TestApp;
+use crate::app::{SessionApp as _, TestApp};
 use hub_testkit::snapshot::Replies;
 use reqwest::Method;
 use serde_json::json;

@@ -4,11 +4,9 @@
 //! with no primary available a write answers 503.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::TestApp;
+use crate::app::{SessionApp as _, SessionHelpers as _, TestApp};
 use hub_runtime::{
     config::Vars,
     http::JsonError,
@@ -41,7 +39,7 @@ async fn with_a_majority_write_concern_every_session_write_is_acknowledged() {
     assert_eq!(doc.get_document("data").unwrap().get_str("text"), Ok("b"));
     // A login event, applied by the consumer with the same write concern.
     app.publish(
-        &common::user_logged_in(user, "2025-07-05T23:40:01.123456+00:00"),
+        &crate::app::user_logged_in(user, "2025-07-05T23:40:01.123456+00:00"),
         "wc-login-1",
     )
     .await;

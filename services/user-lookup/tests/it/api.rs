@@ -1,16 +1,30 @@
 //! user-lookup's contract against a real PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
-use common::{SOAP11, SOAP12, TestApp};
+use crate::app::{LookupApp as _, SOAP11, SOAP12, TestApp};
 use hub_testkit::{Go as _, parts};
 use reqwest::Method;
 use uuid::Uuid;
 
-impl TestApp {
-    async fn get(&self, path_and_query: &str) -> (u16, String, String) {
-        parts(self.service.get(path_and_query).await).await
+/// user-lookup's requests, read as (status, content type, body).
+trait Lookup {
+    /// `GET path_and_query`.
+    async fn fetch(&self, path_and_query: &str) -> (u16, String, String);
+    /// `POST /user/soap` of `body` as `content_type`.
+    async fn soap(&self, content_type: &str, body: String) -> (u16, String, String);
+    /// Seeds `username`, then GETs `path_and_query`, which must find it: 200 as
+    /// `content_type`. The seeded id and the body.
+    async fn found(
+        &self,
+        username: &str,
+        path_and_query: &str,
+        content_type: &str,
+    ) -> (Uuid, String);
+}
+
+impl Lookup for TestApp {
+    async fn fetch(&self, path_and_query: &str) -> (u16, String, String) {
+        parts(self.get(path_and_query).await).await
     }
 
     async fn soap(&self, content_type: &str, body: String) -> (u16, String, String) {
@@ -19,8 +33,6 @@ impl TestApp {
         parts(request.go().await).await
     }
 
-    /// Seeds `username`, then GETs `path_and_query`, which must find it: 200 as
-    /// `content_type`. The seeded id and the body.
     async fn found(
         &self,
         username: &str,
@@ -28,7 +40,7 @@ impl TestApp {
         content_type: &str,
     ) -> (Uuid, String) {
         let id = self.insert(username).await;
-        let (status, ct, body) = self.get(path_and_query).await;
+        let (status, ct, body) = self.fetch(path_and_query).await;
         assert_eq!((status, ct.as_str()), (200, content_type));
         (id, body)
     }
@@ -53,7 +65,7 @@ async fn odd_usernames_are_escaped_and_found_exactly() {
     let app = TestApp::spawn().await;
     app.insert("<&>\"' José").await;
     let (status, _, body) = app
-        .get("/user/soap?username=%3C%26%3E%22%27+Jos%C3%A9")
+        .fetch("/user/soap?username=%3C%26%3E%22%27+Jos%C3%A9")
         .await;
     assert_eq!(status, 200);
     assert!(
@@ -62,7 +74,7 @@ async fn odd_usernames_are_escaped_and_found_exactly() {
     );
     // Only the first username counts, as Go's Query().Get.
     let (status, _, _) = app
-        .get("/user/soap?username=nobody&username=%3C%26%3E%22%27+Jos%C3%A9")
+        .fetch("/user/soap?username=nobody&username=%3C%26%3E%22%27+Jos%C3%A9")
         .await;
     assert_eq!(status, 404);
 }
@@ -77,7 +89,7 @@ async fn a_missing_username_is_400_and_an_unknown_one_404_both_as_faults() {
         ("/user/soap?username=a%00b", 404, "User not found"),
         ("/user/lookup?username=ghost", 404, "User not found"),
     ] {
-        let (s, ct, body) = app.get(q).await;
+        let (s, ct, body) = app.fetch(q).await;
         assert_eq!((s, ct.as_str()), (status, "text/xml; charset=utf-8"), "{q}");
         assert!(
             body.contains("<faultcode>soapenv:Client</faultcode>"),
@@ -151,7 +163,7 @@ async fn the_http_get_binding_answers_the_bare_element() {
 #[tokio::test]
 async fn the_wsdl_and_health_are_served() {
     let app = TestApp::spawn().await;
-    let (s, ct, body) = app.get("/user/soap?wsdl").await;
+    let (s, ct, body) = app.fetch("/user/soap?wsdl").await;
     assert_eq!((s, ct.as_str()), (200, "text/xml; charset=utf-8"));
     assert!(body.contains(&format!(
         "<soap:address location=\"http://{}/user/soap\"/>",
@@ -162,13 +174,13 @@ async fn the_wsdl_and_health_are_served() {
         app.addr
     )));
     for path in ["/user-search/health", "/health"] {
-        let (s, ct, body) = app.get(path).await;
+        let (s, ct, body) = app.fetch(path).await;
         assert_eq!(
             (s, ct.as_str(), body.as_str()),
             (200, "text/plain; charset=utf-8", "✅ Healthy")
         );
     }
-    let (s, ct, body) = app.get("/nope").await;
+    let (s, ct, body) = app.fetch("/nope").await;
     assert_eq!((s, ct.as_str()), (404, "text/xml; charset=utf-8"));
     assert!(body.contains("soapenv:Fault"));
 }

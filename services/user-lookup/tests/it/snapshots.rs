@@ -3,9 +3,7 @@
 //! Review or update them with `cargo insta review` (docs/ARCHITECTURE.md, Testing).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
-use common::{SOAP11, SOAP12, TestApp};
+use crate::app::{LookupApp as _, SOAP11, SOAP12, TestApp};
 use hub_testkit::snapshot::Replies;
 use reqwest::Method;
 

@@ -1,16 +1,14 @@
 //! WS-Security UsernameToken and Bearer tokens on user-lookup, against a real
 //! PostgreSQL (the replay cache), with raw envelopes: every fault, the clock-skew
 //! bounds, the once-only nonce across two instances, the Bearer alternative on SOAP and
-//! GET, and default off (nothing changes). Real clients: tests/tests/wsse.rs.
+//! GET, and default off (nothing changes). Real clients: tests/tests/it/wsse.rs.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
-
-mod common;
 
 use std::time::Duration;
 
+use crate::app::{LookupApp as _, SOAP11, SOAP12, TestApp};
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use chrono::{SecondsFormat, Utc};
-use common::{SOAP11, SOAP12, TestApp};
 use hub_identity::jwt::{Claims, JwtKeys};
 use hub_soap::wsse::{self, BASE64_BINARY, PASSWORD_DIGEST, PASSWORD_TEXT, WSSE_NS, WSU_NS};
 use hub_testkit::{Go as _, parts};
@@ -24,15 +22,14 @@ const SECRET: &str = "bearer-test-secret-0123456789abcdef";
 /// The tests send PasswordText over plain HTTP to 127.0.0.1, which this allows.
 const TEXT_OVER_HTTP: (&str, &str) = ("WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP", "true");
 
-impl TestApp {
-    async fn required() -> Self {
-        Self::spawn_with(&[
-            ("WSSE_MODE", "required"),
-            ("WSSE_USERS", &format!("svc:{PASSWORD}\nother:x")),
-            TEXT_OVER_HTTP,
-        ])
-        .await
-    }
+/// user-lookup requiring WS-Security, with two users.
+async fn required() -> TestApp {
+    TestApp::spawn_with(&[
+        ("WSSE_MODE", "required"),
+        ("WSSE_USERS", &format!("svc:{PASSWORD}\nother:x")),
+        TEXT_OVER_HTTP,
+    ])
+    .await
 }
 
 /// `getUserByUsername` for `user` in `ns` (1.1 or 1.2), with `header` in the Header.
@@ -89,17 +86,12 @@ fn digest_token(user: &str, password: &str) -> String {
     digest_token_at(user, password, Uuid::new_v4().as_bytes(), &now_text(0))
 }
 
-async fn soap(
-    app: &hub_testkit::Spawned,
-    ns: &str,
-    header: &str,
-    user: &str,
-) -> (u16, String, String) {
+async fn soap(app: &TestApp, ns: &str, header: &str, user: &str) -> (u16, String, String) {
     soap_with(app, ns, header, user, None).await
 }
 
 async fn soap_with(
-    app: &hub_testkit::Spawned,
+    app: &TestApp,
     ns: &str,
     header: &str,
     user: &str,
@@ -117,7 +109,7 @@ async fn soap_with(
 
 /// [`soap`] with the HTTP headers `http` (e.g. a proxy's `X-Forwarded-Proto`).
 async fn soap_via(
-    app: &hub_testkit::Spawned,
+    app: &TestApp,
     ns: &str,
     header: &str,
     http: &[(&str, &str)],
@@ -313,7 +305,7 @@ async fn password_text_needs_tls_from_a_trusted_proxy_or_the_setting() {
 
 #[tokio::test]
 async fn text_and_digest_tokens_authenticate_in_both_versions() {
-    let app = TestApp::required().await;
+    let app = required().await;
     let id = app.insert("ana").await;
     for ns in [SOAP11, SOAP12] {
         found(
@@ -339,7 +331,7 @@ async fn text_and_digest_tokens_authenticate_in_both_versions() {
 
 #[tokio::test]
 async fn wrong_missing_malformed_and_stale_credentials_get_the_standard_faults() {
-    let app = TestApp::required().await;
+    let app = required().await;
     app.insert("ana").await;
     for ns in [SOAP11, SOAP12] {
         for (header, code) in [
@@ -415,18 +407,16 @@ async fn wrong_missing_malformed_and_stale_credentials_get_the_standard_faults()
 
 #[tokio::test]
 async fn a_nonce_is_accepted_once_across_two_instances() {
-    let app = TestApp::required().await;
+    let app = required().await;
     let users = format!("svc:{PASSWORD}\nother:x");
-    let second = TestApp::instance(
-        &app.db_url,
-        &[("WSSE_MODE", "required"), ("WSSE_USERS", &users)],
-    )
-    .await;
+    let second = app
+        .instance(&[("WSSE_MODE", "required"), ("WSSE_USERS", &users)])
+        .await;
     let id = app.insert("ana").await;
     let header = digest_token("svc", PASSWORD);
     let mut calls = tokio::task::JoinSet::new();
     for i in 0..24 {
-        let instance = if i % 2 == 0 { &app.service } else { &second };
+        let instance = if i % 2 == 0 { &app } else { &second };
         let request = instance
             .post("/user/soap")
             .header("content-type", "text/xml");
@@ -451,7 +441,7 @@ async fn a_nonce_is_accepted_once_across_two_instances() {
 
 #[tokio::test]
 async fn expired_nonces_are_pruned() {
-    let app = TestApp::required().await;
+    let app = required().await;
     let mut conn = PgConnection::connect(&app.db_url).await.unwrap();
     sqlx::query(
         "INSERT INTO wsse_nonce (username, nonce, expires_at) VALUES
@@ -523,7 +513,7 @@ const BEARER: &[(&str, &str)] = &[
 ];
 
 /// The GET lookup with `token` is refused as the guard refuses an invalid token.
-async fn assert_get_refused(app: &hub_testkit::Spawned, token: &str) {
+async fn assert_get_refused(app: &TestApp, token: &str) {
     for path in ["/user/lookup?username=ana", "/user/soap?username=ana"] {
         let resp = app.req(Method::GET, path).bearer_auth(token).go().await;
         assert_eq!(
@@ -548,7 +538,7 @@ async fn assert_get_refused(app: &hub_testkit::Spawned, token: &str) {
 }
 
 /// The GET and SOAP lookups of `ana` (`id`) with `token` find her.
-async fn assert_found_with(app: &hub_testkit::Spawned, id: Uuid, token: &str) {
+async fn assert_found_with(app: &TestApp, id: Uuid, token: &str) {
     for path in ["/user/lookup?username=ana", "/user/soap?username=ana"] {
         found(
             id,
@@ -563,17 +553,17 @@ async fn assert_found_with(app: &hub_testkit::Spawned, id: Uuid, token: &str) {
 #[tokio::test]
 async fn a_logged_out_bearer_token_is_refused_at_once_on_every_instance() {
     let app = TestApp::spawn_with(BEARER).await;
-    let other = TestApp::instance(&app.db_url, BEARER).await;
+    let other = app.instance(BEARER).await;
     let id = app.insert("ana").await;
     let keys = JwtKeys::new(&SECRET.to_owned().into(), Duration::from_secs(60));
     let (token, sid) = login(&app, &keys, id).await;
     let (kept, _) = login(&app, &keys, id).await;
-    for instance in [&app.service, &other] {
+    for instance in [&app, &other] {
         assert_found_with(instance, id, &token).await;
     }
 
     hub_testkit::log_out(&app.db_url, sid).await;
-    for instance in [&app.service, &other] {
+    for instance in [&app, &other] {
         assert_get_refused(instance, &token).await;
         // Beside a valid UsernameToken too: whatever is presented must hold.
         let answer = soap_with(
@@ -622,7 +612,7 @@ async fn with_postgresql_unreachable_a_bearer_token_gets_a_503_fault_never_an_an
     let (db, through_relay) = hub_testkit::TcpRelay::for_url(&app.db_url).await;
     let mut settings = BEARER.to_vec();
     settings.push(("DATABASE_URL", &through_relay));
-    let on_relay = TestApp::instance(&app.db_url, &settings).await;
+    let on_relay = app.instance(&settings).await;
     let keys = JwtKeys::new(&SECRET.to_owned().into(), Duration::from_secs(60));
     let (token, _) = login(&app, &keys, id).await;
     assert_found_with(&on_relay, id, &token).await;
@@ -715,7 +705,7 @@ async fn a_bearer_token_stands_in_for_a_username_token() {
 
 #[tokio::test]
 async fn required_without_bearer_closes_the_gets_and_settings_are_checked() {
-    let app = TestApp::required().await;
+    let app = required().await;
     app.insert("ana").await;
     let resp = app.get("/user/lookup?username=ana").await;
     assert!(resp.headers().get("www-authenticate").is_none());

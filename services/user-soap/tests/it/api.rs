@@ -1,11 +1,9 @@
 //! user-soap's SOAP contract against real PostgreSQL and RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
-use common::{
-    TEXT_XML, TestApp, assert_has, extract_id, legacy_envelope, pairs, parts, soap12_envelope, tag,
-    user_fields,
+use crate::app::{
+    SoapApp as _, SoapHelpers as _, TEXT_XML, TestApp, assert_has, extract_id, legacy_envelope,
+    pairs, parts, soap12_envelope, tag, user_fields,
 };
 use hub_testkit::Go as _;
 use reqwest::Method;
@@ -76,7 +74,7 @@ async fn soap12_requests_are_answered_in_soap12() {
     let app = TestApp::spawn().await;
     let fields = user_fields(&tag());
     let resp = app
-        .post(
+        .send(
             "application/soap+xml; charset=utf-8",
             soap12_envelope(&pairs(&fields)),
         )
@@ -168,7 +166,7 @@ async fn invalid_fields_get_a_client_fault_naming_the_field_and_store_nothing() 
         assert_has(&body, &format!("<us:field>{field}</us:field>"));
 
         let resp = app
-            .post("application/soap+xml", soap12_envelope(&pairs(&fields)))
+            .send("application/soap+xml", soap12_envelope(&pairs(&fields)))
             .await;
         let (status, _, body) = parts(resp).await;
         assert_eq!(status, 400, "SOAP 1.2 Sender faults are 400");
@@ -256,7 +254,7 @@ async fn every_framework_error_is_a_soap_fault() {
         assert_eq!(s, status);
         fault11(s, &b, &ct);
     }
-    let (s, ct, b) = parts(app.post("application/soap+xml", "x".repeat(10_000)).await).await;
+    let (s, ct, b) = parts(app.send("application/soap+xml", "x".repeat(10_000)).await).await;
     assert_eq!(
         (s, ct.as_str()),
         (413, "application/soap+xml; charset=utf-8")
@@ -874,7 +872,7 @@ async fn the_legacy_envelope_registers_under_any_content_type() {
         assert_eq!(status, 200, "{ct}: {body}");
         assert!(extract_id(&body).is_some(), "{body}");
     }
-    let (status, _, _) = parts(app.post("application/json", "{}").await).await;
+    let (status, _, _) = parts(app.send("application/json", "{}").await).await;
     assert_eq!(status, 415, "what is not an envelope keeps the 415");
     assert_eq!(app.users().await, 2);
 }

@@ -3,15 +3,15 @@
 //! work runs to completion whatever happens to its request (`hub_db::to_completion`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use common::{TEXT_XML, TestApp, legacy_envelope, pairs, register_request, user_fields};
+use crate::app::{
+    SoapApp as _, TEXT_XML, TestApp, legacy_envelope, pairs, register_request, user_fields,
+};
 use hub_testkit::Go as _;
 use sqlx::PgConnection;
 use tracing::{

@@ -1,9 +1,9 @@
 //! Hostile input: every attack gets the right Fault, quickly, and stores nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
-use common::{TestApp, legacy_envelope, pairs, parts, user_fields};
+use crate::app::{
+    SoapApp as _, SoapHelpers as _, TestApp, legacy_envelope, pairs, parts, user_fields,
+};
 
 const ENV_OPEN: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body>"#;
 const ENV_CLOSE: &str = "</s:Body></s:Envelope>";
@@ -21,7 +21,7 @@ async fn expect_fault(
     reason_part: &str,
 ) {
     let started = std::time::Instant::now();
-    let (s, ct, text) = parts(app.post("text/xml; charset=utf-8", body).await).await;
+    let (s, ct, text) = parts(app.send("text/xml; charset=utf-8", body).await).await;
     assert_eq!(s, status, "{name}: {text:.300}");
     assert_eq!(ct, "text/xml; charset=utf-8", "{name}");
     assert!(
@@ -109,14 +109,14 @@ async fn the_hostile_corpus_gets_faults_and_stores_nothing() {
     }
 
     let sqli = valid.replace("user_hostile01", "x'); DROP TABLE \"user\"; --");
-    let (s, _, _) = parts(app.post("text/xml", sqli).await).await;
+    let (s, _, _) = parts(app.send("text/xml", sqli).await).await;
     assert_eq!(s, 200, "an odd username is just a username");
     assert_eq!(
         app.users().await,
         1,
         "only the SQL-looking username was stored; nothing else"
     );
-    let (s, _, _) = parts(app.post("text/xml", Vec::new()).await).await;
+    let (s, _, _) = parts(app.send("text/xml", Vec::new()).await).await;
     assert_eq!(s, 500);
     assert_eq!(app.users().await, 1);
 }
@@ -128,7 +128,7 @@ async fn the_hostile_corpus_gets_faults_and_stores_nothing() {
 async fn a_soap12_must_understand_fault_names_every_block_not_understood() {
     let app = TestApp::spawn().await;
     let fields = user_fields("hostile02");
-    let envelope = common::soap12_envelope(&pairs(&fields)).replace(
+    let envelope = crate::app::soap12_envelope(&pairs(&fields)).replace(
         "<env:Body>",
         concat!(
             "<env:Header>",
@@ -140,7 +140,7 @@ async fn a_soap12_must_understand_fault_names_every_block_not_understood() {
         ),
     );
     let (status, ct, body) = parts(
-        app.post("application/soap+xml; charset=utf-8", envelope)
+        app.send("application/soap+xml; charset=utf-8", envelope)
             .await,
     )
     .await;

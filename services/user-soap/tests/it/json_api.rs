@@ -3,9 +3,7 @@
 //! SOAP operation, answered in JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
-use common::{TestApp, pairs, tag, user_fields};
+use crate::app::{SoapApp as _, SoapHelpers as _, TestApp, pairs, tag, user_fields};
 use hub_testkit::Go as _;
 use reqwest::Method;
 use serde_json::{Map, Value, json};

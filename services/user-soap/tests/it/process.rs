@@ -3,11 +3,9 @@
 //! row exists), and after a restart the outbox drains, so no event is lost.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TEXT_XML, process, register_request, user_fields};
+use crate::app::{TEXT_XML, process, register_request, user_fields};
 use hub_testkit::{Go as _, ProcessBacking};
 use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
@@ -141,7 +139,7 @@ async fn json_logs_are_flat_with_the_request_fields_at_the_top() {
         ("PASSWORD_PBKDF2_ITERATIONS", "1000"),
     ];
     let service = process(&backing, &envs).await;
-    let fields = user_fields(&common::tag());
+    let fields = user_fields(&crate::app::tag());
     let resp = register_request(&reqwest::Client::new(), &service.base, &fields)
         .header("x-request-id", "req-json-1")
         .go()

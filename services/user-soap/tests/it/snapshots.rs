@@ -3,9 +3,9 @@
 //! Review or update them with `cargo insta review` (docs/ARCHITECTURE.md, Testing).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
-use common::{TEXT_XML, TestApp, legacy_envelope, pairs, soap12_envelope, user_fields};
+use crate::app::{
+    SoapApp as _, TEXT_XML, TestApp, legacy_envelope, pairs, soap12_envelope, user_fields,
+};
 use hub_testkit::snapshot::Replies;
 use reqwest::Method;
 use serde_json::{Map, Value, json};

@@ -4,14 +4,15 @@
 //! as text (a `#PasswordText` token, or Basic) only over TLS as a trusted proxy reports
 //! it, or with `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP`. The faults themselves, replay and
 //! the clock: user-lookup's `tests/wsse.rs` (the same guard); real clients:
-//! `tests/tests/wsse.rs`. Attempts to get past it: `tests/hostile.rs`.
+//! `tests/tests/it/wsse.rs`. Attempts to get past it: `tests/hostile.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
+use crate::app::{
+    SoapApp as _, SoapHelpers as _, TestApp, legacy_envelope, pairs, parts, soap12_envelope, tag,
+    user_fields,
+};
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use chrono::{SecondsFormat, Utc};
-use common::{TestApp, legacy_envelope, pairs, parts, soap12_envelope, tag, user_fields};
 use hub_soap::wsse::{self, PASSWORD_DIGEST, PASSWORD_TEXT, WSSE_NS, WSU_NS};
 use hub_testkit::Go as _;
 use reqwest::Method;

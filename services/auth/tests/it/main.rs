@@ -1,0 +1,12 @@
+//! auth's integration tests, in one binary: one link of the service, sqlx, axum and
+//! lapin instead of one per file. The fault test, which stops a shared server, is the
+//! separate `faults` binary (tests/faults.rs), run alone by scripts/test.sh.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod api;
+mod app;
+mod cancel;
+mod harness;
+mod process;
+mod snapshots;
+mod tokens;

@@ -1,0 +1,10 @@
+//! connected's integration tests, in one binary: one link of the service, sqlx, axum
+//! and the MongoDB driver instead of one per file. The fault test, which stops the
+//! shared MongoDB, is the separate `faults` binary (tests/faults.rs), run alone by
+//! scripts/test.sh.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod api;
+mod app;
+mod harness;
+mod snapshots;
