@@ -166,19 +166,17 @@ pub fn pool(
 /// server, then runs the migrations.
 /// sqlx holds an advisory lock while migrating, so many instances may start at once.
 pub async fn migrate(pool: &PgPool, deadline: Duration) -> Result<(), DbError> {
-    let start = tokio::time::Instant::now();
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match ping(pool).await {
-            Ok(()) => break,
-            Err(e) if start.elapsed() + delay < deadline => {
-                tracing::warn!(error = %e, "database not ready, retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-            Err(e) => return Err(DbError::Unreachable(e)),
-        }
-    }
+    hub_retry::until_ready(
+        deadline,
+        hub_retry::Backoff::STARTUP,
+        || ping(pool),
+        |e| {
+            tracing::warn!(error = %e, "database not ready, retrying");
+            true
+        },
+    )
+    .await
+    .map_err(DbError::Unreachable)?;
     migrator().run(pool).await?;
     Ok(())
 }
@@ -219,36 +217,37 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
-/// A database chore of one connection (a prune, say), as [`chore_on`] runs it.
-pub type Chore = Box<
-    dyn for<'c> Fn(
-            &'c mut sqlx::PgConnection,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<u64, sqlx::Error>> + Send + 'c>,
-        > + Send
-        + Sync,
->;
-
-/// One run of a [`Chore`], as [`chore_on`] makes it.
+/// One run of a chore, as [`chore_on`] makes it.
+///
+/// Boxed, and the one box left here: what `chore_on` returns is a closure whose future
+/// wraps the chore's own (it logs the failure), and stable Rust cannot name that
+/// future in the closure's return type (`impl Trait` in an `Fn` return type is
+/// unstable, rust-lang/rust#99697). One allocation per period, every few minutes.
 pub type ChoreRun = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
-/// What a periodic background task (`hub_runtime::service::every`) runs: `chore` on a
-/// connection taken from `pool`. Every instance runs it, so it must be idempotent; a
-/// failure is logged at DEBUG (the next period retries) under `what`.
-pub fn chore_on(
+/// What a periodic background task (`hub_runtime::service::every`) runs: `chore`, given
+/// the pool, returning how many rows it changed. Every instance runs it, so it must be
+/// idempotent; a failure is logged at DEBUG (the next period retries) under `what`.
+///
+/// The chore takes an owned pool and returns a `Send + 'static` future, so it is
+/// neither boxed nor higher-ranked:
+/// `move |pool| async move { prune(&mut *pool.acquire().await?, keep).await }`.
+/// It is given the pool rather than a connection because a chore that writes in
+/// batches opens its transactions through [`transaction`], which takes the pool.
+pub fn chore_on<F, Fut, E>(
     pool: PgPool,
     what: &'static str,
-    chore: Chore,
-) -> impl FnMut() -> ChoreRun + Send + 'static {
-    let chore = std::sync::Arc::new(chore);
+    mut chore: F,
+) -> impl FnMut() -> ChoreRun + Send + 'static
+where
+    F: FnMut(PgPool) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<u64, E>> + Send + 'static,
+    E: std::fmt::Display + 'static,
+{
     move || {
-        let (pool, chore) = (pool.clone(), chore.clone());
+        let run = chore(pool.clone());
         Box::pin(async move {
-            let done = match pool.acquire().await {
-                Ok(mut conn) => chore(&mut conn).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = done {
+            if let Err(e) = run.await {
                 tracing::debug!(error = %e, chore = what, "database chore failed");
             }
         })
@@ -260,26 +259,97 @@ pub fn chore_on(
 #[error("database work interrupted by shutdown")]
 pub struct Interrupted;
 
-/// Runs `work` (a use case's database part, typically a transaction) to completion in
-/// its own task, even if the caller's future is dropped (client gone, request timeout).
+/// A transaction's failure where the caller has no error type of its own (a store
+/// function): the database's error, or [`Interrupted`].
+#[derive(Debug, thiserror::Error)]
+pub enum TxError {
+    /// A statement, `BEGIN` or `COMMIT` failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    /// The runtime shut down before the transaction ended.
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+}
+
+impl TxError {
+    /// The same failure as a caller's error that has both cases (a use case's error
+    /// enum), for its `impl From<TxError>`.
+    pub fn into_error<E: From<sqlx::Error> + From<Interrupted>>(self) -> E {
+        match self {
+            Self::Db(e) => e.into(),
+            Self::Interrupted(e) => e.into(),
+        }
+    }
+}
+
+/// An open transaction, as [`transaction`] hands it to its work: it owns its pooled
+/// connection. `tx.commit().await?` ends it; dropped uncommitted (an error returned
+/// with `?`), it rolls back.
+pub type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
+
+/// Runs `work` in a transaction of `pool`: the one way to open a transaction (clippy's
+/// `disallowed-methods` in `clippy.toml` refuses `begin` anywhere else).
+///
+/// `work` is given the open transaction, owned, and commits it (`tx.commit().await?`)
+/// or lets it drop, which rolls back. `BEGIN`, `work` and the end of the transaction
+/// run to completion in a task of their own, even if the caller's future is dropped
+/// (client gone, request timeout): cancel-safe by construction.
 ///
 /// Why: dropping a future in the middle of `begin()` leaves sqlx 0.9's connection inside
 /// a server-side transaction that sqlx believes is closed (upstream issues 4385, 4393);
 /// the next borrower's statements then run inside it, and after one error every query on
-/// that connection fails (`25P02`). A use case that never stops half-way never returns a
-/// connection in that state. `work` runs in the caller's span, so its logs keep the
-/// request's id. A panic inside `work` is resumed in the caller, so the HTTP layer
-/// answers 500 as for any other panic.
-pub async fn to_completion<F>(work: F) -> Result<F::Output, Interrupted>
+/// that connection fails (`25P02`). A transaction that never stops half-way never
+/// returns a connection in that state. `work` runs in the caller's span, so its logs keep
+/// the request's id. A panic inside `work` is resumed in the caller, so the HTTP layer
+/// answers 500 as for any other panic; [`Interrupted`] means the runtime shut down.
+///
+/// `work` takes owned arguments and returns a `Send + 'static` future (what
+/// `tokio::spawn` needs), so neither it nor its future is boxed, and no higher-ranked
+/// lifetime is involved. Everything it uses is moved in (a pool clone, owned keys); a
+/// result it needs back is returned.
+///
+/// ```ignore
+/// let id = hub_db::transaction(&pool, move |mut tx| async move {
+///     users::insert(&mut tx, &user).await?;
+///     outbox::enqueue(&mut tx, &queue, &event, None).await?;
+///     tx.commit().await?;
+///     Ok::<_, TxError>(user.id)
+/// })
+/// .await?;
+/// ```
+pub async fn transaction<F, Fut, T, E>(pool: &PgPool, work: F) -> Result<T, E>
 where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
+    F: FnOnce(Tx) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: From<sqlx::Error> + From<Interrupted> + Send + 'static,
+{
+    to_completion(pool, move |pool| async move {
+        // The one place a transaction begins: inside the task of its own, so a dropped
+        // caller cannot cut it short.
+        #[allow(clippy::disallowed_methods)]
+        let tx = pool.begin().await?;
+        work(tx).await
+    })
+    .await
+}
+
+/// Runs `work` (database work that is not a transaction: one statement on a connection
+/// taken from `pool`, say) to completion in a task of its own, even if the caller's
+/// future is dropped, as [`transaction`] does: for work that must happen once begun (a
+/// counter a client must not dodge by hanging up). Owned arguments, as [`transaction`].
+pub async fn to_completion<F, Fut, T, E>(pool: &PgPool, work: F) -> Result<T, E>
+where
+    F: FnOnce(PgPool) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: From<Interrupted> + Send + 'static,
 {
     use tracing::Instrument as _;
-    match tokio::spawn(work.in_current_span()).await {
-        Ok(out) => Ok(out),
+    match tokio::spawn(work(pool.clone()).in_current_span()).await {
+        Ok(out) => out,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Err(Interrupted),
+        Err(_) => Err(Interrupted.into()),
     }
 }
 

@@ -35,6 +35,7 @@ use std::{future::Future, time::Duration};
 
 use futures_util::StreamExt;
 use hub_config::{ConfigError, Vars};
+use hub_retry::Backoff;
 use lapin::{
     BasicProperties, Channel, Confirmation,
     message::Delivery,
@@ -49,10 +50,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::{
-    broker::{Brokers, QueueType},
-    relay::Backoff,
-};
+use crate::broker::{Brokers, QueueType};
 
 /// Consumer settings.
 #[derive(Debug, Clone)]
@@ -225,7 +223,7 @@ pub async fn run<H: Handler>(cfg: ConsumerConfig, handler: H, shutdown: Cancella
                 }
                 tokio::select! {
                     () = shutdown.cancelled() => break,
-                    () = tokio::time::sleep(backoff.next()) => {}
+                    () = tokio::time::sleep(backoff.next_delay()) => {}
                 }
             }
         }
@@ -424,7 +422,7 @@ async fn settle<H: Handler>(
     mut message: Message,
     shutdown: &CancellationToken,
 ) -> Result<(), BrokerError> {
-    let mut delay = cfg.retry_base;
+    let mut backoff = Backoff::new(cfg.retry_base, cfg.retry_max);
     let mut failures = 0u32;
     loop {
         message.attempt += 1;
@@ -457,6 +455,7 @@ async fn settle<H: Handler>(
                     failures += 1;
                 }
                 count(cfg, "retried");
+                let delay = backoff.next_delay();
                 tracing::info!(
                     error = %e,
                     attempt = message.attempt,
@@ -472,7 +471,6 @@ async fn settle<H: Handler>(
                     }
                     () = tokio::time::sleep(delay) => {}
                 }
-                delay = (delay * 2).min(cfg.retry_max);
                 continue;
             }
         };

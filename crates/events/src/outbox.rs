@@ -1,4 +1,6 @@
-//! Writing events to the outbox, inside the producer's own transaction.
+//! The outbox table: producers write events to it inside their own transaction
+//! ([`enqueue`]); the relay locks, marks and prunes its rows; the gauges read its depth.
+//! Every statement on `outbox` is here.
 
 use chrono::Utc;
 use sqlx::PgConnection;
@@ -67,4 +69,87 @@ pub async fn pending(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
             .fetch_one(conn)
             .await?;
     Ok(n)
+}
+
+/// A pending row, as the relay publishes it.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub id: i64,
+    pub message_id: Uuid,
+    pub queue: String,
+    pub event: String,
+    pub body: String,
+    pub correlation_id: Option<String>,
+    pub created_at: chrono::DateTime<Utc>,
+    pub traceparent: Option<String>,
+    pub producer: Option<String>,
+}
+
+/// Locks up to `limit` pending rows, oldest first, skipping rows another relay holds
+/// (`FOR UPDATE SKIP LOCKED`): call it inside the transaction that marks them.
+pub(crate) async fn lock_pending(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> Result<Vec<Pending>, sqlx::Error> {
+    sqlx::query_as!(
+        Pending,
+        r#"SELECT id, message_id, queue, event, body, correlation_id, created_at, traceparent, producer
+           FROM outbox WHERE published_at IS NULL
+           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"#,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Marks the `acked` rows published and counts a failed attempt, with its reason, on
+/// each of `failed`.
+pub(crate) async fn mark(
+    conn: &mut PgConnection,
+    acked: &[i64],
+    failed: &[(i64, &'static str)],
+) -> Result<(), sqlx::Error> {
+    if !acked.is_empty() {
+        sqlx::query!(
+            "UPDATE outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1)",
+            acked
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    for (id, why) in failed {
+        note_failure(conn, *id, why).await?;
+    }
+    Ok(())
+}
+
+/// Counts a failed attempt on row `id` and records why (shown by `last_error`).
+pub(crate) async fn note_failure(
+    conn: &mut PgConnection,
+    id: i64,
+    why: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
+        id,
+        why
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes rows published more than `retention` ago; returns how many.
+pub(crate) async fn prune_published(
+    pool: &sqlx::PgPool,
+    retention: std::time::Duration,
+) -> Result<u64, sqlx::Error> {
+    let secs = retention.as_secs_f64();
+    let res = sqlx::query!(
+        "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1)",
+        secs
+    )
+    .execute(pool)
+    .await?;
+    Ok(res.rows_affected())
 }

@@ -5,17 +5,24 @@
 //! exchange with the row's queue as routing key, waits for every confirm, then marks
 //! the acked rows `published_at` in the same transaction. A nack, an unroutable
 //! return, a timeout or a lost connection leaves the rows pending for the next round;
-//! the relay reconnects with capped exponential backoff, to the next broker when
-//! `AMQP_URL` names several ([`crate::broker::Brokers`]). Between rounds it sleeps
-//! until a `NOTIFY outbox` (sent by a trigger when a producer commits) or the poll
-//! interval, whichever comes first.
+//! the relay reconnects with capped exponential backoff ([`hub_retry::Backoff`]), to
+//! the next broker when `AMQP_URL` names several ([`crate::broker::Brokers`]). Between
+//! rounds it sleeps until a `NOTIFY outbox` (sent by a trigger when a producer
+//! commits) or the poll interval, whichever comes first. Each batch is a
+//! [`hub_db::transaction`]; the statements are in [`crate::outbox`].
 //!
 //! Each message's `app_id` is the service that wrote the row (its `producer` column),
 //! whichever service's relay publishes it.
 
-use std::{collections::HashSet, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use hub_config::{ConfigError, Vars};
+use hub_db::Tx;
+use hub_retry::Backoff;
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection,
     options::BasicPublishOptions,
@@ -23,9 +30,13 @@ use lapin::{
 };
 use secrecy::SecretString;
 use sqlx::{PgPool, postgres::PgListener};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::broker::{Brokers, QueueType};
+use crate::{
+    broker::{Brokers, QueueType},
+    outbox,
+};
 
 /// Relay settings.
 #[derive(Debug, Clone)]
@@ -78,6 +89,8 @@ enum RelayError {
     Broker(String),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Interrupted(#[from] hub_db::Interrupted),
 }
 
 impl From<lapin::Error> for RelayError {
@@ -86,11 +99,14 @@ impl From<lapin::Error> for RelayError {
     }
 }
 
+/// A confirmed channel and the queues declared on it. Cheap to clone (shared handles),
+/// so each batch's transaction task gets its own copy while the relay keeps one.
+#[derive(Clone)]
 struct Publisher {
     // Kept so the connection lives as long as the channel.
-    _conn: Connection,
+    _conn: Arc<Connection>,
     channel: Channel,
-    declared: HashSet<String>,
+    declared: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Publisher {
@@ -101,23 +117,31 @@ impl Publisher {
             .await
             .map_err(RelayError::Broker)?;
         Ok(Self {
-            _conn: conn,
+            _conn: Arc::new(conn),
             channel,
-            declared: HashSet::new(),
+            declared: Arc::default(),
         })
+    }
+
+    fn is_declared(&self, queue: &str) -> bool {
+        self.declared
+            .lock()
+            .is_ok_and(|declared| declared.contains(queue))
     }
 
     /// Declares `queue` (durable; classic with no arguments as the originals, or
     /// quorum: [`QueueType`]), once per channel.
-    async fn declare(&mut self, queue: &str, cfg: &RelayConfig) -> Result<(), RelayError> {
-        if !self.declared.contains(queue) {
+    async fn declare(&self, queue: &str, cfg: &RelayConfig) -> Result<(), RelayError> {
+        if !self.is_declared(queue) {
             within(
                 cfg.publish_timeout,
                 crate::broker::declare(&self.channel, queue, cfg.queue_type),
             )
             .await?
             .map_err(RelayError::Broker)?;
-            self.declared.insert(queue.to_owned());
+            if let Ok(mut declared) = self.declared.lock() {
+                declared.insert(queue.to_owned());
+            }
         }
         Ok(())
     }
@@ -131,78 +155,142 @@ async fn within<F: std::future::Future>(limit: Duration, f: F) -> Result<F::Outp
 
 /// Runs until `shutdown` is cancelled; the batch in hand is finished first.
 pub async fn run(pool: PgPool, cfg: RelayConfig, shutdown: CancellationToken) {
-    let mut publisher: Option<Publisher> = None;
-    let mut brokers = Brokers::default();
-    let mut listener: Option<PgListener> = None;
-    let mut backoff = Backoff::default();
-    let mut healthy = true;
-    let mut last_prune = tokio::time::Instant::now() - Duration::from_secs(3600);
-    let mut last_backlog = last_prune;
-    tracing::info!(app_id = %cfg.app_id, queue_type = cfg.queue_type.as_str(), "outbox relay started");
-    // Zero from the start, so a rate or an alert on them has a series before the first
-    // event or the first failure.
-    metrics::counter!("outbox_published_total").increment(0);
-    metrics::counter!("outbox_publish_failures_total").increment(0);
+    Relay::new(pool, cfg, shutdown).run().await;
+}
 
-    while !shutdown.is_cancelled() {
-        // At the top, so the gauges keep moving while the broker is down.
-        if last_backlog.elapsed() > Duration::from_secs(5) {
-            last_backlog = tokio::time::Instant::now();
-            record_backlog(&pool).await;
+/// The relay between rounds: what it holds on to, and when it last did its chores.
+struct Relay {
+    pool: PgPool,
+    cfg: Arc<RelayConfig>,
+    shutdown: CancellationToken,
+    /// The broker connection: opened when a round needs it, dropped after a broker error.
+    publisher: Option<Publisher>,
+    /// Which broker to try next when `AMQP_URL` names several.
+    brokers: Brokers,
+    /// `LISTEN outbox`: reopened at the top of a round when lost.
+    listener: Option<PgListener>,
+    /// The wait after a failed round.
+    backoff: Backoff,
+    /// False from a failed round to the next good one: one WARN per outage.
+    healthy: bool,
+    last_prune: Instant,
+    last_backlog: Instant,
+}
+
+/// How often the relay deletes old published rows, and samples the backlog gauges.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+
+impl Relay {
+    fn new(pool: PgPool, cfg: RelayConfig, shutdown: CancellationToken) -> Self {
+        // Both chores are due at once.
+        let long_ago = Instant::now() - Duration::from_secs(3600);
+        Self {
+            pool,
+            cfg: Arc::new(cfg),
+            shutdown,
+            publisher: None,
+            brokers: Brokers::default(),
+            listener: None,
+            backoff: Backoff::default(),
+            healthy: true,
+            last_prune: long_ago,
+            last_backlog: long_ago,
         }
-        if listener.is_none() {
-            listener = listen(&pool).await;
-        }
-        let round = async {
-            if publisher.is_none() {
-                publisher = Some(Publisher::connect(&cfg, &mut brokers).await?);
+    }
+
+    async fn run(mut self) {
+        tracing::info!(app_id = %self.cfg.app_id, queue_type = self.cfg.queue_type.as_str(), "outbox relay started");
+        // Zero from the start, so a rate or an alert on them has a series before the
+        // first event or the first failure.
+        metrics::counter!("outbox_published_total").increment(0);
+        metrics::counter!("outbox_publish_failures_total").increment(0);
+
+        while !self.shutdown.is_cancelled() {
+            // At the top, so the gauges keep moving while the broker is down.
+            if self.last_backlog.elapsed() > BACKLOG_EVERY {
+                self.last_backlog = Instant::now();
+                record_backlog(&self.pool).await;
             }
-            match publisher.as_mut() {
-                Some(p) => relay_batch(&pool, p, &cfg).await,
-                None => Ok(0),
+            if self.listener.is_none() {
+                self.listener = listen(&self.pool).await;
+            }
+            match self.round().await {
+                Ok(n) => {
+                    self.published(n);
+                    if n as i64 >= self.cfg.batch_size {
+                        continue; // more waiting: no sleep
+                    }
+                }
+                Err(e) => {
+                    let delay = self.failed(&e);
+                    tokio::select! {
+                        () = self.shutdown.cancelled() => break,
+                        () = tokio::time::sleep(delay) => continue,
+                    }
+                }
+            }
+            if self.last_prune.elapsed() > PRUNE_EVERY {
+                self.last_prune = Instant::now();
+                prune(&self.pool, self.cfg.retention).await;
+            }
+            if !self.idle().await {
+                break;
+            }
+        }
+        tracing::info!("outbox relay stopped");
+    }
+
+    /// Connects if need be, then publishes one batch in a transaction
+    /// ([`hub_db::transaction`]: it runs to completion even at shutdown).
+    async fn round(&mut self) -> Result<usize, RelayError> {
+        let publisher = match &self.publisher {
+            Some(p) => p.clone(),
+            None => {
+                let p = Publisher::connect(&self.cfg, &mut self.brokers).await?;
+                self.publisher = Some(p.clone());
+                p
             }
         };
-        match round.await {
-            Ok(n) => {
-                metrics::counter!("outbox_published_total").increment(n as u64);
-                if !healthy {
-                    tracing::info!("outbox relay recovered");
-                    healthy = true;
-                }
-                backoff.reset();
-                if n > 0 {
-                    tracing::debug!(published = n, "outbox batch published");
-                }
-                if n as i64 >= cfg.batch_size {
-                    continue; // more waiting: no sleep
-                }
-            }
-            Err(e) => {
-                metrics::counter!("outbox_publish_failures_total").increment(1);
-                if matches!(e, RelayError::Broker(_)) {
-                    publisher = None;
-                }
-                if healthy {
-                    tracing::warn!(error = %e, "outbox relay cannot publish; events stay in the outbox and will be retried");
-                    healthy = false;
-                } else {
-                    tracing::debug!(error = %e, "outbox relay still failing");
-                }
-                let delay = backoff.next();
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    () = tokio::time::sleep(delay) => continue,
-                }
-            }
+        let cfg = Arc::clone(&self.cfg);
+        hub_db::transaction(&self.pool, move |tx| relay_batch(tx, publisher, cfg)).await
+    }
+
+    /// A good round of `n` rows.
+    fn published(&mut self, n: usize) {
+        metrics::counter!("outbox_published_total").increment(n as u64);
+        if !self.healthy {
+            tracing::info!("outbox relay recovered");
+            self.healthy = true;
         }
-        if last_prune.elapsed() > Duration::from_secs(600) {
-            last_prune = tokio::time::Instant::now();
-            prune(&pool, cfg.retention).await;
+        self.backoff.reset();
+        if n > 0 {
+            tracing::debug!(published = n, "outbox batch published");
         }
-        // Idle: wait for a producer's NOTIFY, the poll interval, or shutdown.
+    }
+
+    /// A failed round: drops the broker connection after a broker error, and says how
+    /// long to wait before the next.
+    fn failed(&mut self, e: &RelayError) -> Duration {
+        metrics::counter!("outbox_publish_failures_total").increment(1);
+        if matches!(e, RelayError::Broker(_)) {
+            self.publisher = None;
+        }
+        if self.healthy {
+            tracing::warn!(error = %e, "outbox relay cannot publish; events stay in the outbox and will be retried");
+            self.healthy = false;
+        } else {
+            tracing::debug!(error = %e, "outbox relay still failing");
+        }
+        self.backoff.next_delay()
+    }
+
+    /// Idle: waits for a producer's NOTIFY, the poll interval, or shutdown (false).
+    async fn idle(&mut self) -> bool {
+        let listener = &mut self.listener;
         tokio::select! {
-            () = shutdown.cancelled() => break,
-            () = tokio::time::sleep(cfg.poll_interval) => {}
+            () = self.shutdown.cancelled() => return false,
+            () = tokio::time::sleep(self.cfg.poll_interval) => {}
             res = async {
                 match listener.as_mut() {
                     Some(l) => l.recv().await.map(drop),
@@ -210,12 +298,12 @@ pub async fn run(pool: PgPool, cfg: RelayConfig, shutdown: CancellationToken) {
                 }
             } => {
                 if res.is_err() {
-                    listener = None; // reconnected next round
+                    *listener = None; // reconnected next round
                 }
             }
         }
+        true
     }
-    tracing::info!("outbox relay stopped");
 }
 
 /// Samples the outbox depth and the age of its oldest row (relay lag) into gauges.
@@ -236,30 +324,19 @@ async fn listen(pool: &PgPool) -> Option<PgListener> {
     Some(l)
 }
 
-async fn relay_batch(
-    pool: &PgPool,
-    p: &mut Publisher,
-    cfg: &RelayConfig,
-) -> Result<usize, RelayError> {
-    let mut tx = pool.begin().await?;
-    let rows = sqlx::query!(
-        r#"SELECT id, message_id, queue, event, body, correlation_id, created_at, traceparent, producer
-           FROM outbox WHERE published_at IS NULL
-           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"#,
-        cfg.batch_size
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+/// Publishes the pending rows `tx` locks and marks the acked ones published.
+async fn relay_batch(mut tx: Tx, p: Publisher, cfg: Arc<RelayConfig>) -> Result<usize, RelayError> {
+    let rows = outbox::lock_pending(&mut tx, cfg.batch_size).await?;
     if rows.is_empty() {
         return Ok(0);
     }
 
     let mut confirms = Vec::with_capacity(rows.len());
     for row in &rows {
-        if let Err(e) = p.declare(&row.queue, cfg).await {
+        if let Err(e) = p.declare(&row.queue, &cfg).await {
             // Say why on the row (a queue of the other type stays refused until an
             // operator acts); the rest of the batch stays pending as it was.
-            note_failure(&mut tx, row.id, &e.to_string()).await?;
+            outbox::note_failure(&mut tx, row.id, &e.to_string()).await?;
             tx.commit().await?;
             return Err(e);
         }
@@ -331,18 +408,18 @@ async fn relay_batch(
             Ok(Ok(Confirmation::NotRequested)) => failed.push((id, "confirms not enabled")),
             Ok(Err(e)) => {
                 // The channel is gone: keep what was acked, retry the rest elsewhere.
-                mark(&mut tx, &acked, &failed).await?;
+                outbox::mark(&mut tx, &acked, &failed).await?;
                 tx.commit().await?;
                 return Err(e.into());
             }
             Err(_) => {
-                mark(&mut tx, &acked, &failed).await?;
+                outbox::mark(&mut tx, &acked, &failed).await?;
                 tx.commit().await?;
                 return Err(RelayError::Broker("confirm timed out".into()));
             }
         }
     }
-    mark(&mut tx, &acked, &failed).await?;
+    outbox::mark(&mut tx, &acked, &failed).await?;
     tx.commit().await?;
     if !failed.is_empty() {
         return Err(RelayError::Broker(format!(
@@ -353,90 +430,11 @@ async fn relay_batch(
     Ok(acked.len())
 }
 
-async fn mark(
-    tx: &mut sqlx::PgConnection,
-    acked: &[i64],
-    failed: &[(i64, &'static str)],
-) -> Result<(), sqlx::Error> {
-    if !acked.is_empty() {
-        sqlx::query!(
-            "UPDATE outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1)",
-            acked
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
-    for (id, why) in failed {
-        note_failure(tx, *id, why).await?;
-    }
-    Ok(())
-}
-
-/// Counts a failed attempt on row `id` and records why (shown by `last_error`).
-async fn note_failure(tx: &mut sqlx::PgConnection, id: i64, why: &str) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-        id,
-        why
-    )
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
+/// Deletes published rows older than the retention; a failure waits for the next time.
 async fn prune(pool: &PgPool, retention: Duration) {
-    let secs = retention.as_secs_f64();
-    let res = sqlx::query!(
-        "DELETE FROM outbox WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1)",
-        secs
-    )
-    .execute(pool)
-    .await;
-    match res {
-        Ok(r) if r.rows_affected() > 0 => {
-            tracing::info!(deleted = r.rows_affected(), "pruned published outbox rows")
-        }
+    match outbox::prune_published(pool, retention).await {
+        Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned published outbox rows"),
         Ok(_) => {}
         Err(e) => tracing::debug!(error = %e, "outbox prune failed"),
-    }
-}
-
-/// Capped exponential backoff: 100 ms, 200 ms, ... up to 5 s.
-#[derive(Debug)]
-pub(crate) struct Backoff {
-    next: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            next: Duration::from_millis(100),
-        }
-    }
-}
-
-impl Backoff {
-    pub(crate) fn next(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(Duration::from_secs(5));
-        d
-    }
-
-    pub(crate) fn reset(&mut self) {
-        *self = Self::default();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_a_cap_and_resets() {
-        let mut b = Backoff::default();
-        let seq: Vec<u64> = (0..8).map(|_| b.next().as_millis() as u64).collect();
-        assert_eq!(seq, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
-        b.reset();
-        assert_eq!(b.next(), Duration::from_millis(100));
     }
 }

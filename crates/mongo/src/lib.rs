@@ -166,19 +166,17 @@ pub async fn close(db: &Database) {
 
 /// Waits (bounded by `deadline`) until the server answers a ping.
 pub async fn wait_ready(db: &Database, deadline: Duration) -> Result<(), MongoError> {
-    let start = tokio::time::Instant::now();
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match ping(db).await {
-            Ok(()) => return Ok(()),
-            Err(e) if start.elapsed() + delay < deadline => {
-                tracing::warn!(error.kind = %kind_name(&e), "MongoDB not ready, retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(2));
-            }
-            Err(_) => return Err(MongoError::Unreachable(deadline)),
-        }
-    }
+    hub_retry::until_ready(
+        deadline,
+        hub_retry::Backoff::STARTUP,
+        || ping(db),
+        |e| {
+            tracing::warn!(error.kind = %kind_name(e), "MongoDB not ready, retrying");
+            true
+        },
+    )
+    .await
+    .map_err(|_| MongoError::Unreachable(deadline))
 }
 
 /// `{ping: 1}`: the health check.

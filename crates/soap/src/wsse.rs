@@ -545,7 +545,9 @@ impl Guard {
             hub_db::chore_on(
                 self.0.pool.clone(),
                 "wsse nonce prune",
-                Box::new(move |conn| Box::pin(prune(conn, margin))),
+                move |pool: sqlx::PgPool| async move {
+                    prune(&mut *pool.acquire().await?, margin).await
+                },
             ),
         )
     }

@@ -70,29 +70,34 @@ impl service::Service for Auth {
     fn tasks(&self, config: &Config, shutdown: &CancellationToken) -> Vec<Task> {
         let per_user = &config.throttle.per_user;
         let (keep, ttl) = (per_user.window.max(per_user.lockout), config.jwt.ttl());
-        let prune = |minutes: u64, what, chore: hub_db::Chore| {
-            let period = Duration::from_secs(minutes * 60);
-            service::every(
-                period,
-                shutdown.clone(),
-                hub_db::chore_on(self.pool.clone(), what, chore),
-            )
-        };
+        let minutes = |n: u64| Duration::from_secs(n * 60);
         vec![
             Box::pin(hub_events::relay::run(
                 self.pool.clone(),
                 config.relay.clone(),
                 shutdown.clone(),
             )),
-            prune(
-                5,
-                "login throttle prune",
-                Box::new(move |conn| Box::pin(store::throttle::prune(conn, keep))),
+            service::every(
+                minutes(5),
+                shutdown.clone(),
+                hub_db::chore_on(
+                    self.pool.clone(),
+                    "login throttle prune",
+                    move |pool| async move {
+                        store::throttle::prune(&mut *pool.acquire().await?, keep).await
+                    },
+                ),
             ),
-            prune(
-                10,
-                "token family prune",
-                Box::new(move |conn| Box::pin(store::tokens::prune(conn, ttl))),
+            service::every(
+                minutes(10),
+                shutdown.clone(),
+                hub_db::chore_on(
+                    self.pool.clone(),
+                    "token family prune",
+                    move |pool| async move {
+                        store::tokens::prune(&mut *pool.acquire().await?, ttl).await
+                    },
+                ),
             ),
         ]
     }

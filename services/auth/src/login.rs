@@ -19,7 +19,7 @@ use crate::{
     config::ThrottleConfig,
     state::AppState,
     store::{
-        throttle::{self, OnSuccess, Reservation},
+        throttle::{self, Admission, OnSuccess, Reservation},
         tokens,
         users::{self, User},
     },
@@ -78,16 +78,21 @@ pub enum LoginError {
     Interrupted(#[from] hub_db::Interrupted),
 }
 
+impl From<hub_db::TxError> for LoginError {
+    fn from(e: hub_db::TxError) -> Self {
+        e.into_error()
+    }
+}
+
 /// Checks `creds` and issues a token, recording the attempt either way (`UserLoggedIn`
 /// or `UserLoginFailed` in the outbox, `correlation_id` on the event).
 ///
 /// The attempt is charged, before any password work and atomically with the limit
 /// check, to the account the login names (if any), to the login string under the
 /// canonical form (whether or not it names an account), and to the client (its
-/// address, or its IPv6 prefix); see [`throttle`]. The writes run to
-/// completion even if the returned future is dropped (a client that hangs up): a
-/// `begin()` cut short would hand its connection back to the pool inside a
-/// transaction.
+/// address, or its IPv6 prefix); see [`throttle`]. The writes are transactions
+/// ([`hub_db::transaction`]), so they run to completion even if the returned future is
+/// dropped (a client that hangs up).
 pub async fn login(
     state: &AppState,
     from: ClientAddr,
@@ -107,14 +112,13 @@ pub async fn login(
     };
 
     let keys = throttle_keys(&canonical, user.as_ref(), from, &state.throttle);
-    let reservation =
-        match hub_db::to_completion(throttle::reserve(state.pool.clone(), keys)).await?? {
-            Ok(reservation) => reservation,
-            Err(secs) => {
-                tracing::info!(retry_after = secs, "login throttled");
-                return Err(LoginError::Throttled(secs));
-            }
-        };
+    let reservation = match throttle::reserve(&state.pool, keys).await? {
+        Admission::Reserved(reservation) => reservation,
+        Admission::Throttled { retry_after } => {
+            tracing::info!(retry_after, "login throttled");
+            return Err(LoginError::Throttled(retry_after));
+        }
+    };
 
     // From here on, an early return drops `reservation`, which gives it back.
     let stored = user.as_ref().map(|u| u.password.clone());
@@ -135,7 +139,7 @@ pub async fn login(
             succeed(state, record, user, password, needs_rehash).await
         }
         _ => {
-            hub_db::to_completion(record.failure(login)).await??;
+            record.failure(login).await?;
             tracing::info!("login failed");
             Err(LoginError::InvalidCredentials)
         }
@@ -176,7 +180,7 @@ async fn succeed(
         .map_err(|e| LoginError::Token(e.into()))?;
     let id = user.id;
     let (family_id, refresh_token) = (family.id, family.refresh.0.clone());
-    hub_db::to_completion(record.success(user, upgraded, family)).await??;
+    record.success(user, upgraded, family).await?;
     tracing::info!(user.id = %id, token.sid = %family_id, password.upgraded = upgrade, "login succeeded");
     Ok(Issued {
         token,
@@ -231,8 +235,8 @@ fn throttle_keys(
     keys
 }
 
-/// Everything the writing half of an attempt needs, owned, so that it can run in its
-/// own task and outlive the request.
+/// Everything the writing half of an attempt needs, owned, so that its transaction
+/// can run in a task of its own and outlive the request.
 struct Record {
     pool: PgPool,
     queue: Arc<str>,
@@ -250,44 +254,60 @@ impl Record {
         upgraded: Option<String>,
         family: NewFamily,
     ) -> Result<(), LoginError> {
-        let mut tx = self.pool.begin().await?;
-        tokens::open_family(
-            &mut tx,
-            family.id,
-            user.id,
-            family.lifetime,
-            &family.refresh.1,
-        )
-        .await?;
-        if let Some(new_hash) = upgraded
-            && !users::replace_password(&mut tx, user.id, &user.password, &new_hash).await?
-        {
-            tracing::debug!("password changed concurrently; upgrade skipped");
-        }
-        let event = UserLoggedIn {
-            user_id: user.id,
-            username: user.username,
-            email: user.email,
-        };
-        outbox::enqueue(&mut tx, &self.queue, &event, Some(&self.correlation_id)).await?;
-        self.reservation.succeed(&mut tx).await?;
-        tx.commit().await?;
-        self.reservation.settled();
-        Ok(())
+        let Self {
+            pool,
+            queue,
+            correlation_id,
+            reservation,
+        } = self;
+        hub_db::transaction(&pool, move |mut tx| async move {
+            tokens::open_family(
+                &mut tx,
+                family.id,
+                user.id,
+                family.lifetime,
+                &family.refresh.1,
+            )
+            .await?;
+            if let Some(new_hash) = upgraded
+                && !users::replace_password(&mut tx, user.id, &user.password, &new_hash).await?
+            {
+                tracing::debug!("password changed concurrently; upgrade skipped");
+            }
+            let event = UserLoggedIn {
+                user_id: user.id,
+                username: user.username,
+                email: user.email,
+            };
+            outbox::enqueue(&mut tx, &queue, &event, Some(&correlation_id)).await?;
+            reservation.succeed(&mut tx).await?;
+            tx.commit().await?;
+            reservation.settled();
+            Ok(())
+        })
+        .await
     }
 
     /// Counters and event commit together: a failure is counted iff it is recorded.
     async fn failure(self, login: String) -> Result<(), LoginError> {
-        let mut tx = self.pool.begin().await?;
-        self.reservation.fail(&mut tx).await?;
-        let event = UserLoginFailed {
-            username: login,
-            reason: "Invalid credentials",
-        };
-        outbox::enqueue(&mut tx, &self.queue, &event, Some(&self.correlation_id)).await?;
-        tx.commit().await?;
-        self.reservation.settled();
-        Ok(())
+        let Self {
+            pool,
+            queue,
+            correlation_id,
+            reservation,
+        } = self;
+        hub_db::transaction(&pool, move |mut tx| async move {
+            reservation.fail(&mut tx).await?;
+            let event = UserLoginFailed {
+                username: login,
+                reason: "Invalid credentials",
+            };
+            outbox::enqueue(&mut tx, &queue, &event, Some(&correlation_id)).await?;
+            tx.commit().await?;
+            reservation.settled();
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -29,6 +29,12 @@ pub enum RefreshError {
     Interrupted(#[from] hub_db::Interrupted),
 }
 
+impl From<hub_db::TxError> for RefreshError {
+    fn from(e: hub_db::TxError) -> Self {
+        e.into_error()
+    }
+}
+
 /// Rotates `presented`: a new access token (same `sid`) and a new refresh token, the
 /// presented one used up. The new refresh token is derived from `presented` with the
 /// issuer's [`SuccessorKey`](hub_identity::revocation::SuccessorKey), so a copy of
@@ -43,13 +49,7 @@ pub async fn refresh(state: &AppState, presented: &SecretString) -> Result<Issue
         .jwt
         .successor_key()
         .successor(presented.expose_secret());
-    let rotation = hub_db::to_completion(tokens::rotate(
-        state.pool.clone(),
-        old,
-        new,
-        state.refresh_grace,
-    ))
-    .await??;
+    let rotation = tokens::rotate(&state.pool, old, new, state.refresh_grace).await?;
     let (family_id, user_id, username, repeated) = match rotation {
         Rotation::Rotated {
             family_id,

@@ -98,7 +98,9 @@ impl service::Service for UserSoap {
                 hub_db::chore_on(
                     self.pool.clone(),
                     "registration throttle prune",
-                    Box::new(move |conn| Box::pin(store::throttle::prune(conn, keep))),
+                    move |pool: sqlx::PgPool| async move {
+                        store::throttle::prune(&mut *pool.acquire().await?, keep).await
+                    },
                 ),
             ),
             service::every(
@@ -107,7 +109,7 @@ impl service::Service for UserSoap {
                 hub_db::chore_on(
                     self.pool.clone(),
                     "username look-alike keys",
-                    Box::new(|conn| Box::pin(store::users::fill_skeletons(conn))),
+                    |pool: sqlx::PgPool| async move { store::users::fill_skeletons(&pool).await },
                 ),
             ),
         ];
@@ -136,11 +138,7 @@ const FILL_SKELETONS_EVERY: Duration = Duration::from_secs(60);
 /// the registration check computes the missing keys itself, and the periodic chore
 /// tries again.
 async fn fill_skeletons(pool: &sqlx::PgPool) {
-    let filled = match pool.acquire().await {
-        Ok(mut conn) => store::users::fill_skeletons(&mut conn).await,
-        Err(e) => Err(e),
-    };
-    match filled {
+    match store::users::fill_skeletons(pool).await {
         Ok(0) => {}
         Ok(rows) => tracing::info!(rows, "filled the look-alike keys of older users"),
         Err(e) => {

@@ -18,7 +18,7 @@ use crate::{
     look_alike,
     state::AppState,
     store::{
-        throttle,
+        throttle::{self, Counted},
         users::{self, InsertError, NewUser, Taken},
     },
 };
@@ -294,14 +294,15 @@ pub async fn register(
 ) -> Result<Registered, RegisterError> {
     let (pool, limit) = (state.pool.clone(), state.register_limit);
     let client = state.proxies.client_key_text(from);
-    let counted = hub_db::to_completion(async move {
+    // To completion: a client that hangs up is counted all the same.
+    let counted = hub_db::to_completion(&pool, move |pool| async move {
         let mut conn = pool.acquire().await?;
-        throttle::count(&mut conn, &client, limit).await
+        Ok::<_, RegisterError>(throttle::count(&mut conn, &client, limit).await?)
     })
-    .await??;
-    if let Err(secs) = counted {
-        tracing::info!(retry_after = secs, "registration throttled");
-        return Err(RegisterError::Throttled(secs));
+    .await?;
+    if let Counted::OverLimit { retry_after } = counted {
+        tracing::info!(retry_after, "registration throttled");
+        return Err(RegisterError::Throttled(retry_after));
     }
 
     let Registration {
@@ -330,51 +331,56 @@ pub async fn register(
         email,
         city,
     };
-    let pool = state.pool.clone();
-    let queue = Arc::clone(&state.queue);
-    let correlation_id = correlation_id.to_owned();
-    // In a task of its own: a client that hangs up must not stop the transaction
-    // half-way, which would return its connection to the pool inside a transaction
-    // (see `hub_db::to_completion`).
-    hub_db::to_completion(async move { store(&pool, &queue, &correlation_id, user).await }).await?
+    store(
+        &state.pool,
+        Arc::clone(&state.queue),
+        correlation_id.to_owned(),
+        user,
+    )
+    .await
 }
 
 /// The database part: user and `UserRegistered` in one transaction, or, for a
-/// duplicate, `UserRegistrationFailed` alone.
+/// duplicate, `UserRegistrationFailed` alone. A transaction ([`hub_db::transaction`]):
+/// a client that hangs up does not stop it half-way.
 async fn store(
     pool: &PgPool,
-    queue: &str,
-    correlation_id: &str,
+    queue: Arc<str>,
+    correlation_id: String,
     user: NewUser,
 ) -> Result<Registered, RegisterError> {
-    let mut tx = pool.begin().await?;
-    let inserted = match users::taken_elsewhere(&mut tx, &user).await? {
-        Some(taken) => Err(InsertError::Duplicate(taken)),
-        None => users::insert(&mut tx, &user).await,
-    };
-    match inserted {
-        Ok(()) => {
-            outbox::enqueue(&mut tx, queue, &registered(&user), Some(correlation_id)).await?;
-            tx.commit().await?;
-            tracing::info!(user.id = %user.id, "user registered");
-            Ok(Registered { id: user.id })
+    let owned = pool.clone();
+    hub_db::transaction(pool, move |mut tx| async move {
+        let (pool, correlation_id) = (owned, Some(correlation_id.as_str()));
+        let inserted = match users::taken_elsewhere(&mut tx, &user).await? {
+            Some(taken) => Err(InsertError::Duplicate(taken)),
+            None => users::insert(&mut tx, &user).await,
+        };
+        match inserted {
+            Ok(()) => {
+                outbox::enqueue(&mut tx, &queue, &registered(&user), correlation_id).await?;
+                tx.commit().await?;
+                tracing::info!(user.id = %user.id, "user registered");
+                Ok(Registered { id: user.id })
+            }
+            Err(InsertError::Duplicate(taken)) => {
+                tx.rollback().await?;
+                let event = UserRegistrationFailed {
+                    username: user.username,
+                    dni: user.dni,
+                    email: user.email,
+                    error: "Duplicate entry detected",
+                    details: format!("{} is already registered", taken.field()),
+                };
+                let mut conn = pool.acquire().await?;
+                outbox::enqueue(&mut conn, &queue, &event, correlation_id).await?;
+                tracing::info!(duplicate = taken.field(), "registration refused: duplicate");
+                Err(RegisterError::Duplicate(taken))
+            }
+            Err(InsertError::Db(e)) => Err(e.into()),
         }
-        Err(InsertError::Duplicate(taken)) => {
-            tx.rollback().await?;
-            let event = UserRegistrationFailed {
-                username: user.username,
-                dni: user.dni,
-                email: user.email,
-                error: "Duplicate entry detected",
-                details: format!("{} is already registered", taken.field()),
-            };
-            let mut conn = pool.acquire().await?;
-            outbox::enqueue(&mut conn, queue, &event, Some(correlation_id)).await?;
-            tracing::info!(duplicate = taken.field(), "registration refused: duplicate");
-            Err(RegisterError::Duplicate(taken))
-        }
-        Err(InsertError::Db(e)) => Err(e.into()),
-    }
+    })
+    .await
 }
 
 /// The event for a stored user: every field but the hash, taken by name.

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use hub_db::TxError;
 use sqlx::{PgConnection, PgPool};
 
 /// The limits for one kind of key.
@@ -57,35 +58,48 @@ pub struct Reservation {
     settled: bool,
 }
 
-/// Reserves one attempt on every key, or on none: `Err(seconds)` when any key is closed
-/// (the longest lockout left among them, or 1 s when the key is only full of attempts
-/// still in flight).
+/// What [`reserve`] decided.
+#[derive(Debug)]
+pub enum Admission {
+    /// Admitted on every key: settle the reservation when the attempt ends.
+    Reserved(Reservation),
+    /// Some key is closed: nothing was reserved; retry after this many seconds.
+    Throttled {
+        /// The longest lockout left among the keys, or 1 s when a key is only full of
+        /// attempts still in flight.
+        retry_after: u64,
+    },
+}
+
+/// Reserves one attempt on every key, or on none ([`Admission::Throttled`] when any
+/// key is closed).
 ///
-/// Owns its arguments so that it can run to completion in its own task
-/// ([`hub_db::to_completion`]): a transaction cut short would leave its connection in
-/// an unknown state.
-pub async fn reserve(
-    pool: PgPool,
-    mut keys: Vec<Key>,
-) -> Result<Result<Reservation, u64>, sqlx::Error> {
+/// Runs to completion even if the caller's future is dropped ([`hub_db::transaction`]):
+/// a client that hangs up cannot leave a key half-reserved.
+pub async fn reserve(pool: &PgPool, mut keys: Vec<Key>) -> Result<Admission, TxError> {
     // One lock order for every transaction, so concurrent attempts sharing keys
     // cannot deadlock.
     keys.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut tx = pool.begin().await?;
-    for key in &keys {
-        if !reserve_one(&mut tx, key).await? {
-            tx.rollback().await?;
-            let mut conn = pool.acquire().await?;
-            let names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
-            return Ok(Err(blocked_for(&mut conn, &names).await?.unwrap_or(1)));
+    let owned = pool.clone();
+    hub_db::transaction(pool, move |mut tx| async move {
+        let pool = owned;
+        for key in &keys {
+            if !reserve_one(&mut tx, key).await? {
+                tx.rollback().await?;
+                let mut conn = pool.acquire().await?;
+                let names: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+                let retry_after = blocked_for(&mut conn, &names).await?.unwrap_or(1);
+                return Ok(Admission::Throttled { retry_after });
+            }
         }
-    }
-    tx.commit().await?;
-    Ok(Ok(Reservation {
-        pool,
-        keys,
-        settled: false,
-    }))
+        tx.commit().await?;
+        Ok(Admission::Reserved(Reservation {
+            pool,
+            keys,
+            settled: false,
+        }))
+    })
+    .await
 }
 
 /// `true` if `key` admitted the attempt. A window that has run out, or a lockout that

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use hub_db::TxError;
 use hub_identity::revocation::Standing;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -82,46 +83,47 @@ pub enum Rotation {
 /// find it rotated. Within `grace` of that rotation a later use is answered with the
 /// same `new` (every instance derives the same one), so exactly one refresh token of
 /// the family stays live; after it, a later use is a reuse and revokes the family.
-/// Owns its arguments so that it can run to completion in its own task
-/// ([`hub_db::to_completion`]).
+/// Runs to completion even if the caller's future is dropped ([`hub_db::transaction`]).
 pub async fn rotate(
-    pool: PgPool,
+    pool: &PgPool,
     old: Vec<u8>,
     new: Vec<u8>,
     grace: Duration,
-) -> Result<Rotation, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let family = sqlx::query_scalar!(
-        r#"UPDATE refresh_token SET rotated_at = clock_timestamp(), successor = $2
+) -> Result<Rotation, TxError> {
+    hub_db::transaction(pool, move |mut tx| async move {
+        let family = sqlx::query_scalar!(
+            r#"UPDATE refresh_token SET rotated_at = clock_timestamp(), successor = $2
            WHERE digest = $1 AND rotated_at IS NULL
            RETURNING family_id"#,
-        old,
-        new,
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(family_id) = family else {
-        let rotation = presented_again(&mut tx, &old, &new, grace).await?;
+            old,
+            new,
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(family_id) = family else {
+            let rotation = presented_again(&mut tx, &old, &new, grace).await?;
+            tx.commit().await?;
+            return Ok(rotation);
+        };
+        let Some((user_id, username)) = live_family(&mut tx, family_id).await? else {
+            tx.rollback().await?;
+            return Ok(Rotation::Refused);
+        };
+        sqlx::query!(
+            "INSERT INTO refresh_token (digest, family_id) VALUES ($1, $2)",
+            new,
+            family_id
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        return Ok(rotation);
-    };
-    let Some((user_id, username)) = live_family(&mut tx, family_id).await? else {
-        tx.rollback().await?;
-        return Ok(Rotation::Refused);
-    };
-    sqlx::query!(
-        "INSERT INTO refresh_token (digest, family_id) VALUES ($1, $2)",
-        new,
-        family_id
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(Rotation::Rotated {
-        family_id,
-        user_id,
-        username,
+        Ok(Rotation::Rotated {
+            family_id,
+            user_id,
+            username,
+        })
     })
+    .await
 }
 
 /// `old` is unknown or was rotated before: within the grace, to `new`, with the family

@@ -88,16 +88,19 @@ impl Store {
     /// Retries [`Store::ensure_bucket`] while S3 is unavailable, for at most `within`
     /// (start-up: the S3 server may still be starting).
     pub async fn wait_ready(&self, within: Duration) -> Result<(), StoreError> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            match self.ensure_bucket().await {
-                Err(StoreError::Unavailable(e)) if tokio::time::Instant::now() < deadline => {
+        hub_retry::until_ready(
+            within,
+            hub_retry::Backoff::constant(Duration::from_millis(500)),
+            || self.ensure_bucket(),
+            |e| match e {
+                StoreError::Unavailable(e) => {
                     tracing::info!(error = %e, "waiting for S3");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    true
                 }
-                other => return other,
-            }
-        }
+                _ => false,
+            },
+        )
+        .await
     }
 
     /// Creates the bucket if, and only if, `HeadBucket` says it does not exist (any

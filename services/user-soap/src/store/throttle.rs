@@ -17,16 +17,28 @@ pub struct Limit {
     pub window: Duration,
 }
 
+/// What [`count`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// Within the limit: go on.
+    Admitted,
+    /// Over the limit until the window ends.
+    OverLimit {
+        /// Seconds until the window ends (at least 1).
+        retry_after: u64,
+    },
+}
+
 /// Counts one registration from the client `from`, given as the text of its key
-/// (`ProxyTrust::client_key_text`: an IPv4 address, or an IPv6 prefix); `Err(seconds)`
-/// until its window ends when the client is over the limit (the refused attempt counts
+/// (`ProxyTrust::client_key_text`: an IPv4 address, or an IPv6 prefix);
+/// [`Counted::OverLimit`] until its window ends when the client is over the limit (the refused attempt counts
 /// too, which changes nothing: the window does not move). The row's key is
 /// `addr:192.0.2.1` as before, or `addr:2001:db8:1:2::/64`.
 pub async fn count(
     conn: &mut PgConnection,
     from: &str,
     limit: Limit,
-) -> Result<Result<(), u64>, sqlx::Error> {
+) -> Result<Counted, sqlx::Error> {
     let row = sqlx::query!(
         r#"INSERT INTO registration_throttle AS t (key, attempts, window_started)
            VALUES ($1, 1, now())
@@ -44,9 +56,11 @@ pub async fn count(
     .fetch_one(conn)
     .await?;
     Ok(if row.attempts > limit.max {
-        Err(u64::try_from(row.retry_after.max(1)).unwrap_or(1))
+        Counted::OverLimit {
+            retry_after: u64::try_from(row.retry_after.max(1)).unwrap_or(1),
+        }
     } else {
-        Ok(())
+        Counted::Admitted
     })
 }
 

@@ -1,7 +1,8 @@
 //! Inserting into the shared `"user"` table, and filling older rows' look-alike keys.
 
 use futures_util::TryStreamExt as _;
-use sqlx::{Connection as _, PgConnection};
+use hub_db::TxError;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::look_alike;
@@ -185,35 +186,40 @@ const FILL_BATCH: u16 = 500;
 /// Stops at the first short batch (what is left is another instance's, or new). The
 /// lock (`FOR NO KEY UPDATE`, what the update takes anyway) does not hold up logins,
 /// whose `token_family` rows only key-share the user row.
-pub async fn fill_skeletons(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+pub async fn fill_skeletons(pool: &PgPool) -> Result<u64, TxError> {
     let mut filled = 0;
     loop {
-        let mut tx = conn.begin().await?;
-        let rows = sqlx::query!(
-            r#"SELECT id, username FROM "user" WHERE username_skeleton IS NULL
+        let (taken, batch) = hub_db::transaction(pool, |mut tx| async move {
+            let rows = sqlx::query!(
+                r#"SELECT id, username FROM "user" WHERE username_skeleton IS NULL
                ORDER BY id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED"#,
-            i64::from(FILL_BATCH),
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let taken = rows.len();
-        let (ids, keys): (Vec<Uuid>, Vec<String>) = rows
-            .into_iter()
-            .map(|row| (row.id, look_alike::username_skeleton(&row.username)))
-            .unzip();
-        if !ids.is_empty() {
-            filled += sqlx::query!(
-                r#"UPDATE "user" AS u SET username_skeleton = v.key
+                i64::from(FILL_BATCH),
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let taken = rows.len();
+            let (ids, keys): (Vec<Uuid>, Vec<String>) = rows
+                .into_iter()
+                .map(|row| (row.id, look_alike::username_skeleton(&row.username)))
+                .unzip();
+            let mut batch = 0;
+            if !ids.is_empty() {
+                batch = sqlx::query!(
+                    r#"UPDATE "user" AS u SET username_skeleton = v.key
                    FROM UNNEST($1::uuid[], $2::text[]) AS v(id, key)
                    WHERE u.id = v.id AND u.username_skeleton IS NULL"#,
-                &ids,
-                &keys,
-            )
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        }
-        tx.commit().await?;
+                    &ids,
+                    &keys,
+                )
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            tx.commit().await?;
+            Ok::<_, TxError>((taken, batch))
+        })
+        .await?;
+        filled += batch;
         if taken < usize::from(FILL_BATCH) {
             return Ok(filled);
         }

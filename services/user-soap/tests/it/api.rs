@@ -578,7 +578,7 @@ async fn legacy_rows_without_a_key_are_found_as_look_alikes_before_and_after_the
     assert_eq!(register(format!("\u{0430}nnl{t}")).await, 409); // Cyrillic a
     assert_eq!(unfilled().await, 4, "the check writes nothing");
 
-    let filled = user_soap::store::users::fill_skeletons(&mut app.db().await)
+    let filled = user_soap::store::users::fill_skeletons(&pool(&app.db_url).await)
         .await
         .unwrap();
     assert_eq!((filled, unfilled().await), (4, 0));
@@ -596,7 +596,7 @@ async fn legacy_rows_without_a_key_are_found_as_look_alikes_before_and_after_the
         );
         assert!(!unique, "{username} stays legacy");
     }
-    let again = user_soap::store::users::fill_skeletons(&mut app.db().await)
+    let again = user_soap::store::users::fill_skeletons(&pool(&app.db_url).await)
         .await
         .unwrap();
     assert_eq!(again, 0, "idempotent");
@@ -643,7 +643,7 @@ async fn the_backfill_on_several_instances_at_once_fills_every_row_once() {
     .unwrap();
 
     let fill = async || {
-        user_soap::store::users::fill_skeletons(&mut a.db().await)
+        user_soap::store::users::fill_skeletons(&pool(&a.db_url).await)
             .await
             .unwrap()
     };
@@ -875,4 +875,9 @@ async fn the_legacy_envelope_registers_under_any_content_type() {
     let (status, _, _) = parts(app.send("application/json", "{}").await).await;
     assert_eq!(status, 415, "what is not an envelope keeps the 415");
     assert_eq!(app.users().await, 2);
+}
+
+/// A pool on the service's database, for store functions that open transactions.
+async fn pool(url: &str) -> sqlx::PgPool {
+    sqlx::PgPool::connect(url).await.unwrap()
 }

@@ -1,6 +1,6 @@
 //! Clients that hang up with registrations in flight (a load test stopped, a browser
 //! closed) leave no pooled connection inside a transaction: a registration's database
-//! work runs to completion whatever happens to its request (`hub_db::to_completion`).
+//! work runs to completion whatever happens to its request (`hub_db::transaction`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::{
