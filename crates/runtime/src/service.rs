@@ -79,8 +79,9 @@ pub trait ServiceConfig: Sized + Send + Sync + 'static {
 }
 
 /// Everything a service reads at start-up: the shared HTTP settings ([`HttpConfig`]:
-/// `PORT`, `HOST`, `MAX_BODY_BYTES`, CORS, timeouts, drain) and its own, which it
-/// dereferences to.
+/// `PORT`, `HOST`, `MAX_BODY_BYTES`, CORS, timeouts, drain) and its own, each its own
+/// field (`settings.service.db`, never `settings.db`: no `Deref` to stand in for
+/// inheritance).
 #[derive(Debug, Clone)]
 pub struct Settings<C> {
     /// The HTTP stack's settings, read after the service's own.
@@ -99,14 +100,6 @@ impl<C: ServiceConfig> Settings<C> {
             let http = HttpConfig::from_vars(vars, port, service.default_body_limit())?;
             Ok(Self { http, service })
         })
-    }
-}
-
-impl<C> std::ops::Deref for Settings<C> {
-    type Target = C;
-
-    fn deref(&self) -> &C {
-        &self.service
     }
 }
 
@@ -272,12 +265,14 @@ impl<S: Service> App<S> {
     /// Binding last: until the service can serve, connections are refused (a load
     /// balancer or probe moves on at once) rather than queued unanswered.
     pub async fn build(settings: Settings<S::Config>) -> anyhow::Result<Self> {
-        let state = S::connect(&settings).await?;
+        let state = S::connect(&settings.service).await?;
         let addr = settings.http.addr;
         let listener = http::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let routes = state.clone().router(&settings, listener.local_addr()?);
+        let routes = state
+            .clone()
+            .router(&settings.service, listener.local_addr()?);
         let router = http::wrap(probes::<S>(routes, &state), &settings.http, S::renderer());
         crate::metrics::set_build_info(S::NAME);
         Ok(Self {
@@ -298,7 +293,7 @@ impl<S: Service> App<S> {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let tasks = self
             .state
-            .tasks(&self.settings, &shutdown)
+            .tasks(&self.settings.service, &shutdown)
             .into_iter()
             .map(tokio::spawn)
             .collect();

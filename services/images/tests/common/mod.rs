@@ -69,7 +69,7 @@ impl TestApp {
         let secret = format!("images-test-secret-{}", Uuid::new_v4().simple());
         let endpoint = hub_testkit::env("S3_ENDPOINT");
         let settings = settings(&bucket, &db_url, &secret, extra);
-        let store = Store::new(&settings.s3);
+        let store = Store::new(&settings.service.s3);
         let service = hub_testkit::spawn_config::<Images>(settings).await;
         Self {
             service,
