@@ -31,7 +31,7 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{ConfigError, Env, ProcessEnv, SecretFiles, Vars},
+    config::{ConfigError, Env, ProcessEnv, Vars},
     http::{self, ErrorRenderer, HealthBody, HttpConfig, JsonError, KeyOrder},
     shutdown, telemetry,
 };
@@ -74,7 +74,7 @@ pub trait ServiceConfig: Sized + Send + Sync + 'static {
     /// Reads from any variable source (tests pass a map) as [`Settings::from_source`]
     /// does, without the HTTP settings.
     fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
-        with_vars(env, Self::from_vars)
+        Self::from_vars(&Vars::new(env))
     }
 }
 
@@ -92,25 +92,14 @@ pub struct Settings<C> {
 
 impl<C: ServiceConfig> Settings<C> {
     /// Reads any variable source (tests pass a map); `port` is the default of `PORT`.
-    /// Secrets may come from `<NAME>_FILE` files, and the `.env.example` placeholders
-    /// are refused ([`SecretFiles`]).
+    /// Each secret comes from its variable or a `<NAME>_FILE` file, and the
+    /// `.env.example` placeholders are refused, where it is read ([`Vars::secret`]).
     pub fn from_source(env: &dyn Env, port: u16) -> Result<Self, ConfigError> {
-        with_vars(env, |vars| {
-            let service = C::from_vars(vars)?;
-            let http = HttpConfig::from_vars(vars, port, service.default_body_limit())?;
-            Ok(Self { http, service })
-        })
+        let vars = Vars::new(env);
+        let service = C::from_vars(&vars)?;
+        let http = HttpConfig::from_vars(&vars, port, service.default_body_limit())?;
+        Ok(Self { http, service })
     }
-}
-
-/// Runs `read` over `env` with secrets from `<NAME>_FILE` files laid over it.
-fn with_vars<T>(
-    env: &dyn Env,
-    read: impl FnOnce(&Vars<'_>) -> Result<T, ConfigError>,
-) -> Result<T, ConfigError> {
-    let files = SecretFiles::read(env)?;
-    let env = files.over(env);
-    read(&Vars::new(&env))
 }
 
 /// A service as `services.toml` lists it (name, port, legacy health path, protocol),

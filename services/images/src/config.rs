@@ -150,10 +150,10 @@ impl S3Config {
         Ok(Self {
             endpoint,
             access_key_id: vars
-                .string("AWS_ACCESS_KEY_ID")
+                .secret("AWS_ACCESS_KEY_ID")?
                 .ok_or_else(|| ConfigError::Missing("AWS_ACCESS_KEY_ID".into()))?,
             secret_access_key: vars
-                .string("AWS_SECRET_ACCESS_KEY")
+                .secret("AWS_SECRET_ACCESS_KEY")?
                 .ok_or_else(|| ConfigError::Missing("AWS_SECRET_ACCESS_KEY".into()))?
                 .into(),
             region: vars.string_or("AWS_REGION", "us-east-1"),
