@@ -66,11 +66,19 @@ DB_MAX_CONNECTIONS = 10  # crates/db's default pool size per process
 
 
 def secret_vars() -> list[str]:
-    """SECRET_VARS of crates/config, read from its source so the two cannot drift."""
-    text = (ROOT / "crates/config/src/lib.rs").read_text()
-    block = re.search(r"pub const SECRET_VARS: &\[&str\] = &\[(.*?)\];", text, re.S)
-    assert block, "SECRET_VARS not found in crates/config/src/lib.rs"
-    return re.findall(r'"([A-Z0-9_]+)"', block.group(1))
+    """The variables the services read as secrets: the names in every `.secret("NAME")` and
+    `.first_secret_of(&["A", "B"])` call (hub-config's `Vars`) of the library code under
+    crates/ and services/, read from the source so the two cannot drift. Test modules are
+    left out."""
+    names: set[str] = set()
+    for top in ("crates", "services"):
+        for path in sorted((ROOT / top).glob("*/src/**/*.rs")):
+            text = path.read_text().split("#[cfg(test)]", 1)[0]
+            for args in re.findall(r"\.(?:secret|first_secret_of)\(\s*(&\[[^\]]*\]|\"[^\"]*\")", text):
+                names.update(re.findall(r'"([A-Z0-9_]+)"', args))
+    expected = {"DATABASE_URL", "AMQP_URL", "MONGODB_URI", "SECRET_KEY", "JWT_SIGNING_KEY"}
+    assert expected <= names, f"reading the secret reads found only {sorted(names)}"
+    return sorted(names)
 
 
 def registry() -> dict[str, int]:

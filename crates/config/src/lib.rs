@@ -51,86 +51,6 @@ impl Env for ProcessEnv {
     }
 }
 
-/// The variables that hold secrets (or URLs that embed them). Each may instead be read
-/// from a file named by `<NAME>_FILE` (Docker and Kubernetes mount secrets as files),
-/// and none may hold the `.env.example` placeholder.
-pub const SECRET_VARS: &[&str] = &[
-    "SECRET_KEY",
-    "JWT_SECRET",
-    "DATABASE_URL",
-    "POSTGRESQL_PASSWORD",
-    "PG_PASSWORD",
-    "AMQP_URL",
-    "RABBITMQ_PASSWORD",
-    "MONGODB_URI",
-    "MONGO_URI",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    // WS-Security service credentials (user:password pairs) of the SOAP services.
-    "WSSE_USERS",
-    // auth's Ed25519 signing key (PEM), and the public keys published beside it: PEM is
-    // multi-line, so both are easiest to mount as files.
-    "JWT_SIGNING_KEY",
-    "JWT_ADDITIONAL_PUBLIC_KEYS",
-];
-
-/// [`ProcessEnv`], plus the secrets read from `<NAME>_FILE` files for the names in
-/// [`SECRET_VARS`] that are not set directly.
-#[derive(Debug, Clone, Default)]
-pub struct SecretFiles {
-    files: std::collections::HashMap<&'static str, String>,
-}
-
-impl SecretFiles {
-    /// Reads every `<NAME>_FILE` of [`SECRET_VARS`] from `env` (a variable set directly
-    /// wins; setting both is an error), then refuses a secret that is still the
-    /// `.env.example` placeholder. An unreadable file is an error naming its variable.
-    pub fn read(env: &dyn Env) -> Result<Self, ConfigError> {
-        let mut files = std::collections::HashMap::new();
-        for &name in SECRET_VARS {
-            let file_var = format!("{name}_FILE");
-            let Some(path) = env.get(&file_var).filter(|p| !p.trim().is_empty()) else {
-                continue;
-            };
-            if env.get(name).is_some_and(|v| !v.is_empty()) {
-                return Err(ConfigError::invalid(
-                    &file_var,
-                    format!("{name} is also set; set one of them"),
-                ));
-            }
-            let content = std::fs::read_to_string(path.trim()).map_err(|e| {
-                ConfigError::invalid(&file_var, format!("cannot read the file: {}", e.kind()))
-            })?;
-            // Files usually end with a newline that is not part of the secret.
-            files.insert(name, content.trim_end_matches(['\n', '\r']).to_owned());
-        }
-        let this = Self { files };
-        for &name in SECRET_VARS {
-            if this
-                .value(env, name)
-                .is_some_and(|v| v.to_ascii_lowercase().contains("change_me"))
-            {
-                return Err(ConfigError::invalid(
-                    name,
-                    "is still the placeholder from .env.example; set a real secret",
-                ));
-            }
-        }
-        Ok(this)
-    }
-
-    fn value(&self, env: &dyn Env, name: &str) -> Option<String> {
-        env.get(name)
-            .filter(|v| !v.is_empty())
-            .or_else(|| self.files.get(name).cloned())
-    }
-
-    /// The process environment with these files behind it.
-    pub fn over<'a>(&'a self, env: &'a dyn Env) -> impl Env + 'a {
-        move |name: &str| self.value(env, name)
-    }
-}
-
 impl<F: Fn(&str) -> Option<String>> Env for F {
     fn get(&self, name: &str) -> Option<String> {
         self(name)
@@ -174,6 +94,60 @@ impl<'a> Vars<'a> {
     /// The value of `name`, if set and non-empty.
     pub fn string(&self, name: &'static str) -> Option<String> {
         self.first_of(&[name]).map(|(_, v)| v)
+    }
+
+    /// A secret (a password, a key, a URL that embeds one), trimmed, if set and
+    /// non-empty: the variable `name`, or else the content of the file `<NAME>_FILE`
+    /// names (Docker and Kubernetes mount secrets as files; the file's trailing line
+    /// breaks are dropped). Every secret is read through here, so each honours
+    /// `<NAME>_FILE` without being listed anywhere. Errors name the variable, never the
+    /// value nor the file's path: both `name` and `<NAME>_FILE` set, an unreadable file,
+    /// or a value still holding the `.env.example` placeholder (`CHANGE_ME`).
+    pub fn secret(&self, name: &str) -> Result<Option<String>, ConfigError> {
+        let direct = self.env.get(name).filter(|v| !v.is_empty());
+        let file_var = format!("{name}_FILE");
+        let raw = match self.env.get(&file_var).filter(|p| !p.trim().is_empty()) {
+            None => direct,
+            Some(_) if direct.is_some() => {
+                return Err(ConfigError::invalid(
+                    &file_var,
+                    format!("{name} is also set; set one of them"),
+                ));
+            }
+            Some(path) => {
+                let content = std::fs::read_to_string(path.trim()).map_err(|e| {
+                    ConfigError::invalid(&file_var, format!("cannot read the file: {}", e.kind()))
+                })?;
+                // Files usually end with a newline that is not part of the secret.
+                Some(content.trim_end_matches(['\n', '\r']).to_owned())
+            }
+        };
+        if raw
+            .as_deref()
+            .is_some_and(|v| v.to_ascii_lowercase().contains("change_me"))
+        {
+            return Err(ConfigError::invalid(
+                name,
+                "is still the placeholder from .env.example; set a real secret",
+            ));
+        }
+        Ok(raw.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
+    }
+
+    /// The first of `names` whose [`secret`](Self::secret) is set, with its name (the
+    /// originals' alternative names of one secret). Every one of them is read, so a
+    /// conflict or a placeholder in a later name is refused as well.
+    pub fn first_secret_of(
+        &self,
+        names: &[&'static str],
+    ) -> Result<Option<(&'static str, String)>, ConfigError> {
+        let mut first = None;
+        for &name in names {
+            if let Some(value) = self.secret(name)? {
+                first = first.or(Some((name, value)));
+            }
+        }
+        Ok(first)
     }
 
     /// The value of `name`, or `default`.
@@ -270,8 +244,9 @@ impl<'a> Vars<'a> {
 
     /// The PostgreSQL URL, from `DATABASE_URL` (preferred; the auth original) or
     /// assembled from `POSTGRESQL_*` (user-soap, user-lookup) or `PG_*` (connected).
+    /// The URL and the passwords are [secrets](Self::secret).
     pub fn postgres_url(&self) -> Result<SecretString, ConfigError> {
-        if let Some(url) = self.string("DATABASE_URL") {
+        if let Some(url) = self.secret("DATABASE_URL")? {
             // SQLAlchemy-style URLs (`postgresql+psycopg2://`) appear in old .env files.
             let url = match url.split_once("://") {
                 Some((scheme, rest)) if scheme.starts_with("postgresql+") => {
@@ -287,7 +262,12 @@ impl<'a> Vars<'a> {
             }
             return Ok(url.into());
         }
-        for prefix in ["POSTGRESQL", "PG"] {
+        // Each password read as a secret by its full name, so a reader of the source (the
+        // Kubernetes manifests' check) finds it.
+        for (prefix, password) in [
+            ("POSTGRESQL", self.secret("POSTGRESQL_PASSWORD")?),
+            ("PG", self.secret("PG_PASSWORD")?),
+        ] {
             let var = |suffix: &str| -> Option<String> {
                 let name = format!("{prefix}_{suffix}");
                 self.env
@@ -300,7 +280,7 @@ impl<'a> Vars<'a> {
                 let db = var("DATABASE")
                     .ok_or_else(|| ConfigError::Missing(format!("{prefix}_DATABASE")))?;
                 let user = var("USER").unwrap_or_else(|| "postgres".into());
-                let auth = match var("PASSWORD") {
+                let auth = match password {
                     Some(pw) => format!("{}:{}", encode_userinfo(&user), encode_userinfo(&pw)),
                     None => encode_userinfo(&user),
                 };
@@ -317,8 +297,9 @@ impl<'a> Vars<'a> {
 
     /// The AMQP URL, from `AMQP_URL` (preferred) or `RABBITMQ_HOST`/`RABBITMQ_PORT`
     /// (the originals; `RABBITMQ_USER`/`RABBITMQ_PASSWORD` default to guest as they did).
+    /// The URL and the password are [secrets](Self::secret).
     pub fn amqp_url(&self) -> Result<SecretString, ConfigError> {
-        if let Some(url) = self.string("AMQP_URL") {
+        if let Some(url) = self.secret("AMQP_URL")? {
             if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
                 return Err(ConfigError::invalid(
                     "AMQP_URL",
@@ -330,7 +311,9 @@ impl<'a> Vars<'a> {
         let host = self.string_or("RABBITMQ_HOST", "localhost");
         let port: u16 = self.parse_or("RABBITMQ_PORT", 5672)?;
         let user = self.string_or("RABBITMQ_USER", "guest");
-        let password = self.string_or("RABBITMQ_PASSWORD", "guest");
+        let password = self
+            .secret("RABBITMQ_PASSWORD")?
+            .unwrap_or_else(|| "guest".to_owned());
         Ok(format!(
             "amqp://{}:{}@{host}:{port}/%2f",
             encode_userinfo(&user),
@@ -361,32 +344,39 @@ mod tests {
 
     use super::fixed as env;
 
+    /// A scratch file holding `content`, in a folder of this test's own (tests run in
+    /// parallel in one process); removed with the folder by the caller.
+    fn secret_file(test: &str, content: &str) -> (std::path::PathBuf, String) {
+        let dir = std::env::temp_dir().join(format!("hub-config-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("secret");
+        std::fs::write(&file, content).unwrap();
+        let path = file.to_str().unwrap().to_owned();
+        (dir, path)
+    }
+
     #[test]
     fn secrets_are_read_from_files_and_placeholders_are_refused() {
-        let dir = std::env::temp_dir().join(format!("hub-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("secret_key");
-        std::fs::write(&file, "from-a-file-0123456789abcdef\n").unwrap();
-        let path = file.to_str().unwrap();
+        let (dir, path) = secret_file("known", "from-a-file-0123456789abcdef\n");
+        let path = path.as_str();
 
         let e = env(&[("SECRET_KEY_FILE", path)]);
-        let files = SecretFiles::read(&e).unwrap();
-        let merged = files.over(&e);
-        let vars = Vars::new(&merged);
+        let vars = Vars::new(&e);
         assert_eq!(
-            vars.string("SECRET_KEY").unwrap(),
+            vars.secret("SECRET_KEY").unwrap().unwrap(),
             "from-a-file-0123456789abcdef"
         );
 
         let both = env(&[("SECRET_KEY_FILE", path), ("SECRET_KEY", "x")]);
         assert!(
-            SecretFiles::read(&both)
+            Vars::new(&both)
+                .secret("SECRET_KEY")
                 .unwrap_err()
                 .to_string()
                 .contains("SECRET_KEY_FILE")
         );
         let missing = env(&[("AMQP_URL_FILE", "/nonexistent/secret")]);
-        let err = SecretFiles::read(&missing).unwrap_err().to_string();
+        let err = Vars::new(&missing).amqp_url().unwrap_err().to_string();
         assert!(
             err.contains("AMQP_URL_FILE") && !err.contains("nonexistent"),
             "{err}"
@@ -396,15 +386,108 @@ mod tests {
             ("SECRET_KEY", "CHANGE_ME_TO_A_LONG_RANDOM_VALUE"),
             ("DATABASE_URL", "postgres://app:change_me@db/app"),
         ] {
-            let err = SecretFiles::read(&env(&[(var, value)]))
-                .unwrap_err()
-                .to_string();
+            let e = env(&[(var, value)]);
+            let vars = Vars::new(&e);
+            let err = match var {
+                "DATABASE_URL" => vars.postgres_url().map(drop),
+                _ => vars.secret(var).map(drop),
+            }
+            .unwrap_err()
+            .to_string();
             assert!(err.contains(var) && err.contains("placeholder"), "{err}");
             assert!(
                 !err.to_lowercase().contains("change_me"),
                 "the value is not echoed: {err}"
             );
         }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// No list of secret names: a secret no code has read before gets `<NAME>_FILE`, and
+    /// the same rules, from being read with `Vars::secret`.
+    #[test]
+    fn any_secret_read_as_one_honours_its_file_variable() {
+        const NAME: &str = "A_SECRET_NOBODY_LISTED";
+        let (dir, path) = secret_file("unlisted", "  s3cret from a file \r\n");
+        let from_file = env(&[("A_SECRET_NOBODY_LISTED_FILE", &path)]);
+        assert_eq!(
+            Vars::new(&from_file).secret(NAME).unwrap().as_deref(),
+            Some("s3cret from a file")
+        );
+        // A plain read of the same name is not a secret's: no file is consulted.
+        assert_eq!(Vars::new(&from_file).string("A_SECRET_NOBODY_LISTED"), None);
+
+        let direct = env(&[(NAME, " direct ")]);
+        assert_eq!(
+            Vars::new(&direct).secret(NAME).unwrap().as_deref(),
+            Some("direct")
+        );
+        let neither = env(&[(NAME, ""), ("A_SECRET_NOBODY_LISTED_FILE", " ")]);
+        assert_eq!(Vars::new(&neither).secret(NAME).unwrap(), None);
+
+        let both = env(&[(NAME, "x"), ("A_SECRET_NOBODY_LISTED_FILE", &path)]);
+        let err = Vars::new(&both).secret(NAME).unwrap_err().to_string();
+        assert!(
+            err.contains("A_SECRET_NOBODY_LISTED_FILE") && err.contains("also set"),
+            "{err}"
+        );
+        assert!(!err.contains(&path) && !err.contains("s3cret"), "{err}");
+
+        std::fs::write(&path, "change_me\n").unwrap();
+        let err = Vars::new(&from_file).secret(NAME).unwrap_err().to_string();
+        assert!(err.contains(NAME) && err.contains("placeholder"), "{err}");
+
+        std::fs::remove_dir_all(&dir).unwrap();
+        let err = Vars::new(&from_file).secret(NAME).unwrap_err().to_string();
+        assert!(
+            err.contains("A_SECRET_NOBODY_LISTED_FILE") && !err.contains(&path),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn alternative_secret_names_take_the_first_set_and_check_them_all() {
+        let e = env(&[("JWT_SECRET", "second"), ("SECRET_KEY", "first")]);
+        assert_eq!(
+            Vars::new(&e)
+                .first_secret_of(&["SECRET_KEY", "JWT_SECRET"])
+                .unwrap(),
+            Some(("SECRET_KEY", "first".to_owned()))
+        );
+        let e = env(&[("JWT_SECRET", "second")]);
+        assert_eq!(
+            Vars::new(&e)
+                .first_secret_of(&["SECRET_KEY", "JWT_SECRET"])
+                .unwrap(),
+            Some(("JWT_SECRET", "second".to_owned()))
+        );
+        let e = env(&[("SECRET_KEY", "first"), ("JWT_SECRET", "CHANGE_ME")]);
+        let err = Vars::new(&e)
+            .first_secret_of(&["SECRET_KEY", "JWT_SECRET"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("JWT_SECRET") && err.contains("placeholder"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secret_parts_of_a_url_are_secrets_too() {
+        let (dir, path) = secret_file("parts", "p@ss\n");
+        let e = env(&[
+            ("PG_HOST", "db"),
+            ("PG_DATABASE", "app"),
+            ("PG_PASSWORD_FILE", &path),
+        ]);
+        let url = Vars::new(&e).postgres_url().unwrap();
+        assert_eq!(
+            url.expose_secret(),
+            "postgres://postgres:p%40ss@db:5432/app"
+        );
+        let e = env(&[("RABBITMQ_HOST", "mq"), ("RABBITMQ_PASSWORD_FILE", &path)]);
+        let url = Vars::new(&e).amqp_url().unwrap();
+        assert_eq!(url.expose_secret(), "amqp://guest:p%40ss@mq:5672/%2f");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

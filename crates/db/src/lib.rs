@@ -147,6 +147,7 @@ pub fn pool(
     let sampled = pool.clone();
     let name = app_name.to_owned();
     let max = settings.max_connections;
+    hub_metrics::describe(describe_metrics);
     hub_metrics::on_scrape(move || {
         let (size, idle) = (
             sampled.size(),
@@ -160,6 +161,19 @@ pub fn pool(
         metrics::gauge!("db_pool_max_connections", "pool" => name.clone()).set(f64::from(max));
     });
     Ok(pool)
+}
+
+/// HELP text of the pool metrics (registered with `hub_metrics::describe` by each pool
+/// made).
+fn describe_metrics() {
+    metrics::describe_gauge!(
+        "db_pool_connections",
+        "PostgreSQL pool connections, by pool and state (in_use, idle)."
+    );
+    metrics::describe_gauge!(
+        "db_pool_max_connections",
+        "PostgreSQL pool size limit (DB_MAX_CONNECTIONS), by pool."
+    );
 }
 
 /// Waits (bounded by `deadline`, normally [`PoolSettings::startup_timeout`]) for the

@@ -184,6 +184,31 @@ async fn within<F: Future>(limit: Duration, f: F) -> Result<F::Output, BrokerErr
         .map_err(|_| BrokerError(format!("no answer within {limit:?}")))
 }
 
+/// HELP text of the consumer's metrics, registered when a consumer starts.
+fn describe_metrics() {
+    use metrics::{describe_counter, describe_gauge};
+    describe_counter!(
+        "consumer_messages_total",
+        "Messages the consumer finished, by queue and outcome (processed, skipped, retried, dead_lettered)."
+    );
+    describe_counter!(
+        "consumer_redeliveries_total",
+        "Messages RabbitMQ delivered again, by queue."
+    );
+    describe_counter!(
+        "consumer_reconnects_total",
+        "Times the consumer lost RabbitMQ and reconnected, by queue."
+    );
+    describe_gauge!(
+        "consumer_queue_depth",
+        "Messages ready in the consumed queue, sampled at each (re)connect and every 5 s."
+    );
+    describe_gauge!(
+        "consumer_dead_letter_depth",
+        "Messages in the dead-letter queue of the consumed queue (label queue), sampled at each (re)connect and every 5 s."
+    );
+}
+
 /// Consumes `cfg.queue` with `handler` until `shutdown` is cancelled, reconnecting
 /// whenever the broker connection is lost.
 pub async fn run<H: Handler>(cfg: ConsumerConfig, handler: H, shutdown: CancellationToken) {
@@ -191,6 +216,7 @@ pub async fn run<H: Handler>(cfg: ConsumerConfig, handler: H, shutdown: Cancella
     let mut brokers = Brokers::default();
     let mut healthy = true;
     tracing::info!(queue = %cfg.queue, dlq = %cfg.dead_letter_queue, "consumer started");
+    hub_metrics::describe(describe_metrics);
     // Every series from the start, so rates and alerts have something before the first
     // message, the first failure or the first reconnect.
     for outcome in ["processed", "skipped", "retried", "dead_lettered"] {

@@ -153,6 +153,28 @@ async fn within<F: std::future::Future>(limit: Duration, f: F) -> Result<F::Outp
         .map_err(|_| RelayError::Broker(format!("no answer within {limit:?}")))
 }
 
+/// HELP text (and unit) of the relay's metrics, registered when a relay starts.
+fn describe_metrics() {
+    use metrics::{Unit, describe_counter, describe_gauge};
+    describe_gauge!(
+        "outbox_pending",
+        "Events in the outbox not yet confirmed by RabbitMQ."
+    );
+    describe_gauge!(
+        "outbox_oldest_pending_seconds",
+        Unit::Seconds,
+        "Age of the oldest event not yet confirmed by RabbitMQ."
+    );
+    describe_counter!(
+        "outbox_published_total",
+        "Events the outbox relay published and RabbitMQ confirmed."
+    );
+    describe_counter!(
+        "outbox_publish_failures_total",
+        "Outbox relay publish attempts that failed (retried later)."
+    );
+}
+
 /// Runs until `shutdown` is cancelled; the batch in hand is finished first.
 pub async fn run(pool: PgPool, cfg: RelayConfig, shutdown: CancellationToken) {
     Relay::new(pool, cfg, shutdown).run().await;
@@ -203,6 +225,7 @@ impl Relay {
         tracing::info!(app_id = %self.cfg.app_id, queue_type = self.cfg.queue_type.as_str(), "outbox relay started");
         // Zero from the start, so a rate or an alert on them has a series before the
         // first event or the first failure.
+        hub_metrics::describe(describe_metrics);
         metrics::counter!("outbox_published_total").increment(0);
         metrics::counter!("outbox_publish_failures_total").increment(0);
 

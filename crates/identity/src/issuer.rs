@@ -71,7 +71,7 @@ impl Issuer {
     /// key.
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         let ttl = vars.seconds_or("JWT_TTL_SECS", Duration::from_secs(3600))?;
-        let signing_pem = vars.string("JWT_SIGNING_KEY");
+        let signing_pem = vars.secret("JWT_SIGNING_KEY")?;
         let eddsa = match vars.string("JWT_ALGORITHM").as_deref() {
             None => signing_pem.is_some(),
             Some(a) if a.eq_ignore_ascii_case("EdDSA") => true,
@@ -98,12 +98,12 @@ impl Issuer {
         })?;
         let signing = SigningKey::from_pem(&signing_pem)
             .map_err(|e| ConfigError::invalid("JWT_SIGNING_KEY", e.to_string()))?;
-        let additional = match vars.string("JWT_ADDITIONAL_PUBLIC_KEYS") {
+        let additional = match vars.secret("JWT_ADDITIONAL_PUBLIC_KEYS")? {
             Some(pem) => keys::public_keys_from_pem(&pem)
                 .map_err(|e| ConfigError::invalid("JWT_ADDITIONAL_PUBLIC_KEYS", e.to_string()))?,
             None => Vec::new(),
         };
-        if let Some((name, _)) = vars.first_of(&["SECRET_KEY", "JWT_SECRET"]) {
+        if let Some((name, _)) = vars.first_secret_of(&["SECRET_KEY", "JWT_SECRET"])? {
             tracing::warn!(
                 variable = name,
                 "JWT_ALGORITHM is EdDSA: this secret is unused (HS256 tokens are not accepted); \

@@ -99,7 +99,7 @@ const LEAKED_SECRETS: &[&str] = &["mysecretkey"];
 /// (session original). There is no default: a service without one refuses to start.
 pub fn secret_from_env(vars: &Vars<'_>) -> Result<SecretString, ConfigError> {
     let (name, secret) = vars
-        .first_of(&["SECRET_KEY", "JWT_SECRET"])
+        .first_secret_of(&["SECRET_KEY", "JWT_SECRET"])?
         .ok_or_else(|| ConfigError::Missing("SECRET_KEY (or JWT_SECRET)".into()))?;
     if LEAKED_SECRETS.contains(&secret.as_str()) {
         return Err(ConfigError::invalid(

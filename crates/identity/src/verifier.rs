@@ -59,9 +59,10 @@ impl VerifierConfig {
     /// [`VerifierConfig::from_vars`] when a way to verify is configured (`JWKS_URL`, or
     /// `SECRET_KEY` / `JWT_SECRET`), else `None`: for services where tokens are optional.
     pub fn from_vars_if_set(vars: &Vars<'_>) -> Result<Option<Self>, ConfigError> {
-        let configured = vars
-            .first_of(&["JWKS_URL", "SECRET_KEY", "JWT_SECRET"])
-            .is_some();
+        let configured = vars.string("JWKS_URL").is_some()
+            || vars
+                .first_secret_of(&["SECRET_KEY", "JWT_SECRET"])?
+                .is_some();
         configured.then(|| Self::from_vars(vars)).transpose()
     }
 
@@ -85,7 +86,7 @@ impl VerifierConfig {
                 "must be an http:// URL, e.g. http://auth:5001/.well-known/jwks.json",
             ));
         }
-        if let Some((name, _)) = vars.first_of(&["SECRET_KEY", "JWT_SECRET"]) {
+        if let Some((name, _)) = vars.first_secret_of(&["SECRET_KEY", "JWT_SECRET"])? {
             tracing::warn!(
                 variable = name,
                 "JWKS_URL is set, so tokens are verified with auth's public keys and this secret \

@@ -52,7 +52,7 @@ impl MongoSettings {
     /// Reads the `MONGODB_*` / `MONGO_URI` variables.
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         let (var, uri) = vars
-            .first_of(&["MONGODB_URI", "MONGO_URI"])
+            .first_secret_of(&["MONGODB_URI", "MONGO_URI"])?
             .ok_or_else(|| ConfigError::Missing("MONGODB_URI (or MONGO_URI)".into()))?;
         if !(uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) {
             return Err(ConfigError::invalid(

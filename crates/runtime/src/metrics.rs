@@ -3,26 +3,26 @@
 //! One process-wide recorder (the `metrics` facade with the Prometheus exporter), so
 //! any crate records with the `metrics` macros without passing a registry around:
 //!
+//! Each crate describes the metrics it records (HELP text and unit, `describe_*!`
+//! beside the recording code) and registers the description with
+//! `hub_metrics::describe`, which hands it to the recorder once [`handle`] has installed
+//! it. So no crate lists the others' metrics, and `promtool check metrics` passes. This
+//! crate records, and describes:
+//!
 //! | metric | kind | labels | from |
 //! |---|---|---|---|
-//! | `http_requests_total` | counter | `route` (matched pattern, or `unmatched`), `method` (standard, or `other`), `status` | every request |
+//! | `http_requests_total` | counter | `route` (matched pattern, or `unmatched`), `method` (standard, or `other`), `status` | every request (`http::metrics`) |
 //! | `http_request_duration_seconds` | histogram | `route`, `method`, `status` | every request |
 //! | `http_requests_in_flight` | gauge | `route` | every request |
-//! | `http_connections_refused_total` | counter | `reason` (`client_share`) | the server loop, a connection closed at accept |
-//! | `db_pool_connections` | gauge | `pool`, `state` (`in_use`, `idle`) | `hub-db`, sampled at scrape |
-//! | `db_pool_max_connections` | gauge | `pool` | `hub-db` (`DB_MAX_CONNECTIONS`), at scrape |
-//! | `outbox_pending`, `outbox_oldest_pending_seconds` | gauge | | the outbox relay |
-//! | `outbox_published_total`, `outbox_publish_failures_total` | counter | | the outbox relay (zero from start) |
-//! | `consumer_messages_total` | counter | `queue`, `outcome` | the consumer (zero from start) |
-//! | `consumer_redeliveries_total`, `consumer_reconnects_total` | counter | `queue` | the consumer (zero from start) |
-//! | `consumer_queue_depth`, `consumer_dead_letter_depth` | gauge | `queue` (the consumed one) | the consumer, at each (re)connect and every 5 s (the DLQ's zero from start) |
+//! | `http_connections_refused_total` | counter | `reason` (`client_share`) | the server loop (`http::server`), a connection closed at accept |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_start_time_seconds` | counter / gauge | | this process, from `/proc` at scrape (Linux) |
-//! | `soap_faults_total` | counter | `code` (`Client`, `Sender`, `Server`, `Receiver`, ...) | `hub-soap`, every fault answered |
 //! | `hub_build_info` | gauge (1) | `service`, `version`, `commit` | [`set_build_info`] |
 //!
-//! Every metric has HELP text ([`describe`]), so `promtool check metrics` passes.
-//! Gauges that are cheap to read but change constantly (pool sizes, process figures)
-//! are sampled when Prometheus scrapes, through [`on_scrape`] hooks.
+//! The others are `hub-db`'s (`db_pool_*`), `hub-events`' (`outbox_*` from the relay,
+//! `consumer_*` from the consumer) and `hub-soap`'s (`soap_faults_total`); the full
+//! list is in docs/OPERATIONS.md. Gauges that are cheap to read but change constantly
+//! (pool sizes, process figures) are sampled when Prometheus scrapes, through
+//! [`on_scrape`] hooks.
 
 use std::sync::OnceLock;
 
@@ -54,107 +54,18 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
                 .map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed"))
                 .ok()?;
             describe();
+            crate::http::describe_metrics();
             process::start();
+            hub_metrics::recorder_installed();
             Some(handle)
         })
         .as_ref()
 }
 
-/// HELP text (and unit) for every metric any crate of the hub records.
+/// HELP text of the metrics this module records (the HTTP layers and the server loop
+/// describe theirs beside them, each other crate its own, through `hub_metrics::describe`).
 fn describe() {
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(
-        "http_requests_total",
-        "HTTP requests answered, by matched route, method and status."
-    );
-    describe_histogram!(
-        "http_request_duration_seconds",
-        Unit::Seconds,
-        "Time to answer an HTTP request, by matched route, method and status."
-    );
-    describe_gauge!(
-        "http_requests_in_flight",
-        "HTTP requests being served now, by matched route."
-    );
-    describe_counter!(
-        "http_connections_refused_total",
-        "Connections closed at accept, by reason (client_share: the client held its MAX_CONNECTIONS_PER_CLIENT)."
-    );
-    describe_gauge!(
-        "db_pool_connections",
-        "PostgreSQL pool connections, by pool and state (in_use, idle)."
-    );
-    describe_gauge!(
-        "db_pool_max_connections",
-        "PostgreSQL pool size limit (DB_MAX_CONNECTIONS), by pool."
-    );
-    describe_gauge!(
-        "outbox_pending",
-        "Events in the outbox not yet confirmed by RabbitMQ."
-    );
-    describe_gauge!(
-        "outbox_oldest_pending_seconds",
-        Unit::Seconds,
-        "Age of the oldest event not yet confirmed by RabbitMQ."
-    );
-    describe_counter!(
-        "outbox_published_total",
-        "Events the outbox relay published and RabbitMQ confirmed."
-    );
-    describe_counter!(
-        "outbox_publish_failures_total",
-        "Outbox relay publish attempts that failed (retried later)."
-    );
-    describe_counter!(
-        "consumer_messages_total",
-        "Messages the consumer finished, by queue and outcome (processed, skipped, retried, dead_lettered)."
-    );
-    describe_counter!(
-        "consumer_redeliveries_total",
-        "Messages RabbitMQ delivered again, by queue."
-    );
-    describe_counter!(
-        "consumer_reconnects_total",
-        "Times the consumer lost RabbitMQ and reconnected, by queue."
-    );
-    describe_gauge!(
-        "consumer_queue_depth",
-        "Messages ready in the consumed queue, sampled at each (re)connect and every 5 s."
-    );
-    describe_gauge!(
-        "consumer_dead_letter_depth",
-        "Messages in the dead-letter queue of the consumed queue (label queue), sampled at each (re)connect and every 5 s."
-    );
-    describe_counter!(
-        "process_cpu_seconds_total",
-        Unit::Seconds,
-        "User and system CPU time the process has used (whole seconds)."
-    );
-    describe_gauge!(
-        "process_resident_memory_bytes",
-        Unit::Bytes,
-        "Resident memory size of the process."
-    );
-    describe_gauge!(
-        "process_virtual_memory_bytes",
-        Unit::Bytes,
-        "Virtual memory size of the process."
-    );
-    describe_gauge!("process_open_fds", "Open file descriptors of the process.");
-    describe_gauge!(
-        "process_max_fds",
-        "The process's limit on open file descriptors."
-    );
-    describe_gauge!(
-        "process_start_time_seconds",
-        Unit::Seconds,
-        "When the process started, seconds since the Unix epoch."
-    );
-    describe_counter!(
-        "soap_faults_total",
-        "SOAP Faults answered, by code as sent (Client/Sender: the caller's mistake; Server/Receiver: ours; VersionMismatch; MustUnderstand)."
-    );
-    describe_gauge!(
+    metrics::describe_gauge!(
         "hub_build_info",
         "Always 1: the service, version and commit of this build."
     );
@@ -182,11 +93,41 @@ mod process {
     const TICKS_PER_SECOND: f64 = 100.0;
 
     pub(super) fn start() {
+        describe();
         let started = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         metrics::gauge!("process_start_time_seconds").set(started);
         super::on_scrape(sample);
+    }
+
+    fn describe() {
+        use metrics::{Unit, describe_counter, describe_gauge};
+        describe_counter!(
+            "process_cpu_seconds_total",
+            Unit::Seconds,
+            "User and system CPU time the process has used (whole seconds)."
+        );
+        describe_gauge!(
+            "process_resident_memory_bytes",
+            Unit::Bytes,
+            "Resident memory size of the process."
+        );
+        describe_gauge!(
+            "process_virtual_memory_bytes",
+            Unit::Bytes,
+            "Virtual memory size of the process."
+        );
+        describe_gauge!("process_open_fds", "Open file descriptors of the process.");
+        describe_gauge!(
+            "process_max_fds",
+            "The process's limit on open file descriptors."
+        );
+        describe_gauge!(
+            "process_start_time_seconds",
+            Unit::Seconds,
+            "When the process started, seconds since the Unix epoch."
+        );
     }
 
     fn sample() {

@@ -31,7 +31,7 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::{ConfigError, Env, ProcessEnv, SecretFiles, Vars},
+    config::{ConfigError, Env, ProcessEnv, Vars},
     http::{self, ErrorRenderer, HealthBody, HttpConfig, JsonError, KeyOrder},
     shutdown, telemetry,
 };
@@ -74,13 +74,14 @@ pub trait ServiceConfig: Sized + Send + Sync + 'static {
     /// Reads from any variable source (tests pass a map) as [`Settings::from_source`]
     /// does, without the HTTP settings.
     fn from_source(env: &dyn Env) -> Result<Self, ConfigError> {
-        with_vars(env, Self::from_vars)
+        Self::from_vars(&Vars::new(env))
     }
 }
 
 /// Everything a service reads at start-up: the shared HTTP settings ([`HttpConfig`]:
-/// `PORT`, `HOST`, `MAX_BODY_BYTES`, CORS, timeouts, drain) and its own, which it
-/// dereferences to.
+/// `PORT`, `HOST`, `MAX_BODY_BYTES`, CORS, timeouts, drain) and its own, each its own
+/// field (`settings.service.db`, never `settings.db`: no `Deref` to stand in for
+/// inheritance).
 #[derive(Debug, Clone)]
 pub struct Settings<C> {
     /// The HTTP stack's settings, read after the service's own.
@@ -91,33 +92,14 @@ pub struct Settings<C> {
 
 impl<C: ServiceConfig> Settings<C> {
     /// Reads any variable source (tests pass a map); `port` is the default of `PORT`.
-    /// Secrets may come from `<NAME>_FILE` files, and the `.env.example` placeholders
-    /// are refused ([`SecretFiles`]).
+    /// Each secret comes from its variable or a `<NAME>_FILE` file, and the
+    /// `.env.example` placeholders are refused, where it is read ([`Vars::secret`]).
     pub fn from_source(env: &dyn Env, port: u16) -> Result<Self, ConfigError> {
-        with_vars(env, |vars| {
-            let service = C::from_vars(vars)?;
-            let http = HttpConfig::from_vars(vars, port, service.default_body_limit())?;
-            Ok(Self { http, service })
-        })
+        let vars = Vars::new(env);
+        let service = C::from_vars(&vars)?;
+        let http = HttpConfig::from_vars(&vars, port, service.default_body_limit())?;
+        Ok(Self { http, service })
     }
-}
-
-impl<C> std::ops::Deref for Settings<C> {
-    type Target = C;
-
-    fn deref(&self) -> &C {
-        &self.service
-    }
-}
-
-/// Runs `read` over `env` with secrets from `<NAME>_FILE` files laid over it.
-fn with_vars<T>(
-    env: &dyn Env,
-    read: impl FnOnce(&Vars<'_>) -> Result<T, ConfigError>,
-) -> Result<T, ConfigError> {
-    let files = SecretFiles::read(env)?;
-    let env = files.over(env);
-    read(&Vars::new(&env))
 }
 
 /// A service as `services.toml` lists it (name, port, legacy health path, protocol),
@@ -272,12 +254,14 @@ impl<S: Service> App<S> {
     /// Binding last: until the service can serve, connections are refused (a load
     /// balancer or probe moves on at once) rather than queued unanswered.
     pub async fn build(settings: Settings<S::Config>) -> anyhow::Result<Self> {
-        let state = S::connect(&settings).await?;
+        let state = S::connect(&settings.service).await?;
         let addr = settings.http.addr;
         let listener = http::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let routes = state.clone().router(&settings, listener.local_addr()?);
+        let routes = state
+            .clone()
+            .router(&settings.service, listener.local_addr()?);
         let router = http::wrap(probes::<S>(routes, &state), &settings.http, S::renderer());
         crate::metrics::set_build_info(S::NAME);
         Ok(Self {
@@ -298,7 +282,7 @@ impl<S: Service> App<S> {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let tasks = self
             .state
-            .tasks(&self.settings, &shutdown)
+            .tasks(&self.settings.service, &shutdown)
             .into_iter()
             .map(tokio::spawn)
             .collect();

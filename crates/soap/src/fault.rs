@@ -223,12 +223,21 @@ impl FaultCode {
     }
 }
 
+/// HELP text of `soap_faults_total`, registered by each fault answered (once is kept).
+fn describe_metrics() {
+    metrics::describe_counter!(
+        "soap_faults_total",
+        "SOAP Faults answered, by code as sent (Client/Sender: the caller's mistake; Server/Receiver: ours; VersionMismatch; MustUnderstand)."
+    );
+}
+
 impl IntoResponse for Fault {
     /// Also counts the fault in `soap_faults_total{code}`: a SOAP 1.1 Client fault is an
     /// HTTP 500 like a Server fault, and only the code tells an operator whose mistake
     /// it was. (Nothing is logged here: a client's mistake is not a server error, and a
     /// server error was logged where it happened, see [`ServerError`].)
     fn into_response(self) -> Response {
+        hub_metrics::describe(describe_metrics);
         metrics::counter!("soap_faults_total", "code" => self.code.name(self.version)).increment(1);
         (
             self.status(),

@@ -183,7 +183,7 @@ impl Settings {
                 "must be at most 86400 (one day)",
             ));
         }
-        let users = match (mode, vars.string("WSSE_USERS")) {
+        let users = match (mode, vars.secret("WSSE_USERS")?) {
             (Mode::Off, _) => Credentials::default(),
             (_, None) => {
                 return Err(ConfigError::Missing(

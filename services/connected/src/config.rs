@@ -59,12 +59,15 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            c.db.url.expose_secret(),
+            c.service.db.url.expose_secret(),
             "postgres://app:s3cret@db:5433/mydb"
         );
         assert_eq!(c.http.addr.port(), 5020);
-        assert_eq!(c.mongo.database, None, "taken from the URI path");
-        assert_eq!(c.mongo.operation_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(c.service.mongo.database, None, "taken from the URI path");
+        assert_eq!(
+            c.service.mongo.operation_timeout,
+            std::time::Duration::from_secs(5)
+        );
     }
 
     #[test]

@@ -150,10 +150,10 @@ impl S3Config {
         Ok(Self {
             endpoint,
             access_key_id: vars
-                .string("AWS_ACCESS_KEY_ID")
+                .secret("AWS_ACCESS_KEY_ID")?
                 .ok_or_else(|| ConfigError::Missing("AWS_ACCESS_KEY_ID".into()))?,
             secret_access_key: vars
-                .string("AWS_SECRET_ACCESS_KEY")
+                .secret("AWS_SECRET_ACCESS_KEY")?
                 .ok_or_else(|| ConfigError::Missing("AWS_SECRET_ACCESS_KEY".into()))?
                 .into(),
             region: vars.string_or("AWS_REGION", "us-east-1"),
@@ -221,15 +221,18 @@ mod tests {
     fn the_originals_variables_are_enough_and_defaults_match_it() {
         let c = config(BASE).unwrap();
         assert_eq!(c.http.addr.port(), 5015);
-        assert_eq!(c.s3.endpoint, "http://minio:9000");
-        assert_eq!(c.s3.public_base_url, "http://minio:9000");
-        assert_eq!(c.s3.bucket, "profile-images");
-        assert_eq!(c.s3.region, "us-east-1");
-        assert_eq!(c.s3.secret_access_key.expose_secret(), "sk-very-secret");
-        assert_eq!(c.max_image_bytes, 10 * 1024 * 1024);
+        assert_eq!(c.service.s3.endpoint, "http://minio:9000");
+        assert_eq!(c.service.s3.public_base_url, "http://minio:9000");
+        assert_eq!(c.service.s3.bucket, "profile-images");
+        assert_eq!(c.service.s3.region, "us-east-1");
+        assert_eq!(
+            c.service.s3.secret_access_key.expose_secret(),
+            "sk-very-secret"
+        );
+        assert_eq!(c.service.max_image_bytes, 10 * 1024 * 1024);
         assert_eq!(c.http.body_limit, 10 * 1024 * 1024 + 64 * 1024);
-        assert!(c.upload_jwt.is_none());
-        assert_eq!(c.policy, Policy::CreateOnly);
+        assert!(c.service.upload_jwt.is_none());
+        assert_eq!(c.service.policy, Policy::CreateOnly);
     }
 
     #[test]
@@ -238,8 +241,8 @@ mod tests {
         vars.push(("S3_ENDPOINT", "http://127.0.0.1:9000"));
         vars.push(("S3_PUBLIC_BASE_URL", "https://img.example.com/"));
         let c = config(&vars).unwrap();
-        assert_eq!(c.s3.endpoint, "http://127.0.0.1:9000");
-        assert_eq!(c.s3.public_base_url, "https://img.example.com");
+        assert_eq!(c.service.s3.endpoint, "http://127.0.0.1:9000");
+        assert_eq!(c.service.s3.public_base_url, "https://img.example.com");
     }
 
     #[test]
@@ -283,12 +286,12 @@ mod tests {
         assert!(err.contains("SECRET_KEY"), "{err}");
         vars.push(("JWT_SECRET", "a-long-enough-secret-for-tests-0123456789"));
         assert!(matches!(
-            config(&vars).unwrap().upload_jwt,
+            config(&vars).unwrap().service.upload_jwt,
             Some(VerifierConfig::Hs256(_))
         ));
         vars.push(("JWKS_URL", "http://auth:5001/.well-known/jwks.json"));
         assert!(matches!(
-            config(&vars).unwrap().upload_jwt,
+            config(&vars).unwrap().service.upload_jwt,
             Some(VerifierConfig::Jwks(_))
         ));
     }
@@ -298,12 +301,15 @@ mod tests {
         let mut vars = BASE.to_vec();
         vars.push(("SECRET_KEY", "a-long-enough-secret-for-tests-0123456789"));
         let c = config(&vars).unwrap();
-        assert_eq!(c.policy, Policy::CreateOnly);
-        assert!(matches!(c.upload_jwt, Some(VerifierConfig::Hs256(_))));
+        assert_eq!(c.service.policy, Policy::CreateOnly);
+        assert!(matches!(
+            c.service.upload_jwt,
+            Some(VerifierConfig::Hs256(_))
+        ));
         vars.push(("UPLOAD_ANONYMOUS_REPLACE", "true"));
         let c = config(&vars).unwrap();
-        assert_eq!(c.policy, Policy::AnonymousReplace);
-        assert!(c.upload_jwt.is_none(), "tokens are not read then");
+        assert_eq!(c.service.policy, Policy::AnonymousReplace);
+        assert!(c.service.upload_jwt.is_none(), "tokens are not read then");
         vars.push(("UPLOAD_REQUIRE_JWT", "true"));
         let err = config(&vars).unwrap_err().to_string();
         assert!(err.contains("UPLOAD_ANONYMOUS_REPLACE"), "{err}");

@@ -296,7 +296,7 @@ fn exported_metrics() -> BTreeMap<String, &'static str> {
     let unrecorded = described.keys().filter(|n| !recorded.contains(*n));
     for (what, names) in [
         (
-            "recorded without HELP (add a describe_* call in crates/runtime/src/metrics.rs)",
+            "recorded without HELP (describe it beside the code that records it, in a function registered with hub_metrics::describe)",
             undescribed.collect::<Vec<_>>(),
         ),
         ("described but never recorded", unrecorded.collect()),
@@ -619,8 +619,9 @@ fn compose_loads_the_rules_and_the_dashboard() {
     );
 }
 
-/// Names read from the code are the names /metrics shows, and the gauges the alerts need
-/// (the DLQ depth, the pool limit) are exported from the start.
+/// Names read from the code are the names /metrics shows, each with the HELP text its
+/// crate gives, and the gauges the alerts need (the DLQ depth, the pool limit) are
+/// exported from the start.
 #[tokio::test]
 async fn the_services_export_what_the_code_describes() {
     let system = hub_checks::system::start().await;
@@ -666,6 +667,12 @@ async fn the_services_export_what_the_code_describes() {
         assert!(
             exported.contains_key(family),
             "/metrics shows {family}, which the code's describe_* calls do not name:\n{text}"
+        );
+        // Each crate registers its descriptions where it starts recording: they reach the
+        // recorder before the first scrape that shows the metric.
+        assert!(
+            text.contains(&format!("\n# HELP {family} ")),
+            "/metrics shows {family} without HELP:\n{text}"
         );
     }
     assert!(

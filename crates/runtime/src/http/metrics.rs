@@ -10,6 +10,24 @@ use axum::{
     response::Response,
 };
 
+/// HELP text (and unit) of the request metrics.
+pub(super) fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "http_requests_total",
+        "HTTP requests answered, by matched route, method and status."
+    );
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by matched route, method and status."
+    );
+    describe_gauge!(
+        "http_requests_in_flight",
+        "HTTP requests being served now, by matched route."
+    );
+}
+
 /// Counts the request and its latency by matched route (not path: paths carry ids
 /// and would explode the label set), method and final status.
 pub(super) async fn record_metrics(req: Request, next: Next) -> Response {

@@ -115,6 +115,13 @@ impl HttpConfig {
     }
 }
 
+/// HELP text of the metrics the HTTP layers and the server loop record (called once the
+/// recorder is installed, by `crate::metrics`).
+pub(crate) fn describe_metrics() {
+    metrics::describe();
+    server::describe();
+}
+
 /// Applies the shared layers to a service's finished router.
 pub fn wrap(router: Router, cfg: &HttpConfig, render: ErrorRenderer) -> Router {
     let timeout = cfg.request_timeout;

@@ -83,6 +83,14 @@ pub struct ConnectionLimits {
     pub clients: ProxyTrust,
 }
 
+/// HELP text of the metric the server loop records.
+pub(super) fn describe() {
+    metrics::describe_counter!(
+        "http_connections_refused_total",
+        "Connections closed at accept, by reason (client_share: the client held its MAX_CONNECTIONS_PER_CLIENT)."
+    );
+}
+
 /// Serves `app` on `listener` until `shutdown` is cancelled, then lets in-flight
 /// requests finish for at most `drain`. Handlers see the peer as
 /// `ConnectInfo<SocketAddr>`.
