@@ -7,11 +7,10 @@
 //! unavailable, else 500), which logs the cause once and never sends it.
 
 use axum::{
-    http::{HeaderValue, StatusCode, header},
+    http::StatusCode,
     response::{IntoResponse, Response},
 };
-use hub_identity::jwt::TokenError;
-use hub_soap::{Fault, ServerError, wsse::Refusal, xml::escape};
+use hub_soap::{Fault, ServerError, xml::escape};
 
 use crate::lookup::WEB_NS;
 
@@ -30,13 +29,6 @@ pub enum Error {
     /// The Body's element is not `getUserByUsername` (its `{namespace}local` name).
     #[error("Unknown operation {0}")]
     UnknownOperation(String),
-    /// A Bearer token the WS-Security guard accepted is revoked, or its user is gone
-    /// (`routes::bearer`): the guard's answer to an invalid token.
-    #[error("revoked bearer token")]
-    RevokedBearer,
-    /// auth's public keys could not be had to read a Bearer token again.
-    #[error("token verification keys unavailable")]
-    KeysUnavailable,
     /// The database failed.
     #[error("database error")]
     Db(#[from] sqlx::Error),
@@ -50,18 +42,11 @@ impl IntoResponse for Error {
         let get_status = match (&self, get) {
             (Self::MissingUsername, true) => Some(StatusCode::BAD_REQUEST),
             (Self::NotFound, true) => Some(StatusCode::NOT_FOUND),
-            (Self::RevokedBearer, true) => Some(StatusCode::UNAUTHORIZED),
             _ => None,
         };
-        // As the guard answers a GET's invalid token: 401 with the challenge.
-        let challenge = matches!(self, Self::RevokedBearer) && get;
         let fault = match self {
             Self::UnknownOperation(_) => Fault::client(self.to_string()),
-            Self::RevokedBearer => Refusal::BadBearer.fault(),
-            Self::KeysUnavailable => {
-                ServerError::Unavailable(TokenError::Unavailable.into()).into()
-            }
-            Self::Db(e) => ServerError::from(e).into(),
+            Self::Db(e) => ServerError::new(hub_db::is_unavailable(&e), e).into(),
             Self::MissingUsername | Self::RepeatedUsername | Self::NotFound => {
                 lookup_fault(&self.to_string())
             }
@@ -70,14 +55,7 @@ impl IntoResponse for Error {
             Some(status) => fault.with_status(status),
             None => fault,
         };
-        let mut response = fault.in_request_version().into_response();
-        if challenge {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer error="invalid_token""#),
-            );
-        }
-        response
+        fault.in_request_version().into_response()
     }
 }
 

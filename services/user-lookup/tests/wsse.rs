@@ -461,7 +461,7 @@ async fn expired_nonces_are_pruned() {
     .await
     .unwrap();
     assert_eq!(
-        wsse::prune(&mut conn, Duration::from_secs(300))
+        hub_soap_pg::prune(&mut conn, Duration::from_secs(300))
             .await
             .unwrap(),
         1

@@ -10,7 +10,6 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use hub_runtime::http::Failure;
 use hub_soap::{Fault, ServerError, xml::escape};
 
 use crate::{
@@ -83,10 +82,7 @@ fn registration_fault(field: &str, reason: String, message: &str) -> Fault {
 /// A failure on our side as a SOAP server error, classified once by
 /// [`RegisterError::failure`].
 fn server_error(e: RegisterError) -> ServerError {
-    match e.failure() {
-        Failure::Unavailable(cause) => ServerError::Unavailable(cause),
-        Failure::Internal(cause) => ServerError::Internal(cause),
-    }
+    e.failure().into()
 }
 
 #[cfg(test)]

@@ -75,15 +75,13 @@ pub async fn http_get(
 }
 
 /// `POST /user/soap`: the `getUserByUsername` operation, SOAP 1.1 or 1.2. The envelope's
-/// credentials were checked by its extractor; a Bearer token among them must also not be
-/// revoked.
+/// credentials (a Bearer token among them: verified and not revoked) were checked by its
+/// extractor.
 #[tracing::instrument(name = "lookup", skip_all)]
 pub async fn soap(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Envelope(request): Envelope,
 ) -> Result<Response, Error> {
-    super::bearer::must_stand(&state, &headers).await?;
     if !request.body.is(lookup::WEB_NS, "getUserByUsername") {
         return Err(Error::UnknownOperation(request.body.qname()));
     }

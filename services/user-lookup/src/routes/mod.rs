@@ -1,6 +1,5 @@
 //! Every route of the user-lookup service, in one list.
 
-mod bearer;
 mod gate;
 mod lookup;
 
@@ -25,8 +24,8 @@ pub const HEALTH: HealthBody = HealthBody::Text {
 /// `wsdl` is where the served WSDL says the service lives.
 pub fn router(state: AppState, wsdl: hub_soap::wsdl::Address) -> Router {
     // With WS-Security on, the GETs need a Bearer token (gate.rs); the POST's envelope
-    // is checked by its extractor. Either way a Bearer token that passed must not be
-    // revoked (bearer.rs).
+    // is checked by its extractor. Either way the guard asks crate::bearer, once, whether
+    // a Bearer token stands (signature, expiry, revocation).
     let gate = || middleware::from_fn_with_state(state.clone(), gate::get);
     Router::new()
         // Only the SOAP operation reads an envelope, so only it needs the version scope
