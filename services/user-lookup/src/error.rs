@@ -1,16 +1,14 @@
 //! The one error type of the user-lookup service and its rendering: a SOAP Fault in
-//! the version of the request's envelope (learned once by `hub_soap::Envelope`; no
-//! handler passes it along), SOAP 1.1 for the GETs, which carry none.
+//! the version of the request's envelope, which the handler names
+//! (`hub_soap::InVersion`; no `IntoResponse` here), SOAP 1.1 for the GETs, which carry
+//! none.
 //!
 //! The caller's mistakes are Client (1.2: Sender) faults with the WSDL's `LookupFault`
 //! detail; database trouble is classified by [`ServerError`] (503 when PostgreSQL is
 //! unavailable, else 500), which logs the cause once and never sends it.
 
-use axum::{
-    http::StatusCode,
-    response::{IntoResponse, Response},
-};
-use hub_soap::{Fault, ServerError, xml::escape};
+use axum::{http::StatusCode, response::Response};
+use hub_soap::{Fault, ServerError, SoapError, SoapVersion, xml::escape};
 
 use crate::lookup::WEB_NS;
 
@@ -34,11 +32,11 @@ pub enum Error {
     Db(#[from] sqlx::Error),
 }
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
+impl SoapError for Error {
+    fn answer(self, envelope: Option<SoapVersion>) -> Response {
         // Without an envelope (the GET bindings) there is no SOAP status rule to follow:
         // the HTTP status says what went wrong, 400 or 404.
-        let get = hub_soap::request::envelope_version().is_none();
+        let get = envelope.is_none();
         let get_status = match (&self, get) {
             (Self::MissingUsername, true) => Some(StatusCode::BAD_REQUEST),
             (Self::NotFound, true) => Some(StatusCode::NOT_FOUND),
@@ -55,7 +53,7 @@ impl IntoResponse for Error {
             Some(status) => fault.with_status(status),
             None => fault,
         };
-        fault.in_request_version().into_response()
+        fault.answer(envelope)
     }
 }
 
