@@ -4,7 +4,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use hub_runtime::http::ErrorRenderer;
+use hub_runtime::http::{ErrorRenderer, Failure};
 
 use crate::{envelope::SoapVersion, xml::escape};
 
@@ -261,7 +261,23 @@ pub enum ServerError {
     Internal(#[source] anyhow::Error),
 }
 
-hub_db::impl_from_sqlx_error!(ServerError);
+impl ServerError {
+    /// `Unavailable` when `unavailable` (the backing client's own classification of
+    /// `cause`, e.g. `hub_db::is_unavailable`), else `Internal`.
+    pub fn new(unavailable: bool, cause: impl Into<anyhow::Error>) -> Self {
+        Failure::new(unavailable, cause).into()
+    }
+}
+
+/// The same classification as the REST services' (a use case's failure, made once).
+impl From<Failure> for ServerError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Unavailable(cause) => Self::Unavailable(cause),
+            Failure::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
 
 impl From<ServerError> for Fault {
     fn from(e: ServerError) -> Self {
@@ -321,7 +337,7 @@ mod tests {
 
     #[test]
     fn server_errors_keep_their_status_and_never_their_cause() {
-        let down = Fault::from(ServerError::from(sqlx::Error::PoolTimedOut));
+        let down = Fault::from(ServerError::new(true, anyhow::anyhow!("pool timed out")));
         assert_eq!(
             (down.code, down.reason.as_str(), down.status()),
             (
@@ -330,7 +346,7 @@ mod tests {
                 StatusCode::SERVICE_UNAVAILABLE
             )
         );
-        let bug = Fault::from(ServerError::from(sqlx::Error::RowNotFound));
+        let bug = Fault::from(ServerError::new(false, anyhow::anyhow!("no rows returned")));
         assert_eq!(
             (bug.reason.as_str(), bug.status()),
             ("Internal server error", StatusCode::INTERNAL_SERVER_ERROR)

@@ -14,9 +14,10 @@
 //!   [`ErrorRenderer`](hub_runtime::http::ErrorRenderer) that turns every framework
 //!   rejection into a Fault; [`ServerError`], the one classification of server-side
 //!   failures (503 when a backing server is unavailable, else 500).
-//! * [`request`]: the [`Envelope`](request::Envelope) extractor and the request's
-//!   version, learned once from its envelope, so that a service's errors render as
-//!   Faults in that version ([`Fault::in_request_version`]) without handlers passing it.
+//! * [`request`]: the [`Envelope`](request::Envelope) extractor, whose parsed request
+//!   carries its version, and [`InVersion`](request::InVersion): a handler's error with
+//!   the version it names, rendered by the service's [`SoapError`](request::SoapError)
+//!   (a service error is no `IntoResponse`, so a handler cannot forget the version).
 //! * [`wsdl`]: serves a checked-in WSDL unchanged but for its address, set to the
 //!   public URL.
 //! * [`wsse`]: WS-Security UsernameToken (text or digest, clock skew, a replay cache in
@@ -38,4 +39,4 @@ pub mod xml;
 
 pub use envelope::{SoapRequest, SoapVersion};
 pub use fault::{Fault, FaultCode, ServerError, Subcode};
-pub use request::Envelope;
+pub use request::{Envelope, InVersion, SoapError};

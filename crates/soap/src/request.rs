@@ -1,19 +1,21 @@
-//! The SOAP request being served: its envelope, read by an extractor, and the version
-//! that envelope announced, learned once so that errors render in it without every
-//! handler passing the version along.
+//! The SOAP request being served: its envelope, read by an extractor, and a handler's
+//! error answered in the version of that envelope, which the handler names.
 //!
-//! A service's router wears [`scope`]; its SOAP handlers take an [`Envelope`], which
-//! records the envelope's version for the rest of the request; its error type renders
-//! through [`Fault::in_request_version`]. A request that carried no envelope (the HTTP
-//! GET binding) is answered in SOAP 1.1, as the originals did.
+//! A SOAP handler takes an [`Envelope`], whose version is a field of the request
+//! ([`SoapRequest::version`]). A service's error type implements [`SoapError`] (it
+//! renders itself for the version it is given) and not `IntoResponse`, so a handler
+//! returns `Result<_, InVersion<Error>>`, which it can only build by naming the version
+//! of its envelope ([`InVersion::of`]) or by saying it read none
+//! ([`InVersion::no_envelope`]: the HTTP GET binding, answered in SOAP 1.1 as the
+//! originals did). A handler that does neither does not compile: there is no ambient
+//! version for a forgotten layer to leave unset.
 
-use std::{cell::OnceCell, net::SocketAddr};
+use std::net::SocketAddr;
 
 use axum::{
     body::Bytes,
     extract::{ConnectInfo, FromRequest, Request},
     http::HeaderMap,
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 
@@ -24,41 +26,67 @@ use crate::{
     xml::Limits,
 };
 
-tokio::task_local! {
-    // Task-local rather than a request extension: the error is rendered by
-    // `IntoResponse`, which sees neither the request nor the handler's variables.
-    static VERSION: OnceCell<SoapVersion>;
+/// A SOAP service's error: its answer in the version of the request it failed.
+pub trait SoapError {
+    /// The answer to a request whose envelope was in `envelope`'s version, or (`None`)
+    /// that carried none: the HTTP GET binding, answered in SOAP 1.1 as the originals
+    /// did (a service may also pick another HTTP status for it).
+    fn answer(self, envelope: Option<SoapVersion>) -> Response;
 }
 
-/// Middleware (`axum::middleware::from_fn(hub_soap::request::scope)`) giving each
-/// request a place for its envelope's version; errors rendered outside it are SOAP 1.1.
-pub async fn scope(request: Request, next: Next) -> Response {
-    VERSION.scope(OnceCell::new(), next.run(request)).await
+/// A fault answers in the version it is given (SOAP 1.1 without an envelope).
+impl SoapError for Fault {
+    fn answer(self, envelope: Option<SoapVersion>) -> Response {
+        self.with_version(envelope.unwrap_or_default())
+            .into_response()
+    }
 }
 
-/// The version of the envelope this request carried, or `None` when it carried none
-/// (or outside [`scope`]).
-pub fn envelope_version() -> Option<SoapVersion> {
-    VERSION.try_with(|v| v.get().copied()).ok().flatten()
+/// A handler's error with the version of the request's envelope, if it read one: what a
+/// SOAP service's handler returns. There is deliberately no `From<E>`: `?` cannot
+/// attach a version the handler did not name.
+#[derive(Debug)]
+#[must_use]
+pub struct InVersion<E> {
+    envelope: Option<SoapVersion>,
+    error: E,
 }
 
-/// The version to answer this request in: its envelope's, else SOAP 1.1.
-pub fn version() -> SoapVersion {
-    envelope_version().unwrap_or_default()
+impl<E> InVersion<E> {
+    /// `error`, to be answered in `version` (the envelope's).
+    pub fn new(version: SoapVersion, error: E) -> Self {
+        Self {
+            envelope: Some(version),
+            error,
+        }
+    }
+
+    /// For `map_err`: errors of a request whose envelope was in `version`.
+    pub fn of(version: SoapVersion) -> impl FnOnce(E) -> Self {
+        move |error| Self::new(version, error)
+    }
+
+    /// `error` of a request that carried no envelope (the HTTP GET binding).
+    pub fn no_envelope(error: E) -> Self {
+        Self {
+            envelope: None,
+            error,
+        }
+    }
 }
 
-impl Fault {
-    /// This fault in the version of the request being served (see [`version`]).
-    pub fn in_request_version(self) -> Self {
-        self.with_version(version())
+impl<E: SoapError> IntoResponse for InVersion<E> {
+    fn into_response(self) -> Response {
+        self.error.answer(self.envelope)
     }
 }
 
 /// A request body read as a SOAP envelope: Content-Type checked (415 Fault, except for
 /// a SOAP 1.1 envelope, accepted under any media type as the originals did), the XML
 /// read within the default [`Limits`], the envelope checked ([`envelope::parse`]: every
-/// refusal is a Fault, in the version the request announced). Records the envelope's
-/// version for [`version`]. SOAPAction is logged, never used: dispatch is on the Body
+/// refusal is a Fault, in the version the request announced); the envelope's version is
+/// [`SoapRequest::version`], for the handler to answer its errors in
+/// ([`InVersion::of`]). SOAPAction is logged, never used: dispatch is on the Body
 /// child's QName. When the service installed a [`wsse::Guard`] (WS-Security on), the
 /// `wsse:Security` header is understood and the request's credentials are checked
 /// here, before any handler runs; a refusal is the WS-Security fault.
@@ -100,8 +128,6 @@ impl<S: Send + Sync> FromRequest<S> for Envelope {
                 _ => return Err(unsupported.into_response()),
             },
         };
-        // Outside `scope` there is nowhere to record it: errors then answer in 1.1.
-        let _ = VERSION.try_with(|v| v.set(parsed.version));
         if let Some(action) = envelope::action(&headers) {
             tracing::debug!(soap.action = %action, "SOAPAction (hint only)");
         }
@@ -121,23 +147,21 @@ mod tests {
         Router,
         body::Body,
         http::{StatusCode, header},
-        middleware,
         routing::post,
     };
     use tower::ServiceExt as _;
 
     use super::*;
 
-    async fn echo(Envelope(request): Envelope) -> Response {
-        Fault::client(request.body.local)
-            .in_request_version()
-            .into_response()
+    async fn echo(Envelope(request): Envelope) -> Result<Response, InVersion<Fault>> {
+        Err(InVersion::new(
+            request.version,
+            Fault::client(request.body.local),
+        ))
     }
 
     async fn call(content_type: &str, body: &str) -> (StatusCode, String) {
-        let app = Router::new()
-            .route("/", post(echo))
-            .layer(middleware::from_fn(scope));
+        let app = Router::new().route("/", post(echo));
         let resp = app
             .oneshot(
                 Request::post("/")
@@ -201,9 +225,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn without_an_envelope_the_version_is_soap11() {
-        assert_eq!(envelope_version(), None);
-        assert_eq!(version(), SoapVersion::V11);
+    #[tokio::test]
+    async fn without_an_envelope_the_version_is_soap11() {
+        let response = InVersion::no_envelope(Fault::client("x")).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            SoapVersion::V11.content_type()
+        );
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(
+            String::from_utf8(body.to_vec())
+                .unwrap()
+                .contains("<faultcode>soapenv:Client</faultcode>")
+        );
     }
 }

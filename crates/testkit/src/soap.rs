@@ -9,6 +9,36 @@ use quick_xml::{
 
 /// The SOAP 1.2 envelope namespace.
 const SOAP12_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
+/// The WS-Security extension namespace (`wsse`).
+const WSSE_NS: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd";
+
+/// Asserts that a reply (`(status, content type, body)`, as [`crate::parts`] gives it) is
+/// the WS-Security fault `code` (`FailedAuthentication`, `InvalidSecurity`, ...) in SOAP
+/// 1.2 (`soap12`: HTTP 400, `env:Sender` with the subcode `wsse:{code}`) or 1.1 (HTTP
+/// 500, `faultcode` `wsse:{code}`), its `wsse` prefix declared.
+#[track_caller]
+pub fn assert_wsse_fault(soap12: bool, (status, _, body): &(u16, String, String), code: &str) {
+    assert!(
+        body.contains(&format!(r#"xmlns:wsse="{WSSE_NS}""#)),
+        "{body}"
+    );
+    if soap12 {
+        assert_eq!(*status, 400, "{body}");
+        assert!(
+            body.contains(&format!(
+                "<env:Value>env:Sender</env:Value><env:Subcode><env:Value>wsse:{code}</env:Value></env:Subcode>"
+            )),
+            "{body}"
+        );
+    } else {
+        assert_eq!(*status, 500, "{body}");
+        assert!(
+            body.contains(&format!("<faultcode>wsse:{code}</faultcode>")),
+            "{body}"
+        );
+    }
+}
 
 /// The header blocks a SOAP 1.2 fault says were not understood: for each
 /// `env:NotUnderstood` element of the envelope's `env:Header` (SOAP 1.2 Part 1 §5.4.8), its

@@ -10,8 +10,9 @@
 //! * `GET /user-search/health`, `GET /health`.
 //!
 //! Data: reads `id, username` from the shared `"user"` table, and, for a Bearer token,
-//! whether it was revoked (`routes::bearer`). No events.
+//! whether it was revoked (`bearer`). No events.
 
+pub mod bearer;
 pub mod config;
 pub mod error;
 pub mod lookup;
@@ -27,8 +28,11 @@ use hub_runtime::{
     http::ErrorRenderer,
     service::{self, Entry, Task},
 };
+use hub_soap::wsse::BearerCheck;
+use hub_soap_pg::PgNonces;
 use tokio_util::sync::CancellationToken;
 
+use crate::bearer::StandingBearer;
 pub use crate::config::Config;
 /// The user-lookup service, as the runtime's skeleton runs it: its state.
 pub use crate::state::AppState as UserLookup;
@@ -45,11 +49,17 @@ impl service::Service for UserLookup {
     async fn connect(config: &Config) -> anyhow::Result<Self> {
         config.proxies.warn_if_deprecated();
         let pool = config.db.connect(Self::NAME).await?;
-        let bearer = config.bearer.as_ref().map(Verifier::new).transpose()?;
+        let bearer = match &config.bearer {
+            Some(verifier) => Some(Arc::new(StandingBearer::new(
+                Verifier::new(verifier)?,
+                pool.clone(),
+            )) as Arc<dyn BearerCheck>),
+            None => None,
+        };
         let proxies = Arc::new(config.proxies.clone());
+        let nonces = Arc::new(PgNonces::new(pool.clone()));
         Ok(Self {
-            wsse: config.wsse.guard(pool.clone(), bearer.clone(), proxies),
-            bearer,
+            wsse: config.wsse.guard(nonces, bearer, proxies),
             pool,
         })
     }

@@ -1,6 +1,6 @@
 //! The one error type of the user-soap service and its rendering: a SOAP Fault, or
 //! the original's 409 envelope for a duplicate, in the version of the request's
-//! envelope (learned once by `hub_soap::Envelope`; no handler passes it along).
+//! envelope, which the handler names (`hub_soap::InVersion`; no `IntoResponse` here).
 //!
 //! Invalid input is a Client (1.2: Sender) fault naming the field; failures on our
 //! side are classified by [`ServerError`] (503 when a backing server is unavailable,
@@ -8,10 +8,9 @@
 
 use axum::{
     http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    response::{IntoResponse as _, Response},
 };
-use hub_runtime::http::Failure;
-use hub_soap::{Fault, ServerError, xml::escape};
+use hub_soap::{Fault, ServerError, SoapError, SoapVersion, xml::escape};
 
 use crate::{
     registration::{Invalid, RegisterError},
@@ -38,8 +37,9 @@ pub enum Error {
     Taken(Taken),
 }
 
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
+impl SoapError for Error {
+    fn answer(self, envelope: Option<SoapVersion>) -> Response {
+        let version = envelope.unwrap_or_default();
         let fault = match self {
             Self::UnknownOperation(_) => Fault::client(self.to_string()),
             Self::Invalid(invalid) => {
@@ -54,19 +54,18 @@ impl IntoResponse for Error {
                     "Too many registrations from this address; retry after {secs} s"
                 ))
                 .with_status(StatusCode::TOO_MANY_REQUESTS)
-                .in_request_version()
+                .with_version(version)
                 .into_response();
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 return resp;
             }
             Self::Register(RegisterError::Duplicate(_)) => {
-                let version = hub_soap::request::version();
                 return version.reply(StatusCode::CONFLICT, message::duplicate_reply(version));
             }
             Self::Register(e) => server_error(e).into(),
         };
-        fault.in_request_version().into_response()
+        fault.with_version(version).into_response()
     }
 }
 
@@ -83,10 +82,7 @@ fn registration_fault(field: &str, reason: String, message: &str) -> Fault {
 /// A failure on our side as a SOAP server error, classified once by
 /// [`RegisterError::failure`].
 fn server_error(e: RegisterError) -> ServerError {
-    match e.failure() {
-        Failure::Unavailable(cause) => ServerError::Unavailable(cause),
-        Failure::Internal(cause) => ServerError::Internal(cause),
-    }
+    e.failure().into()
 }
 
 #[cfg(test)]

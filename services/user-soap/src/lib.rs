@@ -66,7 +66,11 @@ impl service::Service for UserSoap {
         fill_skeletons(&pool).await;
         let proxies = Arc::new(config.proxies.clone());
         Ok(Self {
-            wsse: config.wsse.guard(pool.clone(), None, proxies.clone()),
+            wsse: config.wsse.guard(
+                Arc::new(hub_soap_pg::PgNonces::new(pool.clone())),
+                None,
+                proxies.clone(),
+            ),
             pool,
             hashing: HashPool::new(config.hashing),
             queue: config.queue.as_str().into(),

@@ -6,7 +6,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use hub_soap::{Envelope, wsdl};
+use hub_soap::{Envelope, InVersion, SoapRequest, wsdl};
 
 use crate::{error::Error, lookup, state::AppState, store};
 
@@ -53,11 +53,13 @@ pub async fn legacy_get(
     RawQuery(raw): RawQuery,
     Query(params): Params,
     headers: HeaderMap,
-) -> Result<Response, Error> {
+) -> Result<Response, InVersion<Error>> {
     if wsdl::is_wsdl_query(raw.as_deref()) {
         return Ok(address.serve(super::WSDL, &headers));
     }
-    let (id, username) = find_for_get(&state, &params).await?;
+    let (id, username) = find_for_get(&state, &params)
+        .await
+        .map_err(InVersion::no_envelope)?;
     // The original's exact Content-Type.
     Ok(xml("text/xml", lookup::legacy_envelope(&id, &username)))
 }
@@ -66,8 +68,10 @@ pub async fn legacy_get(
 pub async fn http_get(
     State(state): State<AppState>,
     Query(params): Params,
-) -> Result<Response, Error> {
-    let (id, username) = find_for_get(&state, &params).await?;
+) -> Result<Response, InVersion<Error>> {
+    let (id, username) = find_for_get(&state, &params)
+        .await
+        .map_err(InVersion::no_envelope)?;
     Ok(xml(
         "text/xml; charset=utf-8",
         lookup::bare_reply(&id, &username),
@@ -75,15 +79,22 @@ pub async fn http_get(
 }
 
 /// `POST /user/soap`: the `getUserByUsername` operation, SOAP 1.1 or 1.2. The envelope's
-/// credentials were checked by its extractor; a Bearer token among them must also not be
-/// revoked.
+/// credentials (a Bearer token among them: verified and not revoked) were checked by its
+/// extractor. Errors answer in the envelope's version.
 #[tracing::instrument(name = "lookup", skip_all)]
 pub async fn soap(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Envelope(request): Envelope,
-) -> Result<Response, Error> {
-    super::bearer::must_stand(&state, &headers).await?;
+) -> Result<Response, InVersion<Error>> {
+    let v = request.version;
+    let (id, username) = operation(&state, &request)
+        .await
+        .map_err(InVersion::of(v))?;
+    Ok(v.reply(StatusCode::OK, lookup::soap_reply(v, &id, &username)))
+}
+
+/// `getUserByUsername`: the user's `(id, username)`.
+async fn operation(state: &AppState, request: &SoapRequest) -> Result<(String, String), Error> {
     if !request.body.is(lookup::WEB_NS, "getUserByUsername") {
         return Err(Error::UnknownOperation(request.body.qname()));
     }
@@ -96,7 +107,5 @@ pub async fn soap(
         [_, _, ..] => return Err(Error::RepeatedUsername),
         _ => return Err(Error::MissingUsername),
     };
-    let (id, username) = find(&state, name).await?;
-    let v = request.version;
-    Ok(v.reply(StatusCode::OK, lookup::soap_reply(v, &id, &username)))
+    find(state, name).await
 }

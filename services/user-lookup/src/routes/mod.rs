@@ -1,12 +1,10 @@
 //! Every route of the user-lookup service, in one list.
 
-mod bearer;
 mod gate;
 mod lookup;
 
 use axum::{Extension, Router, handler::Handler, middleware, routing::get};
 use hub_runtime::http::HealthBody;
-use hub_soap::request::scope;
 
 use crate::state::AppState;
 
@@ -25,16 +23,15 @@ pub const HEALTH: HealthBody = HealthBody::Text {
 /// `wsdl` is where the served WSDL says the service lives.
 pub fn router(state: AppState, wsdl: hub_soap::wsdl::Address) -> Router {
     // With WS-Security on, the GETs need a Bearer token (gate.rs); the POST's envelope
-    // is checked by its extractor. Either way a Bearer token that passed must not be
-    // revoked (bearer.rs).
+    // is checked by its extractor. Either way the guard asks crate::bearer, once, whether
+    // a Bearer token stands (signature, expiry, revocation).
     let gate = || middleware::from_fn_with_state(state.clone(), gate::get);
     Router::new()
-        // Only the SOAP operation reads an envelope, so only it needs the version scope
-        // (hub_soap::request); the GETs answer in 1.1 without paying for it.
+        // The SOAP operation answers its errors in its envelope's version, the GETs
+        // in 1.1 (hub_soap::InVersion).
         .route(
             "/user/soap",
-            get(lookup::legacy_get.layer(gate()))
-                .post(lookup::soap.layer(middleware::from_fn(scope))),
+            get(lookup::legacy_get.layer(gate())).post(lookup::soap),
         )
         .route("/user/lookup", get(lookup::http_get.layer(gate())))
         .layer(Extension(wsdl))

@@ -5,10 +5,9 @@ pub(crate) mod message;
 mod ops;
 mod register;
 
-use axum::{Extension, Router, handler::Handler, middleware, routing::post};
+use axum::{Extension, Router, routing::post};
 use hub_runtime::http::HealthBody;
 use hub_runtime::openapi::{self, OpenApiRouter};
-use hub_soap::request::scope;
 use utoipa_axum::routes;
 
 use crate::state::AppState;
@@ -34,12 +33,9 @@ pub fn router(state: AppState, wsdl: hub_soap::wsdl::Address) -> Router {
     );
     rest.merge(
         Router::new()
-            // Only the SOAP operation reads an envelope, so only it needs the version scope
-            // (hub_soap::request); its errors render in the envelope's version.
-            .route(
-                "/register",
-                post(register::register.layer(middleware::from_fn(scope))).get(ops::wsdl),
-            )
+            // The SOAP operation answers its errors in its envelope's version
+            // (hub_soap::InVersion).
+            .route("/register", post(register::register).get(ops::wsdl))
             .layer(Extension(wsdl)),
     )
     .with_state(state)

@@ -1,12 +1,14 @@
 //! `POST /register`: the envelope in, the use case, the original's reply out.
 
+use std::net::IpAddr;
+
 use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
     response::Response,
 };
 use hub_runtime::http::{RequestId, client_ip::ClientIp};
-use hub_soap::{Envelope, SoapVersion};
+use hub_soap::{Envelope, InVersion, SoapRequest, SoapVersion};
 
 use super::message;
 use crate::{
@@ -18,7 +20,7 @@ use crate::{
 
 /// Registers the user the envelope describes (see [`registration::register`]): 200
 /// with the original's reply holding the new id; a duplicate, invalid input or an
-/// unknown operation is an [`Error`].
+/// unknown operation is an [`Error`], answered in the envelope's version.
 #[tracing::instrument(name = "register", skip_all)]
 pub async fn register(
     State(state): State<AppState>,
@@ -26,16 +28,30 @@ pub async fn register(
     ClientIp(from): ClientIp,
     headers: HeaderMap,
     Envelope(request): Envelope,
+) -> Result<Response, InVersion<Error>> {
+    let version = request.version;
+    reply(&state, &request_id, from, &headers, request)
+        .await
+        .map_err(InVersion::of(version))
+}
+
+/// The operation, from the envelope to the reply.
+async fn reply(
+    state: &AppState,
+    request_id: &str,
+    from: IpAddr,
+    headers: &HeaderMap,
+    request: SoapRequest,
 ) -> Result<Response, Error> {
     if !message::is_registration(&request.body) {
         return Err(Error::UnknownOperation(request.body.qname()));
     }
     let input = message::read(&request.body)?;
     let version = request.version;
-    let registered = match registration::register(&state, &request_id, from, input).await {
+    let registered = match registration::register(state, request_id, from, input).await {
         Ok(registered) => registered,
         Err(RegisterError::Duplicate(taken))
-            if duplicate_as_fault(state.duplicate_reply, version, &headers) =>
+            if duplicate_as_fault(state.duplicate_reply, version, headers) =>
         {
             return Err(Error::Taken(taken));
         }
