@@ -68,7 +68,7 @@ pub trait ImagesHelpers {
 
 impl ImagesHelpers for TestApp {
     fn store(&self) -> Store {
-        Store::new(&self.settings().s3)
+        Store::new(&self.settings().service.s3)
     }
 
     fn endpoint(&self) -> String {
