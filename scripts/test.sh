@@ -7,7 +7,7 @@
 #    rust-version stops here with the rustup commands that install or update it
 # 1. scripts/backing.sh install && up   (PostgreSQL, RabbitMQ, MongoDB, S3; idempotent)
 # 2. the scripts' own tests (tests/scripts/*.sh: the toolchain check, shellcheck over every
-#    script; no build, no network; ~3 s), then the
+#    script, ruff over every Python file; no build, no network; ~3 s), then the
 #    Kubernetes manifests: tests/kubernetes/check.py renders deploy/kubernetes, validates
 #    it strictly and checks its policy (no cluster, no network; ~3 s)
 # 3. cargo nextest, all tests but the fault tests, in parallel (each test owns its
