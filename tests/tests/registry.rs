@@ -453,7 +453,8 @@ fn the_scripts_read_services_toml_as_a_toml_parser_does() {
 
     // An array of inline tables is the same registry in another TOML spelling: read, not
     // skipped (the awk reader this replaced refused it).
-    let inline = "service = [\n  { name = \"a\", port = 1, health = \"/h\", protocol = \"rest\" },\n]\n";
+    let inline =
+        "service = [\n  { name = \"a\", port = 1, health = \"/h\", protocol = \"rest\" },\n]\n";
     let (ok, out, err) = bash_registry("-", inline);
     assert!(ok, "registry.sh on inline tables: {err}");
     assert_eq!(out, lines(&registry::parse(inline).unwrap()));

@@ -58,7 +58,10 @@ impl Service {
     /// The service as the scripts read it: `name port health protocol`, separated by
     /// single spaces (no field can hold a space: [`parse`] refuses one).
     pub fn line(&self) -> String {
-        format!("{} {} {} {}", self.name, self.port, self.health, self.protocol)
+        format!(
+            "{} {} {} {}",
+            self.name, self.port, self.health, self.protocol
+        )
     }
 }
 
@@ -96,4 +99,3 @@ pub fn parse(text: &str) -> Result<Vec<Service>, String> {
     }
     Ok(registry.service)
 }
-

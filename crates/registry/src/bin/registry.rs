@@ -11,7 +11,8 @@
 
 use std::{io::Write as _, path::PathBuf, process::ExitCode};
 
-const USAGE: &str = "usage: registry services [FILE]   (FILE: default the checkout's services.toml)";
+const USAGE: &str =
+    "usage: registry services [FILE]   (FILE: default the checkout's services.toml)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
