@@ -16,6 +16,8 @@
 #    cluster stack (`chaos`: it installs and starts scripts/cluster.sh itself, ~2.5 min), one
 #    at a time: they stop and restart shared servers, bind the historical ports or load the
 #    machine, so nothing else may run beside them
+# 5. the committed .sqlx/ query cache against the queries (scripts/sqlx-prepare.sh --check:
+#    `cargo sqlx prepare --workspace --check`; see there for its cost)
 # Extra arguments go to both nextest runs (e.g. `scripts/test.sh --no-fail-fast`).
 # The closing line, `tests: N passed, M failed`, adds up nextest's JUnit reports (profile
 # `ci` of .config/nextest.toml, read by scripts/py/nextest_junit.py, which also names each
@@ -75,6 +77,14 @@ if [ "$status" -eq 0 ]; then
   flock -o -w "$wait_lock" -x "$lock" cargo nextest run --workspace --no-tests=warn -E 'binary(faults) | binary(soak) | binary(chaos)' --test-threads 1 "$@" 2>&1 | tee -a "$log" || status=$?
   keep_report serial
 fi
+
+# The .sqlx/ check after the tests: sqlx-cli touches the sources of the crates that hold
+# queries (so the next build compiles them again, not this run's), and the migrate binary
+# is the one this test build made (hub-db has integration tests, so it is built). Under
+# the shared lock, as the tests (a fault test of another checkout stops PostgreSQL). A
+# failure counts in the closing line's failures.
+flock -o -w "$wait_lock" -s "$lock" env HUB_MIGRATE_BIN="${junit%/nextest/ci/junit.xml}/debug/migrate" \
+  bash scripts/sqlx-prepare.sh --check || status=$?
 
 # One closing line for the whole run: nextest's reports (the last line of the summary is
 # `passed failed skipped`, the lines before it name the failed tests), plus the scripts'
