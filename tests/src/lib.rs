@@ -1,14 +1,18 @@
 //! Workspace-level checks live in `tests/`. This library is what several of them read:
-//! the service registry (`services.toml`, see [`registry`]) and the files checked
-//! against it, starting with docker-compose.yml; and the five services started
-//! in-process on shared backing resources ([`system`]).
+//! the service registry (`services.toml`, read by hub-registry, the one reader the
+//! scripts use too) and the files checked against it, starting with docker-compose.yml;
+//! and the five services started in-process on shared backing resources ([`system`]).
 
-pub mod registry;
 pub mod system;
 
 use std::path::{Path, PathBuf};
 
-pub use registry::{Protocol, Service, services};
+pub use hub_registry::{self as registry, Protocol, Service};
+
+/// The repository's registry, in file order; panics naming services.toml if it is wrong.
+pub fn services() -> Vec<Service> {
+    registry::parse(&read(registry::FILE)).unwrap_or_else(|e| panic!("{}: {e}", registry::FILE))
+}
 
 /// The settings every service these tests start in their own process takes besides its
 /// own: loopback on a free port, password hashing far cheaper than production's, and a

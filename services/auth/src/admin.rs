@@ -10,6 +10,7 @@
 
 use std::net::IpAddr;
 
+use clap::{CommandFactory as _, Parser, Subcommand, error::ErrorKind};
 use hub_db::PgSettings;
 use hub_runtime::{
     config::{Env, Vars},
@@ -21,42 +22,159 @@ use crate::{
     store::{self, throttle, users},
 };
 
-/// The usage text, printed for `auth locks --help` and any misuse.
-pub const USAGE: &str = "\
-usage: auth locks [list]
+/// The operator's commands, as clap parses them: `auth <command> ...`. Each command's
+/// function below ([`locks`], [`tokens`], [`keys`]) takes the words after its name.
+#[derive(Debug, Parser)]
+#[command(
+    name = "auth",
+    about = "The auth service. Without a command it runs the service (settings from the \
+             environment); with one, it runs an operator's command against the same \
+             settings and exits: 0 done, 1 database error, 2 usage or settings error.",
+    long_about = None,
+    override_usage = "auth                       (runs the service)\n       auth <COMMAND> [ARGS]...   (an operator's command)"
+)]
+pub enum Command {
+    /// The login throttle: who is locked out, and lifting a lockout.
+    #[command(override_usage = LOCKS_USAGE)]
+    Locks {
+        /// What to do (default: list).
+        #[command(subcommand)]
+        action: Option<Locks>,
+    },
+    /// Revoking every token of an account.
+    #[command(override_usage = TOKENS_USAGE)]
+    Tokens {
+        /// What to do.
+        #[command(subcommand)]
+        action: Tokens,
+    },
+    /// Ed25519 signing keys for JWT_SIGNING_KEY (no database).
+    #[command(override_usage = KEYS_USAGE)]
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        action: Keys,
+    },
+}
+
+/// `auth locks ...`.
+#[derive(Debug, Subcommand)]
+pub enum Locks {
+    /// Every account, login string and client address locked out now, and until when.
+    List,
+    /// Lifts a lockout and forgets its failures.
+    Clear(Clear),
+}
+
+/// `auth locks clear`: exactly one of its options.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub struct Clear {
+    /// The account, and also its username and email as login strings.
+    #[arg(long, value_name = "username or email", allow_hyphen_values = true)]
+    pub account: Option<String>,
+    /// A login string, any spelling.
+    #[arg(long, value_name = "login string", allow_hyphen_values = true)]
+    pub login: Option<String>,
+    /// What the address is counted under (an IPv6 address: its CLIENT_IPV6_PREFIX prefix).
+    #[arg(long, value_name = "ip or CIDR prefix", allow_hyphen_values = true)]
+    pub address: Option<String>,
+    /// A key as `auth locks` lists it.
+    #[arg(long, value_name = "key as listed", allow_hyphen_values = true)]
+    pub key: Option<String>,
+}
+
+/// `auth tokens ...`.
+#[derive(Debug, Subcommand)]
+pub enum Tokens {
+    /// Every access token and refresh token the account holds stops working now, on every
+    /// service that checks revocation (auth, session); the user logs in again.
+    Revoke {
+        /// The account.
+        #[arg(long, value_name = "username or email", allow_hyphen_values = true)]
+        account: String,
+    },
+}
+
+/// `auth keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum Keys {
+    /// Prints a new Ed25519 private key (PKCS#8 PEM) for JWT_SIGNING_KEY.
+    Generate,
+    /// Reads a private key on standard input; prints its kid and its public key (for
+    /// JWT_ADDITIONAL_PUBLIC_KEYS).
+    Public,
+}
+
+/// The usage lines of `auth locks` (clap's `Usage:`, and the end of every misuse message).
+const LOCKS_USAGE: &str = "\
+auth locks [list]
        auth locks clear --account <username or email>
        auth locks clear --login <login string, any spelling>
        auth locks clear --address <ip or CIDR prefix>
-       auth locks clear --key <key as listed>
+       auth locks clear --key <key as listed>";
 
-list:   every account, login string and client address locked out now, and until when
-clear:  lifts a lockout and forgets its failures; --account also clears the account's
-        username and email as login strings; --address clears what the address is
-        counted under (an IPv6 address: its CLIENT_IPV6_PREFIX prefix)";
+/// The usage line of `auth tokens`.
+const TOKENS_USAGE: &str = "auth tokens revoke --account <username or email>";
 
-/// The usage text of `auth tokens`.
-pub const TOKENS_USAGE: &str = "\
-usage: auth tokens revoke --account <username or email>
+/// The usage lines of `auth keys`.
+const KEYS_USAGE: &str = "\
+auth keys generate
+       auth keys public < private-key.pem";
 
-revoke: every access token and refresh token the account holds stops working now, on
-        every service that checks revocation (auth, session); the user logs in again";
+/// `auth --help`: the commands, and that none runs the service.
+pub fn help() -> String {
+    Command::command().render_help().to_string()
+}
 
-/// The usage text of `auth keys`.
-pub const KEYS_USAGE: &str = "\
-usage: auth keys generate
-       auth keys public < private-key.pem
+/// Parses `auth <name> <args>`: the command, or what to print for `--help` / `help`
+/// (`Ok(Err(text))`), or the misuse (exit 2) with the command's usage.
+fn parse(name: &str, usage: &str, args: &[String]) -> Result<Result<Command, String>, AdminError> {
+    let words = ["auth", name]
+        .into_iter()
+        .chain(args.iter().map(String::as_str));
+    match Command::try_parse_from(words) {
+        Ok(command) => Ok(Ok(command)),
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            Ok(Err(e.render().to_string().trim_end().to_owned()))
+        }
+        // `auth keys` alone: clap would print the whole help as the error.
+        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            Err(misuse("what to do is missing", name, usage))
+        }
+        Err(e) => {
+            // clap's message without its own usage and footer: ours follows.
+            let text = e.render().to_string();
+            let why: Vec<&str> = text
+                .trim_end()
+                .split("\n\n")
+                .filter(|p| !p.starts_with("Usage:") && !p.starts_with("For more information"))
+                .collect();
+            let why = why.join("\n\n");
+            Err(misuse(
+                why.strip_prefix("error: ").unwrap_or(&why),
+                name,
+                usage,
+            ))
+        }
+    }
+}
 
-generate: prints a new Ed25519 private key (PKCS#8 PEM) for JWT_SIGNING_KEY
-public:   reads a private key on standard input; prints its kid and its public key
-          (for JWT_ADDITIONAL_PUBLIC_KEYS)";
+/// Wrong arguments to `auth <name>`: why, then the command's usage lines.
+fn misuse(why: &str, name: &str, usage: &str) -> AdminError {
+    AdminError::Misuse(format!(
+        "{why}\n\nusage: {usage}\n\nMore: auth {name} --help"
+    ))
+}
 
 /// Why the command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    /// The arguments do not say what to do (exit 2).
-    #[error("{0}\n\n{USAGE}")]
+    /// The arguments name what does not exist (exit 2).
+    #[error("{0}\n\nusage: {LOCKS_USAGE}")]
     Usage(String),
-    /// Another command's arguments are wrong; the text includes its usage (exit 2).
+    /// The arguments are wrong, or what they name cannot be used; the text says why (and
+    /// for wrong arguments, how to call the command) (exit 2).
     #[error("{0}")]
     Misuse(String),
     /// A setting is missing or invalid (exit 2).
@@ -83,23 +201,23 @@ fn db(e: impl std::fmt::Display) -> AdminError {
 
 /// Runs `auth locks <args>` against the database `env` names; returns what to print.
 pub async fn locks(args: &[String], env: &dyn Env) -> Result<String, AdminError> {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    if matches!(args.as_slice(), ["--help" | "-h" | "help"]) {
-        return Ok(USAGE.to_owned());
-    }
+    let action = match parse("locks", LOCKS_USAGE, args)? {
+        Ok(Command::Locks { action }) => action.unwrap_or(Locks::List),
+        Ok(_) => return Err(other_command("locks")),
+        Err(help) => return Ok(help),
+    };
     let vars = Vars::new(env);
     let settings = PgSettings::from_vars(&vars)?;
     let clients = ProxyTrust::from_vars(&vars)?;
     let pool = settings.connect("auth-admin").await.map_err(db)?;
     let mut conn = pool.acquire().await.map_err(db)?;
-    let out = match args.as_slice() {
-        [] | ["list"] => list(&throttle::locks(&mut conn).await.map_err(db)?),
-        ["clear", flag, value] => {
-            let keys = keys_for(&mut conn, &clients, flag, value).await?;
+    let out = match action {
+        Locks::List => list(&throttle::locks(&mut conn).await.map_err(db)?),
+        Locks::Clear(what) => {
+            let keys = keys_for(&mut conn, &clients, &what).await?;
             let n = throttle::unlock(&mut conn, &keys).await.map_err(db)?;
             format!("cleared {n} lock(s)")
         }
-        _ => return Err(AdminError::Usage("unknown arguments".into())),
     };
     drop(conn);
     pool.close().await;
@@ -108,16 +226,14 @@ pub async fn locks(args: &[String], env: &dyn Env) -> Result<String, AdminError>
 
 /// Runs `auth tokens <args>` against the database `env` names; returns what to print.
 pub async fn tokens(args: &[String], env: &dyn Env) -> Result<String, AdminError> {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let login = match args.as_slice() {
-        ["--help" | "-h" | "help"] => return Ok(TOKENS_USAGE.to_owned()),
-        ["revoke", "--account", login] => *login,
-        _ => {
-            return Err(AdminError::Misuse(format!(
-                "unknown arguments\n\n{TOKENS_USAGE}"
-            )));
-        }
+    let login = match parse("tokens", TOKENS_USAGE, args)? {
+        Ok(Command::Tokens {
+            action: Tokens::Revoke { account },
+        }) => account,
+        Ok(_) => return Err(other_command("tokens")),
+        Err(help) => return Ok(help),
     };
+    let login = login.as_str();
     let settings = PgSettings::from_vars(&Vars::new(env))?;
     let pool = settings.connect("auth-admin").await.map_err(db)?;
     let mut conn = pool.acquire().await.map_err(db)?;
@@ -138,13 +254,16 @@ pub async fn tokens(args: &[String], env: &dyn Env) -> Result<String, AdminError
 
 /// Runs `auth keys <args>`; `stdin` is read by `public`. Returns what to print.
 pub fn keys(args: &[String], stdin: &mut dyn std::io::Read) -> Result<String, AdminError> {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match args.as_slice() {
-        ["--help" | "-h" | "help"] => Ok(KEYS_USAGE.to_owned()),
-        ["generate"] => Ok(hub_identity::keys::generate_signing_pem()
+    let action = match parse("keys", KEYS_USAGE, args)? {
+        Ok(Command::Keys { action }) => action,
+        Ok(_) => return Err(other_command("keys")),
+        Err(help) => return Ok(help),
+    };
+    match action {
+        Keys::Generate => Ok(hub_identity::keys::generate_signing_pem()
             .trim_end()
             .to_owned()),
-        ["public"] => {
+        Keys::Public => {
             let mut pem = String::new();
             stdin
                 .read_to_string(&mut pem)
@@ -157,10 +276,12 @@ pub fn keys(args: &[String], stdin: &mut dyn std::io::Read) -> Result<String, Ad
                 key.public().to_pem().trim_end()
             ))
         }
-        _ => Err(AdminError::Misuse(format!(
-            "unknown arguments\n\n{KEYS_USAGE}"
-        ))),
     }
+}
+
+/// What `parse(name, ..)` never returns, since it parses `auth <name> ...`: another command.
+fn other_command(name: &str) -> AdminError {
+    AdminError::Misuse(format!("not an `auth {name}` command"))
 }
 
 /// The throttle keys an operator's `clear` names. A login string's key is its canonical
@@ -170,11 +291,13 @@ pub fn keys(args: &[String], stdin: &mut dyn std::io::Read) -> Result<String, Ad
 async fn keys_for(
     conn: &mut sqlx::PgConnection,
     clients: &ProxyTrust,
-    flag: &str,
-    value: &str,
+    what: &Clear,
 ) -> Result<Vec<String>, AdminError> {
-    let mut keys = match flag {
-        "--account" => {
+    let mut keys = match what {
+        Clear {
+            account: Some(value),
+            ..
+        } => {
             let user = users::find_by_login(conn, value)
                 .await
                 .map_err(db)?
@@ -184,8 +307,13 @@ async fn keys_for(
             keys.extend(login_keys(conn, &user.email).await?);
             keys
         }
-        "--login" => login_keys(conn, value).await?,
-        "--address" => {
+        Clear {
+            login: Some(value), ..
+        } => login_keys(conn, value).await?,
+        Clear {
+            address: Some(value),
+            ..
+        } => {
             if let Ok(ip) = value.parse::<IpAddr>() {
                 vec![
                     throttle_address_key(&clients.client_key_text(ip)),
@@ -199,8 +327,11 @@ async fn keys_for(
                 )));
             }
         }
-        "--key" => vec![value.to_owned()],
-        other => return Err(AdminError::Usage(format!("unknown option {other:?}"))),
+        Clear {
+            key: Some(value), ..
+        } => vec![value.to_owned()],
+        // clap requires exactly one of the four.
+        Clear { .. } => return Err(AdminError::Usage("clear what?".into())),
     };
     keys.sort();
     keys.dedup();

@@ -1,6 +1,6 @@
 //! Starts the auth service: config, telemetry, build, serve until SIGINT/SIGTERM; or,
 //! as `auth locks ...`, `auth tokens ...` or `auth keys ...`, an operator's command
-//! (`auth::admin`).
+//! (`auth::admin`, parsed by clap; `--help` after any of them, or `auth --help`).
 
 // mimalloc instead of glibc's malloc: allocation was a quarter of user-lookup's
 // user-space time under load (bench/results/2026-11-26.md, "Fixes").
@@ -8,9 +8,18 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Lossy: an argument that is not UTF-8 names no account, option or command anyway.
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let env = &hub_runtime::config::ProcessEnv;
     match args.split_first() {
+        Some((flag, [])) if flag == "--help" || flag == "-h" => {
+            use std::io::Write as _;
+            let _ = write!(std::io::stdout(), "{}", auth::admin::help());
+            std::process::ExitCode::SUCCESS
+        }
         Some((command, rest)) if command == "locks" => {
             admin("locks", |rt| rt.block_on(auth::admin::locks(rest, env)))
         }

@@ -2,8 +2,8 @@
 //! checked against it here, and every failure names the file to fix and the service:
 //! docker-compose.yml, the Dockerfile, deploy/prometheus/prometheus.yml, README.md's service
 //! table, the folders under services/, each service's default port, health route and README,
-//! and the scripts (which must read the registry, through scripts/lib/registry.sh, and read
-//! it the way a TOML parser does). No servers needed.
+//! and the scripts (which must read the registry through scripts/lib/registry.sh, which runs
+//! hub-registry's `registry` binary: the same reader as these tests). No servers needed.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::{
@@ -445,21 +445,32 @@ fn the_scripts_read_services_toml_as_a_toml_parser_does() {
         "scripts/lib/registry.sh and toml disagree on services.toml"
     );
 
-    // Legal variations the awk reader must read the same: comments, spacing, key order,
-    // other tables.
+    // Legal variations, read the same: comments, spacing, key order, other tables.
     let varied = "# head\n\n[[ service ]]   # first\nprotocol=\"soap\"\n  name = \"a-b\"  # n\nport =  12 # p\nhealth = \"/a/health\"\n\n[[service]]\nname = \"c\"\nport = 13\nhealth = \"/c\"\nprotocol = \"rest\"\n";
     let (ok, out, err) = bash_registry("-", varied);
     assert!(ok, "registry.sh on a varied file: {err}");
     assert_eq!(out, lines(&registry::parse(varied).unwrap()));
 
-    // What it cannot read (or what is wrong) is an error, not a silent skip.
+    // An array of inline tables is the same registry in another TOML spelling: read, not
+    // skipped (the awk reader this replaced refused it).
+    let inline =
+        "service = [\n  { name = \"a\", port = 1, health = \"/h\", protocol = \"rest\" },\n]\n";
+    let (ok, out, err) = bash_registry("-", inline);
+    assert!(ok, "registry.sh on inline tables: {err}");
+    assert_eq!(out, lines(&registry::parse(inline).unwrap()));
+
+    // What is wrong is an error naming the file, not a silent skip.
     for broken in [
         "[[service]]\nname = \"a\"\nport = \"1\"\nhealth = \"/h\"\nprotocol = \"rest\"\n",
         "[[service]]\nname = \"a\"\nport = 1\nhealth = \"/h\"\n",
-        "service = [\n  { name = \"a\", port = 1, health = \"/h\", protocol = \"rest\" },\n]\n",
+        "[[service]]\nname = \"a\"\nport = 1\nhealth = \"/h\"\nprotocol = \"rest\"\n[[service]]\nname = \"b\"\nport = 1\nhealth = \"/h\"\nprotocol = \"rest\"\n",
         "# no services\n",
     ] {
-        let (ok, out, _) = bash_registry("-", broken);
+        let (ok, out, err) = bash_registry("-", broken);
         assert!(!ok, "registry.sh accepted:\n{broken}\nprinting {out:?}");
+        assert!(
+            out.is_empty() && err.starts_with("registry: /dev/stdin: "),
+            "{broken}: stdout {out:?}, stderr {err:?}"
+        );
     }
 }

@@ -1,9 +1,11 @@
 //! The service registry: `services.toml` at the repository root, one `[[service]]` entry
 //! per service (name, historical port, legacy health path, protocol).
 //!
-//! The scripts read the same file with awk (scripts/lib/registry.sh); tests/tests/it/registry.rs
-//! checks that both readings agree and that every file which cannot read the registry
-//! (compose, Dockerfile, Prometheus, README, the services' sources) agrees with it.
+//! This is its one reader. The tests crate reads it through this library; the shell
+//! scripts through the `registry` binary (src/bin/registry.rs, run by
+//! scripts/lib/registry.sh), which prints [`Service::line`]s. tests/tests/it/registry.rs
+//! checks that every file which cannot read the registry (compose, Dockerfile,
+//! Prometheus, README, the services' sources) agrees with it.
 
 use std::{collections::HashSet, fmt};
 
@@ -52,6 +54,17 @@ pub struct Service {
     pub protocol: Protocol,
 }
 
+impl Service {
+    /// The service as the scripts read it: `name port health protocol`, separated by
+    /// single spaces (no field can hold a space: [`parse`] refuses one).
+    pub fn line(&self) -> String {
+        format!(
+            "{} {} {} {}",
+            self.name, self.port, self.health, self.protocol
+        )
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Registry {
@@ -85,9 +98,4 @@ pub fn parse(text: &str) -> Result<Vec<Service>, String> {
         }
     }
     Ok(registry.service)
-}
-
-/// The repository's registry, in file order; panics naming services.toml if it is wrong.
-pub fn services() -> Vec<Service> {
-    parse(&crate::read(FILE)).unwrap_or_else(|e| panic!("{FILE}: {e}"))
 }
