@@ -3,7 +3,6 @@
 //! leaves its connection inside a transaction. Deterministic: the work signals from
 //! inside the transaction (a channel) that `BEGIN` is done, the test drops the caller
 //! then, and only then lets the work go on.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::time::{Duration, Instant};
 
