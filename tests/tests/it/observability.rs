@@ -671,7 +671,8 @@ async fn the_services_export_what_the_code_describes() {
         // Each crate registers its descriptions where it starts recording: they reach the
         // recorder before the first scrape that shows the metric.
         assert!(
-            text.contains(&format!("\n# HELP {family} ")),
+            text.lines()
+                .any(|l| l.starts_with(&format!("# HELP {family} "))),
             "/metrics shows {family} without HELP:\n{text}"
         );
     }
