@@ -12,10 +12,15 @@ use axum::{
     extract::{FromRequest as _, Multipart},
     http::Request,
 };
-use images::{
-    keys,
-    magic::{self, Sniff},
-};
+// The service's own files, compiled in here (not through the images crate, which would
+// build the AWS SDK for two pure files).
+#[path = "../../services/images/src/keys.rs"]
+#[allow(dead_code)]
+mod keys;
+#[path = "../../services/images/src/magic.rs"]
+mod magic;
+
+use magic::Sniff;
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_current_thread()
@@ -53,7 +58,10 @@ async fn upload(request: Request<Body>) {
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')),
             "{name:?}"
         );
-        assert!(!name.starts_with(['.', '_']) && !name.ends_with(['.', '_']), "{name:?}");
+        assert!(
+            !name.starts_with(['.', '_']) && !name.ends_with(['.', '_']),
+            "{name:?}"
+        );
         let mut head = Vec::new();
         let mut mime = None;
         while let Ok(Some(bytes)) = field.chunk().await {
@@ -73,7 +81,10 @@ async fn upload(request: Request<Body>) {
         });
         if let Some(mime) = mime {
             let key = keys::with_type_extension(&name, mime);
-            assert!(key.len() <= name.len() + keys::MAX_ADDED_EXTENSION, "{key:?}");
+            assert!(
+                key.len() <= name.len() + keys::MAX_ADDED_EXTENSION,
+                "{key:?}"
+            );
         }
         return;
     }
