@@ -21,7 +21,7 @@ use hub_runtime::http::client_ip::ProxyTrust;
 use hub_soap::{
     envelope,
     wsse::{self, Credentials, Guard, Mode, Settings},
-    xml::Limits,
+    xml::{self, Limits},
 };
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
@@ -55,7 +55,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     let guard = &*GUARD;
     let peer: Option<SocketAddr> = Some(([127, 0, 0, 1], 40000).into());
-    match selector % 4 {
+    match selector % 5 {
         // HTTP Basic, the door without an envelope.
         0 => {
             let mut headers = HeaderMap::new();
@@ -70,25 +70,72 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
                 let _ = Credentials::parse("WSSE_USERS", text);
             }
         }
+        // A SOAP 1.1 request whose UsernameToken (and Timestamp) are made of the input's
+        // fields, separated by NUL bytes: user, password, nonce, created, expires, type.
+        4 => {
+            let fields: Vec<&str> = rest
+                .split(|b| *b == 0)
+                .map(|f| std::str::from_utf8(f).unwrap_or(""))
+                .collect();
+            let field = |i: usize| xml::escape(fields.get(i).copied().unwrap_or(""));
+            let kind = if field(5).len() % 2 == 0 {
+                wsse::PASSWORD_TEXT
+            } else {
+                wsse::PASSWORD_DIGEST
+            };
+            let mut token = format!(
+                "<wsse:UsernameToken><wsse:Username>{}</wsse:Username><wsse:Password Type=\"{kind}\">{}</wsse:Password>",
+                field(0),
+                field(1)
+            );
+            if !field(2).is_empty() {
+                token += &format!("<wsse:Nonce>{}</wsse:Nonce>", field(2));
+            }
+            if !field(3).is_empty() {
+                token += &format!("<wsu:Created>{}</wsu:Created>", field(3));
+            }
+            token += "</wsse:UsernameToken>";
+            if !field(4).is_empty() {
+                token += &format!(
+                    "<wsu:Timestamp><wsu:Created>{}</wsu:Created><wsu:Expires>{}</wsu:Expires></wsu:Timestamp>",
+                    field(3),
+                    field(4)
+                );
+            }
+            let body = format!(
+                "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Header><wsse:Security xmlns:wsse=\"{}\" xmlns:wsu=\"{}\">{token}</wsse:Security></s:Header><s:Body><u:Op xmlns:u=\"urn:u\"/></s:Body></s:Envelope>",
+                wsse::WSSE_NS,
+                wsse::WSU_NS
+            );
+            check_envelope(guard, body.as_bytes(), "text/xml; charset=utf-8", peer);
+        }
         // A SOAP 1.1 or 1.2 request with (or without) a Security header.
         version => {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(if version == 2 {
-                    "text/xml; charset=utf-8"
-                } else {
-                    "application/soap+xml; charset=utf-8"
-                }),
-            );
-            let Ok(request) =
-                envelope::parse_understanding(rest, &headers, &Limits::default(), wsse::UNDERSTOOD)
-            else {
-                return;
+            let content_type = if version == 2 {
+                "text/xml; charset=utf-8"
+            } else {
+                "application/soap+xml; charset=utf-8"
             };
-            if let Err(fault) = RUNTIME.block_on(guard.check(&request, &headers, peer)) {
-                let _ = fault.into_response();
-            }
+            check_envelope(guard, rest, content_type, peer);
         }
     }
 });
+
+/// Parses `body` as a request understanding `Security`, then lets the guard check it.
+fn check_envelope(
+    guard: &Guard,
+    body: &[u8],
+    content_type: &'static str,
+    peer: Option<SocketAddr>,
+) {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let Ok(request) =
+        envelope::parse_understanding(body, &headers, &Limits::default(), wsse::UNDERSTOOD)
+    else {
+        return;
+    };
+    if let Err(fault) = RUNTIME.block_on(guard.check(&request, &headers, peer)) {
+        let _ = fault.into_response();
+    }
+}
