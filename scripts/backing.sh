@@ -65,6 +65,7 @@ REQUIREMENTS=(
   'moto[s3]==5.2.5'
   flask==3.1.3          # moto_server needs flask + flask-cors
   flask-cors==6.0.5
+  Werkzeug==3.1.9       # flask's; tests: the reference secure_filename (services/images keys.rs)
   pymongo==4.20.0       # replSetInitiate / status here; tests may use it too
   PyJWT==2.15.1         # tests: independent JWT verifier
   cryptography==50.0.2  # tests: PyJWT's EdDSA (Ed25519) keys, read from auth's JWKS

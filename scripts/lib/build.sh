@@ -8,7 +8,9 @@
 #                                  pairs), with HUB_GIT_COMMIT exported as hub_git_commit
 #                                  says; announces how long a first build takes and,
 #                                  when stderr is not a terminal (cargo then hides its
-#                                  progress bar), prints `WHO: built N of M ...` lines
+#                                  progress bar), prints `WHO: built N of M ...` lines;
+#                                  then writes each binary's CycloneDX SBOM beside it,
+#                                  <target>/release/sbom/<name>.cdx.json (scripts/sbom.sh)
 #
 # Why one function: hub-runtime reads HUB_GIT_COMMIT at compile time (option_env!), so
 # cargo rebuilds it and every service above it whenever the value differs from the last
@@ -29,8 +31,26 @@ build_release() {
   echo "$who: building in release mode (HUB_GIT_COMMIT=$HUB_GIT_COMMIT); the first build takes about 10 minutes on 2 cores, later ones only rebuild what changed"
   if [ -t 2 ]; then
     cargo build --release --locked "$@"
-    return
+  else
+    build_release_quietly "$who" "$@"
   fi
+  release_sboms "$@"
+}
+
+# The SBOM of every package built (`-p name` pairs), beside the release binaries.
+release_sboms() {
+  local root names=()
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  while [ $# -gt 0 ]; do
+    if [ "$1" = -p ]; then names+=("$2"); shift; fi
+    shift
+  done
+  bash "$root/scripts/sbom.sh" "${CARGO_TARGET_DIR:-$root/target}/release/sbom" "${names[@]}"
+}
+
+build_release_quietly() {
+  local who=$1
+  shift
   # Not a terminal: cargo's progress bar, forced on, is read back and turned into a line per
   # 5 % ("Building [==>  ] 12/340: crate, ..." separated by carriage returns); cargo's
   # own lines (Compiling, warnings, errors, Finished) pass through unchanged.

@@ -329,4 +329,64 @@ mod tests {
         );
         assert_eq!(h.verify("contrasena", Some(&stored)), Verification::Invalid);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            // Each case derives three times at the lowest cost (~1 ms each, optimised).
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            /// Any password, hashed, reads back as the PHC string it is, verifies, asks
+            /// for no rehash at the same cost and fits the column; any other password
+            /// does not verify against it.
+            #[test]
+            fn a_hash_round_trips_for_any_password(password in ".{0,40}", other in ".{0,40}") {
+                let h = hasher();
+                let stored = h.hash(&password);
+                prop_assert!(stored.len() <= 200, "{stored}");
+                prop_assert!(is_recognised(&stored));
+                let Stored::Phc { iterations, salt, hash } = parse(&stored) else {
+                    return Err(TestCaseError::fail(format!("not read as PHC: {stored}")));
+                };
+                prop_assert_eq!(iterations, MIN_ITERATIONS);
+                prop_assert_eq!((salt.len(), hash.len()), (SALT_LEN, HASH_LEN));
+                prop_assert_eq!(
+                    h.verify(&password, Some(&stored)),
+                    Verification::Valid { needs_rehash: false }
+                );
+                if other != password {
+                    prop_assert_eq!(h.verify(&other, Some(&stored)), Verification::Invalid);
+                }
+            }
+
+            /// A PHC string written with any parameters in range (with or without `l=`)
+            /// parses to exactly those; the same with a length out of range, or an
+            /// `l=` that disagrees with the hash, is unreadable.
+            #[test]
+            fn phc_parameters_round_trip(
+                iterations in 1..=MAX_ITERATIONS,
+                salt in proptest::collection::vec(any::<u8>(), 1..=80),
+                hash in proptest::collection::vec(any::<u8>(), 1..=80),
+                stated_len in proptest::option::of(0usize..=80),
+            ) {
+                let params = match stated_len {
+                    Some(l) => format!("i={iterations},l={l}"),
+                    None => format!("i={iterations}"),
+                };
+                let stored = format!("${PHC_ID}${params}${}${}", B64.encode(&salt), B64.encode(&hash));
+                let valid = (8..=64).contains(&salt.len())
+                    && (16..=64).contains(&hash.len())
+                    && stated_len.is_none_or(|l| l == hash.len());
+                let expected = if valid {
+                    Stored::Phc { iterations, salt, hash }
+                } else {
+                    Stored::Unreadable
+                };
+                prop_assert_eq!(parse(&stored), expected);
+            }
+        }
+    }
 }

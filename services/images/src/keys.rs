@@ -103,6 +103,8 @@ fn encode_path(raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::Strategy as _;
+
     use super::*;
 
     #[test]
@@ -177,5 +179,89 @@ mod tests {
         let key = secure_filename("Ünïcödé näme (1).PNG");
         assert_eq!(key, "Unicode_name_1.PNG");
         assert!(object_url("http://h", "b", &key).ends_with("/b/Unicode_name_1.PNG"));
+    }
+
+    /// Names mixing what `secure_filename` treats specially: ASCII letters, digits,
+    /// `.`, `_`, `-` and other punctuation, every ASCII whitespace and control
+    /// character (`\x1c`-`\x1f` split words in Python), `/` and `\`, and non-ASCII text
+    /// whose NFKD form is, or contains, ASCII (accents, ligatures, full-width forms,
+    /// the wide space U+3000, mathematical letters, circled digits) or is not (CJK,
+    /// Greek). Only blocks assigned long before the Unicode versions of Python and
+    /// unicode-normalization, so that neither sees a code point the other does not.
+    fn generated_name() -> impl proptest::strategy::Strategy<Value = String> {
+        const RANGES: &[std::ops::RangeInclusive<char>] = &[
+            'a'..='z',
+            'A'..='Z',
+            '0'..='9',
+            '.'..='.',
+            '_'..='_',
+            '-'..='-',
+            ' '..='~',
+            '\0'..='\x1f',
+            ' '..=' ',
+            '/'..='/',
+            '\\'..='\\',
+            '\u{7f}'..='\u{24f}',
+            '\u{300}'..='\u{36f}',
+            '\u{391}'..='\u{3c9}',
+            '\u{2000}'..='\u{2064}',
+            '\u{2070}'..='\u{209c}',
+            '\u{2100}'..='\u{2189}',
+            '\u{2460}'..='\u{24ff}',
+            '\u{3000}'..='\u{303f}',
+            '\u{4e00}'..='\u{4eff}',
+            '\u{fb00}'..='\u{fb06}',
+            '\u{ff01}'..='\u{ffee}',
+            '\u{1d400}'..='\u{1d6a5}',
+        ];
+        proptest::collection::vec(
+            proptest::char::ranges(std::borrow::Cow::Borrowed(RANGES)),
+            0..24,
+        )
+        .prop_map(String::from_iter)
+    }
+
+    /// Werkzeug's `secure_filename` (the test venv's, pinned in scripts/backing.sh) on
+    /// every name, in one Python call.
+    fn werkzeug_secure_filenames(names: &[String]) -> Vec<String> {
+        use std::io::Write as _;
+        let mut python = std::process::Command::new(hub_testkit::python())
+            .args([
+                "-c",
+                "import json, sys; from werkzeug.utils import secure_filename; \
+                 json.dump([secure_filename(n) for n in json.load(sys.stdin)], sys.stdout)",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run the test venv's python (HUB_PYTHON)");
+        let input = serde_json::to_vec(names).unwrap();
+        python.stdin.take().unwrap().write_all(&input).unwrap();
+        let out = python.wait_with_output().unwrap();
+        assert!(out.status.success(), "werkzeug failed");
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Property: ours and Werkzeug's agree on every generated name (3000 per run, new
+    /// ones each run; a disagreement lists the names, the shortest first).
+    #[test]
+    fn secure_filename_agrees_with_werkzeug_on_generated_names() {
+        use proptest::strategy::ValueTree as _;
+        let mut runner = proptest::test_runner::TestRunner::default();
+        let strategy = generated_name();
+        let names: Vec<String> = (0..3000)
+            .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+            .collect();
+        let theirs = werkzeug_secure_filenames(&names);
+        assert_eq!(theirs.len(), names.len());
+        let mut differ: Vec<(&String, String, &String)> = names
+            .iter()
+            .zip(&theirs)
+            .map(|(name, werkzeug)| (name, secure_filename(name), werkzeug))
+            .filter(|(_, ours, werkzeug)| ours != *werkzeug)
+            .collect();
+        differ.sort_by_key(|(name, ..)| name.chars().count());
+        differ.truncate(5);
+        assert!(differ.is_empty(), "(name, ours, Werkzeug's): {differ:?}");
     }
 }

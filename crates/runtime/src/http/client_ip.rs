@@ -557,4 +557,56 @@ mod tests {
             assert!(err.contains(var), "{err}");
         }
     }
+
+    mod properties {
+        use std::net::{Ipv4Addr, Ipv6Addr};
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// The throttles' per-address key (`key_text(client_key(..))`, the `addr:` rows
+        /// of auth's login throttle and user-soap's registration throttle), as text.
+        fn key(ip: IpAddr, prefix: u8) -> String {
+            key_text(client_key(ip, prefix))
+        }
+
+        proptest! {
+            /// Two IPv6 clients share one counter exactly when their first `prefix`
+            /// bits agree: the text names the prefix, and holds the address.
+            #[test]
+            fn ipv6_clients_share_a_key_exactly_within_one_prefix(
+                a in any::<u128>(),
+                b in any::<u128>(),
+                common in 0u32..=128,
+                prefix in 1u8..=128,
+            ) {
+                // `b` takes `a`'s first `common` bits, so that agreeing prefixes are frequent.
+                let keep = u128::MAX.checked_shl(128 - common).unwrap_or(0);
+                let b = (a & keep) | (b & !keep);
+                let (va, vb) = (Ipv6Addr::from(a), Ipv6Addr::from(b));
+                prop_assume!(va.to_ipv4_mapped().is_none() && vb.to_ipv4_mapped().is_none());
+                let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+                let same = a & mask == b & mask;
+                let (ka, kb) = (key(va.into(), prefix), key(vb.into(), prefix));
+                prop_assert_eq!(ka == kb, same, "{} {} /{}", va, vb, prefix);
+                if prefix == 128 {
+                    prop_assert_eq!(ka, va.to_string());
+                } else {
+                    let net: ipnet::Ipv6Net = ka.parse().unwrap();
+                    prop_assert_eq!(net.prefix_len(), prefix);
+                    prop_assert!(net.contains(&va));
+                }
+            }
+
+            /// An IPv4 client is its address alone, whatever the IPv6 prefix, and the
+            /// same whether the socket reports it as IPv4 or IPv4-mapped IPv6.
+            #[test]
+            fn ipv4_clients_are_their_address(v4 in any::<u32>(), prefix in any::<u8>()) {
+                let v4 = Ipv4Addr::from(v4);
+                prop_assert_eq!(key(v4.into(), prefix), v4.to_string());
+                prop_assert_eq!(key(v4.to_ipv6_mapped().into(), prefix), v4.to_string());
+            }
+        }
+    }
 }
