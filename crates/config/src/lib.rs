@@ -72,6 +72,8 @@ pub const SECRET_VARS: &[&str] = &[
     // multi-line, so both are easiest to mount as files.
     "JWT_SIGNING_KEY",
     "JWT_ADDITIONAL_PUBLIC_KEYS",
+    // notifications' SMTP password.
+    "SMTP_PASSWORD",
 ];
 
 /// [`ProcessEnv`], plus the secrets read from `<NAME>_FILE` files for the names in
