@@ -14,6 +14,7 @@
 //! | `outbox_pending`, `outbox_oldest_pending_seconds` | gauge | | the outbox relay |
 //! | `outbox_published_total`, `outbox_publish_failures_total` | counter | | the outbox relay (zero from start) |
 //! | `consumer_messages_total` | counter | `queue`, `outcome` | the consumer (zero from start) |
+//! | `notifications_total` | counter | `template`, `outcome` | notifications, per mail handled |
 //! | `consumer_redeliveries_total`, `consumer_reconnects_total` | counter | `queue` | the consumer (zero from start) |
 //! | `consumer_queue_depth`, `consumer_dead_letter_depth` | gauge | `queue` (the consumed one) | the consumer, at each (re)connect and every 5 s (the DLQ's zero from start) |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_start_time_seconds` | counter / gauge | | this process, from `/proc` at scrape (Linux) |
@@ -104,6 +105,10 @@ fn describe() {
     describe_counter!(
         "outbox_publish_failures_total",
         "Outbox relay publish attempts that failed (retried later)."
+    );
+    describe_counter!(
+        "notifications_total",
+        "Mails of the notifications service by template and outcome (sent, duplicate, deferred, smtp_unavailable, smtp_refused, bad_recipient)."
     );
     describe_counter!(
         "consumer_messages_total",

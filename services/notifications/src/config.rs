@@ -40,6 +40,9 @@ pub struct SmtpSettings {
     pub from: Mailbox,
     /// `SMTP_TIMEOUT_MS` (default 10000): bound on each SMTP command and the connection.
     pub timeout: Duration,
+    /// `SMTP_TLS_CA_FILE`: a PEM certificate trusted besides the Mozilla roots (a private
+    /// relay's own CA), read at start-up.
+    pub extra_ca: Option<Vec<u8>>,
 }
 
 impl SmtpSettings {
@@ -88,6 +91,13 @@ impl SmtpSettings {
             .parse::<Mailbox>()
             .map_err(|_| ConfigError::invalid("SMTP_FROM", "not a mail address"))?;
         let port: u16 = vars.positive_or("SMTP_PORT", default_port)?;
+        let extra_ca = match vars.string("SMTP_TLS_CA_FILE") {
+            None => None,
+            Some(path) => Some(
+                std::fs::read(&path)
+                    .map_err(|_| ConfigError::invalid("SMTP_TLS_CA_FILE", "cannot be read"))?,
+            ),
+        };
         Ok(Self {
             host: vars.string_or("SMTP_HOST", "localhost"),
             port,
@@ -95,6 +105,7 @@ impl SmtpSettings {
             credentials,
             from,
             timeout: vars.millis_or("SMTP_TIMEOUT_MS", Duration::from_secs(10))?,
+            extra_ca,
         })
     }
 }

@@ -9,7 +9,7 @@ use lettre::{
     message::{Mailbox, MultiPart},
     transport::smtp::{
         authentication::Credentials,
-        client::{Tls, TlsParameters},
+        client::{Certificate, Tls, TlsParameters},
     },
 };
 use secrecy::ExposeSecret;
@@ -47,9 +47,18 @@ pub struct Mailer {
 impl Mailer {
     /// A client for `settings`; connects on first use.
     pub fn new(settings: &SmtpSettings) -> anyhow::Result<Self> {
+        let parameters = || -> anyhow::Result<TlsParameters> {
+            let mut builder = TlsParameters::builder(settings.host.clone());
+            if let Some(pem) = &settings.extra_ca {
+                let ca = Certificate::from_pem(pem)
+                    .map_err(|_| anyhow::anyhow!("SMTP_TLS_CA_FILE holds no PEM certificate"))?;
+                builder = builder.add_root_certificate(ca);
+            }
+            Ok(builder.build_rustls()?)
+        };
         let tls = match settings.tls {
-            SmtpTls::StartTls => Tls::Required(TlsParameters::new(settings.host.clone())?),
-            SmtpTls::Tls => Tls::Wrapper(TlsParameters::new(settings.host.clone())?),
+            SmtpTls::StartTls => Tls::Required(parameters()?),
+            SmtpTls::Tls => Tls::Wrapper(parameters()?),
             SmtpTls::None => Tls::None,
         };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)

@@ -99,6 +99,11 @@ struct Catcher {
 
 impl Catcher {
     async fn start(port: u16, dir: &Path) -> Self {
+        Self::start_with(port, dir, &[]).await
+    }
+
+    /// With the catcher's own options (`--tls-cert`, `--auth-user`, ...).
+    async fn start_with(port: u16, dir: &Path, options: &[&str]) -> Self {
         let python = std::env::var("HUB_SMTP_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
         let script =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/smtp_catcher.py");
@@ -106,6 +111,7 @@ impl Catcher {
             .arg(script)
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--dir"])
             .arg(dir)
+            .args(options)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -639,5 +645,84 @@ async fn a_payload_off_the_catalogue_is_dead_lettered_at_once_and_never_logged()
     assert!(smtp.mails(&to).is_empty());
     assert_eq!(smtp.mails(&fine).len(), 1);
     assert_logs_hold_none_of(&[&to, &secret, "123456789", &fine, "C0DE"]);
+    app.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_and_authentication_deliver_and_the_password_comes_from_a_file() {
+    let setup = Setup::new().await;
+    let folder = Folder::new();
+    // A certificate for localhost, trusted through SMTP_TLS_CA_FILE; the relay requires
+    // STARTTLS, then AUTH as `hub`.
+    let (cert, key, password) = (
+        folder.0.join("cert.pem"),
+        folder.0.join("key.pem"),
+        folder.0.join("password"),
+    );
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(made.success());
+    let secret = format!("pw-{}", Uuid::new_v4().simple());
+    std::fs::write(&password, format!("{secret}\n")).unwrap();
+    let mail_dir = folder.0.join("mail");
+    let port = free_port();
+    let smtp = Catcher::start_with(
+        port,
+        &mail_dir,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--auth-user",
+            "hub",
+            "--auth-password-file",
+            password.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let (cert, password) = (cert.to_str().unwrap(), password.to_str().unwrap());
+    let mut app = setup
+        .spawn(
+            port,
+            &[
+                ("SMTP_HOST", "localhost"),
+                ("SMTP_TLS", "starttls"),
+                ("SMTP_TLS_CA_FILE", cert),
+                ("SMTP_USERNAME", "hub"),
+                ("SMTP_PASSWORD_FILE", password),
+            ],
+        )
+        .await;
+    let to = address("tls");
+    publish(
+        &setup.accounts,
+        &Uuid::new_v4().to_string(),
+        &reset(&to, "T0KEN", None),
+    )
+    .await;
+    eventually(Duration::from_secs(30), async || setup.sent().await == 1).await;
+    let mails = smtp.mails(&to);
+    assert_eq!(mails.len(), 1);
+    assert!(parts(&mails[0]).0.contains("T0KEN"));
+    assert_logs_hold_none_of(&[&to, "T0KEN", &secret]);
     app.stop().await.unwrap();
 }
