@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1.19.0
 #
-# One recipe for all six services; the build arg SERVICE picks the binary:
+# One recipe for every service; the build arg SERVICE picks the binary:
 #   docker build --build-arg SERVICE=auth -t users/auth .
-# SERVICE is one of: auth, user-soap, session, images, user-lookup, connected (package name =
+# SERVICE is one of: auth, user-soap, session, images, user-lookup, connected, notifications (package name =
 # binary name). docker-compose.yml passes it per service.
 
 # Every base image is pinned to an exact release (tests/tests/it/compose.rs checks): a rebuild
@@ -15,7 +15,7 @@ ARG SERVICE
 # The commit shown by the hub_build_info metric: --build-arg HUB_GIT_COMMIT=$(git rev-parse --short=12 HEAD)
 ARG HUB_GIT_COMMIT=unknown
 RUN test -n "$SERVICE" \
- || { echo 'build with --build-arg SERVICE=<auth|user-soap|session|images|user-lookup|connected>' >&2; exit 1; }
+ || { echo 'build with --build-arg SERVICE=<auth|user-soap|session|images|user-lookup|connected|notifications>' >&2; exit 1; }
 
 WORKDIR /src
 # sqlx's query macros check against the committed .sqlx/ metadata, not a live database.

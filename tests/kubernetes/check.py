@@ -56,9 +56,13 @@ USES = {
     "images": {"postgres", "s3"},
     "user-lookup": {"postgres"},
     "connected": {"postgres", "mongodb"},
+    "notifications": {"postgres", "rabbitmq", "smtp"},
 }
 # Egress port -> what it reaches (base/networkpolicies.yaml).
-PORTS = {53: "dns", 5432: "postgres", 5671: "rabbitmq", 5672: "rabbitmq", 27017: "mongodb", 443: "s3", 5001: "jwks"}
+PORTS = {
+    53: "dns", 5432: "postgres", 5671: "rabbitmq", 5672: "rabbitmq", 27017: "mongodb", 443: "s3", 5001: "jwks",
+    587: "smtp", 465: "smtp",
+}
 # In-cluster backing servers must be reached by pod selector once an operator runs them.
 OPERATOR_KINDS = {"Cluster": "postgres", "MongoDBCommunity": "mongodb", "RabbitmqCluster": "rabbitmq"}
 SHUTDOWN_DRAIN_SECS = 10  # crates/runtime's default (docker-compose.yml, x-app)
@@ -371,6 +375,7 @@ def check_configuration(docs: list[dict]) -> list[str]:
         "images": [["DATABASE_URL_FILE"], ["S3_ENDPOINT"], ["AWS_ACCESS_KEY_ID_FILE"], ["AWS_SECRET_ACCESS_KEY_FILE"], ["SECRET_KEY_FILE", "JWKS_URL"]],
         "user-lookup": [["DATABASE_URL_FILE"]],
         "connected": [["DATABASE_URL_FILE"], ["MONGODB_URI_FILE"]],
+        "notifications": [["DATABASE_URL_FILE"], ["AMQP_URL_FILE", "RABBITMQ_PASSWORD_FILE"], ["SMTP_HOST"], ["SMTP_FROM"]],
     }
     problems = []
     configmaps = by_kind(docs, "ConfigMap")

@@ -16,6 +16,10 @@ pub mod queues {
     pub const AUTH_EVENTS: &str = "auth-events";
     /// Published by user-soap.
     pub const USER_EVENTS: &str = "user-events";
+    /// The account events that ask for a mail (reset, verification, notices), consumed by
+    /// notifications only: a queue of their own, because a message on a queue goes to one
+    /// of its consumers, and session already consumes `auth-events`.
+    pub const ACCOUNT_EVENTS: &str = "account-events";
 }
 
 /// The services that produce events: each message's `app_id`.
@@ -103,8 +107,8 @@ impl Event for TestEvent {
     const PRODUCER: &'static str = producers::AUTH;
 }
 
-/// user-soap: a user was registered.
-#[derive(Debug, Clone, Serialize)]
+/// user-soap: a user was registered (consumed by notifications: the welcome mail).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserRegistered {
     /// The new user's id.
     pub id: Uuid,
@@ -147,6 +151,109 @@ impl Event for UserRegistrationFailed {
     const NAME: &'static str = "UserRegistrationFailed";
     const TIMESTAMP: TimestampStyle = TimestampStyle::Ruby;
     const PRODUCER: &'static str = producers::USER_SOAP;
+}
+
+/// auth (issue 23; no producer yet): someone asked to reset the password of this
+/// account. Consumed by notifications, which mails the code (and the link, if any) to
+/// `email`. The code is single-use and expires; it is in this payload only so the mail
+/// can carry it: nothing may log it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordResetRequested {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// The username.
+    pub username: String,
+    /// Where the mail goes: the account's email.
+    pub email: String,
+    /// The single-use code.
+    pub code: String,
+    /// A link that carries the code, when auth knows the front-end's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Minutes until the code expires.
+    pub expires_in_minutes: u32,
+}
+
+impl Event for PasswordResetRequested {
+    const NAME: &'static str = "PasswordResetRequested";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+    const PRODUCER: &'static str = producers::AUTH;
+}
+
+/// auth (issue 23; no producer yet): an address must be confirmed, at registration or
+/// when an email change is asked for. Consumed by notifications: a mail with the code
+/// (and the link, if any) to `email`, the address being verified.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailVerificationRequested {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// The username.
+    pub username: String,
+    /// The address to verify, where the mail goes.
+    pub email: String,
+    /// The single-use code.
+    pub code: String,
+    /// A link that carries the code, when auth knows the front-end's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Minutes until the code expires.
+    pub expires_in_minutes: u32,
+    /// Why: `registration` or `email_change` (the mail's wording).
+    pub purpose: VerificationPurpose,
+}
+
+/// Why an address is being verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationPurpose {
+    /// A new account's address.
+    Registration,
+    /// The new address of an email change (confirmed there before it takes effect).
+    EmailChange,
+}
+
+impl Event for EmailVerificationRequested {
+    const NAME: &'static str = "EmailVerificationRequested";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+    const PRODUCER: &'static str = producers::AUTH;
+}
+
+/// auth (issue 23; no producer yet): the password was changed or reset. Consumed by
+/// notifications: a notice to `email`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordChanged {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// The username.
+    pub username: String,
+    /// The account's email, where the notice goes.
+    pub email: String,
+}
+
+impl Event for PasswordChanged {
+    const NAME: &'static str = "PasswordChanged";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+    const PRODUCER: &'static str = producers::AUTH;
+}
+
+/// auth (issue 23; no producer yet): the account's email changed (after confirmation at
+/// the new address). Consumed by notifications: a notice to the old address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmailChanged {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// The username.
+    pub username: String,
+    /// The address the account had, where the notice goes.
+    pub old_email: String,
+    /// The address it has now.
+    pub new_email: String,
+}
+
+impl Event for EmailChanged {
+    const NAME: &'static str = "EmailChanged";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+    const PRODUCER: &'static str = producers::AUTH;
 }
 
 #[derive(Serialize)]

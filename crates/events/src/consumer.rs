@@ -15,7 +15,8 @@
 //!   towards `max_attempts`, after which the message is dead-lettered;
 //!   [`HandleError::Unavailable`] (a backing server is down) is retried without limit,
 //!   because an outage is not the message's fault and must not empty the queue into the
-//!   DLQ; [`HandleError::Poison`] (unparseable, wrong shape) is dead-lettered at once;
+//!   DLQ, and so is [`HandleError::Deferred`] (not now: a rate limit, another instance on
+//!   the same message); [`HandleError::Poison`] (unparseable, wrong shape) is dead-lettered at once;
 //! * dead-letters by publishing to the DLQ with publisher confirms, and acks the
 //!   original only after the broker confirmed the copy, so nothing is lost in between;
 //! * on shutdown finishes the message in hand (a message waiting for a retry is
@@ -157,6 +158,10 @@ pub enum HandleError {
     /// Anything else: retry with backoff, dead-letter after `max_attempts`.
     #[error("handling failed: {0}")]
     Failed(String),
+    /// Not now, through nobody's fault (a rate limit, another instance holding the same
+    /// message): retry with backoff, without limit, like [`Self::Unavailable`].
+    #[error("deferred: {0}")]
+    Deferred(String),
 }
 
 /// The business side of a consumer.

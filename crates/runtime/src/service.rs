@@ -156,6 +156,19 @@ impl Entry {
         }
     }
 
+    /// A service the hub added, with no original and so no legacy health path (e.g.
+    /// notifications): its `health_path` is `/health` itself, answered in JSON as the
+    /// Express ports answer theirs; errors the framework makes are `{"message": "..."}`.
+    pub const fn new_service(name: &'static str, port: u16) -> Self {
+        Self {
+            name,
+            port,
+            health_path: "/health",
+            health: HealthBody::Json(KeyOrder::AsWritten),
+            error_key: Some("message"),
+        }
+    }
+
     /// A SOAP service, whose original answered its health paths with fixed texts.
     pub const fn soap(
         name: &'static str,
@@ -322,15 +335,18 @@ fn probes<S: Service>(routes: Router, state: &S) -> Router {
                 .into_response(),
         }
     });
-    let probes = Router::new()
+    let mut probes = Router::new()
         .route(
             "/livez",
             get(|| async { Json(serde_json::json!({ "status": "alive" })) }),
         )
         .route("/readyz", ready)
-        .route("/health", health.clone())
-        .route(S::ENTRY.health_path, health)
-        .with_state(state.clone());
+        .route("/health", health.clone());
+    // A service without a legacy path names `/health` itself (`Entry::new_service`).
+    if S::ENTRY.health_path != "/health" {
+        probes = probes.route(S::ENTRY.health_path, health);
+    }
+    let probes = probes.with_state(state.clone());
     routes.merge(probes)
 }
 

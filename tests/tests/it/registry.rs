@@ -319,6 +319,7 @@ fn skeletons() -> Vec<(&'static str, u16, &'static str)> {
         of::<images::Images>(),
         of::<user_lookup::UserLookup>(),
         of::<connected::Connected>(),
+        of::<notifications::Notifications>(),
     ]
 }
 
