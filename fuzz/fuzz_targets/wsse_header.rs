@@ -41,7 +41,11 @@ static GUARD: LazyLock<Guard> = LazyLock::new(|| {
             allow_text_over_http: true,
         };
         settings
-            .guard(Arc::new(EveryNonceNew), None, Arc::new(ProxyTrust::default()))
+            .guard(
+                Arc::new(EveryNonceNew),
+                None,
+                Arc::new(ProxyTrust::default()),
+            )
             .expect("a guard when the mode is not off")
     })
 });

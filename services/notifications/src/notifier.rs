@@ -50,7 +50,7 @@ fn db_error(e: &sqlx::Error) -> HandleError {
 pub(crate) fn describe_metrics() {
     hub_metrics::describe(|| {
         metrics::describe_counter!(
-        "notifications_total",
+            "notifications_total",
             "Mails of the notifications service by template and outcome (sent, duplicate, deferred, smtp_unavailable, smtp_refused, bad_recipient)."
         );
     });
