@@ -49,7 +49,7 @@ if [ -n "$bundle" ]; then
 fi
 
 if [ -n "$bundle" ]; then
-  cargo deny --locked "${args[@]}" check advisories bans licenses sources
+  cargo deny --locked "${args[@]}" check --hide-inclusion-graph advisories bans licenses sources
   exit
 fi
 # No snapshot: cargo-deny fetches the database. Where it cannot (a machine without a route
@@ -57,7 +57,7 @@ fi
 # gap is neither a red build nor a silent pass.
 if ! cargo deny --locked fetch db; then
   echo "deny.sh: ADVISORIES NOT CHECKED: the advisory database could not be fetched and no snapshot was given (--advisory-db)" >&2
-  cargo deny --locked --offline check bans licenses sources
+  cargo deny --locked --offline check --hide-inclusion-graph bans licenses sources
   exit
 fi
-cargo deny --locked check advisories bans licenses sources
+cargo deny --locked check --hide-inclusion-graph advisories bans licenses sources

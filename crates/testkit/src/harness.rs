@@ -246,6 +246,15 @@ impl<S: Service> TestApp<S> {
         let source = local_source(&pairs(&self.settings), &[]);
         Settings::from_source(&source, S::PORT).expect("valid test config")
     }
+
+    /// The service's state built from this instance's settings, as its `main` would build
+    /// it, on the same database, queue and buckets: for tests of the use cases (login,
+    /// refresh, register, ...) called directly, without HTTP.
+    pub async fn state(&self) -> S {
+        S::connect(&self.settings().service)
+            .await
+            .expect("the service's state connects")
+    }
 }
 
 impl<S> TestApp<S> {

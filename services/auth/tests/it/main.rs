@@ -10,3 +10,4 @@ mod harness;
 mod process;
 mod snapshots;
 mod tokens;
+mod use_cases;

@@ -11,4 +11,5 @@ mod hostile;
 mod json_api;
 mod process;
 mod snapshots;
+mod use_cases;
 mod wsse;
