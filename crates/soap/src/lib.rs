@@ -20,9 +20,11 @@
 //!   (a service error is no `IntoResponse`, so a handler cannot forget the version).
 //! * [`wsdl`]: serves a checked-in WSDL unchanged but for its address, set to the
 //!   public URL.
-//! * [`wsse`]: WS-Security UsernameToken (text or digest, clock skew, a replay cache in
-//!   PostgreSQL shared by every instance, text only over TLS as a trusted proxy reports
-//!   it), off unless `WSSE_MODE` switches it on; the [`Envelope`](request::Envelope)
+//! * [`wsse`]: WS-Security UsernameToken (text or digest, clock skew, a replay cache
+//!   shared by every instance, text only over TLS as a trusted proxy reports it), off
+//!   unless `WSSE_MODE` switches it on; the replay cache and a Bearer token's check are
+//!   the service's, injected ([`wsse::ports`]: the SOAP services' cache is in
+//!   PostgreSQL, `hub-soap-pg`), so this crate builds no database client; the [`Envelope`](request::Envelope)
 //!   extractor checks it when a service installs it, and a door without an envelope can
 //!   check the same credentials as HTTP Basic.
 //!
