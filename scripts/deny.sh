@@ -16,6 +16,8 @@ cd "$root"
 . scripts/lib/tools.sh
 
 CARGO_DENY_VERSION=0.20.2
+# deny.toml's db-path; cargo-deny does not expand a `~` in it, so the default is given here.
+export HUB_ADVISORY_DBS=${HUB_ADVISORY_DBS:-${CARGO_HOME:-$HOME/.cargo}/advisory-dbs}
 need_cargo_tool cargo-deny "$CARGO_DENY_VERSION"
 
 bundle=
