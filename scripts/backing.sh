@@ -442,94 +442,80 @@ down_mongo() {
 # ---------------------------------------------------------------------------------------------
 # S3: moto (in memory, accepts any credentials, path-style)
 
-moto_pid() {
+# A server this script owns (moto, the SMTP catcher): started in a session of its own, its
+# pid in $STATE/<name>.pid, its output in $STATE/<name>.log.
+
+# owned_pid NAME WORD: the pid of NAME's server, if it is alive and WORD is in its command line
+# (a guard against a recycled pid).
+owned_pid() {
   local pid
-  pid=$(cat "$STATE/moto.pid" 2>/dev/null) || return 1
-  # Guard against a recycled pid: only a live moto server counts.
-  [ -n "$pid" ] && grep -qa moto "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
+  pid=$(cat "$STATE/$1.pid" 2>/dev/null) || return 1
+  [ -n "$pid" ] && grep -qa "$2" "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
+}
+
+# start_owned NAME PORT SECONDS WHAT COMMAND...: runs COMMAND unless PORT is already open and
+# waits up to SECONDS for PORT; dies with the log's tail if COMMAND exits first. Sets
+# OWNED_HOW to "started" or "already running".
+start_owned() {
+  local name=$1 port=$2 secs=$3 what=$4 pid
+  shift 4
+  OWNED_HOW="already running"
+  port_open "$port" && return 0
+  # setsid: own session, so killing the caller's process group (CI step, test harness) does
+  # not take the server down with it.
+  setsid "$@" </dev/null >"$STATE/$name.log" 2>&1 9>&- &
+  pid=$!
+  echo "$pid" >"$STATE/$name.pid"
+  owned_listening() {
+    port_open "$port" && return 0
+    # Not `kill -0`: a child that died stays a zombie (unreaped) and would still pass it.
+    [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [^Z]* ]] || { tail -n 5 "$STATE/$name.log" >&2; die "$what exited; log: $STATE/$name.log"; }
+    return 1
+  }
+  wait_for "$secs" "$what on $HOST:$port" owned_listening
+  OWNED_HOW="started"
+}
+
+# stop_owned NAME WORD PORT LABEL WHAT: stops NAME's server if this script started it (a
+# server on PORT that it did not start is left running, and said so).
+stop_owned() {
+  local name=$1 word=$2 port=$3 label=$4 what=$5 t0 pid
+  t0=$(now_us)
+  if pid=$(owned_pid "$name" "$word"); then
+    kill "$pid"
+    if ! wait_for 15 "$what to exit" port_closed "$port"; then kill -KILL "$pid" 2>/dev/null || true; fi
+    rm -f "$STATE/$name.pid"
+    log "$label stopped in $(since "$t0")s"
+  elif port_open "$port"; then
+    log "$label left running: $HOST:$port was not started by this script"
+  else
+    rm -f "$STATE/$name.pid"
+    log "$label not running"
+  fi
 }
 
 up_moto() {
-  local t0 how="already running" pid
+  local t0
   t0=$(now_us)
-  if ! port_open "$S3_PORT"; then
-    # setsid: own session, so killing the caller's process group (CI step, test harness) does
-    # not take the server down with it.
-    setsid "$VENV/bin/moto_server" -H "$HOST" -p "$S3_PORT" </dev/null >"$STATE/moto.log" 2>&1 9>&- &
-    pid=$!
-    echo "$pid" >"$STATE/moto.pid"
-    moto_listening() {
-      port_open "$S3_PORT" && return 0
-      # Not `kill -0`: a child that died stays a zombie (unreaped) and would still pass it.
-      [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [^Z]* ]] || { tail -n 5 "$STATE/moto.log" >&2; die "moto_server exited; log: $STATE/moto.log"; }
-      return 1
-    }
-    wait_for 60 "moto on $HOST:$S3_PORT" moto_listening
-    how="started"
-  fi
-  log "s3 (moto) ready in $(since "$t0")s ($how) $HOST:$S3_PORT"
+  start_owned moto "$S3_PORT" 60 moto_server "$VENV/bin/moto_server" -H "$HOST" -p "$S3_PORT"
+  log "s3 (moto) ready in $(since "$t0")s ($OWNED_HOW) $HOST:$S3_PORT"
 }
 
-down_moto() {
-  local t0 pid
-  t0=$(now_us)
-  if pid=$(moto_pid); then
-    kill "$pid"
-    if ! wait_for 15 "moto to exit" port_closed "$S3_PORT"; then kill -KILL "$pid" 2>/dev/null || true; fi
-    rm -f "$STATE/moto.pid"
-    log "s3 (moto) stopped in $(since "$t0")s"
-  elif port_open "$S3_PORT"; then
-    log "s3 (moto) left running: $HOST:$S3_PORT was not started by this script"
-  else
-    rm -f "$STATE/moto.pid"
-    log "s3 (moto) not running"
-  fi
-}
+down_moto() { stop_owned moto moto "$S3_PORT" "s3 (moto)" moto; }
 
 # ---------------------------------------------------------------------------------------------
 # SMTP: scripts/smtp_catcher.py (aiosmtpd), each mail a file under $STATE/mail/<recipient>/
 
-smtp_pid() {
-  local pid
-  pid=$(cat "$STATE/smtp.pid" 2>/dev/null) || return 1
-  [ -n "$pid" ] && grep -qa smtp_catcher "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
-}
-
 up_smtp() {
-  local t0 how="already running" pid
+  local t0
   t0=$(now_us)
-  if ! port_open "$SMTP_PORT"; then
-    mkdir -p "$STATE/mail"
-    setsid "$SMTP_PYTHON" "$ROOT/scripts/smtp_catcher.py" --host "$HOST" --port "$SMTP_PORT" \
-      --dir "$STATE/mail" </dev/null >"$STATE/smtp.log" 2>&1 9>&- &
-    pid=$!
-    echo "$pid" >"$STATE/smtp.pid"
-    smtp_listening() {
-      port_open "$SMTP_PORT" && return 0
-      [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == [^Z]* ]] || { tail -n 5 "$STATE/smtp.log" >&2; die "the SMTP catcher exited; log: $STATE/smtp.log"; }
-      return 1
-    }
-    wait_for 30 "the SMTP catcher on $HOST:$SMTP_PORT" smtp_listening
-    how="started"
-  fi
-  log "smtp      ready in $(since "$t0")s ($how) $HOST:$SMTP_PORT, mail in $STATE/mail"
+  mkdir -p "$STATE/mail"
+  start_owned smtp "$SMTP_PORT" 30 "the SMTP catcher" \
+    "$SMTP_PYTHON" "$ROOT/scripts/smtp_catcher.py" --host "$HOST" --port "$SMTP_PORT" --dir "$STATE/mail"
+  log "smtp      ready in $(since "$t0")s ($OWNED_HOW) $HOST:$SMTP_PORT, mail in $STATE/mail"
 }
 
-down_smtp() {
-  local t0 pid
-  t0=$(now_us)
-  if pid=$(smtp_pid); then
-    kill "$pid"
-    if ! wait_for 15 "the SMTP catcher to exit" port_closed "$SMTP_PORT"; then kill -KILL "$pid" 2>/dev/null || true; fi
-    rm -f "$STATE/smtp.pid"
-    log "smtp      stopped in $(since "$t0")s"
-  elif port_open "$SMTP_PORT"; then
-    log "smtp      left running: $HOST:$SMTP_PORT was not started by this script"
-  else
-    rm -f "$STATE/smtp.pid"
-    log "smtp      not running"
-  fi
-}
+down_smtp() { stop_owned smtp smtp_catcher "$SMTP_PORT" "smtp     " "the SMTP catcher"; }
 
 smtp_stop() { take_lock; down_smtp; }
 smtp_start() { take_lock; up_smtp; }
