@@ -1,5 +1,7 @@
-//! No Docker engine runs in CI (and `docker compose config` is not available to validate
-//! it), so docker-compose.yml is kept right by reading it here: every service of the
+//! No Docker engine runs in CI, so docker-compose.yml is kept right by reading it here
+//! (tests/readme/run.sh also has Debian's docker-compose validate it against the compose
+//! schema, with .env.example's values; it cannot read the `!reset` of the HS256
+//! override, which is compose 2's): every service of the
 //! registry (services.toml) is built from the one Dockerfile and waits for its backing
 //! servers; the backing servers have healthchecks and no default secrets; every image, the
 //! Dockerfile's included, names one exact release; every container has resource limits,
