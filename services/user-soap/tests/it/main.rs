@@ -11,5 +11,6 @@ mod hostile;
 mod json_api;
 mod process;
 mod snapshots;
+mod throttle_window;
 mod use_cases;
 mod wsse;
