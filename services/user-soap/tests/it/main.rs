@@ -12,4 +12,5 @@ mod json_api;
 mod process;
 mod snapshots;
 mod use_cases;
+mod verification;
 mod wsse;
