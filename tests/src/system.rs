@@ -27,6 +27,9 @@ pub struct System {
     pub db_url: String,
     /// The MongoDB database session and connected share.
     pub mongo_db: String,
+    /// The queue of the mail events (`RABBITMQ_ACCOUNT_QUEUE`) auth and user-soap write:
+    /// the test's own, `<queue>.account`.
+    pub account_queue: String,
     /// The JWT secret auth signs with and session verifies with.
     pub secret: String,
     /// A client with a 30 s timeout.
@@ -44,6 +47,7 @@ pub async fn start() -> System {
 pub async fn start_with(extra: &[(&str, &str)]) -> System {
     let db_url = hub_testkit::create_database("system").await;
     let queue = hub_testkit::queue_name("system");
+    let account_queue = format!("{queue}.account");
     let mongo_db = hub_testkit::mongo_database("system");
     let secret = format!("secret-{}", uuid::Uuid::new_v4());
     let (amqp, mongo_uri) = (hub_testkit::amqp_url(), hub_testkit::mongodb_uri());
@@ -51,6 +55,7 @@ pub async fn start_with(extra: &[(&str, &str)]) -> System {
         ("DATABASE_URL", db_url.as_str()),
         ("AMQP_URL", amqp.as_str()),
         ("RABBITMQ_QUEUE", queue.as_str()),
+        ("RABBITMQ_ACCOUNT_QUEUE", account_queue.as_str()),
         ("REGISTER_MAX_PER_ADDRESS", "1000000"),
         ("SECRET_KEY", secret.as_str()),
         ("MONGODB_URI", mongo_uri.as_str()),
@@ -74,6 +79,7 @@ pub async fn start_with(extra: &[(&str, &str)]) -> System {
         connected,
         db_url,
         mongo_db,
+        account_queue,
         secret,
         http: client(),
         _running: services.into_iter().map(|s| s.running).collect(),

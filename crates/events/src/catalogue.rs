@@ -180,8 +180,8 @@ impl Event for PasswordResetRequested {
     const PRODUCER: &'static str = producers::AUTH;
 }
 
-/// auth (issue 23; no producer yet): an address must be confirmed, at registration or
-/// when an email change is asked for. Consumed by notifications: a mail with the code
+/// user-soap (at registration) and auth (a resend, an email change): an address must be
+/// confirmed. Consumed by notifications: a mail with the code
 /// (and the link, if any) to `email`, the address being verified.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EmailVerificationRequested {
@@ -236,7 +236,7 @@ impl Event for PasswordChanged {
     const PRODUCER: &'static str = producers::AUTH;
 }
 
-/// auth (issue 23; no producer yet): the account's email changed (after confirmation at
+/// auth: the account's email changed (after confirmation at
 /// the new address). Consumed by notifications: a notice to the old address.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EmailChanged {
@@ -252,6 +252,33 @@ pub struct EmailChanged {
 
 impl Event for EmailChanged {
     const NAME: &'static str = "EmailChanged";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+    const PRODUCER: &'static str = producers::AUTH;
+}
+
+/// auth: a user changed their profile (`PATCH /api/account/profile`). Carries the
+/// profile as it is now, and which fields this update changed. No consumer yet; on the
+/// user domain's queue, beside `UserRegistered`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserUpdated {
+    /// The user's id.
+    pub user_id: Uuid,
+    /// The username.
+    pub username: String,
+    /// First name, now.
+    pub first_name: String,
+    /// Last name, now.
+    pub last_name: String,
+    /// City, now.
+    pub city: String,
+    /// The fields this update changed (`first_name`, `last_name`, `city`), in that order.
+    pub changed: Vec<String>,
+    /// When the row was written (`"user".updated_at`).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Event for UserUpdated {
+    const NAME: &'static str = "UserUpdated";
     const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
     const PRODUCER: &'static str = producers::AUTH;
 }

@@ -31,6 +31,20 @@ pub async fn enqueue<E: Event>(
     event: &E,
     correlation_id: Option<&str>,
 ) -> Result<Uuid, OutboxError> {
+    enqueue_as(conn, queue, event, correlation_id, E::PRODUCER).await
+}
+
+/// [`enqueue`] by `producer` instead of the event's usual [`Event::PRODUCER`]: for an
+/// event more than one service writes (user-soap's registration asks for the
+/// `EmailVerificationRequested` that auth otherwise writes), so the message's `app_id`
+/// names who wrote it.
+pub async fn enqueue_as<E: Event>(
+    conn: &mut PgConnection,
+    queue: &str,
+    event: &E,
+    correlation_id: Option<&str>,
+    producer: &str,
+) -> Result<Uuid, OutboxError> {
     let message_id = Uuid::new_v4();
     let body = envelope(event, Utc::now())?;
     // The trace of the request writing the event, continued by whoever consumes it.
@@ -43,7 +57,7 @@ pub async fn enqueue<E: Event>(
         body,
         correlation_id,
         traceparent,
-        E::PRODUCER,
+        producer,
     )
     .execute(conn)
     .await?;

@@ -11,7 +11,13 @@
 //!   shared secret, or EdDSA through auth's JWKS (fetched, cached, bounded).
 //! * [`revocation`]: when a valid token is revoked anyway, the one read of it every
 //!   service that accepts tokens makes (feature `postgres`), and refresh-token material.
+//! * [`fields`]: the user's fields as registration checks them, for every door that
+//!   writes them.
+//! * [`confirmation`]: the codes that confirm an email address (their store: feature
+//!   `postgres`).
 
+pub mod confirmation;
+pub mod fields;
 pub mod issuer;
 pub mod jwt;
 pub mod keys;

@@ -78,12 +78,23 @@ impl Harness {
     /// The broker (`AMQP_URL`) and the test's own queue as `var`; the queue and its
     /// `<queue>.dlq` are deleted when the test's last instance is dropped.
     pub fn queue(mut self, var: &str) -> Self {
-        self.cleanup.queues = vec![
+        self.cleanup.queues.extend([
             self.names.queue.clone(),
             format!("{}.dlq", self.names.queue),
-        ];
+        ]);
         let queue = self.names.queue.clone();
         self.set("AMQP_URL", &amqp_url()).set(var, &queue)
+    }
+
+    /// Another queue of the test's own, `<queue>.<suffix>` (the test's queue name, a dot,
+    /// `suffix`), as `var`: for a service that publishes to more than one queue (auth's
+    /// `RABBITMQ_ACCOUNT_QUEUE`). Deleted with the test's queue.
+    pub fn also_queue(mut self, var: &str, suffix: &str) -> Self {
+        let queue = format!("{}.{suffix}", self.names.queue);
+        self.cleanup
+            .queues
+            .extend([queue.clone(), format!("{queue}.dlq")]);
+        self.set(var, &queue)
     }
 
     /// A fresh secret as `var` (the key tokens are signed or verified with).

@@ -47,20 +47,26 @@ pub struct ProcessBacking {
     pub secret: String,
     /// [`amqp_url`].
     pub amqp: String,
+    /// `<queue>.account`: the account events' queue (`RABBITMQ_ACCOUNT_QUEUE`), so a
+    /// test's mail events stay out of the shared `account-events`.
+    pub account_queue: String,
 }
 
 impl ProcessBacking {
     /// A database and a queue named after `prefix`, and a new secret.
     pub async fn new(prefix: &str) -> Self {
+        let queue = queue_name(prefix);
         Self {
             db_url: create_database(prefix).await,
-            queue: queue_name(prefix),
+            account_queue: format!("{queue}.account"),
+            queue,
             secret: format!("process-secret-{}", Uuid::new_v4().simple()),
             amqp: amqp_url(),
         }
     }
 
-    /// `DATABASE_URL`, `SECRET_KEY`, `AMQP_URL` and `RABBITMQ_QUEUE`, then `extra`, for
+    /// `DATABASE_URL`, `SECRET_KEY`, `AMQP_URL`, `RABBITMQ_QUEUE` and
+    /// `RABBITMQ_ACCOUNT_QUEUE`, then `extra`, for
     /// [`ServiceProcess::spawn`].
     pub fn envs<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
         let mut envs = vec![
@@ -68,6 +74,7 @@ impl ProcessBacking {
             ("SECRET_KEY", self.secret.as_str()),
             ("AMQP_URL", self.amqp.as_str()),
             ("RABBITMQ_QUEUE", self.queue.as_str()),
+            ("RABBITMQ_ACCOUNT_QUEUE", self.account_queue.as_str()),
         ];
         envs.extend_from_slice(extra);
         envs

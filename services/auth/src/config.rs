@@ -45,6 +45,17 @@ pub struct Config {
     pub test_endpoints: bool,
     /// Outbox relay settings (`AMQP_URL` or `RABBITMQ_HOST`/`RABBITMQ_PORT`, `OUTBOX_*`).
     pub relay: RelayConfig,
+    /// `REQUIRE_VERIFIED_EMAIL` (default false, so accounts registered before email
+    /// verification, and by the originals, keep logging in): refuse the login of an
+    /// account whose email is not verified (403 `Email not verified`).
+    pub require_verified_email: bool,
+    /// The codes mailed to confirm an address (`EMAIL_CODE_TTL_SECS`,
+    /// `EMAIL_CODE_RESEND_SECS`, `RABBITMQ_ACCOUNT_QUEUE`; see
+    /// `hub_identity::confirmation`).
+    pub confirmation: hub_identity::confirmation::Settings,
+    /// `RABBITMQ_USER_QUEUE` (default `user-events`, where user-soap's `UserRegistered`
+    /// goes): the queue of `UserUpdated`.
+    pub user_queue: String,
 }
 
 impl ServiceConfig for Config {
@@ -63,6 +74,9 @@ impl ServiceConfig for Config {
             queue: vars.string_or("RABBITMQ_QUEUE", queues::AUTH_EVENTS),
             test_endpoints: vars.bool_or("AUTH_TEST_ENDPOINTS", true)?,
             relay: RelayConfig::from_vars(vars, "auth")?,
+            require_verified_email: vars.bool_or("REQUIRE_VERIFIED_EMAIL", false)?,
+            confirmation: hub_identity::confirmation::Settings::from_vars(vars)?,
+            user_queue: vars.string_or("RABBITMQ_USER_QUEUE", queues::USER_EVENTS),
         })
     }
 }

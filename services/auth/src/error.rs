@@ -63,6 +63,29 @@ pub enum ApiError {
     #[json(status = TOO_MANY_REQUESTS)]
     #[error("Too many failed login attempts; try again later")]
     TooManyAttempts(u64),
+    /// 403: the right password, but `REQUIRE_VERIFIED_EMAIL` is on and the account's
+    /// email is not verified yet.
+    #[json(status = FORBIDDEN)]
+    #[error("Email not verified")]
+    EmailNotVerified,
+    /// 403: the current password, asked for a sensitive change, is wrong.
+    #[json(status = FORBIDDEN)]
+    #[error("Wrong password")]
+    WrongPassword,
+    /// 409: another account has this email (or one that differs only in case, width or
+    /// accent composition).
+    #[json(status = CONFLICT)]
+    #[error("Email already registered")]
+    EmailTaken,
+    /// 400: an email confirmation code that is unknown, used or expired.
+    #[json(status = BAD_REQUEST)]
+    #[error("Invalid or expired code")]
+    InvalidCode,
+    /// 429: a code was mailed for this less than `EMAIL_CODE_RESEND_SECS` ago; retry
+    /// after the given number of seconds.
+    #[json(status = TOO_MANY_REQUESTS)]
+    #[error("A code was sent recently; try again later")]
+    CodeSentRecently(u64),
     /// 503 when a backing service is down or saturated (retry later), else 500.
     #[json(failure)]
     #[error("{}", .0.text("Service temporarily unavailable", "Internal server error"))]
@@ -72,7 +95,7 @@ pub enum ApiError {
 impl ApiError {
     /// `Retry-After` on a 429: when to try again.
     fn retry_after(&self, headers: &mut HeaderMap) {
-        if let Self::TooManyAttempts(secs) = self {
+        if let Self::TooManyAttempts(secs) | Self::CodeSentRecently(secs) = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
         }
     }

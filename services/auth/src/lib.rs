@@ -13,12 +13,18 @@
 //! * `GET /.well-known/jwks.json`: the public keys, when signing with EdDSA.
 //! * `GET /test-db`, `GET /test-event` (diagnostics, can be turned off), `GET /auth/health`, `GET /health`.
 //!
+//! * `/api/account*` with `Authorization: Bearer <jwt>` (the caller's own account):
+//!   `GET /api/account`, `PATCH /api/account/profile`, `POST /api/account/email` (an
+//!   email change, confirmed at the new address); without a token: `POST
+//!   /api/account/email/verify` (a mailed code) and `POST /api/account/email/verify/resend`.
+//!
 //! Data: reads the shared `"user"` table; writes `"user".password` only to upgrade a
 //! legacy hash after a successful login, and `"user".tokens_valid_after` to revoke all
 //! of a user's tokens (`auth tokens revoke`); owns `token_family` and `refresh_token`. Events: `UserLoggedIn`, `UserLoginFailed`
 //! and `TestEvent` go to the outbox table, and the relay running inside this service
 //! publishes them to the durable queue `auth-events`. Consumes nothing.
 
+pub mod account;
 pub mod admin;
 pub mod config;
 pub mod error;
@@ -28,7 +34,7 @@ pub mod state;
 pub mod store;
 pub mod tokens;
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 use hub_identity::pool::HashPool;
@@ -57,6 +63,9 @@ impl service::Service for Auth {
             refresh_ttl: config.refresh_ttl,
             refresh_grace: config.refresh_grace,
             queue: config.queue.as_str().into(),
+            require_verified_email: config.require_verified_email,
+            confirmation: Arc::new(config.confirmation.clone()),
+            user_queue: config.user_queue.as_str().into(),
         })
     }
 
@@ -85,6 +94,17 @@ impl service::Service for Auth {
                     "login throttle prune",
                     move |pool| async move {
                         store::throttle::prune(&mut *pool.acquire().await?, keep).await
+                    },
+                ),
+            ),
+            service::every(
+                minutes(10),
+                shutdown.clone(),
+                hub_db::chore_on(
+                    self.pool.clone(),
+                    "email confirmation prune",
+                    |pool| async move {
+                        hub_identity::confirmation::prune(&mut *pool.acquire().await?).await
                     },
                 ),
             ),

@@ -61,6 +61,10 @@ pub enum LoginError {
     /// Wrong password or unknown user (indistinguishable on purpose); already recorded.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The right password, but `REQUIRE_VERIFIED_EMAIL` is on and the account's email is
+    /// not verified: nothing issued, the attempt given back (it is not a guess).
+    #[error("email not verified")]
+    EmailNotVerified,
     /// A query failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -136,6 +140,14 @@ pub async fn login(
     };
     match (verdict, user) {
         (Verification::Valid { needs_rehash }, Some(user)) => {
+            // Only after the right password: the refusal tells nothing to a guesser.
+            if state.require_verified_email
+                && !crate::account::email::is_verified(&mut *state.pool.acquire().await?, user.id)
+                    .await?
+            {
+                tracing::info!(user.id = %user.id, "login refused: email not verified");
+                return Err(LoginError::EmailNotVerified);
+            }
             succeed(state, record, user, password, needs_rehash).await
         }
         _ => {

@@ -26,6 +26,12 @@ pub struct AppState {
     pub throttle: crate::config::ThrottleConfig,
     /// The queue events go to (`RABBITMQ_QUEUE`).
     pub queue: Arc<str>,
+    /// Refuse logins of accounts whose email is not verified (`REQUIRE_VERIFIED_EMAIL`).
+    pub require_verified_email: bool,
+    /// Email confirmation codes: lifetime, resend interval, the mail events' queue.
+    pub confirmation: Arc<hub_identity::confirmation::Settings>,
+    /// The queue of `UserUpdated` (`RABBITMQ_USER_QUEUE`).
+    pub user_queue: Arc<str>,
 }
 
 impl hub_runtime::http::client_ip::TrustsProxies for AppState {

@@ -36,6 +36,10 @@ pub struct Config {
     /// `REGISTER_DUPLICATE_REPLY` (default `auto`): how a taken username, dni or email
     /// is answered (see [`DuplicateReply`]).
     pub duplicate_reply: DuplicateReply,
+    /// The email verification code mailed at registration: `EMAIL_CODE_TTL_SECS`
+    /// (default a day), `RABBITMQ_ACCOUNT_QUEUE` (default `account-events`); see
+    /// `hub_identity::confirmation`.
+    pub confirmation: hub_identity::confirmation::Settings,
     /// WS-Security UsernameToken (`WSSE_MODE` default off, `WSSE_USERS`,
     /// `WSSE_MAX_SKEW_SECS`, `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP`; see `hub_soap::wsse`):
     /// the policy of both doors, `/register` and, as HTTP Basic, `/api/users`.
@@ -56,6 +60,7 @@ impl ServiceConfig for Config {
             },
             proxies: ProxyTrust::from_vars(vars)?,
             duplicate_reply: vars.parse_or("REGISTER_DUPLICATE_REPLY", DuplicateReply::Auto)?,
+            confirmation: hub_identity::confirmation::Settings::from_vars(vars)?,
             wsse: hub_soap::wsse::Settings::from_vars(vars)?,
         })
     }

@@ -16,7 +16,8 @@
 //! Data: inserts into the shared `"user"` table (password in the current PHC format,
 //! so the user can log in through auth). Events: `UserRegistered` (same transaction
 //! as the insert) and `UserRegistrationFailed` go through the outbox to the durable
-//! queue `user-events`. Consumes nothing.
+//! queue `user-events`; `EmailVerificationRequested` (same transaction, with the code's
+//! row in `email_confirmation`) to `account-events`, for notifications. Consumes nothing.
 
 pub mod config;
 pub mod error;
@@ -76,6 +77,7 @@ impl service::Service for UserSoap {
             queue: config.queue.as_str().into(),
             register_limit: config.register_limit,
             duplicate_reply: config.duplicate_reply,
+            confirmation: Arc::new(config.confirmation.clone()),
             proxies,
         })
     }

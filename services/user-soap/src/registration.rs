@@ -2,13 +2,20 @@
 //! the user, record the event). Knows nothing of HTTP or SOAP: `routes/` reads the
 //! envelope into a [`Registration`] and turns the outcome into the reply.
 
-use std::{borrow::Cow, net::IpAddr, sync::Arc};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use hub_events::{
-    catalogue::{UserRegistered, UserRegistrationFailed},
+    catalogue::{
+        EmailVerificationRequested, UserRegistered, UserRegistrationFailed, VerificationPurpose,
+        producers,
+    },
     outbox::{self, OutboxError},
 };
-use hub_identity::pool::HashPoolError;
+use hub_identity::{
+    confirmation,
+    fields::{self, checked},
+    pool::HashPoolError,
+};
 use hub_runtime::http::Failure;
 use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::PgPool;
@@ -23,82 +30,9 @@ use crate::{
     },
 };
 
-/// A field of a registration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    /// `username`.
-    Username,
-    /// `password`.
-    Password,
-    /// `first_name`.
-    FirstName,
-    /// `last_name`.
-    LastName,
-    /// `dni` (national id).
-    Dni,
-    /// `email`.
-    Email,
-    /// `city`.
-    City,
-}
-
-impl Field {
-    /// Every field, in the order they are checked (the first problem is the one reported).
-    pub const ALL: [Self; 7] = [
-        Self::Username,
-        Self::Password,
-        Self::FirstName,
-        Self::LastName,
-        Self::Dni,
-        Self::Email,
-        Self::City,
-    ];
-
-    /// The field's name: the message element's and the `"user"` column's.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Username => "username",
-            Self::Password => "password",
-            Self::FirstName => "first_name",
-            Self::LastName => "last_name",
-            Self::Dni => "dni",
-            Self::Email => "email",
-            Self::City => "city",
-        }
-    }
-
-    /// The most characters accepted: the `"user"` column lengths; the password is
-    /// hashed, its bound only keeps the hashing cost sane.
-    fn max_chars(self) -> usize {
-        match self {
-            Self::Username => 80,
-            Self::Password => 1024,
-            Self::FirstName | Self::LastName | Self::City => 100,
-            Self::Dni => 20,
-            Self::Email => 120,
-        }
-    }
-}
-
-/// A refused field: which one and why, never its value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Invalid {}: {message}", field.name())]
-pub struct Invalid {
-    /// The field.
-    pub field: Field,
-    /// What is wrong with it (a fixed text).
-    pub message: Cow<'static, str>,
-}
-
-impl Invalid {
-    /// `field` refused because of `message`.
-    pub fn new(field: Field, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-        }
-    }
-}
+/// A field of a registration, and why one is refused: the rules every door that writes
+/// the user's fields shares ([`hub_identity::fields`]).
+pub use hub_identity::fields::{Field, Invalid};
 
 /// A registration with every field present and valid. `Debug` shows no password.
 #[derive(Debug)]
@@ -137,99 +71,13 @@ impl Registration {
             email: value(Field::Email)?,
             city: value(Field::City)?,
         };
-        // A username that could be an email would let its owner answer logins meant for
-        // the email's owner (auth accepts either): usernames hold no `@` (nor a form
-        // that NFKC turns into one), and every new email holds one, so a new username
-        // and a new email can never be equal, even canonically.
-        if registration
-            .username
-            .contains(['@', '\u{FF20}', '\u{FE6B}'])
-        {
-            return Err(Invalid::new(Field::Username, "must not contain @"));
-        }
-        for (field, value) in [
-            (Field::Username, &registration.username),
-            (Field::Email, &registration.email),
-        ] {
-            if value.chars().any(is_invisible) {
-                return Err(Invalid::new(
-                    field,
-                    "must not contain invisible or bidirectional control characters",
-                ));
-            }
-        }
-        if !is_email(&registration.email) {
-            return Err(Invalid::new(Field::Email, "is not an email address"));
-        }
+        // The rules beyond each field's own (shared with auth's profile and email
+        // change): no `@` in a username (it could shadow an email at login), nothing
+        // invisible in either identity, an email's shape.
+        fields::username(&registration.username)?;
+        fields::email(&registration.email)?;
         Ok(registration)
     }
-}
-
-/// One field's value: trimmed (except the password, hashed exactly as sent), not
-/// empty, within its length in characters (as VARCHAR counts), no control characters
-/// (a password may hold tabs).
-fn checked(field: Field, raw: &str) -> Result<String, Invalid> {
-    let value = if field == Field::Password {
-        raw
-    } else {
-        raw.trim()
-    };
-    if value.trim().is_empty() {
-        return Err(Invalid::new(field, "must not be empty"));
-    }
-    let max = field.max_chars();
-    if value.chars().count() > max {
-        return Err(Invalid::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && !(field == Field::Password && c == '\t'))
-    {
-        return Err(Invalid::new(field, "must not contain control characters"));
-    }
-    Ok(value.to_owned())
-}
-
-/// Characters that change how an identity looks or reads without being seen: Unicode's
-/// default-ignorable code points (zero-width spaces and joiners, soft hyphen, variation
-/// selectors, tags, fillers) and the bidirectional controls. Two usernames differing
-/// only by these would look the same.
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{034F}'
-            | '\u{061C}'
-            | '\u{115F}'..='\u{1160}'
-            | '\u{17B4}'..='\u{17B5}'
-            | '\u{180B}'..='\u{180F}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{206F}'
-            | '\u{3164}'
-            | '\u{FE00}'..='\u{FE0F}'
-            | '\u{FEFF}'
-            | '\u{FFA0}'
-            | '\u{FFF0}'..='\u{FFF8}'
-            | '\u{1BCA0}'..='\u{1BCA3}'
-            | '\u{1D173}'..='\u{1D17A}'
-            | '\u{E0000}'..='\u{E0FFF}'
-    )
-}
-
-/// A pragmatic shape check: one `@`, a non-empty local part, a dotted domain, no spaces.
-fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.contains('@')
-        && !s.chars().any(char::is_whitespace)
-        && domain.split('.').count() >= 2
-        && domain.split('.').all(|label| !label.is_empty())
 }
 
 /// A stored registration.
@@ -334,24 +182,30 @@ pub async fn register(
     store(
         &state.pool,
         Arc::clone(&state.queue),
+        Arc::clone(&state.confirmation),
         correlation_id.to_owned(),
         user,
     )
     .await
 }
 
-/// The database part: user and `UserRegistered` in one transaction, or, for a
-/// duplicate, `UserRegistrationFailed` alone. A transaction ([`hub_db::transaction`]):
+/// The database part: user, `UserRegistered`, and the email verification code with the
+/// `EmailVerificationRequested` that mails it, in one transaction, or, for a duplicate,
+/// `UserRegistrationFailed` alone. A transaction ([`hub_db::transaction`]):
 /// a client that hangs up does not stop it half-way.
 async fn store(
     pool: &PgPool,
     queue: Arc<str>,
+    confirmation: Arc<confirmation::Settings>,
     correlation_id: String,
     user: NewUser,
 ) -> Result<Registered, RegisterError> {
     let owned = pool.clone();
     hub_db::transaction(pool, move |mut tx| async move {
         let (pool, correlation_id) = (owned, Some(correlation_id.as_str()));
+        // Against an email change to the same address meanwhile (on a legacy row, which
+        // the unique indexes do not cover).
+        confirmation::lock_address(&mut tx, &user.email).await?;
         let inserted = match users::taken_elsewhere(&mut tx, &user).await? {
             Some(taken) => Err(InsertError::Duplicate(taken)),
             None => users::insert(&mut tx, &user).await,
@@ -359,6 +213,7 @@ async fn store(
         match inserted {
             Ok(()) => {
                 outbox::enqueue(&mut tx, &queue, &registered(&user), correlation_id).await?;
+                verification(&mut tx, &confirmation, &user, correlation_id).await?;
                 tx.commit().await?;
                 tracing::info!(user.id = %user.id, "user registered");
                 Ok(Registered { id: user.id })
@@ -381,6 +236,47 @@ async fn store(
         }
     })
     .await
+}
+
+/// The new account's email verification: its code stored (hashed) and the event that
+/// mails it, both in the registration's transaction. Nothing in the reply changes.
+async fn verification(
+    conn: &mut sqlx::PgConnection,
+    settings: &confirmation::Settings,
+    user: &NewUser,
+    correlation_id: Option<&str>,
+) -> Result<(), RegisterError> {
+    let purpose = confirmation::Purpose::Registration;
+    // A new user has no pending code, so no resend interval applies.
+    let issued = confirmation::issue(
+        &mut *conn,
+        user.id,
+        purpose,
+        &user.email,
+        settings.ttl,
+        Duration::ZERO,
+    )
+    .await?;
+    if let Some(issued) = issued {
+        let event = EmailVerificationRequested {
+            user_id: user.id,
+            username: user.username.clone(),
+            email: user.email.clone(),
+            code: issued.code,
+            link: None,
+            expires_in_minutes: issued.expires_in_minutes,
+            purpose: VerificationPurpose::Registration,
+        };
+        outbox::enqueue_as(
+            conn,
+            &settings.queue,
+            &event,
+            correlation_id,
+            producers::USER_SOAP,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The event for a stored user: every field but the hash, taken by name.

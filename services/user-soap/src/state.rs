@@ -21,6 +21,9 @@ pub struct AppState {
     pub duplicate_reply: crate::config::DuplicateReply,
     /// Whose forwarding headers name the client.
     pub proxies: Arc<hub_runtime::http::client_ip::ProxyTrust>,
+    /// The email verification codes registration mails (`EMAIL_CODE_*`,
+    /// `RABBITMQ_ACCOUNT_QUEUE`).
+    pub confirmation: Arc<hub_identity::confirmation::Settings>,
     /// The WS-Security check, when `WSSE_MODE` is not off.
     pub wsse: Option<hub_soap::wsse::Guard>,
 }

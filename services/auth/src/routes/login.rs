@@ -92,6 +92,7 @@ hub_runtime::error_responses! {
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 401, description = "Invalid credentials", body = super::Message),
+        (status = 403, description = "`Email not verified` (only with `REQUIRE_VERIFIED_EMAIL` on)", body = super::Message),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = super::Message),
         IssueFailures,
     )
@@ -112,6 +113,7 @@ impl From<LoginError> for ApiError {
         match e {
             LoginError::Throttled(secs) => Self::TooManyAttempts(secs),
             LoginError::InvalidCredentials => Self::InvalidCredentials,
+            LoginError::EmailNotVerified => Self::EmailNotVerified,
             LoginError::Db(e) => e.into(),
             LoginError::Outbox(e) => e.into(),
             LoginError::Hashing(e) => e.into(),

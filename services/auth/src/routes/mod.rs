@@ -1,5 +1,6 @@
 //! Every route of the auth service, in one list, with its OpenAPI document.
 
+mod account;
 mod login;
 mod ops;
 mod profile;
@@ -19,7 +20,12 @@ pub fn router(state: AppState, test_endpoints: bool) -> Router {
         .routes(routes!(profile::profile))
         .routes(routes!(tokens::refresh))
         .routes(routes!(tokens::logout))
-        .routes(routes!(tokens::jwks));
+        .routes(routes!(tokens::jwks))
+        .routes(routes!(account::account))
+        .routes(routes!(account::update_profile))
+        .routes(routes!(account::change_email))
+        .routes(routes!(account::verify))
+        .routes(routes!(account::resend));
     if test_endpoints {
         router = router
             .routes(routes!(ops::test_db))

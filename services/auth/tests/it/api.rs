@@ -10,8 +10,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// The paths the OpenAPI document lists: every route auth serves, sorted.
-const ROUTES: [&str; 9] = [
+const ROUTES: [&str; 14] = [
     "/.well-known/jwks.json",
+    "/api/account",
+    "/api/account/email",
+    "/api/account/email/verify",
+    "/api/account/email/verify/resend",
+    "/api/account/profile",
     "/auth/health",
     "/health",
     "/login",

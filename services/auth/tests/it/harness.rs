@@ -40,6 +40,8 @@ impl AuthApp for TestApp {
         Harness::new("auth")
             .secret("SECRET_KEY")
             .queue("RABBITMQ_QUEUE")
+            .also_queue("RABBITMQ_ACCOUNT_QUEUE", "account")
+            .also_queue("RABBITMQ_USER_QUEUE", "user")
             .set("PASSWORD_PBKDF2_ITERATIONS", TEST_ITERATIONS)
             .set("OUTBOX_POLL_MS", "200")
             .set("OUTBOX_PUBLISH_TIMEOUT_MS", "2000")

@@ -3,6 +3,7 @@
 //! separate `faults` binary (tests/faults.rs), run alone by scripts/test.sh.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod account;
 mod api;
 mod app;
 mod cancel;
@@ -11,3 +12,4 @@ mod process;
 mod snapshots;
 mod tokens;
 mod use_cases;
+mod use_cases_account;

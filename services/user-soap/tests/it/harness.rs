@@ -83,6 +83,7 @@ impl SoapApp for TestApp {
         Harness::new("usersoap")
             .secret("SECRET_KEY")
             .queue("RABBITMQ_QUEUE")
+            .also_queue("RABBITMQ_ACCOUNT_QUEUE", "account")
             .set("PASSWORD_PBKDF2_ITERATIONS", "20000")
             .set("REGISTER_MAX_PER_ADDRESS", "1000000")
             .set("OUTBOX_POLL_MS", "200")

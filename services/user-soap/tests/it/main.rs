@@ -13,4 +13,5 @@ mod process;
 mod snapshots;
 mod throttle_window;
 mod use_cases;
+mod verification;
 mod wsse;

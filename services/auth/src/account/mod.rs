@@ -1,0 +1,15 @@
+//! The caller's own account (`/api/account*`): use cases without HTTP.
+
+pub mod email;
+pub mod profile;
+
+use hub_runtime::http::Failure;
+
+use crate::error::ApiError;
+
+/// A transaction cut short by the runtime shutting down: a retry elsewhere will do.
+impl From<hub_db::Interrupted> for ApiError {
+    fn from(e: hub_db::Interrupted) -> Self {
+        Failure::Unavailable(e.into()).into()
+    }
+}
