@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use crate::store::throttle::Limit;
+use crate::{account::password::ResetConfig, store::throttle::Limit};
 
 use hub_db::PgSettings;
 use hub_events::{catalogue::queues, relay::RelayConfig};
-use hub_identity::{issuer::Issuer, pool::HashSettings};
+use hub_identity::{issuer::Issuer, policy::PasswordPolicy, pool::HashSettings};
 use hub_runtime::{
     config::{ConfigError, Vars},
     http::client_ip::ProxyTrust,
@@ -45,6 +45,14 @@ pub struct Config {
     pub test_endpoints: bool,
     /// Outbox relay settings (`AMQP_URL` or `RABBITMQ_HOST`/`RABBITMQ_PORT`, `OUTBOX_*`).
     pub relay: RelayConfig,
+    /// The password policy of change and reset (`PASSWORD_MIN_LENGTH`,
+    /// `PASSWORD_MAX_LENGTH`, `PASSWORD_BREACH_CHECK_*`; `hub_identity::policy`).
+    pub password_policy: PasswordPolicy,
+    /// Password reset codes and their limits (`PASSWORD_RESET_*`).
+    pub reset: ResetConfig,
+    /// `ACCOUNT_EVENTS_QUEUE` (default `account-events`): where the events that ask
+    /// notifications for a mail go (`PasswordResetRequested`, `PasswordChanged`, ...).
+    pub account_queue: String,
 }
 
 impl ServiceConfig for Config {
@@ -63,6 +71,9 @@ impl ServiceConfig for Config {
             queue: vars.string_or("RABBITMQ_QUEUE", queues::AUTH_EVENTS),
             test_endpoints: vars.bool_or("AUTH_TEST_ENDPOINTS", true)?,
             relay: RelayConfig::from_vars(vars, "auth")?,
+            password_policy: PasswordPolicy::from_vars(vars)?,
+            reset: ResetConfig::from_vars(vars)?,
+            account_queue: vars.string_or("ACCOUNT_EVENTS_QUEUE", queues::ACCOUNT_EVENTS),
         })
     }
 }

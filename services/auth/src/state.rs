@@ -26,6 +26,12 @@ pub struct AppState {
     pub throttle: crate::config::ThrottleConfig,
     /// The queue events go to (`RABBITMQ_QUEUE`).
     pub queue: Arc<str>,
+    /// The password policy of change and reset.
+    pub password_policy: hub_identity::policy::PasswordPolicy,
+    /// Password reset settings.
+    pub reset: crate::account::password::ResetConfig,
+    /// The queue of the events that ask for a mail (`ACCOUNT_EVENTS_QUEUE`).
+    pub account_queue: Arc<str>,
 }
 
 impl hub_runtime::http::client_ip::TrustsProxies for AppState {

@@ -2,6 +2,7 @@
 
 mod login;
 mod ops;
+mod password;
 mod profile;
 mod tokens;
 
@@ -19,7 +20,10 @@ pub fn router(state: AppState, test_endpoints: bool) -> Router {
         .routes(routes!(profile::profile))
         .routes(routes!(tokens::refresh))
         .routes(routes!(tokens::logout))
-        .routes(routes!(tokens::jwks));
+        .routes(routes!(tokens::jwks))
+        .routes(routes!(password::change))
+        .routes(routes!(password::forgot))
+        .routes(routes!(password::reset));
     if test_endpoints {
         router = router
             .routes(routes!(ops::test_db))

@@ -40,6 +40,7 @@ impl AuthApp for TestApp {
         Harness::new("auth")
             .secret("SECRET_KEY")
             .queue("RABBITMQ_QUEUE")
+            .queue("ACCOUNT_EVENTS_QUEUE")
             .set("PASSWORD_PBKDF2_ITERATIONS", TEST_ITERATIONS)
             .set("OUTBOX_POLL_MS", "200")
             .set("OUTBOX_PUBLISH_TIMEOUT_MS", "2000")
