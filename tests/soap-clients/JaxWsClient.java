@@ -29,7 +29,7 @@ public class JaxWsClient {
             // come back in Holders.
             Holder<String> message = new Holder<>(), id = new Holder<>();
             try {
-                port.registerUser(username, "s3cret!", "Ana", "Peña", "J" + v + tag,
+                port.registerUser(username, "s3cret!pw", "Ana", "Peña", "J" + v + tag,
                         "jaxws" + v + "." + tag + "@example.com", "Málaga", message, id);
             } catch (RegistrationFault_Exception e) {
                 throw new IllegalStateException(e);
@@ -38,7 +38,7 @@ public class JaxWsClient {
                     .append(",\"id\":").append(json(id.value))
                     .append(",\"username\":").append(json(username)).append("},");
             try {
-                port.registerUser(username, "s3cret!", "Ana", "Peña", "J" + v + tag,
+                port.registerUser(username, "s3cret!pw", "Ana", "Peña", "J" + v + tag,
                         "jaxws" + v + "." + tag + "@example.com", "Málaga", message, id);
                 out.append("\"duplicate").append(v).append("\":\"no fault\",");
             } catch (RegistrationFault_Exception e) {

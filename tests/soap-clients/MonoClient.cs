@@ -34,8 +34,8 @@ static class MonoClient {
             Func<string> register = () => {
                 string id;
                 string message = v == "11"
-                    ? soap11.RegisterUser(username, "s3cret!", "Ana", "Peña", "M" + v + tag, email, "Málaga", out id)
-                    : soap12.RegisterUser(username, "s3cret!", "Ana", "Peña", "M" + v + tag, email, "Málaga", out id);
+                    ? soap11.RegisterUser(username, "s3cret!pw", "Ana", "Peña", "M" + v + tag, email, "Málaga", out id)
+                    : soap12.RegisterUser(username, "s3cret!pw", "Ana", "Peña", "M" + v + tag, email, "Málaga", out id);
                 return "{\"message\":" + Json(message) + ",\"id\":" + Json(id) + ",\"username\":" + Json(username) + "}";
             };
             out_.Append("\"register" + v + "\":" + register() + ",");

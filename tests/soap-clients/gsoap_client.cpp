@@ -24,7 +24,7 @@ int main(int argc, char **argv) {
   _ns1__RegisterUser user;
   const std::string v = service.soap->version == 2 ? "12" : "11", tag = argv[1];
   user.username = "gsoap" + v + "_" + tag;
-  user.password = "s3cret!";
+  user.password = "s3cret!pw";
   user.first_USCOREname = "Ana";
   user.last_USCOREname = "Peña";
   user.dni = "G" + v + tag;

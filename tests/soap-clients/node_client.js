@@ -47,6 +47,16 @@ function faultInfo(err) {
     }
   }
 
+  // A password the policy refuses (too short) is a RegistrationFault naming the password.
+  for (const [name, client] of [['short11', c11], ['short12', c12]]) {
+    try {
+      await client.RegisterUserAsync(fields('short' + name.slice(-2), { password: '1234567' }));
+      out[name] = 'no fault';
+    } catch (err) {
+      out[name] = faultInfo(err);
+    }
+  }
+
   // A duplicate is a RegistrationFault naming what is taken, in both versions.
   for (const [name, client, suffix] of [['duplicate11', c11, '11'], ['duplicate12', c12, '12']]) {
     try {

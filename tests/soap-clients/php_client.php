@@ -10,7 +10,7 @@ foreach (['11' => SOAP_1_1, '12' => SOAP_1_2] as $v => $version) {
         'soap_version' => $version, 'cache_wsdl' => WSDL_CACHE_NONE, 'exceptions' => true,
     ]);
     $user = [
-        'username' => "php{$v}_$tag", 'password' => 's3cret!', 'first_name' => 'Ana',
+        'username' => "php{$v}_$tag", 'password' => 's3cret!pw', 'first_name' => 'Ana',
         'last_name' => 'Peña', 'dni' => "H$v$tag", 'email' => "php$v.$tag@example.com",
         'city' => 'Málaga',
     ];

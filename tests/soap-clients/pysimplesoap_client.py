@@ -29,7 +29,7 @@ def registration_fault(xml):
 for v, soap_ns in (("11", "soap11"), ("12", "soap12env")):
     client = SoapClient(wsdl=soap_base + "/register?wsdl", soap_ns=soap_ns)
     user = dict(
-        username=f"pss{v}_{tag}", password="s3cret!", first_name="Ana", last_name="Peña",
+        username=f"pss{v}_{tag}", password="s3cret!pw", first_name="Ana", last_name="Peña",
         dni=f"P{v}{tag}", email=f"pss{v}.{tag}@example.com", city="Málaga",
     )
     r = client.RegisterUser(**user)

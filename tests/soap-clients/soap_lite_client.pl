@@ -28,7 +28,7 @@ for my $v ('11', '12') {
     # The version is class-wide: set it before building the client, and set it back.
     SOAP::Lite->soapversion($v eq '11' ? '1.1' : '1.2');
     my %user = (
-        username => "lite${v}_$tag", password => 's3cret!', first_name => 'Ana',
+        username => "lite${v}_$tag", password => 's3cret!pw', first_name => 'Ana',
         last_name => 'Peña', dni => "L$v$tag", email => "lite$v.$tag\@example.com",
         city => 'Málaga',
     );

@@ -38,7 +38,7 @@ my ($tag) = @ARGV;
 my %out;
 my $service = HubInterfaces::UserService::UserServiceSoap->new({ class_resolver => 'FaultTypemap' });
 my %user = (
-    username => "wsdl11_$tag", password => 's3cret!', first_name => 'Ana', last_name => 'Peña',
+    username => "wsdl11_$tag", password => 's3cret!pw', first_name => 'Ana', last_name => 'Peña',
     dni => "W11$tag", email => "wsdl11.$tag\@example.com", city => 'Málaga',
 );
 # A reply is the generated response element; a fault is a Fault11 object, false in

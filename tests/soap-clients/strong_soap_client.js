@@ -21,7 +21,7 @@ function fault(err) {
   const reg = await client(`${soapBase}/register?wsdl`);
   for (const [v, port] of [['11', 'UserServiceSoap'], ['12', 'UserServiceSoap12']]) {
     const user = {
-      username: `strong${v}_${tag}`, password: 's3cret!', first_name: 'Ana', last_name: 'Peña',
+      username: `strong${v}_${tag}`, password: 's3cret!pw', first_name: 'Ana', last_name: 'Peña',
       dni: `S${v}${tag}`, email: `strong${v}.${tag}@example.com`, city: 'Málaga',
     };
     const { result } = await reg.UserService[port].RegisterUser(user);

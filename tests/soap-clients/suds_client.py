@@ -14,7 +14,7 @@ out = {}
 
 reg = Client(soap_base + "/register?wsdl")
 user = dict(
-    username=f"suds11_{tag}", password="s3cret!", first_name="Ana", last_name="Peña",
+    username=f"suds11_{tag}", password="s3cret!pw", first_name="Ana", last_name="Peña",
     dni=f"D11{tag}", email=f"suds11.{tag}@example.com", city="Málaga",
 )
 r = reg.service.RegisterUser(**user)

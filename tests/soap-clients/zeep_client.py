@@ -59,6 +59,14 @@ for name, svc in (("invalid11", svc11), ("invalid12", svc12)):
     except Fault as f:
         out[name] = fault_info(f)
 
+# A password the policy refuses (too short) is a RegistrationFault naming the password.
+for name, svc in (("short11", svc11), ("short12", svc12)):
+    try:
+        svc.RegisterUser(**fields("short" + name[-2:], password="1234567"))
+        out[name] = "no fault"
+    except Fault as f:
+        out[name] = fault_info(f)
+
 # A duplicate is a RegistrationFault naming what is taken, in both versions.
 for name, svc, suffix in (("duplicate11", svc11, "11"), ("duplicate12", svc12, "12")):
     try:

@@ -9,7 +9,7 @@ use hub_checks::system::start;
 use hub_testkit::{Down, Server};
 use serde_json::{Value, json};
 
-const REGISTER: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>{tag}</u:username><u:password>pw</u:password><u:first_name>A</u:first_name><u:last_name>B</u:last_name><u:dni>{tag}</u:dni><u:email>{tag}@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>"#;
+const REGISTER: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>{tag}</u:username><u:password>pw-secret</u:password><u:first_name>A</u:first_name><u:last_name>B</u:last_name><u:dni>{tag}</u:dni><u:email>{tag}@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>"#;
 
 /// (status, content type, body, how long it took).
 async fn call(req: reqwest::RequestBuilder) -> (u16, String, String, Duration) {
@@ -33,7 +33,7 @@ async fn with_postgresql_down_under_load_requests_fail_fast_and_service_resumes_
     };
     let login = || {
         http.post(format!("http://{}/login", sys.auth))
-            .json(&json!({"username": "pgdown1", "password": "pw"}))
+            .json(&json!({"username": "pgdown1", "password": "pw-secret"}))
     };
     let lookup = || http.get(format!("http://{}/user/soap?username=pgdown1", sys.lookup));
     assert_eq!(call(register("pgdown1")).await.0, 200);
@@ -239,7 +239,7 @@ async fn rabbitmq_stopped_under_mixed_load_loses_no_event_and_applies_none_twice
                         assert_eq!(s, 200, "register during {phase}: {body}");
                         let (s, _, body, _) = call(
                             http.post(format!("http://{auth}/login"))
-                                .json(&json!({"username": user, "password": "pw"})),
+                                .json(&json!({"username": user, "password": "pw-secret"})),
                         )
                         .await;
                         assert_eq!(s, 200, "login during {phase}: {body}");

@@ -153,8 +153,8 @@ impl Event for UserRegistrationFailed {
     const PRODUCER: &'static str = producers::USER_SOAP;
 }
 
-/// auth (issue 23; no producer yet): someone asked to reset the password of this
-/// account. Consumed by notifications, which mails the code (and the link, if any) to
+/// auth (`POST /api/account/password/forgot`): someone asked to reset the password of
+/// this account. Consumed by notifications, which mails the code (and the link, if any) to
 /// `email`. The code is single-use and expires; it is in this payload only so the mail
 /// can carry it: nothing may log it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -176,6 +176,20 @@ pub struct PasswordResetRequested {
 
 impl Event for PasswordResetRequested {
     const NAME: &'static str = "PasswordResetRequested";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+    const PRODUCER: &'static str = producers::AUTH;
+}
+
+/// auth (`POST /api/account/password/forgot`): a reset was asked for a login that names
+/// no account, or for an account past its limit of codes per window. It carries
+/// nothing and mails nobody (notifications ignores it): it exists so that this path
+/// writes the same outbox row as [`PasswordResetRequested`]'s, and the answer's timing
+/// does not tell whether the account exists.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordResetUnmatched {}
+
+impl Event for PasswordResetUnmatched {
+    const NAME: &'static str = "PasswordResetUnmatched";
     const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
     const PRODUCER: &'static str = producers::AUTH;
 }
@@ -218,7 +232,7 @@ impl Event for EmailVerificationRequested {
     const PRODUCER: &'static str = producers::AUTH;
 }
 
-/// auth (issue 23; no producer yet): the password was changed or reset. Consumed by
+/// auth (`POST /api/account/password` and `/reset`): the password was changed or reset. Consumed by
 /// notifications: a notice to `email`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PasswordChanged {

@@ -3,6 +3,8 @@
 //! * [`password`]: verifies the originals' legacy hashes (PBKDF2-HMAC-SHA256, fixed
 //!   salt, 1000 iterations, hex) and writes a self-describing PHC string with a
 //!   per-user salt and a modern iteration count.
+//! * [`policy`]: the password policy (length, optional breached-password check through
+//!   the k-anonymity range API) of every door that sets a password.
 //! * [`pool`]: runs that CPU-heavy work off the async workers, bounded.
 //! * [`jwt`]: the token claims, the checks every verifier applies, HS256 keys.
 //! * [`keys`]: Ed25519 keys (PEM, JWK, `kid` thumbprints) and EdDSA verification by `kid`.
@@ -22,6 +24,7 @@ pub mod issuer;
 pub mod jwt;
 pub mod keys;
 pub mod password;
+pub mod policy;
 pub mod pool;
 pub mod revocation;
 pub mod verifier;

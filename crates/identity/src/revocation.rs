@@ -178,6 +178,28 @@ impl SuccessorKey {
     }
 }
 
+/// What the one-time-code subkey is for (distinct from [`SUCCESSOR_LABEL`]).
+const CODE_LABEL: &[u8] = b"hub-identity one-time code digest key v1";
+
+impl SuccessorKey {
+    /// The stored form of a one-time code (a password reset's): HMAC-SHA256 of its
+    /// text under a subkey of the signing secret, so a copy of the table (a backup, a
+    /// replica) gives nothing to present, and every instance computes the same digest.
+    /// A code issued before the signing secret changes no longer matches (codes live
+    /// minutes).
+    pub fn code_digest(&self, code: &str) -> Vec<u8> {
+        hmac_sha256(&hmac_sha256(&self.0, CODE_LABEL), code.as_bytes()).to_vec()
+    }
+}
+
+/// A new one-time code: 128 random bits as 32 lower-case hex characters (nothing to
+/// guess within its lifetime, so presenting codes needs no attempt limit).
+pub fn new_one_time_code() -> String {
+    let mut raw = [0u8; 16];
+    crate::password::fill_random(&mut raw);
+    hex::encode(raw)
+}
+
 fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
     let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key) else {

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use crate::store::throttle::Limit;
+use crate::{account::password::ResetConfig, store::throttle::Limit};
 
 use hub_db::PgSettings;
 use hub_events::{catalogue::queues, relay::RelayConfig};
-use hub_identity::{issuer::Issuer, pool::HashSettings};
+use hub_identity::{issuer::Issuer, policy::PasswordPolicy, pool::HashSettings};
 use hub_runtime::{
     config::{ConfigError, Vars},
     http::client_ip::ProxyTrust,
@@ -56,6 +56,11 @@ pub struct Config {
     /// `RABBITMQ_USER_QUEUE` (default `user-events`, where user-soap's `UserRegistered`
     /// goes): the queue of `UserUpdated`.
     pub user_queue: String,
+    /// The password policy of change and reset (`PASSWORD_MIN_LENGTH`,
+    /// `PASSWORD_MAX_LENGTH`, `PASSWORD_BREACH_CHECK_*`; `hub_identity::policy`).
+    pub password_policy: PasswordPolicy,
+    /// Password reset codes and their limits (`PASSWORD_RESET_*`).
+    pub reset: ResetConfig,
 }
 
 impl ServiceConfig for Config {
@@ -77,6 +82,8 @@ impl ServiceConfig for Config {
             require_verified_email: vars.bool_or("REQUIRE_VERIFIED_EMAIL", false)?,
             confirmation: hub_identity::confirmation::Settings::from_vars(vars)?,
             user_queue: vars.string_or("RABBITMQ_USER_QUEUE", queues::USER_EVENTS),
+            password_policy: PasswordPolicy::from_vars(vars)?,
+            reset: ResetConfig::from_vars(vars)?,
         })
     }
 }

@@ -86,6 +86,19 @@ pub enum ApiError {
     #[json(status = TOO_MANY_REQUESTS)]
     #[error("A code was sent recently; try again later")]
     CodeSentRecently(u64),
+    /// 400: a password change with the wrong current password.
+    #[json(status = BAD_REQUEST)]
+    #[error("Current password is wrong")]
+    CurrentPasswordWrong,
+    /// 409: another password change won the race; nothing was written.
+    #[json(status = CONFLICT)]
+    #[error("The password was changed meanwhile; sign in again")]
+    PasswordConflict,
+    /// 429: too many password reset requests from this address or for this login;
+    /// retry after the given number of seconds.
+    #[json(status = TOO_MANY_REQUESTS)]
+    #[error("Too many requests; try again later")]
+    TooManyRequests(u64),
     /// 503 when a backing service is down or saturated (retry later), else 500.
     #[json(failure)]
     #[error("{}", .0.text("Service temporarily unavailable", "Internal server error"))]
@@ -95,7 +108,7 @@ pub enum ApiError {
 impl ApiError {
     /// `Retry-After` on a 429: when to try again.
     fn retry_after(&self, headers: &mut HeaderMap) {
-        if let Self::TooManyAttempts(secs) | Self::CodeSentRecently(secs) = self {
+        if let Self::TooManyAttempts(secs) | Self::CodeSentRecently(secs) | Self::TooManyRequests(secs) = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
         }
     }

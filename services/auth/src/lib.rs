@@ -10,6 +10,10 @@
 //! * `POST /logout` with `Authorization: Bearer <jwt>` → 200: the login's tokens revoked.
 //! * `GET /profile` with `Authorization: Bearer <jwt>` → 200 `{"email","user_id","username"}`;
 //!   403 / 401 / 404 `{"message"}` as the original; 401 for a revoked token.
+//! * `POST /api/account/password` (Bearer) `{"current_password","new_password"}` → 200 the
+//!   caller's new `{"token","refresh_token"}`, every earlier token revoked;
+//!   `POST /api/account/password/forgot` `{"login"}` → 202 alike for any login;
+//!   `POST /api/account/password/reset` `{"code","new_password"}` → 200 (`account::password`).
 //! * `GET /.well-known/jwks.json`: the public keys, when signing with EdDSA.
 //! * `GET /test-db`, `GET /test-event` (diagnostics, can be turned off), `GET /auth/health`, `GET /health`.
 //!
@@ -66,6 +70,9 @@ impl service::Service for Auth {
             require_verified_email: config.require_verified_email,
             confirmation: Arc::new(config.confirmation.clone()),
             user_queue: config.user_queue.as_str().into(),
+            password_policy: config.password_policy.clone(),
+            reset: config.reset.clone(),
+            account_queue: config.confirmation.queue.as_str().into(),
         })
     }
 
@@ -80,6 +87,7 @@ impl service::Service for Auth {
         let per_user = &config.throttle.per_user;
         let (keep, ttl) = (per_user.window.max(per_user.lockout), config.jwt.ttl());
         let minutes = |n: u64| Duration::from_secs(n * 60);
+        let reset_window = config.reset.window;
         vec![
             Box::pin(hub_events::relay::run(
                 self.pool.clone(),
@@ -116,6 +124,17 @@ impl service::Service for Auth {
                     "token family prune",
                     move |pool| async move {
                         store::tokens::prune(&mut *pool.acquire().await?, ttl).await
+                    },
+                ),
+            ),
+            service::every(
+                minutes(10),
+                shutdown.clone(),
+                hub_db::chore_on(
+                    self.pool.clone(),
+                    "password reset prune",
+                    move |pool| async move {
+                        store::password::prune(&mut *pool.acquire().await?, reset_window).await
                     },
                 ),
             ),

@@ -32,6 +32,12 @@ pub struct AppState {
     pub confirmation: Arc<hub_identity::confirmation::Settings>,
     /// The queue of `UserUpdated` (`RABBITMQ_USER_QUEUE`).
     pub user_queue: Arc<str>,
+    /// The password policy of change and reset.
+    pub password_policy: hub_identity::policy::PasswordPolicy,
+    /// Password reset settings.
+    pub reset: crate::account::password::ResetConfig,
+    /// The queue of the events that ask for a mail (`RABBITMQ_ACCOUNT_QUEUE`, as `confirmation.queue`).
+    pub account_queue: Arc<str>,
 }
 
 impl hub_runtime::http::client_ip::TrustsProxies for AppState {

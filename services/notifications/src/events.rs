@@ -229,6 +229,9 @@ mod tests {
             json!({"user_id": "x", "username": "a", "email": "a@x.test"}),
         );
         assert!(mail_for(&b).unwrap().is_none());
+        // auth's forgot-password decoy (no account): acknowledged, mailed to nobody.
+        let decoy = body("PasswordResetUnmatched", json!({}));
+        assert!(mail_for(&decoy).unwrap().is_none());
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct Config {
     /// `WSSE_MAX_SKEW_SECS`, `WSSE_ALLOW_PASSWORD_TEXT_OVER_HTTP`; see `hub_soap::wsse`):
     /// the policy of both doors, `/register` and, as HTTP Basic, `/api/users`.
     pub wsse: hub_soap::wsse::Settings,
+    /// The password policy (`PASSWORD_MIN_LENGTH`, `PASSWORD_MAX_LENGTH`,
+    /// `PASSWORD_BREACH_CHECK_*`; `hub_identity::policy`), the same as auth's.
+    pub password_policy: hub_identity::policy::PasswordPolicy,
 }
 
 impl ServiceConfig for Config {
@@ -62,6 +65,7 @@ impl ServiceConfig for Config {
             duplicate_reply: vars.parse_or("REGISTER_DUPLICATE_REPLY", DuplicateReply::Auto)?,
             confirmation: hub_identity::confirmation::Settings::from_vars(vars)?,
             wsse: hub_soap::wsse::Settings::from_vars(vars)?,
+            password_policy: hub_identity::policy::PasswordPolicy::from_vars(vars)?,
         })
     }
 }

@@ -42,7 +42,7 @@ impl SoapError for Error {
         let version = envelope.unwrap_or_default();
         let fault = match self {
             Self::UnknownOperation(_) => Fault::client(self.to_string()),
-            Self::Invalid(invalid) => {
+            Self::Invalid(invalid) | Self::Register(RegisterError::Invalid(invalid)) => {
                 registration_fault(invalid.field.name(), invalid.to_string(), &invalid.message)
             }
             Self::Taken(taken) => {

@@ -76,6 +76,7 @@ impl service::Service for UserSoap {
             hashing: HashPool::new(config.hashing),
             queue: config.queue.as_str().into(),
             register_limit: config.register_limit,
+            password_policy: config.password_policy.clone(),
             duplicate_reply: config.duplicate_reply,
             confirmation: Arc::new(config.confirmation.clone()),
             proxies,

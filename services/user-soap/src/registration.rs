@@ -14,6 +14,7 @@ use hub_events::{
 use hub_identity::{
     confirmation,
     fields::{self, checked},
+    policy::PolicyError,
     pool::HashPoolError,
 };
 use hub_runtime::http::Failure;
@@ -93,6 +94,13 @@ pub enum RegisterError {
     /// Too many registrations from this client address: retry after this many seconds.
     #[error("too many registrations from this address; retry after {0} s")]
     Throttled(u64),
+    /// The password breaks the policy (`hub_identity::policy`): a field refused, as
+    /// any other invalid input; nothing was stored.
+    #[error(transparent)]
+    Invalid(Invalid),
+    /// The breached-password check is unreachable and set to refuse.
+    #[error("breached-password check unavailable: {0}")]
+    PasswordCheckUnavailable(String),
     /// A unique value is taken; `UserRegistrationFailed` was recorded.
     #[error("{} is already registered", .0.field())]
     Duplicate(Taken),
@@ -118,8 +126,8 @@ impl RegisterError {
     pub fn failure(self) -> Failure {
         let unavailable = match &self {
             Self::Db(db) | Self::Outbox(OutboxError::Db(db)) => hub_db::is_unavailable(db),
-            Self::Hashing(_) | Self::Interrupted(_) => true,
-            Self::Outbox(_) | Self::Duplicate(_) | Self::Throttled(_) => false,
+            Self::Hashing(_) | Self::Interrupted(_) | Self::PasswordCheckUnavailable(_) => true,
+            Self::Outbox(_) | Self::Duplicate(_) | Self::Throttled(_) | Self::Invalid(_) => false,
         };
         Failure::new(unavailable, self)
     }
@@ -162,6 +170,18 @@ pub async fn register(
         email,
         city,
     } = input;
+    // The password policy (length; the breached-password check, if configured), after
+    // the address's count, so the check cannot be driven without limit.
+    state
+        .password_policy
+        .check(password.expose_secret())
+        .await
+        .map_err(|e| match e {
+            PolicyError::Refused(refusal) => {
+                RegisterError::Invalid(Invalid::new(Field::Password, refusal.to_string()))
+            }
+            PolicyError::Unavailable(why) => RegisterError::PasswordCheckUnavailable(why),
+        })?;
     // Before the transaction: the hash takes ~100 ms of CPU, which must not hold a
     // pooled connection.
     let password_hash = state

@@ -26,6 +26,8 @@ pub struct AppState {
     pub confirmation: Arc<hub_identity::confirmation::Settings>,
     /// The WS-Security check, when `WSSE_MODE` is not off.
     pub wsse: Option<hub_soap::wsse::Guard>,
+    /// The password policy every registration meets.
+    pub password_policy: hub_identity::policy::PasswordPolicy,
 }
 
 impl hub_runtime::http::client_ip::TrustsProxies for AppState {

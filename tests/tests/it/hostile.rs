@@ -55,9 +55,9 @@ async fn hostile_requests_get_4xx_in_the_callers_protocol_and_change_nothing() {
     let sys = hub_checks::system::start().await;
     let http = &sys.http;
     // One real user with a session, so "changes nothing" has something to protect.
-    let register = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>victim</u:username><u:password>pw</u:password><u:first_name>A</u:first_name><u:last_name>B</u:last_name><u:dni>victim</u:dni><u:email>victim@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>"#;
+    let register = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>victim</u:username><u:password>pw-secret</u:password><u:first_name>A</u:first_name><u:last_name>B</u:last_name><u:dni>victim</u:dni><u:email>victim@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>"#;
     assert_eq!(sys.register(register).await.status(), 200);
-    let resp = sys.login("victim", "pw").await;
+    let resp = sys.login("victim", "pw-secret").await;
     let token = resp.json::<Value>().await.unwrap()["token"]
         .as_str()
         .unwrap()
@@ -136,7 +136,7 @@ async fn hostile_requests_get_4xx_in_the_callers_protocol_and_change_nothing() {
         "POST /login as text/plain".into(),
         http.post(format!("{auth}/login"))
             .header("content-type", "text/plain")
-            .body(r#"{"username":"victim","password":"pw"}"#),
+            .body(r#"{"username":"victim","password":"pw-secret"}"#),
     ));
     for name in [
         "' OR '1'='1' --",

@@ -94,6 +94,10 @@ async fn check_common(sys: &System, out: &Value, client: &str) {
     for inv in ["invalid11", "invalid12"] {
         assert_eq!(out[inv]["field"], "email", "{client} {inv}: {out}");
     }
+    // The password policy's refusal, declared in docs/COMPATIBILITY.md.
+    for short in ["short11", "short12"] {
+        assert_eq!(out[short]["field"], "password", "{client} {short}: {out}");
+    }
     assert_eq!(out["lookup11"]["id"], out["register11"]["id"], "{client}");
     assert_eq!(
         out["lookup11"]["username"], out["register11"]["username"],
@@ -114,6 +118,12 @@ async fn zeep_in_strict_mode_registers_looks_up_and_decodes_faults() {
         out["invalid12"]["message"],
         "Invalid email: is not an email address"
     );
+    for short in ["short11", "short12"] {
+        assert_eq!(
+            out[short]["message"], "Invalid password: must be at least 8 characters",
+            "{short}: {out}"
+        );
+    }
     for name in ["duplicate11", "duplicate12"] {
         assert_eq!(out[name]["field"], "username", "{name}: {out}");
         assert_eq!(
@@ -143,6 +153,10 @@ async fn node_soap_registers_looks_up_and_decodes_faults() {
     check_common(&sys, &out, "node-soap").await;
     assert_eq!(
         out["invalid11"]["reason"], "Invalid email: is not an email address",
+        "{out}"
+    );
+    assert_eq!(
+        out["short11"]["reason"], "Invalid password: must be at least 8 characters",
         "{out}"
     );
     assert_eq!(out["lookup_missing"]["message"], "User not found", "{out}");

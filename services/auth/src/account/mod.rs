@@ -1,6 +1,7 @@
-//! The caller's own account (`/api/account*`): use cases without HTTP.
+//! The caller's own account (`/api/account*`): use cases without HTTP (`routes/` translates).
 
 pub mod email;
+pub mod password;
 pub mod profile;
 
 use hub_runtime::http::Failure;

@@ -3,6 +3,7 @@
 mod account;
 mod login;
 mod ops;
+mod password;
 mod profile;
 mod tokens;
 
@@ -25,7 +26,10 @@ pub fn router(state: AppState, test_endpoints: bool) -> Router {
         .routes(routes!(account::update_profile))
         .routes(routes!(account::change_email))
         .routes(routes!(account::verify))
-        .routes(routes!(account::resend));
+        .routes(routes!(account::resend))
+        .routes(routes!(password::change))
+        .routes(routes!(password::forgot))
+        .routes(routes!(password::reset));
     if test_endpoints {
         router = router
             .routes(routes!(ops::test_db))

@@ -201,7 +201,7 @@ impl IntoResponse for ApiError {
         match self {
             Self::NotJson => answer(StatusCode::UNSUPPORTED_MEDIA_TYPE, self.to_string(), None),
             Self::Malformed(_) => answer(StatusCode::BAD_REQUEST, self.to_string(), None),
-            Self::Invalid(invalid) => answer(
+            Self::Invalid(invalid) | Self::Register(RegisterError::Invalid(invalid)) => answer(
                 StatusCode::BAD_REQUEST,
                 invalid.to_string(),
                 Some(invalid.field.name()),

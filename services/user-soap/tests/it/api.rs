@@ -149,6 +149,12 @@ async fn invalid_fields_get_a_client_fault_naming_the_field_and_store_nothing() 
             Some("not-an-email"),
             "Invalid email: is not an email address",
         ),
+        // The password policy (hub_identity::policy), declared in docs/COMPATIBILITY.md.
+        (
+            "password",
+            Some("1234567"),
+            "Invalid password: must be at least 8 characters",
+        ),
     ];
     for (field, value, reason) in cases {
         let mut fields = user_fields(&tag());

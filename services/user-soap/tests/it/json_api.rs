@@ -167,6 +167,16 @@ async fn bad_input_is_a_400_naming_the_field_and_changes_nothing() {
             "Invalid username: must not contain invisible or bidirectional control characters",
         ),
         (
+            with("password", json!("1234567")),
+            "password",
+            "Invalid password: must be at least 8 characters",
+        ),
+        (
+            with("password", json!("x".repeat(129))),
+            "password",
+            "Invalid password: must be at most 128 characters",
+        ),
+        (
             with("password", json!("x".repeat(1025))),
             "password",
             "Invalid password: must be at most 1024 characters",

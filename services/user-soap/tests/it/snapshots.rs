@@ -34,6 +34,8 @@ async fn soap_wsdl_and_json_replies_match_their_snapshots() {
     let first = user_fields("snap00000001");
     let taken = with("snap00000002", "username", &first[0].1);
     let bad_email = with("snap00000003", "email", "not-an-email");
+    // The password policy's declared refusal (docs/COMPATIBILITY.md).
+    let short_password = with("snap00000006", "password", "1234567");
     let soap11 =
         |fields: &[(String, String)]| app.request(TEXT_XML, legacy_envelope(&pairs(fields)));
     let soap12 = |fields: &[(String, String)]| app.request(SOAP12, soap12_envelope(&pairs(fields)));
@@ -43,6 +45,8 @@ async fn soap_wsdl_and_json_replies_match_their_snapshots() {
         ("register_12_ok", soap12(&user_fields("snap00000004"))),
         ("fault_11_invalid_email", soap11(&bad_email)),
         ("fault_12_invalid_email", soap12(&bad_email)),
+        ("fault_11_short_password", soap11(&short_password)),
+        ("fault_12_short_password", soap12(&short_password)),
         (
             "fault_11_duplicate_with_soapaction",
             soap11(&taken).header("soapaction", "\"\""),
@@ -68,6 +72,10 @@ async fn soap_wsdl_and_json_replies_match_their_snapshots() {
         ),
         ("json_409_duplicate", api().json(&json_of(&taken))),
         ("json_400_invalid_email", api().json(&json_of(&bad_email))),
+        (
+            "json_400_short_password",
+            api().json(&json_of(&short_password)),
+        ),
         (
             "json_400_not_an_object",
             api().json(&json!(["not", "an", "object"])),
