@@ -38,6 +38,16 @@ pub struct Credentials {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub IpAddr);
 
+/// The client a login comes from: its address, and its `User-Agent` (kept with the login
+/// for the logins lists, cut to `store::tokens::USER_AGENT_MAX_CHARS`).
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// The address, as [`ClientAddr`].
+    pub addr: ClientAddr,
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<String>,
+}
+
 /// A successful login (or refresh).
 pub struct Issued {
     /// The access token: a JWT with `user_id`, `username`, `exp`, `iat` and `sid`.
@@ -61,6 +71,11 @@ pub enum LoginError {
     /// Wrong password or unknown user (indistinguishable on purpose); already recorded.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The right password, but an administrator deactivated the account; recorded as a
+    /// failure. Only whoever knows the password learns it (a wrong one is
+    /// [`LoginError::InvalidCredentials`] as for any account).
+    #[error("account deactivated")]
+    Deactivated,
     /// A query failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -99,7 +114,28 @@ pub async fn login(
     creds: Credentials,
     correlation_id: String,
 ) -> Result<Issued, LoginError> {
+    let client = Client {
+        addr: from,
+        user_agent: None,
+    };
+    login_from(state, client, creds, correlation_id).await
+}
+
+/// [`login`], keeping the client's `User-Agent` with the login.
+pub async fn login_from(
+    state: &AppState,
+    client: Client,
+    creds: Credentials,
+    correlation_id: String,
+) -> Result<Issued, LoginError> {
     let Credentials { login, password } = creds;
+    let from = client.addr;
+    let origin = tokens::Origin {
+        address: Some(from.0),
+        user_agent: client
+            .user_agent
+            .map(|ua| ua.chars().take(tokens::USER_AGENT_MAX_CHARS).collect()),
+    };
 
     // PostgreSQL text cannot hold NUL, so such a login names no user; skip the queries
     // (they would fail) but not the throttle or the hashing work.
@@ -136,10 +172,28 @@ pub async fn login(
     };
     match (verdict, user) {
         (Verification::Valid { needs_rehash }, Some(user)) => {
-            succeed(state, record, user, password, needs_rehash).await
+            let access = {
+                let mut conn = state.pool.acquire().await?;
+                users::access(&mut conn, user.id).await?.unwrap_or_default()
+            };
+            if access.deactivated {
+                record.failure(login, "Account deactivated").await?;
+                tracing::info!(user.id = %user.id, "login of a deactivated account refused");
+                return Err(LoginError::Deactivated);
+            }
+            succeed(
+                state,
+                record,
+                user,
+                password,
+                needs_rehash,
+                access.roles,
+                origin,
+            )
+            .await
         }
         _ => {
-            record.failure(login).await?;
+            record.failure(login, "Invalid credentials").await?;
             tracing::info!("login failed");
             Err(LoginError::InvalidCredentials)
         }
@@ -153,6 +207,8 @@ async fn succeed(
     user: User,
     password: SecretString,
     needs_rehash: bool,
+    roles: Vec<String>,
+    origin: tokens::Origin,
 ) -> Result<Issued, LoginError> {
     let upgrade = needs_rehash && state.rehash_on_login;
     let upgraded = if upgrade {
@@ -170,13 +226,13 @@ async fn succeed(
         id: uuid::Uuid::new_v4(),
         refresh: new_refresh_token(),
         lifetime: state.refresh_ttl,
+        origin,
     };
+    let mut claims = state.jwt.claims_for(user.id, &user.username);
+    claims.roles = roles;
     let token = state
         .jwt
-        .sign(
-            &state.jwt.claims_for(user.id, &user.username),
-            Some(family.id),
-        )
+        .sign(&claims, Some(family.id))
         .map_err(|e| LoginError::Token(e.into()))?;
     let id = user.id;
     let (family_id, refresh_token) = (family.id, family.refresh.0.clone());
@@ -193,6 +249,7 @@ struct NewFamily {
     id: uuid::Uuid,
     refresh: (String, Vec<u8>),
     lifetime: std::time::Duration,
+    origin: tokens::Origin,
 }
 
 /// The counters one attempt is charged to: the account once the login names one (so a
@@ -267,6 +324,7 @@ impl Record {
                 user.id,
                 family.lifetime,
                 &family.refresh.1,
+                &family.origin,
             )
             .await?;
             if let Some(new_hash) = upgraded
@@ -289,7 +347,7 @@ impl Record {
     }
 
     /// Counters and event commit together: a failure is counted iff it is recorded.
-    async fn failure(self, login: String) -> Result<(), LoginError> {
+    async fn failure(self, login: String, reason: &'static str) -> Result<(), LoginError> {
         let Self {
             pool,
             queue,
@@ -300,7 +358,7 @@ impl Record {
             reservation.fail(&mut tx).await?;
             let event = UserLoginFailed {
                 username: login,
-                reason: "Invalid credentials",
+                reason,
             };
             outbox::enqueue(&mut tx, &queue, &event, Some(&correlation_id)).await?;
             tx.commit().await?;

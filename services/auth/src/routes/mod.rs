@@ -1,6 +1,8 @@
 //! Every route of the auth service, in one list, with its OpenAPI document.
 
+pub mod admin_users;
 mod login;
+mod logins;
 mod ops;
 mod profile;
 mod tokens;
@@ -19,7 +21,17 @@ pub fn router(state: AppState, test_endpoints: bool) -> Router {
         .routes(routes!(profile::profile))
         .routes(routes!(tokens::refresh))
         .routes(routes!(tokens::logout))
-        .routes(routes!(tokens::jwks));
+        .routes(routes!(tokens::jwks))
+        .routes(routes!(logins::list))
+        .routes(routes!(logins::revoke))
+        .routes(routes!(logins::revoke_others))
+        .routes(routes!(admin_users::list))
+        .routes(routes!(admin_users::get))
+        .routes(routes!(admin_users::deactivate))
+        .routes(routes!(admin_users::reactivate))
+        .routes(routes!(admin_users::logins))
+        .routes(routes!(admin_users::revoke_login))
+        .routes(routes!(admin_users::revoke_all));
     if test_endpoints {
         router = router
             .routes(routes!(ops::test_db))

@@ -10,8 +10,18 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// The paths the OpenAPI document lists: every route auth serves, sorted.
-const ROUTES: [&str; 9] = [
+const ROUTES: [&str; 19] = [
     "/.well-known/jwks.json",
+    "/api/account/logins",
+    "/api/account/logins/revoke-others",
+    "/api/account/logins/{id}",
+    "/api/admin/users",
+    "/api/admin/users/{id}",
+    "/api/admin/users/{id}/deactivate",
+    "/api/admin/users/{id}/logins",
+    "/api/admin/users/{id}/logins/revoke-all",
+    "/api/admin/users/{id}/logins/{login_id}",
+    "/api/admin/users/{id}/reactivate",
     "/auth/health",
     "/health",
     "/login",

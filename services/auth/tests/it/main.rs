@@ -3,11 +3,14 @@
 //! separate `faults` binary (tests/faults.rs), run alone by scripts/test.sh.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod admin_users;
 mod api;
 mod app;
 mod cancel;
 mod harness;
+mod logins;
 mod process;
 mod snapshots;
 mod tokens;
 mod use_cases;
+mod use_cases_admin;
