@@ -84,12 +84,43 @@ impl Event for UserLoggedIn {
 pub struct UserLoginFailed {
     /// The username (or email) as sent.
     pub username: String,
-    /// Always `"Invalid credentials"`, as the original.
+    /// `"Invalid credentials"`, as the original; `"Account deactivated"` for the right
+    /// password of an account an administrator deactivated.
     pub reason: &'static str,
 }
 
 impl Event for UserLoginFailed {
     const NAME: &'static str = "UserLoginFailed";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+    const PRODUCER: &'static str = producers::AUTH;
+}
+
+/// auth: an administrator deactivated an account (no login, every token refused).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserDeactivated {
+    /// The account's id.
+    pub user_id: Uuid,
+    /// The administrator's user id.
+    pub by: Uuid,
+}
+
+impl Event for UserDeactivated {
+    const NAME: &'static str = "UserDeactivated";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+    const PRODUCER: &'static str = producers::AUTH;
+}
+
+/// auth: an administrator reactivated an account (its user logs in again).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserReactivated {
+    /// The account's id.
+    pub user_id: Uuid,
+    /// The administrator's user id.
+    pub by: Uuid,
+}
+
+impl Event for UserReactivated {
+    const NAME: &'static str = "UserReactivated";
     const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
     const PRODUCER: &'static str = producers::AUTH;
 }

@@ -3,7 +3,8 @@
 //!
 //! Claims keep the original's names and order (`user_id`, `username`, `exp`) and add
 //! `iat`, and `sid` (the login session, i.e. the refresh-token family, so that a logout
-//! can revoke the token) when auth issued the token. Verification accepts one algorithm
+//! can revoke the token) when auth issued the token, and `roles` only when the user has
+//! any (an administrator's token), so ordinary tokens keep their shape. Verification accepts one algorithm
 //! per key (HS256 here; EdDSA in [`crate::keys`]; the session original accepted any HMAC
 //! algorithm), checks `exp` with zero leeway (PyJWT's default, which the original
 //! used) and `nbf` when present, refuses an `iat` more than a minute ahead and any
@@ -30,6 +31,19 @@ pub struct Claims {
     /// Issue time, seconds since the epoch (absent in tokens from the originals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
+    /// `roles`: what an operator granted the user when the token was issued (only
+    /// `admin` exists). Absent when empty, so ordinary users' tokens keep the shape
+    /// they had. A claim is a hint: admin routes also check the stored row, so a revoked
+    /// role stops working before the token expires.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+impl Claims {
+    /// Whether the token carries `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
 }
 
 /// A verified token: its claims and, when auth issued it, its login session.
@@ -52,6 +66,8 @@ struct Wire {
     iat: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sid: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<String>,
 }
 
 /// Why a token was refused. The first two map to the originals' two messages.
@@ -176,6 +192,7 @@ pub(crate) fn claims_for(ttl: Duration, user_id: Uuid, username: &str) -> Claims
         username: username.to_owned(),
         exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
         iat: Some(now),
+        roles: Vec::new(),
     }
 }
 
@@ -203,6 +220,7 @@ pub(crate) fn encode(
         exp: claims.exp,
         iat: claims.iat,
         sid,
+        roles: claims.roles.clone(),
     };
     jsonwebtoken::encode(header, &wire, key)
 }
@@ -236,6 +254,7 @@ pub(crate) fn decode(
             username: wire.username,
             exp: wire.exp,
             iat: wire.iat,
+            roles: wire.roles,
         },
         sid: wire.sid,
     })
@@ -282,6 +301,36 @@ mod tests {
         let claims = k.verify(&token).unwrap();
         assert_eq!((claims.user_id, claims.username.as_str()), (id, "ana"));
         assert!(claims.iat.is_some());
+    }
+
+    #[test]
+    fn roles_travel_only_when_there_are_some() {
+        let k = keys();
+        let mut claims = k.claims_for(Uuid::new_v4(), "ana");
+        let plain = k.sign_session(&claims, Some(Uuid::nil())).unwrap();
+        let payload = |t: &str| {
+            String::from_utf8(B64URL.decode(t.split('.').nth(1).unwrap()).unwrap()).unwrap()
+        };
+        assert!(!payload(&plain).contains("roles"), "{}", payload(&plain));
+        assert!(k.verify(&plain).unwrap().roles.is_empty());
+        claims.roles = vec!["admin".into()];
+        let admin = k.sign_session(&claims, Some(Uuid::nil())).unwrap();
+        assert!(
+            payload(&admin).ends_with(r#","roles":["admin"]}"#),
+            "{}",
+            payload(&admin)
+        );
+        let verified = k.verify_session(&admin).unwrap();
+        assert!(verified.claims.has_role("admin") && !verified.claims.has_role("root"));
+        assert_eq!(verified.sid, Some(Uuid::nil()));
+        // A roles claim of the wrong type is an invalid token, not an empty list.
+        let exp = chrono::Utc::now().timestamp() + 60;
+        let odd = hs(
+            Algorithm::HS256,
+            SECRET,
+            &json!({"user_id": Uuid::new_v4(), "username": "u", "exp": exp, "roles": "admin"}),
+        );
+        assert_eq!(k.verify(&odd), Err(TokenError::Invalid));
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub struct Standing {
     pub tokens_valid_after: Option<DateTime<Utc>>,
     /// The token's family, if it has a `sid` and the row exists.
     pub family: Option<Family>,
+    /// `"user".deactivated_at` is set: an administrator deactivated the account, and
+    /// none of its tokens is admitted until it is reactivated (which also sets
+    /// `tokens_valid_after`, so what was issued before stays refused).
+    pub deactivated: bool,
 }
 
 /// One login's family of tokens.
@@ -55,13 +59,25 @@ impl Standing {
                 created_at,
                 revoked: family_revoked.unwrap_or(true),
             }),
+            deactivated: false,
         }
     }
 
-    /// Whether `token` is still good: its family exists, is not revoked and was opened
+    /// The same, for a user whose account is deactivated (`"user".deactivated_at` set)
+    /// or not.
+    #[must_use]
+    pub fn deactivated(mut self, deactivated: bool) -> Self {
+        self.deactivated = deactivated;
+        self
+    }
+
+    /// Whether `token` is still good: its user is not deactivated; its family exists, is not revoked and was opened
     /// after `tokens_valid_after`; a token without `sid` must have an `iat` in a later
     /// second than `tokens_valid_after` when that is set.
     pub fn admits(&self, token: &Verified) -> bool {
+        if self.deactivated {
+            return false;
+        }
         match token.sid {
             Some(_) => self.family_alive(),
             None => self
@@ -71,11 +87,12 @@ impl Standing {
     }
 
     /// Whether the family exists, is not revoked and was opened after
-    /// `tokens_valid_after`.
+    /// `tokens_valid_after`, and its user is not deactivated.
     pub fn family_alive(&self) -> bool {
-        self.family.as_ref().is_some_and(|f| {
-            !f.revoked && self.tokens_valid_after.is_none_or(|cut| f.created_at > cut)
-        })
+        !self.deactivated
+            && self.family.as_ref().is_some_and(|f| {
+                !f.revoked && self.tokens_valid_after.is_none_or(|cut| f.created_at > cut)
+            })
     }
 }
 
@@ -86,8 +103,9 @@ pub enum Check {
     Admitted,
     /// Its user is no longer in `"user"`.
     UnknownUser,
-    /// Revoked: its family was (logout, refresh-token reuse), or `tokens_valid_after`
-    /// cut it off (password change, operator).
+    /// Revoked: its family was (logout, refresh-token reuse, a login revoked from the
+    /// logins list), or `tokens_valid_after` cut it off (password change, operator), or
+    /// its user is deactivated.
     Revoked,
 }
 
@@ -102,7 +120,8 @@ pub async fn standing(
 ) -> Result<Option<Standing>, sqlx::Error> {
     let row = sqlx::query!(
         r#"SELECT u.tokens_valid_after, f.created_at AS "family_created_at?",
-                  f.revoked_at IS NOT NULL AS "family_revoked?"
+                  f.revoked_at IS NOT NULL AS "family_revoked?",
+                  u.deactivated_at IS NOT NULL AS "deactivated!"
            FROM "user" u
            LEFT JOIN token_family f ON f.id = $2 AND f.user_id = u.id
            WHERE u.id = $1"#,
@@ -113,6 +132,7 @@ pub async fn standing(
     .await?;
     Ok(row.map(|r| {
         Standing::from_columns(r.tokens_valid_after, r.family_created_at, r.family_revoked)
+            .deactivated(r.deactivated)
     }))
 }
 
@@ -237,6 +257,7 @@ mod tests {
                 created_at: at(created),
                 revoked,
             }),
+            deactivated: false,
         };
         assert!(alive(100, false, None).admits(&token(sid, Some(100))));
         assert!(!alive(100, true, None).admits(&token(sid, Some(100))));
@@ -245,6 +266,7 @@ mod tests {
         let missing = Standing {
             tokens_valid_after: None,
             family: None,
+            deactivated: false,
         };
         assert!(
             !missing.admits(&token(sid, Some(100))),
@@ -257,6 +279,7 @@ mod tests {
         let cut = Standing {
             tokens_valid_after: Some(at(100)),
             family: None,
+            deactivated: false,
         };
         assert!(!cut.admits(&token(None, Some(99))));
         assert!(!cut.admits(&token(None, Some(100))), "same second: refused");
@@ -268,8 +291,24 @@ mod tests {
         let never = Standing {
             tokens_valid_after: None,
             family: None,
+            deactivated: false,
         };
         assert!(never.admits(&token(None, None)));
+    }
+
+    #[test]
+    fn a_deactivated_user_has_no_token_admitted() {
+        let sid = Uuid::new_v4();
+        let alive = Standing::from_columns(None, Some(at(100)), Some(false));
+        assert!(alive.admits(&token(Some(sid), Some(100))));
+        let off = alive.deactivated(true);
+        assert!(!off.admits(&token(Some(sid), Some(100))));
+        assert!(!off.family_alive(), "no refresh either");
+        let legacy = Standing::from_columns(None, None, None).deactivated(true);
+        assert!(
+            !legacy.admits(&token(None, Some(100))),
+            "nor a token without sid"
+        );
     }
 
     #[test]

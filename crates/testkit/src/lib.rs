@@ -43,4 +43,4 @@ pub use pyjwt::{pyjwt_decode, pyjwt_decode_with_jwks};
 pub use relay::TcpRelay;
 pub use running::{Running, block_on_own_thread};
 pub use spawn::{Spawned, spawn, spawn_config};
-pub use users::{change_password, log_out, open_login, seed_user, seed_user_with};
+pub use users::{change_password, log_out, open_login, seed_user, seed_user_with, set_deactivated};

@@ -76,3 +76,20 @@ pub async fn change_password(db_url: &str, user: Uuid) {
         .unwrap();
     assert_eq!(done.rows_affected(), 1, "no user {user}");
 }
+
+/// Marks `user` deactivated (`true`) or active again, touching `"user".deactivated_at`
+/// only: auth's administrators also set `tokens_valid_after`, which this leaves alone,
+/// so a test sees that a service refuses a deactivated user's tokens by that column
+/// alone, and admits them again once it is cleared.
+pub async fn set_deactivated(db_url: &str, user: Uuid, deactivated: bool) {
+    let mut conn = PgConnection::connect(db_url).await.unwrap();
+    let done = sqlx::query(
+        r#"UPDATE "user" SET deactivated_at = CASE WHEN $2 THEN clock_timestamp() END WHERE id = $1"#,
+    )
+    .bind(user)
+    .bind(deactivated)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(done.rows_affected(), 1, "no user {user}");
+}

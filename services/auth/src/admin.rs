@@ -5,6 +5,9 @@
 //!   (--account <username or email> | --login <string> | --address <ip> | --key <key>)`.
 //! * `auth tokens revoke --account <username or email>`: every token the account holds
 //!   stops working now.
+//! * `auth users grant-admin <username or email>` / `auth users revoke-admin <...>` /
+//!   `auth users admins`: the admin role (the only way to make the first administrator;
+//!   registration never grants it), and who holds it.
 //! * `auth keys generate` / `auth keys public`: a new Ed25519 signing key (PEM), and the
 //!   public key and `kid` of the one read on standard input (no database).
 
@@ -18,6 +21,7 @@ use hub_runtime::{
 };
 
 use crate::{
+    account,
     login::{throttle_address_key, throttle_user_key},
     store::{self, throttle, users},
 };
@@ -47,6 +51,13 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: Tokens,
+    },
+    /// The admin role: granting, revoking, listing who holds it.
+    #[command(override_usage = USERS_USAGE)]
+    Users {
+        /// What to do.
+        #[command(subcommand)]
+        action: Users,
     },
     /// Ed25519 signing keys for JWT_SIGNING_KEY (no database).
     #[command(override_usage = KEYS_USAGE)]
@@ -96,6 +107,27 @@ pub enum Tokens {
     },
 }
 
+/// `auth users ...`.
+#[derive(Debug, Subcommand)]
+pub enum Users {
+    /// Makes the account an administrator: its next login or refresh carries the `admin`
+    /// role, which the `/api/admin/users` routes require.
+    GrantAdmin {
+        /// The account.
+        #[arg(value_name = "username or email", allow_hyphen_values = true)]
+        account: String,
+    },
+    /// Takes the admin role away: the admin routes refuse the account's tokens at once
+    /// (they check the stored role on every request); its other uses go on.
+    RevokeAdmin {
+        /// The account.
+        #[arg(value_name = "username or email", allow_hyphen_values = true)]
+        account: String,
+    },
+    /// Every administrator, one per line.
+    Admins,
+}
+
 /// `auth keys ...`.
 #[derive(Debug, Subcommand)]
 pub enum Keys {
@@ -116,6 +148,12 @@ auth locks [list]
 
 /// The usage line of `auth tokens`.
 const TOKENS_USAGE: &str = "auth tokens revoke --account <username or email>";
+
+/// The usage lines of `auth users`.
+const USERS_USAGE: &str = "\
+auth users grant-admin <username or email>
+       auth users revoke-admin <username or email>
+       auth users admins";
 
 /// The usage lines of `auth keys`.
 const KEYS_USAGE: &str = "\
@@ -250,6 +288,60 @@ pub async fn tokens(args: &[String], env: &dyn Env) -> Result<String, AdminError
         "revoked every token of {} ({})",
         user.username, user.id
     ))
+}
+
+/// Runs `auth users <args>` against the database `env` names; returns what to print.
+pub async fn users(args: &[String], env: &dyn Env) -> Result<String, AdminError> {
+    let action = match parse("users", USERS_USAGE, args)? {
+        Ok(Command::Users { action }) => action,
+        Ok(_) => return Err(other_command("users")),
+        Err(help) => return Ok(help),
+    };
+    let settings = PgSettings::from_vars(&Vars::new(env))?;
+    let pool = settings.connect("auth-admin").await.map_err(db)?;
+    let out = match action {
+        Users::GrantAdmin { account } | Users::RevokeAdmin { account }
+            if account.contains('\0') =>
+        {
+            Err(AdminError::Misuse(format!(
+                "no account has the login {account:?}"
+            )))
+        }
+        Users::GrantAdmin { account } => set_admin(&pool, &account, true).await,
+        Users::RevokeAdmin { account } => set_admin(&pool, &account, false).await,
+        Users::Admins => {
+            let admins = account::admin::holders(&pool, account::admin::ADMIN)
+                .await
+                .map_err(db)?;
+            Ok(if admins.is_empty() {
+                "no administrators".to_owned()
+            } else {
+                admins
+                    .iter()
+                    .map(|(id, name)| format!("{name} ({id})"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+    };
+    pool.close().await;
+    out
+}
+
+/// `grant-admin` / `revoke-admin` of `login`.
+async fn set_admin(pool: &sqlx::PgPool, login: &str, grant: bool) -> Result<String, AdminError> {
+    let (id, changed) = account::admin::set_role(pool, login, account::admin::ADMIN, grant)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| AdminError::Misuse(format!("no account has the login {login:?}")))?;
+    Ok(match (grant, changed) {
+        (true, true) => {
+            format!("{login} ({id}) is now an administrator (from its next login or refresh)")
+        }
+        (true, false) => format!("{login} ({id}) was already an administrator"),
+        (false, true) => format!("{login} ({id}) is no longer an administrator"),
+        (false, false) => format!("{login} ({id}) was not an administrator"),
+    })
 }
 
 /// Runs `auth keys <args>`; `stdin` is read by `public`. Returns what to print.

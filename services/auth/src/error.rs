@@ -99,6 +99,19 @@ pub enum ApiError {
     #[json(status = TOO_MANY_REQUESTS)]
     #[error("Too many requests; try again later")]
     TooManyRequests(u64),
+    /// 403: the right password, but an administrator deactivated the account.
+    #[json(status = FORBIDDEN)]
+    #[error("Account is deactivated")]
+    AccountDeactivated,
+    /// 403: an admin route, and the caller's token or stored row lacks the admin role.
+    #[json(status = FORBIDDEN)]
+    #[error("Admin role required")]
+    AdminRequired,
+    /// 404: no such live login of the user (`/api/account/logins/{id}`,
+    /// `/api/admin/users/{id}/logins/{login_id}`).
+    #[json(status = NOT_FOUND)]
+    #[error("Login not found")]
+    LoginNotFound,
     /// 503 when a backing service is down or saturated (retry later), else 500.
     #[json(failure)]
     #[error("{}", .0.text("Service temporarily unavailable", "Internal server error"))]
@@ -108,7 +121,10 @@ pub enum ApiError {
 impl ApiError {
     /// `Retry-After` on a 429: when to try again.
     fn retry_after(&self, headers: &mut HeaderMap) {
-        if let Self::TooManyAttempts(secs) | Self::CodeSentRecently(secs) | Self::TooManyRequests(secs) = self {
+        if let Self::TooManyAttempts(secs)
+        | Self::CodeSentRecently(secs)
+        | Self::TooManyRequests(secs) = self
+        {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
         }
     }

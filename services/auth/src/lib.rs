@@ -14,6 +14,11 @@
 //!   caller's new `{"token","refresh_token"}`, every earlier token revoked;
 //!   `POST /api/account/password/forgot` `{"login"}` → 202 alike for any login;
 //!   `POST /api/account/password/reset` `{"code","new_password"}` → 200 (`account::password`).
+//! * `GET /api/account/logins`, `DELETE /api/account/logins/{id}`,
+//!   `POST /api/account/logins/revoke-others`: the caller's own logins (`routes::logins`).
+//! * `/api/admin/users*`: administration, behind `routes::admin_users::RequireAdmin`
+//!   (the `roles` claim and the stored role): list, read, deactivate, reactivate, and any
+//!   user's logins.
 //! * `GET /.well-known/jwks.json`: the public keys, when signing with EdDSA.
 //! * `GET /test-db`, `GET /test-event` (diagnostics, can be turned off), `GET /auth/health`, `GET /health`.
 //!
@@ -24,7 +29,8 @@
 //!
 //! Data: reads the shared `"user"` table; writes `"user".password` only to upgrade a
 //! legacy hash after a successful login, and `"user".tokens_valid_after` to revoke all
-//! of a user's tokens (`auth tokens revoke`); owns `token_family` and `refresh_token`. Events: `UserLoggedIn`, `UserLoginFailed`
+//! of a user's tokens (`auth tokens revoke`), `"user".deactivated_at` (administrators) and
+//! `"user".roles` (`auth users grant-admin`); owns `token_family` and `refresh_token`. Events: `UserLoggedIn`, `UserLoginFailed`
 //! and `TestEvent` go to the outbox table, and the relay running inside this service
 //! publishes them to the durable queue `auth-events`. Consumes nothing.
 

@@ -38,6 +38,16 @@ pub struct Credentials {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub IpAddr);
 
+/// The client a login comes from: its address, and its `User-Agent` (kept with the login
+/// for the logins lists, cut to `store::tokens::USER_AGENT_MAX_CHARS`).
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// The address, as [`ClientAddr`].
+    pub addr: ClientAddr,
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<String>,
+}
+
 /// A successful login (or refresh).
 pub struct Issued {
     /// The access token: a JWT with `user_id`, `username`, `exp`, `iat` and `sid`.
@@ -65,6 +75,11 @@ pub enum LoginError {
     /// not verified: nothing issued, the attempt given back (it is not a guess).
     #[error("email not verified")]
     EmailNotVerified,
+    /// The right password, but an administrator deactivated the account; recorded as a
+    /// failure. Only whoever knows the password learns it (a wrong one is
+    /// [`LoginError::InvalidCredentials`] as for any account).
+    #[error("account deactivated")]
+    Deactivated,
     /// A query failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -103,7 +118,28 @@ pub async fn login(
     creds: Credentials,
     correlation_id: String,
 ) -> Result<Issued, LoginError> {
+    let client = Client {
+        addr: from,
+        user_agent: None,
+    };
+    login_from(state, client, creds, correlation_id).await
+}
+
+/// [`login`], keeping the client's `User-Agent` with the login.
+pub async fn login_from(
+    state: &AppState,
+    client: Client,
+    creds: Credentials,
+    correlation_id: String,
+) -> Result<Issued, LoginError> {
     let Credentials { login, password } = creds;
+    let from = client.addr;
+    let origin = tokens::Origin {
+        address: Some(from.0),
+        user_agent: client
+            .user_agent
+            .map(|ua| ua.chars().take(tokens::USER_AGENT_MAX_CHARS).collect()),
+    };
 
     // PostgreSQL text cannot hold NUL, so such a login names no user; skip the queries
     // (they would fail) but not the throttle or the hashing work.
@@ -140,6 +176,15 @@ pub async fn login(
     };
     match (verdict, user) {
         (Verification::Valid { needs_rehash }, Some(user)) => {
+            let access = {
+                let mut conn = state.pool.acquire().await?;
+                users::access(&mut conn, user.id).await?.unwrap_or_default()
+            };
+            if access.deactivated {
+                record.failure(login, "Account deactivated").await?;
+                tracing::info!(user.id = %user.id, "login of a deactivated account refused");
+                return Err(LoginError::Deactivated);
+            }
             // Only after the right password: the refusal tells nothing to a guesser.
             if state.require_verified_email
                 && !crate::account::email::is_verified(&mut *state.pool.acquire().await?, user.id)
@@ -148,10 +193,19 @@ pub async fn login(
                 tracing::info!(user.id = %user.id, "login refused: email not verified");
                 return Err(LoginError::EmailNotVerified);
             }
-            succeed(state, record, user, password, needs_rehash).await
+            succeed(
+                state,
+                record,
+                user,
+                password,
+                needs_rehash,
+                access.roles,
+                origin,
+            )
+            .await
         }
         _ => {
-            record.failure(login).await?;
+            record.failure(login, "Invalid credentials").await?;
             tracing::info!("login failed");
             Err(LoginError::InvalidCredentials)
         }
@@ -165,6 +219,8 @@ async fn succeed(
     user: User,
     password: SecretString,
     needs_rehash: bool,
+    roles: Vec<String>,
+    origin: tokens::Origin,
 ) -> Result<Issued, LoginError> {
     let upgrade = needs_rehash && state.rehash_on_login;
     let upgraded = if upgrade {
@@ -182,13 +238,13 @@ async fn succeed(
         id: uuid::Uuid::new_v4(),
         refresh: new_refresh_token(),
         lifetime: state.refresh_ttl,
+        origin,
     };
+    let mut claims = state.jwt.claims_for(user.id, &user.username);
+    claims.roles = roles;
     let token = state
         .jwt
-        .sign(
-            &state.jwt.claims_for(user.id, &user.username),
-            Some(family.id),
-        )
+        .sign(&claims, Some(family.id))
         .map_err(|e| LoginError::Token(e.into()))?;
     let id = user.id;
     let (family_id, refresh_token) = (family.id, family.refresh.0.clone());
@@ -205,6 +261,7 @@ struct NewFamily {
     id: uuid::Uuid,
     refresh: (String, Vec<u8>),
     lifetime: std::time::Duration,
+    origin: tokens::Origin,
 }
 
 /// The counters one attempt is charged to: the account once the login names one (so a
@@ -279,6 +336,7 @@ impl Record {
                 user.id,
                 family.lifetime,
                 &family.refresh.1,
+                &family.origin,
             )
             .await?;
             if let Some(new_hash) = upgraded
@@ -301,7 +359,7 @@ impl Record {
     }
 
     /// Counters and event commit together: a failure is counted iff it is recorded.
-    async fn failure(self, login: String) -> Result<(), LoginError> {
+    async fn failure(self, login: String, reason: &'static str) -> Result<(), LoginError> {
         let Self {
             pool,
             queue,
@@ -312,7 +370,7 @@ impl Record {
             reservation.fail(&mut tx).await?;
             let event = UserLoginFailed {
                 username: login,
-                reason: "Invalid credentials",
+                reason,
             };
             outbox::enqueue(&mut tx, &queue, &event, Some(&correlation_id)).await?;
             tx.commit().await?;

@@ -1,5 +1,5 @@
 //! Starts the auth service: config, telemetry, build, serve until SIGINT/SIGTERM; or,
-//! as `auth locks ...`, `auth tokens ...` or `auth keys ...`, an operator's command
+//! as `auth locks ...`, `auth tokens ...`, `auth users ...` or `auth keys ...`, an operator's command
 //! (`auth::admin`, parsed by clap; `--help` after any of them, or `auth --help`).
 
 // mimalloc instead of glibc's malloc: allocation was a quarter of user-lookup's
@@ -25,6 +25,9 @@ fn main() -> std::process::ExitCode {
         }
         Some((command, rest)) if command == "tokens" => {
             admin("tokens", |rt| rt.block_on(auth::admin::tokens(rest, env)))
+        }
+        Some((command, rest)) if command == "users" => {
+            admin("users", |rt| rt.block_on(auth::admin::users(rest, env)))
         }
         Some((command, rest)) if command == "keys" => {
             admin("keys", |_| auth::admin::keys(rest, &mut std::io::stdin()))

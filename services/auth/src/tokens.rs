@@ -50,17 +50,19 @@ pub async fn refresh(state: &AppState, presented: &SecretString) -> Result<Issue
         .successor_key()
         .successor(presented.expose_secret());
     let rotation = tokens::rotate(&state.pool, old, new, state.refresh_grace).await?;
-    let (family_id, user_id, username, repeated) = match rotation {
+    let (family_id, user_id, username, roles, repeated) = match rotation {
         Rotation::Rotated {
             family_id,
             user_id,
             username,
-        } => (family_id, user_id, username, false),
+            roles,
+        } => (family_id, user_id, username, roles, false),
         Rotation::Repeated {
             family_id,
             user_id,
             username,
-        } => (family_id, user_id, username, true),
+            roles,
+        } => (family_id, user_id, username, roles, true),
         Rotation::Reused { family_id, user_id } => {
             tracing::warn!(
                 user.id = %user_id,
@@ -74,9 +76,13 @@ pub async fn refresh(state: &AppState, presented: &SecretString) -> Result<Issue
             return Err(RefreshError::Refused);
         }
     };
+    // The roles as stored now: a role granted or revoked since the login shows in the
+    // next access token.
+    let mut claims = state.jwt.claims_for(user_id, &username);
+    claims.roles = roles;
     let token = state
         .jwt
-        .sign(&state.jwt.claims_for(user_id, &username), Some(family_id))
+        .sign(&claims, Some(family_id))
         .map_err(|e| RefreshError::Token(e.into()))?;
     if repeated {
         tracing::info!(

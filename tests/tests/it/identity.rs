@@ -92,6 +92,22 @@ impl Stack {
         )
     }
 
+    /// user-lookup, its GET door open to a Bearer token verified through the JWKS of auth
+    /// on `auth_port`.
+    async fn lookup(&self, auth_port: u16) -> Spawned {
+        spawn::<user_lookup::UserLookup>(self.source(&[
+            ("PORT", "0".to_owned()),
+            ("WSSE_MODE", "required".to_owned()),
+            ("WSSE_USERS", "partner:a-long-service-password".to_owned()),
+            ("LOOKUP_ACCEPT_BEARER", "true".to_owned()),
+            (
+                "JWKS_URL",
+                format!("http://127.0.0.1:{auth_port}/.well-known/jwks.json"),
+            ),
+        ]))
+        .await
+    }
+
     async fn user(&self, name: &str) -> Uuid {
         let hash = hub_identity::password::Hasher::new(20000)
             .unwrap()
@@ -267,20 +283,7 @@ async fn a_key_rotation_keeps_tokens_of_both_keys_valid_until_the_old_key_is_ret
 async fn the_lookup_accepts_auths_eddsa_token_through_the_jwks() {
     let stack = Stack::new().await;
     let auth = stack.auth(0, &generate_signing_pem(), None).await;
-    let lookup = spawn::<user_lookup::UserLookup>(stack.source(&[
-        ("PORT", "0".to_owned()),
-        ("WSSE_MODE", "required".to_owned()),
-        ("WSSE_USERS", "partner:a-long-service-password".to_owned()),
-        ("LOOKUP_ACCEPT_BEARER", "true".to_owned()),
-        (
-            "JWKS_URL",
-            format!(
-                "http://127.0.0.1:{}/.well-known/jwks.json",
-                auth.addr.port()
-            ),
-        ),
-    ]))
-    .await;
+    let lookup = stack.lookup(auth.addr.port()).await;
     let ana = stack.user("ana").await;
     let (token, _) = login(&auth, "ana").await;
     let get = |bearer: Option<String>| {
@@ -313,4 +316,88 @@ async fn the_lookup_accepts_auths_eddsa_token_through_the_jwks() {
     // A password change revokes that one too.
     hub_testkit::change_password(&stack.db_url, ana).await;
     assert_eq!(get(Some(kept)).await.0, 401);
+}
+
+/// Deactivation by an administrator and a login revoked from the logins list, at auth:
+/// session, images and user-lookup refuse the tokens at once; reactivation brings none
+/// back.
+#[tokio::test]
+async fn a_deactivated_account_and_a_revoked_login_are_refused_at_every_service() {
+    let stack = Stack::new().await;
+    let auth = stack.auth(0, &generate_signing_pem(), None).await;
+    let (session, images) = stack.verifiers(auth.addr.port()).await;
+    let lookup = stack.lookup(auth.addr.port()).await;
+    let ana = stack.user("ana").await;
+    stack.user("root").await;
+    let env: HashMap<String, String> = [("DATABASE_URL".to_owned(), stack.db_url.clone())].into();
+    let env = move |k: &str| env.get(k).cloned();
+    auth::admin::users(&["grant-admin".to_owned(), "root".to_owned()], &env)
+        .await
+        .unwrap();
+    let (admin, _) = login(&auth, "root").await;
+    let looked_up = |token: String| {
+        let req = lookup
+            .req(Method::GET, "/user/soap?username=ana")
+            .bearer_auth(token);
+        async move { req.go().await.status().as_u16() }
+    };
+    let works = async |t: &str| {
+        assert!(matches!(session_call(&session, t).await.0, 200 | 201));
+        assert_eq!(upload(&images, &format!("{ana}.png"), t).await.0, 200);
+        assert_eq!(looked_up(t.to_owned()).await, 200);
+    };
+    let refused = async |t: &str| {
+        assert_eq!(
+            session_call(&session, t).await,
+            (401, json!({"message": "Token has been revoked"}))
+        );
+        assert_eq!(
+            upload(&images, &format!("{ana}.png"), t).await,
+            (401, json!({"error": "Invalid token"}))
+        );
+        assert_eq!(looked_up(t.to_owned()).await, 401);
+    };
+
+    // A login revoked from another login's list.
+    let (kept, _) = login(&auth, "ana").await;
+    let (lost, _) = login(&auth, "ana").await;
+    works(&lost).await;
+    let claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(&lost).unwrap();
+    let path = format!("/api/account/logins/{}", claims["sid"].as_str().unwrap());
+    let resp = auth
+        .req(Method::DELETE, &path)
+        .bearer_auth(&kept)
+        .go()
+        .await;
+    assert_eq!(resp.status(), 204);
+    refused(&lost).await;
+    works(&kept).await;
+
+    // Deactivated: every token of the user, at every service.
+    let resp = auth
+        .post(&format!("/api/admin/users/{ana}/deactivate"))
+        .bearer_auth(&admin)
+        .go()
+        .await;
+    assert_eq!(resp.status(), 200);
+    refused(&kept).await;
+    let (status, _) = json_body(
+        auth.post("/login")
+            .json(&json!({"username": "ana", "password": "pw"}))
+            .go()
+            .await,
+    )
+    .await;
+    assert_eq!(status, 403);
+
+    // Reactivated: the old token stays refused, a new login works everywhere.
+    let resp = auth
+        .post(&format!("/api/admin/users/{ana}/reactivate"))
+        .bearer_auth(&admin)
+        .go()
+        .await;
+    assert_eq!(resp.status(), 200);
+    refused(&kept).await;
+    let (fresh, _) = login(&auth, "ana").await;
+    works(&fresh).await;
 }

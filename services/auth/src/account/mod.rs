@@ -1,6 +1,8 @@
 //! The caller's own account (`/api/account*`): use cases without HTTP (`routes/` translates).
 
+pub mod admin;
 pub mod email;
+pub mod logins;
 pub mod password;
 pub mod profile;
 

@@ -1,6 +1,11 @@
 //! `POST /login`.
 
-use axum::{Json, extract::State, http::header, response::IntoResponse};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, header},
+    response::IntoResponse,
+};
 use hub_runtime::http::{
     Failure, RequestId,
     client_ip::ClientIp,
@@ -10,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
     error::{ApiError, ApiResult},
-    login::{ClientAddr, Credentials, Issued, LoginError},
+    login::{Client, ClientAddr, Credentials, Issued, LoginError},
     state::AppState,
 };
 
@@ -92,7 +97,7 @@ hub_runtime::error_responses! {
     responses(
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 401, description = "Invalid credentials", body = super::Message),
-        (status = 403, description = "`Email not verified` (only with `REQUIRE_VERIFIED_EMAIL` on)", body = super::Message),
+        (status = 403, description = "`Account is deactivated` (the right password, but an administrator deactivated the account) or `Email not verified` (only with `REQUIRE_VERIFIED_EMAIL` on)", body = super::Message),
         (status = 429, description = "Too many failed attempts; see Retry-After", body = super::Message),
         IssueFailures,
     )
@@ -102,9 +107,17 @@ pub async fn login(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
     ClientIp(from): ClientIp,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let issued = crate::login::login(&state, ClientAddr(from), req.into(), request_id).await?;
+    let client = Client {
+        addr: ClientAddr(from),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    let issued = crate::login::login_from(&state, client, req.into(), request_id).await?;
     Ok(TokenResponse::reply(issued))
 }
 
@@ -114,6 +127,7 @@ impl From<LoginError> for ApiError {
             LoginError::Throttled(secs) => Self::TooManyAttempts(secs),
             LoginError::InvalidCredentials => Self::InvalidCredentials,
             LoginError::EmailNotVerified => Self::EmailNotVerified,
+            LoginError::Deactivated => Self::AccountDeactivated,
             LoginError::Db(e) => e.into(),
             LoginError::Outbox(e) => e.into(),
             LoginError::Hashing(e) => e.into(),

@@ -1,7 +1,9 @@
 //! Every route of the auth service, in one list, with its OpenAPI document.
 
 mod account;
+pub mod admin_users;
 mod login;
+mod logins;
 mod ops;
 mod password;
 mod profile;
@@ -29,7 +31,17 @@ pub fn router(state: AppState, test_endpoints: bool) -> Router {
         .routes(routes!(account::resend))
         .routes(routes!(password::change))
         .routes(routes!(password::forgot))
-        .routes(routes!(password::reset));
+        .routes(routes!(password::reset))
+        .routes(routes!(logins::list))
+        .routes(routes!(logins::revoke))
+        .routes(routes!(logins::revoke_others))
+        .routes(routes!(admin_users::list))
+        .routes(routes!(admin_users::get))
+        .routes(routes!(admin_users::deactivate))
+        .routes(routes!(admin_users::reactivate))
+        .routes(routes!(admin_users::logins))
+        .routes(routes!(admin_users::revoke_login))
+        .routes(routes!(admin_users::revoke_all));
     if test_endpoints {
         router = router
             .routes(routes!(ops::test_db))

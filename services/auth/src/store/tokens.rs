@@ -5,26 +5,45 @@
 
 use std::time::Duration;
 
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
 use hub_db::TxError;
 use hub_identity::revocation::Standing;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+/// Where a login came from, kept with its family for the logins lists.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The client's address, as the deployment trusts it.
+    pub address: Option<IpAddr>,
+    /// Its `User-Agent` header, cut to [`USER_AGENT_MAX_CHARS`].
+    pub user_agent: Option<String>,
+}
+
+/// How much of a `User-Agent` is kept.
+pub const USER_AGENT_MAX_CHARS: usize = 256;
+
 /// Opens a login's family `id` for `user_id`, refreshable for `lifetime`, with its first
-/// refresh token (`digest`). Call inside the login's transaction.
+/// refresh token (`digest`), from `origin`. Call inside the login's transaction.
 pub async fn open_family(
     conn: &mut PgConnection,
     id: Uuid,
     user_id: Uuid,
     lifetime: Duration,
     digest: &[u8],
+    origin: &Origin,
 ) -> Result<(), sqlx::Error> {
+    let address = origin.address.map(|a| a.to_string());
     sqlx::query!(
-        r#"INSERT INTO token_family (id, user_id, expires_at)
-           VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3))"#,
+        r#"INSERT INTO token_family (id, user_id, expires_at, address, user_agent)
+           VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3), $4, $5)"#,
         id,
         user_id,
         lifetime.as_secs_f64(),
+        address.as_deref(),
+        origin.user_agent.as_deref(),
     )
     .execute(&mut *conn)
     .await?;
@@ -49,6 +68,8 @@ pub enum Rotation {
         user_id: Uuid,
         /// The user's username now.
         username: String,
+        /// The user's roles now.
+        roles: Vec<String>,
     },
     /// It was rotated to `new` within the grace window (a second tab, a client
     /// retrying after a lost answer) and its family is alive: `new` is answered again.
@@ -60,6 +81,8 @@ pub enum Rotation {
         user_id: Uuid,
         /// The user's username now.
         username: String,
+        /// The user's roles now.
+        roles: Vec<String>,
     },
     /// It had been rotated before the grace window: someone else holds a copy. The
     /// family is revoked.
@@ -105,7 +128,7 @@ pub async fn rotate(
             tx.commit().await?;
             return Ok(rotation);
         };
-        let Some((user_id, username)) = live_family(&mut tx, family_id).await? else {
+        let Some((user_id, username, roles)) = live_family(&mut tx, family_id).await? else {
             tx.rollback().await?;
             return Ok(Rotation::Refused);
         };
@@ -121,6 +144,7 @@ pub async fn rotate(
             family_id,
             user_id,
             username,
+            roles,
         })
     })
     .await
@@ -155,10 +179,11 @@ async fn presented_again(
             return Ok(Rotation::Refused);
         }
         return Ok(match live_family(conn, seen.family_id).await? {
-            Some((user_id, username)) => Rotation::Repeated {
+            Some((user_id, username, roles)) => Rotation::Repeated {
                 family_id: seen.family_id,
                 user_id,
                 username,
+                roles,
             },
             None => Rotation::Refused,
         });
@@ -182,15 +207,17 @@ async fn presented_again(
     })
 }
 
-/// The user (id, username) of family `id` if the family may still refresh: not
-/// expired, not revoked, not opened before its user's `tokens_valid_after`.
+/// The user (id, username, roles) of family `id` if the family may still refresh: not
+/// expired, not revoked, not opened before its user's `tokens_valid_after`, its user
+/// not deactivated.
 async fn live_family(
     conn: &mut PgConnection,
     id: Uuid,
-) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+) -> Result<Option<(Uuid, String, Vec<String>)>, sqlx::Error> {
     let row = sqlx::query!(
-        r#"SELECT f.user_id, u.username, u.tokens_valid_after, f.created_at,
-                  f.revoked_at IS NOT NULL AS "revoked!"
+        r#"SELECT f.user_id, u.username, u.roles, u.tokens_valid_after, f.created_at,
+                  f.revoked_at IS NOT NULL AS "revoked!",
+                  u.deactivated_at IS NOT NULL AS "deactivated!"
            FROM token_family f JOIN "user" u ON u.id = f.user_id
            WHERE f.id = $1 AND f.expires_at > clock_timestamp()"#,
         id
@@ -200,9 +227,10 @@ async fn live_family(
     Ok(row
         .filter(|r| {
             Standing::from_columns(r.tokens_valid_after, Some(r.created_at), Some(r.revoked))
+                .deactivated(r.deactivated)
                 .family_alive()
         })
-        .map(|r| (r.user_id, r.username)))
+        .map(|r| (r.user_id, r.username, r.roles)))
 }
 
 /// Revokes `user_id`'s family `id` (logout). Returns whether it was still open.
@@ -232,6 +260,95 @@ pub async fn revoke_all(conn: &mut PgConnection, user_id: Uuid) -> Result<bool, 
     .execute(conn)
     .await?;
     Ok(res.rows_affected() == 1)
+}
+
+/// One live login of a user, as the logins lists show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    /// The family id (its access tokens' `sid`).
+    pub id: Uuid,
+    /// When the login was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used to refresh (its newest rotation), else its creation.
+    pub last_used_at: DateTime<Utc>,
+    /// When its refresh tokens stop working.
+    pub expires_at: DateTime<Utc>,
+    /// The client's address (unknown for logins made by the previous release).
+    pub address: Option<String>,
+    /// The client's `User-Agent`.
+    pub user_agent: Option<String>,
+}
+
+/// `user_id`'s live logins, most recently used first: not revoked, not expired, not cut
+/// off by `tokens_valid_after`. A deactivated user's families are listed as they stand
+/// (none of them works while deactivated).
+pub async fn logins(conn: &mut PgConnection, user_id: Uuid) -> Result<Vec<Login>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT f.id, f.created_at, f.expires_at, f.address, f.user_agent,
+                  coalesce((SELECT max(r.rotated_at) FROM refresh_token r WHERE r.family_id = f.id),
+                           f.created_at) AS "last_used_at!"
+           FROM token_family f JOIN "user" u ON u.id = f.user_id
+           WHERE f.user_id = $1 AND f.revoked_at IS NULL AND f.expires_at > clock_timestamp()
+             AND (u.tokens_valid_after IS NULL OR f.created_at > u.tokens_valid_after)
+           ORDER BY 6 DESC, f.id"#,
+        user_id
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Login {
+            id: r.id,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            expires_at: r.expires_at,
+            address: r.address,
+            user_agent: r.user_agent,
+        })
+        .collect())
+}
+
+/// Revokes every live login of `user_id` except `keep` (all of them when `None`), after
+/// checking, under the user row's lock, that `keep` itself is still live: of two
+/// logins revoking each other's at once, on any instances, the first wins and the
+/// second finds its own login revoked. Returns how many were revoked, or `None` when
+/// `keep` is no longer live (or the user is gone).
+pub async fn revoke_others(
+    pool: &PgPool,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+) -> Result<Option<u64>, TxError> {
+    hub_db::transaction(pool, move |mut tx| async move {
+        let user = sqlx::query_scalar!(
+            r#"SELECT id FROM "user" WHERE id = $1 FOR NO KEY UPDATE"#,
+            user_id
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if user.is_none() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        if let Some(keep) = keep
+            && live_family(&mut tx, keep)
+                .await?
+                .is_none_or(|(owner, ..)| owner != user_id)
+        {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let res = sqlx::query!(
+            r#"UPDATE token_family SET revoked_at = clock_timestamp(), revoked_reason = 'logout'
+               WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2"#,
+            user_id,
+            keep as Option<Uuid>,
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(res.rows_affected()))
+    })
+    .await
 }
 
 /// Deletes families that can no longer matter: expired, or revoked, more than `after`

@@ -70,7 +70,8 @@ pub async fn find_for_token(
     let row = sqlx::query!(
         r#"SELECT u.id, u.username, u.email, u.password, u.tokens_valid_after,
                   f.created_at AS "family_created_at?",
-                  f.revoked_at IS NOT NULL AS "family_revoked?"
+                  f.revoked_at IS NOT NULL AS "family_revoked?",
+                  u.deactivated_at IS NOT NULL AS "deactivated!"
            FROM "user" u
            LEFT JOIN token_family f ON f.id = $2 AND f.user_id = u.id
            WHERE u.id = $1"#,
@@ -81,7 +82,8 @@ pub async fn find_for_token(
     .await?;
     Ok(row.map(|r| {
         let standing =
-            Standing::from_columns(r.tokens_valid_after, r.family_created_at, r.family_revoked);
+            Standing::from_columns(r.tokens_valid_after, r.family_created_at, r.family_revoked)
+                .deactivated(r.deactivated);
         let user = User {
             id: r.id,
             username: r.username,
@@ -116,4 +118,35 @@ pub async fn replace_password(
     .execute(conn)
     .await?;
     Ok(res.rows_affected() == 1)
+}
+
+/// What an account may do now: whether an administrator deactivated it, and the roles
+/// an operator granted it (`"user".deactivated_at`, `"user".roles`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// `deactivated_at` is set: no login, no refresh, no token admitted.
+    pub deactivated: bool,
+    /// Granted roles (only `admin` exists).
+    pub roles: Vec<String>,
+}
+
+impl Access {
+    /// Whether the stored row grants `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// [`Access`] of user `id`, or `None` if no such user.
+pub async fn access(conn: &mut PgConnection, id: Uuid) -> Result<Option<Access>, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT deactivated_at IS NOT NULL AS "deactivated!", roles FROM "user" WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| Access {
+        deactivated: r.deactivated,
+        roles: r.roles,
+    }))
 }

@@ -10,13 +10,26 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// The paths the OpenAPI document lists: every route auth serves, sorted.
-const ROUTES: [&str; 14] = [
+const ROUTES: [&str; 27] = [
     "/.well-known/jwks.json",
     "/api/account",
     "/api/account/email",
     "/api/account/email/verify",
     "/api/account/email/verify/resend",
+    "/api/account/logins",
+    "/api/account/logins/revoke-others",
+    "/api/account/logins/{id}",
+    "/api/account/password",
+    "/api/account/password/forgot",
+    "/api/account/password/reset",
     "/api/account/profile",
+    "/api/admin/users",
+    "/api/admin/users/{id}",
+    "/api/admin/users/{id}/deactivate",
+    "/api/admin/users/{id}/logins",
+    "/api/admin/users/{id}/logins/revoke-all",
+    "/api/admin/users/{id}/logins/{login_id}",
+    "/api/admin/users/{id}/reactivate",
     "/auth/health",
     "/health",
     "/login",

@@ -4,14 +4,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod account;
+mod admin_users;
 mod api;
 mod app;
 mod cancel;
 mod harness;
+mod logins;
 mod password;
 mod process;
 mod snapshots;
 mod tokens;
 mod use_cases;
 mod use_cases_account;
+mod use_cases_admin;
 mod use_cases_password;

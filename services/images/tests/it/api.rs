@@ -410,6 +410,32 @@ async fn a_logged_out_token_is_refused_at_once_on_every_instance_and_other_login
 }
 
 #[tokio::test]
+async fn a_deactivated_users_tokens_are_refused_on_every_instance_until_reactivated() {
+    let app = TestApp::spawn_with(&[("UPLOAD_REQUIRE_JWT", "true")]).await;
+    let other = app.beside(&[("UPLOAD_REQUIRE_JWT", "true")]).await;
+    let ana = app.user("ana").await;
+    let avatar = format!("{ana}.png");
+    let (token, _) = app.login(ana).await;
+    let legacy_token = app.token_of(ana, None);
+    hub_testkit::set_deactivated(&app.db_url, ana, true).await;
+    for service in [&app, &other] {
+        for t in [&token, &legacy_token] {
+            let resp = service.upload_with(&avatar, png(100), Some(t)).await;
+            assert_eq!(
+                status_json(resp).await,
+                (401, json!({ "error": "Invalid token" }))
+            );
+        }
+    }
+    assert!(app.stored(&avatar).await.is_none(), "nothing stored");
+    hub_testkit::set_deactivated(&app.db_url, ana, false).await;
+    for service in [&app, &other] {
+        let resp = service.upload_with(&avatar, png(200), Some(&token)).await;
+        assert_eq!(resp.status(), 200);
+    }
+}
+
+#[tokio::test]
 async fn a_password_change_revokes_every_token_of_the_user_at_once() {
     let app = TestApp::spawn().await;
     let (ana, bob) = (app.user("ana").await, app.user("bob").await);

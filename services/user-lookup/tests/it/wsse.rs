@@ -470,6 +470,7 @@ fn bearer_for(keys: &JwtKeys, user: Uuid, exp_offset: i64) -> String {
         username: "browser".into(),
         exp: Utc::now().timestamp() + exp_offset,
         iat: None,
+        roles: Vec::new(),
     };
     keys.sign(&claims).unwrap()
 }
@@ -557,6 +558,26 @@ async fn a_logged_out_bearer_token_is_refused_at_once_on_every_instance() {
     }
     // A token whose user is gone is refused the same way.
     assert_get_refused(&app, &bearer_for(&keys, Uuid::new_v4(), 60)).await;
+}
+
+#[tokio::test]
+async fn a_deactivated_users_bearer_tokens_are_refused_on_every_instance_until_reactivated() {
+    let app = TestApp::spawn_with(BEARER).await;
+    let other = app.instance(BEARER).await;
+    let id = app.insert("ana").await;
+    let keys = JwtKeys::new(&SECRET.to_owned().into(), Duration::from_secs(60));
+    let (token, _) = login(&app, &keys, id).await;
+    let legacy_token = bearer_for(&keys, id, 60);
+    hub_testkit::set_deactivated(&app.db_url, id, true).await;
+    for instance in [&app, &other] {
+        for t in [&token, &legacy_token] {
+            assert_get_refused(instance, t).await;
+        }
+    }
+    hub_testkit::set_deactivated(&app.db_url, id, false).await;
+    for instance in [&app, &other] {
+        assert_found_with(instance, id, &token).await;
+    }
 }
 
 #[tokio::test]
