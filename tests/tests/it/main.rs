@@ -4,6 +4,7 @@
 //! `chaos` binaries (tests/*.rs), run alone by scripts/test.sh.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod account_mail;
 mod compose;
 mod hostile;
 mod identity;
