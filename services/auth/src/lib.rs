@@ -10,6 +10,9 @@
 //! * `POST /logout` with `Authorization: Bearer <jwt>` → 200: the login's tokens revoked.
 //! * `GET /profile` with `Authorization: Bearer <jwt>` → 200 `{"email","user_id","username"}`;
 //!   403 / 401 / 404 `{"message"}` as the original; 401 for a revoked token.
+//! * `DELETE /api/account` `{"password"}` with a Bearer token → 200: the caller's account is
+//!   deleted from every store ([`account::deletion`]); `GET /api/account/export` → 200 what
+//!   auth stores about the caller, as JSON.
 //! * `GET /.well-known/jwks.json`: the public keys, when signing with EdDSA.
 //! * `GET /test-db`, `GET /test-event` (diagnostics, can be turned off), `GET /auth/health`, `GET /health`.
 //!
@@ -17,8 +20,11 @@
 //! legacy hash after a successful login, and `"user".tokens_valid_after` to revoke all
 //! of a user's tokens (`auth tokens revoke`); owns `token_family` and `refresh_token`. Events: `UserLoggedIn`, `UserLoginFailed`
 //! and `TestEvent` go to the outbox table, and the relay running inside this service
-//! publishes them to the durable queue `auth-events`. Consumes nothing.
+//! publishes them to the durable queue `auth-events`. An account deletion writes
+//! `UserDeleted` to `auth-events` and `images-events`, and logs itself in
+//! `deleted_account`. Consumes nothing.
 
+pub mod account;
 pub mod admin;
 pub mod config;
 pub mod error;
@@ -57,6 +63,7 @@ impl service::Service for Auth {
             refresh_ttl: config.refresh_ttl,
             refresh_grace: config.refresh_grace,
             queue: config.queue.as_str().into(),
+            images_queue: config.images_queue.as_str().into(),
         })
     }
 

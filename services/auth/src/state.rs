@@ -26,6 +26,8 @@ pub struct AppState {
     pub throttle: crate::config::ThrottleConfig,
     /// The queue events go to (`RABBITMQ_QUEUE`).
     pub queue: Arc<str>,
+    /// The queue the images service consumes `UserDeleted` from (`IMAGES_QUEUE`).
+    pub images_queue: Arc<str>,
 }
 
 impl hub_runtime::http::client_ip::TrustsProxies for AppState {

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod compose;
+mod deletion;
 mod hostile;
 mod identity;
 mod journey;

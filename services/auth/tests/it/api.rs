@@ -10,8 +10,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// The paths the OpenAPI document lists: every route auth serves, sorted.
-const ROUTES: [&str; 9] = [
+const ROUTES: [&str; 11] = [
     "/.well-known/jwks.json",
+    "/api/account",
+    "/api/account/export",
     "/auth/health",
     "/health",
     "/login",

@@ -6,6 +6,7 @@
 mod api;
 mod app;
 mod cancel;
+mod deletion;
 mod harness;
 mod process;
 mod snapshots;
