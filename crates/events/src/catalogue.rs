@@ -20,6 +20,9 @@ pub mod queues {
     /// notifications only: a queue of their own, because a message on a queue goes to one
     /// of its consumers, and session already consumes `auth-events`.
     pub const ACCOUNT_EVENTS: &str = "account-events";
+    /// What the images service consumes (`UserDeleted`): a queue of its own, because a
+    /// message on a queue goes to one of its consumers (session already has `auth-events`).
+    pub const IMAGES_EVENTS: &str = "images-events";
 }
 
 /// The services that produce events: each message's `app_id`.
@@ -297,6 +300,22 @@ pub struct EmailChanged {
 
 impl Event for EmailChanged {
     const NAME: &'static str = "EmailChanged";
+    const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
+    const PRODUCER: &'static str = producers::AUTH;
+}
+
+/// auth: an account was deleted (by its user, or by an admin). Written to the outbox twice in
+/// the deletion's transaction, once per consumer: to auth's queue (`auth-events`: session
+/// deletes the user's session documents) and to `images-events` (images deletes the user's
+/// objects). Only the id: the event outlives the account, so it carries no personal data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserDeleted {
+    /// The id the account had.
+    pub user_id: Uuid,
+}
+
+impl Event for UserDeleted {
+    const NAME: &'static str = "UserDeleted";
     const TIMESTAMP: TimestampStyle = TimestampStyle::Python;
     const PRODUCER: &'static str = producers::AUTH;
 }

@@ -13,6 +13,7 @@ mod eventually;
 mod fresh;
 mod harness;
 mod http;
+mod leftovers;
 mod openapi;
 mod outage;
 mod postgres;
@@ -33,6 +34,7 @@ pub use harness::{Harness, TestApp};
 pub use http::{
     Go, get_text, in_flight, json_body, parts, raw_post, send_and_hang_up, status_json, token_pair,
 };
+pub use leftovers::{pg_leftovers, ready_messages};
 pub use openapi::{assert_openapi_lists, assert_openapi_matches_routes, openapi_paths};
 pub use outage::{Down, Server, backing};
 pub use postgres::{

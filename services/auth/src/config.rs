@@ -41,6 +41,9 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     /// `RABBITMQ_QUEUE` (default `auth-events`).
     pub queue: String,
+    /// `IMAGES_QUEUE` (default `images-events`): where an account deletion's `UserDeleted`
+    /// for the images service goes (the other copy goes to `RABBITMQ_QUEUE`, for session).
+    pub images_queue: String,
     /// `AUTH_TEST_ENDPOINTS` (default true, as the original): serve `/test-db` and `/test-event`.
     pub test_endpoints: bool,
     /// Outbox relay settings (`AMQP_URL` or `RABBITMQ_HOST`/`RABBITMQ_PORT`, `OUTBOX_*`).
@@ -77,6 +80,7 @@ impl ServiceConfig for Config {
             rehash_on_login: vars.bool_or("PASSWORD_REHASH_ON_LOGIN", true)?,
             throttle: ThrottleConfig::from_vars(vars)?,
             queue: vars.string_or("RABBITMQ_QUEUE", queues::AUTH_EVENTS),
+            images_queue: vars.string_or("IMAGES_QUEUE", queues::IMAGES_EVENTS),
             test_endpoints: vars.bool_or("AUTH_TEST_ENDPOINTS", true)?,
             relay: RelayConfig::from_vars(vars, "auth")?,
             require_verified_email: vars.bool_or("REQUIRE_VERIFIED_EMAIL", false)?,

@@ -19,6 +19,9 @@
 //! * `/api/admin/users*`: administration, behind `routes::admin_users::RequireAdmin`
 //!   (the `roles` claim and the stored role): list, read, deactivate, reactivate, and any
 //!   user's logins.
+//! * `DELETE /api/account` `{"password"}` with a Bearer token → 200: the caller's account is
+//!   deleted from every store ([`account::deletion`]); `GET /api/account/export` → 200 what
+//!   auth stores about the caller, as JSON.
 //! * `GET /.well-known/jwks.json`: the public keys, when signing with EdDSA.
 //! * `GET /test-db`, `GET /test-event` (diagnostics, can be turned off), `GET /auth/health`, `GET /health`.
 //!
@@ -32,7 +35,9 @@
 //! of a user's tokens (`auth tokens revoke`), `"user".deactivated_at` (administrators) and
 //! `"user".roles` (`auth users grant-admin`); owns `token_family` and `refresh_token`. Events: `UserLoggedIn`, `UserLoginFailed`
 //! and `TestEvent` go to the outbox table, and the relay running inside this service
-//! publishes them to the durable queue `auth-events`. Consumes nothing.
+//! publishes them to the durable queue `auth-events`. An account deletion writes
+//! `UserDeleted` to `auth-events` and `images-events`, and logs itself in
+//! `deleted_account`. Consumes nothing.
 
 pub mod account;
 pub mod admin;
@@ -79,6 +84,7 @@ impl service::Service for Auth {
             password_policy: config.password_policy.clone(),
             reset: config.reset.clone(),
             account_queue: config.confirmation.queue.as_str().into(),
+            images_queue: config.images_queue.as_str().into(),
         })
     }
 

@@ -248,7 +248,15 @@ async fn succeed(
         .map_err(|e| LoginError::Token(e.into()))?;
     let id = user.id;
     let (family_id, refresh_token) = (family.id, family.refresh.0.clone());
-    record.success(user, upgraded, family).await?;
+    match record.success(user, upgraded, family).await {
+        // The account was deleted after it was read (`account::deletion`): the family's
+        // foreign key found no user. As for a user that never existed.
+        Err(LoginError::Db(sqlx::Error::Database(e))) if e.is_foreign_key_violation() => {
+            tracing::info!(user.id = %id, "login of an account deleted meanwhile");
+            return Err(LoginError::InvalidCredentials);
+        }
+        done => done?,
+    }
     tracing::info!(user.id = %id, token.sid = %family_id, password.upgraded = upgrade, "login succeeded");
     Ok(Issued {
         token,

@@ -38,6 +38,8 @@ pub struct AppState {
     pub reset: crate::account::password::ResetConfig,
     /// The queue of the events that ask for a mail (`RABBITMQ_ACCOUNT_QUEUE`, as `confirmation.queue`).
     pub account_queue: Arc<str>,
+    /// The queue the images service consumes `UserDeleted` from (`IMAGES_QUEUE`).
+    pub images_queue: Arc<str>,
 }
 
 impl hub_runtime::http::client_ip::TrustsProxies for AppState {

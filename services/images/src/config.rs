@@ -10,6 +10,8 @@ use hub_runtime::{
 };
 use secrecy::SecretString;
 
+use hub_events::{catalogue::queues, consumer::ConsumerConfig};
+
 use crate::access::Policy;
 
 /// S3's smallest part (every part of a multipart upload but the last).
@@ -40,6 +42,14 @@ pub struct Config {
     /// `JWT_SECRET`). Required with `UPLOAD_REQUIRE_JWT=true`; otherwise optional, and
     /// without one no token is read, so no image can be replaced.
     pub upload_jwt: Option<VerifierConfig>,
+    /// The `images-events` consumer (account deletions): `AMQP_URL` (one or several
+    /// comma-separated brokers), `CONSUMER_QUEUE` (else `RABBITMQ_QUEUE`, default
+    /// `images-events`), `CONSUMER_DEAD_LETTER_QUEUE` (default `<queue>.dlq`),
+    /// `CONSUMER_*` tuning.
+    pub consumer: ConsumerConfig,
+    /// `IMAGES_CONSUMER` (default true): consume `UserDeleted`. Off, a deleted user's
+    /// images stay until it is turned on again (the events wait in the queue).
+    pub consume_events: bool,
 }
 
 /// The S3 connection and bucket.
@@ -117,6 +127,8 @@ impl ServiceConfig for Config {
             max_concurrent_uploads,
             policy,
             upload_jwt,
+            consumer: ConsumerConfig::from_vars(vars, "images", queues::IMAGES_EVENTS)?,
+            consume_events: vars.bool_or("IMAGES_CONSUMER", true)?,
         })
     }
 }

@@ -18,11 +18,13 @@
 //!
 //! Data: one S3 bucket (`AWS_BUCKET_NAME`), created at start-up if absent, with a
 //! bucket policy for public reads (MinIO ignores ACLs). PostgreSQL, read only to check
-//! that a token was not revoked. No events.
+//! that a token was not revoked. Events: consumes `UserDeleted` from `images-events`
+//! (auth, an account deletion) and deletes the user's objects ([`events`]).
 
 pub mod access;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod keys;
 pub mod magic;
 pub mod routes;
@@ -34,8 +36,9 @@ use std::{net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use axum::Router;
 use hub_identity::verifier::Verifier;
-use hub_runtime::service::{self, Entry};
+use hub_runtime::service::{self, Entry, Task};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 pub use crate::config::Config;
 /// The images service, as the runtime's skeleton runs it: its state.
@@ -80,6 +83,21 @@ impl service::Service for Images {
 
     fn router(self, _config: &Config, _local: SocketAddr) -> Router {
         routes::router(self)
+    }
+
+    /// The `images-events` consumer that deletes a deleted user's objects, unless
+    /// turned off.
+    fn tasks(&self, config: &Config, shutdown: &CancellationToken) -> Vec<Task> {
+        if !config.consume_events {
+            return Vec::new();
+        }
+        vec![Box::pin(hub_events::consumer::run(
+            config.consumer.clone(),
+            events::DeletionApplier {
+                store: self.store.clone(),
+            },
+            shutdown.clone(),
+        ))]
     }
 
     /// The bucket answers `HeadBucket` (a bucket that vanished is put back first) and

@@ -14,7 +14,8 @@
 //! Data: MongoDB `sessions` (`userId`, `data`, `createdAt`, `updatedAt`, `__v`, plus
 //! `lastLoginAt` and `loginEventIds`), unique index on `userId`; reads `"user"` in
 //! PostgreSQL. Events: consumes `UserLoggedIn` from `auth-events` (idempotent on the
-//! message id, poison messages to `auth-events.dlq`) and records `lastLoginAt`.
+//! message id, poison messages to `auth-events.dlq`) and records `lastLoginAt`; consumes
+//! `UserDeleted` from the same queue and deletes the user's session documents.
 //! Publishes nothing.
 
 pub mod config;
@@ -94,6 +95,7 @@ impl service::Service for Session {
             config.consumer.clone(),
             events::LoginRecorder {
                 sessions: self.sessions.clone(),
+                pool: self.pool.clone(),
             },
             shutdown.clone(),
         ))]

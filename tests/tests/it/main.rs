@@ -6,6 +6,7 @@
 
 mod account_mail;
 mod compose;
+mod deletion;
 mod hostile;
 mod identity;
 mod journey;

@@ -1,6 +1,7 @@
 //! The caller's own account (`/api/account*`): use cases without HTTP (`routes/` translates).
 
 pub mod admin;
+pub mod deletion;
 pub mod email;
 pub mod logins;
 pub mod password;

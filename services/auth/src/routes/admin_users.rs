@@ -17,7 +17,7 @@ use axum::{
     http::{StatusCode, request::Parts},
 };
 use chrono::{DateTime, Utc};
-use hub_runtime::http::Failure;
+use hub_runtime::http::{Failure, RequestId};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -28,6 +28,7 @@ use super::{
 use crate::{
     account::{
         admin::{self, ADMIN, AccountError, Filter, UserRecord},
+        deletion::{self, By},
         logins::{self, Others},
     },
     error::{ApiError, ApiResult},
@@ -372,4 +373,71 @@ pub async fn revoke_all(
     tokens::revoke_all(&mut *state.pool.acquire().await?, id).await?;
     tracing::info!(user.id = %id, admin.id = %caller.0.user.id, "every token of the user revoked");
     Ok(Json(Revoked::new(revoked)))
+}
+
+/// `DELETE /api/admin/users/{id}` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AdminDeleted {
+    /// `Account deleted`.
+    message: &'static str,
+}
+
+/// Deletes a user's account from every store, as `DELETE /api/account` does for its own
+/// user (the same use case, `account::deletion::delete_account`, logged with the
+/// administrator's id in `deleted_account.by_admin`). Not the administrator's own account:
+/// that one goes through `DELETE /api/account`, with its password.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/users/{id}",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "Deleted", body = AdminDeleted),
+        (status = 400, description = "`id must be a UUID`, or the administrator's own account", body = super::Message),
+        AdminFailures,
+    )
+)]
+#[tracing::instrument(name = "admin_user_delete", skip_all, fields(admin.id = %caller.0.user.id))]
+pub async fn delete(
+    State(state): State<AppState>,
+    RequestId(request_id): RequestId,
+    caller: RequireAdmin,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> ApiResult<Json<AdminDeleted>> {
+    let id = uuid_param(id, "id")?;
+    let admin = caller.0.user.id;
+    if id == admin {
+        return Err(ApiError::BadRequest(
+            "An administrator deletes their own account with DELETE /api/account".into(),
+        ));
+    }
+    deletion::delete_account(&state, id, By::Admin(admin), Some(request_id)).await?;
+    Ok(Json(AdminDeleted {
+        message: "Account deleted",
+    }))
+}
+
+/// Everything auth stores about a user, as `GET /api/account/export` gives it to the user.
+#[utoipa::path(
+    get,
+    path = "/api/admin/users/{id}/export",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user's data", body = Object),
+        (status = 400, description = "`id must be a UUID`", body = super::Message),
+        AdminFailures,
+    )
+)]
+#[tracing::instrument(name = "admin_user_export", skip_all, fields(admin.id = %caller.0.user.id))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: RequireAdmin,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let id = uuid_param(id, "id")?;
+    admin::find(&state.pool, id)
+        .await?
+        .ok_or(ApiError::UserNotFound)?;
+    Ok(Json(deletion::export_account(&state, id).await?))
 }

@@ -2,6 +2,7 @@
 
 mod account;
 pub mod admin_users;
+mod deletion;
 mod login;
 mod logins;
 mod ops;
@@ -41,7 +42,11 @@ pub fn router(state: AppState, test_endpoints: bool) -> Router {
         .routes(routes!(admin_users::reactivate))
         .routes(routes!(admin_users::logins))
         .routes(routes!(admin_users::revoke_login))
-        .routes(routes!(admin_users::revoke_all));
+        .routes(routes!(admin_users::revoke_all))
+        .routes(routes!(admin_users::delete))
+        .routes(routes!(admin_users::export))
+        .routes(routes!(deletion::delete_account))
+        .routes(routes!(deletion::export_account));
     if test_endpoints {
         router = router
             .routes(routes!(ops::test_db))

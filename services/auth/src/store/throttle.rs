@@ -84,6 +84,9 @@ pub async fn reserve(pool: &PgPool, mut keys: Vec<Key>) -> Result<Admission, TxE
     hub_db::transaction(pool, move |mut tx| async move {
         let pool = owned;
         for key in &keys {
+            if !account_alive(&mut tx, &key.name).await? {
+                continue;
+            }
             if !reserve_one(&mut tx, key).await? {
                 tx.rollback().await?;
                 let mut conn = pool.acquire().await?;
@@ -100,6 +103,27 @@ pub async fn reserve(pool: &PgPool, mut keys: Vec<Key>) -> Result<Admission, TxE
         }))
     })
     .await
+}
+
+/// `false` for an `account:<id>` key whose account no longer exists (deleted after the
+/// login read it), else `true`. Locks the user row `FOR KEY SHARE` until the transaction
+/// ends, so an account deletion (which locks it `FOR UPDATE` before deleting the
+/// account's throttle rows) either comes after and deletes the row this transaction
+/// writes, or came before and this finds no user: no `account:` row outlives its account.
+async fn account_alive(conn: &mut PgConnection, key: &str) -> Result<bool, sqlx::Error> {
+    let Some(id) = key
+        .strip_prefix("account:")
+        .and_then(|id| id.parse::<uuid::Uuid>().ok())
+    else {
+        return Ok(true);
+    };
+    let found = sqlx::query_scalar!(
+        r#"SELECT 1 AS "one!" FROM "user" WHERE id = $1 FOR KEY SHARE"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
 }
 
 /// `true` if `key` admitted the attempt. A window that has run out, or a lockout that
@@ -137,6 +161,9 @@ impl Reservation {
     /// reach its limit is locked out for its lockout time.
     pub async fn fail(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         for key in &self.keys {
+            if !account_alive(conn, &key.name).await? {
+                continue;
+            }
             sqlx::query!(
                 r#"INSERT INTO login_throttle AS t (key, failures, pending, window_started, blocked_until)
                    VALUES ($1, 1, 0, now(), CASE WHEN $2 <= 1 THEN now() + make_interval(secs => $3) END)

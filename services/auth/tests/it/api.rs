@@ -10,12 +10,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 /// The paths the OpenAPI document lists: every route auth serves, sorted.
-const ROUTES: [&str; 27] = [
+const ROUTES: [&str; 29] = [
     "/.well-known/jwks.json",
     "/api/account",
     "/api/account/email",
     "/api/account/email/verify",
     "/api/account/email/verify/resend",
+    "/api/account/export",
     "/api/account/logins",
     "/api/account/logins/revoke-others",
     "/api/account/logins/{id}",
@@ -26,6 +27,7 @@ const ROUTES: [&str; 27] = [
     "/api/admin/users",
     "/api/admin/users/{id}",
     "/api/admin/users/{id}/deactivate",
+    "/api/admin/users/{id}/export",
     "/api/admin/users/{id}/logins",
     "/api/admin/users/{id}/logins/revoke-all",
     "/api/admin/users/{id}/logins/{login_id}",

@@ -8,6 +8,7 @@ mod admin_users;
 mod api;
 mod app;
 mod cancel;
+mod deletion;
 mod harness;
 mod logins;
 mod password;

@@ -247,6 +247,55 @@ impl Store {
         .await
     }
 
+    /// Deletes every object of a user: the keys `<user_id>.<ext>` (and any other name
+    /// starting `<user_id>.`) and everything under `<user_id>/` (the key scheme agreed
+    /// with issue 26). Lists the prefix `<user_id>` and deletes each match with one
+    /// `DeleteObject` (a user has a handful). Idempotent: returns how many were deleted
+    /// now, 0 once none is left.
+    pub async fn delete_user_objects(&self, user_id: &str) -> Result<usize, StoreError> {
+        let (dot, slash) = (format!("{user_id}."), format!("{user_id}/"));
+        let keys: Vec<String> = self
+            .healing(|| async {
+                let mut keys = Vec::new();
+                let mut token: Option<String> = None;
+                loop {
+                    let page = self
+                        .client
+                        .list_objects_v2()
+                        .bucket(&self.bucket)
+                        .prefix(user_id)
+                        .set_continuation_token(token.take())
+                        .send()
+                        .await
+                        .map_err(classify)?;
+                    keys.extend(
+                        page.contents()
+                            .iter()
+                            .filter_map(|o| o.key())
+                            .filter(|k| k.starts_with(&dot) || k.starts_with(&slash))
+                            .map(str::to_owned),
+                    );
+                    match page.next_continuation_token() {
+                        Some(next) if page.is_truncated() == Some(true) => {
+                            token = Some(next.to_owned())
+                        }
+                        _ => return Ok(keys),
+                    }
+                }
+            })
+            .await?;
+        for key in &keys {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(classify)?;
+        }
+        Ok(keys.len())
+    }
+
     /// Runs `op`; if the bucket has vanished, puts it back and runs `op` once more.
     async fn healing<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
     where

@@ -58,6 +58,7 @@ impl ImagesApp for TestApp {
             .set("AWS_ACCESS_KEY_ID", &env("AWS_ACCESS_KEY_ID"))
             .set("AWS_SECRET_ACCESS_KEY", &env("AWS_SECRET_ACCESS_KEY"))
             .set("AWS_REGION", "us-east-1")
+            .queue("CONSUMER_QUEUE")
             .spawn(extra)
             .await
     }

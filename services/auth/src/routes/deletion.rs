@@ -1,0 +1,120 @@
+//! `DELETE /api/account` and `GET /api/account/export`: the caller's own account.
+//!
+//! Deleting asks for the account's password, not only the access token: a token is
+//! bearer (a copy taken from a browser or a log works until it expires), and a deletion
+//! cannot be undone, so it takes the one thing only the user knows. Wrong passwords count
+//! against the account's login throttle. The admins' deletion (`/api/admin/users*`)
+//! calls the same use case, `account::deletion::delete_account`, with `By::Admin`.
+
+use axum::{Json, extract::State};
+use hub_runtime::http::{
+    Failure, RequestId,
+    json_body::{FromJsonObject, JsonBody, JsonObject},
+};
+use secrecy::SecretString;
+use serde::Serialize;
+
+use super::{
+    login::string_field,
+    profile::{Authenticated, TokenFailures},
+};
+use crate::{
+    account::deletion::{self, By, DeletionError},
+    error::{ApiError, ApiResult},
+    state::AppState,
+};
+
+/// `DELETE /api/account` body.
+#[derive(utoipa::ToSchema)]
+pub struct DeleteAccountRequest {
+    /// The account's current password.
+    #[schema(value_type = String)]
+    password: SecretString,
+}
+
+impl FromJsonObject for DeleteAccountRequest {
+    type Error = ApiError;
+    const FIELDS: &'static str = "password";
+
+    fn from_object(object: JsonObject) -> ApiResult<Self> {
+        Ok(Self {
+            password: string_field(&object, "password")?.into(),
+        })
+    }
+}
+
+/// `DELETE /api/account` answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountDeleted {
+    /// `Account deleted`.
+    message: &'static str,
+}
+
+/// Deletes the caller's account from every store: its PostgreSQL rows at once (its
+/// tokens stop working at every service), its sessions and images shortly after, through
+/// the `UserDeleted` event (docs/EVENTS.md, "Deletion").
+#[utoipa::path(
+    delete,
+    path = "/api/account",
+    security(("bearer" = [])),
+    request_body(content = DeleteAccountRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Deleted", body = AccountDeleted),
+        (status = 400, description = "Malformed body or missing field", body = super::Message),
+        (status = 415, description = "Body not declared as JSON", body = super::Message),
+        (status = 429, description = "Too many wrong passwords for the account; see Retry-After", body = super::Message),
+        TokenFailures,
+    )
+)]
+#[tracing::instrument(name = "account_delete", skip_all, fields(user.id = %caller.user.id))]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    RequestId(request_id): RequestId,
+    caller: Authenticated,
+    JsonBody(req): JsonBody<DeleteAccountRequest>,
+) -> ApiResult<Json<AccountDeleted>> {
+    let user = caller.user;
+    deletion::check_password(&state, user.id, user.password, req.password).await?;
+    deletion::delete_account(&state, user.id, By::User, Some(request_id)).await?;
+    Ok(Json(AccountDeleted {
+        message: "Account deleted",
+    }))
+}
+
+/// Everything auth stores about the caller, as JSON: `user` (every column but the
+/// password hash), `logins` (token families), `login_throttle`, `events` (outbox rows
+/// naming the account) and `mails` (notifications' records). Sessions and images are
+/// exported by their services: `GET /api/sessions/{userId}` (session) and the keys
+/// `<user_id>.<ext>` and `<user_id>/…` of `GET /list_images` (images).
+#[utoipa::path(
+    get,
+    path = "/api/account/export",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's data", body = Object),
+        TokenFailures,
+    )
+)]
+#[tracing::instrument(name = "account_export", skip_all, fields(user.id = %caller.user.id))]
+pub async fn export_account(
+    State(state): State<AppState>,
+    caller: Authenticated,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(
+        deletion::export_account(&state, caller.user.id).await?,
+    ))
+}
+
+impl From<DeletionError> for ApiError {
+    fn from(e: DeletionError) -> Self {
+        match e {
+            DeletionError::NotFound => Self::UserNotFound,
+            DeletionError::InvalidCredentials => Self::InvalidCredentials,
+            DeletionError::Throttled(secs) => Self::TooManyAttempts(secs),
+            DeletionError::Db(e) => e.into(),
+            DeletionError::Outbox(e) => e.into(),
+            DeletionError::Hashing(e) => e.into(),
+            DeletionError::Interrupted(e) => Failure::Unavailable(e.into()).into(),
+        }
+    }
+}

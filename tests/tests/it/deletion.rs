@@ -1,0 +1,370 @@
+//! Issue 23, item 7, across services: an account deleted through auth leaves nothing of
+//! the user in any store — PostgreSQL (every table, the outbox's payloads included),
+//! MongoDB (session), S3 (images), the queues and their dead-letter queues — also when
+//! the consumers that apply `UserDeleted` are killed midway (their backing server cut
+//! while they hold the event, then stopped: the event is redelivered to their
+//! replacements and applied), and when logins race the deletion on two auth instances
+//! with two session instances consuming.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::time::Duration;
+
+use hub_runtime::service::Settings;
+use hub_testkit::{Go as _, Spawned, TcpRelay, eventually, spawn};
+use mongodb::bson::doc;
+use reqwest::Method;
+use serde_json::{Value, json};
+use sqlx::Connection as _;
+
+/// A PNG signature and filler: what images accepts as a PNG.
+fn png() -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    out.extend(std::iter::repeat_n(7u8, 64));
+    out
+}
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// One test's shared resources: database, the two queues, MongoDB database, bucket, secret.
+struct Stack {
+    db_url: String,
+    auth_queue: String,
+    images_queue: String,
+    mongo_db: String,
+    bucket: String,
+    secret: String,
+}
+
+impl Stack {
+    async fn new() -> Self {
+        Self {
+            db_url: hub_testkit::create_database("deletion").await,
+            auth_queue: hub_testkit::queue_name("del-auth"),
+            images_queue: hub_testkit::queue_name("del-images"),
+            mongo_db: hub_testkit::mongo_database("deletion"),
+            bucket: hub_testkit::bucket_name("deletion"),
+            secret: format!("secret-{}", uuid::Uuid::new_v4()),
+        }
+    }
+
+    fn source(&self, extra: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let (amqp, mongo, s3) = (
+            hub_testkit::amqp_url(),
+            hub_testkit::mongodb_uri(),
+            hub_testkit::env("S3_ENDPOINT"),
+        );
+        let (key, secret) = (
+            hub_testkit::env("AWS_ACCESS_KEY_ID"),
+            hub_testkit::env("AWS_SECRET_ACCESS_KEY"),
+        );
+        let own = [
+            ("DATABASE_URL", self.db_url.as_str()),
+            ("AMQP_URL", amqp.as_str()),
+            ("SECRET_KEY", self.secret.as_str()),
+            ("MONGODB_URI", mongo.as_str()),
+            ("MONGODB_DATABASE", self.mongo_db.as_str()),
+            ("S3_ENDPOINT", s3.as_str()),
+            ("AWS_ACCESS_KEY_ID", key.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", secret.as_str()),
+            ("AWS_BUCKET_NAME", self.bucket.as_str()),
+            ("RABBITMQ_QUEUE", self.auth_queue.as_str()),
+            ("IMAGES_QUEUE", self.images_queue.as_str()),
+            ("LOGIN_MAX_FAILURES_PER_USER", "1000"),
+            ("LOGIN_MAX_FAILURES_PER_ADDRESS", "1000"),
+            ("DB_MAX_CONNECTIONS", "30"),
+            ("DB_ACQUIRE_TIMEOUT_MS", "10000"),
+            ("CONSUMER_PREFETCH", "1"),
+            ("CONSUMER_RETRY_MAX_MS", "300"),
+        ];
+        let own: Vec<(&str, &str)> = own.iter().chain(extra).copied().collect();
+        hub_testkit::config_source(&hub_checks::IN_PROCESS, &own)
+    }
+
+    async fn auth(&self) -> Spawned {
+        spawn::<auth::Auth>(self.source(&[])).await
+    }
+
+    /// session, on MongoDB at `mongo` (a relay's address) if given.
+    async fn session(&self, mongo: Option<&str>) -> Spawned {
+        match mongo {
+            Some(uri) => spawn::<session::Session>(self.source(&[("MONGODB_URI", uri)])).await,
+            None => spawn::<session::Session>(self.source(&[])).await,
+        }
+    }
+
+    /// images consuming its own queue, on S3 at `s3` (a relay's address) if given.
+    async fn images(&self, s3: Option<&str>) -> Spawned {
+        let queue = [("CONSUMER_QUEUE", self.images_queue.as_str())];
+        match s3 {
+            Some(url) => {
+                let extra = [queue[0], ("S3_ENDPOINT", url)];
+                spawn::<images::Images>(self.source(&extra)).await
+            }
+            None => spawn::<images::Images>(self.source(&queue)).await,
+        }
+    }
+
+    fn bucket_store(&self) -> images::store::Store {
+        let settings = Settings::<images::Config>::from_source(&self.source(&[]), 0).unwrap();
+        images::store::Store::new(&settings.service.s3)
+    }
+
+    async fn sessions_of(&self, user: &str) -> u64 {
+        let client = mongodb::Client::with_uri_str(hub_testkit::mongodb_uri())
+            .await
+            .unwrap();
+        client
+            .database(&self.mongo_db)
+            .collection::<mongodb::bson::Document>("sessions")
+            .count_documents(doc! { "userId": user })
+            .await
+            .unwrap()
+    }
+
+    async fn keys_of(&self, user: &str) -> Vec<String> {
+        let keys = self.bucket_store().list_keys().await.unwrap();
+        keys.into_iter().filter(|k| k.starts_with(user)).collect()
+    }
+
+    /// A user registered as user-soap writes one, with a legacy password hash.
+    async fn user(&self, name: &str) -> (String, [String; 3]) {
+        let email = format!("{name}@example.com");
+        let hash = hub_identity::password::legacy_hash("right-password");
+        let id = hub_testkit::seed_user_with(&self.db_url, name, &email, &hash).await;
+        let dni: String = sqlx::query_scalar(r#"SELECT dni FROM "user" WHERE id = $1"#)
+            .bind(id)
+            .fetch_one(&mut sqlx::PgConnection::connect(&self.db_url).await.unwrap())
+            .await
+            .unwrap();
+        (id.to_string(), [name.to_owned(), email, dni])
+    }
+
+    /// Nothing of the user in any message of the queues and their dead-letter queues
+    /// (taken, so call once nothing consumes them any more).
+    async fn assert_queues_clean(&self, needles: &[&str]) {
+        for queue in [&self.auth_queue, &self.images_queue] {
+            for q in [queue.clone(), format!("{queue}.dlq")] {
+                for m in hub_testkit::take_messages(&q).await {
+                    let text = m.body.to_string().to_lowercase();
+                    for n in needles {
+                        assert!(!text.contains(&n.to_lowercase()), "{q} holds {n}: {text}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn login(auth: &Spawned, user: &str) -> (u16, Value) {
+    let resp = auth
+        .post("/login")
+        .json(&json!({"username": user, "password": "right-password"}))
+        .go()
+        .await;
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+async fn delete(auth: &Spawned, token: &str) -> u16 {
+    auth.req(Method::DELETE, "/api/account")
+        .bearer_auth(token)
+        .json(&json!({"password": "right-password"}))
+        .go()
+        .await
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_deletion_reaches_every_store_even_when_its_consumers_are_killed_midway() {
+    let stack = Stack::new().await;
+    let name = format!("del{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    // auth migrates the fresh database; then the user.
+    let (auth_a, auth_b) = (stack.auth().await, stack.auth().await);
+    let (id, [username, email, dni]) = stack.user(&name).await;
+    let (mongo_relay, mongo_through) = TcpRelay::for_url(&hub_testkit::mongodb_uri()).await;
+    let mongo_direct = format!(
+        "{}/?directConnection=true",
+        mongo_through.split("/?").next().unwrap()
+    );
+    let (s3_relay, s3_through) = TcpRelay::for_url(&hub_testkit::env("S3_ENDPOINT")).await;
+    let mut session_1 = stack.session(Some(&mongo_direct)).await;
+    let mut images_1 = stack.images(Some(&s3_through)).await;
+
+    // The user's traces: a login (session document through UserLoggedIn), images under
+    // both key shapes, and someone else's image that must stay.
+    let (status, body) = login(&auth_a, &username).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+    eventually(WITHIN, async || stack.sessions_of(&id).await == 1).await;
+    let store = stack.bucket_store();
+    for key in [
+        format!("{id}.png"),
+        format!("{id}/v1/small.png"),
+        "someone-else.png".into(),
+    ] {
+        store
+            .put(
+                &key,
+                "image/png",
+                png().into(),
+                images::access::Write::Replace,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(stack.keys_of(&id).await.len(), 2);
+
+    // Both consumers lose their backing server, then the account is deleted: each gets
+    // its UserDeleted and cannot apply it.
+    mongo_relay.cut().await;
+    s3_relay.cut().await;
+    assert_eq!(delete(&auth_b, &token).await, 200);
+    hub_testkit::wait_outbox_drained(&stack.db_url, WITHIN).await;
+    for queue in [&stack.auth_queue, &stack.images_queue] {
+        eventually(WITHIN, async || {
+            hub_testkit::ready_messages(queue).await == 0
+        })
+        .await;
+    }
+    assert_eq!(
+        stack.sessions_of(&id).await,
+        1,
+        "session holds its event, unapplied"
+    );
+    assert_eq!(
+        stack.keys_of(&id).await.len(),
+        2,
+        "images holds its event, unapplied"
+    );
+
+    // Killed midway: their replacements (two of each) get the event again and apply it.
+    session_1.stop().await.unwrap();
+    images_1.stop().await.unwrap();
+    let mut replacements = [
+        stack.session(None).await,
+        stack.session(None).await,
+        stack.images(None).await,
+        stack.images(None).await,
+    ];
+    eventually(WITHIN, async || stack.sessions_of(&id).await == 0).await;
+    eventually(WITHIN, async || stack.keys_of(&id).await.is_empty()).await;
+    assert!(
+        store
+            .list_keys()
+            .await
+            .unwrap()
+            .contains(&"someone-else.png".to_owned()),
+        "only the user's objects go"
+    );
+
+    // PostgreSQL: nothing but the id in the deletion log and the UserDeleted events.
+    let needles = [id.as_str(), username.as_str(), email.as_str(), dni.as_str()];
+    let hits = hub_testkit::pg_leftovers(&stack.db_url, &id, &needles).await;
+    assert!(hits.is_empty(), "left behind: {hits:#?}");
+    // The queues and their dead-letter queues, once every consumer has stopped.
+    for queue in [&stack.auth_queue, &stack.images_queue] {
+        eventually(WITHIN, async || {
+            hub_testkit::ready_messages(queue).await == 0
+        })
+        .await;
+    }
+    for s in &mut replacements {
+        s.stop().await.unwrap();
+    }
+    stack.assert_queues_clean(&needles).await;
+}
+
+#[tokio::test]
+async fn a_deletion_racing_logins_on_two_instances_leaves_no_session_token_or_image() {
+    let stack = Stack::new().await;
+    let name = format!("race{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let auths = [stack.auth().await, stack.auth().await];
+    let (id, [username, email, dni]) = stack.user(&name).await;
+    let mut sessions = [stack.session(None).await, stack.session(None).await];
+    let mut images = [stack.images(None).await, stack.images(None).await];
+    let (status, body) = login(&auths[0], &username).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+    let upload = reqwest::multipart::Part::bytes(png()).file_name(format!("{id}.png"));
+    let resp = images[0]
+        .post("/upload_image")
+        .bearer_auth(&token)
+        .multipart(reqwest::multipart::Form::new().part("file", upload))
+        .go()
+        .await;
+    assert_eq!(resp.status(), 200);
+
+    // 30 logins spread over both auth instances, and the deletion, at once.
+    let mut racing = Vec::new();
+    for i in 0..30 {
+        let (base, username) = (auths[i % 2].base.clone(), username.clone());
+        racing.push(tokio::spawn(async move {
+            let resp = hub_checks::system::client()
+                .post(format!("{base}/login"))
+                .json(&json!({"username": username, "password": "right-password"}))
+                .go()
+                .await;
+            (resp.status().as_u16(), resp.text().await.unwrap())
+        }));
+    }
+    let (base, bearer) = (auths[1].base.clone(), token.clone());
+    racing.push(tokio::spawn(async move {
+        let resp = hub_checks::system::client()
+            .delete(format!("{base}/api/account"))
+            .bearer_auth(bearer)
+            .json(&json!({"password": "right-password"}))
+            .go()
+            .await;
+        (1000 + resp.status().as_u16(), resp.text().await.unwrap())
+    }));
+    let mut answers = Vec::new();
+    for task in racing {
+        answers.push(task.await.unwrap());
+    }
+    assert_eq!(
+        answers.last().unwrap().0,
+        1200,
+        "the deletion: {:?}",
+        answers.last()
+    );
+    for (status, body) in &answers[..30] {
+        assert!(
+            *status == 200 || (*status == 401 && body.contains("Invalid credentials")),
+            "a login answered {status}: {body}"
+        );
+    }
+
+    // Every event is published and consumed; the consumers (prefetch 1) finish the one in
+    // hand when stopped, so once stopped with empty queues, all was applied.
+    hub_testkit::wait_outbox_drained(&stack.db_url, WITHIN).await;
+    for queue in [&stack.auth_queue, &stack.images_queue] {
+        eventually(WITHIN, async || {
+            hub_testkit::ready_messages(queue).await == 0
+        })
+        .await;
+    }
+    for s in sessions.iter_mut().chain(images.iter_mut()) {
+        s.stop().await.unwrap();
+    }
+    for queue in [&stack.auth_queue, &stack.images_queue] {
+        assert_eq!(
+            hub_testkit::ready_messages(queue).await,
+            0,
+            "{queue}: nothing requeued"
+        );
+    }
+    assert_eq!(stack.sessions_of(&id).await, 0, "no session left");
+    assert!(stack.keys_of(&id).await.is_empty(), "no image left");
+    let needles = [id.as_str(), username.as_str(), email.as_str(), dni.as_str()];
+    let hits: Vec<_> = hub_testkit::pg_leftovers(&stack.db_url, &id, &needles)
+        .await
+        .into_iter()
+        // A login of the name after the deletion is counted by the digest of the login
+        // string, as for any name that matches no account; never by the account.
+        .filter(|(table, row)| !(table == "login_throttle" && !row.contains(&id)))
+        .collect();
+    assert!(hits.is_empty(), "left behind: {hits:#?}");
+    stack
+        .assert_queues_clean(&[username.as_str(), email.as_str(), dni.as_str()])
+        .await;
+}
