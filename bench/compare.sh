@@ -6,6 +6,11 @@
 #   bench/compare.sh OLD_BIN_DIR NEW_BIN_DIR     e.g. a release build of the base commit
 #                                                (git worktree + cargo build --release)
 #                                                and target/release
+#   bench/compare.sh OLD_BIN_DIR NEW_BIN_DIR CONTROL_BIN_DIR
+#                                                and a control: the old build again (a copy
+#                                                of OLD_BIN_DIR, or OLD_BIN_DIR itself), run as
+#                                                a third build in the same rotation; its
+#                                                control/old ratio is the noise of this run
 #
 # Each round starts one build's auth, user-soap and user-lookup, measures
 #   user-lookup GET /user/soap, user-lookup POST /user/soap (SOAP), auth POST /login,
@@ -16,9 +21,12 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-[ $# -eq 2 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
-old=$(cd "$1" && pwd) new=$(cd "$2" && pwd)
-for d in "$old" "$new"; do
+[ $# -eq 2 ] || [ $# -eq 3 ] || { sed -n '2,20p' "$0" >&2; exit 2; }
+old=$(cd "$1" && pwd) new=$(cd "$2" && pwd) ctl=
+builds=(old new)
+if [ $# -eq 3 ]; then ctl=$(cd "$3" && pwd); builds+=(ctl); fi
+dir_of() { case $1 in old) echo "$old" ;; new) echo "$new" ;; ctl) echo "$ctl" ;; esac; }
+for d in "$old" "$new" ${ctl:+"$ctl"}; do
   for b in auth user-soap user-lookup; do
     [ -x "$d/$b" ] || { echo "compare: $d/$b is missing" >&2; exit 2; }
   done
@@ -38,7 +46,8 @@ work=$(mktemp -d)
 # One database per build: a change may add migrations, and a build refuses a database
 # that another build's migrations have touched.
 db="bench_compare_$(date +%s)_$$"
-declare -A db_url=([old]="${DATABASE_URL%/*}/${db}_old" [new]="${DATABASE_URL%/*}/${db}_new")
+declare -A db_url=([old]="${DATABASE_URL%/*}/${db}_old" [new]="${DATABASE_URL%/*}/${db}_new"
+                   [ctl]="${DATABASE_URL%/*}/${db}_ctl")
 pids=()
 stop_all() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -47,17 +56,17 @@ stop_all() {
 }
 cleanup() {
   stop_all
-  for b in old new; do
+  for b in "${builds[@]}"; do
     psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS ${db}_$b WITH (FORCE)" >/dev/null 2>&1 || true
   done
   rabbitmqctl -q delete_queue bench-compare-events >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
-for b in old new; do psql -q "$DATABASE_URL" -c "CREATE DATABASE ${db}_$b" >/dev/null; done
+for b in "${builds[@]}"; do psql -q "$DATABASE_URL" -c "CREATE DATABASE ${db}_$b" >/dev/null; done
 
 secret="compare-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
-start_build() { # bin-dir label old|new
+start_build() { # bin-dir label old|new|ctl
   for name in auth user-soap user-lookup; do
     env DATABASE_URL="${db_url[$3]}" AMQP_URL="$AMQP_URL" HOST=127.0.0.1 PORT="${port[$name]}" \
       SECRET_KEY="$secret" PASSWORD_PBKDF2_ITERATIONS="$ITER" LOGIN_MAX_FAILURES_PER_ADDRESS=1000000 \
@@ -82,9 +91,8 @@ rps() { # url script(optional)
 }
 
 # The seeded user (current-format hash), through each build's own user-soap.
-for b in old new; do
-  if [ "$b" = old ]; then dir=$old; else dir=$new; fi
-  start_build "$dir" "seed-$b" "$b"
+for b in "${builds[@]}"; do
+  start_build "$(dir_of "$b")" "seed-$b" "$b"
   curl -fsS -o /dev/null -X POST "http://127.0.0.1:${port[user-soap]}/register" -H 'content-type: text/xml' --data \
     '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>bench_login</u:username><u:password>bench-password</u:password><u:first_name>B</u:first_name><u:last_name>M</u:last_name><u:dni>bench0</u:dni><u:email>bench@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>'
   stop_all
@@ -98,13 +106,13 @@ endpoints=(
 )
 results=$work/results.tsv # build endpoint rps errors
 errors=0
-echo "compare: c=$C, ${SECONDS_PER}s per point, $ROUNDS rounds, PBKDF2 $ITER; old=$old new=$new"
+echo "compare: c=$C, ${SECONDS_PER}s per point, $ROUNDS rounds, PBKDF2 $ITER; old=$old new=$new${ctl:+ control=$ctl}"
 for round in $(seq "$ROUNDS"); do
-  # Alternate which build goes first, so neither always meets a warmer machine.
-  if [ $((round % 2)) -eq 1 ]; then order="old new"; else order="new old"; fi
-  for build in $order; do
-    if [ "$build" = old ]; then dir=$old; else dir=$new; fi
-    start_build "$dir" "$build" "$build"
+  # Rotate which build goes first, so none always meets a warmer machine.
+  n=${#builds[@]} order=()
+  for i in $(seq 0 $((n - 1))); do order+=("${builds[$(( (i + round - 1) % n ))]}"); done
+  for build in "${order[@]}"; do
+    start_build "$(dir_of "$build")" "$build" "$build"
     for spec in "${endpoints[@]}"; do
       IFS='|' read -r label url script <<<"$spec"
       read -r r e < <(rps "$url" "$script")
@@ -117,15 +125,26 @@ for round in $(seq "$ROUNDS"); do
 done
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+med() { awk -F'\t' -v b="$1" -v l="$2" '$1 == b && $2 == l {print $3}' "$results" | median; }
 echo
-echo "| endpoint (c=$C) | old req/s (median) | new req/s (median) | new/old |"
-echo "|---|---|---|---|"
+if [ -n "$ctl" ]; then
+  echo "| endpoint (c=$C) | old req/s (median) | new req/s (median) | control (old again) req/s (median) | new/old | control/old (noise) |"
+  echo "|---|---|---|---|---|---|"
+else
+  echo "| endpoint (c=$C) | old req/s (median) | new req/s (median) | new/old |"
+  echo "|---|---|---|---|"
+fi
 for spec in "${endpoints[@]}"; do
   label=${spec%%|*}
-  o=$(awk -F'\t' -v b=old -v l="$label" '$1 == b && $2 == l {print $3}' "$results" | median)
-  n=$(awk -F'\t' -v b=new -v l="$label" '$1 == b && $2 == l {print $3}' "$results" | median)
-  printf '| %s | %.1f | %.1f | %.2f |\n' "$label" "$o" "$n" "$(echo "$n / $o" | bc -l)"
+  o=$(med old "$label") n=$(med new "$label")
+  if [ -n "$ctl" ]; then
+    c=$(med ctl "$label")
+    printf '| %s | %.1f | %.1f | %.1f | %.2f | %.2f |\n' "$label" "$o" "$n" "$c" \
+      "$(echo "$n / $o" | bc -l)" "$(echo "$c / $o" | bc -l)"
+  else
+    printf '| %s | %.1f | %.1f | %.2f |\n' "$label" "$o" "$n" "$(echo "$n / $o" | bc -l)"
+  fi
 done
 echo
-echo "reproduce: bench/compare.sh $old $new   (BENCH_SECONDS=$SECONDS_PER BENCH_CONCURRENCY=$C BENCH_ROUNDS=$ROUNDS BENCH_ITERATIONS=$ITER)"
+echo "reproduce: bench/compare.sh $old $new${ctl:+ $ctl}   (BENCH_SECONDS=$SECONDS_PER BENCH_CONCURRENCY=$C BENCH_ROUNDS=$ROUNDS BENCH_ITERATIONS=$ITER)"
 [ "$errors" -eq 0 ] || { echo "compare: $errors errors" >&2; exit 1; }

@@ -9,7 +9,10 @@
 #     REST health check), of the RabbitMQ nodes, and of two instances of every service of
 #     services.toml on the historical ports (the instances are started by `services up` or by
 #     the chaos test, tests/tests/chaos.rs);
-#   * S3 stays the single moto server of backing.sh: clustering S3 is the provider's job.
+#   * S3 stays the single moto server of backing.sh: clustering S3 is the provider's job;
+#   * mail goes to backing.sh's SMTP catcher (scripts/smtp_catcher.py), which `up` starts
+#     if it is not running: the notifications instances mail to it (an MTA is the
+#     provider's job too).
 # Topology, figures and limits: docs/SCALING.md.
 #
 # Usage: scripts/cluster.sh <command>
@@ -38,7 +41,7 @@
 # /var/tmp/hub-cluster-<hash of the checkout path> when the postgres user cannot reach the
 # checkout, e.g. one made with `mktemp -d`). `env` prints the one in use.
 # Ports (all on 127.0.0.1, apart from the machine's 5432, 5672, 27017, 9000):
-#   etcd 17379 (peer 17380); PostgreSQL nodes 17441-17442, Patroni REST 17451-17452;
+#   SMTP 2525 (backing.sh's catcher, mail under .backing/mail); etcd 17379 (peer 17380); PostgreSQL nodes 17441-17442, Patroni REST 17451-17452;
 #   MongoDB 17017-17019 (replica set hubrs); RabbitMQ nodes 17671-17673 (distribution
 #   17681-17683, their own epmd on 17369); HAProxy: PostgreSQL primary 17432, replicas 17433,
 #   AMQP 17670, statistics http://127.0.0.1:17404/, services on their historical ports.
@@ -90,6 +93,7 @@ MQ_EPMD_PORT=17369
 MQ_PROXY_PORT=17670
 STATS_PORT=17404
 S3_PORT=9000
+SMTP_PORT=2525   # backing.sh's SMTP catcher
 # Service instances: historical port + each offset.
 INSTANCE_OFFSETS=(10000 11000)
 
@@ -677,6 +681,11 @@ up() {
   else
     bash "$ROOT/scripts/backing.sh" s3-start 9>&-
   fi
+  if port_open "$SMTP_PORT"; then
+    log "smtp      ready in $(since "$t0")s (backing.sh's SMTP catcher) $HOST:$SMTP_PORT, mail in $BACKING/mail"
+  else
+    bash "$ROOT/scripts/backing.sh" smtp-start 9>&-
+  fi
   log "up: all ready in $(since "$t0")s"
 }
 
@@ -763,6 +772,7 @@ status() {
     log "haproxy   down"; bad=1
   fi
   if port_open "$S3_PORT"; then log "s3 (moto) up    $HOST:$S3_PORT (backing.sh)"; else log "s3 (moto) down  $HOST:$S3_PORT"; bad=1; fi
+  if port_open "$SMTP_PORT"; then log "smtp      up    $HOST:$SMTP_PORT (backing.sh)"; else log "smtp      down  $HOST:$SMTP_PORT"; bad=1; fi
   return $bad
 }
 
@@ -779,6 +789,10 @@ export S3_ENDPOINT='http://$HOST:$S3_PORT'
 export AWS_ACCESS_KEY_ID='test'
 export AWS_SECRET_ACCESS_KEY='test'
 export AWS_REGION='us-east-1'
+export SMTP_HOST='$HOST'
+export SMTP_PORT='$SMTP_PORT'
+export SMTP_TLS='none'
+export HUB_MAIL_DIR='$BACKING/mail'
 export CLUSTER_HAPROXY_STATS='http://$HOST:$STATS_PORT/'
 export CLUSTER_STATE_DIR='$S'
 EOF

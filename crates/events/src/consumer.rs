@@ -15,8 +15,12 @@
 //!   towards `max_attempts`, after which the message is dead-lettered;
 //!   [`HandleError::Unavailable`] (a backing server is down) is retried without limit,
 //!   because an outage is not the message's fault and must not empty the queue into the
-//!   DLQ, and so is [`HandleError::Deferred`] (not now: a rate limit, another instance on
-//!   the same message); [`HandleError::Poison`] (unparseable, wrong shape) is dead-lettered at once;
+//!   DLQ; [`HandleError::Poison`] (unparseable, wrong shape) is dead-lettered at once;
+//! * parks a message the handler defers ([`HandleError::Deferred`]: not now, for this
+//!   message only, e.g. its recipient's rate limit) instead of retrying it in place, so
+//!   it holds up no other message: a copy goes to `<queue>.deferred` (publisher
+//!   confirms, then the original is acked), where it waits `defer` and then RabbitMQ
+//!   dead-letters it back to the tail of the queue, without limit;
 //! * dead-letters by publishing to the DLQ with publisher confirms, and acks the
 //!   original only after the broker confirmed the copy, so nothing is lost in between;
 //! * on shutdown finishes the message in hand (a message waiting for a retry is
@@ -27,7 +31,7 @@
 //! [`Message::id`] (the producer's AMQP `message_id`, stable across redeliveries).
 //!
 //! Metrics: `consumer_messages_total{queue,outcome}` (outcome = `processed`,
-//! `skipped`, `retried`, `dead_lettered`), `consumer_redeliveries_total{queue}`,
+//! `skipped`, `retried`, `deferred`, `dead_lettered`), `consumer_redeliveries_total{queue}`,
 //! `consumer_reconnects_total{queue}`, and the gauges `consumer_queue_depth{queue}` and
 //! `consumer_dead_letter_depth{queue}` (messages ready in the queue and in its DLQ,
 //! sampled at each (re)connect and every 5 s).
@@ -42,7 +46,7 @@ use lapin::{
     message::Delivery,
     options::{
         BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions,
-        BasicQosOptions,
+        BasicQosOptions, QueueDeclareOptions,
     },
     types::{AMQPValue, FieldTable},
 };
@@ -81,6 +85,9 @@ pub struct ConsumerConfig {
     /// `CONSUMER_TIMEOUT_MS` (default 5000): bound on connecting, declaring, acking
     /// and waiting for a dead-letter confirm.
     pub timeout: Duration,
+    /// `CONSUMER_DEFER_MS` (default 5000): how long a deferred message waits in
+    /// [`deferred_queue`](Self::deferred_queue) before it is back in the queue.
+    pub defer: Duration,
 }
 
 impl ConsumerConfig {
@@ -115,7 +122,14 @@ impl ConsumerConfig {
             retry_base: vars.millis_or("CONSUMER_RETRY_BASE_MS", Duration::from_millis(200))?,
             retry_max: vars.millis_or("CONSUMER_RETRY_MAX_MS", Duration::from_secs(5))?,
             timeout: vars.millis_or("CONSUMER_TIMEOUT_MS", Duration::from_secs(5))?,
+            defer: vars.millis_or("CONSUMER_DEFER_MS", Duration::from_secs(5))?,
         })
+    }
+
+    /// `<queue>.deferred`: where deferred messages wait (per-message TTL `defer`), to be
+    /// dead-lettered back to the queue by RabbitMQ.
+    pub fn deferred_queue(&self) -> String {
+        format!("{}.deferred", self.queue)
     }
 }
 
@@ -158,8 +172,10 @@ pub enum HandleError {
     /// Anything else: retry with backoff, dead-letter after `max_attempts`.
     #[error("handling failed: {0}")]
     Failed(String),
-    /// Not now, through nobody's fault (a rate limit, another instance holding the same
-    /// message): retry with backoff, without limit, like [`Self::Unavailable`].
+    /// Not now, for this message only, through nobody's fault (a rate limit, another
+    /// instance holding the same message, a receiver's "try later"): parked in
+    /// `<queue>.deferred` for `defer`, then back at the tail of the queue, without limit.
+    /// Messages behind it go on meanwhile.
     #[error("deferred: {0}")]
     Deferred(String),
 }
@@ -194,7 +210,7 @@ fn describe_metrics() {
     use metrics::{describe_counter, describe_gauge};
     describe_counter!(
         "consumer_messages_total",
-        "Messages the consumer finished, by queue and outcome (processed, skipped, retried, dead_lettered)."
+        "Messages the consumer finished, by queue and outcome (processed, skipped, retried, deferred, dead_lettered)."
     );
     describe_counter!(
         "consumer_redeliveries_total",
@@ -224,7 +240,13 @@ pub async fn run<H: Handler>(cfg: ConsumerConfig, handler: H, shutdown: Cancella
     hub_metrics::describe(describe_metrics);
     // Every series from the start, so rates and alerts have something before the first
     // message, the first failure or the first reconnect.
-    for outcome in ["processed", "skipped", "retried", "dead_lettered"] {
+    for outcome in [
+        "processed",
+        "skipped",
+        "retried",
+        "deferred",
+        "dead_lettered",
+    ] {
         metrics::counter!("consumer_messages_total", "queue" => cfg.queue.clone(), "outcome" => outcome)
             .increment(0);
     }
@@ -473,6 +495,19 @@ async fn settle<H: Handler>(
                 tracing::warn!(reason = %reason, "poison message; dead-lettering it");
                 reason
             }
+            Err(HandleError::Deferred(reason)) => {
+                let defer_ms = u64::try_from(cfg.defer.as_millis()).unwrap_or(u64::MAX);
+                tracing::info!(
+                    reason = %reason,
+                    attempt = message.attempt,
+                    defer_ms,
+                    "message deferred; parked, back in the queue after defer_ms"
+                );
+                park(cfg, channel, delivery, defer_ms).await?;
+                within(cfg.timeout, delivery.acker.ack(BasicAckOptions::default())).await??;
+                count(cfg, "deferred");
+                return Ok(());
+            }
             Err(HandleError::Failed(reason)) if failures + 1 >= cfg.max_attempts => {
                 tracing::warn!(
                     reason = %reason,
@@ -556,27 +591,95 @@ async fn dead_letter(
         .clone()
         .with_headers(headers)
         .with_delivery_mode(2);
+    publish_copy(cfg, channel, delivery, &cfg.dead_letter_queue, props).await
+}
+
+/// Publishes `delivery`'s body with `props` to `queue` (mandatory) and waits for the
+/// broker's confirm. Any failure is an error: the original stays unacked.
+async fn publish_copy(
+    cfg: &ConsumerConfig,
+    channel: &Channel,
+    delivery: &Delivery,
+    queue: &str,
+    props: BasicProperties,
+) -> Result<(), BrokerError> {
     let opts = BasicPublishOptions {
         mandatory: true,
         ..BasicPublishOptions::default()
     };
     let confirm = within(
         cfg.timeout,
-        channel.basic_publish(
-            "".into(),
-            cfg.dead_letter_queue.as_str().into(),
-            opts,
-            &delivery.data,
-            props,
-        ),
+        channel.basic_publish("".into(), queue.into(), opts, &delivery.data, props),
     )
     .await??;
     match within(cfg.timeout, confirm).await?? {
         Confirmation::Ack(None) => Ok(()),
-        Confirmation::Ack(Some(_)) => Err(BrokerError("dead-letter queue unroutable".into())),
-        Confirmation::Nack(_) => Err(BrokerError("dead-letter publish nacked".into())),
+        Confirmation::Ack(Some(_)) => Err(BrokerError(format!("{queue} unroutable"))),
+        Confirmation::Nack(_) => Err(BrokerError(format!("publish to {queue} nacked"))),
         Confirmation::NotRequested => Err(BrokerError("confirms not enabled".into())),
     }
+}
+
+/// Parks a deferred message: a copy (same body and properties, persistent, `expiration`
+/// `defer_ms`) in [`ConsumerConfig::deferred_queue`], confirmed by the broker. When it
+/// expires RabbitMQ dead-letters it to the tail of the queue (dropping `expiration`,
+/// adding its `x-death` count), where it is handled again like any message.
+async fn park(
+    cfg: &ConsumerConfig,
+    channel: &Channel,
+    delivery: &Delivery,
+    defer_ms: u64,
+) -> Result<(), BrokerError> {
+    let deferred = cfg.deferred_queue();
+    // Declared each time, like the DLQ (cheap; it may have been deleted meanwhile).
+    declare_deferred(channel, &deferred, cfg).await?;
+    let props = delivery
+        .properties
+        .clone()
+        .with_expiration(defer_ms.to_string().into())
+        .with_delivery_mode(2);
+    publish_copy(cfg, channel, delivery, &deferred, props).await
+}
+
+/// Declares `deferred`: durable, of the queue's type, its expired messages dead-lettered
+/// to the queue through the default exchange. Per-message TTLs rather than a queue TTL,
+/// so that another `CONSUMER_DEFER_MS` on another instance declares the same queue. A
+/// quorum queue dead-letters at least once (RabbitMQ 3.10 or later, which the hub needs
+/// for quorum queues anyway); a classic one as RabbitMQ does within a node.
+async fn declare_deferred(
+    channel: &Channel,
+    deferred: &str,
+    cfg: &ConsumerConfig,
+) -> Result<(), BrokerError> {
+    let mut args = cfg.queue_type.arguments();
+    args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString("".into()),
+    );
+    args.insert(
+        "x-dead-letter-routing-key".into(),
+        AMQPValue::LongString(cfg.queue.as_str().into()),
+    );
+    if cfg.queue_type == QueueType::Quorum {
+        args.insert(
+            "x-dead-letter-strategy".into(),
+            AMQPValue::LongString("at-least-once".into()),
+        );
+        args.insert(
+            "x-overflow".into(),
+            AMQPValue::LongString("reject-publish".into()),
+        );
+    }
+    let opts = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    within(
+        cfg.timeout,
+        channel.queue_declare(deferred.into(), opts, args),
+    )
+    .await??;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -593,6 +696,11 @@ mod tests {
     fn the_queue_comes_from_consumer_queue_then_rabbitmq_queue_then_the_default() {
         assert_eq!(config(&[]).unwrap().queue, "auth-events");
         assert_eq!(config(&[]).unwrap().dead_letter_queue, "auth-events.dlq");
+        assert_eq!(
+            config(&[]).unwrap().deferred_queue(),
+            "auth-events.deferred"
+        );
+        assert_eq!(config(&[]).unwrap().defer, Duration::from_secs(5));
         let c = config(&[("RABBITMQ_QUEUE", "q1")]).unwrap();
         assert_eq!(
             (c.queue.as_str(), c.dead_letter_queue.as_str()),
@@ -609,6 +717,7 @@ mod tests {
             ("CONSUMER_MAX_ATTEMPTS", "0"),
             ("CONSUMER_DEAD_LETTER_QUEUE", "auth-events"),
             ("CONSUMER_RETRY_BASE_MS", "x"),
+            ("CONSUMER_DEFER_MS", "soon"),
         ] {
             let err = config(&[(var, value)]).unwrap_err().to_string();
             assert!(err.contains(var), "{err}");

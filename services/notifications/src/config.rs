@@ -38,7 +38,8 @@ pub struct SmtpSettings {
     pub credentials: Option<(String, SecretString)>,
     /// `SMTP_FROM` (default `Hub <no-reply@localhost>`): the sender of every mail.
     pub from: Mailbox,
-    /// `SMTP_TIMEOUT_MS` (default 10000): bound on each SMTP command and the connection.
+    /// `SMTP_TIMEOUT_MS` (default 10000): bound on a whole send, from connecting to the
+    /// server's acceptance (lettre's own timeout bounds only the TCP connect).
     pub timeout: Duration,
     /// `SMTP_TLS_CA_FILE`: a PEM certificate trusted besides the Mozilla roots (a private
     /// relay's own CA), read at start-up.

@@ -13,6 +13,7 @@ use lettre::{
     },
 };
 use secrecy::ExposeSecret;
+use std::time::Duration;
 
 use crate::{
     config::{SmtpSettings, SmtpTls},
@@ -22,10 +23,15 @@ use crate::{
 /// Why a mail was not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// The server cannot be reached, timed out, or answered a transient (4xx) error: an
-    /// outage, retried without limit.
+    /// The server cannot be reached, timed out, failed TLS, or closes the channel (421):
+    /// an outage, retried in place without limit (every mail waits alike).
     #[error("SMTP server unavailable ({0})")]
     Unavailable(&'static str),
+    /// The server answered this mail with a transient (4xx) error other than 421
+    /// ("mailbox busy", greylisting, over quota): this mail is parked and tried again
+    /// later, without limit, while the others go on.
+    #[error("SMTP deferred the mail ({0})")]
+    Deferred(&'static str),
     /// The server refused this mail for good (5xx), or it could not be built: retried a
     /// few times, then dead-lettered.
     #[error("SMTP refused the mail ({0})")]
@@ -42,6 +48,8 @@ pub struct Mailer {
     from: Mailbox,
     /// The domain of `Message-ID`s.
     domain: String,
+    /// Bound on a whole send (`SMTP_TIMEOUT_MS`).
+    timeout: Duration,
 }
 
 impl Mailer {
@@ -76,6 +84,7 @@ impl Mailer {
             transport: builder.build(),
             from: settings.from.clone(),
             domain,
+            timeout: settings.timeout,
         })
     }
 
@@ -103,19 +112,36 @@ impl Mailer {
                 mail.rendered.html.clone(),
             ))
             .map_err(|_| SendError::Refused("the message could not be built"))?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(classify(&e)),
+        // lettre bounds only the TCP connect by its timeout: a server that accepts and
+        // then says nothing (no greeting, a command never answered, a TLS handshake that
+        // stalls) would hold this send, and the consumer, for ever. The whole send is
+        // bounded here; dropping it drops its connection.
+        match tokio::time::timeout(self.timeout, self.transport.send(message)).await {
+            Err(_) => Err(SendError::Unavailable("timed out")),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(classify(&e)),
         }
     }
 }
 
 /// The kind of an SMTP error, never its text.
 fn classify(e: &lettre::transport::smtp::Error) -> SendError {
-    if e.is_permanent() {
+    let code = e.status().map(u16::from);
+    if matches!(code, Some(530 | 534 | 535 | 538)) {
+        // Authentication required, too weak, refused, or needing encryption: the
+        // server refuses this client, not this mail (a wrong SMTP_PASSWORD). An outage
+        // of ours: retried without limit, never dead-lettered.
+        SendError::Unavailable("authentication failed")
+    } else if e.is_permanent() {
         SendError::Refused("permanent error")
     } else if e.is_transient() {
-        SendError::Unavailable("transient error")
+        // 421: "service not available, closing transmission channel", the server's
+        // own outage; any other 4xx concerns this mail.
+        if code == Some(421) {
+            SendError::Unavailable("421 service not available")
+        } else {
+            SendError::Deferred("transient error")
+        }
     } else if e.is_timeout() {
         SendError::Unavailable("timed out")
     } else if e.is_tls() {

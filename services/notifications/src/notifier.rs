@@ -7,8 +7,9 @@
 //! | event that asks for no mail, or already sent | acked (`skipped`) |
 //! | mailed | acked (`processed`) after `sent_at` is written |
 //! | not an envelope, payload off the catalogue, recipient not an address | dead-lettered at once (poison) |
-//! | another instance holds the claim, or the recipient is over its limit | `Deferred`: retried with backoff, without limit |
-//! | PostgreSQL or the SMTP server unavailable (refused, timed out, 4xx) | `Unavailable`: retried with backoff, without limit |
+//! | another instance holds the claim, or the recipient is over its limit | `Deferred`: parked in `<queue>.deferred` for `CONSUMER_DEFER_MS`, then back at the tail of the queue, without limit; the mail behind it goes on |
+//! | the SMTP server answered this mail "try later" (4xx but 421) | `Deferred`, the same |
+//! | PostgreSQL or the SMTP server unavailable (refused, timed out, TLS failed, 421) | `Unavailable`: retried in place with backoff, without limit |
 //! | the SMTP server refused the mail for good (5xx) | `Failed`: retried, dead-lettered after `CONSUMER_MAX_ATTEMPTS` |
 //!
 //! Logs name the event's template and outcome, never the address, the subject or a part
@@ -51,7 +52,7 @@ pub(crate) fn describe_metrics() {
     hub_metrics::describe(|| {
         metrics::describe_counter!(
             "notifications_total",
-            "Mails of the notifications service by template and outcome (sent, duplicate, deferred, smtp_unavailable, smtp_refused, bad_recipient)."
+            "Mails of the notifications service by template and outcome (sent, duplicate, deferred, smtp_unavailable, smtp_deferred, smtp_refused, bad_recipient)."
         );
     });
 }
@@ -114,12 +115,14 @@ impl Handler for Notifier {
                     template,
                     match e {
                         SendError::Unavailable(_) => "smtp_unavailable",
+                        SendError::Deferred(_) => "smtp_deferred",
                         SendError::Refused(_) => "smtp_refused",
                         SendError::BadRecipient => "bad_recipient",
                     },
                 );
                 Err(match e {
                     SendError::Unavailable(_) => HandleError::Unavailable(e.to_string()),
+                    SendError::Deferred(_) => HandleError::Deferred(e.to_string()),
                     SendError::Refused(_) => HandleError::Failed(e.to_string()),
                     SendError::BadRecipient => HandleError::Poison(e.to_string()),
                 })

@@ -131,6 +131,120 @@ impl Catcher {
     fn mails(&self, to: &str) -> Vec<String> {
         mails_in(&self.dir, to)
     }
+
+    /// How often the server refused a mail to `to` (`--reject`, `--defer`).
+    fn refusals(&self, to: &str) -> usize {
+        std::fs::read_to_string(self.dir.join(to.to_lowercase()).join(".refused"))
+            .map_or(0, |s| s.lines().count())
+    }
+
+    /// Every mail received, whoever it was for.
+    fn all_mails(&self) -> usize {
+        let Ok(boxes) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        boxes
+            .filter_map(Result::ok)
+            .filter_map(|b| std::fs::read_dir(b.path()).ok())
+            .flatten()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .count()
+    }
+
+    /// Kills the server (SIGKILL: connections drop, nothing is flushed); its mail stays.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A self-signed certificate for `localhost` (cert.pem, key.pem in `dir`), made with
+/// openssl at test time; the service trusts it through `SMTP_TLS_CA_FILE`.
+fn test_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(made.success());
+    (cert, key)
+}
+
+/// A server that accepts TCP connections and then says nothing, ever (no greeting): a
+/// stalled SMTP server. Records how long each client stayed before it hung up.
+struct Staller {
+    held: Arc<Mutex<Vec<Duration>>>,
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Staller {
+    async fn start(port: u16) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let (record, cancelled) = (held.clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            let mut clients = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    () = cancelled.cancelled() => break,
+                    accepted = listener.accept() => {
+                        let Ok((socket, _)) = accepted else { continue };
+                        let record = record.clone();
+                        clients.spawn(async move {
+                            let since = tokio::time::Instant::now();
+                            // Reads whatever comes until the client hangs up.
+                            let mut buf = [0u8; 1024];
+                            loop {
+                                if socket.readable().await.is_err() {
+                                    break;
+                                }
+                                match socket.try_read(&mut buf) {
+                                    Ok(0) => break,
+                                    Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => break,
+                                    _ => {}
+                                }
+                            }
+                            record.lock().unwrap().push(since.elapsed());
+                        });
+                    }
+                }
+            }
+            clients.shutdown().await;
+        });
+        Self { held, stop, task }
+    }
+
+    /// How long each client that hung up had waited.
+    fn held(&self) -> Vec<Duration> {
+        self.held.lock().unwrap().clone()
+    }
+
+    /// Closes the port and every connection; returns once the port is free.
+    async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap();
+    }
 }
 
 impl Drop for Catcher {
@@ -207,6 +321,7 @@ impl Setup {
                 ("NOTIFY_CLAIM_LEASE_SECS", "5"),
                 ("CONSUMER_RETRY_BASE_MS", "50"),
                 ("CONSUMER_RETRY_MAX_MS", "300"),
+                ("CONSUMER_DEFER_MS", "300"),
             ],
             extra,
         ))
@@ -605,7 +720,7 @@ async fn the_per_recipient_limit_holds_across_two_instances_and_defers_without_d
         );
     }
     // The other address was not held up by the flood's window.
-    let deferred = consumed(&a, &setup.accounts, "retried").await;
+    let deferred = consumed(&a, &setup.accounts, "deferred").await;
     assert!(deferred >= 1.0, "the flood was deferred at least once");
     assert_logs_hold_none_of(&[&to, &other]);
     a.stop().await.unwrap();
@@ -654,32 +769,8 @@ async fn starttls_and_authentication_deliver_and_the_password_comes_from_a_file(
     let folder = Folder::new();
     // A certificate for localhost, trusted through SMTP_TLS_CA_FILE; the relay requires
     // STARTTLS, then AUTH as `hub`.
-    let (cert, key, password) = (
-        folder.0.join("cert.pem"),
-        folder.0.join("key.pem"),
-        folder.0.join("password"),
-    );
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .args(["-addext", "extendedKeyUsage=serverAuth"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl runs");
-    assert!(made.success());
+    let (cert, key) = test_certificate(&folder.0);
+    let password = folder.0.join("password");
     let secret = format!("pw-{}", Uuid::new_v4().simple());
     std::fs::write(&password, format!("{secret}\n")).unwrap();
     let mail_dir = folder.0.join("mail");
@@ -724,5 +815,464 @@ async fn starttls_and_authentication_deliver_and_the_password_comes_from_a_file(
     assert_eq!(mails.len(), 1);
     assert!(parts(&mails[0]).0.contains("T0KEN"));
     assert_logs_hold_none_of(&[&to, "T0KEN", &secret]);
+    app.stop().await.unwrap();
+}
+
+/// A catcher that speaks TLS from the first byte (SMTPS) and requires AUTH, with a
+/// certificate made for the test; and `SMTP_TLS=tls` mails through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_tls_with_authentication_delivers() {
+    let setup = Setup::new().await;
+    let folder = Folder::new();
+    let (cert, key) = test_certificate(&folder.0);
+    let password = folder.0.join("password");
+    let secret = format!("pw-{}", Uuid::new_v4().simple());
+    std::fs::write(&password, &secret).unwrap();
+    let port = free_port();
+    let smtp = Catcher::start_with(
+        port,
+        &folder.0.join("mail"),
+        &[
+            "--implicit-tls",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--auth-user",
+            "hub",
+            "--auth-password-file",
+            password.to_str().unwrap(),
+        ],
+    )
+    .await;
+    let tls = |password: &Path| {
+        [
+            ("SMTP_HOST", "localhost".to_owned()),
+            ("SMTP_TLS", "tls".to_owned()),
+            ("SMTP_TLS_CA_FILE", cert.to_str().unwrap().to_owned()),
+            ("SMTP_USERNAME", "hub".to_owned()),
+            ("SMTP_PASSWORD_FILE", password.to_str().unwrap().to_owned()),
+            ("SMTP_TIMEOUT_MS", "8000".to_owned()),
+            ("NOTIFY_CLAIM_LEASE_SECS", "10".to_owned()),
+        ]
+    };
+    let to = address("smtps");
+    publish(
+        &setup.accounts,
+        &Uuid::new_v4().to_string(),
+        &reset(&to, "TLS0CODE", None),
+    )
+    .await;
+    let vars = tls(&password);
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut app = setup.spawn(port, &vars).await;
+    eventually(Duration::from_secs(30), async || setup.sent().await == 1).await;
+    let mails = smtp.mails(&to);
+    assert_eq!(mails.len(), 1);
+    assert!(parts(&mails[0]).0.contains("TLS0CODE"));
+    assert_logs_hold_none_of(&[&to, "TLS0CODE", &secret]);
+    app.stop().await.unwrap();
+}
+
+/// A 5xx for one recipient: tried CONSUMER_MAX_ATTEMPTS times, then dead-lettered with
+/// its message_id; the mail around it arrives, once each. The server's reply, which
+/// quotes the address, is never logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_refusal_is_dead_lettered_after_the_retries_and_the_rest_arrives() {
+    let setup = Setup::new().await;
+    let folder = Folder::new();
+    let port = free_port();
+    let smtp = Catcher::start_with(port, &folder.0, &["--reject", "refused-"]).await;
+    let mut app = setup.spawn(port, &[("CONSUMER_MAX_ATTEMPTS", "3")]).await;
+    let (before, refused, after) = (address("before"), address("refused"), address("after"));
+    let refused_id = Uuid::new_v4().to_string();
+    for (to, id) in [
+        (&before, Uuid::new_v4().to_string()),
+        (&refused, refused_id.clone()),
+        (&after, Uuid::new_v4().to_string()),
+    ] {
+        publish(&setup.accounts, &id, &reset(to, "REFUSE0CODE", None)).await;
+    }
+    eventually(Duration::from_secs(30), async || {
+        consumed(&app, &setup.accounts, "dead_lettered").await == 1.0 && setup.sent().await == 2
+    })
+    .await;
+    assert_eq!(smtp.mails(&before).len(), 1);
+    assert_eq!(smtp.mails(&after).len(), 1);
+    assert!(smtp.mails(&refused).is_empty());
+    assert_eq!(
+        smtp.refusals(&refused),
+        3,
+        "tried CONSUMER_MAX_ATTEMPTS times"
+    );
+    let dlq = hub_testkit::take_messages(&format!("{}.dlq", setup.accounts)).await;
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].message_id.as_deref(), Some(refused_id.as_str()));
+    assert_eq!(dlq[0].body["data"]["email"], refused.as_str());
+    assert!(captured().contains("SMTP refused the mail (permanent error)"));
+    assert_logs_hold_none_of(&[
+        &before,
+        &refused,
+        &after,
+        "REFUSE0CODE",
+        "mailbox unavailable",
+    ]);
+    app.stop().await.unwrap();
+}
+
+/// A 4xx for one recipient (greylisting: "try again later", twice): parked, tried again,
+/// delivered once, never dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_refusal_is_tried_again_and_delivered_once() {
+    let setup = Setup::new().await;
+    let folder = Folder::new();
+    let port = free_port();
+    let smtp =
+        Catcher::start_with(port, &folder.0, &["--defer", "grey-", "--defer-times", "2"]).await;
+    let mut app = setup.spawn(port, &[("CONSUMER_MAX_ATTEMPTS", "1")]).await;
+    let grey = address("grey");
+    publish(
+        &setup.accounts,
+        &Uuid::new_v4().to_string(),
+        &reset(&grey, "GREY0CODE", None),
+    )
+    .await;
+    eventually(Duration::from_secs(30), async || setup.sent().await == 1).await;
+    let mails = smtp.mails(&grey);
+    assert_eq!(mails.len(), 1);
+    assert!(parts(&mails[0]).0.contains("GREY0CODE"));
+    assert_eq!(smtp.refusals(&grey), 2);
+    // Deferred twice, even with CONSUMER_MAX_ATTEMPTS=1: a 4xx is not a failure.
+    assert_eq!(consumed(&app, &setup.accounts, "deferred").await, 2.0);
+    assert_eq!(consumed(&app, &setup.accounts, "dead_lettered").await, 0.0);
+    assert_eq!(consumed(&app, &setup.accounts, "processed").await, 1.0);
+    assert!(captured().contains("SMTP deferred the mail (transient error)"));
+    assert_logs_hold_none_of(&[&grey, "GREY0CODE", "greylisted"]);
+    app.stop().await.unwrap();
+}
+
+/// A server that accepts the connection and then says nothing: each send gives up after
+/// SMTP_TIMEOUT_MS, the event is retried (never dead-lettered), and once a real server
+/// answers on that port the mail arrives, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_server_times_the_send_out_and_the_mail_goes_once_it_answers() {
+    let setup = Setup::new().await;
+    let folder = Folder::new();
+    let port = free_port();
+    let staller = Staller::start(port).await;
+    const TIMEOUT: Duration = Duration::from_millis(1000);
+    let mut app = setup
+        .spawn(
+            port,
+            &[("SMTP_TIMEOUT_MS", "1000"), ("CONSUMER_MAX_ATTEMPTS", "1")],
+        )
+        .await;
+    let to = address("stalled");
+    publish(
+        &setup.accounts,
+        &Uuid::new_v4().to_string(),
+        &reset(&to, "STALL0CODE", None),
+    )
+    .await;
+    // Two sends that each hung up after the timeout, not before, nor much after.
+    let held = eventually(Duration::from_secs(30), async || {
+        let held = staller.held();
+        (held.len() >= 2).then_some(held)
+    })
+    .await;
+    for h in &held {
+        assert!(
+            *h >= TIMEOUT - Duration::from_millis(50) && *h < TIMEOUT + Duration::from_millis(1500),
+            "a send waited {h:?}, SMTP_TIMEOUT_MS is {TIMEOUT:?}"
+        );
+    }
+    assert!(captured().contains("SMTP server unavailable (timed out)"));
+    assert_eq!(setup.sent().await, 0);
+    assert_eq!(consumed(&app, &setup.accounts, "dead_lettered").await, 0.0);
+
+    staller.stop().await;
+    let smtp = Catcher::start(port, &folder.0).await;
+    eventually(Duration::from_secs(30), async || setup.sent().await == 1).await;
+    assert_eq!(smtp.mails(&to).len(), 1);
+    assert!(parts(&smtp.mails(&to)[0]).0.contains("STALL0CODE"));
+    assert_eq!(consumed(&app, &setup.accounts, "dead_lettered").await, 0.0);
+    assert_logs_hold_none_of(&[&to, "STALL0CODE"]);
+    app.stop().await.unwrap();
+}
+
+/// Head of line: one consumer taking one message at a time (prefetch 1), and at the head
+/// of its queue mail that cannot go now: an address over its rate limit (one mail an
+/// hour) and an address the server greylists for good. The mail queued behind them, for
+/// twenty other addresses, arrives at once; the held-back mail is parked, neither sent
+/// nor dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_that_must_wait_holds_up_no_other_recipient() {
+    let setup = Setup::new().await;
+    let folder = Folder::new();
+    let port = free_port();
+    let smtp = Catcher::start_with(
+        port,
+        &folder.0,
+        &["--defer", "grey-", "--defer-times", "1000000"],
+    )
+    .await;
+    let mut app = setup
+        .spawn(
+            port,
+            &[
+                ("NOTIFY_RATE_LIMIT", "1"),
+                ("NOTIFY_RATE_WINDOW_SECS", "3600"),
+                ("CONSUMER_PREFETCH", "1"),
+                ("CONSUMER_DEFER_MS", "1000"),
+            ],
+        )
+        .await;
+    let flood = address("flood");
+    let grey = address("grey");
+    let changed = |to: &str| PasswordChanged {
+        user_id: Uuid::new_v4(),
+        username: "ana".into(),
+        email: to.to_owned(),
+    };
+    // In this order, one by one: the flood's first mail goes, its next five must wait an
+    // hour; the greylisted one waits for ever.
+    for _ in 0..6 {
+        publish(
+            &setup.accounts,
+            &Uuid::new_v4().to_string(),
+            &changed(&flood),
+        )
+        .await;
+    }
+    publish(
+        &setup.accounts,
+        &Uuid::new_v4().to_string(),
+        &changed(&grey),
+    )
+    .await;
+    let others: Vec<String> = (0..20).map(|i| address(&format!("behind{i}"))).collect();
+    for to in &others {
+        publish(&setup.accounts, &Uuid::new_v4().to_string(), &changed(to)).await;
+    }
+    eventually(Duration::from_secs(30), async || {
+        let sent = setup.sent().await;
+        (sent == 21)
+            .then_some(())
+            .ok_or(format!("{sent} of 21 sent"))
+    })
+    .await;
+    for to in &others {
+        assert_eq!(smtp.mails(to).len(), 1, "{to}");
+    }
+    assert_eq!(smtp.mails(&flood).len(), 1);
+    assert!(smtp.mails(&grey).is_empty());
+    assert!(smtp.refusals(&grey) >= 1);
+    // Parked, and parked again while they may not go: never dead-lettered, never dropped.
+    eventually(Duration::from_secs(10), async || {
+        consumed(&app, &setup.accounts, "deferred").await >= 12.0
+    })
+    .await;
+    assert_eq!(consumed(&app, &setup.accounts, "dead_lettered").await, 0.0);
+    assert_eq!(setup.sent().await, 21);
+    assert_eq!(smtp.mails(&flood).len(), 1);
+    let mut secrets: Vec<&str> = others.iter().map(String::as_str).collect();
+    secrets.extend([flood.as_str(), grey.as_str()]);
+    assert_logs_hold_none_of(&secrets);
+    app.stop().await.unwrap();
+}
+
+/// Many different events at once, consumed by two instances: every mail arrives once, to
+/// its own address, with its own code, and nothing goes anywhere else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_events_at_once_across_two_instances_each_mail_once_to_its_address() {
+    let setup = Setup::new().await;
+    let folder = Folder::new();
+    let port = free_port();
+    let smtp = Catcher::start(port, &folder.0).await;
+    let (mut a, mut b) = tokio::join!(setup.spawn(port, &[]), setup.spawn(port, &[]));
+    const N: usize = 60;
+    let mail: Vec<(String, String)> = (0..N)
+        .map(|i| {
+            (
+                address(&format!("many{i}")),
+                format!("M{i}x{}", &Uuid::new_v4().simple().to_string()[..10]),
+            )
+        })
+        .collect();
+    let accounts = setup.accounts.as_str();
+    join_all(mail.iter().map(|(to, code)| async move {
+        publish(
+            accounts,
+            &Uuid::new_v4().to_string(),
+            &reset(to, code, None),
+        )
+        .await;
+    }))
+    .await;
+    eventually(Duration::from_secs(60), async || {
+        let sent = setup.sent().await;
+        (sent == N as i64)
+            .then_some(())
+            .ok_or(format!("{sent} of {N} sent"))
+    })
+    .await;
+    for (to, code) in &mail {
+        let mails = smtp.mails(to);
+        assert_eq!(mails.len(), 1, "{to}: one mail");
+        assert_eq!(header(&mails[0], "To"), Some(to.as_str()));
+        assert!(
+            parts(&mails[0]).0.contains(&format!("    {code}\r\n")),
+            "{to}: its own code"
+        );
+    }
+    assert_eq!(smtp.all_mails(), N, "no mail to any other address");
+    let processed = consumed(&a, &setup.accounts, "processed").await;
+    assert_eq!(processed, N as f64, "both instances together");
+    let mut secrets: Vec<&str> = mail.iter().map(|(to, _)| to.as_str()).collect();
+    secrets.extend(mail.iter().map(|(_, code)| code.as_str()));
+    assert_logs_hold_none_of(&secrets);
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
+
+/// The SMTP server stops while two instances run (its pooled connections die with it),
+/// mail is published during the outage, and the server starts again on the same port:
+/// every mail arrives once, none is dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_server_stopped_and_started_again_loses_no_mail_across_two_instances() {
+    let setup = Setup::new().await;
+    let folder = Folder::new();
+    let port = free_port();
+    let smtp = Catcher::start(port, &folder.0).await;
+    let (mut a, mut b) = tokio::join!(setup.spawn(port, &[]), setup.spawn(port, &[]));
+    let first = address("first");
+    publish(
+        &setup.accounts,
+        &Uuid::new_v4().to_string(),
+        &reset(&first, "FIRST0CODE", None),
+    )
+    .await;
+    eventually(Duration::from_secs(30), async || setup.sent().await == 1).await;
+    assert_eq!(smtp.mails(&first).len(), 1);
+    smtp.kill();
+
+    let to: Vec<String> = (0..12).map(|i| address(&format!("down{i}"))).collect();
+    let accounts = setup.accounts.as_str();
+    join_all(to.iter().map(|t| async move {
+        publish(
+            accounts,
+            &Uuid::new_v4().to_string(),
+            &reset(t, "DOWN0CODE", None),
+        )
+        .await;
+    }))
+    .await;
+    eventually(Duration::from_secs(30), async || {
+        consumed(&a, &setup.accounts, "retried").await >= 4.0
+    })
+    .await;
+    assert_eq!(setup.sent().await, 1);
+
+    let smtp = Catcher::start(port, &folder.0).await;
+    eventually(Duration::from_secs(60), async || {
+        let sent = setup.sent().await;
+        (sent == 13)
+            .then_some(())
+            .ok_or(format!("{sent} of 13 sent"))
+    })
+    .await;
+    for t in to.iter().chain([&first]) {
+        assert_eq!(smtp.mails(t).len(), 1, "{t}");
+    }
+    assert_eq!(smtp.all_mails(), 13);
+    assert_eq!(consumed(&a, &setup.accounts, "dead_lettered").await, 0.0);
+    let mut secrets: Vec<&str> = to.iter().map(String::as_str).collect();
+    secrets.extend([first.as_str(), "FIRST0CODE", "DOWN0CODE"]);
+    assert_logs_hold_none_of(&secrets);
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
+
+/// The service's logs, captured at debug level from every crate while it sends, refuses
+/// and defers mail, hold no line of any mail's text or HTML part, no code, no link, no
+/// subject, no address, and none of the server's replies (which quote the address).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_mail_body_code_or_link_in_any_log() {
+    let setup = Setup::new().await;
+    let folder = Folder::new();
+    let port = free_port();
+    let smtp = Catcher::start_with(
+        port,
+        &folder.0,
+        &[
+            "--reject",
+            "refused-",
+            "--defer",
+            "grey-",
+            "--defer-times",
+            "1",
+        ],
+    )
+    .await;
+    let mut app = setup.spawn(port, &[("CONSUMER_MAX_ATTEMPTS", "2")]).await;
+    let code = format!("L{}", &Uuid::new_v4().simple().to_string()[..12]);
+    let link = format!("https://front.example.test/reset?code={code}&u=logcheck");
+    let (sent, grey, refused) = (address("sent"), address("grey"), address("refused"));
+    for to in [&sent, &grey, &refused] {
+        publish(
+            &setup.accounts,
+            &Uuid::new_v4().to_string(),
+            &reset(to, &code, Some(link.clone())),
+        )
+        .await;
+    }
+    let welcome = address("welcomelog");
+    let mut user = registered(&welcome);
+    user.first_name = format!("Firstname{}", &Uuid::new_v4().simple().to_string()[..8]);
+    publish(&setup.users, &Uuid::new_v4().to_string(), &user).await;
+    eventually(Duration::from_secs(30), async || {
+        setup.sent().await == 3 && consumed(&app, &setup.accounts, "dead_lettered").await == 1.0
+    })
+    .await;
+
+    // Every line of every mail as received, decoded: the bodies.
+    let mut lines: Vec<String> = Vec::new();
+    for to in [&sent, &grey, &welcome] {
+        let mails = smtp.mails(to);
+        assert_eq!(mails.len(), 1, "{to}");
+        let (text, html) = parts(&mails[0]);
+        for line in text.lines().chain(html.lines()) {
+            let line = line.trim();
+            // Lines long enough to be the mail's own words, not markup like "</p>".
+            if line.len() >= 12 {
+                lines.push(line.to_owned());
+            }
+        }
+        lines.push(header(&mails[0], "Subject").unwrap().to_owned());
+    }
+    assert!(lines.len() > 10, "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains(&code)) && lines.iter().any(|l| l.contains(&link)));
+    let mut secrets: Vec<&str> = lines.iter().map(String::as_str).collect();
+    secrets.extend([
+        code.as_str(),
+        link.as_str(),
+        sent.as_str(),
+        grey.as_str(),
+        refused.as_str(),
+        welcome.as_str(),
+        user.first_name.as_str(),
+        "mailbox unavailable",
+        "greylisted",
+    ]);
+    assert_logs_hold_none_of(&secrets);
+    // The logs did see the whole story.
+    let logs = captured();
+    for kind in [
+        "SMTP deferred the mail (transient error)",
+        "SMTP refused the mail (permanent error)",
+        "dead-lettering",
+    ] {
+        assert!(logs.contains(kind), "{kind}");
+    }
     app.stop().await.unwrap();
 }
