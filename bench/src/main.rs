@@ -145,7 +145,7 @@ fn imagegen(args: &[String]) -> Result<(), String> {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
-        let grain = (x % 24) as u32;
+        let grain = x % 24;
         let r = (px * 200 / width.max(1) + grain) as u8;
         let g = (py * 200 / height.max(1) + grain) as u8;
         let b = ((px + py) * 100 / (width + height).max(1) + grain) as u8;

@@ -73,7 +73,7 @@ fn zeros_zlib(n: usize) -> Vec<u8> {
     if bits.len > 0 {
         bits.put(0, 8 - bits.len);
     }
-    let adler = ((n % 65_521) as u32) << 16 | 1;
+    let adler = (u32::try_from(n % 65_521).unwrap() << 16) | 1;
     bits.out.extend_from_slice(&adler.to_be_bytes());
     bits.out
 }
