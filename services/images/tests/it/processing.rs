@@ -428,9 +428,10 @@ async fn replaced_versions_are_pruned_after_the_grace_period_by_any_number_of_in
     assert_eq!(kept, 0);
     // After it, the replaced version and its variants go, on both instances at once.
     let later = SystemTime::now() + Duration::from_secs(2 * 86_400);
+    let other_store = other.store();
     let (a, b) = tokio::join!(
         images::versions::prune(&store, Duration::from_secs(86_400), later),
-        images::versions::prune(&other.store(), Duration::from_secs(86_400), later),
+        images::versions::prune(&other_store, Duration::from_secs(86_400), later),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(
