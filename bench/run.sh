@@ -9,10 +9,13 @@
 # (hub-bench pbkdf2, all cores); the lookups vs the same SELECT straight against
 # PostgreSQL (pgbench, same concurrency); GET /last-connection vs that SELECT followed by
 # its MongoDB find (hub-bench mongofind), and vs the SELECT alone; POST /api/sessions vs the same
-# upsert straight against MongoDB (hub-bench mongo, same concurrency); POST /upload_image vs raw S3 PutObjects of the
-# same size through aws-sdk-s3 (hub-bench s3put, same concurrency); everything vs an
-# empty axum handler. Memory: every service's RSS idle and under load, and images' RSS
-# during a loop of 9 MiB uploads (streamed: it must stay near one part per upload).
+# upsert straight against MongoDB (hub-bench mongo, same concurrency); POST /upload_image of
+# a photo-like JPEG vs raw S3 PutObjects of the same file through aws-sdk-s3 (hub-bench s3put,
+# same concurrency) and vs the service's decode + re-encode of that file alone (hub-bench
+# reencode: same library and settings, on as many threads as the service decodes at once);
+# everything vs an empty axum handler. Memory: every service's RSS idle and under load, and
+# images' RSS during a loop of large (12 MP) uploads, against its stated bound (README,
+# "Memory").
 # Load generator: wrk (Debian), on the same machine as the services.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -90,11 +93,14 @@ start() { # name queue
 start auth bench-auth-events
 start user-soap bench-user-events
 start user-lookup none
-# 32 MiB accepted here (10 MiB by default) so a full run can show that memory does not
-# follow the file size. The upload runs cycle through a few names (upload.lua), each
-# written many times: the original's rule (any upload replaces) lets an anonymous upload
-# replace, where by default only the owner's token may.
-MAX_IMAGE_BYTES=$((32 * 1048576)) UPLOAD_ANONYMOUS_REPLACE=true start images none
+# images with its default limits (MAX_IMAGE_BYTES, MAX_CONCURRENT_UPLOADS, MAX_IMAGE_PIXELS,
+# IMAGE_DECODE_CONCURRENCY): the memory bound is stated for them. The upload runs cycle
+# through a few names (upload.lua), each written many times: the original's rule (any
+# upload replaces) lets an anonymous upload replace, where by default only the owner's
+# token may.
+IMAGE_DECODES=1        # IMAGE_DECODE_CONCURRENCY's default
+IMAGES_RSS_BOUND_MIB=${IMAGES_RSS_BOUND_MIB:-240}   # services/images/README.md, "Memory"
+UPLOAD_ANONYMOUS_REPLACE=true start images none
 # session consumes auth's login events, as in production.
 start session bench-auth-events
 start connected none
@@ -182,19 +188,29 @@ both_reads() { echo "1 / (1 / $1 + 1 / $2)" | bc -l; } # select_rate find_rate
 pbkdf2_rate() { "$bin/hub-bench" pbkdf2 "$ITER" "$SECONDS_PER" "$(( $1 < CPUS ? $1 : CPUS ))" | awk -F= '/pbkdf2_per_sec/ {print $2}'; }
 
 MIB=1048576
-# One upload point: raw PutObjects/s of the same size at the same concurrency (hub-bench
-# s3put: images' client settings and bucket), then POST /upload_image with wrk.
-upload_row() { # concurrency bytes label-suffix
-  local c=$1 bytes=$2 mib=$(( $2 / MIB )) out raw raw_err rps p50 p99 err
-  out=$("$bin/hub-bench" s3put "$bytes" "$SECONDS_PER" "$c")
+# The uploaded images: photo-like JPEGs (hub-bench imagegen), 2 MP for the levels and
+# 12 MP (a phone photo, 4032 × 3024) for the memory loop.
+"$bin/hub-bench" imagegen 1600 1200 "$work/2mp.jpg" >/dev/null
+"$bin/hub-bench" imagegen 4032 3024 "$work/12mp.jpg" >/dev/null
+# One upload point: raw PutObjects/s of the same file at the same concurrency (hub-bench
+# s3put: images' client settings and bucket), the decode + re-encode of that file alone
+# on min(c, IMAGE_DECODES) threads (hub-bench reencode), then POST /upload_image with wrk.
+upload_row() { # concurrency file label-suffix what
+  local c=$1 file=$2 what=$4 out raw raw_err re re_err rps p50 p99 err
+  out=$("$bin/hub-bench" s3put "$file" "$SECONDS_PER" "$c")
   raw=$(awk -F= '/s3put_per_sec/ {print $2}' <<<"$out")
   raw_err=$(awk -F= '/s3put_errors/ {print $2}' <<<"$out")
   errors_total=$((errors_total + raw_err))
-  export BENCH_UPLOAD_BYTES=$bytes BENCH_UPLOAD_KEYS=$(( 2 * c ))
+  out=$("$bin/hub-bench" reencode "$file" "$SECONDS_PER" "$(( c < IMAGE_DECODES ? c : IMAGE_DECODES ))")
+  re=$(awk -F= '/reencode_per_sec/ {print $2}' <<<"$out")
+  re_err=$(awk -F= '/reencode_errors/ {print $2}' <<<"$out")
+  errors_total=$((errors_total + re_err))
+  export BENCH_UPLOAD_FILE=$file BENCH_UPLOAD_KEYS=$(( 2 * c ))
   read -r rps p50 p99 err < <(run_wrk "images$3" "$c" "http://127.0.0.1:${bport[images]}/upload_image" upload.lua)
   errors_total=$((errors_total + err))
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "images POST /upload_image ($mib MiB)" "$c" "$rps" "$p50" "$p99" "$err" "raw S3 PUT $mib MiB (aws-sdk-s3)" "$raw" >>"$results"
-  echo "  c=$c: images POST /upload_image ($mib MiB) $rps req/s, p50 ${p50} ms, p99 ${p99} ms, errors $err; raw S3 PUT $raw/s (errors $raw_err)"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "images POST /upload_image ($what)" "$c" "$rps" "$p50" "$p99" "$err" "raw S3 PUT of the file (aws-sdk-s3)" "$raw" >>"$results"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "images POST /upload_image ($what)" "$c" "$rps" "$p50" "$p99" "$err" "decode + re-encode alone ($(( c < IMAGE_DECODES ? c : IMAGE_DECODES )) thread)" "$re" >>"$results"
+  echo "  c=$c: images POST /upload_image ($what) $rps req/s, p50 ${p50} ms, p99 ${p99} ms, errors $err; raw S3 PUT $raw/s (errors $raw_err); decode + re-encode alone $re/s (errors $re_err)"
 }
 
 errors_total=0
@@ -227,19 +243,21 @@ for c in $LEVELS; do
     [ "$limit" = reads ] && printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label (vs SELECT alone)" "$c" "$rps" "$p50" "$p99" "$err" "raw SELECT (pgbench)" "$db_tps" >>"$results"
     echo "  c=$c: $label $rps req/s, p50 ${p50} ms, p99 ${p99} ms, errors $err"
   done
-  upload_row "$c" "$MIB" ""
+  upload_row "$c" "$work/2mp.jpg" "" "2 MP JPEG, $(( $(stat -c %s "$work/2mp.jpg") / 1024 )) KiB"
 done
 
-# Memory under large uploads: a loop of 9 MiB files (two parts each: one buffered 5 MiB
-# part per upload at most), at 8 connections; its own RSS samples (rss.images9m.*).
+# Memory under large uploads: a loop of 12 MP JPEGs at 8 connections (MAX_CONCURRENT_UPLOADS
+# read at once, IMAGE_DECODE_CONCURRENCY decoded at once); its own RSS samples
+# (rss.images12mp.*), against the stated bound.
 UPLOAD_LOOP_C=8
-upload_row "$UPLOAD_LOOP_C" $((9 * MIB)) 9m
-# Full runs only (too slow for CI on moto): the same loop with 30 MiB files.
-$smoke || upload_row "$UPLOAD_LOOP_C" $((30 * MIB)) 30m
+upload_row "$UPLOAD_LOOP_C" "$work/12mp.jpg" 12mp "12 MP JPEG, $(( $(stat -c %s "$work/12mp.jpg") / 1024 )) KiB"
 images_peak() { { cat "$@" 2>/dev/null || true; } | awk '$1 == "images" && $2 > m {m = $2} END {print m + 0}'; }
-images_loop_peak=$(images_peak "$work/rss.images9m.$UPLOAD_LOOP_C")
+images_loop_peak=$(images_peak "$work/rss.images12mp.$UPLOAD_LOOP_C")
 images_1m_peak=$(images_peak "$work/rss.images.$UPLOAD_LOOP_C")   # 0 unless LEVELS has 8
-images_30m_peak=$(images_peak "$work/rss.images30m.$UPLOAD_LOOP_C") # 0 in smoke mode
+if [ "$images_loop_peak" -gt $((IMAGES_RSS_BOUND_MIB * 1024)) ]; then
+  echo "bench: images peaked at $((images_loop_peak / 1024)) MiB during the 12 MP loop, over its bound of $IMAGES_RSS_BOUND_MIB MiB" >&2
+  errors_total=$((errors_total + 1))
+fi
 
 # run_wrk runs in a subshell: the peaks are read back from its sample files here.
 for s in $rss_services; do
@@ -257,15 +275,10 @@ rss_table="| service | idle RSS MiB | peak RSS under load MiB |
 for s in $rss_services; do
   rss_table+=$(printf '\n| %s | %.1f | %.1f |' "${s//_/-}" "$(echo "${idle_rss[$s]} / 1024" | bc -l)" "$(echo "${peak_rss[$s]} / 1024" | bc -l)")
 done
-per_upload() { echo "($1 - ${idle_rss[images]}) / 1024 / $UPLOAD_LOOP_C" | bc -l; }
-rss_table+=$(printf '\n\nimages at %s connections: peak RSS %.1f MiB during the 9 MiB upload loop (%.1f MiB above idle per upload in flight), %.1f MiB during the 1 MiB uploads (%.1f MiB per upload)' \
-  "$UPLOAD_LOOP_C" "$(echo "$images_loop_peak / 1024" | bc -l)" "$(per_upload "$images_loop_peak")" \
-  "$(echo "$images_1m_peak / 1024" | bc -l)" "$(per_upload "$images_1m_peak")")
-if [ "$images_30m_peak" -gt 0 ]; then
-  rss_table+=$(printf ', %.1f MiB during 30 MiB uploads (%.1f MiB per upload)' \
-    "$(echo "$images_30m_peak / 1024" | bc -l)" "$(per_upload "$images_30m_peak")")
-fi
-rss_table+=". One part is 5 MiB; on top of it, the multipart parser reads ahead what the socket holds."
+rss_table+=$(printf '\n\nimages at %s connections: peak RSS %.1f MiB during the 12 MP JPEG upload loop (bound %s MiB: services/images/README.md, "Memory"), %.1f MiB during the 2 MP uploads' \
+  "$UPLOAD_LOOP_C" "$(echo "$images_loop_peak / 1024" | bc -l)" "$IMAGES_RSS_BOUND_MIB" \
+  "$(echo "$images_1m_peak / 1024" | bc -l)")
+rss_table+=". Each upload is read whole (at most MAX_IMAGE_BYTES), one decode at a time uses up to MAX_IMAGE_PIXELS × 4 B × 2."
 
 cmd="bench/run.sh"
 if $smoke; then cmd+=" --smoke"; fi
@@ -275,7 +288,8 @@ Reproduce: \`$cmd\` (BENCH_SECONDS=$SECONDS_PER, BENCH_LEVELS=\"$LEVELS\", BENCH
 Machine: $CPUS cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); load generator (wrk) on the same machine.
 Build: $PROFILE. PBKDF2 iterations: $ITER. Limits are measured at each concurrency level in
 the same run: raw PBKDF2 on min(c, $CPUS) threads (hub-bench), the same SELECT with pgbench,
-raw S3 PutObjects of the same size at the same concurrency (hub-bench s3put, moto as S3),
+raw S3 PutObjects of the same file at the same concurrency (hub-bench s3put, moto as S3) and
+its decode + re-encode alone (hub-bench reencode, the service's code, on as many threads as it decodes at once),
 the session upsert straight against MongoDB at the same concurrency (hub-bench mongo),
 and for GET /last-connection the SELECT then the session find (1 / (1/pgbench + 1/hub-bench mongofind)).
 

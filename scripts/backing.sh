@@ -149,6 +149,7 @@ install() {
   command -v promtool >/dev/null || pkgs+=(prometheus)                  # promtool: tests/tests/it/observability.rs
   command -v shellcheck >/dev/null || pkgs+=(shellcheck)                # tests/scripts/shellcheck.sh
   command -v docker-compose >/dev/null || pkgs+=(docker-compose)        # tests/readme/run.sh: docker-compose.yml validated
+  command -v exiftool >/dev/null || pkgs+=(libimage-exiftool-perl)     # services/images/tests/it/processing.rs
   "$SMTP_PYTHON" -c 'import aiosmtpd' 2>/dev/null || pkgs+=(python3-aiosmtpd)  # the SMTP catcher
   if [ ${#pkgs[@]} -gt 0 ]; then
     need_root "installing ${pkgs[*]}"

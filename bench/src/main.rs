@@ -9,6 +9,13 @@
 //!   second the S3 server takes through aws-sdk-s3, with the images service's own client
 //!   settings and bucket variables (`S3_ENDPOINT`, `AWS_*`): the ceiling of
 //!   `POST /upload_image`, which stores each file with at least one such call.
+//!   With a FILE instead of BYTES, its bytes (the image `POST /upload_image` is sent).
+//! * `hub-bench imagegen WIDTH HEIGHT FILE`: writes a photo-like JPEG (gradients and
+//!   grain, quality 90) of WIDTH × HEIGHT to FILE, for the upload runs.
+//! * `hub-bench reencode FILE SECONDS THREADS`: how many times per second the images
+//!   service's own decode + re-encode (`images::process::process`: the same library and
+//!   settings, the default pixel limit and variant sizes) runs on FILE on THREADS
+//!   threads: the ceiling of `POST /upload_image` before S3.
 //! * `hub-bench s3clean`: deletes the bench bucket and its objects.
 //! * `hub-bench mongo SECONDS CONCURRENCY`: how many session upserts per second MongoDB
 //!   takes straight from the driver (`MONGODB_URI`, `MONGODB_DATABASE`): the ceiling of
@@ -69,7 +76,7 @@ async fn empty(args: &[String]) -> Result<(), String> {
 }
 
 async fn s3put(args: &[String]) -> Result<(), String> {
-    let size: usize = arg(args, 2, "BYTES")?;
+    let size: usize = arg(args, 2, "BYTES").unwrap_or(0);
     let seconds: f64 = arg(args, 3, "SECONDS")?;
     let concurrency: usize = arg(args, 4, "CONCURRENCY")?;
     let env = hub_runtime::config::ProcessEnv;
@@ -77,9 +84,17 @@ async fn s3put(args: &[String]) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let store = images::store::Store::new(&cfg);
     store.ensure_bucket().await.map_err(|e| e.to_string())?;
-    // A PNG signature and filler: the same bytes the wrk script uploads.
-    let mut body = b"\x89PNG\r\n\x1a\n".to_vec();
-    body.resize(size.max(body.len()), b'x');
+    let body = match args.get(2).filter(|a| std::path::Path::new(a).is_file()) {
+        // The image file the wrk script uploads.
+        Some(file) => std::fs::read(file).map_err(|e| format!("{file}: {e}"))?,
+        // A PNG signature and filler.
+        None => {
+            let mut body = b"\x89PNG\r\n\x1a\n".to_vec();
+            body.resize(size.max(body.len()), b'x');
+            body
+        }
+    };
+    let size = body.len();
     let body = bytes::Bytes::from(body);
     let started = Instant::now();
     let until = started + Duration::from_secs_f64(seconds);
@@ -117,6 +132,74 @@ async fn s3put(args: &[String]) -> Result<(), String> {
     println!("s3put_bytes={size}");
     println!("s3put_errors={failed}");
     println!("s3put_per_sec={:.2}", done as f64 / elapsed);
+    Ok(())
+}
+
+/// A photo-like JPEG: smooth gradients with grain, so it compresses as a photo does.
+fn imagegen(args: &[String]) -> Result<(), String> {
+    let width: u32 = arg(args, 2, "WIDTH")?;
+    let height: u32 = arg(args, 3, "HEIGHT")?;
+    let file: String = arg(args, 4, "FILE")?;
+    let mut x: u32 = 0x9E37_79B9;
+    let img = image::RgbImage::from_fn(width, height, |px, py| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let grain = x % 24;
+        let r = (px * 200 / width.max(1) + grain) as u8;
+        let g = (py * 200 / height.max(1) + grain) as u8;
+        let b = ((px + py) * 100 / (width + height).max(1) + grain) as u8;
+        image::Rgb([r, g, b])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&img)
+        .map_err(|e| e.to_string())?;
+    std::fs::write(&file, &out).map_err(|e| format!("{file}: {e}"))?;
+    println!("imagegen_bytes={}", out.len());
+    Ok(())
+}
+
+/// The service's decode + re-encode of FILE, on THREADS threads for SECONDS.
+fn reencode(args: &[String]) -> Result<(), String> {
+    let file: String = arg(args, 2, "FILE")?;
+    let seconds: f64 = arg(args, 3, "SECONDS")?;
+    let threads: usize = arg(args, 4, "THREADS")?;
+    let bytes = std::fs::read(&file).map_err(|e| format!("{file}: {e}"))?;
+    let images::magic::Sniff::Image(mime) = images::magic::sniff(&bytes, true) else {
+        return Err(format!("{file}: not an accepted image"));
+    };
+    let limits = images::process::PixelLimits {
+        max_pixels: images::config::DEFAULT_MAX_PIXELS,
+        max_side: 16_384,
+    };
+    let done = AtomicU64::new(0);
+    let failed = AtomicU64::new(0);
+    let started = Instant::now();
+    let until = started + Duration::from_secs_f64(seconds);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                while Instant::now() < until {
+                    match images::process::process(&bytes, mime, limits, &[64, 128, 256]) {
+                        Ok(out) => {
+                            std::hint::black_box(out);
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    println!("reencode_errors={}", failed.load(Ordering::Relaxed));
+    println!(
+        "reencode_per_sec={:.2}",
+        done.load(Ordering::Relaxed) as f64 / elapsed
+    );
     Ok(())
 }
 
@@ -305,11 +388,13 @@ async fn main() -> ExitCode {
         Some("empty") => empty(&args).await,
         Some("s3put") => s3put(&args).await,
         Some("s3clean") => s3clean().await,
+        Some("imagegen") => imagegen(&args),
+        Some("reencode") => reencode(&args),
         Some("mongo") => mongo(&args).await,
         Some("mongofind") => mongofind(&args).await,
         Some("mongoclean") => mongoclean().await,
         _ => Err(
-            "usage: hub-bench pbkdf2 ITERATIONS SECONDS THREADS | hub-bench empty PORT | hub-bench s3put BYTES SECONDS CONCURRENCY | hub-bench s3clean | hub-bench mongo SECONDS CONCURRENCY | hub-bench mongofind SECONDS CONCURRENCY | hub-bench mongoclean"
+            "usage: hub-bench pbkdf2 ITERATIONS SECONDS THREADS | hub-bench empty PORT | hub-bench s3put BYTES|FILE SECONDS CONCURRENCY | hub-bench imagegen WIDTH HEIGHT FILE | hub-bench reencode FILE SECONDS THREADS | hub-bench s3clean | hub-bench mongo SECONDS CONCURRENCY | hub-bench mongofind SECONDS CONCURRENCY | hub-bench mongoclean"
                 .into(),
         ),
     };

@@ -1,16 +1,18 @@
--- POST /upload_image: a multipart body with one PNG of BENCH_UPLOAD_BYTES bytes (default
--- 1 MiB). Names cycle through BENCH_UPLOAD_KEYS keys per wrk thread (run.sh passes twice
--- the connections), so no two uploads in flight write the same key: moto (the S3 test
+-- POST /upload_image: a multipart body with the JPEG in BENCH_UPLOAD_FILE (run.sh makes
+-- it with hub-bench imagegen: the service decodes and re-encodes what it stores). Names
+-- cycle through BENCH_UPLOAD_KEYS keys per wrk thread (run.sh passes twice the
+-- connections), so no two uploads in flight write the same key: moto (the S3 test
 -- server) fails concurrent writes of one key, which MinIO and S3 serialise. Writing a name
 -- again is a replacement: run.sh starts images with UPLOAD_ANONYMOUS_REPLACE=true.
-local size = tonumber(os.getenv("BENCH_UPLOAD_BYTES") or "1048576")
+local file = assert(io.open(assert(os.getenv("BENCH_UPLOAD_FILE"), "BENCH_UPLOAD_FILE"), "rb"))
+local image = file:read("*a")
+file:close()
 local keys = tonumber(os.getenv("BENCH_UPLOAD_KEYS") or "16")
 local boundary = "hubbenchboundary7c1d"
 local head = "--" .. boundary .. "\r\n"
   .. 'Content-Disposition: form-data; name="file"; filename="bench-'
-local tail = '.png"\r\nContent-Type: image/png\r\n\r\n'
-  .. "\137PNG\r\n\26\n" .. string.rep("x", size - 8)
-  .. "\r\n--" .. boundary .. "--\r\n"
+local tail = '.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+  .. image .. "\r\n--" .. boundary .. "--\r\n"
 local headers = { ["Content-Type"] = "multipart/form-data; boundary=" .. boundary }
 
 local threads = 0

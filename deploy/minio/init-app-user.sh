@@ -12,6 +12,8 @@
 #   s3:PutBucketPolicy  the anonymous-read policy on that bucket (MinIO ignores ACLs)
 #   s3:PutObject        PutObject and the multipart calls (create, upload part, complete)
 #   s3:AbortMultipartUpload  an upload that fails half-way
+#   s3:DeleteObject     the prune of replaced image versions (services/images, "Which
+#                       version is current")
 # No s3:GetObject: the service never reads an object; browsers read them anonymously
 # through the bucket policy. Nothing on any other bucket, and no admin actions.
 #
@@ -52,7 +54,7 @@ cat >"$policy" <<EOF
     },
     {
       "Effect": "Allow",
-      "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+      "Action": ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"],
       "Resource": ["arn:aws:s3:::${IMAGES_BUCKET}/*"]
     }
   ]

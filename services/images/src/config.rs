@@ -12,7 +12,7 @@ use secrecy::SecretString;
 
 use hub_events::{catalogue::queues, consumer::ConsumerConfig};
 
-use crate::access::Policy;
+use crate::{access::Policy, process::PixelLimits};
 
 /// S3's smallest part (every part of a multipart upload but the last).
 pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
@@ -29,9 +29,25 @@ pub struct Config {
     pub s3: S3Config,
     /// `MAX_IMAGE_BYTES` (default 10 MiB): larger files get 413 and nothing is stored.
     pub max_image_bytes: u64,
-    /// `MAX_CONCURRENT_UPLOADS` (default 16): uploads buffering at once; each holds at
-    /// most one part (`S3_PART_SIZE_BYTES`) in memory, so this bounds the total.
+    /// `MAX_CONCURRENT_UPLOADS` (default 4): uploads buffering at once; each holds its
+    /// file (at most `MAX_IMAGE_BYTES`) and what it was re-encoded to, so this bounds the
+    /// total (README, "Memory").
     pub max_concurrent_uploads: usize,
+    /// `MAX_IMAGE_PIXELS` (default 16 Mi = 16 777 216, e.g. 4096 × 4096) and
+    /// `MAX_IMAGE_SIDE` (default 16 384): the declared size an image may have, checked
+    /// before any pixel is decoded.
+    pub pixel_limits: PixelLimits,
+    /// `IMAGE_DECODE_CONCURRENCY` (default 1): decodes running at once, each using up to
+    /// `MAX_IMAGE_PIXELS` × 4 bytes × 2.
+    pub decode_concurrency: usize,
+    /// `IMAGE_VARIANT_SIZES` (default `64,128,256`): the boxes, in pixels, each image's
+    /// variants fit in (1 to 4096 each, at most 8 sizes).
+    pub variant_sizes: Vec<u32>,
+    /// `IMAGE_VERSION_GRACE_SECS` (default 86 400): how long a replaced version (and its
+    /// variants) stays readable at its content-addressed URL before the prune removes it.
+    pub version_grace: Duration,
+    /// `IMAGE_PRUNE_INTERVAL_SECS` (default 3600): how often each instance prunes.
+    pub prune_interval: Duration,
     /// PostgreSQL ([`PgSettings`]): `DATABASE_URL` or the originals' parts, required;
     /// `DB_*`. Read only for uploads that carry a token: whether it was revoked.
     pub db: PgSettings,
@@ -99,7 +115,12 @@ impl ServiceConfig for Config {
 
     fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         let max_image_bytes: u64 = vars.positive_or("MAX_IMAGE_BYTES", 10 * 1024 * 1024)?;
-        let max_concurrent_uploads = vars.positive_or("MAX_CONCURRENT_UPLOADS", 16)?;
+        let max_concurrent_uploads = vars.positive_or("MAX_CONCURRENT_UPLOADS", 4)?;
+        let pixel_limits = PixelLimits {
+            max_pixels: vars.positive_or("MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS)?,
+            max_side: vars.positive_or("MAX_IMAGE_SIDE", 16_384)?,
+        };
+        let variant_sizes = variant_sizes(vars)?;
         let policy = match (
             vars.bool_or("UPLOAD_REQUIRE_JWT", false)?,
             vars.bool_or("UPLOAD_ANONYMOUS_REPLACE", false)?,
@@ -125,6 +146,13 @@ impl ServiceConfig for Config {
             db: PgSettings::from_vars(vars)?,
             max_image_bytes,
             max_concurrent_uploads,
+            pixel_limits,
+            decode_concurrency: vars.positive_or("IMAGE_DECODE_CONCURRENCY", 1)?,
+            variant_sizes,
+            version_grace: vars
+                .seconds_or("IMAGE_VERSION_GRACE_SECS", Duration::from_secs(86_400))?,
+            prune_interval: vars
+                .seconds_or("IMAGE_PRUNE_INTERVAL_SECS", Duration::from_secs(3600))?,
             policy,
             upload_jwt,
             consumer: ConsumerConfig::from_vars(vars, "images", queues::IMAGES_EVENTS)?,
@@ -181,6 +209,35 @@ impl S3Config {
             part_size,
         })
     }
+}
+
+/// `MAX_IMAGE_PIXELS`' default: 16 Mi pixels. At 4 bytes a pixel, decoded and once more
+/// (a rotated copy, or the re-encoded output), one decode uses up to 128 MiB.
+pub const DEFAULT_MAX_PIXELS: u64 = 16 * 1024 * 1024;
+
+/// `IMAGE_VARIANT_SIZES` (unset or empty: 64, 128, 256): distinct sizes, 1 to 4096 px, at most 8, in the order given.
+fn variant_sizes(vars: &Vars<'_>) -> Result<Vec<u32>, ConfigError> {
+    const NAME: &str = "IMAGE_VARIANT_SIZES";
+    if vars.string(NAME).is_none() {
+        return Ok(vec![64, 128, 256]);
+    }
+    let raw = vars.list(NAME);
+    let mut sizes: Vec<u32> = Vec::with_capacity(raw.len());
+    for size in raw {
+        match size.parse::<u32>() {
+            Ok(px @ 1..=4096) if !sizes.contains(&px) => sizes.push(px),
+            _ => {
+                return Err(ConfigError::invalid(
+                    NAME,
+                    "comma-separated distinct sizes from 1 to 4096 pixels",
+                ));
+            }
+        }
+    }
+    if sizes.len() > 8 {
+        return Err(ConfigError::invalid(NAME, "at most 8 sizes"));
+    }
+    Ok(sizes)
 }
 
 /// An `http(s)://` URL without its trailing `/`.
@@ -245,6 +302,23 @@ mod tests {
         assert_eq!(c.http.body_limit, 10 * 1024 * 1024 + 64 * 1024);
         assert!(c.service.upload_jwt.is_none());
         assert_eq!(c.service.policy, Policy::CreateOnly);
+        assert_eq!(c.service.variant_sizes, [64, 128, 256]);
+        assert_eq!(c.service.pixel_limits.max_pixels, 16 * 1024 * 1024);
+        assert_eq!(c.service.decode_concurrency, 1);
+        assert_eq!(c.service.max_concurrent_uploads, 4);
+    }
+
+    #[test]
+    fn variant_sizes_are_configurable_and_checked() {
+        let mut vars = BASE.to_vec();
+        vars.push(("IMAGE_VARIANT_SIZES", "32, 96"));
+        assert_eq!(config(&vars).unwrap().service.variant_sizes, [32, 96]);
+        for bad in ["0", "64,64", "5000", "a", "1,2,3,4,5,6,7,8,9"] {
+            let mut vars = BASE.to_vec();
+            vars.push(("IMAGE_VARIANT_SIZES", bad));
+            let err = config(&vars).unwrap_err().to_string();
+            assert!(err.contains("IMAGE_VARIANT_SIZES"), "{bad}: {err}");
+        }
     }
 
     #[test]

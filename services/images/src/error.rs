@@ -38,6 +38,16 @@ pub enum ApiError {
     #[json(status = UNSUPPORTED_MEDIA_TYPE)]
     #[error("Unsupported image type: PNG, JPEG, GIF or WebP required")]
     UnsupportedType,
+    /// 413: the image declares more pixels (or a longer side, or a frame larger) than
+    /// `MAX_IMAGE_PIXELS` / `MAX_IMAGE_SIDE` allow; refused before any pixel is decoded.
+    #[json(status = PAYLOAD_TOO_LARGE)]
+    #[error("Image dimensions too large (limit {0} pixels, {1} per side)")]
+    TooManyPixels(u64, u32),
+    /// 400: the content starts as an accepted type but does not decode as one
+    /// (truncated, corrupt).
+    #[json(status = BAD_REQUEST)]
+    #[error("Invalid image: the file could not be decoded")]
+    InvalidImage,
     /// 401: uploads require a token and none was sent.
     #[json(status = UNAUTHORIZED)]
     #[error("Token is missing")]

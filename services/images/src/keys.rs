@@ -81,6 +81,63 @@ pub fn with_type_extension(name: &str, mime: &str) -> String {
     }
 }
 
+/// The most a version key adds to its image's stem: `/`, 64 hex digits, `-4096`, `.webp`.
+pub const MAX_VERSION_SUFFIX: usize = 1 + 64 + 5 + 5;
+
+/// The content-addressed key of one version of the image whose key has stem `stem`:
+/// `<stem>/<sha256>.<ext>`, or `<stem>/<sha256>-<px>.<ext>` for its variant of `px`
+/// pixels. Everything of a user's lives under `<user id>/` beside `<user id>.<ext>`.
+pub fn version_key(stem: &str, sha256: &str, px: Option<u32>, ext: &str) -> String {
+    match px {
+        Some(px) => format!("{stem}/{sha256}-{px}.{ext}"),
+        None => format!("{stem}/{sha256}.{ext}"),
+    }
+}
+
+/// A key [`version_key`] made, taken apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionKey<'a> {
+    /// The stem of the image's own key (`<user id>` for `<user id>.png`).
+    pub stem: &'a str,
+    /// The full-size version's SHA-256, lower-case hex.
+    pub sha256: &'a str,
+    /// The variant's size; `None` for the full size.
+    pub px: Option<u32>,
+    /// The extension.
+    pub ext: &'a str,
+}
+
+/// `key` as a version or variant key, or `None` for any other key (an image's own key,
+/// or one another tool made).
+pub fn parse_version(key: &str) -> Option<VersionKey<'_>> {
+    let (stem, file) = key.rsplit_once('/')?;
+    let (base, ext) = file.rsplit_once('.')?;
+    let (sha256, px) = match base.split_once('-') {
+        Some((sha, px)) => (sha, Some(px)),
+        None => (base, None),
+    };
+    let hex = |s: &str| {
+        s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let px = match px {
+        None => None,
+        Some(px) if !px.is_empty() && px.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(px.parse().ok()?)
+        }
+        Some(_) => return None,
+    };
+    (!stem.is_empty() && hex(sha256) && !ext.is_empty() && !ext.contains('/')).then_some(
+        VersionKey {
+            stem,
+            sha256,
+            px,
+            ext,
+        },
+    )
+}
+
 /// The public URL of `key` in `bucket`: `<base>/<bucket>/<encoded key>`, with any
 /// trailing `/` of `base` ignored (the original produced `//` then). `/` inside a key
 /// stays a path separator; every other byte outside the unreserved set is encoded.
@@ -155,6 +212,36 @@ mod tests {
         }
         assert_eq!(split_extension("a.b.c"), ("a.b", Some("c")));
         assert_eq!(split_extension("abc"), ("abc", None));
+    }
+
+    #[test]
+    fn version_keys_round_trip_and_nothing_else_parses_as_one() {
+        let sha = "ab".repeat(32);
+        let key = version_key("u1", &sha, Some(64), "webp");
+        assert_eq!(key, format!("u1/{sha}-64.webp"));
+        assert_eq!(
+            parse_version(&key),
+            Some(VersionKey {
+                stem: "u1",
+                sha256: &sha,
+                px: Some(64),
+                ext: "webp"
+            })
+        );
+        let full = version_key("u1", &sha, None, "png");
+        assert_eq!(parse_version(&full).unwrap().px, None);
+        assert!(key.len() <= "u1".len() + MAX_VERSION_SUFFIX);
+        for other in [
+            "u1.png".to_owned(),
+            "dir/a.png".to_owned(),
+            format!("u1/{}.png", "AB".repeat(32)),
+            format!("u1/{sha}-.png"),
+            format!("u1/{sha}-x.png"),
+            format!("/{sha}.png"),
+            format!("u1/{sha}"),
+        ] {
+            assert_eq!(parse_version(&other), None, "{other}");
+        }
     }
 
     #[test]

@@ -12,13 +12,20 @@
 //!   ([`access`]); `UPLOAD_REQUIRE_JWT` requires a token for every upload (a user then
 //!   writes only `<own user id>.<ext>`, 403 otherwise), `UPLOAD_ANONYMOUS_REPLACE` lets
 //!   any upload replace, as the original.
-//! * `GET /list_images` → 200 `{"urls":[...]}`, every object of the bucket.
+//!   Every image is decoded and written out anew ([`process`], issue 26): no EXIF, GPS,
+//!   XMP or comments, the EXIF orientation applied, its declared size checked before any
+//!   pixel is decoded (413), decoding off the request threads within a concurrency bound;
+//!   stored under its key and under `<stem>/<sha256>.<ext>` with 64/128/256 px variants
+//!   in its format and WebP ([`versions`]); the answer gains `variants` and `version_url`.
+//! * `GET /list_images` → 200 `{"images":[...],"urls":[...]}`: every object of the
+//!   bucket but versions and variants; `images` with each one's current version.
 //! * `GET /profile-image/health`, `GET /health`.
 //! * `GET /openapi.json`: the OpenAPI document, generated from the routes ([`routes`]).
 //!
 //! Data: one S3 bucket (`AWS_BUCKET_NAME`), created at start-up if absent, with a
-//! bucket policy for public reads (MinIO ignores ACLs). PostgreSQL, read only to check
-//! that a token was not revoked. Events: consumes `UserDeleted` from `images-events`
+//! bucket policy for public reads (MinIO ignores ACLs); replaced versions are deleted after
+//! a grace period by a chore on every instance. PostgreSQL, read only to check that a
+//! token was not revoked. Events: consumes `UserDeleted` from `images-events`
 //! (auth, an account deletion) and deletes the user's objects ([`events`]).
 
 pub mod access;
@@ -27,11 +34,13 @@ pub mod error;
 pub mod events;
 pub mod keys;
 pub mod magic;
+pub mod process;
 pub mod routes;
 pub mod state;
 pub mod store;
+pub mod versions;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::SystemTime};
 
 use anyhow::Context;
 use axum::Router;
@@ -43,7 +52,7 @@ use tokio_util::sync::CancellationToken;
 pub use crate::config::Config;
 /// The images service, as the runtime's skeleton runs it: its state.
 pub use crate::state::AppState as Images;
-use crate::{access::Policy, error::ApiError, store::Store};
+use crate::{access::Policy, error::ApiError, process::Imaging, store::Store};
 
 impl service::Service for Images {
     const ENTRY: Entry = Entry::flask::<ApiError>("images", 5015, "/profile-image/health");
@@ -75,10 +84,34 @@ impl service::Service for Images {
             pool,
             policy: config.policy,
             max_image_bytes: config.max_image_bytes,
-            part_size: config.s3.part_size,
             upload_permits: Arc::new(Semaphore::new(config.max_concurrent_uploads)),
+            imaging: Imaging::new(
+                config.decode_concurrency,
+                config.pixel_limits,
+                &config.variant_sizes,
+            ),
             upload_jwt: config.upload_jwt.as_ref().map(Verifier::new).transpose()?,
         })
+    }
+
+    /// The prune of replaced versions, every `IMAGE_PRUNE_INTERVAL_SECS`, on every
+    /// instance (deleting is idempotent): see [`versions::prune`].
+    fn tasks(&self, config: &Config, shutdown: &CancellationToken) -> Vec<Task> {
+        let (store, grace) = (self.store.clone(), config.version_grace);
+        vec![service::every(
+            config.prune_interval,
+            shutdown.clone(),
+            move || {
+                let store = store.clone();
+                async move {
+                    match versions::prune(&store, grace, SystemTime::now()).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(keys = n, "replaced image versions pruned"),
+                        Err(e) => tracing::warn!(error = %e, "pruning image versions failed"),
+                    }
+                }
+            },
+        )]
     }
 
     fn router(self, _config: &Config, _local: SocketAddr) -> Router {

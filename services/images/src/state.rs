@@ -7,7 +7,7 @@ use hub_identity::verifier::Verifier;
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
 
-use crate::{access::Policy, store::Store};
+use crate::{access::Policy, process::Imaging, store::Store};
 
 /// Cloned into every handler; all fields are cheap handles.
 #[derive(Clone)]
@@ -20,10 +20,11 @@ pub struct AppState {
     pub policy: Policy,
     /// `MAX_IMAGE_BYTES`.
     pub max_image_bytes: u64,
-    /// `S3_PART_SIZE_BYTES`: the most one upload buffers.
-    pub part_size: usize,
     /// One permit per upload buffering at once (`MAX_CONCURRENT_UPLOADS`).
     pub upload_permits: Arc<Semaphore>,
+    /// Decoding and re-encoding, off the request threads, `IMAGE_DECODE_CONCURRENCY` at
+    /// once, within `MAX_IMAGE_PIXELS`.
+    pub imaging: Imaging,
     /// Verifies bearer tokens, when a key is configured (always with
     /// `UPLOAD_REQUIRE_JWT`; never with `UPLOAD_ANONYMOUS_REPLACE`).
     pub upload_jwt: Option<Verifier>,

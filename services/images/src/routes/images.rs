@@ -1,12 +1,11 @@
 //! `POST /upload_image` and `GET /list_images`.
 //!
-//! An upload streams: the multipart field is read chunk by chunk, its first bytes
-//! decide the type (magic bytes), and at most one part (`S3_PART_SIZE_BYTES`, 5 MiB)
-//! is held in memory. A file that fits in one part is stored with one `PutObject`;
-//! a larger one goes out as an S3 multipart upload, part by part, completed only when
-//! the whole file has arrived within the limit. Any failure (too large, not an image,
-//! client gone, S3 down) aborts the multipart upload, so nothing is ever stored
-//! half-way and a replaced object is never lost to a failed upload.
+//! An upload is read chunk by chunk, its first bytes deciding the type (magic bytes, 415
+//! at once for anything else), whole into memory within `MAX_IMAGE_BYTES`
+//! (`MAX_CONCURRENT_UPLOADS` at once); then decoded and written out anew, without its
+//! metadata, off the request threads ([`crate::process`]). The result is stored under
+//! the image's own key (the access rule's conditional write decides there, before
+//! anything else is stored), then under its content-addressed key with its variants.
 
 use axum::{
     Json,
@@ -29,8 +28,10 @@ use crate::{
     error::{ApiError, ApiResult},
     keys,
     magic::{self, Sniff},
+    process::Processed,
     state::AppState,
-    store::{MultipartUpload, Store},
+    store::Store,
+    versions,
 };
 
 /// S3's longest key, in bytes.
@@ -101,13 +102,33 @@ hub_runtime::error_responses! {
     }
 }
 
-/// The upload answer, in the original's (sorted) key order.
+/// The upload answer, in the original's (sorted) key order; `variants` and
+/// `version_url` are new.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Uploaded {
     /// Always `Image uploaded successfully`.
     message: &'static str,
-    /// The object's public URL, `<S3_PUBLIC_BASE_URL>/<bucket>/<key>`, percent-encoded.
+    /// The object's public URL, `<S3_PUBLIC_BASE_URL>/<bucket>/<key>`, percent-encoded:
+    /// the image's own key, which the next upload to the same name replaces.
     url: String,
+    /// One per configured size (`IMAGE_VARIANT_SIZES`, default 64, 128, 256), smallest
+    /// first as configured: the image fitted in that box, never enlarged.
+    variants: Vec<VariantUrls>,
+    /// This upload's content-addressed URL, `<stem>/<sha256>.<ext>`: never changes
+    /// content, cached for a year (`Cache-Control: public, max-age=31536000, immutable`);
+    /// removed `IMAGE_VERSION_GRACE_SECS` after a newer upload replaced it.
+    version_url: String,
+}
+
+/// One variant's URLs (content-addressed, long-lived cache headers).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VariantUrls {
+    /// The box side, in pixels.
+    size: u32,
+    /// In the original's format: `<stem>/<sha256>-<size>.<ext>`.
+    url: String,
+    /// In WebP (lossless): `<stem>/<sha256>-<size>.webp` (for a WebP, `url` again).
+    webp_url: String,
 }
 
 /// `POST /upload_image` body.
@@ -120,19 +141,37 @@ pub struct UploadForm {
     file: Vec<u8>,
 }
 
-/// `GET /list_images` answer.
+/// `GET /list_images` answer; `images` is new.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ImageList {
-    /// The public URL of every object in the bucket, in S3 key order.
+    /// Each image of `urls`, with its current version's URLs when it has one (images
+    /// stored before versions existed have none).
+    images: Vec<ListedImage>,
+    /// The legacy answer: the public URL of every object in the bucket but versions and
+    /// variants, in S3 key order.
     urls: Vec<String>,
+}
+
+/// One image of the listing.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ListedImage {
+    /// The image's own URL (as in `urls`).
+    url: String,
+    /// Its current version's variants (empty without a current version).
+    variants: Vec<VariantUrls>,
+    /// Its current version's content-addressed URL, or null.
+    version_url: Option<String>,
 }
 
 /// `POST /upload_image`, multipart field `file`.
 #[utoipa::path(
     post,
     path = "/upload_image",
-    description = "Stores the image under its sanitised file name, with the extension of \
-        its detected type (`x.html` holding a PNG is stored as `x.png`). By default anyone \
+    description = "Decodes the image and stores it written out anew (EXIF orientation \
+        applied; no EXIF, GPS, XMP or comments; ICC profile kept) under its sanitised file \
+        name, with the extension of its detected type (`x.html` holding a PNG is stored as \
+        `x.png`), and under a content-addressed key `<stem>/<sha256>.<ext>` with its \
+        variants. By default anyone \
         may create a name that does not exist yet, and only its owner replaces it: the file \
         named `<user_id of the token>.<extension>`, with that user's bearer token (not \
         revoked); replacing without it is 409, with another user's token 403. With \
@@ -141,12 +180,12 @@ pub struct ImageList {
     request_body(content = inline(UploadForm), content_type = "multipart/form-data"),
     security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "Stored", body = Uploaded),
-        (status = 400, description = "`No file provided`, `Invalid file name` or `Malformed multipart body`", body = super::ErrorBody),
+        (status = 200, description = "Stored, re-encoded without metadata, with its variants", body = Uploaded),
+        (status = 400, description = "`No file provided`, `Invalid file name`, `Malformed multipart body` or `Invalid image: the file could not be decoded`", body = super::ErrorBody),
         (status = 401, description = "`Token is missing` (with `UPLOAD_REQUIRE_JWT=true`), `Token expired` or `Invalid token` (also revoked, or its user gone): with tokens required, for any upload; by default, when the upload needed the token (the name exists); with `WWW-Authenticate: Bearer`", body = super::ErrorBody),
         (status = 403, description = "The file is not named `<user_id of the token>.<extension>`: with `UPLOAD_REQUIRE_JWT=true` always refused; by default, when that name exists already", body = super::ErrorBody),
         (status = 409, description = "By default, without the owner's token: `An image with this name already exists; replacing it needs its owner's token`; nothing stored", body = super::ErrorBody),
-        (status = 413, description = "Over `MAX_IMAGE_BYTES`: `Image too large (limit <n> bytes)`", body = super::ErrorBody),
+        (status = 413, description = "Over `MAX_IMAGE_BYTES`: `Image too large (limit <n> bytes)`; or declaring more pixels than `MAX_IMAGE_PIXELS` / `MAX_IMAGE_SIDE` (checked before decoding): `Image dimensions too large (limit <n> pixels, <side> per side)`; nothing stored", body = super::ErrorBody),
         (status = 415, description = "Not a PNG, JPEG, GIF or WebP image (by content): `Unsupported image type: PNG, JPEG, GIF or WebP required`", body = super::ErrorBody),
         StorageFailures,
     )
@@ -178,11 +217,8 @@ pub async fn upload_image(
         .acquire_owned()
         .await
         .map_err(|e| Failure::Internal(e.into()))?;
-    // The request's length bounds the file's: it sizes the part buffer in one allocation
-    // (never above one part), instead of growing it by copies.
-    let receiver = Receiver::new(&state, &name, write, content_length(&headers));
-    let stored = receiver.receive(&mut field).await;
-    if stored.is_err() {
+    let received = receive(&mut field, state.max_image_bytes, content_length(&headers)).await;
+    if received.is_err() {
         // Read (and discard) what the client is still sending, within the body limit,
         // so it gets our answer instead of a connection reset mid-upload.
         while let Ok(Some(_)) = field.chunk().await {}
@@ -191,20 +227,26 @@ pub async fn upload_image(
             while let Ok(Some(_)) = other.chunk().await {}
         }
     }
-    let (bytes, mime, key) = stored.map_err(|e| match e {
-        ApiError::ImageExists => access::key_taken(uploader),
-        e => e,
-    })?;
+    let (bytes, mime) = received?;
+    let size = bytes.len();
+    let key = keys::with_type_extension(&name, mime);
     tracing::Span::current().record("image.key", key.as_str());
+    let image = state.imaging.run(bytes, mime).await?;
+    let (width, height) = image.dimensions;
+    let uploaded = store_image(&state.store, &key, write, image)
+        .await
+        .map_err(|e| match e {
+            ApiError::ImageExists => access::key_taken(uploader),
+            e => e,
+        })?;
     tracing::info!(
-        image.bytes = bytes,
+        image.bytes = size,
         image.content_type = mime,
+        image.width = width,
+        image.height = height,
         "image stored"
     );
-    Ok(Json(Uploaded {
-        message: "Image uploaded successfully",
-        url: state.store.url(&key),
-    }))
+    Ok(Json(uploaded))
 }
 
 /// The name an uploaded file is stored under, before [`access::target`] and before its
@@ -215,7 +257,7 @@ fn object_name(filename: &str) -> Result<String, ApiError> {
         return Err(ApiError::NoFile);
     }
     let name = keys::secure_filename(filename);
-    if name.is_empty() || name.len() > MAX_KEY_BYTES - keys::MAX_ADDED_EXTENSION {
+    if name.is_empty() || name.len() > MAX_KEY_BYTES - keys::MAX_VERSION_SUFFIX {
         return Err(ApiError::InvalidFileName);
     }
     Ok(name)
@@ -235,14 +277,41 @@ fn content_length(headers: &HeaderMap) -> u64 {
     get,
     path = "/list_images",
     responses(
-        (status = 200, description = "Every object's URL, all pages", body = ImageList),
+        (status = 200, description = "Every image's URL (not versions nor variants), all pages; in `images`, each with its current version's URLs", body = ImageList),
         StorageFailures,
     )
 )]
 pub async fn list_images(State(state): State<AppState>) -> ApiResult<Json<ImageList>> {
-    let keys = state.store.list_keys().await?;
-    let urls = keys.iter().map(|k| state.store.url(k)).collect();
-    Ok(Json(ImageList { urls }))
+    let objects = state.store.list_objects().await?;
+    let store = &state.store;
+    let images = versions::images(&objects);
+    let urls = images.iter().map(|i| store.url(i.key)).collect();
+    let images = images
+        .iter()
+        .map(|image| {
+            let current = image.current.as_ref();
+            ListedImage {
+                url: store.url(image.key),
+                variants: current
+                    .map(|v| {
+                        v.variants
+                            .iter()
+                            .filter_map(|(&size, &(own, webp))| {
+                                let own = own.or(webp)?;
+                                Some(VariantUrls {
+                                    size,
+                                    url: store.url(own),
+                                    webp_url: store.url(webp.unwrap_or(own)),
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                version_url: current.map(|v| store.url(v.key)),
+            }
+        })
+        .collect();
+    Ok(Json(ImageList { images, urls }))
 }
 
 /// A multipart error while reading: over the body limit is 413, anything else 400.
@@ -254,127 +323,106 @@ fn body_error(e: &MultipartError, max_image_bytes: u64) -> ApiError {
     }
 }
 
-/// One file on its way to S3: at most one part buffered.
-struct Receiver<'a> {
-    store: &'a Store,
-    /// The sanitised name; the key is this with the type's extension, once known.
-    name: &'a str,
-    key: String,
-    /// Create-only or replacing.
-    write: Write,
+/// Reads the whole `file` field (at most `max` bytes, 413 past it), checking its type
+/// from its first bytes as they arrive (415 before the rest is read); returns the bytes
+/// and their type. `expected` (the request's length) sizes the buffer in one allocation.
+async fn receive(
+    field: &mut Field<'_>,
     max: u64,
-    part_size: usize,
-    /// The request's `Content-Length` (0 if unknown): at least the file's size.
     expected: u64,
-    received: u64,
-    buf: Vec<u8>,
-    mime: Option<&'static str>,
-    upload: Option<MultipartUpload>,
+) -> ApiResult<(Vec<u8>, &'static str)> {
+    let cap = usize::try_from(max).unwrap_or(usize::MAX);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut mime = None;
+    loop {
+        let chunk = match field.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => return Err(body_error(&e, max)),
+        };
+        if (buf.len() as u64).saturating_add(chunk.len() as u64) > max {
+            return Err(ApiError::TooLarge(max));
+        }
+        if buf.capacity() == 0 {
+            let hint = usize::try_from(expected).unwrap_or(usize::MAX);
+            buf.reserve_exact(hint.min(cap).max(chunk.len()));
+        }
+        append(&mut buf, &chunk, cap);
+        if mime.is_none() {
+            match magic::sniff(&buf, false) {
+                Sniff::Image(m) => mime = Some(m),
+                Sniff::NeedMore => {}
+                Sniff::Refused => return Err(ApiError::UnsupportedType),
+            }
+        }
+    }
+    let mime = match mime {
+        Some(mime) => mime,
+        None => match magic::sniff(&buf, true) {
+            Sniff::Image(mime) => mime,
+            Sniff::NeedMore | Sniff::Refused => return Err(ApiError::UnsupportedType),
+        },
+    };
+    Ok((buf, mime))
 }
 
-impl<'a> Receiver<'a> {
-    fn new(state: &'a AppState, name: &'a str, write: Write, expected: u64) -> Self {
-        Self {
-            store: &state.store,
-            name,
-            key: String::new(),
-            write,
-            max: state.max_image_bytes,
-            part_size: state.part_size,
-            expected,
-            received: 0,
-            buf: Vec::new(),
-            mime: None,
-            upload: None,
-        }
-    }
+/// `Cache-Control` of an image's own key: its content changes with each upload, so
+/// caches must ask S3 (a 304 when unchanged) before serving it again.
+const OWN_KEY_CACHE: &str = "no-cache";
+/// `Cache-Control` of a content-addressed key: its bytes never change.
+const VERSION_CACHE: &str = "public, max-age=31536000, immutable";
 
-    /// Reads the whole field and stores it; returns its size, type and key. On any
-    /// error, a multipart upload already started is aborted before returning.
-    async fn receive(mut self, field: &mut Field<'_>) -> ApiResult<(u64, &'static str, String)> {
-        let result = self.stream(field).await;
-        if result.is_err()
-            && let Some(upload) = self.upload.take()
-        {
-            upload.abort().await;
-        }
-        result.map(|(bytes, mime)| (bytes, mime, self.key))
-    }
-
-    /// The type is known: the key is the name with its extension.
-    fn typed(&mut self, mime: &'static str) -> &'static str {
-        self.key = keys::with_type_extension(self.name, mime);
-        self.mime = Some(mime);
-        mime
-    }
-
-    async fn stream(&mut self, field: &mut Field<'_>) -> ApiResult<(u64, &'static str)> {
-        loop {
-            match field.chunk().await {
-                Ok(Some(chunk)) => self.push(&chunk).await?,
-                Ok(None) => break,
-                Err(e) => return Err(body_error(&e, self.max)),
+/// Stores `image` under `key` (with the access rule's `write`: create-only is refused
+/// there, atomically, before anything else is stored), then its content-addressed
+/// version and variants under `<stem>/` (see [`keys::version_key`]).
+async fn store_image(
+    store: &Store,
+    key: &str,
+    write: Write,
+    image: Processed,
+) -> ApiResult<Uploaded> {
+    let full = Bytes::from(image.full);
+    store
+        .put_cached(key, image.mime, Some(OWN_KEY_CACHE), full.clone(), write)
+        .await?;
+    let stem = keys::split_extension(key).0;
+    let version = keys::version_key(stem, &image.sha256, None, image.ext);
+    let mut puts = vec![(version.clone(), image.mime, full)];
+    let mut variants = Vec::with_capacity(image.variants.len());
+    for variant in image.variants {
+        let own = keys::version_key(stem, &image.sha256, Some(variant.px), image.ext);
+        puts.push((own.clone(), image.mime, Bytes::from(variant.original)));
+        let webp = match variant.webp {
+            Some(webp) => {
+                let key = keys::version_key(stem, &image.sha256, Some(variant.px), "webp");
+                puts.push((key.clone(), "image/webp", Bytes::from(webp)));
+                key
             }
-        }
-        let mime = match self.mime {
-            Some(mime) => mime,
-            None => match magic::sniff(&self.buf, true) {
-                Sniff::Image(mime) => self.typed(mime),
-                Sniff::NeedMore | Sniff::Refused => return Err(ApiError::UnsupportedType),
-            },
+            None => own.clone(),
         };
-        let rest = Bytes::from(std::mem::take(&mut self.buf));
-        match self.upload.as_mut() {
-            None => self.store.put(&self.key, mime, rest, self.write).await?,
-            Some(upload) => {
-                if !rest.is_empty() {
-                    upload.upload_part(rest).await?;
-                }
-                if let Some(upload) = self.upload.take() {
-                    upload.complete(self.write).await?;
-                }
-            }
-        }
-        Ok((self.received, mime))
+        variants.push(VariantUrls {
+            size: variant.px,
+            url: store.url(&own),
+            webp_url: store.url(&webp),
+        });
     }
-
-    async fn push(&mut self, chunk: &[u8]) -> ApiResult<()> {
-        let before = self.received;
-        self.received = before.saturating_add(chunk.len() as u64);
-        if self.received > self.max {
-            return Err(ApiError::TooLarge(self.max));
-        }
-        if self.buf.capacity() == 0 {
-            // A new part: room for what is still to come, at most one part.
-            let left = usize::try_from(self.expected.saturating_sub(before)).unwrap_or(usize::MAX);
-            self.buf
-                .reserve_exact(left.min(self.part_size).max(chunk.len()));
-        }
-        append(&mut self.buf, chunk, self.part_size);
-        let mime = match self.mime {
-            Some(mime) => mime,
-            None => match magic::sniff(&self.buf, false) {
-                Sniff::Image(mime) => self.typed(mime),
-                Sniff::NeedMore => return Ok(()),
-                Sniff::Refused => return Err(ApiError::UnsupportedType),
-            },
-        };
-        if self.buf.len() >= self.part_size {
-            if self.upload.is_none() {
-                self.upload = Some(self.store.start_multipart(&self.key, mime).await?);
-            }
-            let part = Bytes::from(std::mem::take(&mut self.buf));
-            if let Some(upload) = self.upload.as_mut() {
-                upload.upload_part(part).await?;
-            }
-        }
-        Ok(())
-    }
+    futures_util::future::try_join_all(puts.into_iter().map(|(key, mime, body)| async move {
+        store
+            .put_cached(&key, mime, Some(VERSION_CACHE), body, Write::Replace)
+            .await
+    }))
+    .await?;
+    Ok(Uploaded {
+        message: "Image uploaded successfully",
+        url: store.url(key),
+        variants,
+        version_url: store.url(&version),
+    })
 }
 
 /// Appends `chunk`, growing the buffer (when the size was not known up front) by
-/// doubling but never far past `cap`, so one part never costs much more than its own
-/// size in memory.
+/// doubling but never far past `cap` (`MAX_IMAGE_BYTES`), so a file never costs much
+/// more than its own size in memory.
 fn append(buf: &mut Vec<u8>, chunk: &[u8], cap: usize) {
     let needed = buf.len() + chunk.len();
     if needed > buf.capacity() {

@@ -8,7 +8,10 @@
 
 mod multipart;
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    time::{Duration, SystemTime},
+};
 
 use aws_sdk_s3::{
     Client,
@@ -44,6 +47,17 @@ pub enum StoreError {
     /// Anything else (credentials, permissions, a bug).
     #[error("S3 error: {0}")]
     Failed(String),
+}
+
+/// One object of a listing.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// Its key.
+    pub key: String,
+    /// Its ETag, as S3 lists it (quoted; the MD5 of the bytes for a single `PutObject`).
+    pub etag: String,
+    /// When it was last written (the epoch if S3 did not say).
+    pub last_modified: SystemTime,
 }
 
 /// A handle on the service's bucket; cheap to clone.
@@ -171,12 +185,26 @@ impl Store {
         body: Bytes,
         write: Write,
     ) -> Result<(), StoreError> {
+        self.put_cached(key, content_type, None, body, write).await
+    }
+
+    /// [`Store::put`] with a `Cache-Control` header stored on the object (S3 serves it
+    /// with every read).
+    pub async fn put_cached(
+        &self,
+        key: &str,
+        content_type: &str,
+        cache_control: Option<&str>,
+        body: Bytes,
+        write: Write,
+    ) -> Result<(), StoreError> {
         self.healing(|| async {
             self.client
                 .put_object()
                 .bucket(&self.bucket)
                 .key(key)
                 .content_type(content_type)
+                .set_cache_control(cache_control.map(str::to_owned))
                 .set_if_none_match(if_none_match(write))
                 .body(ByteStream::from(body.clone()))
                 .send()
@@ -219,6 +247,16 @@ impl Store {
     /// Every key in the bucket, in S3 (UTF-8 binary) order, following continuation
     /// tokens past S3's 1000 keys per page.
     pub async fn list_keys(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .list_objects()
+            .await?
+            .into_iter()
+            .map(|o| o.key)
+            .collect())
+    }
+
+    /// Every object in the bucket (key, ETag, last modified), in S3 key order, all pages.
+    pub async fn list_objects(&self) -> Result<Vec<Object>, StoreError> {
         self.healing(|| async {
             let mut keys = Vec::new();
             let mut token: Option<String> = None;
@@ -231,11 +269,16 @@ impl Store {
                     .send()
                     .await
                     .map_err(classify)?;
-                keys.extend(
-                    page.contents()
-                        .iter()
-                        .filter_map(|o| o.key().map(str::to_owned)),
-                );
+                keys.extend(page.contents().iter().filter_map(|o| {
+                    Some(Object {
+                        key: o.key()?.to_owned(),
+                        etag: o.e_tag().unwrap_or_default().to_owned(),
+                        last_modified: o
+                            .last_modified()
+                            .and_then(|t| SystemTime::try_from(*t).ok())
+                            .unwrap_or(SystemTime::UNIX_EPOCH),
+                    })
+                }));
                 match page.next_continuation_token() {
                     Some(next) if page.is_truncated() == Some(true) => {
                         token = Some(next.to_owned())
@@ -285,15 +328,22 @@ impl Store {
             })
             .await?;
         for key in &keys {
-            self.client
-                .delete_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(classify)?;
+            self.delete(key).await?;
         }
         Ok(keys.len())
+    }
+
+    /// Deletes `key` (S3 answers success for a key that does not exist, so deleting is
+    /// idempotent, safe from any number of instances at once).
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
     }
 
     /// Runs `op`; if the bucket has vanished, puts it back and runs `op` once more.

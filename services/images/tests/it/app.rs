@@ -9,22 +9,51 @@ use images::store::Store;
 use reqwest::multipart::{Form, Part};
 use uuid::Uuid;
 
-use crate::harness::with_magic;
-pub use crate::harness::{ImagesApp, TestApp, anonymous_get, png};
+use image::ImageFormat;
 
-/// A JPEG of `len` bytes (its magic, then filler).
+pub use crate::harness::{ImagesApp, TestApp, anonymous_get, png, reencoded};
+use crate::harness::{filler, real_image};
+
+/// A real JPEG of about `len` bytes (at most; its smallest form when `len` is
+/// smaller): 8 × 8 pixels drawn from `len`, padded with comment (COM) segments.
 pub fn jpeg(len: usize) -> Vec<u8> {
-    with_magic(b"\xff\xd8\xff\xe0", len)
+    let mut out = real_image(ImageFormat::Jpeg, len);
+    let mut pad = Vec::new();
+    let mut left = len.saturating_sub(out.len());
+    while left > 4 {
+        let data = (left - 4).min(65_533);
+        pad.extend_from_slice(&[0xFF, 0xFE]);
+        pad.extend_from_slice(&u16::try_from(data + 2).unwrap().to_be_bytes());
+        pad.extend(filler(data));
+        left -= data + 4;
+    }
+    out.splice(2..2, pad); // after SOI
+    out
 }
 
-/// A GIF of `len` bytes (its magic, then filler).
+/// A real GIF of about `len` bytes (at most): 8 × 8 pixels drawn from `len`, padded
+/// with a comment extension before its trailer.
 pub fn gif(len: usize) -> Vec<u8> {
-    with_magic(b"GIF89a", len)
+    let mut out = real_image(ImageFormat::Gif, len);
+    let mut left = len.saturating_sub(out.len() + 3);
+    let mut pad = vec![0x21, 0xFE];
+    while left > 1 {
+        let block = (left - 1).min(255);
+        pad.push(u8::try_from(block).unwrap());
+        pad.extend(filler(block));
+        left -= block + 1;
+    }
+    pad.push(0);
+    if pad.len() > 3 {
+        let trailer = out.len() - 1;
+        out.splice(trailer..trailer, pad);
+    }
+    out
 }
 
-/// A WebP of `len` bytes (its magic, then filler).
+/// A real (lossless) WebP, 8 × 8 pixels drawn from `len` (not padded).
 pub fn webp(len: usize) -> Vec<u8> {
-    with_magic(b"RIFF\x24\0\0\0WEBPVP8 ", len)
+    real_image(ImageFormat::WebP, len)
 }
 
 /// images' users, tokens, uploads and what S3 holds, on the test's instance.
@@ -56,7 +85,7 @@ pub trait ImagesHelpers {
     async fn stored(&self, key: &str) -> Option<Vec<u8>>;
     /// The keys in the bucket, read from S3 directly (not through the service).
     async fn stored_keys(&self) -> Vec<String>;
-    /// [`ImagesHelpers::stored_keys`], sorted.
+    /// The images' own keys (not versions nor variants), sorted.
     async fn sorted_keys(&self) -> Vec<String>;
     /// Deletes the (empty) bucket behind the service's back.
     async fn delete_bucket(&self);
@@ -131,7 +160,12 @@ impl ImagesHelpers for TestApp {
     }
 
     async fn sorted_keys(&self) -> Vec<String> {
-        let mut keys = self.stored_keys().await;
+        let mut keys: Vec<String> = self
+            .stored_keys()
+            .await
+            .into_iter()
+            .filter(|k| images::keys::parse_version(k).is_none())
+            .collect();
         keys.sort();
         keys
     }

@@ -4,6 +4,7 @@
 //! helpers are in `app.rs`.
 
 use hub_testkit::{Go as _, Harness, env};
+use image::ImageFormat;
 use images::Images;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
@@ -11,23 +12,84 @@ use serde_json::Value;
 /// images running for one test.
 pub type TestApp = hub_testkit::TestApp<Images>;
 
-/// The smallest content each accepted type is recognised by, plus filler.
+/// A real PNG of exactly `len` bytes (or its smallest form, when `len` is smaller): 8 ×
+/// 8 pixels drawn from `len`, so each length is another picture, padded with a `tEXt`
+/// comment (metadata the service must not keep).
 pub fn png(len: usize) -> Vec<u8> {
-    with_magic(b"\x89PNG\r\n\x1a\n", len)
+    let mut out = real_image(ImageFormat::Png, len);
+    // tEXt: length, type, "Comment\0", text, CRC; before IEND (the last 12 bytes).
+    let Some(text) = len.checked_sub(out.len() + 12 + 8) else {
+        return out;
+    };
+    let mut chunk = Vec::with_capacity(text + 20);
+    chunk.extend_from_slice(&u32::try_from(text + 8).unwrap().to_be_bytes());
+    chunk.extend_from_slice(b"tEXtComment\0");
+    chunk.extend(filler(text));
+    let crc = crc32(&chunk[4..]);
+    chunk.extend_from_slice(&crc.to_be_bytes());
+    let iend = out.len() - 12;
+    out.splice(iend..iend, chunk);
+    assert_eq!(out.len(), len);
+    out
 }
 
-/// `magic` followed by a deterministic, non-repeating-looking filler up to `len` bytes.
-pub fn with_magic(magic: &[u8], len: usize) -> Vec<u8> {
-    let mut out = magic.to_vec();
-    let mut x: u32 = 0x1234_5678;
-    while out.len() < len {
+/// 8 × 8 pixels drawn from `seed`, encoded as `format` by image-rs.
+pub fn real_image(format: ImageFormat, seed: usize) -> Vec<u8> {
+    let mut x = u32::try_from(seed % (1 << 31)).unwrap() * 2 + 1;
+    let img = image::RgbImage::from_fn(8, 8, |_, _| {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
-        out.push(x as u8);
+        let [r, g, b, _] = x.to_le_bytes();
+        image::Rgb([r, g, b])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, format)
+        .unwrap();
+    out.into_inner()
+}
+
+/// What the service stores for an upload of `bytes`: they decoded and written out
+/// anew by the service's own code (deterministic), so tests can tell which upload won.
+pub fn reencoded(bytes: &[u8]) -> Vec<u8> {
+    let images::magic::Sniff::Image(mime) = images::magic::sniff(bytes, true) else {
+        panic!("not an image");
+    };
+    let limits = images::process::PixelLimits {
+        max_pixels: images::config::DEFAULT_MAX_PIXELS,
+        max_side: 16_384,
+    };
+    images::process::process(bytes, mime, limits, &[])
+        .unwrap()
+        .full
+}
+
+/// PNG's CRC-32 (ISO-HDLC) of `data`.
+pub fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
     }
-    out.truncate(len.max(magic.len()));
-    out
+    !crc
+}
+
+/// `len` printable ASCII bytes that do not repeat at short range.
+pub fn filler(len: usize) -> impl Iterator<Item = u8> {
+    let mut x: u32 = 0x1234_5678;
+    (0..len).map(move |_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        b'a' + (x % 26) as u8
+    })
 }
 
 /// images' test instance and its uploads.

@@ -10,4 +10,5 @@
 mod api;
 mod app;
 mod harness;
+mod processing;
 mod snapshots;
