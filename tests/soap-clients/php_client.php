@@ -4,7 +4,8 @@
 [, $soapBase, $lookupBase, $tag] = $argv;
 $out = [];
 if (($argv[4] ?? '') === 'limit') {
-    // Over the registration limit: a SoapFault whose detail is the typed RateLimitFault.
+    // Over the registration limit: a SoapFault whose detail is the RateLimitFault (its
+    // retryAfterSeconds decoded as a string: cast it).
     $client = new SoapClient("$soapBase/register?wsdl", ['cache_wsdl' => WSDL_CACHE_NONE]);
     for ($i = 0; ; $i++) {
         try {
@@ -15,7 +16,7 @@ if (($argv[4] ?? '') === 'limit') {
             ]);
         } catch (SoapFault $f) {
             echo json_encode(['limit' => [
-                'after' => $i, 'retryAfterSeconds' => $f->detail->RateLimitFault->retryAfterSeconds,
+                'after' => $i, 'retryAfterSeconds' => (int) $f->detail->RateLimitFault->retryAfterSeconds,
                 'reason' => $f->getMessage(), 'code' => $f->faultcode,
             ]]), "\n";
             exit(0);
