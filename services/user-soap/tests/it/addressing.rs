@@ -170,7 +170,7 @@ async fn over_the_limit_a_toolkit_gets_a_rate_limit_fault_across_two_instances()
     let b = TestApp::spawn_with(&beside).await;
     let register = async |app: &TestApp, i: usize| {
         let fields = user_fields(&tag());
-        let req = if i % 3 == 0 {
+        let req = if i.is_multiple_of(3) {
             app.request(SOAP12, crate::app::soap12_envelope(&pairs(&fields)))
         } else {
             app.request(TEXT_XML, legacy_envelope(&pairs(&fields)))
@@ -185,7 +185,7 @@ async fn over_the_limit_a_toolkit_gets_a_rate_limit_fault_across_two_instances()
         (i, status, retry_after, body)
     };
     let replies = futures_util::future::join_all(
-        (0..12).map(|i| register(if i % 2 == 0 { &a } else { &b }, i)),
+        (0..12_usize).map(|i| register(if i.is_multiple_of(2) { &a } else { &b }, i)),
     )
     .await;
     assert_eq!(
@@ -202,7 +202,7 @@ async fn over_the_limit_a_toolkit_gets_a_rate_limit_fault_across_two_instances()
                 "<us:RateLimitFault xmlns:us=\"http://example.com/userservice\"><us:retryAfterSeconds>{secs}</us:retryAfterSeconds><us:message>Too many registrations from this address; retry after {secs} s</us:message></us:RateLimitFault>"
             ),
         );
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             assert_eq!(*status, 400, "SOAP 1.2 Sender: {body}");
             assert_has(body, "<env:Value>env:Sender</env:Value>");
         } else {
