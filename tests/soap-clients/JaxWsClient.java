@@ -1,8 +1,9 @@
 // JAX-WS RI: register over SOAP 1.1 and 1.2, a duplicate, a lookup; through classes generated with
 //   wsimport -extension -Xnocompile -d src -p hub.register SOAP_BASE/register?wsdl
 //   wsimport -extension -Xnocompile -d src -p hub.lookup LOOKUP_BASE/user/soap?wsdl
-// Usage: java JaxWsClient TAG  -> one JSON object (tests/tests/it/soap_clients.rs)
+// Usage: java JaxWsClient TAG [limit]  -> one JSON object (tests/tests/it/soap_clients.rs)
 import hub.lookup.UserLookupService;
+import hub.register.RateLimitFault_Exception;
 import hub.register.RegistrationFault_Exception;
 import hub.register.UserService;
 import hub.register.UserServicePortType;
@@ -19,6 +20,23 @@ public class JaxWsClient {
         // The Service object fetches the WSDL from the address it was generated from;
         // -extension is what lets wsimport generate getUserServiceSoap12().
         UserService service = new UserService();
+        if (args.length > 1 && args[1].equals("limit")) {
+            // Over the registration limit: the WSDL's RateLimitFault, a checked exception
+            // like RegistrationFault, whose getFaultInfo() holds the seconds to wait.
+            UserServicePortType port = service.getUserServiceSoap();
+            for (int i = 0; ; i++) {
+                try {
+                    port.registerUser("jaxwslimit" + i + "_" + tag, "s3cret!", "Ana", "Peña", "JL" + i + tag,
+                            "jaxwslimit" + i + "." + tag + "@example.com", "Málaga", new Holder<>(), new Holder<>());
+                } catch (RateLimitFault_Exception e) {
+                    System.out.println("{\"limit\":{\"after\":" + i + ",\"retryAfterSeconds\":"
+                            + e.getFaultInfo().getRetryAfterSeconds() + ",\"reason\":" + json(e.getMessage()) + "}}");
+                    return;
+                } catch (RegistrationFault_Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        }
         String username11 = null;
         for (String v : new String[] {"11", "12"}) {
             UserServicePortType port =
@@ -31,7 +49,7 @@ public class JaxWsClient {
             try {
                 port.registerUser(username, "s3cret!pw", "Ana", "Peña", "J" + v + tag,
                         "jaxws" + v + "." + tag + "@example.com", "Málaga", message, id);
-            } catch (RegistrationFault_Exception e) {
+            } catch (RegistrationFault_Exception | RateLimitFault_Exception e) {
                 throw new IllegalStateException(e);
             }
             out.append("\"register").append(v).append("\":{\"message\":").append(json(message.value))
@@ -46,6 +64,8 @@ public class JaxWsClient {
                 out.append("\"duplicate").append(v).append("\":{\"field\":")
                         .append(json(e.getFaultInfo().getField()))
                         .append(",\"reason\":").append(json(e.getMessage())).append("},");
+            } catch (RateLimitFault_Exception e) {
+                throw new IllegalStateException(e);
             }
         }
         // The lookup's request and reply both hold a username, so wsimport makes it an

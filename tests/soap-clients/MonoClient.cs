@@ -4,7 +4,7 @@
 //   wsdl -protocol:SOAP12 -n:Hub.Soap12 -out:register12.cs SOAP_BASE/register?wsdl
 //   wsdl -n:Hub.Lookup -out:lookup.cs LOOKUP_BASE/user/soap?wsdl
 //   wsdl -protocol:HttpGet -n:Hub.Get -out:lookupget.cs LOOKUP_BASE/user/soap?wsdl
-// Usage: mono client.exe TAG  -> one JSON object (tests/tests/it/soap_clients.rs)
+// Usage: mono client.exe TAG [limit]  -> one JSON object (tests/tests/it/soap_clients.rs)
 using System;
 using System.Text;
 using System.Web.Services.Protocols;
@@ -28,6 +28,24 @@ static class MonoClient {
         // One proxy class per protocol: the generated methods are the same.
         var soap11 = new Hub.Soap11.UserService();
         var soap12 = new Hub.Soap12.UserService();
+        if (args.Length > 1 && args[1] == "limit") {
+            // Over the registration limit: a SoapException whose Detail holds the WSDL's
+            // RateLimitFault, read like the RegistrationFault.
+            for (int i = 0; ; i++) {
+                try {
+                    string id;
+                    soap11.RegisterUser("monolimit" + i + "_" + tag, "s3cret!", "Ana", "Peña", "ML" + i + tag,
+                        "monolimit" + i + "." + tag + "@example.com", "Málaga", out id);
+                } catch (SoapException e) {
+                    var ns = new XmlNamespaceManager(new NameTable());
+                    ns.AddNamespace("us", "http://example.com/userservice");
+                    var secs = e.Detail?.SelectSingleNode("us:RateLimitFault/us:retryAfterSeconds", ns);
+                    Console.WriteLine("{\"limit\":{\"after\":" + i + ",\"retryAfterSeconds\":" + (secs?.InnerText ?? "null")
+                        + ",\"reason\":" + Json(e.Message) + "}}");
+                    return;
+                }
+            }
+        }
         string username11 = "mono11_" + tag;
         foreach (var v in new[] { "11", "12" }) {
             string username = "mono" + v + "_" + tag, email = "mono" + v + "." + tag + "@example.com";

@@ -1,6 +1,6 @@
 // gSOAP (C++): register, a duplicate, a lookup, through stubs generated from the served WSDLs
 // (gsoap_client.sh builds this twice: with soapcpp2 -1 for SOAP 1.1, -2 for SOAP 1.2).
-// Usage: ./client TAG  -> one JSON object (tests/tests/it/soap_clients.rs)
+// Usage: ./client TAG [limit]  -> one JSON object (tests/tests/it/soap_clients.rs)
 #include <iostream>
 #include <string>
 
@@ -18,7 +18,7 @@ static std::string json(const std::string &s) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) return 2;
+  if (argc != 2 && argc != 3) return 2;
   // SOAP_C_UTFSTRING: std::string members hold UTF-8 as is.
   UserServiceSoapBindingProxy service(SOAP_C_UTFSTRING);
   _ns1__RegisterUser user;
@@ -31,6 +31,24 @@ int main(int argc, char **argv) {
   user.email = "gsoap" + v + "." + tag + "@example.com";
   user.city = "Málaga";
   _ns2__registerUserResponse reply;
+  if (argc == 3 && std::string(argv[2]) == "limit") {
+    // Over the registration limit: SOAP_FAULT, its detail the typed RateLimitFault.
+    for (int i = 0;; i++) {
+      const std::string n = std::to_string(i);
+      user.username = "gsoaplimit" + v + "_" + n + "_" + tag;
+      user.dni = "GL" + v + n + tag;
+      user.email = "gsoaplimit" + v + "." + n + "." + tag + "@example.com";
+      if (service.RegisterUser(&user, reply) == SOAP_FAULT) {
+        const SOAP_ENV__Fault *fault = service.soap->fault;
+        const SOAP_ENV__Detail *detail = v == "12" ? fault->SOAP_ENV__Detail : fault->detail;
+        const _ns2__RateLimitFault *f = detail ? detail->ns2__RateLimitFault : nullptr;
+        std::cout << "{\"limit" << v << "\":{\"after\":" << i << ",\"retryAfterSeconds\":"
+                  << (f ? f->retryAfterSeconds : -1)
+                  << ",\"reason\":" << json(service.soap_fault_string()) << "}}" << std::endl;
+        return 0;
+      }
+    }
+  }
   if (service.RegisterUser(&user, reply) != SOAP_OK) {
     service.soap_stream_fault(std::cerr);
     return 1;

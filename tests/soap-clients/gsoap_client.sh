@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gSOAP: generate C++ proxies from the served WSDLs, build gsoap_client.cpp once per SOAP
 # version and run both. Needs Debian's gsoap and libgsoap-dev.
-# Usage: gsoap_client.sh SOAP_BASE LOOKUP_BASE TAG  -> one JSON object per version
+# Usage: gsoap_client.sh SOAP_BASE LOOKUP_BASE TAG [limit]  -> one JSON object per version
 set -euo pipefail
 src=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
@@ -17,6 +17,6 @@ for v in 1 2; do
   soapcpp2 "-$v" -j -C -x -I/usr/share/gsoap/import ../hub.h >/dev/null 2>&1
   g++ -o client -I. "$src/gsoap_client.cpp" soapC.cpp \
     soapUserServiceSoapBindingProxy.cpp soapUserLookupSoapBindingProxy.cpp -lgsoap++
-  ./client "$3"
+  ./client "${@:3}"
   cd ..
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # JAX-WS RI: generate the client classes from the served WSDLs, compile JaxWsClient.java
 # with them and run it. Needs a JDK and Debian's jaxws (wsimport and the runtime jars).
-# Usage: jaxws_client.sh SOAP_BASE LOOKUP_BASE TAG  -> one JSON object
+# Usage: jaxws_client.sh SOAP_BASE LOOKUP_BASE TAG [limit]  -> one JSON object
 set -euo pipefail
 src=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
@@ -19,4 +19,4 @@ jars=(jaxws-api jaxb-api jws-api javax.activation geronimo-annotation-1.3-spec j
 cp=$(printf '/usr/share/java/%s.jar:' "${jars[@]}")
 mapfile -t generated < <(find gen -name '*.java')
 javac -nowarn -encoding UTF-8 -cp "$cp" -d classes "${generated[@]}" "$src/JaxWsClient.java"
-java -cp "classes:$cp" JaxWsClient "$3" 2> >(grep -v -e 'FactoryFinder find' -e 'deprecated META-INF' >&2)
+java -cp "classes:$cp" JaxWsClient "${@:3}" 2> >(grep -v -e 'FactoryFinder find' -e 'deprecated META-INF' >&2)

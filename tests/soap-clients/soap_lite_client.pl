@@ -44,10 +44,13 @@ for my $v ('11', '12') {
         # faultstring/faultdetail read the 1.1 paths only: under 1.2 they are undef,
         # so read Reason/Text and Detail by path.
         my $reason = $v eq '11' ? $som->faultstring : $som->valueof('//Fault/Reason/Text');
+        my $code = $v eq '11' ? $som->faultcode : $som->valueof('//Fault/Code/Value');
         $out{"duplicate$v"} = {
             field => $som->valueof('//RegistrationFault/field'),
             reason => $reason,
+            code => $code,
             faultstring => scalar $som->faultstring,
+            faultcode => scalar $som->faultcode,
         };
     } else {
         $out{"duplicate$v"} = 'no fault';

@@ -32,6 +32,13 @@ package FaultTypemap {
     sub get_typemap { \%map }
     sub get_class { $map{ join '/', @{ $_[1] } } }
 }
+# When the detail is not needed, skipping it is the one-line fix: the fault then decodes
+# as a Fault11 with its faultcode and faultstring.
+package SkipDetailTypemap {
+    my %map = (%{ HubTypemaps::UserService->get_typemap }, 'Fault/detail' => '__SKIP__');
+    sub get_typemap { \%map }
+    sub get_class { $map{ join '/', @{ $_[1] } } }
+}
 package main;
 
 my ($tag) = @ARGV;
@@ -51,6 +58,11 @@ $r = $service->RegisterUser(\%user);
 $out{duplicate11} = $r ? 'no fault' : {
     field => $r->get_detail->get_RegistrationFault->get_field->get_value,
     reason => $r->get_faultstring->get_value,
+};
+$r = HubInterfaces::UserService::UserServiceSoap->new({ class_resolver => 'SkipDetailTypemap' })
+    ->RegisterUser(\%user);
+$out{duplicate11_skip} = $r ? 'no fault' : {
+    code => $r->get_faultcode->get_value, reason => $r->get_faultstring->get_value,
 };
 
 my $look = LookInterfaces::UserLookupService::UserLookupSoap->new();

@@ -1,6 +1,6 @@
 """suds (suds-community): register over SOAP 1.1, a duplicate, a lookup; from the served WSDLs.
 
-Usage: suds_client.py SOAP_BASE LOOKUP_BASE TAG  -> one JSON object (tests/tests/it/soap_clients.rs)
+Usage: suds_client.py SOAP_BASE LOOKUP_BASE TAG [limit]  -> one JSON object (tests/tests/it/soap_clients.rs)
 suds speaks SOAP 1.1 only: it sends a 1.1 envelope even through the WSDL's 1.2 port.
 """
 import json
@@ -13,6 +13,21 @@ soap_base, lookup_base, tag = sys.argv[1:4]
 out = {}
 
 reg = Client(soap_base + "/register?wsdl")
+if sys.argv[4:] == ["limit"]:
+    # Over the registration limit: a WebFault whose detail is the typed RateLimitFault.
+    for i in range(100):
+        try:
+            reg.service.RegisterUser(
+                username=f"sudslimit{i}_{tag}", password="s3cret!", first_name="Ana", last_name="Peña",
+                dni=f"DL{i}{tag}", email=f"sudslimit{i}.{tag}@example.com", city="Málaga",
+            )
+        except WebFault as e:
+            limit = e.fault.detail.RateLimitFault
+            print(json.dumps({"limit": {
+                "after": i, "retryAfterSeconds": int(limit.retryAfterSeconds),
+                "reason": str(e.fault.faultstring),
+            }}))
+            sys.exit(0)
 user = dict(
     username=f"suds11_{tag}", password="s3cret!pw", first_name="Ana", last_name="Peña",
     dni=f"D11{tag}", email=f"suds11.{tag}@example.com", city="Málaga",

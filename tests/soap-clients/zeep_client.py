@@ -1,6 +1,6 @@
 """Drives user-soap and user-lookup with zeep in strict mode, from their served WSDLs.
 
-Usage: zeep_client.py SOAP_BASE LOOKUP_BASE TAG   -> prints one JSON object of results.
+Usage: zeep_client.py SOAP_BASE LOOKUP_BASE TAG [limit]  -> prints one JSON object of results.
 Called by tests/tests/it/soap_clients.rs; every value it prints is asserted there.
 """
 import json
@@ -45,6 +45,19 @@ out = {}
 reg = zeep.Client(soap_base + "/register?wsdl", settings=settings)
 svc11 = reg.bind("UserService", "UserServiceSoap")
 svc12 = reg.bind("UserService", "UserServiceSoap12")
+
+if sys.argv[4:] == ["limit"]:
+    # Over the registration limit: a Fault like any other, whose detail is the WSDL's
+    # RateLimitFault with the seconds to wait (also in the Retry-After header).
+    for i in range(100):
+        try:
+            svc12.RegisterUser(**fields(f"limit{i}"))
+        except Fault as f:
+            secs = f.detail.find(f".//{NS}retryAfterSeconds")
+            print(json.dumps({"limit": {
+                "after": i, "retryAfterSeconds": int(secs.text), "reason": f.message, "code": f.code,
+            }}))
+            sys.exit(0)
 
 r = svc11.RegisterUser(**fields("11"))
 out["register11"] = {"message": r.message, "id": r.id, "username": fields("11")["username"]}

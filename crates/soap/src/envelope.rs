@@ -6,6 +6,7 @@ use axum::{
 };
 
 use crate::{
+    addressing::{self, Addressing},
     fault::{Fault, FaultCode},
     xml::{self, Element, Limits},
 };
@@ -109,18 +110,20 @@ pub struct SoapRequest {
     pub headers: Vec<Element>,
     /// The single child of Body: the operation's wrapper element.
     pub body: Element,
+    /// Its WS-Addressing properties, when it carried any (see [`crate::addressing`]).
+    pub addressing: Option<Addressing>,
 }
 
 /// Reads and checks a SOAP request body. Every refusal is a Fault in the right version.
-/// No header block is understood: a mandatory one addressed to us is a MustUnderstand
-/// fault.
+/// Only the WS-Addressing header blocks are understood ([`crate::addressing`]): any
+/// other mandatory one addressed to us is a MustUnderstand fault.
 pub fn parse(body: &[u8], headers: &HeaderMap, limits: &Limits) -> Result<SoapRequest, Fault> {
     parse_understanding(body, headers, limits, &[])
 }
 
 /// [`parse`], understanding the header blocks named `(namespace, local name)` in
-/// `understood` (WS-Security's `Security` when it is switched on): a mandatory one is
-/// left to the caller, which must then process it.
+/// `understood` (WS-Security's `Security` when it is switched on), besides the
+/// WS-Addressing ones: a mandatory one is left to the caller, which must then process it.
 pub fn parse_understanding(
     body: &[u8],
     headers: &HeaderMap,
@@ -168,7 +171,10 @@ pub fn parse_understanding(
     let not_understood: Vec<&Element> = header_blocks
         .iter()
         .filter(|block| {
-            let known = understood.iter().any(|(ns, local)| block.is(ns, local));
+            let known = understood
+                .iter()
+                .chain(addressing::UNDERSTOOD)
+                .any(|(ns, local)| block.is(ns, local));
             !known && must_understand(block, version)
         })
         .collect();
@@ -196,10 +202,12 @@ pub fn parse_understanding(
     if op.ns.is_none() {
         return Err(client("The Body element must be namespace-qualified"));
     }
+    let addressing = Addressing::read(version, &header_blocks, action(headers).as_deref())?;
     Ok(SoapRequest {
         version,
         headers: header_blocks,
         body: op,
+        addressing,
     })
 }
 

@@ -9,6 +9,9 @@
 //! * [`envelope`]: SOAP 1.1 and 1.2 envelopes on the same endpoint: version from the
 //!   envelope namespace, VersionMismatch for any other, MustUnderstand for a header block
 //!   addressed to us that we do not understand, exactly one Body child.
+//! * [`addressing`]: WS-Addressing (1.0 and 2004/08) understood for both services:
+//!   `Action` checked against the operation, the reply's `Action`/`RelatesTo` added only
+//!   when the request carried WS-Addressing.
 //! * [`fault`]: Faults in the request's version (1.1: HTTP 500, unqualified
 //!   `faultcode`/`faultstring`/`detail`; 1.2: `Code`/`Reason`, 400 for Sender) and the
 //!   [`ErrorRenderer`](hub_runtime::http::ErrorRenderer) that turns every framework
@@ -32,6 +35,7 @@
 //! the second ignores namespaces (docs/SOAP-CLIENTS.md, parsing them in Rust); the
 //! payloads here are a handful of strings, which a tree walk reads clearly.
 
+pub mod addressing;
 pub mod envelope;
 pub mod fault;
 pub mod request;

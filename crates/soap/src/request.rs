@@ -75,6 +75,13 @@ impl<E> InVersion<E> {
     }
 }
 
+impl<E> InVersion<E> {
+    /// The error (to pick, e.g., the WS-Addressing `Action` of its fault).
+    pub fn error(&self) -> &E {
+        &self.error
+    }
+}
+
 impl<E: SoapError> IntoResponse for InVersion<E> {
     fn into_response(self) -> Response {
         self.error.answer(self.envelope)
@@ -86,8 +93,8 @@ impl<E: SoapError> IntoResponse for InVersion<E> {
 /// read within the default [`Limits`], the envelope checked ([`envelope::parse`]: every
 /// refusal is a Fault, in the version the request announced); the envelope's version is
 /// [`SoapRequest::version`], for the handler to answer its errors in
-/// ([`InVersion::of`]). SOAPAction is logged, never used: dispatch is on the Body
-/// child's QName. When the service installed a [`wsse::Guard`] (WS-Security on), the
+/// ([`InVersion::of`]). SOAPAction is logged, and used only to check a WS-Addressing
+/// `Action` agrees with it: dispatch is on the Body child's QName. When the service installed a [`wsse::Guard`] (WS-Security on), the
 /// `wsse:Security` header is understood and the request's credentials are checked
 /// here, before any handler runs; a refusal is the WS-Security fault.
 #[derive(Debug, Clone)]

@@ -32,6 +32,19 @@ pub enum Error {
     Db(#[from] sqlx::Error),
 }
 
+impl Error {
+    /// The WS-Addressing `Action` of this fault when the WSDL declares it (`LookupFault`);
+    /// else the generic fault action (`hub_soap::addressing::answer`).
+    pub fn wsa_action(&self) -> Option<&'static str> {
+        match self {
+            Self::MissingUsername | Self::RepeatedUsername | Self::NotFound => {
+                Some(crate::lookup::LOOKUP_FAULT_ACTION)
+            }
+            Self::UnknownOperation(_) | Self::Db(_) => None,
+        }
+    }
+}
+
 impl SoapError for Error {
     fn answer(self, envelope: Option<SoapVersion>) -> Response {
         // Without an envelope (the GET bindings) there is no SOAP status rule to follow:

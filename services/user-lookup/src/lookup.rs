@@ -5,6 +5,13 @@ use hub_soap::{SoapVersion, xml::escape};
 
 /// The original's response namespace, and the WSDL's.
 pub const WEB_NS: &str = "http://www.example.org/webservice";
+/// The operation's `Action` (WS-Addressing `wsaw:Action` and `soapAction` in the WSDL).
+pub const ACTION: &str = "http://www.example.org/webservice/getUserByUsername";
+/// The `Action` of its reply (the WSDL's output `wsaw:Action`).
+pub const REPLY_ACTION: &str = "http://www.example.org/webservice/getUserByUsernameResponse";
+/// The `Action` of a `LookupFault` (the WSDL's fault `wsaw:Action`).
+pub const LOOKUP_FAULT_ACTION: &str =
+    "http://www.example.org/webservice/getUserByUsername/Fault/LookupFault";
 
 /// The Go original's reply to `GET /user/soap`, byte for byte (it starts with a
 /// newline and two tabs and ends with a newline and a tab), values XML-escaped.

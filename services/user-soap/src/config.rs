@@ -29,7 +29,8 @@ pub struct Config {
     /// Outbox relay settings (`AMQP_URL` or `RABBITMQ_HOST`/`RABBITMQ_PORT`, `OUTBOX_*`).
     pub relay: RelayConfig,
     /// `REGISTER_MAX_PER_ADDRESS` (default 10) registrations per client address within
-    /// `REGISTER_WINDOW_SECS` (default 60); more get a 429 Client fault with `Retry-After`.
+    /// `REGISTER_WINDOW_SECS` (default 60); more get a 429 Client fault with `Retry-After`
+    /// (a SOAP toolkit, as for a duplicate: a `RateLimitFault`, also with `Retry-After`).
     pub register_limit: Limit,
     /// Whose forwarding headers name the client (`TRUSTED_PROXIES`, as auth).
     pub proxies: ProxyTrust,

@@ -35,6 +35,24 @@ pub enum Error {
     /// `RegistrationFault` (see `config::DuplicateReply`).
     #[error("{} is already registered", .0.field())]
     Taken(Taken),
+    /// Over the registration limit, answered to a SOAP toolkit as a `RateLimitFault`
+    /// with the seconds to wait (the legacy front-end gets `Register(Throttled)`'s 429).
+    #[error("Too many registrations from this address; retry after {0} s")]
+    RateLimited(u64),
+}
+
+impl Error {
+    /// The WS-Addressing `Action` of this answer, when the WSDL declares one: its faults'
+    /// and, for the legacy 409 (no fault), the operation's output; else the generic
+    /// fault action (`hub_soap::addressing::answer`).
+    pub fn wsa_action(&self) -> Option<&'static str> {
+        match self {
+            Self::Invalid(_) | Self::Taken(_) => Some(message::REGISTRATION_FAULT_ACTION),
+            Self::RateLimited(_) => Some(message::RATE_LIMIT_FAULT_ACTION),
+            Self::Register(RegisterError::Duplicate(_)) => Some(message::REPLY_ACTION),
+            _ => None,
+        }
+    }
 }
 
 impl SoapError for Error {
@@ -48,6 +66,14 @@ impl SoapError for Error {
             Self::Taken(taken) => {
                 let message = self.to_string();
                 registration_fault(taken.field(), message.clone(), &message)
+            }
+            Self::RateLimited(secs) => {
+                let mut resp = rate_limit_fault(secs, self.to_string())
+                    .with_version(version)
+                    .into_response();
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                return resp;
             }
             Self::Register(RegisterError::Throttled(secs)) => {
                 let mut resp = Fault::client(format!(
@@ -75,6 +101,16 @@ fn registration_fault(field: &str, reason: String, message: &str) -> Fault {
         "<us:RegistrationFault xmlns:us=\"{SERVICE_NS}\"><us:field>{}</us:field><us:message>{}</us:message></us:RegistrationFault>",
         escape(field),
         escape(message)
+    );
+    Fault::client(reason).with_detail(detail)
+}
+
+/// A Client fault `reason` with the WSDL's `RateLimitFault` detail: the seconds until
+/// another registration from this address is accepted (also `Retry-After`).
+fn rate_limit_fault(secs: u64, reason: String) -> Fault {
+    let detail = format!(
+        "<us:RateLimitFault xmlns:us=\"{SERVICE_NS}\"><us:retryAfterSeconds>{secs}</us:retryAfterSeconds><us:message>{}</us:message></us:RateLimitFault>",
+        escape(&reason)
     );
     Fault::client(reason).with_detail(detail)
 }

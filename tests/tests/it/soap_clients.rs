@@ -271,11 +271,21 @@ async fn soap_lite_example_registers_in_both_versions() {
         "username is already registered"
     );
     assert_eq!(out["duplicate12"]["faultstring"], Value::Null);
+    // faultcode too; the example reads Code/Value by path under 1.2.
+    assert_eq!(out["duplicate12"]["faultcode"], Value::Null);
+    assert_eq!(out["duplicate11"]["code"], "soapenv:Client");
+    assert_eq!(out["duplicate12"]["code"], "env:Sender");
 }
 
 #[tokio::test]
 async fn soap_wsdl_example_resolves_the_fault_detail() {
-    example("bash", "soap_wsdl_client.sh", "SOAP::WSDL", &["11"]).await;
+    let out = example("bash", "soap_wsdl_client.sh", "SOAP::WSDL", &["11"]).await;
+    // The typemap's `'Fault/detail' => '__SKIP__'`: the fault, without its detail.
+    assert_eq!(out["duplicate11_skip"]["code"], "soapenv:Client", "{out}");
+    assert_eq!(
+        out["duplicate11_skip"]["reason"],
+        "username is already registered"
+    );
 }
 
 #[tokio::test]
@@ -292,6 +302,101 @@ async fn jaxws_example_raises_the_typed_fault_exception() {
 async fn mono_example_over_soap_11_12_and_http_get() {
     let out = example("bash", "mono_client.sh", "Mono", &["11", "12"]).await;
     assert_eq!(out["lookup_get"], out["lookup"], "{out}");
+}
+
+/// WCF (Mono's System.ServiceModel): basicHttpBinding (SOAP 1.1, no addressing) and
+/// SOAP 1.2 with mandatory WS-Addressing headers, 1.0 and 2004/08 (before, a
+/// MustUnderstand fault for every call): the duplicate and invalid input are typed
+/// `FaultException<RegistrationFault>`, an unknown user a `FaultException<LookupFault>`.
+#[tokio::test]
+async fn wcf_on_mono_over_basic_http_and_soap12_with_ws_addressing() {
+    let versions = ["11", "12", "12_2004"];
+    let out = example("bash", "mono_wcf_client.sh", "WCF", &versions).await;
+    for v in versions {
+        assert_eq!(out[format!("invalid{v}")]["field"], "email", "{v}: {out}");
+        assert_eq!(
+            out[format!("invalid{v}")]["reason"],
+            "Invalid email: is not an email address",
+            "{v}: {out}"
+        );
+        assert_eq!(
+            out[format!("missing{v}")]["message"],
+            "User not found",
+            "{v}: {out}"
+        );
+    }
+}
+
+/// Over the registration limit, a toolkit reads the limit as the WSDL's `RateLimitFault`
+/// through its usual fault API, with the seconds to wait (before: a bare HTTP 429 that
+/// suds, gSOAP, JAX-WS and Mono reported as a transport error). The scripts, given
+/// `limit`, register until the fault and print what they read.
+async fn limit_fault(program: &str, name: &str) -> Value {
+    let sys = hub_checks::system::start_with(&[("REGISTER_MAX_PER_ADDRESS", "2")]).await;
+    let mut cmd = node_command(&sys, program, name);
+    cmd.arg("limit");
+    let out = run_client(cmd).await;
+    let limits: Vec<&Value> = out
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with("limit"))
+        .map(|(_, v)| v)
+        .collect();
+    assert!(!limits.is_empty(), "{name}: {out}");
+    for limit in limits {
+        let secs = limit["retryAfterSeconds"].as_u64().unwrap_or(0);
+        assert!((1..=60).contains(&secs), "{name}: {out}");
+        let reason = limit["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.starts_with("Too many registrations from this address; retry after"),
+            "{name}: {out}"
+        );
+        assert!(limit["after"].as_u64().unwrap() <= 2, "{name}: {out}");
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_registration_limit_is_a_fault_zeep_reads() {
+    let out = limit_fault(&hub_testkit::python(), "zeep_client.py").await;
+    let code = out["limit"]["code"].as_str().unwrap_or_default();
+    assert!(code.ends_with("Sender"), "a SOAP 1.2 Sender fault: {out}");
+}
+
+#[tokio::test]
+async fn the_registration_limit_is_a_fault_suds_reads() {
+    limit_fault(&hub_testkit::python(), "suds_client.py").await;
+}
+
+#[tokio::test]
+async fn the_registration_limit_is_a_fault_php_reads() {
+    let out = limit_fault("php", "php_client.php").await;
+    assert_eq!(out["limit"]["code"], "soapenv:Client");
+}
+
+#[tokio::test]
+async fn the_registration_limit_is_a_fault_gsoap_reads() {
+    let out = limit_fault("bash", "gsoap_client.sh").await;
+    assert!(
+        out["limit11"].is_object() && out["limit12"].is_object(),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn the_registration_limit_is_a_typed_fault_exception_in_jaxws() {
+    limit_fault("bash", "jaxws_client.sh").await;
+}
+
+#[tokio::test]
+async fn the_registration_limit_is_a_soap_exception_in_mono() {
+    limit_fault("bash", "mono_client.sh").await;
+}
+
+#[tokio::test]
+async fn the_registration_limit_is_a_typed_fault_exception_in_wcf() {
+    limit_fault("bash", "mono_wcf_client.sh").await;
 }
 
 /// The guide's examples, as it quotes them: each `<!-- file: PATH -->` line is followed by
@@ -341,6 +446,8 @@ fn the_client_guide_quotes_the_example_files_as_they_are() {
         "JaxWsClient.java",
         "mono_client.sh",
         "MonoClient.cs",
+        "mono_wcf_client.sh",
+        "MonoWcfClient.cs",
     ] {
         assert!(
             quoted.iter().any(|q| q == name),

@@ -29,8 +29,63 @@ fn names<'a>(root: &'a Element, ns: &'a str, local: &'a str) -> Vec<&'a str> {
         .collect()
 }
 
+const WSAW_NS: &str = "http://www.w3.org/2006/05/addressing/wsdl";
+
+/// WS-Addressing is declared optional on every SOAP binding, and each operation's
+/// `wsaw:Action` is the `soapAction` of both bindings (the services check the one they
+/// receive against it); outputs and faults name theirs.
+fn check_addressing(root: &Element, name: &str) {
+    for binding in [
+        "http://schemas.xmlsoap.org/wsdl/soap/",
+        "http://schemas.xmlsoap.org/wsdl/soap12/",
+    ] {
+        let soap_bindings = root
+            .descendants_named(WSDL_NS, "binding")
+            .into_iter()
+            .filter(|b| !b.descendants_named(binding, "binding").is_empty())
+            .collect::<Vec<_>>();
+        assert_eq!(soap_bindings.len(), 1, "{name}: one {binding} binding");
+        let using: Vec<_> = soap_bindings[0]
+            .children_named(WSAW_NS, "UsingAddressing")
+            .collect();
+        assert_eq!(using.len(), 1, "{name}: {binding} declares UsingAddressing");
+        assert_eq!(
+            using[0].attr(Some(WSDL_NS), "required"),
+            Some("false"),
+            "{name}: addressing is optional"
+        );
+        let input_actions: Vec<&str> = root
+            .descendants_named(WSDL_NS, "portType")
+            .into_iter()
+            .filter(|p| p.attr(None, "name").is_some_and(|n| !n.contains("HttpGet")))
+            .flat_map(|p| p.descendants_named(WSDL_NS, "input"))
+            .map(|i| i.attr(Some(WSAW_NS), "Action").unwrap())
+            .collect();
+        let soap_actions: Vec<&str> = root
+            .descendants_named(binding, "operation")
+            .iter()
+            .map(|o| o.attr(None, "soapAction").unwrap())
+            .collect();
+        assert_eq!(input_actions, soap_actions, "{name}: {binding}");
+    }
+    for port_type in root.descendants_named(WSDL_NS, "portType") {
+        if port_type
+            .attr(None, "name")
+            .is_some_and(|n| n.contains("HttpGet"))
+        {
+            continue;
+        }
+        for local in ["output", "fault"] {
+            for e in port_type.descendants_named(WSDL_NS, local) {
+                assert!(e.attr(Some(WSAW_NS), "Action").is_some(), "{name}: {local}");
+            }
+        }
+    }
+}
+
 fn check_common(root: &Element, name: &str) {
     assert!(root.is(WSDL_NS, "definitions"), "{name}");
+    check_addressing(root, name);
     for binding in [
         "http://schemas.xmlsoap.org/wsdl/soap/",
         "http://schemas.xmlsoap.org/wsdl/soap12/",
@@ -94,8 +149,12 @@ fn the_user_soap_wsdl_describes_register_user_in_the_user_namespace() {
             "city"
         ]
     );
-    let fault_names = names(&root, WSDL_NS, "fault");
-    assert!(fault_names.iter().all(|n| *n == "RegistrationFault") && fault_names.len() == 3);
+    // Each fault in the portType and both bindings: RegistrationFault, and the
+    // registration limit's RateLimitFault (for toolkits; the legacy request gets a 429).
+    assert_eq!(
+        names(&root, WSDL_NS, "fault"),
+        ["RegistrationFault", "RateLimitFault"].repeat(3)
+    );
     // strong-soap finds the reply element (registerUserResponse) through the output's
     // name minus "Output"; portType and both bindings must agree on it.
     assert_eq!(

@@ -6,7 +6,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use hub_soap::{Envelope, InVersion, SoapRequest, wsdl};
+use hub_soap::{Envelope, InVersion, SoapRequest, addressing, wsdl};
 
 use crate::{error::Error, lookup, state::AppState, store};
 
@@ -80,17 +80,23 @@ pub async fn http_get(
 
 /// `POST /user/soap`: the `getUserByUsername` operation, SOAP 1.1 or 1.2. The envelope's
 /// credentials (a Bearer token among them: verified and not revoked) were checked by its
-/// extractor. Errors answer in the envelope's version.
+/// extractor. Errors answer in the envelope's version. A request with WS-Addressing must
+/// name the operation's `Action`, and its answer carries the reply's
+/// (`hub_soap::addressing`); any other answer is unchanged.
 #[tracing::instrument(name = "lookup", skip_all)]
-pub async fn soap(
-    State(state): State<AppState>,
-    Envelope(request): Envelope,
-) -> Result<Response, InVersion<Error>> {
+pub async fn soap(State(state): State<AppState>, Envelope(request): Envelope) -> Response {
     let v = request.version;
-    let (id, username) = operation(&state, &request)
+    let wsa = request.addressing.as_ref();
+    if request.body.is(lookup::WEB_NS, "getUserByUsername")
+        && let Some(refusal) = addressing::refuse_action(wsa, lookup::ACTION).await
+    {
+        return refusal;
+    }
+    let result = operation(&state, &request)
         .await
-        .map_err(InVersion::of(v))?;
-    Ok(v.reply(StatusCode::OK, lookup::soap_reply(v, &id, &username)))
+        .map(|(id, username)| v.reply(StatusCode::OK, lookup::soap_reply(v, &id, &username)))
+        .map_err(InVersion::of(v));
+    addressing::answer(wsa, result, lookup::REPLY_ACTION, Error::wsa_action).await
 }
 
 /// `getUserByUsername`: the user's `(id, username)`.

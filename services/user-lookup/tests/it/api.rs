@@ -184,3 +184,66 @@ async fn the_wsdl_and_health_are_served() {
     assert_eq!((s, ct.as_str()), (404, "text/xml; charset=utf-8"));
     assert!(body.contains("soapenv:Fault"));
 }
+
+/// A getUserByUsername request with WCF's WS-Addressing 1.0 headers (`mustUnderstand`)
+/// naming `action`, in `soap_ns`.
+fn wcf_lookup(soap_ns: &str, action: &str, username: &str) -> String {
+    format!(
+        concat!(
+            r#"<s:Envelope xmlns:s="{soap}" xmlns:a="http://www.w3.org/2005/08/addressing"><s:Header>"#,
+            r#"<a:Action s:mustUnderstand="1">{action}</a:Action><a:MessageID>urn:uuid:q</a:MessageID>"#,
+            r#"<a:ReplyTo><a:Address>http://www.w3.org/2005/08/addressing/anonymous</a:Address></a:ReplyTo>"#,
+            r#"<a:To s:mustUnderstand="1">http://localhost/user/soap</a:To></s:Header><s:Body>"#,
+            r#"<getUserByUsername xmlns="http://www.example.org/webservice"><username>{username}</username></getUserByUsername>"#,
+            "</s:Body></s:Envelope>"
+        ),
+        soap = soap_ns,
+        action = action,
+        username = username
+    )
+}
+
+/// WCF's mandatory WS-Addressing headers are understood (before: MustUnderstand): the
+/// reply and the LookupFault carry their WSDL actions and `RelatesTo`; the same lookup
+/// without addressing is unchanged; a wrong `Action` is `ActionNotSupported`.
+#[tokio::test]
+async fn ws_addressing_requests_are_answered_with_the_reply_properties() {
+    let app = TestApp::spawn().await;
+    let id = app.insert("wsa_user").await;
+    let action = "http://www.example.org/webservice/getUserByUsername";
+    let (status, _, body) = app
+        .soap(
+            "application/soap+xml; charset=utf-8",
+            wcf_lookup(SOAP12, action, "wsa_user"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"{SOAP12}\"><soapenv:Header><wsa:Action xmlns:wsa=\"http://www.w3.org/2005/08/addressing\">http://www.example.org/webservice/getUserByUsernameResponse</wsa:Action><wsa:RelatesTo xmlns:wsa=\"http://www.w3.org/2005/08/addressing\">urn:uuid:q</wsa:RelatesTo></soapenv:Header><soapenv:Body><web:getUserByUsernameResponse xmlns:web=\"http://www.example.org/webservice\"><web:id>{id}</web:id><web:username>wsa_user</web:username></web:getUserByUsernameResponse></soapenv:Body></soapenv:Envelope>"
+        )
+    );
+    let (status, _, body) = app
+        .soap("text/xml", wcf_lookup(SOAP11, action, "nobody"))
+        .await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("<soapenv:Header><wsa:Action xmlns:wsa=\"http://www.w3.org/2005/08/addressing\">http://www.example.org/webservice/getUserByUsername/Fault/LookupFault</wsa:Action>"), "{body}");
+    assert!(
+        body.contains("<web:message>User not found</web:message>"),
+        "{body}"
+    );
+    let (status, _, body) = app
+        .soap(
+            "application/soap+xml",
+            wcf_lookup(SOAP12, "urn:wrong", "wsa_user"),
+        )
+        .await;
+    // A Sender fault, at 500 as WCF expects (400 without addressing).
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("<env:Value>wsa:ActionNotSupported</env:Value>"),
+        "{body}"
+    );
+    assert!(!body.contains(&id.to_string()), "{body}");
+}

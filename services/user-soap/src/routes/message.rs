@@ -10,6 +10,17 @@ pub const USER_NS: &str = "http://example.com/user";
 /// The response and fault-detail namespace.
 pub const SERVICE_NS: &str = "http://example.com/userservice";
 
+/// The registration's `Action` (WS-Addressing `wsaw:Action` and `soapAction` in the WSDL).
+pub const ACTION: &str = "http://example.com/userservice/RegisterUser";
+/// The `Action` of its reply (the WSDL's output `wsaw:Action`).
+pub const REPLY_ACTION: &str = "http://example.com/userservice/RegisterUserResponse";
+/// The `Action` of a `RegistrationFault` (the WSDL's fault `wsaw:Action`).
+pub const REGISTRATION_FAULT_ACTION: &str =
+    "http://example.com/userservice/RegisterUser/Fault/RegistrationFault";
+/// The `Action` of a `RateLimitFault` (the WSDL's fault `wsaw:Action`).
+pub const RATE_LIMIT_FAULT_ACTION: &str =
+    "http://example.com/userservice/RegisterUser/Fault/RateLimitFault";
+
 /// Whether the Body child is a registration: the WSDL's (and the front-end's)
 /// `{http://example.com/user}RegisterUser`, or, as the original accepted, any wrapper
 /// holding fields in the user namespace.

@@ -8,7 +8,7 @@ use axum::{
     response::Response,
 };
 use hub_runtime::http::{RequestId, client_ip::ClientIp};
-use hub_soap::{Envelope, InVersion, SoapRequest, SoapVersion};
+use hub_soap::{Envelope, InVersion, SoapRequest, SoapVersion, addressing};
 
 use super::message;
 use crate::{
@@ -20,7 +20,9 @@ use crate::{
 
 /// Registers the user the envelope describes (see [`registration::register`]): 200
 /// with the original's reply holding the new id; a duplicate, invalid input or an
-/// unknown operation is an [`Error`], answered in the envelope's version.
+/// unknown operation is an [`Error`], answered in the envelope's version. A request
+/// with WS-Addressing must name the registration's `Action`, and its answer carries the
+/// reply's (`hub_soap::addressing`); any other answer is unchanged.
 #[tracing::instrument(name = "register", skip_all)]
 pub async fn register(
     State(state): State<AppState>,
@@ -28,11 +30,24 @@ pub async fn register(
     ClientIp(from): ClientIp,
     headers: HeaderMap,
     Envelope(request): Envelope,
-) -> Result<Response, InVersion<Error>> {
+) -> Response {
     let version = request.version;
-    reply(&state, &request_id, from, &headers, request)
+    let wsa = request.addressing.clone();
+    if message::is_registration(&request.body)
+        && let Some(refusal) = addressing::refuse_action(wsa.as_ref(), message::ACTION).await
+    {
+        return refusal;
+    }
+    let result = reply(&state, &request_id, from, &headers, request)
         .await
-        .map_err(InVersion::of(version))
+        .map_err(InVersion::of(version));
+    addressing::answer(
+        wsa.as_ref(),
+        result,
+        message::REPLY_ACTION,
+        Error::wsa_action,
+    )
+    .await
 }
 
 /// The operation, from the envelope to the reply.
@@ -55,6 +70,12 @@ async fn reply(
         {
             return Err(Error::Taken(taken));
         }
+        // The limit, to a toolkit, as a fault its fault API reads (same rule).
+        Err(RegisterError::Throttled(secs))
+            if duplicate_as_fault(state.duplicate_reply, version, headers) =>
+        {
+            return Err(Error::RateLimited(secs));
+        }
         Err(e) => return Err(e.into()),
     };
     Ok(version.reply(
@@ -67,7 +88,8 @@ async fn reply(
 /// original's 409 reply: every SOAP toolkit sends `SOAPAction` in SOAP 1.1 (any value,
 /// `""` included) and decodes only faults as errors (six of thirteen stacks reported the
 /// 409 reply as a successful registration); the legacy browser front-end sends no
-/// `SOAPAction` and reads the 409 body.
+/// `SOAPAction` and reads the 409 body. The registration limit follows the same rule: a
+/// `RateLimitFault` (500/400 with `Retry-After`) to a toolkit, the 429 to the front-end.
 fn duplicate_as_fault(mode: DuplicateReply, version: SoapVersion, headers: &HeaderMap) -> bool {
     match mode {
         DuplicateReply::Legacy => false,

@@ -3,6 +3,7 @@
 //! is the separate `faults` binary (tests/faults.rs), run alone by scripts/test.sh.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod addressing;
 mod api;
 mod app;
 mod disconnects;
