@@ -37,7 +37,9 @@ pub async fn pg_leftovers(db_url: &str, user_id: &str, needles: &[&str]) -> Vec<
             let only_id = named.iter().all(|n| n.eq_ignore_ascii_case(user_id));
             let kept =
                 table == "deleted_account" || (table == "outbox" && row.contains("UserDeleted"));
-            if !named.is_empty() && !(only_id && kept) {
+            // What names the user is a hit, unless it is only the id, where it is kept.
+            let allowed = named.is_empty() || (only_id && kept);
+            if !allowed {
                 hits.push((table.clone(), row));
             }
         }

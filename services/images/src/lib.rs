@@ -96,9 +96,15 @@ impl service::Service for Images {
 
     /// The prune of replaced versions, every `IMAGE_PRUNE_INTERVAL_SECS`, on every
     /// instance (deleting is idempotent): see [`versions::prune`].
+    fn router(self, _config: &Config, _local: SocketAddr) -> Router {
+        routes::router(self)
+    }
+
+    /// The prune of replaced versions (every `IMAGE_PRUNE_INTERVAL`), and the
+    /// `images-events` consumer that deletes a deleted user's objects, unless turned off.
     fn tasks(&self, config: &Config, shutdown: &CancellationToken) -> Vec<Task> {
         let (store, grace) = (self.store.clone(), config.version_grace);
-        vec![service::every(
+        let mut tasks = vec![service::every(
             config.prune_interval,
             shutdown.clone(),
             move || {
@@ -111,26 +117,17 @@ impl service::Service for Images {
                     }
                 }
             },
-        )]
-    }
-
-    fn router(self, _config: &Config, _local: SocketAddr) -> Router {
-        routes::router(self)
-    }
-
-    /// The `images-events` consumer that deletes a deleted user's objects, unless
-    /// turned off.
-    fn tasks(&self, config: &Config, shutdown: &CancellationToken) -> Vec<Task> {
-        if !config.consume_events {
-            return Vec::new();
+        )];
+        if config.consume_events {
+            tasks.push(Box::pin(hub_events::consumer::run(
+                config.consumer.clone(),
+                events::DeletionApplier {
+                    store: self.store.clone(),
+                },
+                shutdown.clone(),
+            )));
         }
-        vec![Box::pin(hub_events::consumer::run(
-            config.consumer.clone(),
-            events::DeletionApplier {
-                store: self.store.clone(),
-            },
-            shutdown.clone(),
-        ))]
+        tasks
     }
 
     /// The bucket answers `HeadBucket` (a bucket that vanished is put back first) and

@@ -160,6 +160,7 @@ pub async fn change(
     user: User,
     current: SecretString,
     new: SecretString,
+    origin: tokens::Origin,
     correlation_id: String,
 ) -> Result<Issued, PasswordError> {
     let key = throttle::Key {
@@ -207,7 +208,7 @@ pub async fn change(
             return Ok::<_, PasswordError>(None);
         };
         // After the trigger's cut-off, in the same transaction: the one live login.
-        tokens::open_family(&mut tx, family_id, user_id, lifetime, &digest).await?;
+        tokens::open_family(&mut tx, family_id, user_id, lifetime, &digest, &origin).await?;
         notice(&mut tx, &queue, user_id, &changed, &correlation_id).await?;
         reservation.succeed(&mut tx).await?;
         tx.commit().await?;

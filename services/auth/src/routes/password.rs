@@ -2,7 +2,12 @@
 //! `POST /api/account/password/reset`: translation only; the use cases are
 //! `account::password`.
 
-use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::IntoResponse,
+};
 use hub_runtime::http::{
     Failure, RequestId,
     client_ip::ClientIp,
@@ -19,6 +24,7 @@ use crate::{
     error::{ApiError, ApiResult},
     login::ClientAddr,
     state::AppState,
+    store::tokens,
 };
 
 /// `POST /api/account/password` body.
@@ -116,14 +122,25 @@ pub struct Done {
 pub async fn change(
     State(state): State<AppState>,
     RequestId(request_id): RequestId,
+    ClientIp(from): ClientIp,
+    headers: HeaderMap,
     caller: Authenticated,
     JsonBody(req): JsonBody<ChangeRequest>,
 ) -> ApiResult<impl IntoResponse> {
+    // The new login the change answers with is listed like any other: from here.
+    let origin = tokens::Origin {
+        address: Some(from),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(tokens::USER_AGENT_MAX_CHARS).collect()),
+    };
     let issued = password::change(
         &state,
         caller.user,
         req.current_password,
         req.new_password,
+        origin,
         request_id,
     )
     .await?;

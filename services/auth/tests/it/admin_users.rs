@@ -482,10 +482,10 @@ async fn deactivation_racing_refreshes_and_logins_leaves_no_live_token() {
             for instance in [&app, &other] {
                 assert_eq!(instance.profile(t).await.0, 401, "round {round}");
             }
-            assert_eq!(refresh(&other, r).await.0, 401, "round {round}");
+            assert_eq!(refresh(other, r).await.0, 401, "round {round}");
         }
         let (status, _) = call(
-            &app,
+            app,
             Method::POST,
             &format!("/api/admin/users/{ana}/reactivate"),
             &token,
@@ -499,7 +499,7 @@ async fn deactivation_racing_refreshes_and_logins_leaves_no_live_token() {
                 "round {round}: after reactivation"
             );
             assert_eq!(
-                refresh(&app, r).await.0,
+                refresh(app, r).await.0,
                 401,
                 "round {round}: after reactivation"
             );

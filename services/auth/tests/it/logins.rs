@@ -152,7 +152,7 @@ async fn simultaneous_revoke_others_leave_exactly_one_login() {
     let app = TestApp::spawn().await;
     let other = app.beside(&[]).await;
     user(&app, "ana", "pw").await;
-    let instance = |i: usize| if i % 2 == 0 { &app } else { &other };
+    let instance = |i: usize| if i.is_multiple_of(2) { &app } else { &other };
 
     // The same caller, many times at once: its login stays, every other goes.
     let mut tokens = Vec::new();

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use auth::store::tokens::Origin;
 use auth::{
     account::password::{self, PasswordError},
     login::ClientAddr,
@@ -37,6 +38,7 @@ async fn change_refuses_a_wrong_current_password_a_short_one_and_a_stale_one() {
         user.clone(),
         secret("nope-nope"),
         secret("new-password"),
+        Origin::default(),
         "c1".into(),
     )
     .await;
@@ -49,6 +51,7 @@ async fn change_refuses_a_wrong_current_password_a_short_one_and_a_stale_one() {
         user.clone(),
         secret("old-password"),
         secret("1234567"),
+        Origin::default(),
         "c2".into(),
     )
     .await;
@@ -62,6 +65,7 @@ async fn change_refuses_a_wrong_current_password_a_short_one_and_a_stale_one() {
         user.clone(),
         secret("old-password"),
         secret("new-password"),
+        Origin::default(),
         "c3".into(),
     )
     .await
@@ -73,6 +77,7 @@ async fn change_refuses_a_wrong_current_password_a_short_one_and_a_stale_one() {
         user,
         secret("old-password"),
         secret("other-password"),
+        Origin::default(),
         "c4".into(),
     )
     .await;
