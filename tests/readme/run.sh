@@ -152,7 +152,7 @@ grep -q '"crv":"Ed25519"' "$tmp/jwks.json" || fail "auth's JWKS has no Ed25519 k
 suffix=$(head -c 5 /dev/urandom | od -An -tx1 | tr -d ' \n')
 user="readme_$suffix" dni="rd$suffix"
 body=$tmp/body
-printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\0\x01\0\0\x05\0\x01\r\n-\xb4\0\0\0\0IEND\xaeB`\x82' >"$tmp/image.png"
+printf '\211PNG\r\n\032\n\0\0\0\rIHDR\0\0\0\001\0\0\0\001\010\006\0\0\0\037\025\304\211\0\0\0\013IDATx\234c\140\0\002\0\0\005\0\001z^\253?\0\0\0\0IEND\256B\140\202' >"$tmp/image.png"
 TOKEN='' REFRESH='' user_id=''
 for line in "${curls[@]}"; do
   line=$(sed -E "s/\\bana\\b/$user/g; s/12345678A/$dni/g" <<<"$line")

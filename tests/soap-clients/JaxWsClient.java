@@ -26,7 +26,7 @@ public class JaxWsClient {
             UserServicePortType port = service.getUserServiceSoap();
             for (int i = 0; ; i++) {
                 try {
-                    port.registerUser("jaxwslimit" + i + "_" + tag, "s3cret!", "Ana", "Peña", "JL" + i + tag,
+                    port.registerUser("jaxwslimit" + i + "_" + tag, "s3cret!pw", "Ana", "Peña", "JL" + i + tag,
                             "jaxwslimit" + i + "." + tag + "@example.com", "Málaga", new Holder<>(), new Holder<>());
                 } catch (RateLimitFault_Exception e) {
                     System.out.println("{\"limit\":{\"after\":" + i + ",\"retryAfterSeconds\":"

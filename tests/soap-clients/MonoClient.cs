@@ -34,7 +34,7 @@ static class MonoClient {
             for (int i = 0; ; i++) {
                 try {
                     string id;
-                    soap11.RegisterUser("monolimit" + i + "_" + tag, "s3cret!", "Ana", "Peña", "ML" + i + tag,
+                    soap11.RegisterUser("monolimit" + i + "_" + tag, "s3cret!pw", "Ana", "Peña", "ML" + i + tag,
                         "monolimit" + i + "." + tag + "@example.com", "Málaga", out id);
                 } catch (SoapException e) {
                     var ns = new XmlNamespaceManager(new NameTable());

@@ -154,7 +154,7 @@ static class MonoWcfClient {
 
     static Hub.Wcf.RegisterUserRequest Request(string username, string email, string dni) =>
         new Hub.Wcf.RegisterUserRequest {
-            username = username, password = "s3cret!", first_name = "Ana", last_name = "Peña",
+            username = username, password = "s3cret!pw", first_name = "Ana", last_name = "Peña",
             dni = dni, email = email, city = "Málaga",
         };
 }

@@ -10,7 +10,7 @@ if (($argv[4] ?? '') === 'limit') {
     for ($i = 0; ; $i++) {
         try {
             $client->RegisterUser([
-                'username' => "phplimit{$i}_$tag", 'password' => 's3cret!', 'first_name' => 'Ana',
+                'username' => "phplimit{$i}_$tag", 'password' => 's3cret!pw', 'first_name' => 'Ana',
                 'last_name' => 'Peña', 'dni' => "HL$i$tag", 'email' => "phplimit$i.$tag@example.com",
                 'city' => 'Málaga',
             ]);

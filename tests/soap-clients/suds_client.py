@@ -18,7 +18,7 @@ if sys.argv[4:] == ["limit"]:
     for i in range(100):
         try:
             reg.service.RegisterUser(
-                username=f"sudslimit{i}_{tag}", password="s3cret!", first_name="Ana", last_name="Peña",
+                username=f"sudslimit{i}_{tag}", password="s3cret!pw", first_name="Ana", last_name="Peña",
                 dni=f"DL{i}{tag}", email=f"sudslimit{i}.{tag}@example.com", city="Málaga",
             )
         except WebFault as e:

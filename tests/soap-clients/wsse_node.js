@@ -39,7 +39,7 @@ async function call(fn, args) {
 function fields(suffix) {
   return {
     username: `wsse_node_${suffix}_${tag}`,
-    password: 'user pw',
+    password: 'user password',
     first_name: 'José',
     last_name: 'Peña',
     dni: `NW${suffix}${tag}`.slice(0, 20),

@@ -37,7 +37,7 @@ def call(fn, **kwargs):
 def fields(suffix):
     return dict(
         username=f"wsse_zeep_{suffix}_{tag}",
-        password="user pw",
+        password="user password",
         first_name="José",
         last_name="Peña",
         dni=f"ZW{suffix}{tag}"[:20],

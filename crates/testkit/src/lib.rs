@@ -45,4 +45,10 @@ pub use pyjwt::{pyjwt_decode, pyjwt_decode_with_jwks};
 pub use relay::TcpRelay;
 pub use running::{Running, block_on_own_thread};
 pub use spawn::{Spawned, spawn, spawn_config};
-pub use users::{change_password, log_out, open_login, seed_user, seed_user_with, set_deactivated};
+pub use users::{
+    change_password, ensure_user, log_out, open_login, seed_user, seed_user_with, set_deactivated,
+};
+
+/// A real 1 × 1 PNG (RGBA, transparent), valid to the last CRC: what a test uploads when
+/// only that an image is stored matters (images decodes every upload).
+pub const TINY_PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\x0bIDATx\x9cc`\x00\x02\x00\x00\x05\x00\x01z^\xab?\x00\x00\x00\x00IEND\xaeB`\x82";

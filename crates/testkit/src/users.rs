@@ -10,6 +10,25 @@ pub async fn seed_user(db_url: &str, username: &str) -> Uuid {
     seed_user_with(db_url, username, &email, "x").await
 }
 
+/// A user with the given `id` (username `u<id>`), unless one exists: for events that
+/// name a user, which consumers check against `"user"` (session drops the login of a
+/// user that no longer exists).
+pub async fn ensure_user(db_url: &str, id: Uuid) {
+    let simple = id.simple().to_string();
+    let mut conn = PgConnection::connect(db_url).await.unwrap();
+    sqlx::query(
+        r#"INSERT INTO "user" (id, username, password, first_name, last_name, dni, email, city)
+           VALUES ($1, $2, 'x', 'Ana', 'Peña', $3, $4, 'Málaga') ON CONFLICT DO NOTHING"#,
+    )
+    .bind(id)
+    .bind(format!("u{simple}"))
+    .bind(&simple[..12])
+    .bind(format!("{simple}@example.com"))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
+
 /// [`seed_user`] with the given e-mail and stored password hash.
 pub async fn seed_user_with(
     db_url: &str,

@@ -16,11 +16,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 
-/// A PNG signature and filler: what images accepts as a PNG.
+/// A real PNG (images decodes every upload).
 fn png() -> Vec<u8> {
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    out.extend(std::iter::repeat_n(7u8, 64));
-    out
+    hub_testkit::TINY_PNG.to_vec()
 }
 
 const WITHIN: Duration = Duration::from_secs(30);

@@ -16,7 +16,7 @@ use reqwest::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01";
+const PNG: &[u8] = hub_testkit::TINY_PNG;
 
 struct Stack {
     db_url: String,

@@ -14,9 +14,12 @@ const REGISTER: &str = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoa
 async fn a_registration_relayed_by_auths_relay_goes_out_labelled_user_soap() {
     let db_url = hub_testkit::create_database("producer").await;
     let queue = hub_testkit::queue_name("user-events");
+    // The registration's verification mail event goes to a queue of its own.
+    let account_queue = format!("{queue}.account");
     let own = [
         ("DATABASE_URL", db_url.as_str()),
         ("RABBITMQ_QUEUE", queue.as_str()),
+        ("RABBITMQ_ACCOUNT_QUEUE", account_queue.as_str()),
         ("OUTBOX_PUBLISH_TIMEOUT_MS", "2000"),
     ];
     let common = [&hub_checks::IN_PROCESS[..], &own].concat();
@@ -47,11 +50,13 @@ async fn a_registration_relayed_by_auths_relay_goes_out_labelled_user_soap() {
     .execute(&mut conn)
     .await
     .unwrap();
-    let producers: Vec<Option<String>> =
-        sqlx::query_scalar("SELECT producer FROM outbox WHERE published_at IS NULL ORDER BY id")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
+    let producers: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT producer FROM outbox WHERE published_at IS NULL AND queue = $1 ORDER BY id",
+    )
+    .bind(&queue)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
     assert_eq!(producers, [Some("user-soap".to_owned()), None]);
 
     let mut auth = hub_testkit::spawn::<auth::Auth>(config_source(
@@ -76,6 +81,12 @@ async fn a_registration_relayed_by_auths_relay_goes_out_labelled_user_soap() {
         ]
     );
     assert_eq!(messages[0].body["data"]["username"], user.as_str());
+    let mails = hub_testkit::take_messages(&account_queue).await;
+    let got: Vec<(&str, Option<&str>)> = mails
+        .iter()
+        .map(|m| (m.event(), m.app_id.as_deref()))
+        .collect();
+    assert_eq!(got, [("EmailVerificationRequested", Some("user-soap"))]);
     auth.stop().await.unwrap();
     soap.stop().await.unwrap();
 }

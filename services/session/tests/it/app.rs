@@ -66,6 +66,15 @@ impl SessionHelpers for TestApp {
     }
 
     async fn publish(&self, body: &[u8], message_id: &str) {
+        // auth announces logins of users that exist, and session drops the login of one
+        // that does not (a deletion racing it): store the throwaway users first.
+        if let Ok(event) = serde_json::from_slice::<serde_json::Value>(body)
+            && event["event"] == "UserLoggedIn"
+            && let Some(user) = event["data"]["user_id"].as_str()
+            && let Ok(user) = user.parse::<Uuid>()
+        {
+            hub_testkit::ensure_user(&self.db_url, user).await;
+        }
         publish_to(&self.queue, body, Some(message_id)).await;
     }
 
