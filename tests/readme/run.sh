@@ -164,7 +164,8 @@ for line in "${curls[@]}"; do
   echo "$SCRIPT: $line" | cut -c1-160
   # Each line is the README's own shell text: run it as the shell would, with curl's
   # status written out and the answer kept.
-  status=$(TOKEN=$TOKEN REFRESH=$REFRESH bash -c "${line/#curl /curl -sS -o '$body' -w '%{http_code}' }") || status="no answer"
+  # shellcheck disable=SC2016 # $0 is the inner shell's: the answer's file
+  status=$(TOKEN=$TOKEN REFRESH=$REFRESH bash -c "curl -sS -o \"\$0\" -w '%{http_code}' ${line#curl }" "$body") || status="no answer"
   [[ $status == 2?? ]] || { cat "$body" >&2 2>/dev/null || true; fail "HTTP $status from the README's: $line"; }
   echo "$SCRIPT:   -> $status $(head -c 200 "$body")"
   case $line in
