@@ -435,9 +435,6 @@ pub async fn export(
     caller: RequireAdmin,
     id: Result<Path<Uuid>, PathRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    let id = uuid_param(id, "id")?;
-    admin::find(&state.pool, id)
-        .await?
-        .ok_or(ApiError::UserNotFound)?;
+    let id = existing(&state, uuid_param(id, "id")?).await?;
     Ok(Json(deletion::export_account(&state, id).await?))
 }
