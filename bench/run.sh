@@ -187,7 +187,6 @@ both_reads() { echo "1 / (1 / $1 + 1 / $2)" | bc -l; } # select_rate find_rate
 # cores: the limit at each level is the raw rate on that many threads, measured there.
 pbkdf2_rate() { "$bin/hub-bench" pbkdf2 "$ITER" "$SECONDS_PER" "$(( $1 < CPUS ? $1 : CPUS ))" | awk -F= '/pbkdf2_per_sec/ {print $2}'; }
 
-MIB=1048576
 # The uploaded images: photo-like JPEGs (hub-bench imagegen), 2 MP for the levels and
 # 12 MP (a phone photo, 4032 × 3024) for the memory loop.
 "$bin/hub-bench" imagegen 1600 1200 "$work/2mp.jpg" >/dev/null
@@ -316,3 +315,4 @@ chart_venv=${BACKING_STATE_DIR:-$root/.backing}/bench-venv
 "$chart_venv/bin/python" bench/chart.py "$results" "bench/results/$stamp.png"
 echo "![ratio chart]($stamp.png)" >>"bench/results/$stamp.md"
 echo "bench: wrote bench/results/$stamp.md and bench/results/$stamp.png"
+echo "bench: $errors_total errors"

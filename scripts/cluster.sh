@@ -817,7 +817,7 @@ services_up() {
   # shellcheck source=scripts/lib/registry.sh
   . "$ROOT/scripts/lib/registry.sh"
   while read -r name port health proto; do
-    bin=$ROOT/target/debug/$name
+    bin=${CARGO_TARGET_DIR:-$ROOT/target}/debug/$name
     [ -x "$bin" ] || die "$bin is not built: cargo build -p $name"
     n=0
     for off in "${INSTANCE_OFFSETS[@]}"; do

@@ -22,7 +22,7 @@
 #    which it must reuse too (every binary unchanged).
 # 6. scripts/soak.sh --minutes 1.
 # 7. scripts/cluster.sh status and env (`up` and `down` are the chaos test's, in scripts/test.sh).
-# 8. cargo nextest run -p auth, bounded to auth's use-case tests.
+# 8. cargo nextest run --workspace -E 'package(auth)', bounded to auth's use-case tests.
 # Not run here: scripts/test.sh (CI's next step), scripts/sqlx-prepare.sh (its --check is in
 # scripts/test.sh), scripts/backing.sh down (the tests need the servers next), and
 # `docker compose up` (no Docker daemon: step 2 instead).
@@ -63,7 +63,7 @@ declare -A known=(
   ["scripts/test.sh"]="CI's next step"
   ["scripts/backing.sh up|down|status|env"]="part 3 (down: not run)"
   ['eval "$(scripts/backing.sh env)"']="part 3"
-  ["cargo nextest run -p auth"]="part 8"
+  ["cargo nextest run --workspace -E 'package(auth)'"]="part 8"
   ["scripts/sqlx-prepare.sh"]="--check in scripts/test.sh"
   ["bench/run.sh"]="part 5"
   ["scripts/quickstart.sh"]="part 4"
@@ -191,7 +191,8 @@ stop_run
 
 # ---------------------------------------------------------------------------------------
 part "bench/run.sh, bounded, on the same build"
-BENCH_SECONDS=1 BENCH_LEVELS=1 bash bench/run.sh
+BENCH_SECONDS=1 BENCH_LEVELS=1 bash bench/run.sh | tee "$tmp/bench.log"
+grep -q '^bench: 0 errors$' "$tmp/bench.log" || fail "bench/run.sh counted errors"
 [ "$(binaries_stamp)" = "$stamp" ] || fail "bench/run.sh rebuilt the services scripts/run.sh had built"
 echo "$SCRIPT: bench/run.sh reused scripts/run.sh's build"
 
@@ -206,8 +207,8 @@ bash scripts/cluster.sh env >"$tmp/cluster.env"
 grep -q DATABASE_URL "$tmp/cluster.env" || fail "scripts/cluster.sh env set no DATABASE_URL"
 
 # ---------------------------------------------------------------------------------------
-part "cargo nextest run -p auth (its use cases)"
-cargo nextest run -p auth --no-tests=fail -E 'test(/^use_cases::/)'
+part "cargo nextest run --workspace -E 'package(auth)' (its use cases)"
+cargo nextest run --workspace --no-tests=fail -E 'package(auth) & test(/^use_cases::/)'
 
 part "finished"
 echo "$SCRIPT: every command README.md lists ran"
