@@ -74,7 +74,7 @@ step 200 "read the last connection (connected GET /last-connection)" "$CONNECTED
 expect_in_body "\"lastConnection\""
 
 # A 1x1 PNG, named after the user id: the name is the user's, as front-ends upload it.
-printf '\211PNG\r\n\032\n\0\0\0\rIHDR\0\0\0\001\0\0\0\001\010\006\0\0\0\037\025\304\211\0\0\0\013IDATx\234c\140\0\002\0\0\005\0\001z^\253?\0\0\0\0IEND\256B\140\202' >"$tmp/$user_id.png"
+cp tests/fixtures/1x1.png "$tmp/$user_id.png"
 step 200 "upload an image, anonymously: a new name (images POST /upload_image)" \
   -X POST "$IMAGES/upload_image" -F "file=@$tmp/$user_id.png;type=image/png"
 expect_in_body '"url"'

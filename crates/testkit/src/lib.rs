@@ -50,5 +50,6 @@ pub use users::{
 };
 
 /// A real 1 × 1 PNG (RGBA, transparent), valid to the last CRC: what a test uploads when
-/// only that an image is stored matters (images decodes every upload).
-pub const TINY_PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\x0bIDATx\x9cc`\x00\x02\x00\x00\x05\x00\x01z^\xab?\x00\x00\x00\x00IEND\xaeB`\x82";
+/// only that an image is stored matters (images decodes every upload). The file is the
+/// one scripts/quickstart.sh and tests/readme/run.sh upload too.
+pub const TINY_PNG: &[u8] = include_bytes!("../../../tests/fixtures/1x1.png");
