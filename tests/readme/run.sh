@@ -20,7 +20,7 @@
 #      unchanged) and is up again in seconds.
 # 5. bench/run.sh, bounded (1 s per endpoint, concurrency 1) on the same release build,
 #    which it must reuse too (every binary unchanged).
-# 6. scripts/soak.sh --minutes 1.
+# 6. scripts/soak.sh --minutes 1 --release, on the same release build (every binary unchanged).
 # 7. scripts/cluster.sh status and env (`up` and `down` are the chaos test's, in scripts/test.sh).
 # 8. cargo nextest run --workspace -E 'package(auth)', bounded to auth's use-case tests.
 # Not run here: scripts/test.sh (CI's next step), scripts/sqlx-prepare.sh (its --check is in
@@ -67,7 +67,8 @@ declare -A known=(
   ["scripts/sqlx-prepare.sh"]="--check in scripts/test.sh"
   ["bench/run.sh"]="part 5"
   ["scripts/quickstart.sh"]="part 4"
-  ["scripts/soak.sh --minutes 10"]="part 6, as --minutes 1"
+  ["scripts/soak.sh --minutes 10"]="part 6, as --minutes 1 --release"
+  ["scripts/soak.sh --minutes 60 --release"]="part 6, as --minutes 1 --release"
   ["scripts/cluster.sh up|down|status|env"]="part 7 (up, down: the chaos test)"
   ["cp .env.example .env"]="part 2, into a scratch folder"
   ["docker compose up -d --build"]="part 2, as docker-compose config"
@@ -152,7 +153,7 @@ grep -q '"crv":"Ed25519"' "$tmp/jwks.json" || fail "auth's JWKS has no Ed25519 k
 suffix=$(head -c 5 /dev/urandom | od -An -tx1 | tr -d ' \n')
 user="readme_$suffix" dni="rd$suffix"
 body=$tmp/body
-printf '\211PNG\r\n\032\n\0\0\0\rIHDR\0\0\0\001\0\0\0\001\010\006\0\0\0\037\025\304\211\0\0\0\013IDATx\234c\140\0\002\0\0\005\0\001z^\253?\0\0\0\0IEND\256B\140\202' >"$tmp/image.png"
+cp tests/fixtures/1x1.png "$tmp/image.png"
 TOKEN='' REFRESH='' user_id=''
 for line in "${curls[@]}"; do
   line=$(sed -E "s/\\bana\\b/$user/g; s/12345678A/$dni/g" <<<"$line")
@@ -197,8 +198,10 @@ grep -q '^bench: 0 errors$' "$tmp/bench.log" || fail "bench/run.sh counted error
 echo "$SCRIPT: bench/run.sh reused scripts/run.sh's build"
 
 # ---------------------------------------------------------------------------------------
-part "scripts/soak.sh --minutes 1"
-bash scripts/soak.sh --minutes 1
+part "scripts/soak.sh --minutes 1 --release, on the same build"
+SOAK_RESULTS_DIR=$tmp/soak bash scripts/soak.sh --minutes 1 --release
+[ "$(binaries_stamp)" = "$stamp" ] || fail "scripts/soak.sh --release rebuilt the services scripts/run.sh had built"
+ls "$tmp"/soak/soak-*.png >/dev/null || fail "scripts/soak.sh plotted no RSS"
 
 # ---------------------------------------------------------------------------------------
 part "scripts/cluster.sh status, env"

@@ -1,8 +1,9 @@
-//! Soak: the six services as real processes under mixed load from concurrent clients
+//! Soak: the seven services as real processes under mixed load from concurrent clients
 //! (register over SOAP, log in, look up, write a session, read the last connection,
 //! upload and list avatars). Promises checked at the end: zero 5xx and zero transport
-//! errors, zero lost or duplicated events (every registration published exactly once,
-//! every login recorded by the session consumer), and no growth of any service's RSS after
+//! errors, zero lost or duplicated events (every registration stored once and mailed
+//! once, by notifications through the backing SMTP server; every login recorded by the
+//! session consumer), and no growth of any service's RSS after
 //! the warm-up: the peak of the run's last half within 10 % (or 2 MiB, allocator noise on
 //! a short run) of the peak of the half before it. Uploads cycle through four names per
 //! client (`SOAK_UPLOAD_NAMES`), all stored once before the clock starts: `/list_images`
@@ -71,7 +72,7 @@ async fn call(tally: &Tally, endpoint: &str, req: reqwest::RequestBuilder) -> Op
 }
 
 #[tokio::test]
-async fn mixed_load_on_all_six_services_loses_nothing_and_does_not_grow() {
+async fn mixed_load_on_every_service_loses_nothing_and_does_not_grow() {
     let secs = env_or("SOAK_SECS", 10);
     let clients = env_or("SOAK_CLIENTS", 8);
     // Names each client's uploads cycle through; 0: a new name every time, so the bucket
@@ -128,6 +129,18 @@ async fn mixed_load_on_all_six_services_loses_nothing_and_does_not_grow() {
         ("UPLOAD_ANONYMOUS_REPLACE", "true"),
     ];
     let images = spawn("images", &images_settings).await;
+    // notifications takes user-soap's events: a welcome mail per registration, through
+    // the backing SMTP server (scripts/backing.sh), which files each mail under its
+    // recipient in HUB_MAIL_DIR.
+    let (smtp_host, smtp_port) = (hub_testkit::env("SMTP_HOST"), hub_testkit::env("SMTP_PORT"));
+    let mail_dir = std::path::PathBuf::from(hub_testkit::env("HUB_MAIL_DIR"));
+    let notifications_settings = [
+        ("NOTIFICATIONS_QUEUES", user_queue.as_str()),
+        ("SMTP_HOST", &smtp_host),
+        ("SMTP_PORT", &smtp_port),
+        ("SMTP_TLS", "none"),
+    ];
+    let notifications = spawn("notifications", &notifications_settings).await;
     let services = [
         ("auth", &auth),
         ("user-soap", &soap),
@@ -135,6 +148,7 @@ async fn mixed_load_on_all_six_services_loses_nothing_and_does_not_grow() {
         ("session", &session),
         ("connected", &connected),
         ("images", &images),
+        ("notifications", &notifications),
     ];
 
     let http = reqwest::Client::builder()
@@ -176,6 +190,7 @@ async fn mixed_load_on_all_six_services_loses_nothing_and_does_not_grow() {
     // size follows the bucket's, and images' memory with it.
     let listed_max = Arc::new(AtomicU64::new(0));
     let registered = Arc::new(AtomicU64::new(0));
+    let usernames = Arc::new(std::sync::Mutex::new(Vec::new()));
     let logged_in = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let end = started + Duration::from_secs(secs);
@@ -186,6 +201,7 @@ async fn mixed_load_on_all_six_services_loses_nothing_and_does_not_grow() {
     for client in 0..clients {
         let (http, tally, urls) = (http.clone(), Arc::clone(&tally), Arc::clone(&urls));
         let (registered, logged_in) = (Arc::clone(&registered), Arc::clone(&logged_in));
+        let usernames = Arc::clone(&usernames);
         let listed_max = Arc::clone(&listed_max);
         workers.push(tokio::spawn(async move {
             let [soap, auth, lookup, session, connected, images] = &*urls;
@@ -204,6 +220,7 @@ async fn mixed_load_on_all_six_services_loses_nothing_and_does_not_grow() {
                     continue;
                 }
                 registered.fetch_add(1, Ordering::Relaxed);
+                usernames.lock().unwrap().push(user.clone());
                 let req = http
                     .post(format!("{auth}/login"))
                     .json(&json!({"username": user, "password": format!("pw {user}")}));
@@ -341,23 +358,59 @@ async fn mixed_load_on_all_six_services_loses_nothing_and_does_not_grow() {
         "{registrations} / {logins}"
     );
 
-    // Zero lost events: every registration published exactly once ...
+    // Zero lost events: every registration mailed exactly once (published by user-soap's
+    // outbox, consumed by notifications, sent over SMTP) ... The mails are awaited as long
+    // as they keep coming: a minute without a new one ends the wait.
     hub_testkit::wait_outbox_drained(&db_url, Duration::from_secs(60)).await;
-    let published = hub_testkit::take_messages(&user_queue).await;
-    let mut ids: Vec<String> = published
-        .iter()
-        .filter(|m| m.event() == "UserRegistered")
-        .map(|m| m.body["data"]["id"].as_str().unwrap().to_owned())
-        .collect();
-    let before_dedup = ids.len();
-    ids.sort();
-    ids.dedup();
+    let db = sqlx::PgPool::connect(&db_url).await.unwrap();
+    let (mut sent, mut last_progress) = (0i64, Instant::now());
+    while sent < registrations as i64 {
+        let now: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM notification WHERE template = 'welcome' AND sent_at IS NOT NULL",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        if now > sent {
+            (sent, last_progress) = (now, Instant::now());
+        }
+        assert!(
+            last_progress.elapsed() < Duration::from_secs(60),
+            "only {sent} of {registrations} welcome mails sent, none for a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let usernames = std::mem::take(&mut *usernames.lock().unwrap());
+    let mut mails_per_user: BTreeMap<usize, u64> = BTreeMap::new();
+    for user in &usernames {
+        let folder = mail_dir.join(format!("{user}@example.com"));
+        let mails = std::fs::read_dir(&folder).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        });
+        *mails_per_user.entry(mails).or_default() += 1;
+        let _ = std::fs::remove_dir_all(&folder);
+    }
+    eprintln!("soak:   welcome mails per registered user: {mails_per_user:?} (mails: users)");
     assert_eq!(
-        before_dedup,
-        ids.len(),
-        "a registration was published twice"
+        mails_per_user.keys().copied().collect::<Vec<_>>(),
+        [1],
+        "every registered user gets exactly one welcome mail"
     );
-    assert_eq!(ids.len() as u64, registrations, "registrations published");
+    // ... every registration stored once ...
+    let users: i64 = sqlx::query_scalar(r#"SELECT count(*) FROM "user""#)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(users as u64, registrations, "registrations stored");
+    assert_eq!(
+        usernames.len() as u64,
+        registrations,
+        "registrations answered"
+    );
+    db.close().await;
 
     // ... and every login consumed by session: each user's session has its login time.
     let mongo = mongodb::Client::with_uri_str(&mongo_uri).await.unwrap();

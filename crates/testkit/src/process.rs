@@ -10,13 +10,19 @@ use uuid::Uuid;
 
 use crate::{amqp_url, create_database, eventually, in_flight, queue_name};
 
-/// The path of a service binary built beside the running test (`target/<profile>/<name>`).
-/// Building a workspace's tests builds every service binary, since each service has
-/// integration tests that start it.
+/// The path of a service binary built beside the running test (`target/<profile>/<name>`),
+/// or in `HUB_SERVICE_BIN_DIR` when that is set (scripts/soak.sh --release: the release
+/// build). Building a workspace's tests builds every service binary, since each service
+/// has integration tests that start it.
 pub fn service_binary(name: &str) -> String {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test binary>
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let dir = match std::env::var_os("HUB_SERVICE_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let exe = std::env::current_exe().unwrap();
+            // target/<profile>/deps/<test binary>
+            exe.parent().and_then(|d| d.parent()).unwrap().to_owned()
+        }
+    };
     let bin = dir.join(name);
     assert!(
         bin.exists(),
