@@ -51,6 +51,11 @@ if [ -n "$bundle" ]; then
 fi
 
 if [ -n "$bundle" ]; then
+  # --offline holds cargo's own metadata offline too, and it reads every crate of the lock
+  # file, for every platform: a machine that only ever built for Linux lacks e.g.
+  # windows-sys. Those come from the crate registry first (reachable; only the advisory
+  # database is not).
+  cargo fetch --locked --quiet
   cargo deny --locked "${args[@]}" check --hide-inclusion-graph advisories bans licenses sources
   exit
 fi
