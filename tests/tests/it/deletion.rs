@@ -513,6 +513,14 @@ async fn the_export_holds_the_users_rows_session_and_images_for_the_user_and_an_
     let (status, body) = get_json(&auth, &format!("/api/admin/users/{quiet}/export"), &admin).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+    // Reactivated (which revokes every token issued until now): at once exportable again.
+    let path = format!("/api/admin/users/{quiet}/reactivate");
+    let resp = auth.post(&path).bearer_auth(&admin).go().await;
+    assert_eq!(resp.status(), 200);
+    let (status, export) =
+        get_json(&auth, &format!("/api/admin/users/{quiet}/export"), &admin).await;
+    assert_eq!(status, 200, "{export}");
+    assert!(export["user"]["tokens_valid_after"].is_string(), "{export}");
 }
 
 #[tokio::test]

@@ -139,7 +139,11 @@ pub async fn export_account(
         return Err(ExportError::Deactivated);
     }
     let username = user["username"].as_str().unwrap_or_default().to_owned();
-    let token = export_token(state, user_id, &username, sid)?;
+    let cut = user["tokens_valid_after"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp());
+    let token = export_token(state, user_id, &username, sid, cut)?;
     let stores = &state.stores;
     let (sessions, images) = tokio::join!(
         fetch(
@@ -175,15 +179,28 @@ pub async fn export_account(
 
 /// A token of `user_id` for [`EXPORT_TOKEN_TTL`]: no roles (the export reads as the user,
 /// never as an administrator), in the login `sid` when given.
+///
+/// Without a login, only the user's `tokens_valid_after` (`cut`, in seconds) revokes it,
+/// and only a token issued in a later second than the cut stands (`Standing::admits`);
+/// this one is minted after the cut was read, so when the cut falls in this very second
+/// (an export right after a reactivation or a password change) its `iat` is the next
+/// second, within the verifiers' leeway for `iat`, instead of a 503 for a token refused.
 fn export_token(
     state: &AppState,
     user_id: Uuid,
     username: &str,
     sid: Option<Uuid>,
+    cut: Option<i64>,
 ) -> Result<String, ExportError> {
     let mut claims = state.jwt.claims_for(user_id, username);
+    let now = claims.iat.unwrap_or_default();
+    let iat = match (sid, cut) {
+        (None, Some(cut)) if cut >= now => cut.saturating_add(1).min(now + 2),
+        _ => now,
+    };
     let ttl = i64::try_from(EXPORT_TOKEN_TTL.as_secs()).unwrap_or(60);
-    claims.exp = claims.iat.unwrap_or(claims.exp) + ttl;
+    claims.iat = Some(iat);
+    claims.exp = iat + ttl;
     claims.roles.clear();
     state
         .jwt
