@@ -69,6 +69,9 @@ case "${JWT_ALGORITHM:-EdDSA}" in
     ;;
   *) echo "run.sh: JWT_ALGORITHM must be EdDSA (the default) or HS256" >&2; exit 2 ;;
 esac
+# The account export: auth reads session and images as the user, at their registry ports.
+port_of() { printf '%s\n' "${SERVICES[@]}" | awk -v n="$1" '$1 == n { print $2 }'; }
+auth_env+=("SESSION_URL=http://127.0.0.1:$(port_of session)" "IMAGES_URL=http://127.0.0.1:$(port_of images)")
 
 names=()
 for s in "${SERVICES[@]}"; do names+=("-p" "${s%% *}"); done

@@ -48,9 +48,10 @@ KUBE = ROOT / "deploy" / "kubernetes"
 KUBERNETES_VERSIONS = ["1.31", kv.latest_version()]
 
 # What each service uses (services/<name>/README.md); `jwks`: auth's JWKS, only when the
-# service is configured with JWKS_URL (components/eddsa).
+# service is configured with JWKS_URL (components/eddsa); `session`, `images`: those services,
+# which auth's account export reads.
 USES = {
-    "auth": {"postgres", "rabbitmq"},
+    "auth": {"postgres", "rabbitmq", "session", "images"},
     "user-soap": {"postgres", "rabbitmq"},
     "session": {"postgres", "mongodb", "rabbitmq"},
     "images": {"postgres", "s3", "rabbitmq"},
@@ -61,7 +62,7 @@ USES = {
 # Egress port -> what it reaches (base/networkpolicies.yaml).
 PORTS = {
     53: "dns", 5432: "postgres", 5671: "rabbitmq", 5672: "rabbitmq", 27017: "mongodb", 443: "s3", 5001: "jwks",
-    587: "smtp", 465: "smtp",
+    587: "smtp", 465: "smtp", 5004: "session", 5015: "images",
 }
 # In-cluster backing servers must be reached by pod selector once an operator runs them.
 OPERATOR_KINDS = {"Cluster": "postgres", "MongoDBCommunity": "mongodb", "RabbitmqCluster": "rabbitmq"}
@@ -443,7 +444,7 @@ def check_network(docs: list[dict], services: dict[str, int]) -> list[str]:
         if not isolated or reached != want:
             problems.append(f"{name}: egress reaches {sorted(reached)}, want {sorted(want)}")
         for port, has_peer in egress:
-            if PORTS.get(port) in in_cluster | {"dns", "jwks"} and not has_peer:
+            if PORTS.get(port) in in_cluster | {"dns", "jwks", "session", "images"} and not has_peer:
                 problems.append(f"{name}: egress on port {port} to any address, though its server runs in the cluster")
     return problems
 

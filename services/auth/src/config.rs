@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use crate::{account::password::ResetConfig, store::throttle::Limit};
+use crate::{
+    account::{export::ExportConfig, password::ResetConfig},
+    store::throttle::Limit,
+};
 
 use hub_db::PgSettings;
 use hub_events::{catalogue::queues, relay::RelayConfig};
@@ -64,6 +67,10 @@ pub struct Config {
     pub password_policy: PasswordPolicy,
     /// Password reset codes and their limits (`PASSWORD_RESET_*`).
     pub reset: ResetConfig,
+    /// Where the export reads sessions and images: `SESSION_URL` (default
+    /// `http://127.0.0.1:5004`), `IMAGES_URL` (default `http://127.0.0.1:5015`),
+    /// `EXPORT_TIMEOUT_MS` (default 5000); see `account::export`.
+    pub export: ExportConfig,
 }
 
 impl ServiceConfig for Config {
@@ -88,6 +95,7 @@ impl ServiceConfig for Config {
             user_queue: vars.string_or("RABBITMQ_USER_QUEUE", queues::USER_EVENTS),
             password_policy: PasswordPolicy::from_vars(vars)?,
             reset: ResetConfig::from_vars(vars)?,
+            export: ExportConfig::from_vars(vars)?,
         })
     }
 }

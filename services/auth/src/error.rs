@@ -112,6 +112,16 @@ pub enum ApiError {
     #[json(status = NOT_FOUND)]
     #[error("Login not found")]
     LoginNotFound,
+    /// 503: the export could not read one of the stores other services hold (sessions,
+    /// images); nothing was exported. The text names the store and why.
+    #[json(status = SERVICE_UNAVAILABLE)]
+    #[error("Export unavailable: {0}; nothing was exported, try again later")]
+    ExportUnavailable(String),
+    /// 409: an administrator's export of a deactivated user, whose tokens session and
+    /// images refuse.
+    #[json(status = CONFLICT)]
+    #[error("User is deactivated: its sessions and images cannot be read; reactivate it to export")]
+    ExportDeactivated,
     /// 503 when a backing service is down or saturated (retry later), else 500.
     #[json(failure)]
     #[error("{}", .0.text("Service temporarily unavailable", "Internal server error"))]

@@ -85,6 +85,7 @@ impl service::Service for Auth {
             reset: config.reset.clone(),
             account_queue: config.confirmation.queue.as_str().into(),
             images_queue: config.images_queue.as_str().into(),
+            stores: account::export::Stores::new(&config.export)?,
         })
     }
 

@@ -40,6 +40,9 @@ pub struct AppState {
     pub account_queue: Arc<str>,
     /// The queue the images service consumes `UserDeleted` from (`IMAGES_QUEUE`).
     pub images_queue: Arc<str>,
+    /// The session and images services, which the export reads (`SESSION_URL`,
+    /// `IMAGES_URL`, `EXPORT_TIMEOUT_MS`).
+    pub stores: crate::account::export::Stores,
 }
 
 impl hub_runtime::http::client_ip::TrustsProxies for AppState {

@@ -56,8 +56,10 @@ pub struct Config {
     pub policy: Policy,
     /// How tokens are verified: auth's public keys (`JWKS_URL`) or else `SECRET_KEY` (or
     /// `JWT_SECRET`). Required with `UPLOAD_REQUIRE_JWT=true`; otherwise optional, and
-    /// without one no token is read, so no image can be replaced.
-    pub upload_jwt: Option<VerifierConfig>,
+    /// without one no token is read, so no image can be replaced and
+    /// `GET /api/images/{user_id}` answers 503. Uploads ignore it with
+    /// `UPLOAD_ANONYMOUS_REPLACE=true`.
+    pub jwt: Option<VerifierConfig>,
     /// The `images-events` consumer (account deletions): `AMQP_URL` (one or several
     /// comma-separated brokers), `CONSUMER_QUEUE` (else `RABBITMQ_QUEUE`, default
     /// `images-events`), `CONSUMER_DEAD_LETTER_QUEUE` (default `<queue>.dlq`),
@@ -135,11 +137,13 @@ impl ServiceConfig for Config {
             (false, true) => Policy::AnonymousReplace,
             (false, false) => Policy::CreateOnly,
         };
-        let upload_jwt = match policy {
+        // With UPLOAD_ANONYMOUS_REPLACE uploads read no token (anyone replaces anything,
+        // as the original), but a configured key still serves `GET /api/images/{user_id}`.
+        let jwt = match policy {
             Policy::TokenRequired => Some(VerifierConfig::from_vars(vars)?),
-            Policy::CreateOnly => VerifierConfig::from_vars_if_set(vars)?,
-            // Tokens are not read: anyone replaces anything, as the original.
-            Policy::AnonymousReplace => None,
+            Policy::CreateOnly | Policy::AnonymousReplace => {
+                VerifierConfig::from_vars_if_set(vars)?
+            }
         };
         Ok(Self {
             s3: S3Config::from_vars(vars)?,
@@ -154,7 +158,7 @@ impl ServiceConfig for Config {
             prune_interval: vars
                 .seconds_or("IMAGE_PRUNE_INTERVAL_SECS", Duration::from_secs(3600))?,
             policy,
-            upload_jwt,
+            jwt,
             consumer: ConsumerConfig::from_vars(vars, "images", queues::IMAGES_EVENTS)?,
             consume_events: vars.bool_or("IMAGES_CONSUMER", true)?,
         })
@@ -300,7 +304,7 @@ mod tests {
         );
         assert_eq!(c.service.max_image_bytes, 10 * 1024 * 1024);
         assert_eq!(c.http.body_limit, 10 * 1024 * 1024 + 64 * 1024);
-        assert!(c.service.upload_jwt.is_none());
+        assert!(c.service.jwt.is_none());
         assert_eq!(c.service.policy, Policy::CreateOnly);
         assert_eq!(c.service.variant_sizes, [64, 128, 256]);
         assert_eq!(c.service.pixel_limits.max_pixels, 16 * 1024 * 1024);
@@ -372,12 +376,12 @@ mod tests {
         assert!(err.contains("SECRET_KEY"), "{err}");
         vars.push(("JWT_SECRET", "a-long-enough-secret-for-tests-0123456789"));
         assert!(matches!(
-            config(&vars).unwrap().service.upload_jwt,
+            config(&vars).unwrap().service.jwt,
             Some(VerifierConfig::Hs256(_))
         ));
         vars.push(("JWKS_URL", "http://auth:5001/.well-known/jwks.json"));
         assert!(matches!(
-            config(&vars).unwrap().service.upload_jwt,
+            config(&vars).unwrap().service.jwt,
             Some(VerifierConfig::Jwks(_))
         ));
     }
@@ -388,14 +392,14 @@ mod tests {
         vars.push(("SECRET_KEY", "a-long-enough-secret-for-tests-0123456789"));
         let c = config(&vars).unwrap();
         assert_eq!(c.service.policy, Policy::CreateOnly);
-        assert!(matches!(
-            c.service.upload_jwt,
-            Some(VerifierConfig::Hs256(_))
-        ));
+        assert!(matches!(c.service.jwt, Some(VerifierConfig::Hs256(_))));
         vars.push(("UPLOAD_ANONYMOUS_REPLACE", "true"));
         let c = config(&vars).unwrap();
         assert_eq!(c.service.policy, Policy::AnonymousReplace);
-        assert!(c.service.upload_jwt.is_none(), "tokens are not read then");
+        assert!(
+            matches!(c.service.jwt, Some(VerifierConfig::Hs256(_))),
+            "uploads read no token then, but a user's listing does"
+        );
         vars.push(("UPLOAD_REQUIRE_JWT", "true"));
         let err = config(&vars).unwrap_err().to_string();
         assert!(err.contains("UPLOAD_ANONYMOUS_REPLACE"), "{err}");

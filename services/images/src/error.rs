@@ -65,6 +65,16 @@ pub enum ApiError {
     #[json(status = FORBIDDEN)]
     #[error("You may only upload your own image: name the file <your user id>.<extension>")]
     NotOwnKey,
+    /// 403: `GET /api/images/{user_id}` with a token that is not `user_id`'s (or a path
+    /// that is no user id).
+    #[json(status = FORBIDDEN)]
+    #[error("You may only list your own images")]
+    NotOwner,
+    /// 503: a route that needs a token, and no key to verify tokens is configured
+    /// (`JWKS_URL`, `SECRET_KEY` or `JWT_SECRET`).
+    #[json(status = SERVICE_UNAVAILABLE)]
+    #[error("Token verification is not configured")]
+    NoTokenKey,
     /// 409: by default, an upload without its owner's token may create a key but never
     /// replace one; nothing was stored.
     #[json(status = CONFLICT)]

@@ -19,6 +19,9 @@
 //!   in its format and WebP ([`versions`]); the answer gains `variants` and `version_url`.
 //! * `GET /list_images` → 200 `{"images":[...],"urls":[...]}`: every object of the
 //!   bucket but versions and variants; `images` with each one's current version.
+//! * `GET /api/images/{user_id}` with that user's bearer token → 200 `{"user_id",
+//!   "objects":[{"key","size","last_modified","url"}],"images"}`: the user's objects from
+//!   one prefix listing (what auth's account export reads); 401 / 403 otherwise.
 //! * `GET /profile-image/health`, `GET /health`.
 //! * `GET /openapi.json`: the OpenAPI document, generated from the routes ([`routes`]).
 //!
@@ -73,7 +76,7 @@ impl service::Service for Images {
             async { anyhow::Ok(config.db.connect(Self::NAME).await?) },
             bucket
         )?;
-        if config.policy == Policy::CreateOnly && config.upload_jwt.is_none() {
+        if config.policy == Policy::CreateOnly && config.jwt.is_none() {
             tracing::warn!(
                 "no JWT key (JWKS_URL, SECRET_KEY or JWT_SECRET): uploads only create images, \
                  and nobody can replace one, their owners included"
@@ -90,7 +93,7 @@ impl service::Service for Images {
                 config.pixel_limits,
                 &config.variant_sizes,
             ),
-            upload_jwt: config.upload_jwt.as_ref().map(Verifier::new).transpose()?,
+            jwt: config.jwt.as_ref().map(Verifier::new).transpose()?,
         })
     }
 

@@ -26,6 +26,7 @@ pub struct AppState {
     /// once, within `MAX_IMAGE_PIXELS`.
     pub imaging: Imaging,
     /// Verifies bearer tokens, when a key is configured (always with
-    /// `UPLOAD_REQUIRE_JWT`; never with `UPLOAD_ANONYMOUS_REPLACE`).
-    pub upload_jwt: Option<Verifier>,
+    /// `UPLOAD_REQUIRE_JWT`): an upload's (not with `UPLOAD_ANONYMOUS_REPLACE`), and the
+    /// owner's of `GET /api/images/{user_id}`.
+    pub jwt: Option<Verifier>,
 }

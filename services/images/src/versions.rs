@@ -140,6 +140,7 @@ mod tests {
             key: key.to_owned(),
             etag: etag.to_owned(),
             last_modified: SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 - age_secs),
+            size: 0,
         }
     }
 

@@ -4,7 +4,9 @@
 //! the consumers that apply `UserDeleted` are killed midway (their backing server cut
 //! while they hold the event, then stopped: the event is redelivered to their
 //! replacements and applied), and when logins race the deletion on two auth instances
-//! with two session instances consuming.
+//! with two session instances consuming. And the export: one JSON document with what
+//! every store holds of the user (auth reading session and images as the user), or a
+//! 503 naming the store that could not be read.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::time::Duration;
@@ -80,6 +82,15 @@ impl Stack {
 
     async fn auth(&self) -> Spawned {
         spawn::<auth::Auth>(self.source(&[])).await
+    }
+
+    /// auth reading sessions and images (the export) at these services.
+    async fn auth_reading(&self, session: &Spawned, images: &Spawned) -> Spawned {
+        let extra = [
+            ("SESSION_URL", session.base.as_str()),
+            ("IMAGES_URL", images.base.as_str()),
+        ];
+        spawn::<auth::Auth>(self.source(&extra)).await
     }
 
     /// session, on MongoDB at `mongo` (a relay's address) if given.
@@ -365,4 +376,199 @@ async fn a_deletion_racing_logins_on_two_instances_leaves_no_session_token_or_im
     stack
         .assert_queues_clean(&[username.as_str(), email.as_str(), dni.as_str()])
         .await;
+}
+
+/// `GET path` on auth with `token`: status and JSON body.
+async fn get_json(auth: &Spawned, path: &str, token: &str) -> (u16, Value) {
+    let resp = auth.req(Method::GET, path).bearer_auth(token).go().await;
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+/// A new administrator (granted by the operator's command) and its token.
+async fn admin_token(stack: &Stack, auth: &Spawned) -> String {
+    let name = format!("adm{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    stack.user(&name).await;
+    let env = std::collections::HashMap::from([("DATABASE_URL".to_owned(), stack.db_url.clone())]);
+    let env = move |k: &str| env.get(k).cloned();
+    auth::admin::users(&["grant-admin".to_owned(), name.clone()], &env)
+        .await
+        .unwrap();
+    let (status, body) = login(auth, &name).await;
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+/// Uploads `<id>.png` to images with `token`.
+async fn upload_own(images: &Spawned, id: &str, token: &str) {
+    let part = reqwest::multipart::Part::bytes(png()).file_name(format!("{id}.png"));
+    let resp = images
+        .post("/upload_image")
+        .bearer_auth(token)
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .go()
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+}
+
+/// The keys of an export's `images`.
+fn exported_keys(export: &Value) -> Vec<String> {
+    export["images"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no images list: {export}"))
+        .iter()
+        .map(|o| o["key"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_export_holds_the_users_rows_session_and_images_for_the_user_and_an_admin() {
+    let stack = Stack::new().await;
+    // auth migrates the fresh database first.
+    let first = stack.auth().await;
+    let (session, images) = (stack.session(None).await, stack.images(None).await);
+    let auth = stack.auth_reading(&session, &images).await;
+    drop(first);
+    let name = format!("exp{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let (id, [username, email, _dni]) = stack.user(&name).await;
+    let (status, body) = login(&auth, &username).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+    // The login's UserLoggedIn creates the session; then the user writes to it.
+    eventually(WITHIN, async || stack.sessions_of(&id).await == 1).await;
+    let resp = session
+        .post("/api/sessions")
+        .bearer_auth(&token)
+        .json(&json!({"data": {"theme": "dark", "text": "hola"}}))
+        .go()
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    upload_own(&images, &id, &token).await;
+    // Someone else's objects, also one whose name starts with the id, stay out.
+    let store = stack.bucket_store();
+    for key in ["someone-else.png".to_owned(), format!("{id}x.png")] {
+        store
+            .put(
+                &key,
+                "image/png",
+                png().into(),
+                images::access::Write::Replace,
+            )
+            .await
+            .unwrap();
+    }
+
+    let check = |export: &Value| {
+        assert_eq!(export["user"]["email"], email.as_str(), "{export}");
+        assert!(export["user"].get("password").is_none(), "{export}");
+        assert_eq!(export["logins"].as_array().unwrap().len(), 1, "{export}");
+        for key in ["login_throttle", "events", "mails"] {
+            assert!(export[key].is_array(), "{key}: {export}");
+        }
+        let sessions = &export["sessions"];
+        assert_eq!(sessions["userId"], id.as_str(), "{export}");
+        assert_eq!(sessions["data"]["theme"], "dark", "{export}");
+        assert!(sessions["lastLoginAt"].is_string(), "{export}");
+        let keys = exported_keys(export);
+        assert!(keys.contains(&format!("{id}.png")), "{keys:?}");
+        assert!(
+            keys.iter().any(|k| k.starts_with(&format!("{id}/"))),
+            "its versions and variants: {keys:?}"
+        );
+        assert!(
+            keys.iter()
+                .all(|k| k.starts_with(&format!("{id}.")) || k.starts_with(&format!("{id}/"))),
+            "only the user's: {keys:?}"
+        );
+        for o in export["images"].as_array().unwrap() {
+            assert!(o["size"].as_u64().unwrap() > 0, "{o}");
+            assert!(o["last_modified"].is_string(), "{o}");
+            assert!(o["url"].as_str().unwrap().contains(&stack.bucket), "{o}");
+        }
+    };
+    let (status, mine) = get_json(&auth, "/api/account/export", &token).await;
+    assert_eq!(status, 200, "{mine}");
+    check(&mine);
+
+    // An administrator's export of the user: the same document.
+    let admin = admin_token(&stack, &auth).await;
+    let (status, theirs) = get_json(&auth, &format!("/api/admin/users/{id}/export"), &admin).await;
+    assert_eq!(status, 200, "{theirs}");
+    check(&theirs);
+    assert_eq!(theirs["sessions"], mine["sessions"]);
+    assert_eq!(theirs["images"], mine["images"]);
+
+    // A user who never logged in nor uploaded: no session (null), no images.
+    let (quiet, _) = stack.user(&format!("q{name}")).await;
+    let (status, export) =
+        get_json(&auth, &format!("/api/admin/users/{quiet}/export"), &admin).await;
+    assert_eq!(status, 200, "{export}");
+    assert!(export["sessions"].is_null(), "{export}");
+    assert_eq!(export["images"], json!([]), "{export}");
+    assert_eq!(export["user"]["id"], quiet.as_str(), "{export}");
+
+    // Deactivated, its tokens are refused by session and images: 409, not a partial export.
+    let path = format!("/api/admin/users/{quiet}/deactivate");
+    let resp = auth.post(&path).bearer_auth(&admin).go().await;
+    assert_eq!(resp.status(), 200);
+    let (status, body) = get_json(&auth, &format!("/api/admin/users/{quiet}/export"), &admin).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+    // Reactivated (which revokes every token issued until now): at once exportable again.
+    let path = format!("/api/admin/users/{quiet}/reactivate");
+    let resp = auth.post(&path).bearer_auth(&admin).go().await;
+    assert_eq!(resp.status(), 200);
+    let (status, export) =
+        get_json(&auth, &format!("/api/admin/users/{quiet}/export"), &admin).await;
+    assert_eq!(status, 200, "{export}");
+    assert!(export["user"]["tokens_valid_after"].is_string(), "{export}");
+}
+
+#[tokio::test]
+async fn an_export_whose_session_or_images_cannot_be_read_answers_503_naming_it_and_nothing_else() {
+    let stack = Stack::new().await;
+    let first = stack.auth().await;
+    let (mut session, mut images) = (stack.session(None).await, stack.images(None).await);
+    let auth = stack.auth_reading(&session, &images).await;
+    drop(first);
+    let name = format!("exq{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let (id, [username, ..]) = stack.user(&name).await;
+    let (status, body) = login(&auth, &username).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+    upload_own(&images, &id, &token).await;
+    let (status, export) = get_json(&auth, "/api/account/export", &token).await;
+    assert_eq!(status, 200, "{export}");
+
+    // images stopped: 503 naming images, and only the error (no partial document).
+    images.stop().await.unwrap();
+    let (status, body) = get_json(&auth, "/api/account/export", &token).await;
+    assert_eq!(status, 503, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Export unavailable: images could not be read"),
+        "{body}"
+    );
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        1,
+        "nothing partial: {body}"
+    );
+
+    // session stopped too: the answer names sessions.
+    session.stop().await.unwrap();
+    let admin = admin_token(&stack, &auth).await;
+    let (status, body) = get_json(&auth, &format!("/api/admin/users/{id}/export"), &admin).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Export unavailable: sessions could not be read"),
+        "{body}"
+    );
+    assert_eq!(
+        body.as_object().unwrap().len(),
+        1,
+        "nothing partial: {body}"
+    );
 }

@@ -1,4 +1,5 @@
-//! Deleting an account, and exporting what is stored about it (issue 23, item 7).
+//! Deleting an account, and reading what PostgreSQL stores about it for the export
+//! (issue 23, item 7; the whole export is `account::export`).
 //!
 //! [`delete_account`] is the one deletion, whoever asks: the user (`DELETE /api/account`,
 //! after [`check_password`]) or an admin (`delete_account(state, user_id, By::Admin(id))`).
@@ -178,10 +179,9 @@ pub async fn delete_account(
     Ok(done)
 }
 
-/// Everything PostgreSQL holds about `user_id`, as JSON (see
-/// [`deletion::export`]); sessions and images are exported by their own services
-/// (services/auth/README.md, "Deletion and export").
-pub async fn export_account(
+/// Everything PostgreSQL holds about `user_id`, as JSON (see [`deletion::export`]); the
+/// whole export, with sessions and images, is [`crate::account::export::export_account`].
+pub async fn stored_in_postgres(
     state: &AppState,
     user_id: Uuid,
 ) -> Result<serde_json::Value, DeletionError> {

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod deletion;
 pub mod email;
+pub mod export;
 pub mod logins;
 pub mod password;
 pub mod profile;

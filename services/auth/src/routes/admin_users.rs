@@ -29,6 +29,7 @@ use crate::{
     account::{
         admin::{self, ADMIN, AccountError, Filter, UserRecord},
         deletion::{self, By},
+        export,
         logins::{self, Others},
     },
     error::{ApiError, ApiResult},
@@ -417,7 +418,9 @@ pub async fn delete(
     }))
 }
 
-/// Everything auth stores about a user, as `GET /api/account/export` gives it to the user.
+/// Everything stored about a user, as `GET /api/account/export` gives it to the user
+/// (sessions and images read with a 60-second token of the user that belongs to no
+/// login).
 #[utoipa::path(
     get,
     path = "/api/admin/users/{id}/export",
@@ -426,6 +429,8 @@ pub async fn delete(
     responses(
         (status = 200, description = "The user's data", body = Object),
         (status = 400, description = "`id must be a UUID`", body = super::Message),
+        (status = 409, description = "`User is deactivated: …`: session and images refuse its tokens; reactivate it to export", body = super::Message),
+        (status = 503, description = "`Export unavailable: sessions could not be read: …` (or `images`); nothing exported", body = super::Message),
         AdminFailures,
     )
 )]
@@ -436,5 +441,5 @@ pub async fn export(
     id: Result<Path<Uuid>, PathRejection>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let id = existing(&state, uuid_param(id, "id")?).await?;
-    Ok(Json(deletion::export_account(&state, id).await?))
+    Ok(Json(export::export_account(&state, id, None).await?))
 }

@@ -19,7 +19,10 @@ use super::{
     profile::{Authenticated, TokenFailures},
 };
 use crate::{
-    account::deletion::{self, By, DeletionError},
+    account::{
+        deletion::{self, By, DeletionError},
+        export::{self, ExportError},
+    },
     error::{ApiError, ApiResult},
     state::AppState,
 };
@@ -81,17 +84,21 @@ pub async fn delete_account(
     }))
 }
 
-/// Everything auth stores about the caller, as JSON: `user` (every column but the
-/// password hash), `logins` (token families), `login_throttle`, `events` (outbox rows
-/// naming the account) and `mails` (notifications' records). Sessions and images are
-/// exported by their services: `GET /api/sessions/{userId}` (session) and the keys
-/// `<user_id>.<ext>` and `<user_id>/…` of `GET /list_images` (images).
+/// Everything stored about the caller, as one JSON document: from PostgreSQL `user`
+/// (every column but the password hash), `logins` (token families), `login_throttle`,
+/// `events` (outbox rows naming the account) and `mails` (notifications' records); from
+/// session `sessions` (its document, `null` when none); from images `images` (every
+/// object of the user: `key`, `size`, `last_modified`, `url`). Session and images are
+/// asked server to server with a 60-second token of the caller's login
+/// (`account::export`); if either cannot be read the answer is 503, never a partial
+/// export.
 #[utoipa::path(
     get,
     path = "/api/account/export",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's data", body = Object),
+        (status = 503, description = "`Export unavailable: sessions could not be read: …` (or `images`): a store held by another service did not answer usably; nothing exported. Also the database", body = super::Message),
         TokenFailures,
     )
 )]
@@ -101,8 +108,19 @@ pub async fn export_account(
     caller: Authenticated,
 ) -> ApiResult<Json<serde_json::Value>> {
     Ok(Json(
-        deletion::export_account(&state, caller.user.id).await?,
+        export::export_account(&state, caller.user.id, caller.token.sid).await?,
     ))
+}
+
+impl From<ExportError> for ApiError {
+    fn from(e: ExportError) -> Self {
+        match e {
+            ExportError::Stored(e) => e.into(),
+            e @ ExportError::Unavailable { .. } => Self::ExportUnavailable(e.to_string()),
+            ExportError::Deactivated => Self::ExportDeactivated,
+            ExportError::Token(e) => Failure::Internal(e).into(),
+        }
+    }
 }
 
 impl From<DeletionError> for ApiError {

@@ -34,9 +34,24 @@ async fn strings_of(db: &mut PgConnection, id: Uuid) -> (String, String, String,
     (id.to_string(), row.get(0), row.get(1), row.get(2))
 }
 
+/// `http://127.0.0.1:<port>` where nothing listens (a port just bound and let go).
+async fn closed_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
 #[tokio::test]
 async fn a_deleted_account_leaves_nothing_of_it_in_any_table_and_its_export_had_everything() {
-    let (app, images_queue) = spawn(&[]).await;
+    // Nothing listens where session and images would be: the HTTP export must refuse
+    // (tests/tests/it/deletion.rs runs it against the real services).
+    let closed = closed_url().await;
+    let (app, images_queue) = spawn(&[
+        ("SESSION_URL", closed.as_str()),
+        ("IMAGES_URL", closed.as_str()),
+    ])
+    .await;
     let id = app.legacy_user("del-ana", "right-password").await;
     let mut db = app.db().await;
     let (id_s, username, email, dni) = strings_of(&mut db, id).await;
@@ -100,15 +115,27 @@ async fn a_deleted_account_leaves_nothing_of_it_in_any_table_and_its_export_had_
         "the scan finds the traces it must find"
     );
 
-    // The export has all of it, but the password hash.
-    let (status, export) = json_body(
+    // Without session and images the export answers 503 naming the store, nothing
+    // partial.
+    let (status, body) = json_body(
         app.req(Method::GET, "/api/account/export")
             .bearer_auth(&token)
             .go()
             .await,
     )
     .await;
-    assert_eq!(status, 200, "{export}");
+    assert_eq!(status, 503, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Export unavailable: sessions could not be read"),
+        "{body}"
+    );
+    assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+
+    // PostgreSQL's part of the export has all of it, but the password hash.
+    let export = deletion::stored_in_postgres(&app.state().await, id)
+        .await
+        .unwrap();
     assert_eq!(export["user"]["email"], email.as_str());
     assert_eq!(export["user"]["dni"], dni.as_str());
     assert!(export["user"].get("password").is_none(), "{export}");
@@ -211,7 +238,7 @@ async fn an_admin_deletion_is_the_same_use_case_and_is_logged_with_the_admin() {
             .await
             .unwrap();
     assert_eq!(by, Some(admin));
-    let export = deletion::export_account(&state, id).await;
+    let export = deletion::stored_in_postgres(&state, id).await;
     assert!(matches!(export, Err(DeletionError::NotFound)), "{export:?}");
     app.wait_outbox_drained(std::time::Duration::from_secs(20))
         .await;

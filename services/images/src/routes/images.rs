@@ -1,4 +1,4 @@
-//! `POST /upload_image` and `GET /list_images`.
+//! `POST /upload_image` and `GET /list_images` (`GET /api/images/{user_id}`: `user.rs`).
 //!
 //! An upload is read chunk by chunk, its first bytes deciding the type (magic bytes, 415
 //! at once for anything else), whole into memory within `MAX_IMAGE_BYTES`
@@ -19,9 +19,11 @@ use bytes::Bytes;
 use hub_identity::{
     jwt::TokenError,
     revocation::{self, Check},
+    verifier::Verifier,
 };
 use hub_runtime::http::Failure;
 use serde::Serialize;
+use uuid::Uuid;
 
 use crate::{
     access::{self, Policy, TokenProblem, Uploader, Write},
@@ -54,9 +56,11 @@ impl FromRequestParts<AppState> for UploadAuth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         const NONE: Uploader = Uploader::Anonymous { refused: None };
         let required = state.policy == Policy::TokenRequired;
-        // Without a verifier (anonymous replace, or no key configured) tokens are not read.
-        let Some(verifier) = &state.upload_jwt else {
-            return Ok(Self(NONE));
+        // With the original's rule, or without a verifier (no key configured), tokens are
+        // not read.
+        let verifier = match &state.jwt {
+            Some(verifier) if state.policy != Policy::AnonymousReplace => verifier,
+            _ => return Ok(Self(NONE)),
         };
         let Some(token) = hub_runtime::http::bearer_token(&parts.headers) else {
             return if required {
@@ -65,24 +69,12 @@ impl FromRequestParts<AppState> for UploadAuth {
                 Ok(Self(NONE))
             };
         };
-        let problem = match verifier.verify(token).await {
-            Ok(token) => match revocation::check(&state.pool, &token).await? {
-                Check::Admitted => {
-                    tracing::debug!(user.id = %token.claims.user_id, "upload authorised");
-                    return Ok(Self(Uploader::User(token.claims.user_id)));
-                }
-                Check::UnknownUser => {
-                    tracing::info!(user.id = %token.claims.user_id, "valid token for a user that no longer exists");
-                    TokenProblem::Invalid
-                }
-                Check::Revoked => {
-                    tracing::info!(user.id = %token.claims.user_id, "revoked token refused");
-                    TokenProblem::Invalid
-                }
-            },
-            Err(TokenError::Expired) => TokenProblem::Expired,
-            Err(TokenError::Invalid) => TokenProblem::Invalid,
-            Err(e @ TokenError::Unavailable) => return Err(Failure::Unavailable(e.into()).into()),
+        let problem = match token_user(verifier, state, token).await? {
+            Ok(user) => {
+                tracing::debug!(user.id = %user, "upload authorised");
+                return Ok(Self(Uploader::User(user)));
+            }
+            Err(problem) => problem,
         };
         if required {
             Err(problem.error())
@@ -92,6 +84,32 @@ impl FromRequestParts<AppState> for UploadAuth {
             }))
         }
     }
+}
+
+/// Whose a bearer `token` is: verified, then checked against revocation in PostgreSQL
+/// (`hub_identity::revocation::check`), its user, or why it does not count. `Err` when
+/// the JWKS or PostgreSQL cannot be reached (503, never an accepted token).
+pub(super) async fn token_user(
+    verifier: &Verifier,
+    state: &AppState,
+    token: &str,
+) -> ApiResult<Result<Uuid, TokenProblem>> {
+    Ok(Err(match verifier.verify(token).await {
+        Ok(token) => match revocation::check(&state.pool, &token).await? {
+            Check::Admitted => return Ok(Ok(token.claims.user_id)),
+            Check::UnknownUser => {
+                tracing::info!(user.id = %token.claims.user_id, "valid token for a user that no longer exists");
+                TokenProblem::Invalid
+            }
+            Check::Revoked => {
+                tracing::info!(user.id = %token.claims.user_id, "revoked token refused");
+                TokenProblem::Invalid
+            }
+        },
+        Err(TokenError::Expired) => TokenProblem::Expired,
+        Err(TokenError::Invalid) => TokenProblem::Invalid,
+        Err(e @ TokenError::Unavailable) => return Err(Failure::Unavailable(e.into()).into()),
+    }))
 }
 
 hub_runtime::error_responses! {
@@ -283,35 +301,37 @@ fn content_length(headers: &HeaderMap) -> u64 {
 )]
 pub async fn list_images(State(state): State<AppState>) -> ApiResult<Json<ImageList>> {
     let objects = state.store.list_objects().await?;
-    let store = &state.store;
     let images = versions::images(&objects);
-    let urls = images.iter().map(|i| store.url(i.key)).collect();
+    let urls = images.iter().map(|i| state.store.url(i.key)).collect();
     let images = images
         .iter()
-        .map(|image| {
-            let current = image.current.as_ref();
-            ListedImage {
-                url: store.url(image.key),
-                variants: current
-                    .map(|v| {
-                        v.variants
-                            .iter()
-                            .filter_map(|(&size, &(own, webp))| {
-                                let own = own.or(webp)?;
-                                Some(VariantUrls {
-                                    size,
-                                    url: store.url(own),
-                                    webp_url: store.url(webp.unwrap_or(own)),
-                                })
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                version_url: current.map(|v| store.url(v.key)),
-            }
-        })
+        .map(|image| listed(&state.store, image))
         .collect();
     Ok(Json(ImageList { images, urls }))
+}
+
+/// An image of a listing with its current version's URLs.
+pub(super) fn listed(store: &Store, image: &versions::Image<'_>) -> ListedImage {
+    let current = image.current.as_ref();
+    ListedImage {
+        url: store.url(image.key),
+        variants: current
+            .map(|v| {
+                v.variants
+                    .iter()
+                    .filter_map(|(&size, &(own, webp))| {
+                        let own = own.or(webp)?;
+                        Some(VariantUrls {
+                            size,
+                            url: store.url(own),
+                            webp_url: store.url(webp.unwrap_or(own)),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        version_url: current.map(|v| store.url(v.key)),
+    }
 }
 
 /// A multipart error while reading: over the body limit is 413, anything else 400.

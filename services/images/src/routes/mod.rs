@@ -1,6 +1,7 @@
 //! Every route of the images service, in one list, with its OpenAPI document.
 
 mod images;
+mod user;
 
 use axum::Router;
 use hub_runtime::openapi::{self, OpenApiRouter};
@@ -13,7 +14,8 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let router = OpenApiRouter::new()
         .routes(routes!(images::upload_image))
-        .routes(routes!(images::list_images));
+        .routes(routes!(images::list_images))
+        .routes(routes!(user::user_images));
     openapi::finish::<crate::Images, _>(
         router,
         "Profile image upload and listing on S3 (port of the Flask profile-image-service).",

@@ -58,6 +58,26 @@ pub struct Object {
     pub etag: String,
     /// When it was last written (the epoch if S3 did not say).
     pub last_modified: SystemTime,
+    /// Its size in bytes (0 if S3 did not say).
+    pub size: u64,
+}
+
+impl Object {
+    /// From one entry of a `ListObjectsV2` page (`None` without a key).
+    fn listed(o: &aws_sdk_s3::types::Object) -> Option<Self> {
+        Some(Self {
+            key: o.key()?.to_owned(),
+            etag: o.e_tag().unwrap_or_default().to_owned(),
+            last_modified: o
+                .last_modified()
+                .and_then(|t| SystemTime::try_from(*t).ok())
+                .unwrap_or(SystemTime::UNIX_EPOCH),
+            size: o
+                .size()
+                .and_then(|s| u64::try_from(s).ok())
+                .unwrap_or_default(),
+        })
+    }
 }
 
 /// A handle on the service's bucket; cheap to clone.
@@ -255,82 +275,61 @@ impl Store {
             .collect())
     }
 
-    /// Every object in the bucket (key, ETag, last modified), in S3 key order, all pages.
+    /// Every object in the bucket (key, ETag, last modified, size), in S3 key order, all
+    /// pages.
     pub async fn list_objects(&self) -> Result<Vec<Object>, StoreError> {
+        self.list_prefix(None).await
+    }
+
+    /// Every object whose key starts with `prefix` (the whole bucket for `None`), in S3
+    /// key order, following continuation tokens past S3's 1000 keys per page. S3 reads
+    /// only the keys under the prefix, so a user's listing costs what the user has.
+    async fn list_prefix(&self, prefix: Option<&str>) -> Result<Vec<Object>, StoreError> {
         self.healing(|| async {
-            let mut keys = Vec::new();
+            let mut objects = Vec::new();
             let mut token: Option<String> = None;
             loop {
                 let page = self
                     .client
                     .list_objects_v2()
                     .bucket(&self.bucket)
+                    .set_prefix(prefix.map(str::to_owned))
                     .set_continuation_token(token.take())
                     .send()
                     .await
                     .map_err(classify)?;
-                keys.extend(page.contents().iter().filter_map(|o| {
-                    Some(Object {
-                        key: o.key()?.to_owned(),
-                        etag: o.e_tag().unwrap_or_default().to_owned(),
-                        last_modified: o
-                            .last_modified()
-                            .and_then(|t| SystemTime::try_from(*t).ok())
-                            .unwrap_or(SystemTime::UNIX_EPOCH),
-                    })
-                }));
+                objects.extend(page.contents().iter().filter_map(Object::listed));
                 match page.next_continuation_token() {
                     Some(next) if page.is_truncated() == Some(true) => {
                         token = Some(next.to_owned())
                     }
-                    _ => return Ok(keys),
+                    _ => return Ok(objects),
                 }
             }
         })
         .await
     }
 
-    /// Deletes every object of a user: the keys `<user_id>.<ext>` (and any other name
-    /// starting `<user_id>.`) and everything under `<user_id>/` (the key scheme agreed
-    /// with issue 26). Lists the prefix `<user_id>` and deletes each match with one
+    /// Every object of a user, in S3 key order: the keys `<user_id>.<ext>` (and any other
+    /// name starting `<user_id>.`) and everything under `<user_id>/` (the key scheme agreed
+    /// with issue 26). One prefix listing of `<user_id>` (all its pages): what another
+    /// user's keys or the rest of the bucket hold is never read.
+    pub async fn user_objects(&self, user_id: &str) -> Result<Vec<Object>, StoreError> {
+        let (dot, slash) = (format!("{user_id}."), format!("{user_id}/"));
+        let mut objects = self.list_prefix(Some(user_id)).await?;
+        objects.retain(|o| o.key.starts_with(&dot) || o.key.starts_with(&slash));
+        Ok(objects)
+    }
+
+    /// Deletes every object of a user ([`Store::user_objects`]), each with one
     /// `DeleteObject` (a user has a handful). Idempotent: returns how many were deleted
     /// now, 0 once none is left.
     pub async fn delete_user_objects(&self, user_id: &str) -> Result<usize, StoreError> {
-        let (dot, slash) = (format!("{user_id}."), format!("{user_id}/"));
-        let keys: Vec<String> = self
-            .healing(|| async {
-                let mut keys = Vec::new();
-                let mut token: Option<String> = None;
-                loop {
-                    let page = self
-                        .client
-                        .list_objects_v2()
-                        .bucket(&self.bucket)
-                        .prefix(user_id)
-                        .set_continuation_token(token.take())
-                        .send()
-                        .await
-                        .map_err(classify)?;
-                    keys.extend(
-                        page.contents()
-                            .iter()
-                            .filter_map(|o| o.key())
-                            .filter(|k| k.starts_with(&dot) || k.starts_with(&slash))
-                            .map(str::to_owned),
-                    );
-                    match page.next_continuation_token() {
-                        Some(next) if page.is_truncated() == Some(true) => {
-                            token = Some(next.to_owned())
-                        }
-                        _ => return Ok(keys),
-                    }
-                }
-            })
-            .await?;
-        for key in &keys {
-            self.delete(key).await?;
+        let objects = self.user_objects(user_id).await?;
+        for o in &objects {
+            self.delete(&o.key).await?;
         }
-        Ok(keys.len())
+        Ok(objects.len())
     }
 
     /// Deletes `key` (S3 answers success for a key that does not exist, so deleting is

@@ -14,7 +14,8 @@ use reqwest::multipart::{Form, Part};
 use serde_json::json;
 
 /// The paths the OpenAPI document lists: every route images serves, sorted.
-const ROUTES: [&str; 4] = [
+const ROUTES: [&str; 5] = [
+    "/api/images/{user_id}",
     "/health",
     "/list_images",
     "/profile-image/health",
@@ -633,6 +634,11 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
     for status in ["200", "500", "503"] {
         assert!(list["responses"][status].is_object(), "{status}");
     }
+    let user = &doc["paths"]["/api/images/{user_id}"]["get"];
+    for status in ["200", "401", "403", "500", "503"] {
+        assert!(user["responses"][status].is_object(), "{status}");
+    }
+    assert_eq!(user["security"], json!([{ "bearer": [] }]));
     let uploaded = &doc["components"]["schemas"]["Uploaded"]["properties"];
     for key in ["message", "url"] {
         assert!(uploaded[key].is_object(), "{key}: {uploaded}");
@@ -728,4 +734,110 @@ async fn the_service_stops_cleanly_on_shutdown() {
     let started = Instant::now();
     app.stop().await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_users_objects_are_listed_to_that_user_only_from_its_own_prefix() {
+    let app = TestApp::spawn().await;
+    let (ana, bob) = (app.user("ana").await, app.user("bob").await);
+    let ((ana_token, _), (bob_token, _)) = (app.login(ana).await, app.login(bob).await);
+    for (user, token) in [(ana, &ana_token), (bob, &bob_token)] {
+        let resp = app.upload_as(&format!("{user}.png"), png(300), token).await;
+        assert_eq!(resp.status(), 200);
+    }
+    app.upload_ok("someone.png", png(200)).await;
+    // A key that starts with the id but is not the user's (neither `<id>.` nor `<id>/`).
+    app.store()
+        .put(
+            &format!("{ana}x.png"),
+            "image/png",
+            png(100).into(),
+            images::access::Write::Replace,
+        )
+        .await
+        .unwrap();
+    let list = |user: uuid::Uuid, token: Option<&str>| {
+        let mut req = app.req(reqwest::Method::GET, &format!("/api/images/{user}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        async move { status_json(req.go().await).await }
+    };
+
+    let (status, body) = list(ana, Some(&ana_token)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user_id"], ana.to_string());
+    let keys: Vec<&str> = body["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    let mut stored: Vec<String> = app
+        .stored_keys()
+        .await
+        .into_iter()
+        .filter(|k| k.starts_with(&format!("{ana}.")) || k.starts_with(&format!("{ana}/")))
+        .collect();
+    stored.sort();
+    assert_eq!(keys, stored, "exactly the user's objects, in key order");
+    assert!(keys.contains(&format!("{ana}.png").as_str()), "{keys:?}");
+    for o in body["objects"].as_array().unwrap() {
+        let key = o["key"].as_str().unwrap();
+        assert_eq!(
+            o["size"].as_u64().unwrap(),
+            app.stored(key).await.unwrap().len() as u64,
+            "{o}"
+        );
+        assert!(o["last_modified"].as_str().unwrap().ends_with('Z'), "{o}");
+        assert_eq!(o["url"], app.url_of(key), "{o}");
+    }
+    let image = &body["images"][0];
+    assert_eq!(body["images"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(image["url"], app.url_of(&format!("{ana}.png")));
+    assert_eq!(image["variants"].as_array().unwrap().len(), 3, "{image}");
+    assert!(image["version_url"].is_string(), "{image}");
+
+    // Another user's token: 403; no token, or one that does not count: 401.
+    assert_eq!(
+        list(ana, Some(&bob_token)).await,
+        (403, json!({ "error": "You may only list your own images" }))
+    );
+    assert_eq!(
+        list(ana, None).await,
+        (401, json!({ "error": "Token is missing" }))
+    );
+    let forged = JwtKeys::new(
+        &"another-secret-0123456789abcdef0123".to_owned().into(),
+        Duration::from_secs(60),
+    );
+    let forged = forged
+        .sign_session(&forged.claims_for(ana, "ana"), None)
+        .unwrap();
+    assert_eq!(
+        list(ana, Some(&forged)).await,
+        (401, json!({ "error": "Invalid token" }))
+    );
+    let resp = app
+        .req(reqwest::Method::GET, &format!("/api/images/{ana}"))
+        .go()
+        .await;
+    assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+    // A path that is no user id is nobody's own.
+    let resp = app
+        .req(reqwest::Method::GET, "/api/images/someone")
+        .bearer_auth(&ana_token)
+        .go()
+        .await;
+    assert_eq!(resp.status(), 403);
+
+    // bob sees his own, none of ana's.
+    let (status, body) = list(bob, Some(&bob_token)).await;
+    assert_eq!(status, 200, "{body}");
+    for o in body["objects"].as_array().unwrap() {
+        assert!(
+            o["key"].as_str().unwrap().starts_with(&bob.to_string()),
+            "{o}"
+        );
+    }
 }

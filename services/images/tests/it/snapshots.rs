@@ -1,5 +1,5 @@
 //! Snapshots (insta) of images' JSON replies, in the original's shape: an upload, the
-//! list, and the upload's errors.
+//! list, the upload's errors, and a user's listing without a token.
 //! Review or update them with `cargo insta review` (docs/ARCHITECTURE.md, Testing).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -33,6 +33,13 @@ async fn images_replies_match_their_snapshots() {
                 .multipart(Form::new().text("other", "x")),
         ),
         ("not_found_404", app.req(Method::GET, "/nope")),
+        (
+            "user_images_401_no_token",
+            app.req(
+                Method::GET,
+                "/api/images/6f1c2e9b-1e8a-4012-8456-789abcdef012",
+            ),
+        ),
     ];
     Replies::new(&app.base)
         .known(&app.bucket, "[bucket]")
