@@ -17,9 +17,20 @@
 # images' RSS during a loop of large (12 MP) uploads, against its stated bound (README,
 # "Memory").
 # Load generator: wrk (Debian), on the same machine as the services.
-set -euo pipefail
+set -Eeuo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# It never ends silently: any command that fails names itself, its line and the point the
+# run had reached (-E: inside functions too), and a measurement that comes back empty
+# stops the run with what it lacked (stop, below), instead of an arithmetic error later.
+stage="preparing"
+on_error() { # status line command
+  echo "bench: stopped at line $2 while $stage: \`$3\` failed (exit $1); no results written" >&2
+}
+trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
+stop() { echo "bench: stopped while $stage: $*; no results written" >&2; exit 1; }
+# need VALUE WHAT: VALUE must be a number, else the run stops naming WHAT.
+need() { [[ ${1:-} =~ ^[0-9]+(\.[0-9]+)?$ ]] || stop "$2 gave no figure (got '${1:-}')"; }
 
 # Rust first: a missing or too old toolchain says how to install it, before anything starts.
 . scripts/lib/toolchain.sh
@@ -152,12 +163,18 @@ run_wrk() { # label concurrency url script(optional)
   local s="$work/script.lua"
   { [ -n "$script" ] && cat "bench/wrk/$script"; cat bench/wrk/report.lua; } >"$s"
   sample_rss >"$work/rss.$label.$c" & local sampler=$!
-  local line
+  local out line
   # --timeout: wrk's 2 s default would count slow-but-correct answers (logins at c=32,
   # 9 MiB uploads) as errors.
-  line=$(wrk -t"$t" -c"$c" -d"${SECONDS_PER}s" --timeout 30s --latency -s "$s" "$url" | grep '^RESULT')
+  out=$(wrk -t"$t" -c"$c" -d"${SECONDS_PER}s" --timeout 30s --latency -s "$s" "$url" 2>&1) || true
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+  line=$(grep '^RESULT' <<<"$out") || { echo "bench: wrk gave no result for $label at c=$c; it printed:" >&2; tail -n 5 <<<"$out" >&2; return 0; }
   echo "$line" | sed -E 's/RESULT rps=([^ ]+) p50_ms=([^ ]+) p99_ms=([^ ]+) errors=([^ ]+).*/\1 \2 \3 \4/'
+}
+# wrk_row LABEL C URL [SCRIPT]: run_wrk's four figures into rps p50 p99 err, or the run stops.
+wrk_row() {
+  read -r rps p50 p99 err < <(run_wrk "$@") || true
+  need "${err:-}" "wrk on $1 at c=$2"
 }
 
 pg_tps() { # concurrency
@@ -196,16 +213,19 @@ pbkdf2_rate() { "$bin/hub-bench" pbkdf2 "$ITER" "$SECONDS_PER" "$(( $1 < CPUS ? 
 # on min(c, IMAGE_DECODES) threads (hub-bench reencode), then POST /upload_image with wrk.
 upload_row() { # concurrency file label-suffix what
   local c=$1 file=$2 what=$4 out raw raw_err re re_err rps p50 p99 err
+  stage="measuring images POST /upload_image ($what) at c=$c"
   out=$("$bin/hub-bench" s3put "$file" "$SECONDS_PER" "$c")
   raw=$(awk -F= '/s3put_per_sec/ {print $2}' <<<"$out")
   raw_err=$(awk -F= '/s3put_errors/ {print $2}' <<<"$out")
+  need "$raw" "hub-bench s3put"; need "$raw_err" "hub-bench s3put's error count"
   errors_total=$((errors_total + raw_err))
   out=$("$bin/hub-bench" reencode "$file" "$SECONDS_PER" "$(( c < IMAGE_DECODES ? c : IMAGE_DECODES ))")
   re=$(awk -F= '/reencode_per_sec/ {print $2}' <<<"$out")
   re_err=$(awk -F= '/reencode_errors/ {print $2}' <<<"$out")
+  need "$re" "hub-bench reencode"; need "$re_err" "hub-bench reencode's error count"
   errors_total=$((errors_total + re_err))
   export BENCH_UPLOAD_FILE=$file BENCH_UPLOAD_KEYS=$(( 2 * c ))
-  read -r rps p50 p99 err < <(run_wrk "images$3" "$c" "http://127.0.0.1:${bport[images]}/upload_image" upload.lua)
+  wrk_row "images$3" "$c" "http://127.0.0.1:${bport[images]}/upload_image" upload.lua
   errors_total=$((errors_total + err))
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "images POST /upload_image ($what)" "$c" "$rps" "$p50" "$p99" "$err" "raw S3 PUT of the file (aws-sdk-s3)" "$raw" >>"$results"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "images POST /upload_image ($what)" "$c" "$rps" "$p50" "$p99" "$err" "decode + re-encode alone ($(( c < IMAGE_DECODES ? c : IMAGE_DECODES )) thread)" "$re" >>"$results"
@@ -214,11 +234,13 @@ upload_row() { # concurrency file label-suffix what
 
 errors_total=0
 for c in $LEVELS; do
-  read -r e_rps e_p50 e_p99 e_err < <(run_wrk empty "$c" http://127.0.0.1:25099/)
-  db_tps=$(pg_tps "$c")
-  pbkdf2=$(pbkdf2_rate "$c")
-  mongo_tps=$(mongo_rate "$c")
-  find_tps=$(mongo_find_rate "$c")
+  stage="measuring the limits at c=$c"
+  wrk_row empty "$c" http://127.0.0.1:25099/
+  e_rps=$rps e_p50=$p50 e_p99=$p99 e_err=$err
+  db_tps=$(pg_tps "$c"); need "$db_tps" "pgbench"
+  pbkdf2=$(pbkdf2_rate "$c"); need "$pbkdf2" "hub-bench pbkdf2"
+  mongo_tps=$(mongo_rate "$c"); need "$mongo_tps" "hub-bench mongo"
+  find_tps=$(mongo_find_rate "$c"); need "$find_tps" "hub-bench mongofind"
   reads_tps=$(both_reads "$db_tps" "$find_tps")
   echo "  c=$c: empty axum handler $e_rps req/s; raw SELECT $db_tps/s; raw PBKDF2 $pbkdf2/s; raw MongoDB upsert $mongo_tps/s; raw MongoDB find $find_tps/s; SELECT then find $reads_tps/s"
   printf 'empty axum handler (GET /)\t%s\t%s\t%s\t%s\t%s\t-\t-\n' "$c" "$e_rps" "$e_p50" "$e_p99" "$e_err" >>"$results"
@@ -229,7 +251,8 @@ for c in $LEVELS; do
               "session POST /api/sessions|http://127.0.0.1:${bport[session]}/api/sessions|session.lua|mongo" \
               "connected GET /last-connection|http://127.0.0.1:${bport[connected]}/last-connection?username=bench_login||reads"; do
     IFS='|' read -r label url script limit <<<"$spec"
-    read -r rps p50 p99 err < <(run_wrk "${label%% *}" "$c" "$url" "$script")
+    stage="measuring $label at c=$c"
+    wrk_row "${label%% *}" "$c" "$url" "$script"
     errors_total=$((errors_total + err))
     case $limit in
       pbkdf2) lname="raw PBKDF2 ($(( c < CPUS ? c : CPUS )) threads)"; lval=$pbkdf2 ;;
@@ -249,6 +272,7 @@ done
 # read at once, IMAGE_DECODE_CONCURRENCY decoded at once); its own RSS samples
 # (rss.images12mp.*), against the stated bound.
 UPLOAD_LOOP_C=8
+stage="the 12 MP memory loop"
 upload_row "$UPLOAD_LOOP_C" "$work/12mp.jpg" 12mp "12 MP JPEG, $(( $(stat -c %s "$work/12mp.jpg") / 1024 )) KiB"
 images_peak() { { cat "$@" 2>/dev/null || true; } | awk '$1 == "images" && $2 > m {m = $2} END {print m + 0}'; }
 images_loop_peak=$(images_peak "$work/rss.images12mp.$UPLOAD_LOOP_C")
@@ -279,6 +303,7 @@ rss_table+=$(printf '\n\nimages at %s connections: peak RSS %.1f MiB during the 
   "$(echo "$images_1m_peak / 1024" | bc -l)")
 rss_table+=". Each upload is read whole (at most MAX_IMAGE_BYTES), one decode at a time uses up to MAX_IMAGE_PIXELS × 4 B × 2."
 
+stage="writing the results"
 cmd="bench/run.sh"
 if $smoke; then cmd+=" --smoke"; fi
 report="# Benchmark $(date -u +%Y-%m-%dT%H:%MZ)
