@@ -101,6 +101,7 @@ echo "$SCRIPT: docker-compose.yml validates (with and without --profile observab
 
 # ---------------------------------------------------------------------------------------
 part "scripts/backing.sh up, status, env"
+bash scripts/backing.sh install   # what scripts/run.sh does first; a fresh clone has no .backing yet
 bash scripts/backing.sh up
 bash scripts/backing.sh status
 eval "$(scripts/backing.sh env)"
