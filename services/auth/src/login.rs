@@ -141,24 +141,14 @@ pub async fn login_from(
             .map(|ua| ua.chars().take(tokens::USER_AGENT_MAX_CHARS).collect()),
     };
 
-    // PostgreSQL text cannot hold NUL, so such a login names no user; skip the queries
-    // (they would fail) but not the throttle or the hashing work.
-    let (user, canonical) = if login.contains('\0') {
-        (None, login.to_lowercase())
-    } else {
-        let mut conn = state.pool.acquire().await?;
-        let user = users::find_by_login(&mut conn, &login).await?;
-        (user, users::canonical(&mut conn, &login).await?)
-    };
+    // A login with a NUL names no user, but still goes through the throttle and the
+    // hashing work.
+    let (user, canonical) = find_login(&state.pool, &login).await?;
 
     let keys = throttle_keys(&canonical, user.as_ref(), from, &state.throttle);
-    let reservation = match throttle::reserve(&state.pool, keys).await? {
-        Admission::Reserved(reservation) => reservation,
-        Admission::Throttled { retry_after } => {
-            tracing::info!(retry_after, "login throttled");
-            return Err(LoginError::Throttled(retry_after));
-        }
-    };
+    let reservation = reserve_attempt(&state.pool, keys, "login")
+        .await?
+        .map_err(LoginError::Throttled)?;
 
     // From here on, an early return drops `reservation`, which gives it back.
     let stored = user.as_ref().map(|u| u.password.clone());
@@ -270,6 +260,38 @@ struct NewFamily {
     refresh: (String, Vec<u8>),
     lifetime: std::time::Duration,
     origin: tokens::Origin,
+}
+
+/// The account `login` (username or email) names, if any, and the login's canonical
+/// form. PostgreSQL text cannot hold NUL, so such a login names no account and its
+/// canonical form is its lowercase: the queries (which would fail) are skipped.
+pub(crate) async fn find_login(
+    pool: &PgPool,
+    login: &str,
+) -> Result<(Option<User>, String), sqlx::Error> {
+    if login.contains('\0') {
+        return Ok((None, login.to_lowercase()));
+    }
+    let mut conn = pool.acquire().await?;
+    let user = users::find_by_login(&mut conn, login).await?;
+    Ok((user, users::canonical(&mut conn, login).await?))
+}
+
+/// Charges one attempt to `keys` ([`throttle::reserve`]): the reservation to settle when
+/// the attempt ends (dropped unsettled, it is given back), or, with nothing reserved,
+/// the seconds to wait, logged as "`what` throttled".
+pub(crate) async fn reserve_attempt(
+    pool: &PgPool,
+    keys: Vec<throttle::Key>,
+    what: &str,
+) -> Result<Result<Reservation, u64>, hub_db::TxError> {
+    Ok(match throttle::reserve(pool, keys).await? {
+        Admission::Reserved(reservation) => Ok(reservation),
+        Admission::Throttled { retry_after } => {
+            tracing::info!(retry_after, "{what} throttled");
+            Err(retry_after)
+        }
+    })
 }
 
 /// The counters one attempt is charged to: the account once the login names one (so a

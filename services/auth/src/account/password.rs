@@ -40,13 +40,15 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::{
-    login::{ClientAddr, Issued, throttle_address_key, throttle_user_key},
+    login::{
+        ClientAddr, Issued, find_login, reserve_attempt, throttle_address_key, throttle_user_key,
+    },
     state::AppState,
     store::{
         password::{self as store, Count},
-        throttle::{self, Admission, OnSuccess},
+        throttle::{self, OnSuccess},
         tokens,
-        users::{self, User},
+        users::User,
     },
 };
 
@@ -168,13 +170,9 @@ pub async fn change(
         limit: state.throttle.per_user,
         on_success: OnSuccess::Clear,
     };
-    let reservation = match throttle::reserve(&state.pool, vec![key]).await? {
-        Admission::Reserved(reservation) => reservation,
-        Admission::Throttled { retry_after } => {
-            tracing::info!(retry_after, "password change throttled");
-            return Err(PasswordError::Throttled(retry_after));
-        }
-    };
+    let reservation = reserve_attempt(&state.pool, vec![key], "password change")
+        .await?
+        .map_err(PasswordError::Throttled)?;
     let stored = user.password.clone();
     let verdict = state
         .hashing
@@ -262,14 +260,8 @@ pub async fn forgot(
     login: String,
     correlation_id: String,
 ) -> Result<(), PasswordError> {
-    // PostgreSQL text cannot hold NUL: such a login names no account (as in login).
-    let (user, canonical) = if login.contains('\0') {
-        (None, login.to_lowercase())
-    } else {
-        let mut conn = state.pool.acquire().await?;
-        let user = users::find_by_login(&mut conn, &login).await?;
-        (user, users::canonical(&mut conn, &login).await?)
-    };
+    // A login with a NUL names no account (as in login).
+    let (user, canonical) = find_login(&state.pool, &login).await?;
     let code = new_one_time_code();
     let digest = state.jwt.successor_key().code_digest(&code);
     let login_key = throttle_user_key(&canonical).replacen("user:", "login:", 1);

@@ -51,44 +51,49 @@ pub async fn delete_throttle(conn: &mut PgConnection, keys: &[String]) -> Result
     Ok(res.rows_affected())
 }
 
-/// Deletes the outbox rows not yet published whose payload names the account (a value of
-/// `data` equal, under `identity_canonical`, to one of `canonical`): nobody has seen them,
-/// and what they announce no longer exists. Waits for a relay publishing one of them (its
-/// row lock), and then leaves it to [`redact_outbox`]. Returns how many.
-pub async fn delete_pending_outbox(
-    conn: &mut PgConnection,
-    canonical: &[String],
-) -> Result<u64, sqlx::Error> {
-    let res = sqlx::query!(
-        r#"DELETE FROM outbox o
-           WHERE o.published_at IS NULL
-             AND EXISTS (SELECT 1 FROM jsonb_each_text(CASE WHEN jsonb_typeof(o.body::jsonb -> 'data') = 'object'
+/// Defines `$name(conn, canonical)`, which runs `$statement` (a string literal that ends
+/// with `WHERE` or `AND`) on the outbox rows whose event `data` has a value equal, under
+/// `identity_canonical`, to one of `canonical`, and answers how many rows it touched. The
+/// text made is the same as the statements' own were, so the `.sqlx/` cache is unchanged.
+macro_rules! on_outbox_naming {
+    ($(#[$doc:meta])* $vis:vis async fn $name:ident = $statement:literal) => {
+        $(#[$doc])*
+        $vis async fn $name(
+            conn: &mut PgConnection,
+            canonical: &[String],
+        ) -> Result<u64, sqlx::Error> {
+            sqlx::query!(
+                $statement
+                    + r#"EXISTS (SELECT 1 FROM jsonb_each_text(CASE WHEN jsonb_typeof(o.body::jsonb -> 'data') = 'object'
                                                            THEN o.body::jsonb -> 'data' ELSE '{}'::jsonb END) kv
                          WHERE identity_canonical(kv.value) = ANY($1))"#,
-        canonical
-    )
-    .execute(conn)
-    .await?;
-    Ok(res.rows_affected())
+                canonical
+            )
+            .execute(conn)
+            .await
+            .map(|res| res.rows_affected())
+        }
+    };
 }
 
-/// Replaces the `data` of every other outbox row that names the account (published rows,
-/// kept `OUTBOX_RETENTION_HOURS`) with `{"redacted":true}`; the event's name, queue, ids
-/// and times stay. Returns how many.
-pub async fn redact_outbox(
-    conn: &mut PgConnection,
-    canonical: &[String],
-) -> Result<u64, sqlx::Error> {
-    let res = sqlx::query!(
+on_outbox_naming! {
+    /// Deletes the outbox rows not yet published whose payload names the account (a value of
+    /// `data` equal, under `identity_canonical`, to one of `canonical`): nobody has seen them,
+    /// and what they announce no longer exists. Waits for a relay publishing one of them (its
+    /// row lock), and then leaves it to [`redact_outbox`]. Returns how many.
+    pub async fn delete_pending_outbox =
+        r#"DELETE FROM outbox o
+           WHERE o.published_at IS NULL
+             AND "#
+}
+
+on_outbox_naming! {
+    /// Replaces the `data` of every other outbox row that names the account (published rows,
+    /// kept `OUTBOX_RETENTION_HOURS`) with `{"redacted":true}`; the event's name, queue, ids
+    /// and times stay. Returns how many.
+    pub async fn redact_outbox =
         r#"UPDATE outbox o SET body = jsonb_set(o.body::jsonb, '{data}', '{"redacted":true}'::jsonb)::text
-           WHERE EXISTS (SELECT 1 FROM jsonb_each_text(CASE WHEN jsonb_typeof(o.body::jsonb -> 'data') = 'object'
-                                                           THEN o.body::jsonb -> 'data' ELSE '{}'::jsonb END) kv
-                         WHERE identity_canonical(kv.value) = ANY($1))"#,
-        canonical
-    )
-    .execute(conn)
-    .await?;
-    Ok(res.rows_affected())
+           WHERE "#
 }
 
 /// Deletes notifications' records of mails to `email_lower`; returns how many.

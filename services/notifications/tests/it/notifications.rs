@@ -132,6 +132,13 @@ impl Catcher {
         mails_in(&self.dir, to)
     }
 
+    /// The one mail `to` received; its text part holds `text`.
+    fn one_mail_holding(&self, to: &str, text: &str) {
+        let mails = self.mails(to);
+        assert_eq!(mails.len(), 1);
+        assert!(parts(&mails[0]).0.contains(text));
+    }
+
     /// How often the server refused a mail to `to` (`--reject`, `--defer`).
     fn refusals(&self, to: &str) -> usize {
         std::fs::read_to_string(self.dir.join(to.to_lowercase()).join(".refused"))
@@ -185,6 +192,34 @@ fn test_certificate(dir: &Path) -> (PathBuf, PathBuf) {
         .expect("openssl runs");
     assert!(made.success());
     (cert, key)
+}
+
+/// A catcher on a port of its own, mailing to `folder`/mail, that speaks TLS with a
+/// certificate for localhost made in `folder` and requires AUTH as `hub` with `password`
+/// (written to `folder`/password), with `options` of its own first (`--implicit-tls`).
+/// Answers the port, the catcher, and the certificate's and the password file's paths.
+async fn tls_catcher(
+    folder: &Folder,
+    password: &str,
+    options: &[&str],
+) -> (u16, Catcher, PathBuf, PathBuf) {
+    let (cert, key) = test_certificate(&folder.0);
+    let password_file = folder.0.join("password");
+    std::fs::write(&password_file, password).unwrap();
+    let port = free_port();
+    let mut all = options.to_vec();
+    all.extend([
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+        "--auth-user",
+        "hub",
+        "--auth-password-file",
+        password_file.to_str().unwrap(),
+    ]);
+    let smtp = Catcher::start_with(port, &folder.0.join("mail"), &all).await;
+    (port, smtp, cert, password_file)
 }
 
 /// A server that accepts TCP connections and then says nothing, ever (no greeting): a
@@ -286,6 +321,14 @@ impl Drop for Folder {
     }
 }
 
+/// A folder and a port of the test's own, and the SMTP catcher (with `options`) on them.
+async fn catcher(options: &[&str]) -> (Folder, u16, Catcher) {
+    let folder = Folder::new();
+    let port = free_port();
+    let smtp = Catcher::start_with(port, &folder.0, options).await;
+    (folder, port, smtp)
+}
+
 // --- the service and its queues ------------------------------------------------------------
 
 struct Setup {
@@ -336,12 +379,27 @@ impl Setup {
             .await
             .unwrap()
     }
+    /// Waits, `within` at the most, for `n` sent rows in `notification`.
+    async fn until_sent(&self, n: i64, within: Duration) {
+        eventually(within, async || {
+            let sent = self.sent().await;
+            (sent == n)
+                .then_some(())
+                .ok_or(format!("{sent} of {n} sent"))
+        })
+        .await;
+    }
 }
 
 /// Publishes `event` to `queue` with `message_id`, as the relay does.
 async fn publish<E: Event>(queue: &str, message_id: &str, event: &E) {
     let body = envelope(event, Utc::now()).unwrap();
     publish_raw(queue, message_id, body.as_bytes()).await;
+}
+
+/// Publishes `event` to `queue` under a message id of its own.
+async fn publish_new<E: Event>(queue: &str, event: &E) {
+    publish(queue, &Uuid::new_v4().to_string(), event).await;
 }
 
 async fn publish_raw(queue: &str, message_id: &str, body: &[u8]) {
@@ -462,9 +520,7 @@ fn quoted_printable(body: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_event_mails_once_to_its_address_with_a_text_and_an_html_part() {
     let setup = Setup::new().await;
-    let folder = Folder::new();
-    let port = free_port();
-    let smtp = Catcher::start(port, &folder.0).await;
+    let (_folder, port, smtp) = catcher(&[]).await;
     let mut app = setup.spawn(port, &[]).await;
 
     let code = format!("C{}", &Uuid::new_v4().simple().to_string()[..10]);
@@ -478,15 +534,9 @@ async fn each_event_mails_once_to_its_address_with_a_text_and_an_html_part() {
         address("old"),
     );
     let user = Uuid::new_v4();
-    publish(
-        &setup.users,
-        &Uuid::new_v4().to_string(),
-        &registered(&welcome),
-    )
-    .await;
-    publish(
+    publish_new(&setup.users, &registered(&welcome)).await;
+    publish_new(
         &setup.accounts,
-        &Uuid::new_v4().to_string(),
         &reset(&reset_to, &code, Some(link.clone())),
     )
     .await;
@@ -503,21 +553,21 @@ async fn each_event_mails_once_to_its_address_with_a_text_and_an_html_part() {
             expires_in_minutes: 30,
             purpose,
         };
-        publish(&setup.accounts, &Uuid::new_v4().to_string(), &event).await;
+        publish_new(&setup.accounts, &event).await;
     }
     let event = PasswordChanged {
         user_id: user,
         username: "ana".into(),
         email: changed.clone(),
     };
-    publish(&setup.accounts, &Uuid::new_v4().to_string(), &event).await;
+    publish_new(&setup.accounts, &event).await;
     let event = EmailChanged {
         user_id: user,
         username: "ana".into(),
         old_email: old.clone(),
         new_email: "new-address@example.test".into(),
     };
-    publish(&setup.accounts, &Uuid::new_v4().to_string(), &event).await;
+    publish_new(&setup.accounts, &event).await;
 
     let expected = [
         (&welcome, "Welcome, Ana"),
@@ -527,7 +577,7 @@ async fn each_event_mails_once_to_its_address_with_a_text_and_an_html_part() {
         (&changed, "Your password was changed"),
         (&old, "Your email address was changed"),
     ];
-    eventually(Duration::from_secs(30), async || setup.sent().await == 6).await;
+    setup.until_sent(6, Duration::from_secs(30)).await;
     for (to, subject) in expected {
         let mails = smtp.mails(to);
         assert_eq!(mails.len(), 1, "{to}: one mail");
@@ -580,9 +630,7 @@ async fn each_event_mails_once_to_its_address_with_a_text_and_an_html_part() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_event_is_mailed_once_even_by_two_instances_at_once() {
     let setup = Setup::new().await;
-    let folder = Folder::new();
-    let port = free_port();
-    let smtp = Catcher::start(port, &folder.0).await;
+    let (_folder, port, smtp) = catcher(&[]).await;
     let (mut a, mut b) = tokio::join!(setup.spawn(port, &[]), setup.spawn(port, &[]));
 
     // Eight events, each published five times with its message_id, all at once.
@@ -630,12 +678,7 @@ async fn an_smtp_outage_delays_mail_and_loses_none() {
     let code = format!("K{}", &Uuid::new_v4().simple().to_string()[..10]);
     let to: Vec<String> = (0..5).map(|i| address(&format!("outage{i}"))).collect();
     for t in &to {
-        publish(
-            &setup.accounts,
-            &Uuid::new_v4().to_string(),
-            &reset(t, &code, None),
-        )
-        .await;
+        publish_new(&setup.accounts, &reset(t, &code, None)).await;
     }
     // Tried, failed, retried; nothing dead-lettered, nothing marked sent.
     eventually(Duration::from_secs(30), async || {
@@ -648,7 +691,7 @@ async fn an_smtp_outage_delays_mail_and_loses_none() {
 
     // The server comes: every mail arrives, once.
     let smtp = Catcher::start(port, &folder.0).await;
-    eventually(Duration::from_secs(30), async || setup.sent().await == 5).await;
+    setup.until_sent(5, Duration::from_secs(30)).await;
     for t in &to {
         assert_eq!(smtp.mails(t).len(), 1, "{t}");
         assert!(parts(&smtp.mails(t)[0]).0.contains(&code));
@@ -663,9 +706,7 @@ async fn an_smtp_outage_delays_mail_and_loses_none() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_recipient_limit_holds_across_two_instances_and_defers_without_dropping() {
     let setup = Setup::new().await;
-    let folder = Folder::new();
-    let port = free_port();
-    let smtp = Catcher::start(port, &folder.0).await;
+    let (_folder, port, smtp) = catcher(&[]).await;
     const LIMIT: usize = 3;
     const WINDOW: f64 = 2.0;
     let limits = [("NOTIFY_RATE_LIMIT", "3"), ("NOTIFY_RATE_WINDOW_SECS", "2")];
@@ -692,12 +733,12 @@ async fn the_per_recipient_limit_holds_across_two_instances_and_defers_without_d
             username: "ana".into(),
             email: t.clone(),
         };
-        publish(queue, &Uuid::new_v4().to_string(), &event).await;
+        publish_new(queue, &event).await;
     }))
     .await;
 
     // All twelve arrive: deferred, never dropped.
-    eventually(Duration::from_secs(60), async || setup.sent().await == 12).await;
+    setup.until_sent(12, Duration::from_secs(60)).await;
     assert_eq!(smtp.mails(&to).len(), 10);
     assert_eq!(smtp.mails(&other).len(), 2);
 
@@ -730,9 +771,7 @@ async fn the_per_recipient_limit_holds_across_two_instances_and_defers_without_d
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payload_off_the_catalogue_is_dead_lettered_at_once_and_never_logged() {
     let setup = Setup::new().await;
-    let folder = Folder::new();
-    let port = free_port();
-    let smtp = Catcher::start(port, &folder.0).await;
+    let (_folder, port, smtp) = catcher(&[]).await;
     let mut app = setup.spawn(port, &[]).await;
     let to = address("poison");
     let secret = format!("S{}", Uuid::new_v4().simple());
@@ -745,14 +784,9 @@ async fn a_payload_off_the_catalogue_is_dead_lettered_at_once_and_never_logged()
     publish_raw(&setup.accounts, "poison-1", body.to_string().as_bytes()).await;
     // And a good one after it, which still goes.
     let fine = address("fine");
-    publish(
-        &setup.accounts,
-        &Uuid::new_v4().to_string(),
-        &reset(&fine, "C0DE", None),
-    )
-    .await;
+    publish_new(&setup.accounts, &reset(&fine, "C0DE", None)).await;
 
-    eventually(Duration::from_secs(30), async || setup.sent().await == 1).await;
+    setup.until_sent(1, Duration::from_secs(30)).await;
     assert_eq!(consumed(&app, &setup.accounts, "dead_lettered").await, 1.0);
     let dlq = hub_testkit::take_messages(&format!("{}.dlq", setup.accounts)).await;
     assert_eq!(dlq.len(), 1);
@@ -768,28 +802,9 @@ async fn starttls_and_authentication_deliver_and_the_password_comes_from_a_file(
     let setup = Setup::new().await;
     let folder = Folder::new();
     // A certificate for localhost, trusted through SMTP_TLS_CA_FILE; the relay requires
-    // STARTTLS, then AUTH as `hub`.
-    let (cert, key) = test_certificate(&folder.0);
-    let password = folder.0.join("password");
+    // STARTTLS, then AUTH as `hub`. The file's password ends with a newline.
     let secret = format!("pw-{}", Uuid::new_v4().simple());
-    std::fs::write(&password, format!("{secret}\n")).unwrap();
-    let mail_dir = folder.0.join("mail");
-    let port = free_port();
-    let smtp = Catcher::start_with(
-        port,
-        &mail_dir,
-        &[
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-            "--auth-user",
-            "hub",
-            "--auth-password-file",
-            password.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let (port, smtp, cert, password) = tls_catcher(&folder, &format!("{secret}\n"), &[]).await;
     let (cert, password) = (cert.to_str().unwrap(), password.to_str().unwrap());
     let mut app = setup
         .spawn(
@@ -804,16 +819,9 @@ async fn starttls_and_authentication_deliver_and_the_password_comes_from_a_file(
         )
         .await;
     let to = address("tls");
-    publish(
-        &setup.accounts,
-        &Uuid::new_v4().to_string(),
-        &reset(&to, "T0KEN", None),
-    )
-    .await;
-    eventually(Duration::from_secs(30), async || setup.sent().await == 1).await;
-    let mails = smtp.mails(&to);
-    assert_eq!(mails.len(), 1);
-    assert!(parts(&mails[0]).0.contains("T0KEN"));
+    publish_new(&setup.accounts, &reset(&to, "T0KEN", None)).await;
+    setup.until_sent(1, Duration::from_secs(30)).await;
+    smtp.one_mail_holding(&to, "T0KEN");
     assert_logs_hold_none_of(&[&to, "T0KEN", &secret]);
     app.stop().await.unwrap();
 }
@@ -824,27 +832,8 @@ async fn starttls_and_authentication_deliver_and_the_password_comes_from_a_file(
 async fn implicit_tls_with_authentication_delivers() {
     let setup = Setup::new().await;
     let folder = Folder::new();
-    let (cert, key) = test_certificate(&folder.0);
-    let password = folder.0.join("password");
     let secret = format!("pw-{}", Uuid::new_v4().simple());
-    std::fs::write(&password, &secret).unwrap();
-    let port = free_port();
-    let smtp = Catcher::start_with(
-        port,
-        &folder.0.join("mail"),
-        &[
-            "--implicit-tls",
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-            "--auth-user",
-            "hub",
-            "--auth-password-file",
-            password.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let (port, smtp, cert, password) = tls_catcher(&folder, &secret, &["--implicit-tls"]).await;
     let tls = |password: &Path| {
         [
             ("SMTP_HOST", "localhost".to_owned()),
@@ -857,19 +846,12 @@ async fn implicit_tls_with_authentication_delivers() {
         ]
     };
     let to = address("smtps");
-    publish(
-        &setup.accounts,
-        &Uuid::new_v4().to_string(),
-        &reset(&to, "TLS0CODE", None),
-    )
-    .await;
+    publish_new(&setup.accounts, &reset(&to, "TLS0CODE", None)).await;
     let vars = tls(&password);
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut app = setup.spawn(port, &vars).await;
-    eventually(Duration::from_secs(30), async || setup.sent().await == 1).await;
-    let mails = smtp.mails(&to);
-    assert_eq!(mails.len(), 1);
-    assert!(parts(&mails[0]).0.contains("TLS0CODE"));
+    setup.until_sent(1, Duration::from_secs(30)).await;
+    smtp.one_mail_holding(&to, "TLS0CODE");
     assert_logs_hold_none_of(&[&to, "TLS0CODE", &secret]);
     app.stop().await.unwrap();
 }
@@ -880,9 +862,7 @@ async fn implicit_tls_with_authentication_delivers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_refusal_is_dead_lettered_after_the_retries_and_the_rest_arrives() {
     let setup = Setup::new().await;
-    let folder = Folder::new();
-    let port = free_port();
-    let smtp = Catcher::start_with(port, &folder.0, &["--reject", "refused-"]).await;
+    let (_folder, port, smtp) = catcher(&["--reject", "refused-"]).await;
     let mut app = setup.spawn(port, &[("CONSUMER_MAX_ATTEMPTS", "3")]).await;
     let (before, refused, after) = (address("before"), address("refused"), address("after"));
     let refused_id = Uuid::new_v4().to_string();
@@ -925,22 +905,12 @@ async fn a_permanent_refusal_is_dead_lettered_after_the_retries_and_the_rest_arr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transient_refusal_is_tried_again_and_delivered_once() {
     let setup = Setup::new().await;
-    let folder = Folder::new();
-    let port = free_port();
-    let smtp =
-        Catcher::start_with(port, &folder.0, &["--defer", "grey-", "--defer-times", "2"]).await;
+    let (_folder, port, smtp) = catcher(&["--defer", "grey-", "--defer-times", "2"]).await;
     let mut app = setup.spawn(port, &[("CONSUMER_MAX_ATTEMPTS", "1")]).await;
     let grey = address("grey");
-    publish(
-        &setup.accounts,
-        &Uuid::new_v4().to_string(),
-        &reset(&grey, "GREY0CODE", None),
-    )
-    .await;
-    eventually(Duration::from_secs(30), async || setup.sent().await == 1).await;
-    let mails = smtp.mails(&grey);
-    assert_eq!(mails.len(), 1);
-    assert!(parts(&mails[0]).0.contains("GREY0CODE"));
+    publish_new(&setup.accounts, &reset(&grey, "GREY0CODE", None)).await;
+    setup.until_sent(1, Duration::from_secs(30)).await;
+    smtp.one_mail_holding(&grey, "GREY0CODE");
     assert_eq!(smtp.refusals(&grey), 2);
     // Deferred twice, even with CONSUMER_MAX_ATTEMPTS=1: a 4xx is not a failure.
     assert_eq!(consumed(&app, &setup.accounts, "deferred").await, 2.0);
@@ -968,12 +938,7 @@ async fn a_stalled_server_times_the_send_out_and_the_mail_goes_once_it_answers()
         )
         .await;
     let to = address("stalled");
-    publish(
-        &setup.accounts,
-        &Uuid::new_v4().to_string(),
-        &reset(&to, "STALL0CODE", None),
-    )
-    .await;
+    publish_new(&setup.accounts, &reset(&to, "STALL0CODE", None)).await;
     // Two sends that each hung up after the timeout, not before, nor much after.
     let held = eventually(Duration::from_secs(30), async || {
         let held = staller.held();
@@ -992,9 +957,8 @@ async fn a_stalled_server_times_the_send_out_and_the_mail_goes_once_it_answers()
 
     staller.stop().await;
     let smtp = Catcher::start(port, &folder.0).await;
-    eventually(Duration::from_secs(30), async || setup.sent().await == 1).await;
-    assert_eq!(smtp.mails(&to).len(), 1);
-    assert!(parts(&smtp.mails(&to)[0]).0.contains("STALL0CODE"));
+    setup.until_sent(1, Duration::from_secs(30)).await;
+    smtp.one_mail_holding(&to, "STALL0CODE");
     assert_eq!(consumed(&app, &setup.accounts, "dead_lettered").await, 0.0);
     assert_logs_hold_none_of(&[&to, "STALL0CODE"]);
     app.stop().await.unwrap();
@@ -1008,14 +972,7 @@ async fn a_stalled_server_times_the_send_out_and_the_mail_goes_once_it_answers()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_that_must_wait_holds_up_no_other_recipient() {
     let setup = Setup::new().await;
-    let folder = Folder::new();
-    let port = free_port();
-    let smtp = Catcher::start_with(
-        port,
-        &folder.0,
-        &["--defer", "grey-", "--defer-times", "1000000"],
-    )
-    .await;
+    let (_folder, port, smtp) = catcher(&["--defer", "grey-", "--defer-times", "1000000"]).await;
     let mut app = setup
         .spawn(
             port,
@@ -1037,30 +994,14 @@ async fn mail_that_must_wait_holds_up_no_other_recipient() {
     // In this order, one by one: the flood's first mail goes, its next five must wait an
     // hour; the greylisted one waits for ever.
     for _ in 0..6 {
-        publish(
-            &setup.accounts,
-            &Uuid::new_v4().to_string(),
-            &changed(&flood),
-        )
-        .await;
+        publish_new(&setup.accounts, &changed(&flood)).await;
     }
-    publish(
-        &setup.accounts,
-        &Uuid::new_v4().to_string(),
-        &changed(&grey),
-    )
-    .await;
+    publish_new(&setup.accounts, &changed(&grey)).await;
     let others: Vec<String> = (0..20).map(|i| address(&format!("behind{i}"))).collect();
     for to in &others {
-        publish(&setup.accounts, &Uuid::new_v4().to_string(), &changed(to)).await;
+        publish_new(&setup.accounts, &changed(to)).await;
     }
-    eventually(Duration::from_secs(30), async || {
-        let sent = setup.sent().await;
-        (sent == 21)
-            .then_some(())
-            .ok_or(format!("{sent} of 21 sent"))
-    })
-    .await;
+    setup.until_sent(21, Duration::from_secs(30)).await;
     for to in &others {
         assert_eq!(smtp.mails(to).len(), 1, "{to}");
     }
@@ -1086,9 +1027,7 @@ async fn mail_that_must_wait_holds_up_no_other_recipient() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_events_at_once_across_two_instances_each_mail_once_to_its_address() {
     let setup = Setup::new().await;
-    let folder = Folder::new();
-    let port = free_port();
-    let smtp = Catcher::start(port, &folder.0).await;
+    let (_folder, port, smtp) = catcher(&[]).await;
     let (mut a, mut b) = tokio::join!(setup.spawn(port, &[]), setup.spawn(port, &[]));
     const N: usize = 60;
     let mail: Vec<(String, String)> = (0..N)
@@ -1101,21 +1040,10 @@ async fn many_events_at_once_across_two_instances_each_mail_once_to_its_address(
         .collect();
     let accounts = setup.accounts.as_str();
     join_all(mail.iter().map(|(to, code)| async move {
-        publish(
-            accounts,
-            &Uuid::new_v4().to_string(),
-            &reset(to, code, None),
-        )
-        .await;
+        publish_new(accounts, &reset(to, code, None)).await;
     }))
     .await;
-    eventually(Duration::from_secs(60), async || {
-        let sent = setup.sent().await;
-        (sent == N as i64)
-            .then_some(())
-            .ok_or(format!("{sent} of {N} sent"))
-    })
-    .await;
+    setup.until_sent(N as i64, Duration::from_secs(60)).await;
     for (to, code) in &mail {
         let mails = smtp.mails(to);
         assert_eq!(mails.len(), 1, "{to}: one mail");
@@ -1141,30 +1069,18 @@ async fn many_events_at_once_across_two_instances_each_mail_once_to_its_address(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_smtp_server_stopped_and_started_again_loses_no_mail_across_two_instances() {
     let setup = Setup::new().await;
-    let folder = Folder::new();
-    let port = free_port();
-    let smtp = Catcher::start(port, &folder.0).await;
+    let (folder, port, smtp) = catcher(&[]).await;
     let (mut a, mut b) = tokio::join!(setup.spawn(port, &[]), setup.spawn(port, &[]));
     let first = address("first");
-    publish(
-        &setup.accounts,
-        &Uuid::new_v4().to_string(),
-        &reset(&first, "FIRST0CODE", None),
-    )
-    .await;
-    eventually(Duration::from_secs(30), async || setup.sent().await == 1).await;
+    publish_new(&setup.accounts, &reset(&first, "FIRST0CODE", None)).await;
+    setup.until_sent(1, Duration::from_secs(30)).await;
     assert_eq!(smtp.mails(&first).len(), 1);
     smtp.kill();
 
     let to: Vec<String> = (0..12).map(|i| address(&format!("down{i}"))).collect();
     let accounts = setup.accounts.as_str();
     join_all(to.iter().map(|t| async move {
-        publish(
-            accounts,
-            &Uuid::new_v4().to_string(),
-            &reset(t, "DOWN0CODE", None),
-        )
-        .await;
+        publish_new(accounts, &reset(t, "DOWN0CODE", None)).await;
     }))
     .await;
     eventually(Duration::from_secs(30), async || {
@@ -1174,13 +1090,7 @@ async fn an_smtp_server_stopped_and_started_again_loses_no_mail_across_two_insta
     assert_eq!(setup.sent().await, 1);
 
     let smtp = Catcher::start(port, &folder.0).await;
-    eventually(Duration::from_secs(60), async || {
-        let sent = setup.sent().await;
-        (sent == 13)
-            .then_some(())
-            .ok_or(format!("{sent} of 13 sent"))
-    })
-    .await;
+    setup.until_sent(13, Duration::from_secs(60)).await;
     for t in to.iter().chain([&first]) {
         assert_eq!(smtp.mails(t).len(), 1, "{t}");
     }
@@ -1199,37 +1109,26 @@ async fn an_smtp_server_stopped_and_started_again_loses_no_mail_across_two_insta
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_mail_body_code_or_link_in_any_log() {
     let setup = Setup::new().await;
-    let folder = Folder::new();
-    let port = free_port();
-    let smtp = Catcher::start_with(
-        port,
-        &folder.0,
-        &[
-            "--reject",
-            "refused-",
-            "--defer",
-            "grey-",
-            "--defer-times",
-            "1",
-        ],
-    )
+    let (_folder, port, smtp) = catcher(&[
+        "--reject",
+        "refused-",
+        "--defer",
+        "grey-",
+        "--defer-times",
+        "1",
+    ])
     .await;
     let mut app = setup.spawn(port, &[("CONSUMER_MAX_ATTEMPTS", "2")]).await;
     let code = format!("L{}", &Uuid::new_v4().simple().to_string()[..12]);
     let link = format!("https://front.example.test/reset?code={code}&u=logcheck");
     let (sent, grey, refused) = (address("sent"), address("grey"), address("refused"));
     for to in [&sent, &grey, &refused] {
-        publish(
-            &setup.accounts,
-            &Uuid::new_v4().to_string(),
-            &reset(to, &code, Some(link.clone())),
-        )
-        .await;
+        publish_new(&setup.accounts, &reset(to, &code, Some(link.clone()))).await;
     }
     let welcome = address("welcomelog");
     let mut user = registered(&welcome);
     user.first_name = format!("Firstname{}", &Uuid::new_v4().simple().to_string()[..8]);
-    publish(&setup.users, &Uuid::new_v4().to_string(), &user).await;
+    publish_new(&setup.users, &user).await;
     eventually(Duration::from_secs(30), async || {
         setup.sent().await == 3 && consumed(&app, &setup.accounts, "dead_lettered").await == 1.0
     })

@@ -8,8 +8,8 @@
 use hub_testkit::Go as _;
 
 use crate::app::{
-    SoapApp as _, SoapHelpers as _, TEXT_XML, TestApp, assert_has, legacy_envelope, pairs, parts,
-    tag, user_fields,
+    SoapApp as _, SoapHelpers as _, TEXT_XML, THREE_PER_FORWARDED_ADDRESS, TestApp, assert_has,
+    legacy_envelope, pairs, parts, tag, two_instances, user_fields,
 };
 
 const SOAP12: &str = "application/soap+xml; charset=utf-8";
@@ -160,14 +160,7 @@ async fn a_wrong_action_is_action_not_supported_and_registers_nobody() {
 /// together; the legacy request still gets the 429.
 #[tokio::test]
 async fn over_the_limit_a_toolkit_gets_a_rate_limit_fault_across_two_instances() {
-    let settings = [
-        ("REGISTER_MAX_PER_ADDRESS", "3"),
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-    ];
-    let a = TestApp::spawn_with(&settings).await;
-    let mut beside = settings.to_vec();
-    beside.push(("DATABASE_URL", a.db_url.as_str()));
-    let b = TestApp::spawn_with(&beside).await;
+    let (a, b) = two_instances(&THREE_PER_FORWARDED_ADDRESS).await;
     let register = async |app: &TestApp, i: usize| {
         let fields = user_fields(&tag());
         let req = if i.is_multiple_of(3) {

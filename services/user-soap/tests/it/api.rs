@@ -2,8 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use crate::app::{
-    SoapApp as _, SoapHelpers as _, TEXT_XML, TestApp, assert_has, extract_id, legacy_envelope,
-    pairs, parts, soap12_envelope, tag, user_fields,
+    SoapApp as _, SoapHelpers as _, TEXT_XML, THREE_PER_FORWARDED_ADDRESS, TestApp, assert_has,
+    extract_id, legacy_envelope, pairs, parts, soap12_envelope, tag, two_instances, user_fields,
 };
 use hub_testkit::Go as _;
 use reqwest::Method;
@@ -380,8 +380,7 @@ async fn look_alike_usernames_and_emails_are_duplicates_and_invisible_characters
 /// Look-alike registrations racing on two instances: the database lets exactly one in.
 #[tokio::test]
 async fn simultaneous_look_alike_registrations_on_two_instances_store_exactly_one() {
-    let a = TestApp::spawn().await;
-    let b = TestApp::spawn_with(&[("DATABASE_URL", a.db_url.as_str())]).await;
+    let (a, b) = two_instances(&[]).await;
     let t = tag();
     let spellings = [
         format!("ana{t}"),
@@ -517,8 +516,7 @@ async fn uts39_look_alike_usernames_get_the_taken_username_reply() {
 /// instances: the unique index on the look-alike key lets exactly one in.
 #[tokio::test]
 async fn simultaneous_uts39_look_alike_registrations_on_two_instances_store_exactly_one() {
-    let a = TestApp::spawn().await;
-    let b = TestApp::spawn_with(&[("DATABASE_URL", a.db_url.as_str())]).await;
+    let (a, b) = two_instances(&[]).await;
     let t = tag();
     let spellings = [
         format!("john{t}"),
@@ -690,14 +688,7 @@ async fn the_backfill_on_several_instances_at_once_fills_every_row_once() {
 /// get a 429 Client fault with `Retry-After`; another address is unaffected.
 #[tokio::test]
 async fn registrations_from_one_address_stop_at_its_limit_across_two_instances() {
-    let settings = [
-        ("REGISTER_MAX_PER_ADDRESS", "3"),
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-    ];
-    let a = TestApp::spawn_with(&settings).await;
-    let mut beside = settings.to_vec();
-    beside.push(("DATABASE_URL", a.db_url.as_str()));
-    let b = TestApp::spawn_with(&beside).await;
+    let (a, b) = two_instances(&THREE_PER_FORWARDED_ADDRESS).await;
     let register_from = async |app: &TestApp, address: &str| {
         let fields = user_fields(&tag());
         let resp = app
@@ -739,14 +730,7 @@ async fn registrations_from_one_address_stop_at_its_limit_across_two_instances()
 /// together (`CLIENT_IPV6_PREFIX`), across instances; another /64 is counted apart.
 #[tokio::test]
 async fn registrations_from_one_ipv6_prefix_stop_at_its_limit_across_two_instances() {
-    let settings = [
-        ("REGISTER_MAX_PER_ADDRESS", "3"),
-        ("TRUSTED_PROXIES", "127.0.0.1"),
-    ];
-    let a = TestApp::spawn_with(&settings).await;
-    let mut beside = settings.to_vec();
-    beside.push(("DATABASE_URL", a.db_url.as_str()));
-    let b = TestApp::spawn_with(&beside).await;
+    let (a, b) = two_instances(&THREE_PER_FORWARDED_ADDRESS).await;
     let register_from = async |app: &TestApp, address: String| {
         let fields = user_fields(&tag());
         let resp = app

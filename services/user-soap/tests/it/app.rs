@@ -34,6 +34,23 @@ pub fn register_request(
         .body(legacy_envelope(&pairs(fields)))
 }
 
+/// Three registrations per client address, the address taken from `X-Forwarded-For`
+/// (the tests' client, 127.0.0.1, is the trusted proxy): the per-address limit's tests.
+pub const THREE_PER_FORWARDED_ADDRESS: [(&str, &str); 2] = [
+    ("REGISTER_MAX_PER_ADDRESS", "3"),
+    ("TRUSTED_PROXIES", "127.0.0.1"),
+];
+
+/// Two instances of the service on one database (the first's), both with `settings`:
+/// for limits and once-only rules that hold across instances.
+pub async fn two_instances(settings: &[(&str, &str)]) -> (TestApp, TestApp) {
+    let a = TestApp::spawn_with(settings).await;
+    let mut beside = settings.to_vec();
+    beside.push(("DATABASE_URL", a.db_url.as_str()));
+    let b = TestApp::spawn_with(&beside).await;
+    (a, b)
+}
+
 /// Asserts that `body` holds `part`, showing the body when it does not.
 #[track_caller]
 pub fn assert_has(body: &str, part: &str) {

@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use crate::app::{
-    SoapApp as _, SoapHelpers as _, TestApp, legacy_envelope, pairs, parts, user_fields,
+    SoapApp as _, SoapHelpers as _, TestApp, legacy_envelope, pairs, parts, two_instances,
+    user_fields,
 };
 
 const ENV_OPEN: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body>"#;
@@ -174,10 +175,7 @@ async fn with_ws_security_required_neither_door_registers_without_credentials() 
         ("WSSE_USERS", users),
         ("TRUSTED_PROXIES", "10.0.0.0/8"),
     ];
-    let a = TestApp::spawn_with(&settings).await;
-    let mut beside = settings.to_vec();
-    beside.push(("DATABASE_URL", a.db_url.as_str()));
-    let b = TestApp::spawn_with(&beside).await;
+    let (a, b) = two_instances(&settings).await;
     let spoof = ("x-forwarded-proto", "https");
     let text_token = r#"<wsse:Security xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"><wsse:UsernameToken><wsse:Username>partner</wsse:Username><wsse:Password>pa:ss wörd</wsse:Password></wsse:UsernameToken></wsse:Security>"#;
 

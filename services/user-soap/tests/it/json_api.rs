@@ -3,7 +3,7 @@
 //! SOAP operation, answered in JSON.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use crate::app::{SoapApp as _, SoapHelpers as _, TestApp, pairs, tag, user_fields};
+use crate::app::{SoapApp as _, SoapHelpers as _, TestApp, pairs, tag, two_instances, user_fields};
 use hub_testkit::Go as _;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
@@ -226,8 +226,7 @@ async fn bad_input_is_a_400_naming_the_field_and_changes_nothing() {
 /// wins, every other answer is its protocol's duplicate.
 #[tokio::test]
 async fn simultaneous_json_and_soap_registrations_on_two_instances_store_exactly_one() {
-    let a = TestApp::spawn().await;
-    let b = TestApp::spawn_with(&[("DATABASE_URL", a.db_url.as_str())]).await;
+    let (a, b) = two_instances(&[]).await;
     let username = format!("race{}", tag());
     let attempts = (0..16).map(|i| {
         let mut fields = user_fields(&tag());
