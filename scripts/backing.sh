@@ -514,10 +514,26 @@ up_smtp() {
   mkdir -p "$STATE/mail"
   start_owned smtp "$SMTP_PORT" 30 "the SMTP catcher" \
     "$SMTP_PYTHON" "$ROOT/scripts/smtp_catcher.py" --host "$HOST" --port "$SMTP_PORT" --dir "$STATE/mail"
-  log "smtp      ready in $(since "$t0")s ($OWNED_HOW) $HOST:$SMTP_PORT, mail in $STATE/mail"
+  log "smtp      ready in $(since "$t0")s ($OWNED_HOW) $HOST:$SMTP_PORT, mail in $(mail_dir)"
 }
 
 down_smtp() { stop_owned smtp smtp_catcher "$SMTP_PORT" "smtp     " "the SMTP catcher"; }
+
+# mail_dir: the folder the catcher listening on SMTP_PORT writes to, read from its command
+# line. A catcher another checkout started (the servers are shared by every checkout on
+# the machine, and "already running" is fine for them) files mail under that checkout's
+# state directory, not this one's. $STATE/mail when no catcher runs.
+mail_dir() {
+  local f args i
+  for f in /proc/[0-9]*/cmdline; do
+    mapfile -d '' -t args <"$f" 2>/dev/null || continue
+    [[ "${args[*]:-}" == *smtp_catcher.py*" --port $SMTP_PORT "* ]] || continue
+    for ((i = 0; i + 1 < ${#args[@]}; i++)); do
+      [ "${args[i]}" = --dir ] && { echo "${args[i + 1]}"; return; }
+    done
+  done
+  echo "$STATE/mail"
+}
 
 smtp_stop() { take_lock; down_smtp; }
 smtp_start() { take_lock; up_smtp; }
@@ -619,7 +635,7 @@ export SMTP_HOST=$HOST
 export SMTP_PORT=$SMTP_PORT
 export SMTP_TLS=none
 EOF
-  printf 'export HUB_MAIL_DIR=%q\n' "$STATE/mail"
+  printf 'export HUB_MAIL_DIR=%q\n' "$(mail_dir)"
   printf 'export HUB_SMTP_PYTHON=%q\n' "$SMTP_PYTHON"
   printf 'export HUB_PYTHON=%q\n' "$VPY"
   printf 'export HUB_NODE_PATH=%q\n' "$NODE_DIR/node_modules"
