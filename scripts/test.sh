@@ -58,7 +58,16 @@ export NEXTEST_PROFILE=ci
 junit=$(cargo metadata --format-version 1 --no-deps | "$HUB_PYTHON" scripts/py/nextest_junit.py path)
 reports=$(mktemp -d)
 trap 'rm -rf "$log" "$reports"' EXIT
-keep_report() { if [ -f "$junit" ]; then mv "$junit" "$reports/$1.xml"; fi; }
+# A run that passed wrote a report: one that did not would make the closing line undercount
+# (CI once said "84 passed" after 568 tests, reading the report from the wrong folder).
+keep_report() {
+  if [ -f "$junit" ]; then
+    mv "$junit" "$reports/$1.xml"
+  elif [ "$status" -eq 0 ]; then
+    echo "test.sh: nextest wrote no JUnit report at $junit after the $1 run" >&2
+    status=1
+  fi
+}
 rm -f "$junit"
 status=0
 
@@ -83,7 +92,7 @@ fi
 # is the one this test build made (hub-db has integration tests, so it is built). Under
 # the shared lock, as the tests (a fault test of another checkout stops PostgreSQL). A
 # failure counts in the closing line's failures.
-flock -o -w "$wait_lock" -s "$lock" env HUB_MIGRATE_BIN="${junit%/nextest/ci/junit.xml}/debug/migrate" \
+flock -o -w "$wait_lock" -s "$lock" env HUB_MIGRATE_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/migrate" \
   bash scripts/sqlx-prepare.sh --check || status=$?
 
 # One closing line for the whole run: nextest's reports (the last line of the summary is

@@ -1,9 +1,11 @@
 """What scripts/test.sh reads from nextest: its JUnit reports (the `ci` profile of
 .config/nextest.toml), not its text.
 
-    nextest_junit.py path             the report's path: <target dir>/nextest/ci/junit.xml,
-                                      the target dir as `cargo metadata` gives it (read on
-                                      standard input)
+    nextest_junit.py path             the report's path: <workspace>/target/nextest/ci/
+                                      junit.xml, the workspace root as `cargo metadata`
+                                      gives it (read on standard input); nextest's store is
+                                      `target/nextest` under the workspace root even when
+                                      CARGO_TARGET_DIR puts the build elsewhere (as CI does)
     nextest_junit.py summary FILE...  for the reports FILE... (a missing one counts as no
                                       test: a run that failed to build writes none): one
                                       line `FAILED <binary> <test>` per failed test, then
@@ -21,8 +23,8 @@ import xml.etree.ElementTree as ET
 
 
 def path():
-    target = json.load(sys.stdin)["target_directory"]
-    print(os.path.join(target, "nextest", "ci", "junit.xml"))
+    root = json.load(sys.stdin)["workspace_root"]
+    print(os.path.join(root, "target", "nextest", "ci", "junit.xml"))
 
 
 def summary(files):
