@@ -455,6 +455,20 @@ owned_pid() {
   [ -n "$pid" ] && grep -qa "$2" "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
 }
 
+# orphan_on PORT: the pid listening on PORT when its command line names a file that no
+# longer exists (its interpreter or script: a checkout removed under it); fails otherwise.
+orphan_on() {
+  local pid arg
+  pid=$(ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
+  [ -n "$pid" ] || return 1
+  local -a args
+  mapfile -d '' -t args <"/proc/$pid/cmdline" 2>/dev/null || return 1
+  for arg in "${args[@]:0:2}"; do
+    [[ $arg == /* ]] && [ ! -e "$arg" ] && { echo "$pid"; return 0; }
+  done
+  return 1
+}
+
 # start_owned NAME PORT SECONDS WHAT COMMAND...: runs COMMAND unless PORT is already open and
 # waits up to SECONDS for PORT; dies with the log's tail if COMMAND exits first. Sets
 # OWNED_HOW to "started" or "already running".
@@ -462,6 +476,13 @@ start_owned() {
   local name=$1 port=$2 secs=$3 what=$4 pid
   shift 4
   OWNED_HOW="already running"
+  if pid=$(orphan_on "$port"); then
+    # Started from a checkout since removed (a CI clone): its program files are gone, so
+    # it fails on the next module it loads (moto answered every request with a 500).
+    log "$name: the server on $HOST:$port runs from files that no longer exist: replacing it"
+    kill "$pid" 2>/dev/null || true
+    wait_for 15 "the orphaned $what to exit" port_closed "$port" || kill -KILL "$pid" 2>/dev/null || true
+  fi
   port_open "$port" && return 0
   # setsid: own session, so killing the caller's process group (CI step, test harness) does
   # not take the server down with it.
