@@ -38,8 +38,13 @@
 #
 # Run as root: apt, starting PostgreSQL/RabbitMQ and creating the test role need it.
 #
-# Environment: BACKING_STATE_DIR (default <repo>/.backing: venv, mongo data, logs, pid files),
-# BACKING_PYTHON (interpreter for the venv; default python3 on PATH, else /usr/bin/python3).
+# Environment: BACKING_STATE_DIR (default <repo>/.backing: venv, mongo data, logs, pid files;
+# CI keeps one at ~/.cache/hub-ci/backing), BACKING_PYTHON (interpreter for the venv;
+# default python3 on PATH, else /usr/bin/python3).
+#
+# The servers are shared by every checkout on the machine: `up` uses one already listening
+# on its port, except a moto or SMTP catcher whose interpreter or script no longer exists
+# (started from a checkout since removed), which it replaces.
 #
 # Every wait polls with a deadline; nothing relies on a fixed sleep.
 set -euo pipefail

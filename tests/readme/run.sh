@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every command README.md lists, so that they stay true, on one shared release build:
 #
-#   tests/readme/run.sh       (CI: .ci/run, before scripts/test.sh; ~15 min on 2 cores, the
-#                              release build being most of it; each part prints its seconds)
+#   tests/readme/run.sh       (CI: .ci/run, before scripts/test.sh; each part prints its
+#                              seconds: 435 s in CI with its build directory warm, of which
+#                              ~175 s the release build of the workspace's own crates; a
+#                              machine's first release build adds ~10 minutes)
 #
 # 1. README's commands: every line of its ```sh blocks is a command this script knows how to
 #    run (the table below) or a curl line of the "Quick start" section; a command added to
