@@ -130,6 +130,22 @@ impl Stack {
             .unwrap()
     }
 
+    /// Stores a PNG under each of `keys`, straight into the bucket (replacing any).
+    async fn put_pngs(&self, keys: &[String]) {
+        let store = self.bucket_store();
+        for key in keys {
+            store
+                .put(
+                    key,
+                    "image/png",
+                    png().into(),
+                    images::access::Write::Replace,
+                )
+                .await
+                .unwrap();
+        }
+    }
+
     async fn keys_of(&self, user: &str) -> Vec<String> {
         let keys = self.bucket_store().list_keys().await.unwrap();
         keys.into_iter().filter(|k| k.starts_with(user)).collect()
@@ -205,22 +221,13 @@ async fn a_deletion_reaches_every_store_even_when_its_consumers_are_killed_midwa
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().unwrap().to_owned();
     eventually(WITHIN, async || stack.sessions_of(&id).await == 1).await;
-    let store = stack.bucket_store();
-    for key in [
-        format!("{id}.png"),
-        format!("{id}/v1/small.png"),
-        "someone-else.png".into(),
-    ] {
-        store
-            .put(
-                &key,
-                "image/png",
-                png().into(),
-                images::access::Write::Replace,
-            )
-            .await
-            .unwrap();
-    }
+    stack
+        .put_pngs(&[
+            format!("{id}.png"),
+            format!("{id}/v1/small.png"),
+            "someone-else.png".into(),
+        ])
+        .await;
     assert_eq!(stack.keys_of(&id).await.len(), 2);
 
     // Both consumers lose their backing server, then the account is deleted: each gets
@@ -258,7 +265,8 @@ async fn a_deletion_reaches_every_store_even_when_its_consumers_are_killed_midwa
     eventually(WITHIN, async || stack.sessions_of(&id).await == 0).await;
     eventually(WITHIN, async || stack.keys_of(&id).await.is_empty()).await;
     assert!(
-        store
+        stack
+            .bucket_store()
             .list_keys()
             .await
             .unwrap()
@@ -444,18 +452,9 @@ async fn the_export_holds_the_users_rows_session_and_images_for_the_user_and_an_
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     upload_own(&images, &id, &token).await;
     // Someone else's objects, also one whose name starts with the id, stay out.
-    let store = stack.bucket_store();
-    for key in ["someone-else.png".to_owned(), format!("{id}x.png")] {
-        store
-            .put(
-                &key,
-                "image/png",
-                png().into(),
-                images::access::Write::Replace,
-            )
-            .await
-            .unwrap();
-    }
+    stack
+        .put_pngs(&["someone-else.png".to_owned(), format!("{id}x.png")])
+        .await;
 
     let check = |export: &Value| {
         assert_eq!(export["user"]["email"], email.as_str(), "{export}");
