@@ -464,14 +464,20 @@ owned_pid() {
 # longer exists (its interpreter or script: a checkout removed under it); fails otherwise.
 orphan_on() {
   local pid arg
-  pid=$(ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
-  [ -n "$pid" ] || return 1
+  pid=$(listener_on "$1") || return 1
   local -a args
   mapfile -d '' -t args <"/proc/$pid/cmdline" 2>/dev/null || return 1
   for arg in "${args[@]:0:2}"; do
     [[ $arg == /* ]] && [ ! -e "$arg" ] && { echo "$pid"; return 0; }
   done
   return 1
+}
+
+# listener_on PORT: the pid of the process listening on PORT; fails when none does.
+listener_on() {
+  local pid
+  pid=$(ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)
+  [ -n "$pid" ] && echo "$pid"
 }
 
 # start_owned NAME PORT SECONDS WHAT COMMAND...: runs COMMAND unless PORT is already open and
@@ -550,14 +556,12 @@ down_smtp() { stop_owned smtp smtp_catcher "$SMTP_PORT" "smtp     " "the SMTP ca
 # the machine, and "already running" is fine for them) files mail under that checkout's
 # state directory, not this one's. $STATE/mail when no catcher runs.
 mail_dir() {
-  local f args i
-  for f in /proc/[0-9]*/cmdline; do
-    mapfile -d '' -t args <"$f" 2>/dev/null || continue
-    [[ "${args[*]:-}" == *smtp_catcher.py*" --port $SMTP_PORT "* ]] || continue
+  local pid args i
+  if pid=$(listener_on "$SMTP_PORT") && mapfile -d '' -t args <"/proc/$pid/cmdline" 2>/dev/null; then
     for ((i = 0; i + 1 < ${#args[@]}; i++)); do
       [ "${args[i]}" = --dir ] && { echo "${args[i + 1]}"; return; }
     done
-  done
+  fi
   echo "$STATE/mail"
 }
 
