@@ -150,7 +150,7 @@ install() {
   perl -MSOAP::WSDL -e1 2>/dev/null || pkgs+=(libsoap-wsdl-perl)
   { command -v soapcpp2 >/dev/null && [ -f /usr/include/stdsoap2.h ]; } || pkgs+=(gsoap libgsoap-dev)
   command -v wsimport >/dev/null || pkgs+=(jaxws)
-  { command -v wsdl >/dev/null && command -v mcs >/dev/null; } || pkgs+=(mono-devel)
+  { command -v wsdl >/dev/null && command -v svcutil >/dev/null && command -v mcs >/dev/null; } || pkgs+=(mono-devel)
   command -v promtool >/dev/null || pkgs+=(prometheus)                  # promtool: tests/tests/it/observability.rs
   command -v shellcheck >/dev/null || pkgs+=(shellcheck)                # tests/scripts/shellcheck.sh
   command -v docker-compose >/dev/null || pkgs+=(docker-compose)        # tests/readme/run.sh: docker-compose.yml validated

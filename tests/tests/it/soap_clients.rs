@@ -4,10 +4,11 @@
 //! user registered over SOAP logs in through auth.
 //!
 //! Then the examples of docs/SOAP-CLIENTS.md, one per client stack (strong-soap, suds,
-//! PySimpleSOAP, PHP, SOAP::Lite, SOAP::WSDL, gSOAP, JAX-WS, Mono): each registers in
-//! every SOAP version its stack speaks, gets the duplicate as the stack's own fault with
-//! the taken field, and looks the user up. The guide quotes those files; a test checks
-//! that every quote still matches its file.
+//! PySimpleSOAP, PHP, SOAP::Lite, SOAP::WSDL, gSOAP, JAX-WS, Mono ASMX, WCF on Mono with
+//! contracts by hand and with svcutil's code): each registers in every SOAP version its
+//! stack speaks, gets the duplicate as the stack's own fault with the taken field, and
+//! looks the user up. The guide quotes those files; a test checks that every quote still
+//! matches its file.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::{path::PathBuf, process::Command};
@@ -327,6 +328,94 @@ async fn wcf_on_mono_over_basic_http_and_soap12_with_ws_addressing() {
     }
 }
 
+/// WCF on Mono with what Mono's `svcutil` generates from the served WSDLs. What it
+/// generated: one string per request field in, one string out, no `FaultContract`, and
+/// the request and reply elements as data contracts. Its proxy cannot register (the
+/// wrapper goes out in the WSDL's targetNamespace), reads a found user as null (it expects
+/// `getUserByUsernameResult`) and an unknown one as a `SerializationException` (Mono reads
+/// an undeclared detail as `ExceptionDetail`). Its data contracts, sent through the
+/// binding's channel (SOAP 1.1, SOAP 1.2 with WS-Addressing 1.0), register with the id,
+/// look up and read each fault's Code, Reason and detail (docs/SOAP-CLIENTS.md).
+#[tokio::test]
+async fn svcutil_generated_wcf_code_on_mono() {
+    let out = example("bash", "mono_svcutil_client.sh", "svcutil", &["11", "12"]).await;
+    let generated = &out["generated"];
+    assert_eq!(
+        generated["RegisterUser"]["signature"],
+        "String RegisterUser(String username, String password, String first_name, \
+         String last_name, String dni, String email, String city)",
+        "{out}"
+    );
+    assert_eq!(
+        generated["getUserByUsername"]["signature"], "String getUserByUsername(String username)",
+        "{out}"
+    );
+    for op in ["RegisterUser", "getUserByUsername"] {
+        assert_eq!(generated[op]["faultContracts"], 0, "{op}: {out}");
+    }
+    assert_eq!(
+        generated["dataContracts"],
+        serde_json::json!([
+            "example.com.user.RegisterUser",
+            "example.com.userservice.registerUserResponse",
+            "www.example.org.webservice.getUserByUsername",
+            "www.example.org.webservice.getUserByUsernameResponse",
+        ]),
+        "no class for RegistrationFault, RateLimitFault or LookupFault: {out}"
+    );
+    for (v, code) in [("11", "Client"), ("12", "Sender")] {
+        // Refused, and nothing stored: the same username then registers (`register{v}`).
+        let proxy = &out[format!("proxy_register{v}")];
+        assert_eq!(
+            proxy["exception"], "System.ServiceModel.FaultException",
+            "{out}"
+        );
+        assert_eq!(proxy["code"], code, "{v}: {out}");
+        assert_eq!(
+            proxy["reason"], "Unknown operation {http://example.com/userservice}RegisterUser",
+            "{v}: {out}"
+        );
+        assert_eq!(
+            out[format!("proxy_lookup{v}")],
+            serde_json::json!({ "returned": null }),
+            "{v}: {out}"
+        );
+        let missing = &out[format!("proxy_missing{v}")];
+        assert_eq!(
+            missing["exception"], "System.Runtime.Serialization.SerializationException",
+            "{v}: {out}"
+        );
+        let reason = missing["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("Expecting element 'ExceptionDetail'")
+                && reason.contains("'LookupFault', namespace 'http://www.example.org/webservice'"),
+            "{v}: {out}"
+        );
+        // The untyped faults: the SOAP code, the faultstring or Reason, the detail's XML.
+        for (name, detail, field, text) in [
+            (
+                "duplicate",
+                "RegistrationFault",
+                Value::from("username"),
+                "username is already registered",
+            ),
+            (
+                "invalid",
+                "RegistrationFault",
+                Value::from("email"),
+                "Invalid email: is not an email address",
+            ),
+            ("missing", "LookupFault", Value::Null, "User not found"),
+        ] {
+            let fault = &out[format!("{name}{v}")];
+            assert_eq!(fault["code"], code, "{name}{v}: {out}");
+            assert_eq!(fault["reason"], text, "{name}{v}: {out}");
+            assert_eq!(fault["detail"], detail, "{name}{v}: {out}");
+            assert_eq!(fault["field"], field, "{name}{v}: {out}");
+        }
+    }
+}
+
 /// Over the registration limit, a toolkit reads the limit as the WSDL's `RateLimitFault`
 /// through its usual fault API, with the seconds to wait (before: a bare HTTP 429 that
 /// suds, gSOAP, JAX-WS and Mono reported as a transport error). The scripts, given
@@ -448,6 +537,8 @@ fn the_client_guide_quotes_the_example_files_as_they_are() {
         "MonoClient.cs",
         "mono_wcf_client.sh",
         "MonoWcfClient.cs",
+        "mono_svcutil_client.sh",
+        "MonoSvcutilClient.cs",
     ] {
         assert!(
             quoted.iter().any(|q| q == name),
