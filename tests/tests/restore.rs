@@ -678,7 +678,7 @@ async fn a_restore_to_the_backups_point_keeps_what_was_acknowledged_and_deletes_
             .map(|(u, (t, _))| (u.clone(), *t))
             .collect(),
         mongo_point,
-        &|id| final_sessions.contains_key(id) || !users.contains(id),
+        &|id| final_sessions.contains_key(id),
     );
     let (s3_n, s3_lost) = lost(
         a.uploaded.iter().map(|(u, t)| (u.clone(), *t)).collect(),
@@ -689,7 +689,7 @@ async fn a_restore_to_the_backups_point_keeps_what_was_acknowledged_and_deletes_
     println!(
         "recovery point (the loss came {:.1} s after the earliest point):\n  \
          postgresql: point {pg_point}, {:.1} s before the loss; {pg_lost} of {pg_n} registrations acknowledged after it lost\n  \
-         mongodb: point {mongo_point}, {:.1} s before the loss; {mongo_lost} of {mongo_n} logins acknowledged after it without a session, their users kept (rebuilt from the republished outbox)\n  \
+         mongodb: point {mongo_point}, {:.1} s before the loss; {mongo_n} logins acknowledged after it: {} sessions rebuilt from the republished outbox, {mongo_lost} lost (acknowledged after PostgreSQL's point, so their events were lost too)\n  \
          s3: point {s3_point}, {:.1} s before the loss; {s3_lost} of {s3_n} uploads acknowledged after it lost\n  \
          deletion log: {} deletions, all {} made after the backup replayed ({replayed})\n  \
          welcome mails sent again after the restore: {resent} (users mailed after PostgreSQL's point)\n\
@@ -697,6 +697,7 @@ async fn a_restore_to_the_backups_point_keeps_what_was_acknowledged_and_deletes_
         secs(earliest),
         secs(pg_point),
         secs(mongo_point),
+        mongo_n - mongo_lost,
         secs(s3_point),
         logged.len(),
         doomed.len(),
