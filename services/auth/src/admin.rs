@@ -352,18 +352,22 @@ async fn replay_deletions(
     use account::deletion::{By, DeletionError, delete_on};
     let text = std::fs::read_to_string(file)
         .map_err(|e| AdminError::Misuse(format!("cannot read {}: {e}", file.display())))?;
-    let (mut deleted, mut gone) = (0u64, 0u64);
+    // The whole log read first: a bad line deletes nothing.
+    let mut ids = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let Some(word) = line.split_whitespace().next() else {
             continue;
         };
-        let id = uuid::Uuid::parse_str(word).map_err(|_| {
+        ids.push(uuid::Uuid::parse_str(word).map_err(|_| {
             AdminError::Misuse(format!(
                 "{} line {}: not a user id: {word:?}",
                 file.display(),
                 n + 1
             ))
-        })?;
+        })?);
+    }
+    let (mut deleted, mut gone) = (0u64, 0u64);
+    for id in ids {
         match delete_on(pool, queues, id, By::User, Some("replay-deletions".into())).await {
             Ok(_) => deleted += 1,
             Err(DeletionError::NotFound) => gone += 1,
