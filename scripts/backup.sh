@@ -267,7 +267,11 @@ drill_down() {
   setup "$@"
   [ -f "$DIR/drill.env" ] || { rm -rf "$DIR"; return 0; }
   load_drill
-  if pg_ready "$PG_PORT"; then as_pg "$PGBIN/pg_ctl" -D "$DIR/pg/data" -m immediate -w stop >/dev/null || true; fi
+  local data
+  # The restore's scratch copy too, if a failed restore left it running.
+  for data in "$DIR/pg/data" "$DIR/pg/scratch"; do
+    if [ -f "$data/postmaster.pid" ]; then as_pg "$PGBIN/pg_ctl" -D "$data" -m immediate -w stop >/dev/null || true; fi
+  done
   if [ -f "$DIR/mongo/mongod.pid" ]; then kill -9 "$(cat "$DIR/mongo/mongod.pid")" 2>/dev/null || true; fi
   wait_for 30 "mongod to exit" port_closed "$MONGO_PORT"
   rabbitmqctl -q delete_vhost "$VHOST" 9>&- 2>/dev/null || true
