@@ -36,11 +36,18 @@ use sqlx::{Connection as _, PgConnection};
 
 const REGISTER: &str = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>{u}</u:username><u:password>right-password</u:password><u:first_name>A</u:first_name><u:last_name>B</u:last_name><u:dni>{u}</u:dni><u:email>{u}@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>"#;
 
+/// scripts/backup.sh of this checkout, found from this test's own crate directory (this
+/// binary's `CARGO_MANIFEST_DIR`, not the library's: a build directory shared by several
+/// checkouts may hold another checkout's build of the library).
+fn backup_script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/backup.sh")
+}
+
 /// `bash scripts/backup.sh <args>` on a blocking thread; its output, or a panic with it.
 async fn backup_sh(args: Vec<String>) -> String {
     tokio::task::spawn_blocking(move || {
         let out = Command::new("bash")
-            .arg(hub_checks::root().join("scripts/backup.sh"))
+            .arg(backup_script())
             .args(&args)
             .output()
             .unwrap();
@@ -62,7 +69,7 @@ struct Drill {
 impl Drop for Drill {
     fn drop(&mut self) {
         let _ = Command::new("bash")
-            .arg(hub_checks::root().join("scripts/backup.sh"))
+            .arg(backup_script())
             .args(["drill-down", &self.dir])
             .status();
     }
