@@ -7,7 +7,8 @@
 //!   stops working now.
 //! * `auth users grant-admin <username or email>` / `auth users revoke-admin <...>` /
 //!   `auth users admins`: the admin role (the only way to make the first administrator;
-//!   registration never grants it), and who holds it.
+//!   registration never grants it), and who holds it; `auth users replay-deletions
+//!   <file>`: after a restore, the deletions of the log deleted again.
 //! * `auth keys generate` / `auth keys public`: a new Ed25519 signing key (PEM), and the
 //!   public key and `kid` of the one read on standard input (no database).
 
@@ -126,6 +127,16 @@ pub enum Users {
     },
     /// Every administrator, one per line.
     Admins,
+    /// After a restore: deletes again every account of a deletion log (one `<user id>
+    /// [<time>]` per line, as `scripts/backup.sh restore` writes it) that the restored
+    /// database still holds, as auth deletes an account (with its `UserDeleted` for session
+    /// and images); the ones already gone are counted and left. Run before the services
+    /// serve (docs/OPERATIONS.md, "Backup and restore").
+    ReplayDeletions {
+        /// The deletion log.
+        #[arg(value_name = "file")]
+        file: std::path::PathBuf,
+    },
 }
 
 /// `auth keys ...`.
@@ -153,7 +164,8 @@ const TOKENS_USAGE: &str = "auth tokens revoke --account <username or email>";
 const USERS_USAGE: &str = "\
 auth users grant-admin <username or email>
        auth users revoke-admin <username or email>
-       auth users admins";
+       auth users admins
+       auth users replay-deletions <file>";
 
 /// The usage lines of `auth keys`.
 const KEYS_USAGE: &str = "\
@@ -297,9 +309,12 @@ pub async fn users(args: &[String], env: &dyn Env) -> Result<String, AdminError>
         Ok(_) => return Err(other_command("users")),
         Err(help) => return Ok(help),
     };
-    let settings = PgSettings::from_vars(&Vars::new(env))?;
+    let vars = Vars::new(env);
+    let settings = PgSettings::from_vars(&vars)?;
+    let queues = crate::config::deletion_queues(&vars);
     let pool = settings.connect("auth-admin").await.map_err(db)?;
     let out = match action {
+        Users::ReplayDeletions { file } => replay_deletions(&pool, &queues, &file).await,
         Users::GrantAdmin { account } | Users::RevokeAdmin { account }
             if account.contains('\0') =>
         {
@@ -326,6 +341,42 @@ pub async fn users(args: &[String], env: &dyn Env) -> Result<String, AdminError>
     };
     pool.close().await;
     out
+}
+
+/// `replay-deletions <file>`: each id of the log deleted again if the database holds it.
+async fn replay_deletions(
+    pool: &sqlx::PgPool,
+    queues: &account::deletion::Queues,
+    file: &std::path::Path,
+) -> Result<String, AdminError> {
+    use account::deletion::{By, DeletionError, delete_on};
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| AdminError::Misuse(format!("cannot read {}: {e}", file.display())))?;
+    // The whole log read first: a bad line deletes nothing.
+    let mut ids = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let Some(word) = line.split_whitespace().next() else {
+            continue;
+        };
+        ids.push(uuid::Uuid::parse_str(word).map_err(|_| {
+            AdminError::Misuse(format!(
+                "{} line {}: not a user id: {word:?}",
+                file.display(),
+                n + 1
+            ))
+        })?);
+    }
+    let (mut deleted, mut gone) = (0u64, 0u64);
+    for id in ids {
+        match delete_on(pool, queues, id, By::User, Some("replay-deletions".into())).await {
+            Ok(_) => deleted += 1,
+            Err(DeletionError::NotFound) => gone += 1,
+            Err(e) => return Err(db(e)),
+        }
+    }
+    Ok(format!(
+        "deleted {deleted} account(s) again; {gone} already gone"
+    ))
 }
 
 /// `grant-admin` / `revoke-admin` of `login`.

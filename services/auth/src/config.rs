@@ -86,8 +86,8 @@ impl ServiceConfig for Config {
             hashing: HashSettings::from_vars(vars)?,
             rehash_on_login: vars.bool_or("PASSWORD_REHASH_ON_LOGIN", true)?,
             throttle: ThrottleConfig::from_vars(vars)?,
-            queue: vars.string_or("RABBITMQ_QUEUE", queues::AUTH_EVENTS),
-            images_queue: vars.string_or("IMAGES_QUEUE", queues::IMAGES_EVENTS),
+            queue: deletion_queues(vars).session,
+            images_queue: deletion_queues(vars).images,
             test_endpoints: vars.bool_or("AUTH_TEST_ENDPOINTS", true)?,
             relay: RelayConfig::from_vars(vars, "auth")?,
             require_verified_email: vars.bool_or("REQUIRE_VERIFIED_EMAIL", false)?,
@@ -155,6 +155,16 @@ impl ThrottleConfig {
             per_address: limit("LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
             proxies: ProxyTrust::from_vars(vars)?,
         })
+    }
+}
+
+/// `RABBITMQ_QUEUE` (default `auth-events`) and `IMAGES_QUEUE` (default `images-events`):
+/// where a deletion's `UserDeleted` go, read alike by the service and by the operator's
+/// `auth users replay-deletions`.
+pub fn deletion_queues(vars: &Vars<'_>) -> crate::account::deletion::Queues {
+    crate::account::deletion::Queues {
+        session: vars.string_or("RABBITMQ_QUEUE", queues::AUTH_EVENTS),
+        images: vars.string_or("IMAGES_QUEUE", queues::IMAGES_EVENTS),
     }
 }
 

@@ -142,8 +142,34 @@ pub async fn delete_account(
     by: By,
     correlation_id: Option<String>,
 ) -> Result<Deleted, DeletionError> {
-    let (queue, images_queue) = (state.queue.clone(), state.images_queue.clone());
-    let done = hub_db::transaction(&state.pool, move |mut tx| async move {
+    let queues = Queues {
+        session: state.queue.to_string(),
+        images: state.images_queue.to_string(),
+    };
+    delete_on(&state.pool, &queues, user_id, by, correlation_id).await
+}
+
+/// Where a deletion's two `UserDeleted` go: `RABBITMQ_QUEUE` (session) and `IMAGES_QUEUE`
+/// (images).
+#[derive(Debug, Clone)]
+pub struct Queues {
+    /// `RABBITMQ_QUEUE`.
+    pub session: String,
+    /// `IMAGES_QUEUE`.
+    pub images: String,
+}
+
+/// [`delete_account`] on `pool` without the service's state: what the operator's
+/// `auth users replay-deletions` runs after a restore (`crate::admin`).
+pub async fn delete_on(
+    pool: &sqlx::PgPool,
+    queues: &Queues,
+    user_id: Uuid,
+    by: By,
+    correlation_id: Option<String>,
+) -> Result<Deleted, DeletionError> {
+    let (queue, images_queue) = (queues.session.clone(), queues.images.clone());
+    let done = hub_db::transaction(pool, move |mut tx| async move {
         let Some(doomed) = deletion::lock_user(&mut tx, user_id).await? else {
             return Err(DeletionError::NotFound);
         };

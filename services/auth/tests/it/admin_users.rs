@@ -594,3 +594,65 @@ async fn an_admin_lists_and_revokes_any_users_logins() {
         "the admin's own login is untouched"
     );
 }
+
+#[tokio::test]
+async fn replay_deletions_deletes_again_the_logged_accounts_still_there_and_names_a_bad_line() {
+    let app = TestApp::spawn().await;
+    let back = user(&app, "restored", "pw").await;
+    let kept = user(&app, "kept", "pw").await;
+    let never = Uuid::new_v4();
+    let dir = std::env::temp_dir().join(format!("replay-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("deletions");
+    std::fs::write(
+        &log,
+        format!("{back} 2026-12-07T22:00:00.000000Z\n\n{never} 2026-12-07T22:00:01.000000Z\n"),
+    )
+    .unwrap();
+    let out = operator(&app, &["replay-deletions", log.to_str().unwrap()])
+        .await
+        .unwrap();
+    assert_eq!(out, "deleted 1 account(s) again; 1 already gone");
+    let mut db = app.db().await;
+    let left: Vec<Uuid> = sqlx::query_scalar(r#"SELECT id FROM "user" WHERE id = ANY($1)"#)
+        .bind(vec![back, kept])
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(left, vec![kept]);
+    let logged: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM deleted_account WHERE user_id = $1)")
+            .bind(back)
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert!(logged);
+    // Its UserDeleted for session and images, as any deletion writes.
+    let events: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE event = 'UserDeleted' AND body LIKE '%' || $1 || '%'",
+    )
+    .bind(back.to_string())
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(events, 2);
+    // Again: nothing left to delete.
+    let out = operator(&app, &["replay-deletions", log.to_str().unwrap()])
+        .await
+        .unwrap();
+    assert_eq!(out, "deleted 0 account(s) again; 2 already gone");
+    // A line that is no id: exit 2, naming the file's line, nothing deleted.
+    std::fs::write(&log, format!("{kept}\nnot-an-id\n")).unwrap();
+    let err = operator(&app, &["replay-deletions", log.to_str().unwrap()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("line 2"), "{err}");
+    let still: bool = sqlx::query_scalar(r#"SELECT EXISTS (SELECT 1 FROM "user" WHERE id = $1)"#)
+        .bind(kept)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert!(still, "a bad line deleted the accounts before it");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
