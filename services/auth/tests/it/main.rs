@@ -18,4 +18,5 @@ mod tokens;
 mod use_cases;
 mod use_cases_account;
 mod use_cases_admin;
+mod use_cases_deletion;
 mod use_cases_password;
