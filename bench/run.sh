@@ -200,6 +200,30 @@ mongo_rate() { hub_rate mongo mongo_errors mongo_upserts_per_sec upsert "$1"; }
 mongo_find_rate() { hub_rate mongofind mongofind_errors mongo_finds_per_sec find "$1"; }
 both_reads() { echo "1 / (1 / $1 + 1 / $2)" | bc -l; } # select_rate find_rate
 
+# The fair limit of an endpoint: what the same two cores do when they pay the HTTP
+# ceiling (the empty axum handler) and the endpoint's raw backend work in turn, each
+# request both: 1 / (1/empty + 1/raw_1 + ...). The session's raw work is its upsert
+# plus its PostgreSQL check (the token's user, the same indexed SELECT); the lookups'
+# the SELECT; GET /last-connection's the SELECT then the find; PBKDF2 and uploads are
+# bound by their own work, for which the ceiling changes nothing that matters.
+# fair_row LABEL C KIND appends "label<TAB>c<TAB>fair<TAB>what" to $work/fair.tsv,
+# which the results table joins (the TSV that bench/chart.py reads keeps its columns).
+fair_rates() { # rates...: 1 / sum(1/rate)
+  local expr="0" r
+  for r in "$@"; do expr+=" + 1 / $r"; done
+  echo "1 / ($expr)" | bc -l
+}
+fair_row() { # label concurrency kind
+  local fair what
+  case $3 in
+    db)    fair=$(fair_rates "$e_rps" "$db_tps"); what="empty + SELECT" ;;
+    reads) fair=$(fair_rates "$e_rps" "$db_tps" "$find_tps"); what="empty + SELECT + find" ;;
+    mongo) fair=$(fair_rates "$e_rps" "$mongo_tps" "$db_tps"); what="empty + upsert + SELECT" ;;
+    *) return 0 ;;
+  esac
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$fair" "$what" >>"$work/fair.tsv"
+}
+
 # A login uses one core for its derivation, so c connections can use at most min(c, CPUS)
 # cores: the limit at each level is the raw rate on that many threads, measured there.
 pbkdf2_rate() { "$bin/hub-bench" pbkdf2 "$ITER" "$SECONDS_PER" "$(( $1 < CPUS ? $1 : CPUS ))" | awk -F= '/pbkdf2_per_sec/ {print $2}'; }
@@ -261,6 +285,7 @@ for c in $LEVELS; do
       *)      lname="raw SELECT (pgbench)"; lval=$db_tps ;;
     esac
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$c" "$rps" "$p50" "$p99" "$err" "$lname" "$lval" >>"$results"
+    fair_row "$label" "$c" "$limit"
     # The same figures against the SELECT alone, as the issue first stated this limit.
     [ "$limit" = reads ] && printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label (vs SELECT alone)" "$c" "$rps" "$p50" "$p99" "$err" "raw SELECT (pgbench)" "$db_tps" >>"$results"
     echo "  c=$c: $label $rps req/s, p50 ${p50} ms, p99 ${p99} ms, errors $err"
@@ -288,11 +313,18 @@ for s in $rss_services; do
   if [ "$peak" -gt "${peak_rss[$s]}" ]; then peak_rss[$s]=$peak; fi
 done
 
-table=$(awk -F'\t' 'BEGIN {
-    print "| endpoint | concurrency | req/s | p50 ms | p99 ms | errors | limit | limit/s | ratio |";
-    print "|---|---|---|---|---|---|---|---|---|" }
+# The table: each row with its limit and ratio, then its fair limit (fair_row) and the
+# ratio to that, beside the p99.
+touch "$work/fair.tsv"
+table=$(awk -F'\t' 'FILENAME == ARGV[1] { fair[$1 SUBSEP $2] = $3; fwhat[$1 SUBSEP $2] = $4; next }
+  FNR == 1 {
+    print "| endpoint | concurrency | req/s | p50 ms | p99 ms | errors | limit | limit/s | ratio | fair limit/s (HTTP ceiling + raw work) | ratio to fair |";
+    print "|---|---|---|---|---|---|---|---|---|---|---|" }
   { ratio = ($8 == "-" || $8 == 0) ? "-" : sprintf("%.0f %%", 100 * $3 / $8);
-    printf "| %s | %s | %.1f | %.2f | %.2f | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, ($8 == "-" ? "-" : sprintf("%.1f", $8)), ratio }' "$results")
+    k = $1 SUBSEP $2
+    f = (k in fair && fair[k] > 0) ? sprintf("%.1f (%s)", fair[k], fwhat[k]) : "-"
+    fr = (k in fair && fair[k] > 0) ? sprintf("%.0f %%", 100 * $3 / fair[k]) : "-"
+    printf "| %s | %s | %.1f | %.2f | %.2f | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, ($8 == "-" ? "-" : sprintf("%.1f", $8)), ratio, f, fr }' "$work/fair.tsv" "$results")
 rss_table="| service | idle RSS MiB | peak RSS under load MiB |
 |---|---|---|"
 for s in $rss_services; do
