@@ -2,7 +2,8 @@
 # Load benchmark: each main endpoint next to its physical limit, measured in the same run.
 #
 #   bench/run.sh            full run (release build, 10 s per point, concurrency 1 8 32),
-#                           writes bench/results/<date>.md and a PNG chart
+#                           then instructions per request (bench/icount.sh; BENCH_ICOUNT=0
+#                           skips it), writes bench/results/<date>.md and a PNG chart
 #   bench/run.sh --smoke    CI smoke mode: debug build, 2 s, concurrency 8, fails on any error
 #
 # Limits: POST /login and POST /register vs the raw PBKDF2 rate at the configured cost
@@ -335,6 +336,17 @@ rss_table+=$(printf '\n\nimages at %s connections: peak RSS %.1f MiB during the 
   "$(echo "$images_1m_peak / 1024" | bc -l)")
 rss_table+=". Each upload is read whole (at most MAX_IMAGE_BYTES), one decode at a time uses up to MAX_IMAGE_PIXELS × 4 B × 2."
 
+# Instructions per request (bench/icount.sh): figures the machine's load does not move.
+# Its own build (release without LTO, as its baseline); BENCH_ICOUNT=0 skips it (CI's
+# README check does: CI runs bench/icount.sh --check as a step of its own).
+icount_section=""
+if ! $smoke && [ "${BENCH_ICOUNT:-1}" != 0 ]; then
+  stage="counting instructions per request (bench/icount.sh)"
+  bash bench/icount.sh --markdown "$work/icount.md" >"$work/icount.log" 2>&1 ||
+    { tail -n 20 "$work/icount.log" >&2; stop "bench/icount.sh failed"; }
+  icount_section=$(cat "$work/icount.md")
+fi
+
 stage="writing the results"
 cmd="bench/run.sh"
 if $smoke; then cmd+=" --smoke"; fi
@@ -352,7 +364,9 @@ and for GET /last-connection the SELECT then the session find (1 / (1/pgbench + 
 $table
 
 $rss_table
-"
+${icount_section:+
+$icount_section
+}"
 echo
 echo "$report"
 

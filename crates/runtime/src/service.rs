@@ -272,10 +272,7 @@ impl<S: Service> App<S> {
         let listener = http::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let routes = state
-            .clone()
-            .router(&settings.service, listener.local_addr()?);
-        let router = http::wrap(probes::<S>(routes, &state), &settings.http, S::renderer());
+        let router = router(&state, &settings, listener.local_addr()?);
         crate::metrics::set_build_info(S::NAME);
         Ok(Self {
             listener,
@@ -312,6 +309,15 @@ impl<S: Service> App<S> {
         tracing::info!(service = S::NAME, "shutdown complete");
         served
     }
+}
+
+/// Every route of `state`'s service as [`App::build`] serves it: its own routes, the
+/// probes and the shared HTTP layers, as if bound to `local`. Also for driving a service
+/// in-process without a listener (`hub-icount`, bench/README.md: requests go straight to
+/// the router with `tower::ServiceExt::oneshot`).
+pub fn router<S: Service>(state: &S, settings: &Settings<S::Config>, local: SocketAddr) -> Router {
+    let routes = state.clone().router(&settings.service, local);
+    http::wrap(probes::<S>(routes, state), &settings.http, S::renderer())
 }
 
 /// The probes every service answers the same way, all from [`Service::down`]:
