@@ -17,6 +17,12 @@
 # everything vs an empty axum handler. Memory: every service's RSS idle and under load, and
 # images' RSS during a loop of large (12 MP) uploads, against its stated bound (README,
 # "Memory").
+# The account surface (surface_* below): POST /token/refresh, POST /logout, GET /api/account,
+# GET /api/account/logins, PATCH /api/account/profile and POST /api/account/password/forgot,
+# each vs its own statements straight against PostgreSQL (bench/sql/, pgbench, same
+# concurrency); tokens EdDSA, verified by session, images and user-lookup through auth's
+# JWKS, as scripts/run.sh runs them; notifications' mails per second end to end vs the SMTP
+# catcher's raw accept rate (hub-bench smtp, lettre).
 # Load generator: wrk (Debian), on the same machine as the services.
 set -Eeuo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -88,7 +94,8 @@ cleanup() {
   psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   "$bin/hub-bench" s3clean >/dev/null 2>&1 || true
   "$bin/hub-bench" mongoclean >/dev/null 2>&1 || true
-  for q in bench-auth-events bench-user-events; do rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true; done
+  for q in bench-auth-events bench-user-events bench-account-events bench-images-events \
+           "${notify_queue:-}" "${notify_queue:-}.dlq" "${notify_queue:-}.deferred"; do rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -97,12 +104,19 @@ psql -q "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
 common=(DATABASE_URL="$db_url" AMQP_URL="$AMQP_URL" HOST=127.0.0.1 SECRET_KEY="bench-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
         PASSWORD_PBKDF2_ITERATIONS="$ITER" LOGIN_MAX_FAILURES_PER_ADDRESS=1000000
         LOGIN_MAX_FAILURES_PER_USER=1000000 REGISTER_MAX_PER_ADDRESS=1000000000 RUST_LOG=warn)
+# The account routes' surface (surface_* below): tokens as scripts/run.sh issues them by
+# default, EdDSA signed by auth with a key made for the run, verified by session, images and
+# user-lookup through auth's JWKS; every queue the services write to is the bench's own.
+openssl genpkey -algorithm ed25519 -out "$work/jwt_signing_key" 2>/dev/null
+common+=(JWKS_URL="http://127.0.0.1:${bport[auth]}/.well-known/jwks.json"
+         RABBITMQ_USER_QUEUE=bench-user-events RABBITMQ_ACCOUNT_QUEUE=bench-account-events
+         IMAGES_QUEUE=bench-images-events PASSWORD_RESET_MAX_PER_ADDRESS=1000000000)
 start() { # name queue
   env "${common[@]}" PORT="${bport[$1]}" RABBITMQ_QUEUE="$2" "$bin/$1" >"$work/$1.log" 2>&1 &
   pids+=($!); eval "pid_${1//-/_}=$!"; started+=("$1")
 }
 # The order here is the order of the memory table.
-start auth bench-auth-events
+JWT_ALGORITHM=EdDSA JWT_SIGNING_KEY_FILE="$work/jwt_signing_key" start auth bench-auth-events
 start user-soap bench-user-events
 start user-lookup none
 # images with its default limits (MAX_IMAGE_BYTES, MAX_CONCURRENT_UPLOADS, MAX_IMAGE_PIXELS,
@@ -116,6 +130,11 @@ UPLOAD_ANONYMOUS_REPLACE=true start images none
 # session consumes auth's login events, as in production.
 start session bench-auth-events
 start connected none
+# notifications consumes a queue of the run's own (surface_mails publishes to it) and mails
+# the SMTP catcher of scripts/backing.sh (SMTP_* from its env).
+notify_queue="bench-notify-$$"
+# It handles one delivery at a time: two connections are all it uses (a shared server).
+DB_MAX_CONNECTIONS=2 NOTIFICATIONS_QUEUES=$notify_queue start notifications none
 for name in "${!bport[@]}"; do
   [[ " ${started[*]} " == *" $name "* ]] || echo "bench: $name (services.toml) is not benchmarked: add a start line" >&2
 done
@@ -140,6 +159,18 @@ BENCH_TOKEN=$(curl -fsS -X POST "http://127.0.0.1:${bport[auth]}/login" -H 'cont
 export BENCH_TOKEN
 curl -fsS -o /dev/null -X POST "http://127.0.0.1:${bport[session]}/api/sessions" -H "authorization: Bearer $BENCH_TOKEN" \
   -H 'content-type: application/json' --data '{"data":{}}'
+
+# The user and the login (token family) of BENCH_TOKEN, for the account routes' limits.
+surface_uid=$(psql -qAt "$db_url" -c "SELECT id FROM \"user\" WHERE username = 'bench_login'")
+surface_sid=$(psql -qAt "$db_url" -c "SELECT id FROM token_family WHERE user_id = '$surface_uid' ORDER BY created_at DESC LIMIT 1")
+need_uuid() { [[ ${1:-} =~ ^[0-9a-f-]{36}$ ]] || stop "$2 not found (got '${1:-}')"; }
+need_uuid "$surface_uid" "the bench user's id"; need_uuid "$surface_sid" "the bench token's login"
+# A second user for the logout rows, so their many logins do not lengthen bench_login's
+# logins list.
+curl -fsS -o /dev/null -X POST "http://127.0.0.1:${bport[user-soap]}/register" -H 'content-type: text/xml' --data \
+  '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:u="http://example.com/user"><s:Body><u:RegisterUser><u:username>bench_logout</u:username><u:password>bench-password</u:password><u:first_name>B</u:first_name><u:last_name>M</u:last_name><u:dni>bench1</u:dni><u:email>bench-logout@example.com</u:email><u:city>C</u:city></u:RegisterUser></s:Body></s:Envelope>'
+surface_logout_uid=$(psql -qAt "$db_url" -c "SELECT id FROM \"user\" WHERE username = 'bench_logout'")
+need_uuid "$surface_logout_uid" "the logout user's id"
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 declare -A idle_rss peak_rss   # KiB
@@ -229,6 +260,109 @@ fair_row() { # label concurrency kind
 # cores: the limit at each level is the raw rate on that many threads, measured there.
 pbkdf2_rate() { "$bin/hub-bench" pbkdf2 "$ITER" "$SECONDS_PER" "$(( $1 < CPUS ? $1 : CPUS ))" | awk -F= '/pbkdf2_per_sec/ {print $2}'; }
 
+# --- The account surface: refresh and the account routes a front-end calls, each against
+# its own statements straight against PostgreSQL (pgbench, same concurrency, prepared as
+# sqlx prepares them: bench/sql/); the empty axum handler row is their HTTP ceiling.
+
+# pgbench_script CONCURRENCY FILE [pgbench options...]: "tps failures" of FILE; a client
+# that aborts (a statement failed) counts as one failure and its error is printed.
+pgbench_script() {
+  local c=$1 file=$2 out tps failed
+  shift 2
+  out=$(pgbench -n -M prepared -c "$c" -j "$(( c < CPUS ? c : CPUS ))" -T "$SECONDS_PER" "$@" -f "$file" "$db_url" 2>&1) || true
+  tps=$(awk -F'[ =]+' '/^tps/ {print $2; exit}' <<<"$out")
+  failed=$(awk -F'[: ]+' '/^number of failed transactions/ {print $5; exit}' <<<"$out")
+  [ -n "${tps:-}" ] || tail -n 3 <<<"$out" >&2   # why there is no figure
+  if grep -q 'aborted' <<<"$out"; then
+    grep -m 3 'error' <<<"$out" >&2 || true
+    failed=$(( ${failed:-0} + 1 ))
+  fi
+  echo "${tps:-} ${failed:-}"
+}
+
+# surface_refresh_tokens N: the refresh tokens of N new logins of the bench user, one per line.
+surface_refresh_tokens() {
+  local tokens
+  tokens=$(seq "$1" | xargs -P "$CPUS" -I{} curl -fsS -X POST "http://127.0.0.1:${bport[auth]}/login" \
+    -H 'content-type: application/json' --data '{"username":"bench_login","password":"bench-password"}' |
+    grep -o '"refresh_token":"[^"]*"' | cut -d'"' -f4) || true
+  [ "$(grep -c . <<<"$tokens")" -eq "$1" ] || stop "$1 logins for the refresh chains gave $(grep -c . <<<"$tokens") refresh tokens"
+  echo "$tokens"
+}
+
+# surface_row LABEL C URL SCRIPT LIMIT-NAME PGBENCH-FILE [pgbench options...]: the limit,
+# then the route with wrk; one row of results.
+surface_row() {
+  local label=$1 c=$2 url=$3 script=$4 lname=$5 file=$6 lim lerr slug
+  shift 6
+  stage="measuring $label at c=$c"
+  read -r lim lerr < <(pgbench_script "$c" "$file" "$@") || true
+  need "${lim:-}" "pgbench ($label's statements)"; need "${lerr:-}" "pgbench's failure count ($label)"
+  errors_total=$((errors_total + lerr))
+  slug=$(tr -c 'A-Za-z0-9\n' '_' <<<"$label")   # its own RSS sample file (rss.<slug>.<c>)
+  wrk_row "$slug" "$c" "$url" "$script"
+  errors_total=$((errors_total + err))
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$c" "$rps" "$p50" "$p99" "$err" "$lname" "$lim" >>"$results"
+  echo "  c=$c: $label $rps req/s, p50 ${p50} ms, p99 ${p99} ms, errors $err; its statements (pgbench) $lim/s (failures $lerr)"
+}
+
+# Logout: every call revokes a live login, so each needs a login of its own. Logging in
+# that often costs PBKDF2 each time; instead hub-bench signs access tokens with auth's
+# key and issuer, each with a new sid, and the logins (token families) are inserted here,
+# as a login inserts them. The limit revokes its own seeded logins the same way
+# (sql/logout.sql). SURFACE_LOGOUTS_PER_SEC bounds the rate either can reach in a run:
+# past it the run errors instead of measuring less.
+SURFACE_LOGOUTS_PER_SEC=${SURFACE_LOGOUTS_PER_SEC:-6000}
+surface_logout_row() { # concurrency
+  local c=$1 m=$(( SURFACE_LOGOUTS_PER_SEC * SECONDS_PER )) tag="l$1-$$-$RANDOM" uid=$surface_logout_uid
+  local row
+  stage="preparing auth POST /logout at c=$c"
+  row="\t$uid\t$(date -u -d '+1 day' '+%Y-%m-%d %H:%M:%S+00')"   # user_id, expires_at
+  env JWT_ALGORITHM=EdDSA JWT_SIGNING_KEY_FILE="$work/jwt_signing_key" \
+    "$bin/hub-bench" tokens "$m" "$uid" bench_logout "$work/logout.tokens" >/dev/null
+  { cut -d' ' -f1 "$work/logout.tokens" | sed "s/\$/$row/"
+    psql -qAt "$db_url" -c "SELECT md5(concat('$tag', ':', i % $c, ':', i / $c))::uuid FROM generate_series(0, $m - 1) i" |
+      sed "s/\$/$row/"
+  } | psql -q "$db_url" -c "COPY token_family (id, user_id, expires_at) FROM STDIN" >/dev/null
+  export BENCH_LOGOUT_FILE="$work/logout.tokens" BENCH_WRK_THREADS=$(( c < 2 ? c : 2 ))   # run_wrk's threads
+  surface_row "auth POST /logout" "$c" "http://127.0.0.1:${bport[auth]}/logout" logout.lua \
+    "token check + UPDATE (pgbench)" bench/sql/logout.sql -D "uid=$uid" -D "tag=$tag" -D n=0
+}
+
+surface_secs=0   # what the surface rows and the mails add to a run, printed at its end
+surface_rows() { # concurrency
+  local c=$1 tag auth="http://127.0.0.1:${bport[auth]}" t0=$SECONDS
+  # Refresh: every request presents a valid token. One login per connection, and each
+  # connection rotates its own chain (wrk/refresh.lua); pgbench's clients walk chains of
+  # digests seeded here for this level (sql/refresh.sql).
+  stage="preparing auth POST /token/refresh at c=$c"
+  tag="r$c-$$-$RANDOM"
+  psql -q "$db_url" -c "WITH f AS (INSERT INTO token_family (id, user_id, expires_at)
+      VALUES (gen_random_uuid(), '$surface_uid', now() + interval '1 day') RETURNING id)
+    INSERT INTO refresh_token (digest, family_id)
+      SELECT sha256(convert_to(concat('$tag', ':', i, ':', 0), 'UTF8')), f.id FROM f, generate_series(0, $c - 1) i" >/dev/null
+  # One more for thread 0: wrk calls its request() once before the run, to check it.
+  BENCH_REFRESH_TOKENS=$(surface_refresh_tokens "$(( c + 1 ))" | tr '\n' ' ')
+  BENCH_REFRESH_PER_THREAD=$(( c / (c < 2 ? c : 2) ))   # run_wrk's threads
+  BENCH_REFRESH_LOG="$work/refresh.$c.log"
+  export BENCH_REFRESH_TOKENS BENCH_REFRESH_PER_THREAD BENCH_REFRESH_LOG
+  surface_row "auth POST /token/refresh" "$c" "$auth/token/refresh" refresh.lua \
+    "its transaction (pgbench)" bench/sql/refresh.sql -D "tag=$tag" -D n=0
+  if [ -s "$BENCH_REFRESH_LOG" ]; then cat "$BENCH_REFRESH_LOG" >&2; fi
+  cat bench/sql/token_check.sql bench/sql/account.sql >"$work/account.sql"
+  surface_row "auth GET /api/account" "$c" "$auth/api/account" bearer_get.lua \
+    "token check + SELECT (pgbench)" "$work/account.sql" -D "uid=$surface_uid" -D "sid=$surface_sid"
+  cat bench/sql/token_check.sql bench/sql/logins.sql >"$work/logins.sql"
+  surface_row "auth GET /api/account/logins" "$c" "$auth/api/account/logins" bearer_get.lua \
+    "token check + SELECT (pgbench)" "$work/logins.sql" -D "uid=$surface_uid" -D "sid=$surface_sid"
+  surface_logout_row "$c"
+  surface_row "auth POST /api/account/password/forgot" "$c" "$auth/api/account/password/forgot" forgot.lua \
+    "its statements (pgbench)" bench/sql/forgot.sql -D queue=bench-account-events
+  surface_secs=$((surface_secs + SECONDS - t0))
+  surface_row "auth PATCH /api/account/profile" "$c" "$auth/api/account/profile" profile.lua \
+    "its transaction (pgbench)" bench/sql/profile.sql -D "uid=$surface_uid" -D "sid=$surface_sid" -D queue=bench-user-events
+}
+
 # The uploaded images: photo-like JPEGs (hub-bench imagegen), 2 MP for the levels and
 # 12 MP (a phone photo, 4032 × 3024) for the memory loop.
 "$bin/hub-bench" imagegen 1600 1200 "$work/2mp.jpg" >/dev/null
@@ -273,7 +407,7 @@ for c in $LEVELS; do
               "user-soap POST /register|http://127.0.0.1:${bport[user-soap]}/register|register.lua|pbkdf2" \
               "user-lookup GET /user/soap|http://127.0.0.1:${bport[user-lookup]}/user/soap?username=bench_login||db" \
               "user-lookup POST /user/soap (SOAP)|http://127.0.0.1:${bport[user-lookup]}/user/soap|lookup_soap.lua|db" \
-              "session POST /api/sessions|http://127.0.0.1:${bport[session]}/api/sessions|session.lua|mongo" \
+              "session POST /api/sessions (EdDSA token, JWKS)|http://127.0.0.1:${bport[session]}/api/sessions|session.lua|mongo" \
               "connected GET /last-connection|http://127.0.0.1:${bport[connected]}/last-connection?username=bench_login||reads"; do
     IFS='|' read -r label url script limit <<<"$spec"
     stage="measuring $label at c=$c"
@@ -292,7 +426,49 @@ for c in $LEVELS; do
     echo "  c=$c: $label $rps req/s, p50 ${p50} ms, p99 ${p99} ms, errors $err"
   done
   upload_row "$c" "$work/2mp.jpg" "" "2 MP JPEG, $(( $(stat -c %s "$work/2mp.jpg") / 1024 )) KiB"
+  surface_rows "$c"
 done
+
+# --- notifications: mails per second delivered end to end (events published to RabbitMQ,
+# claimed in PostgreSQL, sent over SMTP, received by scripts/backing.sh's catcher, which is
+# Python: aiosmtpd) against the catcher's raw accept rate, measured right after by lettre
+# (hub-bench smtp) with mails of the delivered size at the service's concurrency (one: its
+# consumer handles one delivery at a time). Recipients are of a domain of the run's own, so
+# only its mails are counted, from their files in the catcher's folder; rates come from the
+# catcher's arrival times (its file names), first mail to last.
+notify_files() { find "$HUB_MAIL_DIR" -mindepth 2 -maxdepth 2 -path "*@$1/*.eml" 2>/dev/null; }
+notify_rate() { # domain: mails/s between the first and the last arrival
+  notify_files "$1" | sed -E 's#.*/([0-9]+)-[^/]*$#\1#' | sort -n |
+    awk 'NR == 1 {first = $1} {last = $1; n++} END {if (n > 1 && last > first) printf "%.2f", (n - 1) * 1e9 / (last - first)}'
+}
+surface_mails() {
+  local n=$(( 100 * SECONDS_PER )) domain out pub_err got deadline rate size raw raw_err raw_got t0=$SECONDS
+  domain="bench-$$-$(date +%s).example"
+  stage="measuring notifications' mails"
+  [ -n "${HUB_MAIL_DIR:-}" ] || stop "scripts/backing.sh env gave no HUB_MAIL_DIR (the SMTP catcher's folder)"
+  out=$("$bin/hub-bench" publish "$notify_queue" "$n" "$domain")
+  pub_err=$(awk -F= '/publish_errors/ {print $2}' <<<"$out"); need "$pub_err" "hub-bench publish"
+  deadline=$((SECONDS + 60 + n / 10))
+  got=0
+  until [ "$got" -ge "$n" ] || [ $SECONDS -ge $deadline ]; do
+    sleep 0.2
+    got=$(notify_files "$domain" | wc -l)
+  done
+  rate=$(notify_rate "$domain"); need "$rate" "the catcher's arrival times of notifications' mails"
+  size=$(stat -c %s "$(notify_files "$domain" | sort | tail -n 1)")
+  out=$("$bin/hub-bench" smtp "$size" "$SECONDS_PER" 1 "raw.$domain")
+  raw=$(awk -F= '/smtp_per_sec/ {print $2}' <<<"$out"); need "$raw" "hub-bench smtp"
+  raw_err=$(awk -F= '/smtp_errors/ {print $2}' <<<"$out"); need "$raw_err" "hub-bench smtp's error count"
+  raw_got=$(notify_files "raw.$domain" | wc -l)
+  local err=$(( pub_err + n - got + raw_err ))
+  errors_total=$((errors_total + err))
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "notifications: mails delivered (welcome, $size B)" 1 "$rate" - - "$err" \
+    "raw SMTP accepts, same size (lettre; catcher: Python aiosmtpd)" "$raw" >>"$results"
+  echo "  notifications: $got of $n mails delivered ($size B each), $rate mails/s; raw SMTP $raw mails/s (errors $raw_err, $raw_got files)"
+  rm -rf "${HUB_MAIL_DIR:?}"/*@"$domain" "${HUB_MAIL_DIR:?}"/*@"raw.$domain"
+  surface_secs=$((surface_secs + SECONDS - t0))
+}
+surface_mails
 
 # Memory under large uploads: a loop of 12 MP JPEGs at 8 connections (MAX_CONCURRENT_UPLOADS
 # read at once, IMAGE_DECODE_CONCURRENCY decoded at once); its own RSS samples
@@ -325,7 +501,9 @@ table=$(awk -F'\t' 'FILENAME == ARGV[1] { fair[$1 SUBSEP $2] = $3; fwhat[$1 SUBS
     k = $1 SUBSEP $2
     f = (k in fair && fair[k] > 0) ? sprintf("%.1f (%s)", fair[k], fwhat[k]) : "-"
     fr = (k in fair && fair[k] > 0) ? sprintf("%.0f %%", 100 * $3 / fair[k]) : "-"
-    printf "| %s | %s | %.1f | %.2f | %.2f | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, ($8 == "-" ? "-" : sprintf("%.1f", $8)), ratio, f, fr }' "$work/fair.tsv" "$results")
+    printf "| %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3,
+      ($4 == "-" ? "-" : sprintf("%.2f", $4)), ($5 == "-" ? "-" : sprintf("%.2f", $5)), $6, $7,
+      ($8 == "-" ? "-" : sprintf("%.1f", $8)), ratio, f, fr }' "$work/fair.tsv" "$results")
 rss_table="| service | idle RSS MiB | peak RSS under load MiB |
 |---|---|---|"
 for s in $rss_services; do
@@ -360,6 +538,10 @@ raw S3 PutObjects of the same file at the same concurrency (hub-bench s3put, mot
 its decode + re-encode alone (hub-bench reencode, the service's code, on as many threads as it decodes at once),
 the session upsert straight against MongoDB at the same concurrency (hub-bench mongo),
 and for GET /last-connection the SELECT then the session find (1 / (1/pgbench + 1/hub-bench mongofind)).
+auth's account routes: their own statements with pgbench (bench/sql/), same concurrency.
+Tokens: EdDSA, verified by session, images and user-lookup through auth's JWKS.
+notifications: mails delivered end to end, against the SMTP catcher's raw accept rate
+(hub-bench smtp, lettre, same size, one at a time as the service); the catcher is Python (aiosmtpd).
 
 $table
 
@@ -369,6 +551,8 @@ $icount_section
 }"
 echo
 echo "$report"
+
+echo "bench: the account surface and the mails took $surface_secs s of this run"
 
 if $smoke; then
   [ "$errors_total" -eq 0 ] || { echo "bench: $errors_total errors in smoke mode" >&2; exit 1; }

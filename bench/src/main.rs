@@ -24,6 +24,19 @@
 //!   MongoDB answers per second straight from the driver: the same `find` by `userId`
 //!   with the same projection that `GET /last-connection` does after its SELECT.
 //! * `hub-bench mongoclean`: drops the bench MongoDB database.
+//! * `hub-bench tokens COUNT USER_ID USERNAME FILE`: writes COUNT lines `<sid> <token>` to
+//!   FILE: access tokens of the user, each in a login (`sid`) of its own, signed by auth's
+//!   own issuer (`hub_identity::issuer::Issuer`) with auth's key (`JWT_ALGORITHM`,
+//!   `JWT_SIGNING_KEY(_FILE)`), as a login signs them. bench/run.sh inserts the logins and
+//!   logs each token out once: every `POST /logout` of the run revokes a live login.
+//! * `hub-bench publish QUEUE COUNT DOMAIN`: publishes COUNT `UserRegistered` events (the
+//!   envelope user-soap's relay publishes, persistent, confirmed by the broker) to QUEUE,
+//!   each for a recipient of its own, `u<n>@DOMAIN`: notifications mails each a welcome.
+//! * `hub-bench smtp BYTES SECONDS CONCURRENCY DOMAIN`: how many mails of BYTES the SMTP
+//!   server at `SMTP_HOST`/`SMTP_PORT` (plain SMTP, as the bench's catcher speaks) accepts
+//!   per second from lettre, the library and pooled transport notifications sends with, on
+//!   CONCURRENCY tasks, each mail to a recipient of its own, `raw<task>-<n>@DOMAIN`: the
+//!   ceiling of notifications' mails per second.
 
 use std::{
     process::ExitCode,
@@ -376,6 +389,134 @@ async fn mongoclean() -> Result<(), String> {
         .map_err(|e| format!("drop {db}: {e}"))
 }
 
+/// `hub-bench tokens COUNT USER_ID USERNAME FILE`: access tokens in logins of their own.
+fn tokens(args: &[String]) -> Result<(), String> {
+    use std::io::Write;
+    let count: u64 = arg(args, 2, "COUNT")?;
+    let user_id: uuid::Uuid = arg(args, 3, "USER_ID")?;
+    let username: String = arg(args, 4, "USERNAME")?;
+    let file: String = arg(args, 5, "FILE")?;
+    let env = hub_runtime::config::ProcessEnv;
+    let issuer = hub_identity::issuer::Issuer::from_vars(&hub_runtime::config::Vars::new(&env))
+        .map_err(|e| e.to_string())?;
+    let out = std::fs::File::create(&file).map_err(|e| format!("{file}: {e}"))?;
+    let mut out = std::io::BufWriter::new(out);
+    for _ in 0..count {
+        let sid = uuid::Uuid::new_v4();
+        let token = issuer
+            .sign(&issuer.claims_for(user_id, &username), Some(sid))
+            .map_err(|e| e.to_string())?;
+        writeln!(out, "{sid} {token}").map_err(|e| format!("{file}: {e}"))?;
+    }
+    out.flush().map_err(|e| format!("{file}: {e}"))?;
+    println!("tokens={count}");
+    Ok(())
+}
+
+/// `hub-bench publish QUEUE COUNT DOMAIN`: COUNT welcome events for notifications.
+async fn publish(args: &[String]) -> Result<(), String> {
+    use lapin::{
+        BasicProperties, Connection, ConnectionProperties,
+        options::{BasicPublishOptions, ConfirmSelectOptions},
+    };
+    let queue: String = arg(args, 2, "QUEUE")?;
+    let count: u64 = arg(args, 3, "COUNT")?;
+    let domain: String = arg(args, 4, "DOMAIN")?;
+    let url = std::env::var("AMQP_URL").map_err(|_| "AMQP_URL is not set".to_owned())?;
+    let conn = Connection::connect(&url, ConnectionProperties::default())
+        .await
+        .map_err(|e| format!("RabbitMQ: {e}"))?;
+    let channel = conn.create_channel().await.map_err(|e| e.to_string())?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    // Declared as the consumer declares it (classic, durable), so either may come first.
+    hub_events::broker::declare(&channel, &queue, hub_events::broker::QueueType::Classic).await?;
+    let mut confirms = Vec::new();
+    for n in 0..count {
+        let event = hub_events::catalogue::UserRegistered {
+            id: uuid::Uuid::new_v4(),
+            username: format!("bench{n}"),
+            first_name: "Bench".into(),
+            last_name: "Mark".into(),
+            dni: format!("bench{n}"),
+            email: format!("u{n}@{domain}"),
+            city: "Bench".into(),
+        };
+        let body = hub_events::catalogue::envelope(&event, chrono::Utc::now())
+            .map_err(|e| e.to_string())?;
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                queue.as_str().into(),
+                BasicPublishOptions::default(),
+                body.as_bytes(),
+                BasicProperties::default()
+                    .with_message_id(uuid::Uuid::new_v4().to_string().into())
+                    .with_content_type("application/json".into())
+                    .with_delivery_mode(2),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        confirms.push(confirm);
+    }
+    let mut nacked = 0u64;
+    for confirm in confirms {
+        if !confirm.await.map_err(|e| e.to_string())?.is_ack() {
+            nacked += 1;
+        }
+    }
+    let _ = conn.close(0, "done".into()).await;
+    println!("published={}", count - nacked);
+    println!("publish_errors={nacked}");
+    Ok(())
+}
+
+/// `hub-bench smtp BYTES SECONDS CONCURRENCY DOMAIN`: the SMTP server's raw accept rate.
+async fn smtp(args: &[String]) -> Result<(), String> {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let size: usize = arg(args, 2, "BYTES")?;
+    let seconds: f64 = arg(args, 3, "SECONDS")?;
+    let concurrency: usize = arg(args, 4, "CONCURRENCY")?;
+    let domain: String = arg(args, 5, "DOMAIN")?;
+    let host = std::env::var("SMTP_HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let port: u16 = std::env::var("SMTP_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(25);
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+        .port(port)
+        .build();
+    let from: lettre::message::Mailbox = "Hub <no-reply@localhost>"
+        .parse()
+        .map_err(|e| format!("sender: {e}"))?;
+    // A text body that brings the whole message, headers included, to about BYTES.
+    let text = "x".repeat(size.saturating_sub(300).max(1));
+    let (done, errors, elapsed) = drive(seconds, concurrency, move |task, n| {
+        let (transport, text, domain) = (transport.clone(), text.clone(), domain.clone());
+        let from = from.clone();
+        async move {
+            let mail = Message::builder()
+                .from(from)
+                .to(match format!("raw{task}-{n}@{domain}").parse() {
+                    Ok(to) => to,
+                    Err(_) => return false,
+                })
+                .subject("Bench")
+                .body(text);
+            match mail {
+                Ok(mail) => transport.send(mail).await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await?;
+    println!("smtp_errors={errors}");
+    println!("smtp_per_sec={:.2}", done as f64 / elapsed);
+    Ok(())
+}
+
 // The services' allocator, so the limits run on the same stack as the services.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -393,8 +534,11 @@ async fn main() -> ExitCode {
         Some("mongo") => mongo(&args).await,
         Some("mongofind") => mongofind(&args).await,
         Some("mongoclean") => mongoclean().await,
+        Some("tokens") => tokens(&args),
+        Some("publish") => publish(&args).await,
+        Some("smtp") => smtp(&args).await,
         _ => Err(
-            "usage: hub-bench pbkdf2 ITERATIONS SECONDS THREADS | hub-bench empty PORT | hub-bench s3put BYTES|FILE SECONDS CONCURRENCY | hub-bench imagegen WIDTH HEIGHT FILE | hub-bench reencode FILE SECONDS THREADS | hub-bench s3clean | hub-bench mongo SECONDS CONCURRENCY | hub-bench mongofind SECONDS CONCURRENCY | hub-bench mongoclean"
+            "usage: hub-bench pbkdf2 ITERATIONS SECONDS THREADS | hub-bench empty PORT | hub-bench s3put BYTES|FILE SECONDS CONCURRENCY | hub-bench imagegen WIDTH HEIGHT FILE | hub-bench reencode FILE SECONDS THREADS | hub-bench s3clean | hub-bench mongo SECONDS CONCURRENCY | hub-bench mongofind SECONDS CONCURRENCY | hub-bench mongoclean | hub-bench tokens COUNT USER_ID USERNAME FILE | hub-bench publish QUEUE COUNT DOMAIN | hub-bench smtp BYTES SECONDS CONCURRENCY DOMAIN"
                 .into(),
         ),
     };

@@ -195,7 +195,7 @@ stop_run
 
 # ---------------------------------------------------------------------------------------
 part "bench/run.sh, bounded, on the same build"
-# BENCH_ICOUNT=0: CI counts instructions per request in a step of its own (bench/icount.sh --check).
+# BENCH_ICOUNT=0: the instruction counts (bench/icount.sh, callgrind) take minutes and are not a CI step yet.
 BENCH_SECONDS=1 BENCH_LEVELS=1 BENCH_ICOUNT=0 bash bench/run.sh | tee "$tmp/bench.log"
 grep -q '^bench: 0 errors$' "$tmp/bench.log" || fail "bench/run.sh counted errors"
 [ "$(binaries_stamp)" = "$stamp" ] || fail "bench/run.sh rebuilt the services scripts/run.sh had built"
