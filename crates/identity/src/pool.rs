@@ -1,22 +1,41 @@
 //! Password work off the async workers, bounded.
 //!
-//! PBKDF2 at the current cost is ~100 ms of one core. Run on an async worker it would
+//! A hash is ~25 ms of one core and 19 MiB (Argon2id at OWASP's minimum) or ~110 ms
+//! (PBKDF2 at 600 000 iterations). Run on an async worker it would
 //! stall every other request on that thread; run unbounded on the blocking pool, a burst
 //! of logins would start hundreds of threads fighting for the CPUs. So each job runs in
 //! `spawn_blocking` behind a semaphore sized to the CPUs, inside the caller's span, and a
 //! job that cannot start within the queue timeout is refused (the caller answers 503).
+//!
+//! Memory: the semaphore bounds it too. At most `HASHING_CONCURRENCY` hashes run at
+//! once, each holding `PASSWORD_ARGON2_MEMORY_KIB` while it runs (freed when it ends), so
+//! hashing adds at most concurrency x memory cost to the process: 2 x 19 MiB = 38 MiB on
+//! two CPUs with the defaults, 8 x 19 MiB = 152 MiB with `HASHING_CONCURRENCY=8`. A stored
+//! hash asking for more than the configured memory (written under an older, higher
+//! setting, or planted) costs what it asks, up to
+//! [`MAX_ARGON2_MEMORY_KIB`](crate::password::MAX_ARGON2_MEMORY_KIB) (64 MiB) per slot.
 
 use std::{sync::Arc, time::Duration};
 
 use hub_config::{ConfigError, Vars};
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
-use crate::password::{self, Hasher};
+use crate::password::{self, Algorithm, Argon2Cost, HashError, Hasher};
+
+/// The algorithm of new and upgraded hashes when `PASSWORD_HASH` is not set. Still
+/// PBKDF2 in this release: every instance must read Argon2id before any writes it
+/// (docs/COMPATIBILITY.md, "Password hash format").
+pub const DEFAULT_ALGORITHM: Algorithm = Algorithm::Pbkdf2Sha256;
 
 /// Hashing settings.
 #[derive(Debug, Clone, Copy)]
 pub struct HashSettings {
-    /// `PASSWORD_PBKDF2_ITERATIONS` (default 600 000, OWASP's figure for PBKDF2-HMAC-SHA256).
+    /// `PASSWORD_HASH` (`argon2id` or `pbkdf2-sha256`, default [`DEFAULT_ALGORITHM`]):
+    /// the algorithm of new and upgraded hashes; `PASSWORD_ARGON2_MEMORY_KIB` (19456),
+    /// `PASSWORD_ARGON2_ITERATIONS` (2), `PASSWORD_ARGON2_PARALLELISM` (1): Argon2id's
+    /// cost (OWASP's minimum); `PASSWORD_PBKDF2_ITERATIONS` (600 000, OWASP's figure for
+    /// PBKDF2-HMAC-SHA256): PBKDF2's.
     pub hasher: Hasher,
     /// `HASHING_CONCURRENCY` (default: the number of CPUs): hashes computed at once; more
     /// requests wait their turn instead of oversubscribing the CPU.
@@ -24,12 +43,26 @@ pub struct HashSettings {
 }
 
 impl HashSettings {
-    /// Reads the two variables.
+    /// Reads the variables.
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
+        let algorithm = match vars.string("PASSWORD_HASH") {
+            None => DEFAULT_ALGORITHM,
+            Some(v) => v
+                .parse::<Algorithm>()
+                .map_err(|e| ConfigError::invalid("PASSWORD_HASH", e))?,
+        };
         let iterations =
             vars.parse_or("PASSWORD_PBKDF2_ITERATIONS", password::DEFAULT_ITERATIONS)?;
+        let owasp = Argon2Cost::OWASP;
+        let memory = vars.parse_or("PASSWORD_ARGON2_MEMORY_KIB", owasp.memory_kib())?;
+        let passes = vars.parse_or("PASSWORD_ARGON2_ITERATIONS", owasp.iterations())?;
+        let lanes = vars.parse_or("PASSWORD_ARGON2_PARALLELISM", owasp.parallelism())?;
+        let cost = Argon2Cost::new(memory, passes, lanes)
+            .map_err(|e| ConfigError::invalid("PASSWORD_ARGON2_*", e.to_string()))?;
         let hasher = Hasher::new(iterations)
-            .map_err(|e| ConfigError::invalid("PASSWORD_PBKDF2_ITERATIONS", e.to_string()))?;
+            .map_err(|e| ConfigError::invalid("PASSWORD_PBKDF2_ITERATIONS", e.to_string()))?
+            .with_argon2(cost)
+            .with_algorithm(algorithm);
         let cpus = std::thread::available_parallelism().map_or(2, usize::from);
         Ok(Self {
             hasher,
@@ -47,6 +80,9 @@ pub enum HashPoolError {
     /// The job panicked or the runtime is shutting down.
     #[error("password hashing task failed")]
     Failed,
+    /// Argon2id's memory could not be allocated.
+    #[error(transparent)]
+    OutOfMemory(#[from] HashError),
 }
 
 /// A [`Hasher`] plus the bound on concurrent jobs. Cheap to clone.
@@ -70,6 +106,13 @@ impl HashPool {
     /// The hasher (its settings).
     pub fn hasher(&self) -> Hasher {
         self.hasher
+    }
+
+    /// A new hash of `password` ([`Hasher::hash`]) on the pool.
+    pub async fn hash(&self, password: SecretString) -> Result<String, HashPoolError> {
+        Ok(self
+            .run(move |h| h.hash(password.expose_secret()))
+            .await??)
     }
 
     /// Runs `work` on the blocking pool once a slot is free.

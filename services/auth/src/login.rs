@@ -214,12 +214,7 @@ async fn succeed(
 ) -> Result<Issued, LoginError> {
     let upgrade = needs_rehash && state.rehash_on_login;
     let upgraded = if upgrade {
-        Some(
-            state
-                .hashing
-                .run(move |h| h.hash(password.expose_secret()))
-                .await?,
-        )
+        Some(state.hashing.hash(password).await?)
     } else {
         None
     };

@@ -111,7 +111,8 @@ impl Stack {
     async fn user(&self, name: &str) -> Uuid {
         let hash = hub_identity::password::Hasher::new(20000)
             .unwrap()
-            .hash("pw");
+            .hash("pw")
+            .unwrap();
         hub_testkit::seed_user_with(&self.db_url, name, &format!("{name}@example.com"), &hash).await
     }
 }

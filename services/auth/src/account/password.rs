@@ -191,10 +191,7 @@ pub async fn change(
     }
     // A refusal from here on drops the reservation, which gives it back.
     state.password_policy.check(new.expose_secret()).await?;
-    let hash = state
-        .hashing
-        .run(move |h| h.hash(new.expose_secret()))
-        .await?;
+    let hash = state.hashing.hash(new).await?;
 
     let family_id = Uuid::new_v4();
     let (refresh, digest) = new_refresh_token();
@@ -362,10 +359,7 @@ pub async fn reset(
         }
     }
     state.password_policy.check(new.expose_secret()).await?;
-    let hash = state
-        .hashing
-        .run(move |h| h.hash(new.expose_secret()))
-        .await?;
+    let hash = state.hashing.hash(new).await?;
     let queue = Arc::clone(&state.account_queue);
     let done = hub_db::transaction(&state.pool, move |mut tx| async move {
         let Some(user_id) = store::use_code(&mut tx, &digest).await? else {

@@ -15,8 +15,12 @@ use crate::app::{AuthApp as _, AuthHelpers as _, TestApp};
 pub async fn user(app: &TestApp, name: &str, pw: &str) -> Uuid {
     let hasher =
         hub_identity::password::Hasher::new(crate::app::TEST_ITERATIONS.parse().unwrap()).unwrap();
-    app.insert_user(name, &format!("{name}@example.com"), &hasher.hash(pw))
-        .await
+    app.insert_user(
+        name,
+        &format!("{name}@example.com"),
+        &hasher.hash(pw).unwrap(),
+    )
+    .await
 }
 
 /// The operator's `auth users <args>` against the test's database.

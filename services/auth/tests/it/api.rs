@@ -411,7 +411,8 @@ async fn a_hash_already_in_the_new_format_is_not_rewritten() {
     let app = TestApp::spawn().await;
     let stored = hub_identity::password::Hasher::new(20_000)
         .unwrap()
-        .hash("s3cret");
+        .hash("s3cret")
+        .unwrap();
     let id = app.insert_user("fay", "fay@example.com", &stored).await;
     app.token_for("fay", "s3cret").await;
     assert_eq!(app.stored_hash(id).await, stored);

@@ -7,7 +7,9 @@ use reqwest::Method;
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use crate::harness::{AuthApp, TEST_ITERATIONS, TestApp};
+pub use crate::harness::{
+    AuthApp, TEST_ARGON2_ITERATIONS, TEST_ARGON2_MEMORY_KIB, TEST_ITERATIONS, TestApp,
+};
 
 /// auth's requests and rows, on the test's instance.
 pub trait AuthHelpers {

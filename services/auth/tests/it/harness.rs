@@ -10,6 +10,10 @@ use uuid::Uuid;
 
 /// Fast hashing for tests; the production default is exercised by the unit tests.
 pub const TEST_ITERATIONS: &str = "20000";
+/// Argon2id's test cost: 1 MiB, one pass (OWASP's 19 MiB, t=2 in production).
+pub const TEST_ARGON2_MEMORY_KIB: &str = "1024";
+/// See [`TEST_ARGON2_MEMORY_KIB`].
+pub const TEST_ARGON2_ITERATIONS: &str = "1";
 
 /// auth running for one test.
 pub type TestApp = hub_testkit::TestApp<Auth>;
@@ -43,6 +47,8 @@ impl AuthApp for TestApp {
             .also_queue("RABBITMQ_ACCOUNT_QUEUE", "account")
             .also_queue("RABBITMQ_USER_QUEUE", "user")
             .set("PASSWORD_PBKDF2_ITERATIONS", TEST_ITERATIONS)
+            .set("PASSWORD_ARGON2_MEMORY_KIB", TEST_ARGON2_MEMORY_KIB)
+            .set("PASSWORD_ARGON2_ITERATIONS", TEST_ARGON2_ITERATIONS)
             .set("OUTBOX_POLL_MS", "200")
             .set("OUTBOX_PUBLISH_TIMEOUT_MS", "2000")
             .spawn(extra)

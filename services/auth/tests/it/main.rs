@@ -10,6 +10,7 @@ mod app;
 mod cancel;
 mod deletion;
 mod harness;
+mod hashes;
 mod logins;
 mod password;
 mod process;

@@ -22,8 +22,12 @@ fn hasher() -> Hasher {
 
 /// A user `name` (email `<name>@example.com`) with a current-format hash of `pw`.
 async fn user(app: &TestApp, name: &str, pw: &str) -> Uuid {
-    app.insert_user(name, &format!("{name}@example.com"), &hasher().hash(pw))
-        .await
+    app.insert_user(
+        name,
+        &format!("{name}@example.com"),
+        &hasher().hash(pw).unwrap(),
+    )
+    .await
 }
 
 async fn login(app: &TestApp, name: &str, pw: &str) -> (String, String) {

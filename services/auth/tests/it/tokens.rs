@@ -14,8 +14,12 @@ use uuid::Uuid;
 async fn user(app: &TestApp, name: &str, pw: &str) -> Uuid {
     let hasher =
         hub_identity::password::Hasher::new(crate::app::TEST_ITERATIONS.parse().unwrap()).unwrap();
-    app.insert_user(name, &format!("{name}@example.com"), &hasher.hash(pw))
-        .await
+    app.insert_user(
+        name,
+        &format!("{name}@example.com"),
+        &hasher.hash(pw).unwrap(),
+    )
+    .await
 }
 
 /// `(token, refresh_token)` of a successful login.
@@ -182,7 +186,8 @@ async fn the_grace_never_extends_a_revoked_login() {
             "password change" => {
                 let hash = hub_identity::password::Hasher::new(20000)
                     .unwrap()
-                    .hash("pw");
+                    .hash("pw")
+                    .unwrap();
                 sqlx::query(r#"UPDATE "user" SET password = $2 WHERE id = $1"#)
                     .bind(id)
                     .bind(&hash)
@@ -369,7 +374,8 @@ async fn a_password_change_or_the_operator_revokes_every_token_but_a_rehash_does
     // A password change (whoever makes it) revokes everything issued until then.
     let new_hash = hub_identity::password::Hasher::new(20000)
         .unwrap()
-        .hash("changed");
+        .hash("changed")
+        .unwrap();
     sqlx::query(r#"UPDATE "user" SET password = $2 WHERE id = $1"#)
         .bind(id)
         .bind(&new_hash)

@@ -25,7 +25,8 @@ async fn change_refuses_a_wrong_current_password_a_short_one_and_a_stale_one() {
     let app = TestApp::spawn().await;
     let hash = hub_identity::password::Hasher::new(TEST_ITERATIONS.parse().unwrap())
         .unwrap()
-        .hash("old-password");
+        .hash("old-password")
+        .unwrap();
     app.insert_user("uc-cp", "uc-cp@example.com", &hash).await;
     let state = app.state().await;
     let user = users::find_by_login(&mut state.pool.acquire().await.unwrap(), "uc-cp")

@@ -871,3 +871,37 @@ async fn the_legacy_envelope_registers_under_any_content_type() {
 async fn pool(url: &str) -> sqlx::PgPool {
     sqlx::PgPool::connect(url).await.unwrap()
 }
+
+/// `PASSWORD_HASH` decides the format of a new registration's hash: Argon2id at the
+/// configured cost, or PBKDF2 for a deployment that needs FIPS; either verifies.
+#[tokio::test]
+async fn a_registration_is_hashed_with_the_configured_algorithm() {
+    use hub_identity::password::{Argon2Cost, Hasher, Verification};
+    let argon2 = [
+        ("PASSWORD_HASH", "argon2id"),
+        ("PASSWORD_ARGON2_MEMORY_KIB", "1024"),
+        ("PASSWORD_ARGON2_ITERATIONS", "1"),
+    ];
+    let fips = [("PASSWORD_HASH", "pbkdf2-sha256")];
+    let hasher = Hasher::argon2id(Argon2Cost::new(1024, 1, 1).unwrap(), 20_000).unwrap();
+    for (settings, prefix) in [
+        (&argon2[..], "$argon2id$v=19$m=1024,t=1,p=1$"),
+        (&fips[..], "$pbkdf2-sha256$i=20000,l=32$"),
+    ] {
+        let app = TestApp::spawn_with(settings).await;
+        let t = tag();
+        let (status, _, body) = app.register11(&pairs(&user_fields(&t))).await;
+        assert_eq!(status, 200, "{body}");
+        let password: String =
+            sqlx::query_scalar(r#"SELECT password FROM "user" WHERE username = $1"#)
+                .bind(format!("user_{t}"))
+                .fetch_one(&mut app.db().await)
+                .await
+                .unwrap();
+        assert!(password.starts_with(prefix), "{password}");
+        assert!(matches!(
+            hasher.verify("s3cret pw", Some(&password)),
+            Verification::Valid { .. }
+        ));
+    }
+}
