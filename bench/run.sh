@@ -6,8 +6,9 @@
 #                           skips it), writes bench/results/<date>.md and a PNG chart
 #   bench/run.sh --smoke    CI smoke mode: debug build, 2 s, concurrency 8, fails on any error
 #
-# Limits: POST /login and POST /register vs the raw PBKDF2 rate at the configured cost
-# (hub-bench pbkdf2, all cores); the lookups vs the same SELECT straight against
+# Limits: POST /login and POST /register vs the raw password-hash rate at the services'
+# algorithm and cost (hub-bench argon2id: Argon2id m=19456 KiB, t=2, p=1, the default;
+# hub-bench pbkdf2 with BENCH_PASSWORD_HASH=pbkdf2-sha256; on as many threads as cores used); the lookups vs the same SELECT straight against
 # PostgreSQL (pgbench, same concurrency); GET /last-connection vs that SELECT followed by
 # its MongoDB find (hub-bench mongofind), and vs the SELECT alone; POST /api/sessions vs the same
 # upsert straight against MongoDB (hub-bench mongo, same concurrency); POST /upload_image of
@@ -51,6 +52,13 @@ else
   SECONDS_PER=${BENCH_SECONDS:-10}; LEVELS=${BENCH_LEVELS:-"1 8 32"}; PROFILE=release; ITER=${BENCH_ITERATIONS:-600000}
 fi
 CPUS=$(nproc)
+# The services' password hash (PASSWORD_HASH) and Argon2id cost; the limit follows them.
+HASH=${BENCH_PASSWORD_HASH:-argon2id}
+ARGON2_M=${BENCH_ARGON2_MEMORY_KIB:-19456}; ARGON2_T=${BENCH_ARGON2_ITERATIONS:-2}; ARGON2_P=${BENCH_ARGON2_PARALLELISM:-1}
+case $HASH in
+  argon2id|pbkdf2-sha256) ;;
+  *) echo "bench: BENCH_PASSWORD_HASH must be argon2id or pbkdf2-sha256, not '$HASH'" >&2; exit 2 ;;
+esac
 
 command -v wrk >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk; }
 bash scripts/backing.sh install >/dev/null
@@ -102,7 +110,8 @@ trap cleanup EXIT
 psql -q "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
 
 common=(DATABASE_URL="$db_url" AMQP_URL="$AMQP_URL" HOST=127.0.0.1 SECRET_KEY="bench-$(head -c 24 /dev/urandom | base64 | tr -d '/+=')"
-        PASSWORD_PBKDF2_ITERATIONS="$ITER" LOGIN_MAX_FAILURES_PER_ADDRESS=1000000
+        PASSWORD_HASH="$HASH" PASSWORD_PBKDF2_ITERATIONS="$ITER" PASSWORD_ARGON2_MEMORY_KIB="$ARGON2_M"
+        PASSWORD_ARGON2_ITERATIONS="$ARGON2_T" PASSWORD_ARGON2_PARALLELISM="$ARGON2_P" LOGIN_MAX_FAILURES_PER_ADDRESS=1000000
         LOGIN_MAX_FAILURES_PER_USER=1000000 REGISTER_MAX_PER_ADDRESS=1000000000 RUST_LOG=warn)
 # The account routes' surface (surface_* below): tokens as scripts/run.sh issues them by
 # default, EdDSA signed by auth with a key made for the run, verified by session, images and
@@ -256,9 +265,20 @@ fair_row() { # label concurrency kind
   printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$fair" "$what" >>"$work/fair.tsv"
 }
 
-# A login uses one core for its derivation, so c connections can use at most min(c, CPUS)
-# cores: the limit at each level is the raw rate on that many threads, measured there.
-pbkdf2_rate() { "$bin/hub-bench" pbkdf2 "$ITER" "$SECONDS_PER" "$(( $1 < CPUS ? $1 : CPUS ))" | awk -F= '/pbkdf2_per_sec/ {print $2}'; }
+# A login uses one core for its hash, so c connections can use at most min(c, CPUS)
+# cores: the limit at each level is the raw rate of the services' hash on that many
+# threads, measured there.
+hash_rate() { # concurrency
+  local t=$(( $1 < CPUS ? $1 : CPUS ))
+  case $HASH in
+    argon2id) "$bin/hub-bench" argon2id "$ARGON2_M" "$ARGON2_T" "$ARGON2_P" "$SECONDS_PER" "$t" | awk -F= '/argon2id_per_sec/ {print $2}' ;;
+    *) "$bin/hub-bench" pbkdf2 "$ITER" "$SECONDS_PER" "$t" | awk -F= '/pbkdf2_per_sec/ {print $2}' ;;
+  esac
+}
+case $HASH in
+  argon2id) hash_name="Argon2id m=$ARGON2_M,t=$ARGON2_T,p=$ARGON2_P" ;;
+  *) hash_name="PBKDF2 i=$ITER" ;;
+esac
 
 # --- The account surface: refresh and the account routes a front-end calls, each against
 # its own statements straight against PostgreSQL (pgbench, same concurrency, prepared as
@@ -397,14 +417,14 @@ for c in $LEVELS; do
   wrk_row empty "$c" http://127.0.0.1:25099/
   e_rps=$rps e_p50=$p50 e_p99=$p99 e_err=$err
   db_tps=$(pg_tps "$c"); need "$db_tps" "pgbench"
-  pbkdf2=$(pbkdf2_rate "$c"); need "$pbkdf2" "hub-bench pbkdf2"
+  hashes=$(hash_rate "$c"); need "$hashes" "hub-bench $HASH"
   mongo_tps=$(mongo_rate "$c"); need "$mongo_tps" "hub-bench mongo"
   find_tps=$(mongo_find_rate "$c"); need "$find_tps" "hub-bench mongofind"
   reads_tps=$(both_reads "$db_tps" "$find_tps")
-  echo "  c=$c: empty axum handler $e_rps req/s; raw SELECT $db_tps/s; raw PBKDF2 $pbkdf2/s; raw MongoDB upsert $mongo_tps/s; raw MongoDB find $find_tps/s; SELECT then find $reads_tps/s"
+  echo "  c=$c: empty axum handler $e_rps req/s; raw SELECT $db_tps/s; raw $hash_name $hashes/s; raw MongoDB upsert $mongo_tps/s; raw MongoDB find $find_tps/s; SELECT then find $reads_tps/s"
   printf 'empty axum handler (GET /)\t%s\t%s\t%s\t%s\t%s\t-\t-\n' "$c" "$e_rps" "$e_p50" "$e_p99" "$e_err" >>"$results"
-  for spec in "auth POST /login|http://127.0.0.1:${bport[auth]}/login|login.lua|pbkdf2" \
-              "user-soap POST /register|http://127.0.0.1:${bport[user-soap]}/register|register.lua|pbkdf2" \
+  for spec in "auth POST /login|http://127.0.0.1:${bport[auth]}/login|login.lua|hash" \
+              "user-soap POST /register|http://127.0.0.1:${bport[user-soap]}/register|register.lua|hash" \
               "user-lookup GET /user/soap|http://127.0.0.1:${bport[user-lookup]}/user/soap?username=bench_login||db" \
               "user-lookup POST /user/soap (SOAP)|http://127.0.0.1:${bport[user-lookup]}/user/soap|lookup_soap.lua|db" \
               "session POST /api/sessions (EdDSA token, JWKS)|http://127.0.0.1:${bport[session]}/api/sessions|session.lua|mongo" \
@@ -414,7 +434,7 @@ for c in $LEVELS; do
     wrk_row "${label%% *}" "$c" "$url" "$script"
     errors_total=$((errors_total + err))
     case $limit in
-      pbkdf2) lname="raw PBKDF2 ($(( c < CPUS ? c : CPUS )) threads)"; lval=$pbkdf2 ;;
+      hash)   lname="raw $hash_name ($(( c < CPUS ? c : CPUS )) threads)"; lval=$hashes ;;
       mongo)  lname="raw MongoDB upsert (hub-bench)"; lval=$mongo_tps ;;
       reads)  lname="raw SELECT then raw find (pgbench, hub-bench)"; lval=$reads_tps ;;
       *)      lname="raw SELECT (pgbench)"; lval=$db_tps ;;
@@ -530,10 +550,10 @@ cmd="bench/run.sh"
 if $smoke; then cmd+=" --smoke"; fi
 report="# Benchmark $(date -u +%Y-%m-%dT%H:%MZ)
 
-Reproduce: \`$cmd\` (BENCH_SECONDS=$SECONDS_PER, BENCH_LEVELS=\"$LEVELS\", BENCH_ITERATIONS=$ITER).
+Reproduce: \`$cmd\` (BENCH_SECONDS=$SECONDS_PER, BENCH_LEVELS=\"$LEVELS\", BENCH_PASSWORD_HASH=$HASH, BENCH_ARGON2_MEMORY_KIB=$ARGON2_M, BENCH_ARGON2_ITERATIONS=$ARGON2_T, BENCH_ITERATIONS=$ITER).
 Machine: $CPUS cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); load generator (wrk) on the same machine.
-Build: $PROFILE. PBKDF2 iterations: $ITER. Limits are measured at each concurrency level in
-the same run: raw PBKDF2 on min(c, $CPUS) threads (hub-bench), the same SELECT with pgbench,
+Build: $PROFILE. Password hash: $hash_name. Limits are measured at each concurrency level in
+the same run: raw $hash_name on min(c, $CPUS) threads (hub-bench), the same SELECT with pgbench,
 raw S3 PutObjects of the same file at the same concurrency (hub-bench s3put, moto as S3) and
 its decode + re-encode alone (hub-bench reencode, the service's code, on as many threads as it decodes at once),
 the session upsert straight against MongoDB at the same concurrency (hub-bench mongo),

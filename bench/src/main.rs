@@ -1,8 +1,11 @@
 //! Limits for bench/run.sh, printed as `key=value` lines.
 //!
-//! * `hub-bench pbkdf2 ITERATIONS SECONDS THREADS`: how many current-format password
-//!   derivations per second this machine does on THREADS threads: the ceiling of
-//!   `POST /login` (one derivation per login) and `POST /register` (one per registration).
+//! * `hub-bench argon2id MEMORY_KIB ITERATIONS PARALLELISM SECONDS THREADS`: how many
+//!   Argon2id hashes at that cost (the services' `PASSWORD_ARGON2_*`) per second this
+//!   machine does on THREADS threads: the ceiling of `POST /login` (one hash per login of a
+//!   current hash) and `POST /register` (one per registration).
+//! * `hub-bench pbkdf2 ITERATIONS SECONDS THREADS`: the same for PBKDF2-HMAC-SHA256 (the
+//!   ceiling when the services run with `PASSWORD_HASH=pbkdf2-sha256`).
 //! * `hub-bench empty PORT`: an axum server answering `GET /` with an empty 200, the
 //!   HTTP ceiling of the stack on this machine.
 //! * `hub-bench s3put BYTES SECONDS CONCURRENCY`: how many `PutObject`s of BYTES per
@@ -44,7 +47,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hub_identity::password::Hasher;
+use hub_identity::password::{Argon2Cost, Hasher, MIN_ITERATIONS};
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, name: &str) -> Result<T, String> {
     args.get(i)
@@ -53,31 +56,57 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, name: &str) -> Result<T,
         .map_err(|_| format!("bad {name}"))
 }
 
-fn pbkdf2(args: &[String]) -> Result<(), String> {
-    let iterations: u32 = arg(args, 2, "ITERATIONS")?;
-    let seconds: f64 = arg(args, 3, "SECONDS")?;
-    let threads: usize = arg(args, 4, "THREADS")?;
-    let hasher = Hasher::new(iterations).map_err(|e| e.to_string())?;
+/// Hashes with `hasher` on `threads` threads for `seconds`: hashes per second, and
+/// how many failed.
+fn hash_rate(hasher: Hasher, seconds: f64, threads: usize) -> (f64, u64) {
     let done = AtomicU64::new(0);
+    let failed = AtomicU64::new(0);
     let started = Instant::now();
     let until = started + Duration::from_secs_f64(seconds);
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
                 while Instant::now() < until {
-                    if std::hint::black_box(hasher.hash("bench-password")).is_err() {
-                        return;
-                    }
-                    done.fetch_add(1, Ordering::Relaxed);
+                    match std::hint::black_box(hasher.hash("bench-password")) {
+                        Ok(_) => done.fetch_add(1, Ordering::Relaxed),
+                        Err(_) => failed.fetch_add(1, Ordering::Relaxed),
+                    };
                 }
             });
         }
     });
     let elapsed = started.elapsed().as_secs_f64();
-    let n = done.load(Ordering::Relaxed);
+    (
+        done.load(Ordering::Relaxed) as f64 / elapsed,
+        failed.load(Ordering::Relaxed),
+    )
+}
+
+fn pbkdf2(args: &[String]) -> Result<(), String> {
+    let iterations: u32 = arg(args, 2, "ITERATIONS")?;
+    let seconds: f64 = arg(args, 3, "SECONDS")?;
+    let threads: usize = arg(args, 4, "THREADS")?;
+    let hasher = Hasher::new(iterations).map_err(|e| e.to_string())?;
+    let (rate, _) = hash_rate(hasher, seconds, threads);
     println!("pbkdf2_iterations={iterations}");
     println!("pbkdf2_threads={threads}");
-    println!("pbkdf2_per_sec={:.2}", n as f64 / elapsed);
+    println!("pbkdf2_per_sec={rate:.2}");
+    Ok(())
+}
+
+fn argon2id(args: &[String]) -> Result<(), String> {
+    let memory: u32 = arg(args, 2, "MEMORY_KIB")?;
+    let iterations: u32 = arg(args, 3, "ITERATIONS")?;
+    let parallelism: u32 = arg(args, 4, "PARALLELISM")?;
+    let seconds: f64 = arg(args, 5, "SECONDS")?;
+    let threads: usize = arg(args, 6, "THREADS")?;
+    let cost = Argon2Cost::new(memory, iterations, parallelism).map_err(|e| e.to_string())?;
+    let hasher = Hasher::argon2id(cost, MIN_ITERATIONS).map_err(|e| e.to_string())?;
+    let (rate, failed) = hash_rate(hasher, seconds, threads);
+    println!("argon2id_cost=m={memory},t={iterations},p={parallelism}");
+    println!("argon2id_threads={threads}");
+    println!("argon2id_per_sec={rate:.2}");
+    println!("argon2id_errors={failed}");
     Ok(())
 }
 
@@ -528,6 +557,7 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let result = match args.get(1).map(String::as_str) {
         Some("pbkdf2") => pbkdf2(&args),
+        Some("argon2id") => argon2id(&args),
         Some("empty") => empty(&args).await,
         Some("s3put") => s3put(&args).await,
         Some("s3clean") => s3clean().await,
@@ -540,7 +570,7 @@ async fn main() -> ExitCode {
         Some("publish") => publish(&args).await,
         Some("smtp") => smtp(&args).await,
         _ => Err(
-            "usage: hub-bench pbkdf2 ITERATIONS SECONDS THREADS | hub-bench empty PORT | hub-bench s3put BYTES|FILE SECONDS CONCURRENCY | hub-bench imagegen WIDTH HEIGHT FILE | hub-bench reencode FILE SECONDS THREADS | hub-bench s3clean | hub-bench mongo SECONDS CONCURRENCY | hub-bench mongofind SECONDS CONCURRENCY | hub-bench mongoclean | hub-bench tokens COUNT USER_ID USERNAME FILE | hub-bench publish QUEUE COUNT DOMAIN | hub-bench smtp BYTES SECONDS CONCURRENCY DOMAIN"
+            "usage: hub-bench argon2id MEMORY_KIB ITERATIONS PARALLELISM SECONDS THREADS | hub-bench pbkdf2 ITERATIONS SECONDS THREADS | hub-bench empty PORT | hub-bench s3put BYTES|FILE SECONDS CONCURRENCY | hub-bench imagegen WIDTH HEIGHT FILE | hub-bench reencode FILE SECONDS THREADS | hub-bench s3clean | hub-bench mongo SECONDS CONCURRENCY | hub-bench mongofind SECONDS CONCURRENCY | hub-bench mongoclean | hub-bench tokens COUNT USER_ID USERNAME FILE | hub-bench publish QUEUE COUNT DOMAIN | hub-bench smtp BYTES SECONDS CONCURRENCY DOMAIN"
                 .into(),
         ),
     };

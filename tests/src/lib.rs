@@ -17,10 +17,12 @@ pub fn services() -> Vec<Service> {
 /// The settings every service these tests start in their own process takes besides its
 /// own: loopback on a free port, password hashing far cheaper than production's, and a
 /// quick outbox relay.
-pub const IN_PROCESS: [(&str, &str); 4] = [
+pub const IN_PROCESS: [(&str, &str); 6] = [
     ("HOST", "127.0.0.1"),
     ("PORT", "0"),
     ("PASSWORD_PBKDF2_ITERATIONS", "20000"),
+    ("PASSWORD_ARGON2_MEMORY_KIB", "1024"),
+    ("PASSWORD_ARGON2_ITERATIONS", "1"),
     ("OUTBOX_POLL_MS", "200"),
 ];
 

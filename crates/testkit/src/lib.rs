@@ -40,7 +40,7 @@ pub use outage::{Down, Server, backing};
 pub use postgres::{
     assert_no_connection_left_in_a_transaction, count, outbox_pending, wait_outbox_drained,
 };
-pub use process::{ProcessBacking, ServiceProcess, rss_kib, service_binary};
+pub use process::{ProcessBacking, ServiceProcess, peak_rss_kib, rss_kib, service_binary};
 pub use pyjwt::{pyjwt_decode, pyjwt_decode_with_jwks};
 pub use relay::TcpRelay;
 pub use running::{Running, block_on_own_thread};

@@ -34,10 +34,21 @@ pub fn service_binary(name: &str) -> String {
 
 /// The resident set size of process `pid`, in KiB (Linux `/proc`).
 pub fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// The peak resident set size of process `pid` so far, in KiB (`VmHWM`: the kernel's
+/// high-water mark, so no peak between two samples is missed).
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM:")
+}
+
+/// A KiB figure of `/proc/<pid>/status` (0 when the process or the field is gone).
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }

@@ -66,8 +66,8 @@ async fn legacy_user_logs_in_with_a_pyjwt_valid_token_and_is_upgraded_to_the_new
 
     let upgraded = app.stored_hash(id).await;
     assert!(
-        upgraded.starts_with("$pbkdf2-sha256$i=20000,l=32$"),
-        "{upgraded}"
+        upgraded.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"),
+        "the default, Argon2id at the harness's cost: {upgraded}"
     );
 
     // The same password logs in against the new hash, which is then left alone.
@@ -409,7 +409,13 @@ async fn health_and_diagnostics_answer_as_the_original() {
 #[tokio::test]
 async fn a_hash_already_in_the_new_format_is_not_rewritten() {
     let app = TestApp::spawn().await;
-    let stored = hub_identity::password::Hasher::new(20_000)
+    let cost = hub_identity::password::Argon2Cost::new(
+        crate::app::TEST_ARGON2_MEMORY_KIB.parse().unwrap(),
+        crate::app::TEST_ARGON2_ITERATIONS.parse().unwrap(),
+        1,
+    )
+    .unwrap();
+    let stored = hub_identity::password::Hasher::argon2id(cost, 20_000)
         .unwrap()
         .hash("s3cret")
         .unwrap();

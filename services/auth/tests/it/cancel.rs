@@ -26,6 +26,7 @@ async fn logins_abandoned_mid_request_leave_no_connection_inside_a_transaction()
     let app = TestApp::spawn_with(&[
         // The cheapest hash: request time is then mostly database round trips, which
         // is where the hang-ups must land.
+        ("PASSWORD_HASH", "pbkdf2-sha256"),
         ("PASSWORD_PBKDF2_ITERATIONS", "1000"),
         // Every request comes from 127.0.0.1 and most fail: no 429 may cut them short
         // before the transaction.

@@ -32,11 +32,9 @@ fn argon2id_prefix() -> String {
     format!("$argon2id$v=19$m={TEST_ARGON2_MEMORY_KIB},t={TEST_ARGON2_ITERATIONS},p=1$")
 }
 
-/// An instance writing Argon2id (plus `extra`).
+/// An instance with the default algorithm, Argon2id (plus `extra`).
 async fn writing_argon2id(extra: &[(&str, &str)]) -> TestApp {
-    let mut settings = vec![("PASSWORD_HASH", "argon2id")];
-    settings.extend_from_slice(extra);
-    TestApp::spawn_with(&settings).await
+    TestApp::spawn_with(extra).await
 }
 
 #[tokio::test]

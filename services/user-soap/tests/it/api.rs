@@ -41,10 +41,11 @@ async fn the_front_end_envelope_registers_and_gets_the_original_reply_bytes() {
         (format!("user_{t}").as_str(), "Málaga")
     );
     assert!(
-        password.starts_with("$pbkdf2-sha256$i=20000,"),
-        "stored in the current format: {password}"
+        password.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"),
+        "stored in the current format (the default, Argon2id): {password}"
     );
-    let verdict = hub_identity::password::Hasher::new(20_000)
+    let cost = hub_identity::password::Argon2Cost::new(1024, 1, 1).unwrap();
+    let verdict = hub_identity::password::Hasher::argon2id(cost, 20_000)
         .unwrap()
         .verify("s3cret pw", Some(&password));
     assert_eq!(

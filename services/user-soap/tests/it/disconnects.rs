@@ -101,6 +101,7 @@ async fn clients_hanging_up_mid_registration_leave_no_connection_in_a_transactio
     // share its connections, so many hang-ups land inside a transaction's statements.
     let app = TestApp::spawn_with(&[
         ("DB_MAX_CONNECTIONS", "4"),
+        ("PASSWORD_HASH", "pbkdf2-sha256"),
         ("PASSWORD_PBKDF2_ITERATIONS", "1000"),
         ("HASHING_CONCURRENCY", "8"),
     ])

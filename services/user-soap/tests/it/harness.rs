@@ -85,6 +85,8 @@ impl SoapApp for TestApp {
             .queue("RABBITMQ_QUEUE")
             .also_queue("RABBITMQ_ACCOUNT_QUEUE", "account")
             .set("PASSWORD_PBKDF2_ITERATIONS", "20000")
+            .set("PASSWORD_ARGON2_MEMORY_KIB", "1024")
+            .set("PASSWORD_ARGON2_ITERATIONS", "1")
             .set("REGISTER_MAX_PER_ADDRESS", "1000000")
             .set("OUTBOX_POLL_MS", "200")
             .set("OUTBOX_PUBLISH_TIMEOUT_MS", "2000")

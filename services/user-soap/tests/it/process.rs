@@ -15,6 +15,7 @@ async fn sigkill_mid_registration_leaves_no_partial_user_and_no_lost_event() {
     let backing = ProcessBacking::new("soapkill").await;
     let envs = [
         // Slow hashing keeps registrations in flight when the process dies.
+        ("PASSWORD_HASH", "pbkdf2-sha256"),
         ("PASSWORD_PBKDF2_ITERATIONS", "300000"),
         ("REGISTER_MAX_PER_ADDRESS", "1000000"),
     ];
@@ -136,6 +137,7 @@ async fn json_logs_are_flat_with_the_request_fields_at_the_top() {
     let backing = ProcessBacking::new("soapjson").await;
     let envs = [
         ("LOG_FORMAT", "json"),
+        ("PASSWORD_HASH", "pbkdf2-sha256"),
         ("PASSWORD_PBKDF2_ITERATIONS", "1000"),
     ];
     let service = process(&backing, &envs).await;
