@@ -217,18 +217,17 @@ pub struct Instances {
 impl Instances {
     /// Starts instance `i` (this checkout's binary) on its backend port.
     pub async fn start_one(&self, i: usize) -> ServiceProcess {
+        self.start_with(i, &service_binary(&self.name)).await
+    }
+
+    /// Starts instance `i` from `bin` (another release's build of the service).
+    pub async fn start_with(&self, i: usize, bin: &str) -> ServiceProcess {
         let env: Vec<(&str, &str)> = self
             .env
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        ServiceProcess::spawn_on(
-            self.port + OFFSETS[i],
-            &service_binary(&self.name),
-            &env,
-            &self.health,
-        )
-        .await
+        ServiceProcess::spawn_on(self.port + OFFSETS[i], bin, &env, &self.health).await
     }
 }
 
