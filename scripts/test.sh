@@ -13,10 +13,12 @@
 # 3. cargo nextest, all tests but the fault tests, in parallel (each test owns its
 #    database and queue names)
 # 4. the fault tests (binaries named `faults`), the soak (`soak`) and the chaos run on the
-#    cluster stack (`chaos`: it installs and starts scripts/cluster.sh itself, ~2.5 min) and
-#    the restore drill (`restore`: stores of its own from scripts/backup.sh, ~3.5 min), one
-#    at a time: they stop and restart shared servers, bind the historical ports or load the
-#    machine, so nothing else may run beside them
+#    cluster stack (`chaos`: it installs and starts scripts/cluster.sh itself, ~2.5 min), the
+#    restore drill (`restore`: stores of its own from scripts/backup.sh, ~3.5 min) and the
+#    rolling upgrade from the previous release and back on that cluster (`upgrade`; it builds
+#    the previous release once into ~/.cache/hub-ci/releases), one at a time: they stop and
+#    restart shared servers, bind the historical ports or load the machine, so nothing else
+#    may run beside them
 # 5. the committed .sqlx/ query cache against the queries (scripts/sqlx-prepare.sh --check:
 #    `cargo sqlx prepare --workspace --check`; see there for its cost)
 # Extra arguments go to both nextest runs (e.g. `scripts/test.sh --no-fail-fast`).
@@ -80,11 +82,12 @@ status=0
 # exactly that). `-w` turns any other stuck holder into an error instead of a hang.
 lock=${HUB_TEST_LOCK:-/tmp/hub-tests.lock}
 wait_lock=${HUB_TEST_LOCK_WAIT_SECS:-900}
-flock -o -w "$wait_lock" -s "$lock" cargo nextest run --workspace --no-tests=warn -E 'not (binary(faults) | binary(soak) | binary(chaos) | binary(restore))' "$@" 2>&1 | tee -a "$log" || status=$?
+serial='binary(faults) | binary(soak) | binary(chaos) | binary(restore) | binary(upgrade)'
+flock -o -w "$wait_lock" -s "$lock" cargo nextest run --workspace --no-tests=warn -E "not ($serial)" "$@" 2>&1 | tee -a "$log" || status=$?
 keep_report parallel
 # The serial tests only after a green parallel run, as before.
 if [ "$status" -eq 0 ]; then
-  flock -o -w "$wait_lock" -x "$lock" cargo nextest run --workspace --no-tests=warn -E 'binary(faults) | binary(soak) | binary(chaos) | binary(restore)' --test-threads 1 "$@" 2>&1 | tee -a "$log" || status=$?
+  flock -o -w "$wait_lock" -x "$lock" cargo nextest run --workspace --no-tests=warn -E "$serial" --test-threads 1 "$@" 2>&1 | tee -a "$log" || status=$?
   keep_report serial
 fi
 

@@ -1,8 +1,10 @@
 //! Workspace-level checks live in `tests/`. This library is what several of them read:
 //! the service registry (`services.toml`, read by hub-registry, the one reader the
 //! scripts use too) and the files checked against it, starting with docker-compose.yml;
-//! and the five services started in-process on shared backing resources ([`system`]).
+//! and the five services started in-process on shared backing resources ([`system`]);
+//! the chaos run's load generator and cluster plumbing ([`load`]), for chaos and upgrade.
 
+pub mod load;
 pub mod system;
 
 use std::path::{Path, PathBuf};

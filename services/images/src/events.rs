@@ -64,6 +64,19 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// The next release's producers may add fields and event types during a rolling
+    /// upgrade (docs/ARCHITECTURE.md, "Upgrades"): neither is dead-lettered.
+    #[test]
+    fn a_newer_releases_fields_and_event_types_are_read_or_ignored() {
+        let body = br#"{"event":"UserDeleted","version":2,"data":{"user_id":"6f1c2e9b-1e8a-4012-8456-789abcdef012","by_admin":"7b3e3c5e-8a51-4c55-a1b5-3c1b0f1b2d9e"},"timestamp":"2025-07-05T23:40:01+00:00","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}"#;
+        assert_eq!(
+            parse(body).unwrap().as_deref(),
+            Some("6f1c2e9b-1e8a-4012-8456-789abcdef012")
+        );
+        let unknown = br#"{"event":"ImagesPurged","data":{"user_id":"6f1c2e9b-1e8a-4012-8456-789abcdef012","count":3}}"#;
+        assert_eq!(parse(unknown).unwrap(), None);
+    }
+
     #[test]
     fn user_deleted_is_read_other_events_ignored_and_broken_ones_are_poison() {
         let body = br#"{"event":"UserDeleted","data":{"user_id":"6f1c2e9b-1e8a-4012-8456-789abcdef012"},"timestamp":"2025-07-05T23:40:01.123456+00:00"}"#;

@@ -222,6 +222,27 @@ mod tests {
         );
     }
 
+    /// The next release's producers may add fields and event types during a rolling
+    /// upgrade (docs/ARCHITECTURE.md, "Upgrades"): a known event with more fields is
+    /// still mailed, an unknown one is acknowledged without a mail, neither is poison.
+    #[test]
+    fn a_newer_releases_fields_and_event_types_are_read_or_ignored() {
+        let b = body(
+            "PasswordChanged",
+            json!({"user_id": "7b3e3c5e-8a51-4c55-a1b5-3c1b0f1b2d9e", "username": "ana", "email": "a@x.test", "address": "192.0.2.1", "locale": "es"}),
+        );
+        let mail = mail_for(&b).unwrap().unwrap();
+        assert_eq!(
+            (mail.template, mail.to.as_str()),
+            ("password_changed", "a@x.test")
+        );
+        let b = body(
+            "AccountLocked",
+            json!({"user_id": "7b3e3c5e-8a51-4c55-a1b5-3c1b0f1b2d9e", "email": "a@x.test"}),
+        );
+        assert!(mail_for(&b).unwrap().is_none());
+    }
+
     #[test]
     fn other_events_ask_for_no_mail() {
         let b = body(

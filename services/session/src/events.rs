@@ -169,6 +169,19 @@ mod tests {
         assert!(parse(body).unwrap().is_some());
     }
 
+    /// A rolling upgrade runs this consumer beside producers of the next release
+    /// (docs/ARCHITECTURE.md, "Upgrades"): the fields and event types they add must
+    /// neither stop an event it knows nor dead-letter one it does not.
+    #[test]
+    fn a_newer_releases_fields_and_event_types_are_read_or_ignored() {
+        let login = br#"{"event":"UserLoggedIn","version":2,"data":{"user_id":"6f1c2e9b-1e8a-4012-8456-789abcdef012","username":"a","email":"e","roles":["admin"],"address":"192.0.2.1","method":"passkey"},"timestamp":"2025-07-05T23:40:01+00:00","traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}"#;
+        assert!(matches!(parse(login), Ok(Some(SessionEvent::Login(_)))));
+        let deleted = br#"{"event":"UserDeleted","data":{"user_id":"6f1c2e9b-1e8a-4012-8456-789abcdef012","by_admin":true},"timestamp":"2025-07-05T23:40:01+00:00"}"#;
+        assert!(matches!(parse(deleted), Ok(Some(SessionEvent::Deleted(_)))));
+        let unknown = br#"{"event":"UserRenamed","data":{"user_id":"6f1c2e9b-1e8a-4012-8456-789abcdef012","username":"b"},"timestamp":"2025-07-05T23:40:01+00:00"}"#;
+        assert_eq!(parse(unknown).unwrap(), None);
+    }
+
     #[test]
     fn other_events_are_ignored_and_broken_ones_are_poison() {
         let failed = br#"{"event":"UserLoginFailed","data":{"username":null,"reason":"Invalid credentials"},"timestamp":"2025-07-05T23:40:01.1+00:00"}"#;
